@@ -1,0 +1,46 @@
+"""The ``e3suite`` command: tools that work on results directories.
+
+Subcommands register themselves in ``SUBCOMMANDS`` (name -> module with
+``add_arguments(parser)`` and ``run(args) -> int``). Running a testsuite is
+not a subcommand: that is the user's ``testsuite.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from e3suite.version import __version__
+
+#: subcommand name -> (module path, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="e3suite",
+        description="e3suite: a DAG-driven testsuite engine. Run a testsuite with its own testsuite.py; "
+        "this command works on results directories.",
+    )
+    parser.add_argument("--version", action="version", version=f"e3suite {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(sub)
+        sub.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    module = getattr(args, "_module", None)
+    if module is None:
+        parser.print_help(sys.stderr)
+        return 2
+    return int(module.run(args))

@@ -1,0 +1,179 @@
+"""Find testcases, select them from the command line, and read test.yaml.
+
+A testcase is a directory below the tests directory holding ``test.yaml``;
+its id is its POSIX path relative to that directory. The walk never descends
+into a testcase's subdirectories (they belong to the testcase: inputs,
+baselines, sample trees), skips VCS directories and survives symlink loops.
+
+Reading a test.yaml never raises: a problem becomes the testcase's ``error``
+(a one-line reason) so that it ends as an ERROR verdict and every other
+testcase still runs. This module must never run a driver's fragments.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from e3suite.driver import TestDriver
+
+try:  # The C loader is several times faster on large suites.
+    from yaml import CSafeLoader as SafeLoader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader  # type: ignore[assignment]
+
+TEST_YAML = "test.yaml"
+SKIPPED_DIRS = frozenset({".git", ".svn", "CVS", ".hg", "__pycache__"})
+
+
+class SelectionError(Exception):
+    """A positional argument selects no testcase (a usage error)."""
+
+
+@dataclass
+class Testcase:
+    """A discovered testcase, ready for its driver (or already in error)."""
+
+    test_id: str
+    test_dir: Path
+    test_env: dict[str, Any] = field(default_factory=dict)
+    driver_class: type[TestDriver] | None = None
+    matrix: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def find_testcase_dirs(tests_root: Path) -> list[tuple[str, Path]]:
+    """All (id, directory) pairs below ``tests_root``, sorted by id."""
+    found: list[tuple[str, Path]] = []
+    seen: set[tuple[int, int]] = set()
+    # Iterative walk: deep trees must not hit the recursion limit.
+    stack: list[tuple[str, str]] = [("", str(tests_root))]
+    while stack:
+        rel, path = stack.pop()
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue  # dangling symlink or vanished directory
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            continue  # symlink loop, or a directory linked twice
+        seen.add(key)
+        try:
+            with os.scandir(path) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        if rel and any(e.name == TEST_YAML and e.is_file() for e in entries):
+            found.append((rel, Path(path)))
+            continue
+        subdirs = sorted(
+            (e for e in entries if e.name not in SKIPPED_DIRS and e.is_dir()),
+            key=lambda e: e.name,
+            reverse=True,
+        )
+        for entry in subdirs:
+            stack.append((f"{rel}/{entry.name}" if rel else entry.name, entry.path))
+    found.sort(key=lambda item: item[0])
+    return found
+
+
+def select_ids(
+    ids: Iterable[str], patterns: list[str], tests_root: Path, cwd: Path
+) -> list[str]:
+    """The ids selected by positional arguments, in the order of ``ids``.
+
+    Each argument is, in this order of preference: an exact id; a directory
+    (relative to ``cwd`` or to ``tests_root``) whose testcases are selected;
+    a regular expression searched in ids (never in paths). An argument that
+    selects nothing is a SelectionError.
+    """
+    all_ids = list(ids)
+    if not patterns:
+        return all_ids
+    id_set = set(all_ids)
+    root = tests_root.resolve()
+    selected: set[str] = set()
+    for arg in patterns:
+        matches = _match_argument(arg, all_ids, id_set, root, cwd)
+        if not matches:
+            raise SelectionError(f"no testcase matches {arg!r}")
+        selected.update(matches)
+    return [i for i in all_ids if i in selected]
+
+
+def _match_argument(
+    arg: str, all_ids: list[str], id_set: set[str], root: Path, cwd: Path
+) -> list[str]:
+    stripped = arg.rstrip("/")
+    if stripped in id_set:
+        return [stripped]
+    for base in (cwd, root):
+        candidate = (base / arg).resolve()
+        if candidate.is_dir():
+            try:
+                rel = candidate.relative_to(root).as_posix()
+            except ValueError:
+                continue
+            if rel == ".":
+                return list(all_ids)
+            return [i for i in all_ids if i == rel or i.startswith(rel + "/") or _is_variant(i, rel)]
+    try:
+        regexp = re.compile(arg)
+    except re.error as exc:
+        raise SelectionError(f"{arg!r} is neither a testcase, a directory nor a valid regexp: {exc}") from None
+    return [i for i in all_ids if regexp.search(i)]
+
+
+def _is_variant(test_id: str, dir_id: str) -> bool:
+    """True for the matrix variants ``dir[...]`` of directory ``dir``."""
+    return test_id.startswith(dir_id + "[")
+
+
+def read_test_yaml(test_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """(mapping, None) or (None, one-line reason)."""
+    path = test_dir / TEST_YAML
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"cannot read {path}: {exc}"
+    try:
+        data = yaml.load(text, Loader=SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if mark is not None:
+            return None, f"{path}:{mark.line + 1}:{mark.column + 1}: invalid YAML: {problem}"
+        return None, f"{path}: invalid YAML: {problem}"
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        return None, f"{path}: test.yaml must be a mapping, not a {type(data).__name__}"
+    return data, None
+
+
+def load_testcase(
+    test_id: str,
+    test_dir: Path,
+    driver_map: Mapping[str, type[TestDriver]],
+    default_driver: str | None,
+) -> Testcase:
+    """Read ``test.yaml`` and pick the driver; problems go to ``error``."""
+    test_env, error = read_test_yaml(test_dir)
+    if test_env is None:
+        return Testcase(test_id, test_dir, error=error)
+    case = Testcase(test_id, test_dir, test_env=test_env)
+    driver_name = test_env.get("driver", default_driver)
+    if driver_name is None:
+        case.error = f"{test_dir / TEST_YAML}: no 'driver' key, and the testsuite has no default driver"
+    elif not isinstance(driver_name, str) or driver_name not in driver_map:
+        known = ", ".join(sorted(driver_map)) or "none"
+        case.error = f"{test_dir / TEST_YAML}: unknown driver {driver_name!r} (known: {known})"
+    else:
+        case.driver_class = driver_map[driver_name]
+    return case

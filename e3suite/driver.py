@@ -1,0 +1,132 @@
+"""The driver API: TestDriver declares fragments, FragmentContext feeds them.
+
+A driver is instantiated once per testcase and declares its fragments in
+``add_fragments``. Each fragment callback receives one ``FragmentContext``.
+This module knows nothing of scheduling, executors or the results store: it
+must never start processes or touch the results directory itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from e3suite.model import TestResult
+
+FragmentCallback = Callable[["FragmentContext"], Any]
+
+
+class DriverError(Exception):
+    """A driver declared something invalid (bad fragment name, duplicate...)."""
+
+
+@dataclass(frozen=True)
+class FragmentSpec:
+    """A fragment as a driver declares it."""
+
+    name: str
+    callback: FragmentCallback
+    after: tuple[str, ...] = ()
+    timeout: float | None = None
+
+
+@dataclass
+class FragmentContext:
+    """What a fragment callback receives (all attributes are public API).
+
+    - ``slot``: the slot number, 0..N-1, unique among running fragments;
+    - ``previous``: predecessor -> its return value; same-testcase
+      predecessors by fragment name (``"build"``), others by full fragment
+      id (``"other/test:build"``);
+    - ``test_env``: the ``test.yaml`` mapping;
+    - ``test_dir`` / ``working_dir``: the testcase's directory and its
+      private working directory (created before the first fragment runs);
+    - ``options``: the parsed command-line options;
+    - ``result``: the testcase's TestResult, to set the verdict and log;
+    - ``matrix``: the values of a matrix testcase (empty otherwise);
+    - ``test_id`` / ``fragment_id``: who is running;
+    - ``timeout``: the fragment's timeout in seconds, or None.
+    """
+
+    slot: int
+    previous: dict[str, Any]
+    test_env: dict[str, Any]
+    test_dir: Path
+    working_dir: Path
+    options: argparse.Namespace
+    result: TestResult
+    test_id: str
+    fragment_id: str
+    matrix: dict[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
+
+
+class TestDriver:
+    """Base class of all drivers: one instance per testcase.
+
+    Subclasses implement ``add_fragments`` and call ``add_fragment`` in it::
+
+        class BuildRun(TestDriver):
+            def add_fragments(self):
+                self.add_fragment("build", self.build)
+                self.add_fragment("run", self.run, after=["build"])
+
+    ``after`` names fragments of the same testcase (``"build"``) or of
+    another testcase (``"other/test:build"``). Callbacks must be picklable
+    (bound methods of the driver and module-level functions are; lambdas and
+    closures are not) because fragments may run in worker processes.
+    """
+
+    __test__ = False
+
+    #: JSON Schema (a dict with "properties") of the test.yaml keys this
+    #: driver reads, besides the keys common to every driver.
+    test_yaml_schema: ClassVar[dict[str, Any]] = {}
+
+    def __init__(
+        self,
+        test_id: str,
+        test_env: dict[str, Any],
+        test_dir: Path,
+        working_dir: Path,
+        options: argparse.Namespace,
+        matrix: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.test_id = test_id
+        self.test_env = test_env
+        self.test_dir = test_dir
+        self.working_dir = working_dir
+        self.options = options
+        self.matrix = dict(matrix or {})
+        self.fragments: list[FragmentSpec] = []
+
+    def add_fragments(self) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement add_fragments()")
+
+    def add_fragment(
+        self,
+        name: str,
+        callback: FragmentCallback,
+        after: Iterable[str] = (),
+        timeout: float | None = None,
+    ) -> None:
+        """Declare a fragment named ``name`` running ``callback(ctx)``."""
+        if not name or ":" in name:
+            raise DriverError(f"invalid fragment name {name!r}: it must be non-empty, without ':'")
+        if any(f.name == name for f in self.fragments):
+            raise DriverError(f"fragment {name!r} declared twice")
+        if not callable(callback):
+            raise DriverError(f"fragment {name!r}: callback {callback!r} is not callable")
+        if isinstance(after, str):
+            after = [after]
+        self.fragments.append(FragmentSpec(name, callback, tuple(after), timeout))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Callbacks are bound methods: pickling one pickles the driver. The
+        # fragment list is only needed at plan time, so it does not travel.
+        state = dict(self.__dict__)
+        state["fragments"] = []
+        return state

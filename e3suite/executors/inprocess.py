@@ -1,0 +1,80 @@
+"""Run fragments inside the engine's own process (threads, one per slot).
+
+This is the debugging executor: with one slot the callback runs in the
+engine's main thread, so ``breakpoint()`` and pdb work. It gives no crash
+isolation and cannot stop a callback stuck in Python; the local
+multi-process executor is the one for real runs.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+from e3suite.executors.base import FragmentOutcome, FragmentTask, run_fragment
+from e3suite.model import FragmentState
+
+
+class InProcessExecutor:
+    def __init__(self, jobs: int) -> None:
+        self.jobs = max(1, jobs)
+        self._free = list(range(self.jobs - 1, -1, -1))  # pop() gives slot 0 first
+        self._running: dict[int, tuple[FragmentTask, int, float]] = {}
+        self._done: queue.Queue[FragmentOutcome] = queue.Queue()
+        self._pending: list[tuple[FragmentTask, int]] = []  # main-thread mode only
+
+    def start(self) -> None:
+        pass
+
+    def free_slots(self) -> int:
+        return len(self._free)
+
+    def submit(self, task: FragmentTask) -> None:
+        slot = self._free.pop()
+        self._running[task.index] = (task, slot, time.time())
+        if self.jobs == 1:
+            self._pending.append((task, slot))
+            return
+        thread = threading.Thread(
+            target=lambda: self._done.put(run_fragment(task, slot)),
+            name=f"e3suite-slot-{slot}",
+            daemon=True,
+        )
+        thread.start()
+
+    def wait(self, timeout: float | None) -> list[FragmentOutcome]:
+        outcomes: list[FragmentOutcome] = []
+        while self._pending:
+            task, slot = self._pending.pop(0)
+            outcomes.append(run_fragment(task, slot))
+        if not outcomes:
+            try:
+                outcomes.append(self._done.get(timeout=timeout))
+            except queue.Empty:
+                return []
+        while True:
+            try:
+                outcomes.append(self._done.get_nowait())
+            except queue.Empty:
+                break
+        for outcome in outcomes:
+            if outcome.index in self._running:
+                _, slot, _ = self._running.pop(outcome.index)
+                self._free.append(slot)
+        return outcomes
+
+    def interrupt(self) -> list[FragmentOutcome]:
+        # Threads cannot be stopped: their fragments are reported aborted and
+        # whatever they send later is ignored.
+        now = time.time()
+        outcomes = [
+            FragmentOutcome(task.index, FragmentState.ABORTED, slot, start, now, error="interrupted")
+            for task, slot, start in self._running.values()
+        ]
+        self._running.clear()
+        self._pending.clear()
+        return outcomes
+
+    def shutdown(self) -> None:
+        pass

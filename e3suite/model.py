@@ -1,0 +1,266 @@
+"""Plain data of a run: verdicts, fragment states, test results, deltas.
+
+This module is the bottom layer: it holds enums and dataclasses, converts
+them to and from JSON-ready dicts, and nothing else. It must never do I/O,
+start processes or import any other e3suite module.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class TestStatus(enum.Enum):
+    """The verdict of a testcase: exactly one per discovered testcase."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    XFAIL = "XFAIL"
+    XPASS = "XPASS"
+    VERIFY = "VERIFY"
+    SKIP = "SKIP"
+    NOT_APPLICABLE = "NOT_APPLICABLE"
+    ERROR = "ERROR"
+
+    # Keep pytest from collecting this class when a test module imports it.
+    __test__ = False
+
+    @property
+    def is_failure(self) -> bool:
+        """FAIL and ERROR: what makes a run fail."""
+        return self in (TestStatus.FAIL, TestStatus.ERROR)
+
+    @property
+    def is_skip(self) -> bool:
+        return self in (TestStatus.SKIP, TestStatus.NOT_APPLICABLE)
+
+    @property
+    def is_pass(self) -> bool:
+        """PASS, XPASS, XFAIL and VERIFY count as passed in the summary."""
+        return not (self.is_failure or self.is_skip)
+
+
+class FailureReason(enum.Enum):
+    """Why a testcase failed, beyond its verdict (several may apply)."""
+
+    CRASH = "CRASH"
+    TIMEOUT = "TIMEOUT"
+    MEMCHECK = "MEMCHECK"
+    DIFF = "DIFF"
+    LEAK = "LEAK"
+
+
+class FragmentState(enum.Enum):
+    """Where a fragment is in its life. Transitions only go forward.
+
+    BLOCKED -> READY -> RUNNING -> one terminal state. A fragment that never
+    runs goes straight from BLOCKED or READY to SKIPPED or ABORTED.
+    """
+
+    BLOCKED = "BLOCKED"
+    READY = "READY"
+    RUNNING = "RUNNING"
+    COMPLETE = "COMPLETE"  # the callback returned
+    FAILED = "FAILED"  # the callback raised, or the mechanism failed
+    TIMEDOUT = "TIMEDOUT"
+    ABORTED = "ABORTED"  # stopped by an interruption
+    SKIPPED = "SKIPPED"  # never ran: failed dependency, failure limit, ...
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in (FragmentState.BLOCKED, FragmentState.READY, FragmentState.RUNNING)
+
+
+@dataclass
+class VerdictCall:
+    """One call to TestResult.set_status, remembered to detect double verdicts."""
+
+    status: TestStatus
+    message: str
+
+
+@dataclass
+class ResultDelta:
+    """What one fragment changed in its testcase's result.
+
+    Fragments may run in other processes, and two fragments of a testcase may
+    run at the same time: each one works on a copy of the result and sends
+    back only what it added, which the engine merges into the real result.
+    """
+
+    verdicts: list[VerdictCall] = field(default_factory=list)
+    log: str = ""
+    failure_reasons: list[FailureReason] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+    processes: list[dict[str, Any]] = field(default_factory=list)
+    out: str | None = None
+    expected: str | None = None
+    diff: str | None = None
+
+
+@dataclass
+class FragmentRecord:
+    """How one fragment ran, kept in the testcase's record (for timelines)."""
+
+    name: str
+    state: FragmentState
+    slot: int | None = None
+    start: float | None = None
+    end: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "state": self.state.value,
+            "slot": self.slot,
+            "start": self.start,
+            "end": self.end,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FragmentRecord:
+        return cls(
+            name=data["name"],
+            state=FragmentState(data["state"]),
+            slot=data.get("slot"),
+            start=data.get("start"),
+            end=data.get("end"),
+        )
+
+
+@dataclass
+class TestResult:
+    """The result of one testcase, as drivers fill it and reports read it.
+
+    Drivers call ``set_status`` once, append to ``log`` (a string: ``+=``
+    works), add ``failure_reasons`` and free-form ``info`` (JSON-ready values).
+    ``out``/``expected``/``diff`` hold the actual output, the expected output
+    and their diff when a driver compares outputs. ``processes`` lists the
+    commands run (see e3suite.process). The engine measures ``duration``.
+    """
+
+    test_id: str
+    status: TestStatus | None = None
+    message: str = ""
+    log: str = ""
+    failure_reasons: set[FailureReason] = field(default_factory=set)
+    info: dict[str, Any] = field(default_factory=dict)
+    out: str | None = None
+    expected: str | None = None
+    diff: str | None = None
+    processes: list[dict[str, Any]] = field(default_factory=list)
+    start: float | None = None
+    end: float | None = None
+    duration: float | None = None
+    fragments: list[FragmentRecord] = field(default_factory=list)
+    # set_status calls made on this copy, in order (see ResultDelta).
+    _verdict_calls: list[VerdictCall] = field(default_factory=list, repr=False)
+
+    __test__ = False
+
+    def set_status(self, status: TestStatus, message: str = "") -> None:
+        """Set the verdict. Setting it twice is an error reported by the engine."""
+        if not isinstance(status, TestStatus):
+            raise TypeError(f"set_status expects a TestStatus, got {status!r}")
+        self._verdict_calls.append(VerdictCall(status, str(message)))
+        self.status = status
+        self.message = str(message)
+
+    # -- deltas -----------------------------------------------------------
+
+    def mark(self) -> tuple[int, int, dict[str, Any], int, str | None, str | None, str | None]:
+        """A bookmark of the current content, to compute a delta later."""
+        return (
+            len(self.log),
+            len(self._verdict_calls),
+            dict(self.info),
+            len(self.processes),
+            self.out,
+            self.expected,
+            self.diff,
+        )
+
+    def delta_since(
+        self, mark: tuple[int, int, dict[str, Any], int, str | None, str | None, str | None]
+    ) -> ResultDelta:
+        log_len, n_verdicts, info, n_processes, out, expected, diff = mark
+        return ResultDelta(
+            verdicts=list(self._verdict_calls[n_verdicts:]),
+            log=self.log[log_len:],
+            failure_reasons=sorted(self.failure_reasons, key=lambda r: r.value),
+            info={k: v for k, v in self.info.items() if k not in info or info[k] != v},
+            processes=list(self.processes[n_processes:]),
+            out=self.out if self.out != out else None,
+            expected=self.expected if self.expected != expected else None,
+            diff=self.diff if self.diff != diff else None,
+        )
+
+    def working_copy(self) -> TestResult:
+        """A copy a fragment can change freely (the engine keeps the original)."""
+        return TestResult(
+            test_id=self.test_id,
+            status=self.status,
+            message=self.message,
+            log=self.log,
+            failure_reasons=set(self.failure_reasons),
+            info=dict(self.info),
+            out=self.out,
+            expected=self.expected,
+            diff=self.diff,
+            processes=list(self.processes),
+        )
+
+    # -- JSON -------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.test_id,
+            "status": self.status.value if self.status else None,
+            "message": self.message,
+            "log": self.log,
+            "failure_reasons": sorted(r.value for r in self.failure_reasons),
+            "info": self.info,
+            "out": self.out,
+            "expected": self.expected,
+            "diff": self.diff,
+            "processes": self.processes,
+            "start": self.start,
+            "end": self.end,
+            "duration": self.duration,
+            "fragments": [f.to_json() for f in self.fragments],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TestResult:
+        status = data.get("status")
+        return cls(
+            test_id=data["id"],
+            status=TestStatus(status) if status else None,
+            message=data.get("message") or "",
+            log=data.get("log") or "",
+            failure_reasons={FailureReason(r) for r in data.get("failure_reasons") or ()},
+            info=data.get("info") or {},
+            out=data.get("out"),
+            expected=data.get("expected"),
+            diff=data.get("diff"),
+            processes=data.get("processes") or [],
+            start=data.get("start"),
+            end=data.get("end"),
+            duration=data.get("duration"),
+            fragments=[FragmentRecord.from_json(f) for f in data.get("fragments") or ()],
+        )
+
+
+def summary_counts(statuses: list[TestStatus]) -> tuple[int, int, int]:
+    """(passed, failed, skipped) as the summary line counts them."""
+    passed = failed = skipped = 0
+    for status in statuses:
+        if status.is_failure:
+            failed += 1
+        elif status.is_skip:
+            skipped += 1
+        else:
+            passed += 1
+    return passed, failed, skipped

@@ -1,0 +1,102 @@
+"""Command-line options of a testsuite run (``./testsuite.py``).
+
+Only the parser lives here: what the options mean is implemented by the
+layers that read them. Testsuites add their own with ``add_options``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from e3suite.version import __version__
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def build_parser(prog: str | None = None, description: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--version", action="version", version=f"e3suite {__version__}")
+    parser.add_argument(
+        "tests",
+        nargs="*",
+        metavar="TEST",
+        help="testcases to run: an id, a directory, or a regexp searched in ids (default: all)",
+    )
+
+    sel = parser.add_argument_group("selection")
+    sel.add_argument("--list", action="store_true", help="print the selected testcase ids and exit")
+
+    run = parser.add_argument_group("running")
+    run.add_argument(
+        "-j", "--jobs", type=positive_int, default=default_jobs(), metavar="N",
+        help="number of slots (default: the number of CPUs, %(default)s here)",
+    )
+    run.add_argument(
+        "--in-process", action="store_true",
+        help="run callbacks in the engine's own process (debugging: breakpoint() works with -j1)",
+    )
+    run.add_argument(
+        "--timeout", type=seconds, default=None, metavar="SECONDS",
+        help="default timeout of a fragment, in (fractional) seconds (default: none)",
+    )
+    run.add_argument(
+        "-M", "--max-consecutive-failures", type=positive_int, default=None, metavar="N",
+        help="stop scheduling after N consecutive failures",
+    )
+    run.add_argument(
+        "--max-failures", type=positive_int, default=None, metavar="N",
+        help="stop scheduling after N failures",
+    )
+    run.add_argument(
+        "--temp-dir", default=None, metavar="DIR",
+        help="where working directories are created (default: the system's temporary directory)",
+    )
+    run.add_argument(
+        "--cleanup-mode", choices=("all", "passed", "none"), default="all",
+        help="which working directories to delete at the end (default: %(default)s)",
+    )
+
+    out = parser.add_argument_group("results and output")
+    out.add_argument(
+        "-o", "--output-dir", default="out", metavar="DIR",
+        help="results go to DIR/new; the previous DIR/new becomes DIR/old (default: %(default)s)",
+    )
+    out.add_argument(
+        "-E", "--show-error-output", action=argparse.BooleanOptionalAction, default=None,
+        help="print the log of failing testcases (default: on when stdout is not a terminal)",
+    )
+    verbosity = out.add_mutually_exclusive_group()
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="print the log of every testcase")
+    out.add_argument("--no-color", action="store_true", help="never use colours (NO_COLOR is honoured too)")
+    out.add_argument(
+        "--failure-exit-code", type=int, default=1, metavar="N",
+        help="exit code when a testcase fails or errors (default: %(default)s)",
+    )
+    return parser

@@ -1,0 +1,1 @@
+"""Reports: what a run or a results directory shows (terminal, files)."""

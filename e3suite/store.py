@@ -1,0 +1,232 @@
+"""The results directory: journal, one record per testcase, index, rotation.
+
+Layout of a results directory (``DIR/new`` for the current run)::
+
+    journal.jsonl        one JSON object per event, appended and flushed
+    results/<name>.json  one record per testcase (name derived from the id)
+    index.json           written at the end: run metadata + one line a test
+
+Promise 2 lives here: every event is flushed to the OS as soon as it is
+written, and records are written atomically (temporary file + rename), so a
+SIGKILL of the engine leaves a directory that ``load_run`` reads, rebuilding
+the index from the journal. This module must never decide a verdict: it
+stores and reads what the engine and reports give it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from e3suite.model import TestResult, TestStatus
+
+JOURNAL = "journal.jsonl"
+INDEX = "index.json"
+RECORDS = "results"
+INDEX_FORMAT = "e3suite-index"
+INDEX_VERSION = 1
+# File names are limited to 255 bytes on common filesystems.
+_MAX_NAME = 200
+
+
+def record_name(test_id: str) -> str:
+    """The record's file name for ``test_id``: readable, unambiguous, stable.
+
+    Percent-encoding keeps ``/`` out of names and makes the mapping
+    reversible; very long ids keep a readable prefix plus a digest.
+    """
+    name = urllib.parse.quote(test_id, safe="[]=,+-_.@")
+    if len(name) > _MAX_NAME:
+        import hashlib
+
+        digest = hashlib.sha1(test_id.encode()).hexdigest()[:16]
+        name = f"{name[:_MAX_NAME - 17]}~{digest}"
+    return name + ".json"
+
+
+def rotate(output_dir: Path) -> Path:
+    """Move ``DIR/new`` to ``DIR/old`` (dropping the older one); create a new one."""
+    new, old = output_dir / "new", output_dir / "old"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if new.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        new.rename(old)
+    (new / RECORDS).mkdir(parents=True)
+    return new
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+class Journal:
+    """Append-only JSON-lines event log, flushed at every event."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[str] | None = open(path, "a", encoding="utf-8")
+
+    def write(self, event: str, **fields: Any) -> None:
+        if self._file is None:
+            return
+        fields["event"] = event
+        # One write call per line, then flush: a reader (or a crash) sees
+        # whole lines only, except possibly a truncated last one.
+        self._file.write(json.dumps(fields, separators=(",", ":")) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class ResultsWriter:
+    """What the engine uses to persist a run as it goes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.records = path / RECORDS
+        self.records.mkdir(parents=True, exist_ok=True)
+        self.journal = Journal(path / JOURNAL)
+        self.index: list[dict[str, Any]] = []
+
+    def write_result(self, result: TestResult) -> None:
+        """Persist a final result: record file first, then the journal line."""
+        name = record_name(result.test_id)
+        _write_atomic(self.records / name, json.dumps(result.to_json(), separators=(",", ":")))
+        entry = index_entry(result, f"{RECORDS}/{name}")
+        self.index.append(entry)
+        self.journal.write("test_result", **entry)
+
+    def write_index(self, run: dict[str, Any]) -> None:
+        write_index(self.path, run, self.index)
+
+    def close(self) -> None:
+        self.journal.close()
+
+
+def index_entry(result: TestResult, record: str) -> dict[str, Any]:
+    return {
+        "test": result.test_id,
+        "status": result.status.value if result.status else None,
+        "message": result.message,
+        "duration": result.duration,
+        "record": record,
+    }
+
+
+def write_index(path: Path, run: dict[str, Any], entries: list[dict[str, Any]]) -> None:
+    document = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "run": run, "results": entries}
+    _write_atomic(path / INDEX, json.dumps(document, indent=1))
+
+
+# -- reading ---------------------------------------------------------------
+
+
+def read_journal(path: Path) -> Iterator[dict[str, Any]]:
+    """The journal's events; a torn or corrupt line is skipped."""
+    try:
+        f = open(path / JOURNAL, encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    with f:
+        for line in f:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                yield event
+
+
+@dataclass
+class LoadedRun:
+    """A results directory as reports see it."""
+
+    path: Path
+    run: dict[str, Any]
+    entries: list[dict[str, Any]]
+    complete: bool  # False when the index had to be rebuilt from the journal
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+class StoreError(Exception):
+    """The directory is not a results directory at all."""
+
+
+def load_run(path: Path) -> LoadedRun:
+    """Read ``index.json``, or rebuild the index from the journal.
+
+    Testcases the journal saw discovered but never saw finish (the run was
+    killed) get an ERROR entry saying so.
+    """
+    index_path = path / INDEX
+    if index_path.is_file():
+        try:
+            document = json.loads(index_path.read_text(encoding="utf-8"))
+            if document.get("format") == INDEX_FORMAT:
+                return LoadedRun(path, document.get("run") or {}, document["results"], True)
+        except (OSError, ValueError, KeyError, AttributeError):
+            pass  # fall back on the journal
+    if not (path / JOURNAL).is_file():
+        raise StoreError(f"{path} is not an e3suite results directory (no {INDEX}, no {JOURNAL})")
+    return rebuild_from_journal(path)
+
+
+def rebuild_from_journal(path: Path) -> LoadedRun:
+    run: dict[str, Any] = {}
+    discovered: dict[str, None] = {}
+    finished: dict[str, dict[str, Any]] = {}
+    for event in read_journal(path):
+        kind = event.get("event")
+        if kind == "run_started":
+            run = {k: v for k, v in event.items() if k != "event"}
+        elif kind == "test_discovered":
+            discovered.setdefault(str(event.get("test")), None)
+        elif kind == "test_result":
+            test = str(event.get("test"))
+            discovered.setdefault(test, None)
+            finished[test] = {k: v for k, v in event.items() if k != "event"}
+        elif kind == "run_ended":
+            run.update({k: v for k, v in event.items() if k != "event"})
+    entries = []
+    for test in discovered:
+        entry = finished.get(test)
+        if entry is None:
+            entry = {
+                "test": test,
+                "status": TestStatus.ERROR.value,
+                "message": "no verdict: the run ended before this testcase finished",
+                "duration": None,
+                "record": None,
+            }
+        entries.append(entry)
+    return LoadedRun(path, run, entries, False)
+
+
+def load_record(run: LoadedRun, entry: dict[str, Any]) -> TestResult:
+    """The full result of an index entry; a missing or corrupt record gives ERROR."""
+    record = entry.get("record")
+    test = str(entry.get("test"))
+    if record:
+        try:
+            return TestResult.from_json(json.loads((run.path / record).read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            result = TestResult(test, TestStatus.ERROR, f"unreadable result record {record}: {exc}")
+            result.duration = entry.get("duration")
+            return result
+    status = entry.get("status")
+    result = TestResult(test, TestStatus(status) if status else TestStatus.ERROR, entry.get("message") or "")
+    result.duration = entry.get("duration")
+    return result

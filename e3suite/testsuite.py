@@ -1,0 +1,230 @@
+"""The Testsuite class: what a user's ``testsuite.py`` subclasses.
+
+``main`` reads top to bottom: parse options, discover, select, plan, run,
+report, exit code. Each step is a call into the module that owns it; this
+class only wires them and turns errors into exit codes:
+
+- 0: nothing failed; ``--failure-exit-code`` (default 1): a FAIL or ERROR;
+- 2: a usage or configuration error (a clear message, no traceback);
+- 3: an internal error of the engine (with its traceback);
+- 130 / 143: interrupted by SIGINT / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from e3suite import discovery, store
+from e3suite.driver import TestDriver
+from e3suite.engine import Engine, RunListener
+from e3suite.executors.base import Executor
+from e3suite.executors.inprocess import InProcessExecutor
+from e3suite.model import TestResult
+from e3suite.options import build_parser
+from e3suite.plan import Plan, build_plan
+from e3suite.reports.terminal import TerminalReporter
+from e3suite.version import __version__
+
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+
+class ConfigurationError(Exception):
+    """A problem of the testsuite's set-up, reported without a traceback."""
+
+
+class _Listener(RunListener):
+    def __init__(self, reporter: TerminalReporter) -> None:
+        self.reporter = reporter
+
+    def test_finished(self, result: TestResult) -> None:
+        self.reporter.test_finished(result)
+
+
+class Testsuite:
+    """Subclass it, map test types to drivers, end with ``sys.exit(MySuite().main())``."""
+
+    __test__ = False
+
+    #: directory of testcases, relative to ``root_dir``
+    tests_subdir: str = "tests"
+    #: test type name (the ``driver`` key of test.yaml) -> driver class
+    test_driver_map: dict[str, type[TestDriver]] = {}
+    #: driver used when test.yaml has no ``driver`` key (None: the key is required)
+    default_driver: str | None = None
+
+    def __init__(self, root_dir: str | os.PathLike[str] | None = None) -> None:
+        if root_dir is None:
+            module = sys.modules.get(type(self).__module__)
+            module_file = getattr(module, "__file__", None)
+            root_dir = Path(module_file).resolve().parent if module_file else Path.cwd()
+        self.root_dir = Path(root_dir)
+        self.options = argparse.Namespace()
+        self.results: list[TestResult] = []
+        self._signal: int | None = None
+
+    # -- hooks ---------------------------------------------------------------
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        """Add testsuite-specific options to ``parser``."""
+
+    def set_up(self) -> None:
+        """Called after options are parsed, before testcases are planned."""
+
+    def tear_down(self) -> None:
+        """Called at the end of the run, whatever happened."""
+
+    @property
+    def tests_dir(self) -> Path:
+        return self.root_dir / self.tests_subdir
+
+    # -- main ------------------------------------------------------------------
+
+    def main(self, argv: list[str] | None = None) -> int:
+        """Run the testsuite; return the exit code."""
+        parser = build_parser(prog=Path(sys.argv[0]).name or "testsuite.py", description=type(self).__doc__)
+        self.add_options(parser)
+        try:
+            self.options = parser.parse_args(argv)
+        except SystemExit as exc:  # --help, --version, usage errors
+            return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
+        try:
+            return self._main()
+        except (ConfigurationError, discovery.SelectionError) as exc:
+            print(f"e3suite: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except Exception:
+            traceback.print_exc()
+            print("e3suite: internal error (the traceback above is a bug of e3suite)", file=sys.stderr)
+            return EXIT_INTERNAL
+
+    def _main(self) -> int:
+        options = self.options
+        candidates = self.discover()
+        selected = discovery.select_ids([i for i, _ in candidates], options.tests, self.tests_dir, Path.cwd())
+        if options.list:
+            print("\n".join(selected)) if selected else None
+            return 0
+        by_id = dict(candidates)
+        cases = [self.load_testcase(test_id, by_id[test_id]) for test_id in selected]
+
+        output_dir = Path(options.output_dir)
+        results_dir = store.rotate(output_dir)
+        writer = store.ResultsWriter(results_dir)
+        run_info = self.run_metadata()
+        writer.journal.write("run_started", **run_info)
+        reporter = TerminalReporter(
+            quiet=options.quiet,
+            verbose=options.verbose,
+            show_error_output=options.show_error_output,
+            no_color=options.no_color,
+        )
+        working_root = Path(tempfile.mkdtemp(prefix="e3suite-", dir=options.temp_dir))
+        try:
+            self.set_up()
+            try:
+                plan = self.plan(cases, working_root, by_id, output_dir / "old")
+                engine = Engine(plan, self.make_executor(), writer, options, _Listener(reporter))
+                self.results = self.run(engine)
+            finally:
+                self.tear_down()
+        finally:
+            self.clean_working_dirs(working_root)
+            run_info["end"] = time.time()
+            run_info["duration"] = round(run_info["end"] - run_info["start"], 6)
+            run_info["interrupted"] = self._signal is not None
+            writer.journal.write("run_ended", end=run_info["end"], duration=run_info["duration"],
+                                 interrupted=run_info["interrupted"])
+            writer.write_index(run_info)
+            writer.close()
+        reporter.summary(self.results)
+        return self.exit_code()
+
+    # -- steps -------------------------------------------------------------------
+
+    def discover(self) -> list[tuple[str, Path]]:
+        if not self.tests_dir.is_dir():
+            raise ConfigurationError(f"tests directory {self.tests_dir} does not exist")
+        return discovery.find_testcase_dirs(self.tests_dir)
+
+    def load_testcase(self, test_id: str, test_dir: Path) -> discovery.Testcase:
+        return discovery.load_testcase(test_id, test_dir, self.test_driver_map, self.default_driver)
+
+    def plan(self, cases: list[discovery.Testcase], working_root: Path, by_id: dict[str, Path], old_dir: Path) -> Plan:
+        def find_dependency(test_id: str) -> discovery.Testcase | None:
+            test_dir = by_id.get(test_id)
+            return self.load_testcase(test_id, test_dir) if test_dir is not None else None
+
+        return build_plan(cases, self.options, working_root, find_dependency, previous_durations(old_dir))
+
+    def make_executor(self) -> Executor:
+        return InProcessExecutor(self.options.jobs)
+
+    def run(self, engine: Engine) -> list[TestResult]:
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            if self._signal is not None and signum == signal.SIGINT:
+                raise KeyboardInterrupt  # second Ctrl-C: stop waiting at once
+            self._signal = signum
+            engine.request_interrupt()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            return engine.run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def run_metadata(self) -> dict[str, Any]:
+        return {
+            "start": time.time(),
+            "version": __version__,
+            "argv": sys.argv,
+            "cwd": os.getcwd(),
+            "host": socket.gethostname(),
+            "python": sys.version.split()[0],
+            "jobs": self.options.jobs,
+            "tests_dir": str(self.tests_dir),
+        }
+
+    def clean_working_dirs(self, working_root: Path) -> None:
+        mode = self.options.cleanup_mode
+        if mode == "all":
+            shutil.rmtree(working_root, ignore_errors=True)
+        elif mode == "passed":
+            for result in self.results:
+                if result.status is not None and not result.status.is_failure:
+                    shutil.rmtree(working_root / result.test_id, ignore_errors=True)
+            print(f"e3suite: working directories of failing testcases kept in {working_root}")
+        else:
+            print(f"e3suite: working directories kept in {working_root}")
+
+    def exit_code(self) -> int:
+        if self._signal is not None:
+            return 128 + self._signal
+        if any(r.status is not None and r.status.is_failure for r in self.results):
+            return int(self.options.failure_exit_code)
+        return 0
+
+
+def previous_durations(old_dir: Path) -> dict[str, float]:
+    """Durations of the previous run, for critical-path priorities (best effort)."""
+    try:
+        run = store.load_run(old_dir)
+    except (store.StoreError, OSError):
+        return {}
+    return {
+        str(e["test"]): float(e["duration"])
+        for e in run.entries
+        if isinstance(e.get("duration"), (int, float))
+    }
