@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from e3suite.driver import TestDriver
+from e3suite.model import TestStatus
 
 try:  # The C loader is several times faster on large suites.
     from yaml import CSafeLoader as SafeLoader
@@ -45,7 +46,14 @@ class Testcase:
     test_env: dict[str, Any] = field(default_factory=dict)
     driver_class: type[TestDriver] | None = None
     matrix: dict[str, Any] = field(default_factory=dict)
+    #: a problem found before running: the testcase ends as ERROR with it
     error: str | None = None
+    #: a verdict decided before running (e.g. SKIP by a control condition):
+    #: the testcase's fragments do not run
+    verdict: tuple[TestStatus, str] | None = None
+    #: set when a failure is expected (XFAIL control): the engine turns FAIL
+    #: into XFAIL and PASS into XPASS, with this message
+    expected_failure: str | None = None
 
 
 def find_testcase_dirs(tests_root: Path) -> list[tuple[str, Path]]:

@@ -72,6 +72,23 @@ class RunListener:
         pass
 
 
+class _Broadcast(RunListener):
+    def __init__(self, listeners: list[RunListener]) -> None:
+        self.listeners = listeners
+
+    def fragment_started(self, fragment: Fragment, running: int) -> None:
+        for listener in self.listeners:
+            listener.fragment_started(fragment, running)
+
+    def fragment_ended(self, fragment: Fragment, outcome: FragmentOutcome) -> None:
+        for listener in self.listeners:
+            listener.fragment_ended(fragment, outcome)
+
+    def test_finished(self, result: TestResult) -> None:
+        for listener in self.listeners:
+            listener.test_finished(result)
+
+
 class Engine:
     def __init__(
         self,
@@ -79,13 +96,13 @@ class Engine:
         executor: Executor,
         writer: ResultsWriter,
         options: argparse.Namespace,
-        listener: RunListener | None = None,
+        listeners: list[RunListener] | None = None,
     ) -> None:
         self.plan = plan
         self.executor = executor
         self.writer = writer
         self.options = options
-        self.listener = listener or RunListener()
+        self.listener = _Broadcast(listeners or [])
         fragments = plan.fragments
         self.states = [FragmentState.BLOCKED] * len(fragments)
         self.indegree = [len(f.preds) for f in fragments]
@@ -281,6 +298,9 @@ class Engine:
                 self._skip_dependants(fragment, f"dependency {fragment.fragment_id} failed")
         for test in errored:
             self._finalize(test)
+        for test in self.tests.values():
+            if test.planned.case.verdict is not None and not test.done:
+                self._finalize(test)
 
     def _skip_not_run(self) -> None:
         """After a stop: every fragment that never ran is skipped with the reason."""
@@ -320,11 +340,19 @@ class Engine:
             result.status, result.message = TestStatus.FAIL, test.timeout
         elif test.aborted:
             result.status, result.message = TestStatus.ERROR, INTERRUPTED
+        elif test.planned.case.verdict is not None:
+            result.status, result.message = test.planned.case.verdict
         elif result.status is None:
             if test.skip_message is not None:
                 result.status, result.message = TestStatus.SKIP, test.skip_message
             else:
                 result.status, result.message = TestStatus.ERROR, "no verdict"
+        expected_failure = test.planned.case.expected_failure
+        if expected_failure is not None and result.status in (TestStatus.PASS, TestStatus.FAIL):
+            failed = result.status is TestStatus.FAIL
+            result.status = TestStatus.XFAIL if failed else TestStatus.XPASS
+            reason = f"expected failure: {expected_failure}" if expected_failure else "expected failure"
+            result.message = f"{reason} ({result.message})" if result.message else reason
         ran = [r for r in test.records if r.start is not None]
         result.fragments = sorted(test.records, key=lambda r: (r.start is None, r.start or 0.0, r.name))
         if ran:

@@ -118,6 +118,8 @@ class _PlanBuilder:
         if case.error is not None:
             planned.error = case.error
             return planned
+        if case.verdict is not None:
+            return planned  # decided before running: no driver, no fragments
         assert case.driver_class is not None
         try:
             driver = case.driver_class(

@@ -112,15 +112,13 @@ class Testsuite:
     def _main(self) -> int:
         options = self.options
         candidates = self.discover()
-        selected = discovery.select_ids([i for i, _ in candidates], options.tests, self.tests_dir, Path.cwd())
+        cases = self.select(candidates)
         if options.list:
-            print("\n".join(selected)) if selected else None
+            for case in cases:
+                print(case.test_id)
             return 0
-        by_id = dict(candidates)
-        cases = [self.load_testcase(test_id, by_id[test_id]) for test_id in selected]
 
-        output_dir = Path(options.output_dir)
-        results_dir = store.rotate(output_dir)
+        results_dir = store.rotate(Path(options.output_dir))
         writer = store.ResultsWriter(results_dir)
         run_info = self.run_metadata()
         writer.journal.write("run_started", **run_info)
@@ -134,21 +132,16 @@ class Testsuite:
         try:
             self.set_up()
             try:
-                plan = self.plan(cases, working_root, by_id, output_dir / "old")
-                engine = Engine(plan, self.make_executor(), writer, options, _Listener(reporter))
+                plan = self.plan(cases, working_root, dict(candidates))
+                engine = Engine(plan, self.make_executor(), writer, options, self.listeners(reporter))
                 self.results = self.run(engine)
             finally:
                 self.tear_down()
         finally:
             self.clean_working_dirs(working_root)
-            run_info["end"] = time.time()
-            run_info["duration"] = round(run_info["end"] - run_info["start"], 6)
-            run_info["interrupted"] = self._signal is not None
-            writer.journal.write("run_ended", end=run_info["end"], duration=run_info["duration"],
-                                 interrupted=run_info["interrupted"])
-            writer.write_index(run_info)
-            writer.close()
+            self.finish_results_dir(writer, run_info)
         reporter.summary(self.results)
+        self.write_reports(results_dir)
         return self.exit_code()
 
     # -- steps -------------------------------------------------------------------
@@ -158,15 +151,26 @@ class Testsuite:
             raise ConfigurationError(f"tests directory {self.tests_dir} does not exist")
         return discovery.find_testcase_dirs(self.tests_dir)
 
+    def select(self, candidates: list[tuple[str, Path]]) -> list[discovery.Testcase]:
+        """The testcases the positional arguments select, test.yaml read."""
+        selected = discovery.select_ids([i for i, _ in candidates], self.options.tests, self.tests_dir, Path.cwd())
+        by_id = dict(candidates)
+        return [self.load_testcase(test_id, by_id[test_id]) for test_id in selected]
+
     def load_testcase(self, test_id: str, test_dir: Path) -> discovery.Testcase:
         return discovery.load_testcase(test_id, test_dir, self.test_driver_map, self.default_driver)
 
-    def plan(self, cases: list[discovery.Testcase], working_root: Path, by_id: dict[str, Path], old_dir: Path) -> Plan:
+    def plan(self, cases: list[discovery.Testcase], working_root: Path, by_id: dict[str, Path]) -> Plan:
         def find_dependency(test_id: str) -> discovery.Testcase | None:
             test_dir = by_id.get(test_id)
             return self.load_testcase(test_id, test_dir) if test_dir is not None else None
 
+        old_dir = Path(self.options.output_dir) / "old"
         return build_plan(cases, self.options, working_root, find_dependency, previous_durations(old_dir))
+
+    def listeners(self, reporter: TerminalReporter) -> list[RunListener]:
+        """Who hears about the run as it goes (terminal lines, progress)."""
+        return [_Listener(reporter)]
 
     def make_executor(self) -> Executor:
         return InProcessExecutor(self.options.jobs)
@@ -196,6 +200,19 @@ class Testsuite:
             "jobs": self.options.jobs,
             "tests_dir": str(self.tests_dir),
         }
+
+    def finish_results_dir(self, writer: store.ResultsWriter, run_info: dict[str, Any]) -> None:
+        run_info["end"] = time.time()
+        run_info["duration"] = round(run_info["end"] - run_info["start"], 6)
+        run_info["interrupted"] = self._signal is not None
+        writer.journal.write(
+            "run_ended", end=run_info["end"], duration=run_info["duration"], interrupted=run_info["interrupted"]
+        )
+        writer.write_index(run_info)
+        writer.close()
+
+    def write_reports(self, results_dir: Path) -> None:
+        """Report files asked on the command line (JUnit, HTML, JSON)."""
 
     def clean_working_dirs(self, working_root: Path) -> None:
         mode = self.options.cleanup_mode
