@@ -9,12 +9,17 @@ must never start processes or touch the results directory itself.
 from __future__ import annotations
 
 import argparse
+import os
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from e3suite.model import TestResult
+from e3suite.model import FailureReason, TestResult
+
+if TYPE_CHECKING:
+    from e3suite.process import CommandResult
 
 FragmentCallback = Callable[["FragmentContext"], Any]
 
@@ -48,7 +53,8 @@ class FragmentContext:
     - ``result``: the testcase's TestResult, to set the verdict and log;
     - ``matrix``: the values of a matrix testcase (empty otherwise);
     - ``test_id`` / ``fragment_id``: who is running;
-    - ``timeout``: the fragment's timeout in seconds, or None.
+    - ``timeout``: the fragment's timeout in seconds, or None;
+    - ``shell(cmd, ...)``: run a command, recorded in ``result.processes``.
     """
 
     slot: int
@@ -62,6 +68,53 @@ class FragmentContext:
     fragment_id: str
     matrix: dict[str, Any] = field(default_factory=dict)
     timeout: float | None = None
+    #: set by ``shell`` when a command timed out: the testcase's TIMEOUT message
+    timed_out: str | None = None
+    _started: float = field(default_factory=time.monotonic, repr=False)
+
+    def shell(
+        self,
+        cmd: list[str] | str,
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: str | bytes | None = None,
+        timeout: float | None = None,
+        output_limit: int | None = None,
+        merge_stderr: bool = True,
+    ) -> CommandResult:
+        """Run a command (see ``e3suite.process.run``) and record it in the result.
+
+        ``cwd`` defaults to the working directory; ``timeout`` to what is
+        left of the fragment's timeout. A command that times out makes the
+        testcase FAIL with the TIMEOUT reason; descendants it leaves running
+        are killed and noted in the log.
+        """
+        from e3suite import process  # the driver API stays free of process logic
+
+        limit = timeout
+        if limit is None and self.timeout is not None:
+            # End the command (gracefully, output kept) before the executor
+            # has to kill the whole callback.
+            limit = max(0.05, self.timeout - (time.monotonic() - self._started))
+        result = process.run(
+            cmd,
+            cwd=self.working_dir if cwd is None else cwd,
+            env=env,
+            stdin=stdin,
+            timeout=limit,
+            kill_grace=float(getattr(self.options, "kill_grace", 2.0)),
+            output_limit=process.DEFAULT_OUTPUT_LIMIT if output_limit is None else output_limit,
+            merge_stderr=merge_stderr,
+        )
+        self.result.processes.append(result.to_json())
+        if result.timed_out and self.timed_out is None:
+            shown = timeout if timeout is not None else self.timeout
+            self.timed_out = f"timed out after {shown} s"
+            self.result.failure_reasons.add(FailureReason.TIMEOUT)
+        if result.leaked:
+            self.result.log += f"{' '.join(result.argv)}: {result.describe()}\n"
+        return result
 
 
 class TestDriver:

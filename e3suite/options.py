@@ -74,6 +74,11 @@ def build_parser(prog: str | None = None, description: str | None = None) -> arg
         help="stop scheduling after N failures",
     )
     run.add_argument(
+        "--kill-grace", type=seconds, default=2.0, metavar="SECONDS",
+        help="after a timeout or an interruption, how long processes get between SIGTERM and SIGKILL "
+        "(default: %(default)s)",
+    )
+    run.add_argument(
         "--temp-dir", default=None, metavar="DIR",
         help="where working directories are created (default: the system's temporary directory)",
     )

@@ -120,6 +120,17 @@ def run_fragment(task: FragmentTask, slot: int) -> FragmentOutcome:
             error=f"{task.fragment_id} raised {type(exc).__name__}: {exc}".rstrip(": "),
             details=_callback_traceback(exc),
         )
+    if ctx.timed_out is not None:  # a command it ran timed out (ctx.shell)
+        return FragmentOutcome(
+            index=task.index,
+            state=FragmentState.TIMEDOUT,
+            slot=slot,
+            start=start,
+            end=time.time(),
+            delta=result.delta_since(mark),
+            error=ctx.timed_out,
+            failure_reason=FailureReason.TIMEOUT,
+        )
     return FragmentOutcome(
         index=task.index,
         state=FragmentState.COMPLETE,
