@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from e3suite import control, matrix, schema
 from e3suite.driver import TestDriver
 from e3suite.model import TestStatus
 
@@ -170,18 +171,98 @@ def load_testcase(
     test_dir: Path,
     driver_map: Mapping[str, type[TestDriver]],
     default_driver: str | None,
+    condition_names: Callable[[], Mapping[str, Any]] | None = None,
 ) -> Testcase:
-    """Read ``test.yaml`` and pick the driver; problems go to ``error``."""
+    """Read ``test.yaml`` and pick the driver; problems go to ``error``.
+
+    ``test_id`` may name one variant of a matrix testcase (``dir[opt=O0]``,
+    with ``test_dir`` the directory of ``dir``); a plain id of a matrix
+    directory gives an error asking for a variant.
+    """
+    split = matrix.split_variant_id(test_id)
+    if split is not None and (test_dir / TEST_YAML).is_file():
+        dir_id, wanted = split
+        cases = load_testcases(dir_id, test_dir, driver_map, default_driver, condition_names, variant=wanted)
+        if len(cases) == 1 and (cases[0].test_id == test_id or cases[0].error is not None):
+            return cases[0]
+        return Testcase(test_id, test_dir, error=f"no matrix variant {test_id!r} in {test_dir / TEST_YAML}")
+    cases = load_testcases(test_id, test_dir, driver_map, default_driver, condition_names)
+    if len(cases) == 1 and cases[0].test_id == test_id:
+        return cases[0]
+    example = cases[0].test_id if cases else f"{test_id}[...]"
+    return Testcase(test_id, test_dir, error=f"{test_id} is a matrix testcase: name one variant, e.g. {example}")
+
+
+def load_testcases(
+    dir_id: str,
+    test_dir: Path,
+    driver_map: Mapping[str, type[TestDriver]],
+    default_driver: str | None,
+    condition_names: Callable[[], Mapping[str, Any]] | None = None,
+    variant: Mapping[str, str] | None = None,
+) -> list[Testcase]:
+    """The testcases of one directory: one, or one per matrix combination.
+
+    test.yaml is read and validated once; matrix variants share its mapping
+    (drivers must not modify ``test_env``), so a 10,000-combination matrix
+    costs 10,000 small objects, not 10,000 parses. ``variant`` keeps only
+    the combination whose values read as given. Control conditions are
+    evaluated per testcase, with ``matrix`` among the names.
+    """
     test_env, error = read_test_yaml(test_dir)
     if test_env is None:
-        return Testcase(test_id, test_dir, error=error)
-    case = Testcase(test_id, test_dir, test_env=test_env)
+        return [Testcase(dir_id, test_dir, error=error)]
+    case = Testcase(dir_id, test_dir, test_env=test_env)
+    yaml_path = test_dir / TEST_YAML
     driver_name = test_env.get("driver", default_driver)
     if driver_name is None:
-        case.error = f"{test_dir / TEST_YAML}: no 'driver' key, and the testsuite has no default driver"
-    elif not isinstance(driver_name, str) or driver_name not in driver_map:
+        case.error = f"{yaml_path}: no 'driver' key, and the testsuite has no default driver"
+        return [case]
+    if not isinstance(driver_name, str) or driver_name not in driver_map:
         known = ", ".join(sorted(driver_map)) or "none"
-        case.error = f"{test_dir / TEST_YAML}: unknown driver {driver_name!r} (known: {known})"
+        case.error = f"{yaml_path}: unknown driver {driver_name!r} (known: {known})"
+        return [case]
+    case.driver_class = driver_map[driver_name]
+    problem = schema.validate(test_env, case.driver_class.test_yaml_schema)
+    if problem is not None:
+        case.error = f"{yaml_path}: {problem}"
+        return [case]
+    spec = test_env.get("matrix")
+    if spec is None:
+        cases = [case]
     else:
-        case.driver_class = driver_map[driver_name]
-    return case
+        try:
+            if variant is not None:
+                found = matrix.find(spec, variant)
+                combinations: Iterable[dict[str, Any]] = [found] if found is not None else []
+            else:
+                combinations = matrix.expand(spec)
+            cases = [
+                Testcase(matrix.variant_id(dir_id, c), test_dir, test_env, case.driver_class, matrix=c)
+                for c in combinations
+            ]
+        except matrix.MatrixError as exc:
+            case.error = f"{yaml_path}: {exc}"
+            return [case]
+        if not cases and variant is None:
+            case.error = f"{yaml_path}: the matrix excludes every combination"
+            return [case]
+    if "control" in test_env:
+        names = dict(condition_names() if condition_names is not None else {})
+        for one in cases:
+            _apply_control(one, names, yaml_path)
+    return cases
+
+
+def _apply_control(case: Testcase, names: dict[str, Any], yaml_path: Path) -> None:
+    """SKIP: a verdict before running; XFAIL: an expected failure; error: ERROR."""
+    names["matrix"] = case.matrix
+    try:
+        decision = control.decide(case.test_env["control"], names)
+    except control.ConditionError as exc:
+        case.error = f"{yaml_path}: {exc}"
+        return
+    if decision.kind is control.ControlKind.SKIP:
+        case.verdict = (TestStatus.SKIP, decision.message)
+    elif decision.kind is control.ControlKind.XFAIL:
+        case.expected_failure = decision.message

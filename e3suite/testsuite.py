@@ -25,7 +25,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from e3suite import discovery, store
+from e3suite import control, discovery, matrix, store
 from e3suite.driver import TestDriver
 from e3suite.engine import Engine, RunListener
 from e3suite.executors.base import Executor
@@ -73,6 +73,7 @@ class Testsuite:
         self.options = argparse.Namespace()
         self.results: list[TestResult] = []
         self._signal: int | None = None
+        self._names: dict[str, Any] | None = None
 
     # -- hooks ---------------------------------------------------------------
 
@@ -152,17 +153,67 @@ class Testsuite:
         return discovery.find_testcase_dirs(self.tests_dir)
 
     def select(self, candidates: list[tuple[str, Path]]) -> list[discovery.Testcase]:
-        """The testcases the positional arguments select, test.yaml read."""
-        selected = discovery.select_ids([i for i, _ in candidates], self.options.tests, self.tests_dir, Path.cwd())
+        """The testcases the positional arguments select, test.yaml read.
+
+        An argument ``dir[opt=O0,arch=x86]`` selects one variant of matrix
+        directory ``dir``; every other argument selects directories (all
+        their variants) as ``discovery.select_ids`` says.
+        """
         by_id = dict(candidates)
-        return [self.load_testcase(test_id, by_id[test_id]) for test_id in selected]
+        dir_ids = [i for i, _ in candidates]
+        variant_args: dict[str, list[tuple[str, dict[str, str]]]] = {}
+        plain: list[str] = []
+        for arg in self.options.tests:
+            split = matrix.split_variant_id(arg) if arg not in by_id else None
+            if split is not None and split[0].rstrip("/") in by_id:
+                variant_args.setdefault(split[0].rstrip("/"), []).append((arg, split[1]))
+            else:
+                plain.append(arg)
+        whole = set(
+            discovery.select_ids(dir_ids, plain, self.tests_dir, Path.cwd()) if plain or not variant_args else ()
+        )
+        cases: list[discovery.Testcase] = []
+        for dir_id in dir_ids:
+            if dir_id not in whole and dir_id not in variant_args:
+                continue
+            loaded = self.load_testcases(dir_id, by_id[dir_id])
+            if dir_id not in whole and loaded[0].error is None:
+                wanted = variant_args[dir_id]
+                for arg, values in wanted:
+                    if not any(case.matrix and _same_values(case.matrix, values) for case in loaded):
+                        raise discovery.SelectionError(f"no testcase matches {arg!r}")
+                loaded = [c for c in loaded if any(_same_values(c.matrix, v) for _, v in wanted)]
+            cases.extend(loaded)
+        return cases
+
+    def condition_facts(self) -> dict[str, Any]:
+        """Names for ``control:`` conditions, besides ``env``, ``options`` and ``matrix``."""
+        return {}
+
+    def _condition_names(self) -> dict[str, Any]:
+        # Computed once, when the first testcase with a control key needs it.
+        if self._names is None:
+            self._names = control.default_names(self.options, self.condition_facts())
+        return self._names
+
+    def load_testcases(self, dir_id: str, test_dir: Path) -> list[discovery.Testcase]:
+        """The testcases of one directory (several for a matrix)."""
+        return discovery.load_testcases(
+            dir_id, test_dir, self.test_driver_map, self.default_driver, self._condition_names
+        )
 
     def load_testcase(self, test_id: str, test_dir: Path) -> discovery.Testcase:
-        return discovery.load_testcase(test_id, test_dir, self.test_driver_map, self.default_driver)
+        """One testcase by id (``dir[opt=O0]`` for a matrix variant of ``dir``)."""
+        return discovery.load_testcase(
+            test_id, test_dir, self.test_driver_map, self.default_driver, self._condition_names
+        )
 
     def plan(self, cases: list[discovery.Testcase], working_root: Path, by_id: dict[str, Path]) -> Plan:
         def find_dependency(test_id: str) -> discovery.Testcase | None:
             test_dir = by_id.get(test_id)
+            if test_dir is None:
+                split = matrix.split_variant_id(test_id)
+                test_dir = by_id.get(split[0]) if split is not None else None
             return self.load_testcase(test_id, test_dir) if test_dir is not None else None
 
         old_dir = Path(self.options.output_dir) / "old"
@@ -232,6 +283,11 @@ class Testsuite:
         if any(r.status is not None and r.status.is_failure for r in self.results):
             return int(self.options.failure_exit_code)
         return 0
+
+
+def _same_values(combination: dict[str, Any], values: dict[str, str]) -> bool:
+    """True when a matrix combination reads as ``values`` (axis order free)."""
+    return {k: matrix.value_text(v) for k, v in combination.items()} == values
 
 
 def previous_durations(old_dir: Path) -> dict[str, float]:

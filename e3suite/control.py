@@ -1,0 +1,245 @@
+"""The ``control:`` key of test.yaml: skip or expect a failure, on conditions.
+
+Format (e3-testsuite's): a list of ``[KIND, "condition"]`` or
+``[KIND, "condition", "message"]`` entries, KIND one of NONE, SKIP, XFAIL;
+the first entry whose condition is true decides, and no true entry means
+NONE (run normally).
+
+Conditions are written in a small expression language, parsed with ``ast``
+and evaluated by walking the tree here: literals, names of the facts given
+(``env``, ``options``, ``matrix``, and what the testsuite adds), attribute
+access, constant subscripts, comparisons (including ``in``), ``and``/``or``/
+``not``, and list/tuple/set displays. This module must never ``eval`` or
+``compile`` text from test metadata: calls, imports, lambdas, comprehensions,
+private and dunder attributes are rejected before anything is evaluated.
+"""
+
+from __future__ import annotations
+
+import ast
+import enum
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class ControlKind(enum.Enum):
+    NONE = "NONE"
+    SKIP = "SKIP"
+    XFAIL = "XFAIL"
+
+
+class ConditionError(Exception):
+    """A condition or a control entry that cannot be used (a one-line reason)."""
+
+
+@dataclass(frozen=True)
+class ControlDecision:
+    """What the first true entry decided (NONE when no entry was true)."""
+
+    kind: ControlKind
+    message: str = ""
+
+
+_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+    ast.Is: operator.is_,
+    ast.IsNot: operator.is_not,
+}
+
+# What each rejected construct is called in error messages.
+_FORBIDDEN_NAMES: dict[type[ast.AST], str] = {
+    ast.Call: "function calls",
+    ast.Lambda: "lambdas",
+    ast.NamedExpr: "assignments",
+    ast.ListComp: "comprehensions",
+    ast.SetComp: "comprehensions",
+    ast.DictComp: "comprehensions",
+    ast.GeneratorExp: "comprehensions",
+    ast.BinOp: "arithmetic",
+    ast.IfExp: "conditional expressions",
+    ast.JoinedStr: "f-strings",
+    ast.Starred: "starred expressions",
+    ast.Slice: "slices",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+    ast.Dict: "dict displays",
+}
+
+
+def parse_condition(text: str) -> ast.Expression:
+    """Parse and check ``text``; raise ConditionError naming what is wrong."""
+    if not isinstance(text, str):
+        raise ConditionError(f"a condition must be a string, not {type(text).__name__}")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ConditionError(f"invalid syntax: {exc.msg} (column {exc.offset})") from None
+    for node in ast.walk(tree):
+        _check_node(node)
+    return tree
+
+
+def _check_node(node: ast.AST) -> None:
+    allowed = (
+        ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub,
+        ast.Compare, ast.Name, ast.Load, ast.Constant, ast.Attribute, ast.Subscript,
+        ast.List, ast.Tuple, ast.Set,
+    )  # fmt: skip
+    if isinstance(node, tuple(_COMPARE)):
+        return
+    if not isinstance(node, allowed):
+        what = _FORBIDDEN_NAMES.get(type(node), type(node).__name__)
+        raise ConditionError(f"not allowed in conditions: {what}")
+    if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+        raise ConditionError(f"private attribute {node.attr!r} is not allowed in conditions")
+    if isinstance(node, ast.Name) and node.id.startswith("_"):
+        raise ConditionError(f"private name {node.id!r} is not allowed in conditions")
+    if isinstance(node, ast.Subscript) and not isinstance(node.slice, ast.Constant):
+        raise ConditionError("only constant subscripts (x['key'], x[0]) are allowed in conditions")
+
+
+def evaluate(text: str, names: Mapping[str, Any]) -> Any:
+    """The value of condition ``text`` with ``names`` in scope."""
+    tree = parse_condition(text)
+    return _Evaluator(names).visit(tree.body)
+
+
+class _Evaluator:
+    def __init__(self, names: Mapping[str, Any]) -> None:
+        self.names = names
+
+    def visit(self, node: ast.AST) -> Any:
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            if node.id in ("True", "False", "None"):  # pragma: no cover - Constant since 3.8
+                return {"True": True, "False": False, "None": None}[node.id]
+            if node.id not in self.names:
+                known = ", ".join(sorted(self.names)) or "none"
+                raise ConditionError(f"unknown name {node.id!r} (known: {known})")
+            return self.names[node.id]
+        if isinstance(node, ast.Attribute):
+            return self._attribute(self.visit(node.value), node.attr)
+        if isinstance(node, ast.Subscript):
+            assert isinstance(node.slice, ast.Constant)
+            container = self.visit(node.value)
+            try:
+                return container[node.slice.value]
+            except (KeyError, IndexError, TypeError) as exc:
+                raise ConditionError(f"cannot subscript with {node.slice.value!r}: {exc}") from None
+        if isinstance(node, ast.BoolOp):
+            # Short-circuit like Python: `a and b.c` must not fail when a is false.
+            is_and = isinstance(node.op, ast.And)
+            value: Any = is_and
+            for operand in node.values:
+                value = self.visit(operand)
+                if bool(value) != is_and:
+                    return value
+            return value
+        if isinstance(node, ast.UnaryOp):
+            operand = self.visit(node.operand)
+            if isinstance(node.op, ast.Not):
+                return not operand
+            try:
+                return -operand
+            except TypeError as exc:
+                raise ConditionError(str(exc)) from None
+        if isinstance(node, ast.Compare):
+            left = self.visit(node.left)
+            for op, comparator in zip(node.ops, node.comparators, strict=True):
+                right = self.visit(comparator)
+                try:
+                    ok = _COMPARE[type(op)](left, right)
+                except TypeError as exc:
+                    raise ConditionError(f"cannot compare {left!r} and {right!r}: {exc}") from None
+                if not ok:
+                    return False
+                left = right
+            return True
+        if isinstance(node, ast.List):
+            return [self.visit(e) for e in node.elts]
+        if isinstance(node, ast.Tuple):
+            return tuple(self.visit(e) for e in node.elts)
+        if isinstance(node, ast.Set):
+            return {self.visit(e) for e in node.elts}
+        raise ConditionError(f"not allowed in conditions: {type(node).__name__}")  # pragma: no cover
+
+    @staticmethod
+    def _attribute(value: Any, attr: str) -> Any:
+        # Facts given as mappings (matrix values, testsuite facts) read
+        # naturally as `facts.key`.
+        if isinstance(value, Mapping):
+            if attr in value:
+                return value[attr]
+            raise ConditionError(f"no key {attr!r} (known: {', '.join(sorted(map(str, value))) or 'none'})")
+        try:
+            result = getattr(value, attr)
+        except AttributeError:
+            raise ConditionError(f"{type(value).__name__} object has no attribute {attr!r}") from None
+        if callable(result) and not isinstance(result, type):
+            # A method is useless without a call, and callables are how
+            # conditions would escape the sandbox: refuse them outright.
+            raise ConditionError(f"attribute {attr!r} is a method, not a value")
+        return result
+
+
+def parse_entries(control: Any) -> list[tuple[ControlKind, str, str]]:
+    """Check the ``control:`` value; return (kind, condition, message) triples."""
+    if not isinstance(control, list):
+        raise ConditionError(f"control must be a list of [KIND, condition(, message)], not {type(control).__name__}")
+    entries = []
+    for number, entry in enumerate(control, 1):
+        where = f"control entry {number}"
+        if not isinstance(entry, list) or len(entry) not in (2, 3):
+            raise ConditionError(f"{where}: expected [KIND, condition] or [KIND, condition, message], got {entry!r}")
+        kind_text, condition = entry[0], entry[1]
+        message = entry[2] if len(entry) == 3 else ""
+        try:
+            kind = ControlKind(kind_text)
+        except ValueError:
+            raise ConditionError(f"{where}: unknown kind {kind_text!r} (known: NONE, SKIP, XFAIL)") from None
+        if not isinstance(condition, str):
+            raise ConditionError(f"{where}: the condition must be a string, got {condition!r}")
+        entries.append((kind, condition, str(message)))
+    return entries
+
+
+def decide(control: Any, names: Mapping[str, Any]) -> ControlDecision:
+    """Evaluate ``control`` entries in order; the first true one wins.
+
+    Every condition is parsed first, so that a forbidden construct in a
+    later entry is reported even when an earlier entry is true.
+    """
+    entries = parse_entries(control)
+    for number, (_, condition, _) in enumerate(entries, 1):
+        try:
+            parse_condition(condition)
+        except ConditionError as exc:
+            raise ConditionError(f"control entry {number} ({condition!r}): {exc}") from None
+    for number, (kind, condition, message) in enumerate(entries, 1):
+        try:
+            value = evaluate(condition, names)
+        except ConditionError as exc:
+            raise ConditionError(f"control entry {number} ({condition!r}): {exc}") from None
+        if value:
+            return ControlDecision(kind, message)
+    return ControlDecision(ControlKind.NONE)
+
+
+def default_names(options: Any, facts: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The names of conditions: ``env`` (e3-core's Env), ``options``, and ``facts``."""
+    from e3.env import Env  # e3.env is slow-ish to import; only control needs it
+
+    names: dict[str, Any] = {"env": Env(), "options": options}
+    names.update(facts or {})
+    return names
