@@ -209,9 +209,13 @@ class _PlanBuilder:
             sub = graph.subgraph(component)
             if len(component) == 1 and not sub.has_edge(*(2 * list(component))):
                 continue  # downstream of a cycle, not in one
-            edges = nx.find_cycle(sub)
-            ids = [self.fragments[u].fragment_id for u, _ in edges]
-            text = "dependency cycle: " + " -> ".join(ids + [ids[0]])
+            # Spell the cycle as users wrote it: "x after y after ... after x",
+            # starting from the smallest id so that the message is stable.
+            forward = [self.fragments[u].fragment_id for u, _ in nx.find_cycle(sub)]
+            ids = forward[:1] + forward[:0:-1]
+            start = ids.index(min(ids))
+            ids = ids[start:] + ids[:start]
+            text = "dependency cycle: " + " after ".join([*ids, ids[0]])
             for index in component:
                 self._fail(self.tests[self.fragments[index].test_id], text)
 

@@ -105,9 +105,9 @@ class Testsuite:
         except (ConfigurationError, discovery.SelectionError) as exc:
             print(f"e3suite: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        except Exception:
+        except Exception as exc:
             traceback.print_exc()
-            print("e3suite: internal error (the traceback above is a bug of e3suite)", file=sys.stderr)
+            print(f"e3suite: internal error: {type(exc).__name__}: {exc} (traceback above)", file=sys.stderr)
             return EXIT_INTERNAL
 
     def _main(self) -> int:

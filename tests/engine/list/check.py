@@ -1,0 +1,3 @@
+import os
+
+print("results directory created:", os.path.exists("results"))
