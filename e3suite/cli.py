@@ -14,7 +14,12 @@ import sys
 from e3suite.version import __version__
 
 #: subcommand name -> (module path, one-line help)
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "rewrite": (
+        "e3suite.rewrite",
+        "write the actual outputs of a run's baseline differences (DIFF failures) to their baselines",
+    ),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

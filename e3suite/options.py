@@ -86,6 +86,10 @@ def build_parser(prog: str | None = None, description: str | None = None) -> arg
         "--cleanup-mode", choices=("all", "passed", "none"), default="all",
         help="which working directories to delete at the end (default: %(default)s)",
     )
+    run.add_argument(
+        "--rewrite", action="store_true",
+        help="write the actual output of testcases that fail on a baseline difference to their baseline",
+    )
 
     out = parser.add_argument_group("results and output")
     out.add_argument(

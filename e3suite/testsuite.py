@@ -25,7 +25,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from e3suite import control, discovery, matrix, store
+from e3suite import control, discovery, matrix, rewrite, store
 from e3suite.driver import TestDriver
 from e3suite.engine import Engine, RunListener
 from e3suite.executors.base import Executor
@@ -142,6 +142,8 @@ class Testsuite:
             self.clean_working_dirs(working_root)
             self.finish_results_dir(writer, run_info)
         reporter.summary(self.results)
+        if options.rewrite:
+            rewrite.print_summary(rewrite.rewritten(self.results), sys.stdout)
         self.write_reports(results_dir)
         return self.exit_code()
 

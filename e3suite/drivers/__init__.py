@@ -1,0 +1,30 @@
+"""Stock drivers: what most testsuites map their test types to.
+
+- ``ClassicDriver``: base of most drivers (set_up, run, analyze, tear_down);
+- ``ShellDriver``: YAML-only ``shell`` test type (run ``cmd``, check ``status``);
+- ``DiffDriver``: YAML-only ``diff`` test type, and the base of drivers that
+  compare an output with a baseline;
+- ``TestSkip``, ``TestAbortWithError``, ``TestAbortWithFailure``: raise them
+  in a ClassicDriver to end with SKIP, ERROR or FAIL;
+- ``e3suite.drivers.refiners``: output refiners for baselines.
+
+Map them in ``test_driver_map`` like any driver::
+
+    from e3suite.drivers import DiffDriver, ShellDriver
+
+    class MySuite(Testsuite):
+        test_driver_map = {"shell": ShellDriver, "diff": DiffDriver}
+"""
+
+from e3suite.drivers.classic import ClassicDriver, TestAbortWithError, TestAbortWithFailure, TestSkip
+from e3suite.drivers.diff import DiffDriver
+from e3suite.drivers.shell import ShellDriver
+
+__all__ = [
+    "ClassicDriver",
+    "DiffDriver",
+    "ShellDriver",
+    "TestAbortWithError",
+    "TestAbortWithFailure",
+    "TestSkip",
+]

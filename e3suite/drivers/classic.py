@@ -1,0 +1,171 @@
+"""ClassicDriver: the base of most test types (one fragment, run then analyze).
+
+A subclass writes ``run()`` and calls ``self.shell([...])`` in it. The
+fragment then calls, in order: copy the test directory into the working
+directory (``copy_test_directory``), ``set_up()``, ``run()``, ``analyze()``
+(which turns ``compute_failures()`` into PASS or FAIL), and ``tear_down()``
+whatever happened. Raising ``TestSkip``, ``TestAbortWithError`` or
+``TestAbortWithFailure`` anywhere gives SKIP, ERROR or FAIL with the
+exception's message; any other exception is a driver bug the engine reports
+as ERROR with its traceback.
+
+This module never decides how commands are run (``FragmentContext.shell``
+and ``e3suite.process`` do) and never touches the results directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+from collections.abc import Mapping
+from typing import Any
+
+from e3suite.driver import FragmentContext, TestDriver
+from e3suite.model import FailureReason, TestResult, TestStatus
+from e3suite.process import CommandResult
+
+
+class TestControlException(Exception):
+    """Base of the exceptions that end a ClassicDriver testcase with a verdict."""
+
+    __test__ = False
+    status = TestStatus.ERROR
+
+
+class TestSkip(TestControlException):
+    """The testcase does not apply here: SKIP with this message."""
+
+    status = TestStatus.SKIP
+
+
+class TestAbortWithError(TestControlException):
+    """The testcase cannot run (a setup problem): ERROR with this message."""
+
+    status = TestStatus.ERROR
+
+
+class TestAbortWithFailure(TestControlException):
+    """The testcase failed; stop now: FAIL with this message."""
+
+    status = TestStatus.FAIL
+
+
+class ClassicDriver(TestDriver):
+    """One fragment named ``run``: set_up, run, analyze, tear_down.
+
+    Attributes available while the fragment runs: ``ctx`` (the
+    FragmentContext), ``result`` (the TestResult), ``output`` (what the
+    ``shell`` calls printed so far, concatenated).
+    """
+
+    #: copy the test directory into the working directory before set_up
+    copy_test_directory: bool = True
+    #: name of the one fragment
+    fragment_name: str = "run"
+
+    def add_fragments(self) -> None:
+        self.add_fragment(self.fragment_name, self.run_fragment)
+
+    # -- what subclasses override --------------------------------------------
+
+    def set_up(self) -> None:
+        """Prepare the working directory (after the copy of the test directory)."""
+
+    def run(self) -> None:
+        """Run the testcase: usually one or more ``self.shell`` calls."""
+        raise NotImplementedError(f"{type(self).__name__} must implement run()")
+
+    def compute_failures(self) -> list[str]:
+        """Messages of what went wrong; an empty list means PASS."""
+        return []
+
+    def analyze(self) -> None:
+        """Set the verdict from ``compute_failures()``."""
+        failures = self.compute_failures()
+        if failures:
+            self.result.set_status(TestStatus.FAIL, "; ".join(failures))
+        else:
+            self.result.set_status(TestStatus.PASS)
+
+    def tear_down(self) -> None:
+        """Always called last, even after a failure or an exception."""
+
+    # -- helpers ---------------------------------------------------------------
+
+    def shell(
+        self,
+        cmd: list[str] | str,
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: str | bytes | None = None,
+        timeout: float | None = None,
+        catch_error: bool = True,
+        analyze_output: bool = True,
+    ) -> CommandResult:
+        """Run ``cmd`` in the working directory and log it.
+
+        With ``analyze_output`` its output is appended to ``self.output``
+        (what DiffDriver compares). With ``catch_error``, a non-zero exit
+        status stops the testcase with FAIL. A command that times out, or
+        that a signal killed, always stops it with FAIL (reason TIMEOUT or
+        CRASH): what it printed is not worth analysing.
+        """
+        result = self.ctx.shell(cmd, cwd=cwd, env=env, stdin=stdin, timeout=timeout)
+        self.result.log += f"$ {command_text(result.argv)}\n{result.output}"
+        if result.output and not result.output.endswith("\n"):
+            self.result.log += "\n"
+        if not result.ok:
+            self.result.log += f"[{result.describe()}]\n"
+        if analyze_output:
+            self.output += result.output
+        if result.timed_out:
+            raise TestAbortWithFailure(self.ctx.timed_out or result.describe())
+        if result.signal is not None:
+            self.result.failure_reasons.add(FailureReason.CRASH)
+            raise TestAbortWithFailure(f"{command_text(result.argv)}: {result.describe()}")
+        if catch_error and result.status != 0:
+            raise TestAbortWithFailure(f"{command_text(result.argv)}: {result.describe()}")
+        return result
+
+    def copy_test_dir(self) -> None:
+        """Copy the test directory's content into the working directory."""
+        shutil.copytree(self.test_dir, self.working_dir, symlinks=True, dirs_exist_ok=True)
+
+    # -- the fragment ------------------------------------------------------------
+
+    def run_fragment(self, ctx: FragmentContext) -> None:
+        self.ctx = ctx
+        self.result: TestResult = ctx.result
+        self.output = ""
+        try:
+            try:
+                if self.copy_test_directory:
+                    self.copy_test_dir()
+                self.set_up()
+                self.run()
+                self.analyze()
+            finally:
+                self.tear_down()
+        except TestControlException as exc:
+            # A verdict set by analyze() before tear_down raised stays the first one;
+            # setting a second would be reported as a double verdict by the engine.
+            if self.result.status is None:
+                self.result.set_status(exc.status, str(exc))
+            else:
+                self.result.log += f"tear_down: {type(exc).__name__}: {exc}\n"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The per-run attributes (ctx, result, output) never travel.
+        state = super().__getstate__()
+        for name in ("ctx", "result", "output"):
+            state.pop(name, None)
+        return state
+
+
+def command_text(argv: list[str]) -> str:
+    """How a command is shown in logs: the script for ``/bin/sh -c``, else shell-quoted."""
+    if len(argv) == 3 and argv[:2] == ["/bin/sh", "-c"]:
+        return argv[2]
+    return shlex.join(argv)

@@ -1,0 +1,128 @@
+"""Baseline rewriting: the end-of-run ``--rewrite`` summary and ``e3suite rewrite``.
+
+During a run, DiffDriver rewrites the baselines of DIFF failures itself
+(``--rewrite``) and notes what it did in ``result.info["rewrite"]``; this
+module turns those notes into the summary printed at the end ("N updated,
+N created, N deleted", then the list).
+
+``e3suite rewrite RESULTS_DIR`` does the same after the fact, from the
+refined output that DiffDriver stored in each DIFF failure's record
+(``result.out``, ``result.info["baseline"]``); ``--dry-run`` prints the
+diffs it would apply and changes nothing. Failures other than DIFF, and
+regexp baselines, are never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+from e3suite import store
+from e3suite.drivers import baseline
+from e3suite.drivers.diff import unified_diff
+from e3suite.model import FailureReason, TestResult
+
+_ORDER = (baseline.RewriteAction.UPDATED, baseline.RewriteAction.CREATED, baseline.RewriteAction.DELETED)
+
+
+def rewritten(results: Iterable[TestResult]) -> list[tuple[baseline.RewriteAction, str, str]]:
+    """(action, test id, baseline path) of what a ``--rewrite`` run changed."""
+    changes = []
+    for result in results:
+        action = result.info.get("rewrite")
+        info = baseline.BaselineInfo.from_json(result.info.get("baseline"))
+        if action is None or info is None:
+            continue
+        try:
+            kind = baseline.RewriteAction(action)
+        except ValueError:
+            continue
+        if kind is not baseline.RewriteAction.UNCHANGED:
+            changes.append((kind, result.test_id, info.path))
+    return changes
+
+
+def print_summary(
+    changes: list[tuple[baseline.RewriteAction, str, str]], stream: TextIO, dry_run: bool = False
+) -> None:
+    """``baselines: 1 updated, 1 created, 0 deleted`` then one line per change."""
+    counts = {kind: sum(1 for k, _, _ in changes if k is kind) for kind in _ORDER}
+    head = "baselines that would change" if dry_run else "baselines"
+    stream.write(f"e3suite: {head}: " + ", ".join(f"{n} {kind.value}" for kind, n in counts.items()) + "\n")
+    for kind, test_id, path in sorted(changes, key=lambda c: (_ORDER.index(c[0]), c[1])):
+        stream.write(f"  {kind.value:<8} {test_id}: {_relative(path)}\n")
+
+
+def rewrite_from_results(
+    results: Iterable[TestResult], dry_run: bool, stream: TextIO
+) -> tuple[list[tuple[baseline.RewriteAction, str, str]], list[str]]:
+    """Apply (or show) the baseline changes recorded in ``results``.
+
+    Returns the changes and the problems (a baseline that cannot be written).
+    """
+    changes: list[tuple[baseline.RewriteAction, str, str]] = []
+    problems: list[str] = []
+    for result in results:
+        if FailureReason.DIFF not in result.failure_reasons or result.out is None:
+            continue
+        info = baseline.BaselineInfo.from_json(result.info.get("baseline"))
+        if info is None or info.regexp:
+            continue
+        action = baseline.planned_action(info, result.out)
+        if action is baseline.RewriteAction.UNCHANGED:
+            continue
+        if dry_run:
+            current = _current_text(Path(info.path))
+            new = "" if action is baseline.RewriteAction.DELETED else result.out
+            diff = unified_diff(current, new).replace("--- expected", f"--- {_relative(info.path)}", 1)
+            diff = diff.replace("+++ actual", f"+++ {_relative(info.path)} ({action.value})", 1)
+            stream.write(diff if diff else f"{_relative(info.path)}: {action.value} (empty)\n")
+        else:
+            try:
+                action = baseline.rewrite(info, result.out)
+            except baseline.BaselineError as exc:
+                problems.append(f"{result.test_id}: {exc}")
+                continue
+        changes.append((action, result.test_id, info.path))
+    return changes, problems
+
+
+def _current_text(path: Path) -> str:
+    try:
+        return baseline.read_baseline(path) or ""
+    except baseline.BaselineError:
+        return ""
+
+
+def _relative(path: str) -> str:
+    """Paths below the current directory are shown relative to it."""
+    try:
+        return Path(path).relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path
+
+
+# -- the subcommand ------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results_dir", metavar="RESULTS_DIR", help="a results directory (e.g. out/new)")
+    parser.add_argument("--dry-run", action="store_true", help="print the changes as diffs; write nothing")
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.results_dir)
+    try:
+        loaded = store.load_run(path)
+    except store.StoreError as exc:
+        print(f"e3suite rewrite: error: {exc}", file=sys.stderr)
+        return 2
+    results = [store.load_record(loaded, entry) for entry in loaded.entries]
+    changes, problems = rewrite_from_results(results, args.dry_run, sys.stdout)
+    print_summary(changes, sys.stdout, dry_run=args.dry_run)
+    for problem in problems:
+        print(f"e3suite rewrite: error: {problem}", file=sys.stderr)
+    return 1 if problems else 0
