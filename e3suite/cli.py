@@ -15,6 +15,10 @@ from e3suite.version import __version__
 
 #: subcommand name -> (module path, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "report": (
+        "e3suite.reports.command",
+        "print a run's summary again and write JUnit XML, HTML and JSON reports from its results directory",
+    ),
     "rewrite": (
         "e3suite.rewrite",
         "write the actual outputs of a run's baseline differences (DIFF failures) to their baselines",

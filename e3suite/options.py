@@ -108,4 +108,45 @@ def build_parser(prog: str | None = None, description: str | None = None) -> arg
         "--failure-exit-code", type=int, default=1, metavar="N",
         help="exit code when a testcase fails or errors (default: %(default)s)",
     )
+    out.add_argument(
+        "--progress", choices=("auto", "bar", "lines", "none"), default="auto",
+        help="live progress: a status line (bar), periodic lines (lines), none; "
+        "auto: bar on a terminal, lines otherwise (default: %(default)s)",
+    )
+    add_report_options(parser.add_argument_group("reports"))
     return parser
+
+
+def ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 1")
+    return value
+
+
+def add_report_options(group: argparse._ArgumentGroup | argparse.ArgumentParser) -> None:
+    """Report options shared by ``testsuite.py`` and ``e3suite report`` (issue 5)."""
+    group.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE (- for stdout)")
+    group.add_argument("--html", metavar="FILE", help="write a self-contained HTML report to FILE (- for stdout)")
+    group.add_argument("--json", metavar="FILE", help="write the JSON report to FILE (- for stdout)")
+    group.add_argument(
+        "--show-time", action="store_true",
+        help="show the duration of each testcase and list the slowest ones",
+    )
+    group.add_argument(
+        "--compare", metavar="OLD_DIR", default=None,
+        help="compare with the results directory OLD_DIR (default: DIR/old when present)",
+    )
+    group.add_argument("--no-compare", action="store_true", help="do not compare with a previous run")
+    group.add_argument(
+        "--slowdown-threshold", type=ratio, default=2.0, metavar="RATIO",
+        help="a testcase RATIO times slower than in the previous run is reported as markedly slower "
+        "(and only when slower by 0.5 s at least; default: %(default)s)",
+    )
+    group.add_argument(
+        "--junit-xpass-as-failure", action="store_true",
+        help="in JUnit XML, report XPASS (unexpected pass) as a failure rather than a pass",
+    )

@@ -33,6 +33,10 @@ from e3suite.executors.inprocess import InProcessExecutor
 from e3suite.model import TestResult
 from e3suite.options import build_parser
 from e3suite.plan import Plan, build_plan
+from e3suite.reports import command as report_command
+from e3suite.reports.compare import Comparison
+from e3suite.reports.data import compare_with_dir, load_report, resolve_results_dir
+from e3suite.reports.progress import ProgressListener
 from e3suite.reports.terminal import TerminalReporter
 from e3suite.version import __version__
 
@@ -73,6 +77,7 @@ class Testsuite:
         self.options = argparse.Namespace()
         self.results: list[TestResult] = []
         self._signal: int | None = None
+        self.progress: ProgressListener | None = None
         self._names: dict[str, Any] | None = None
 
     # -- hooks ---------------------------------------------------------------
@@ -123,25 +128,24 @@ class Testsuite:
         writer = store.ResultsWriter(results_dir)
         run_info = self.run_metadata()
         writer.journal.write("run_started", **run_info)
-        reporter = TerminalReporter(
-            quiet=options.quiet,
-            verbose=options.verbose,
-            show_error_output=options.show_error_output,
-            no_color=options.no_color,
-        )
+        reporter = self.make_reporter()
         working_root = Path(tempfile.mkdtemp(prefix="e3suite-", dir=options.temp_dir))
         try:
             self.set_up()
             try:
                 plan = self.plan(cases, working_root, dict(candidates))
+                self.progress = self.make_progress(reporter, plan)
                 engine = Engine(plan, self.make_executor(), writer, options, self.listeners(reporter))
                 self.results = self.run(engine)
             finally:
+                if self.progress is not None:
+                    self.progress.stop()
                 self.tear_down()
         finally:
             self.clean_working_dirs(working_root)
             self.finish_results_dir(writer, run_info)
-        reporter.summary(self.results)
+        comparison = self.compare_with_previous()
+        reporter.summary(self.results, comparison)
         if options.rewrite:
             rewrite.print_summary(rewrite.rewritten(self.results), sys.stdout)
         self.write_reports(results_dir)
@@ -223,7 +227,44 @@ class Testsuite:
 
     def listeners(self, reporter: TerminalReporter) -> list[RunListener]:
         """Who hears about the run as it goes (terminal lines, progress)."""
-        return [_Listener(reporter)]
+        listeners: list[RunListener] = [_Listener(reporter)]
+        if self.progress is not None:
+            listeners.append(self.progress)
+        return listeners
+
+    def make_reporter(self) -> TerminalReporter:
+        """The terminal reporter; on stderr when a report document goes to stdout."""
+        try:
+            to_stdout = report_command.check_stdout_use(self.options)
+        except report_command.ReportError as exc:
+            raise ConfigurationError(str(exc)) from None
+        return TerminalReporter.from_options(self.options, sys.stderr if to_stdout else None)
+
+    def make_progress(self, reporter: TerminalReporter, plan: Plan) -> ProgressListener | None:
+        """The live progress listener (--progress), or None."""
+        mode = getattr(self.options, "progress", "none")
+        if mode == "none":
+            return None
+        old_dir = Path(self.options.output_dir) / "old"
+        return ProgressListener(reporter, mode, plan.tests, self.options.jobs, previous_durations(old_dir))
+
+    def compare_dir(self) -> Path | None:
+        """The previous run to compare with: --compare, else DIR/old; None with --no-compare."""
+        if getattr(self.options, "no_compare", False):
+            return None
+        explicit = getattr(self.options, "compare", None)
+        if explicit:
+            return resolve_results_dir(Path(explicit))
+        old_dir = Path(self.options.output_dir) / "old"
+        return old_dir if old_dir.is_dir() else None
+
+    def compare_with_previous(self) -> Comparison | None:
+        old_dir = self.compare_dir()
+        if old_dir is None:
+            return None
+        return compare_with_dir(
+            self.results, old_dir, getattr(self.options, "slowdown_threshold", 2.0), partial=bool(self.options.tests)
+        )
 
     def make_executor(self) -> Executor:
         return InProcessExecutor(self.options.jobs)
@@ -252,6 +293,8 @@ class Testsuite:
             "python": sys.version.split()[0],
             "jobs": self.options.jobs,
             "tests_dir": str(self.tests_dir),
+            # A run of selected testcases does not "remove" the others (reports/compare.py).
+            "selection": list(self.options.tests),
         }
 
     def finish_results_dir(self, writer: store.ResultsWriter, run_info: dict[str, Any]) -> None:
@@ -265,7 +308,19 @@ class Testsuite:
         writer.close()
 
     def write_reports(self, results_dir: Path) -> None:
-        """Report files asked on the command line (JUnit, HTML, JSON)."""
+        """Report files asked on the command line (JUnit, HTML, JSON).
+
+        They are rendered from the results directory just written, exactly as
+        ``e3suite report`` would (promise 5), not from memory.
+        """
+        options = self.options
+        if not any(getattr(options, name, None) for name in ("junit", "html", "json")):
+            return
+        report = load_report(results_dir, self.compare_dir(), getattr(options, "slowdown_threshold", 2.0))
+        try:
+            report_command.write_report_files(report, options)
+        except report_command.ReportError as exc:
+            raise ConfigurationError(str(exc)) from None
 
     def clean_working_dirs(self, working_root: Path) -> None:
         mode = self.options.cleanup_mode

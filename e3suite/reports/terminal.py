@@ -8,8 +8,10 @@ itself; it formats the results it is given.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from typing import TextIO
@@ -17,6 +19,15 @@ from typing import TextIO
 import colorama
 
 from e3suite.model import TestResult, TestStatus, summary_counts
+from e3suite.reports.compare import CATEGORIES, Change, Comparison
+
+#: The summary lists the slowest testcases when one took at least this long
+#: (always with --show-time). Below it the list is noise, and its order would
+#: change from run to run.
+SLOW_SUMMARY_SECONDS = 10.0
+SLOWEST_COUNT = 10
+#: Entries shown per comparison category; the rest is counted.
+MAX_CHANGES_SHOWN = 20
 
 _COLOURS = {
     TestStatus.PASS: colorama.Fore.GREEN,
@@ -55,8 +66,8 @@ def format_duration(seconds: float | None) -> str:
     return f"{int(minutes)}m{secs:04.1f}s"
 
 
-def result_line(result: TestResult, colour: bool = False, show_time: bool = True) -> str:
-    """``PASS   a/b: message (0.12s)`` (the message and duration when known)."""
+def result_line(result: TestResult, colour: bool = False, show_time: bool = False) -> str:
+    """``PASS   a/b: message`` (+ `` (0.12s)`` with ``show_time``, when known)."""
     line = f"{status_text(result.status, colour)} {result.test_id}"
     if result.message:
         line += f": {result.message}"
@@ -87,8 +98,87 @@ def summary_line(statuses: Iterable[TestStatus]) -> str:
     return f"e3suite: {passed} passed, {failed} failed, {skipped} skipped"
 
 
+def _change_line(change: Change, category: str, colour: bool) -> str:
+    if category == "removed":
+        return f"{change.test_id} (was {change.old_status.value if change.old_status else '?'})"
+    if category == "slower":
+        return (
+            f"{change.test_id}: {format_duration(change.old_duration)} -> {format_duration(change.duration)}"
+        )
+    line = f"{status_text(change.status, colour)} {change.test_id}"
+    if change.message:
+        line += f": {change.message}"
+    if change.old_status is not None:
+        line += f" (was {change.old_status.value})"
+    return line
+
+
+def comparison_lines(comparison: Comparison, colour: bool = False) -> list[str]:
+    """The comparison block of the summary: a headline, then each category."""
+    counts = comparison.counts()
+    parts = [f"{label}: {counts[name]}" for name, label in CATEGORIES if counts[name]]
+    if not comparison.changed:
+        # Nothing new: the failures list says what still fails; stay quiet.
+        return []
+    lines = [f"compared with {comparison.old_dir}: " + ", ".join(parts)]
+    for name, label in CATEGORIES:
+        changes = comparison.category(name)
+        if not changes or name == "still_failing":
+            continue  # still failing: counted above, listed under "failures"
+        lines.append(f"  {label}:")
+        lines.extend("    " + _change_line(c, name, colour) for c in changes[:MAX_CHANGES_SHOWN])
+        if len(changes) > MAX_CHANGES_SHOWN:
+            lines.append(f"    ... and {len(changes) - MAX_CHANGES_SHOWN} more")
+    return lines
+
+
+def slowest_lines(results: list[TestResult], show_time: bool) -> list[str]:
+    """The slowest testcases, when asked (--show-time) or when some are really slow."""
+    timed = [r for r in results if r.duration is not None]
+    timed.sort(key=lambda r: (-(r.duration or 0.0), r.test_id))
+    slowest = timed[:SLOWEST_COUNT]
+    if not slowest or not (show_time or (slowest[0].duration or 0.0) >= SLOW_SUMMARY_SECONDS):
+        return []
+    lines = [f"slowest testcases ({len(slowest)} of {len(results)}):"]
+    lines.extend(f"  {format_duration(r.duration):>9} {r.test_id}" for r in slowest)
+    return lines
+
+
+def summary_lines(
+    results: list[TestResult],
+    comparison: Comparison | None = None,
+    colour: bool = False,
+    show_time: bool = False,
+    complete: bool = True,
+) -> list[str]:
+    """The end-of-run summary, identical for a run and for ``e3suite report``.
+
+    The comparison comes first: when something changed, that is the news.
+    The last line is always ``summary_line``.
+    """
+    statuses = [r.status for r in results if r.status is not None]
+    failures = [r for r in results if r.status is not None and r.status.is_failure]
+    lines: list[str] = []
+    if comparison is not None:
+        lines.extend(comparison_lines(comparison, colour))
+    if failures and len(results) > 1:
+        lines.append("failures:")
+        lines.extend("  " + result_line(r, colour, show_time) for r in failures)
+    lines.extend(slowest_lines(results, show_time))
+    if not complete:
+        lines.append("e3suite: the run did not finish: results rebuilt from its journal")
+    lines.append(count_line(statuses))
+    lines.append(summary_line(statuses))
+    return lines
+
+
 class TerminalReporter:
-    """Prints results as they arrive, then the summary."""
+    """Prints results as they arrive, then the summary.
+
+    A live status line (see e3suite.reports.progress) may sit below the
+    result lines on a terminal: ``write`` erases it first and redraws it
+    after, under a lock, since the progress ticker runs in a thread.
+    """
 
     def __init__(
         self,
@@ -97,10 +187,12 @@ class TerminalReporter:
         verbose: bool = False,
         show_error_output: bool | None = None,
         no_color: bool = False,
+        show_time: bool = False,
     ) -> None:
         self.stream = stream or sys.stdout
         self.quiet = quiet
         self.verbose = verbose
+        self.show_time = show_time
         self.colour = use_colour(self.stream, no_color)
         if show_error_output is None:
             # CI wants failing logs in the job output; a person at a terminal
@@ -109,28 +201,56 @@ class TerminalReporter:
         self.show_error_output = show_error_output
         if self.colour:
             colorama.just_fix_windows_console()
+        self._lock = threading.Lock()
+        self._status = ""
+
+    @classmethod
+    def from_options(cls, options: argparse.Namespace, stream: TextIO | None = None) -> TerminalReporter:
+        """The reporter of a run (testsuite.py options)."""
+        return cls(
+            stream=stream,
+            quiet=getattr(options, "quiet", False),
+            verbose=getattr(options, "verbose", False),
+            show_error_output=getattr(options, "show_error_output", None),
+            no_color=getattr(options, "no_color", False),
+            show_time=getattr(options, "show_time", False),
+        )
+
+    @property
+    def isatty(self) -> bool:
+        isatty = getattr(self.stream, "isatty", None)
+        return bool(isatty and isatty())
 
     def write(self, text: str) -> None:
-        self.stream.write(text)
-        self.stream.flush()
+        with self._lock:
+            if self._status:
+                self.stream.write("\r\x1b[K")
+            self.stream.write(text)
+            if self._status:
+                self.stream.write(self._status)
+            self.stream.flush()
+
+    def set_status(self, status: str) -> None:
+        """Show ``status`` as the live line below the results ("" removes it)."""
+        with self._lock:
+            if status == self._status:
+                return
+            self.stream.write("\r\x1b[K" + status)
+            self.stream.flush()
+            self._status = status
 
     def test_finished(self, result: TestResult) -> None:
         status = result.status
         failing = status is not None and status.is_failure
         if self.quiet and not failing:
             return
-        text = result_line(result, self.colour) + "\n"
+        text = result_line(result, self.colour, self.show_time) + "\n"
         if self.verbose or (failing and self.show_error_output):
             text += indented_log(result)
         self.write(text)
 
-    def summary(self, results: list[TestResult]) -> None:
-        statuses = [r.status for r in results if r.status is not None]
-        failures = [r for r in results if r.status is not None and r.status.is_failure]
-        lines = []
-        if failures and len(results) > 1:
-            lines.append("failures:")
-            lines.extend("  " + result_line(r, self.colour) for r in failures)
-        lines.append(count_line(statuses))
-        lines.append(summary_line(statuses))
+    def summary(self, results: list[TestResult], comparison: Comparison | None = None, complete: bool = True) -> None:
+        if self._status:
+            self.set_status("")
+        lines = summary_lines(results, comparison, self.colour, self.show_time, complete)
         self.write("\n".join(lines) + "\n")

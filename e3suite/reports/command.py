@@ -1,0 +1,130 @@
+"""``e3suite report RESULTS_DIR``: everything a run showed, again, from its directory.
+
+It prints the summary the run printed (per-testcase lines with ``-a``,
+failing logs with ``-E``), compares with ``--compare OLD_DIR`` (or the
+``old`` directory next to a ``new`` one), and writes ``--junit``, ``--html``
+and ``--json`` files. ``write_report_files`` is shared with the run itself
+(Testsuite.write_reports) so that both write the very same files.
+
+When a report goes to stdout (``-``), stdout carries that document only and
+everything else goes to stderr. This module never changes the results
+directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from e3suite import store
+from e3suite.options import add_report_options
+from e3suite.reports.data import RunReport, default_old_dir, load_report, resolve_results_dir
+from e3suite.reports.html import render_html
+from e3suite.reports.json_report import render_json
+from e3suite.reports.junit import render_junit
+from e3suite.reports.terminal import TerminalReporter
+
+EXIT_USAGE = 2
+
+
+class ReportError(Exception):
+    """A report cannot be produced (bad arguments, unwritable file)."""
+
+
+def check_stdout_use(options: argparse.Namespace) -> bool:
+    """True when a report goes to stdout; more than one is an error."""
+    to_stdout = [name for name in ("junit", "html", "json") if getattr(options, name, None) == "-"]
+    if len(to_stdout) > 1:
+        raise ReportError(f"only one report can go to stdout, not --{' and --'.join(to_stdout)}")
+    return bool(to_stdout)
+
+
+def write_report_files(report: RunReport, options: argparse.Namespace, stdout: TextIO | None = None) -> list[str]:
+    """Write the report files ``options`` ask for; return what was written (for messages)."""
+    renderers: list[tuple[str, Callable[[RunReport], str]]] = [
+        ("junit", lambda r: render_junit(r, getattr(options, "junit_xpass_as_failure", False))),
+        ("html", render_html),
+        ("json", render_json),
+    ]
+    written = []
+    for name, render in renderers:
+        target = getattr(options, name, None)
+        if not target:
+            continue
+        text = render(report)
+        if target == "-":
+            out = stdout or sys.stdout
+            out.write(text)
+            out.flush()
+            continue
+        try:
+            Path(target).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ReportError(f"cannot write the {name} report: {exc}") from None
+        written.append(target)
+    return written
+
+
+def compare_dir(options: argparse.Namespace, results_dir: Path) -> Path | None:
+    """The directory to compare with: --compare, else the sibling ``old``; None with --no-compare."""
+    if getattr(options, "no_compare", False):
+        return None
+    explicit = getattr(options, "compare", None)
+    if explicit:
+        path = Path(explicit)
+        if not path.is_dir():
+            raise ReportError(f"--compare: {explicit} is not a directory")
+        return resolve_results_dir(path)
+    return default_old_dir(results_dir)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results_dir", metavar="RESULTS_DIR", help="a results directory (out/new), or its parent")
+    parser.add_argument("-a", "--all", action="store_true", help="print one line per testcase, as the run did")
+    parser.add_argument(
+        "-E", "--show-error-output", action="store_true", help="print the log of failing testcases"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="print the log of every testcase (with -a)")
+    parser.add_argument("--no-color", action="store_true", help="never use colours (NO_COLOR is honoured too)")
+    parser.add_argument(
+        "--failure-exit-code", type=int, default=0, metavar="N",
+        help="exit code when a testcase failed or errored (default: %(default)s, so reporting never fails a job)",
+    )
+    add_report_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        to_stdout = check_stdout_use(args)
+        results_dir = resolve_results_dir(Path(args.results_dir))
+        old_dir = compare_dir(args, results_dir)
+        report = load_report(results_dir, old_dir, args.slowdown_threshold)
+    except (ReportError, store.StoreError) as exc:
+        print(f"e3suite: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if old_dir is not None and report.comparison is None:
+        print(f"e3suite: warning: {old_dir} cannot be read: no comparison", file=sys.stderr)
+    terminal = sys.stderr if to_stdout else sys.stdout
+    reporter = TerminalReporter(
+        stream=terminal,
+        quiet=not args.all,
+        verbose=args.verbose,
+        show_error_output=args.show_error_output,
+        no_color=args.no_color,
+        show_time=args.show_time,
+    )
+    if args.all or args.show_error_output:
+        for result in report.results:
+            reporter.test_finished(result)
+    reporter.summary(report.results, report.comparison, report.complete)
+    try:
+        write_report_files(report, args)
+    except ReportError as exc:
+        print(f"e3suite: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if any(s.is_failure for s in report.statuses):
+        return int(args.failure_exit_code)
+    return 0

@@ -1,0 +1,196 @@
+"""Compare a run with a previous one: what changed, by category.
+
+A comparison is computed from two lists of (id, verdict, duration) only, so
+it works the same on a live run (results in memory) and on results
+directories read back later. The categories are disjoint per testcase,
+except ``slower`` which may also hold a testcase of another category:
+
+- ``new_failures``: FAIL/ERROR now, present before and not failing then;
+- ``still_failing``: FAIL/ERROR now and before;
+- ``fixed``: failing before, passing now (PASS, XFAIL, XPASS, VERIFY);
+- ``newly_skipped``: SKIP/NOT_APPLICABLE now, present before and not skipped;
+- ``new``: not in the previous run (whatever its verdict now);
+- ``removed``: in the previous run, not in this one (unless this run ran a
+  selection of the testcases);
+- ``slower``: at least ``threshold`` times slower than before, and slower by
+  at least ``MIN_SLOWDOWN_SECONDS`` (short tests are noisy).
+
+This module never reads files and never prints: it computes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from e3suite.model import TestStatus
+
+#: Default ratio new/old duration above which a testcase is "markedly slower".
+DEFAULT_SLOWDOWN_THRESHOLD = 2.0
+#: A slowdown smaller than this many seconds is never reported: a 10 ms test
+#: that takes 30 ms is scheduling noise, not a regression.
+MIN_SLOWDOWN_SECONDS = 0.5
+
+#: Categories in the order a reader should see them (most urgent first).
+CATEGORIES: tuple[tuple[str, str], ...] = (
+    ("new_failures", "new failures"),
+    ("still_failing", "still failing"),
+    ("fixed", "fixed"),
+    ("newly_skipped", "newly skipped"),
+    ("new", "new testcases"),
+    ("removed", "removed testcases"),
+    ("slower", "markedly slower"),
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the comparison needs to know about one testcase of one run."""
+
+    test_id: str
+    status: TestStatus
+    duration: float | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One testcase in one category: its verdict and duration now and before."""
+
+    test_id: str
+    status: TestStatus | None  # None: removed
+    old_status: TestStatus | None  # None: new
+    message: str = ""
+    duration: float | None = None
+    old_duration: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.test_id,
+            "status": self.status.value if self.status else None,
+            "old_status": self.old_status.value if self.old_status else None,
+            "message": self.message,
+            "duration": self.duration,
+            "old_duration": self.old_duration,
+        }
+
+
+@dataclass
+class Comparison:
+    """The differences between a run and the previous one."""
+
+    old_dir: str
+    threshold: float
+    old_count: int
+    new_failures: list[Change] = field(default_factory=list)
+    still_failing: list[Change] = field(default_factory=list)
+    fixed: list[Change] = field(default_factory=list)
+    newly_skipped: list[Change] = field(default_factory=list)
+    new: list[Change] = field(default_factory=list)
+    removed: list[Change] = field(default_factory=list)
+    slower: list[Change] = field(default_factory=list)
+
+    def category(self, name: str) -> list[Change]:
+        changes: list[Change] = getattr(self, name)
+        return changes
+
+    @property
+    def changed(self) -> bool:
+        """True when something other than "still failing" happened."""
+        return any(self.category(name) for name, _ in CATEGORIES if name != "still_failing")
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(self.category(name)) for name, _ in CATEGORIES}
+
+    def change_of(self) -> dict[str, str]:
+        """Test id -> its (first) category name, for per-testcase annotations."""
+        result: dict[str, str] = {}
+        for name, _ in CATEGORIES:
+            for change in self.category(name):
+                result.setdefault(change.test_id, name)
+        return result
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "old_dir": self.old_dir,
+            "old_count": self.old_count,
+            "slowdown_threshold": self.threshold,
+            "min_slowdown_seconds": MIN_SLOWDOWN_SECONDS,
+        }
+        for name, _ in CATEGORIES:
+            document[name] = [c.to_json() for c in self.category(name)]
+        return document
+
+
+def compare(
+    new: Iterable[Outcome],
+    old: Iterable[Outcome],
+    old_dir: str,
+    threshold: float = DEFAULT_SLOWDOWN_THRESHOLD,
+    partial: bool = False,
+) -> Comparison:
+    """Classify every testcase of ``new`` and ``old``; lists keep ``new``'s order.
+
+    ``partial``: ``new`` is a selection of the testcases, so the ones it lacks
+    were not run rather than removed, and ``removed`` stays empty.
+    """
+    old_by_id = {o.test_id: o for o in old}
+    comparison = Comparison(old_dir=old_dir, threshold=threshold, old_count=len(old_by_id))
+    seen: set[str] = set()
+    for now in new:
+        seen.add(now.test_id)
+        before = old_by_id.get(now.test_id)
+        change = Change(
+            now.test_id,
+            now.status,
+            before.status if before else None,
+            now.message,
+            now.duration,
+            before.duration if before else None,
+        )
+        if before is None:
+            comparison.new.append(change)
+            continue
+        if now.status.is_failure:
+            (comparison.still_failing if before.status.is_failure else comparison.new_failures).append(change)
+        elif before.status.is_failure and now.status.is_pass:
+            comparison.fixed.append(change)
+        elif now.status.is_skip and not before.status.is_skip:
+            comparison.newly_skipped.append(change)
+        if _markedly_slower(now.duration, before.duration, threshold):
+            comparison.slower.append(change)
+    comparison.removed = [
+        Change(o.test_id, None, o.status, o.message, None, o.duration)
+        for test_id, o in old_by_id.items()
+        if test_id not in seen and not partial
+    ]
+    # The worst slowdowns first: that is what a reader acts on.
+    comparison.slower.sort(key=lambda c: -((c.duration or 0.0) / max(c.old_duration or 0.0, 1e-9)))
+    return comparison
+
+
+def _markedly_slower(now: float | None, before: float | None, threshold: float) -> bool:
+    if now is None or before is None:
+        return False
+    return now - before >= MIN_SLOWDOWN_SECONDS and now >= before * threshold
+
+
+def outcomes_from_entries(entries: Iterable[dict[str, Any]]) -> list[Outcome]:
+    """Outcomes from index entries of a results directory (see e3suite.store)."""
+    outcomes = []
+    for entry in entries:
+        try:
+            status = TestStatus(entry.get("status"))
+        except ValueError:
+            status = TestStatus.ERROR
+        duration = entry.get("duration")
+        outcomes.append(
+            Outcome(
+                str(entry.get("test")),
+                status,
+                float(duration) if isinstance(duration, (int, float)) else None,
+                str(entry.get("message") or ""),
+            )
+        )
+    return outcomes

@@ -1,0 +1,124 @@
+"""What every report format renders: a run read back from its results directory.
+
+``load_report`` turns a results directory (and optionally the previous one)
+into a ``RunReport``: run metadata, one full TestResult per testcase in the
+order the run finished them, counts, and the comparison. Promise 5 rests on
+this: the terminal summary, JUnit, HTML and JSON are all functions of a
+RunReport, and a RunReport is a function of the directory.
+
+This module never writes anything and never decides a verdict: a missing or
+corrupt record becomes the ERROR the store gives it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from e3suite import store
+from e3suite.model import TestResult, TestStatus, summary_counts
+from e3suite.reports.compare import (
+    DEFAULT_SLOWDOWN_THRESHOLD,
+    Comparison,
+    Outcome,
+    compare,
+    outcomes_from_entries,
+)
+
+#: Logs in reports are cut to their last this-many characters: the end of a
+#: log is where failures show, and a 100 MB log must not make a 100 MB report.
+LOG_EXCERPT_CHARS = 16_384
+
+
+@dataclass
+class RunReport:
+    """A run as reports see it."""
+
+    path: Path
+    run: dict[str, Any]
+    results: list[TestResult]
+    complete: bool  # False: the index was rebuilt from the journal (killed run)
+    comparison: Comparison | None = None
+
+    @property
+    def statuses(self) -> list[TestStatus]:
+        return [r.status for r in self.results if r.status is not None]
+
+    def counts(self) -> dict[str, Any]:
+        passed, failed, skipped = summary_counts(self.statuses)
+        by_status: dict[str, int] = {}
+        for status in self.statuses:
+            by_status[status.value] = by_status.get(status.value, 0) + 1
+        return {
+            "total": len(self.results),
+            "passed": passed,
+            "failed": failed,
+            "skipped": skipped,
+            "by_status": {s.value: by_status[s.value] for s in TestStatus if s.value in by_status},
+        }
+
+
+def log_excerpt(log: str, limit: int = LOG_EXCERPT_CHARS) -> tuple[str, bool]:
+    """The last ``limit`` characters of ``log`` (cut at a line start) and whether it was cut."""
+    if len(log) <= limit:
+        return log, False
+    tail = log[-limit:]
+    newline = tail.find("\n")
+    if 0 <= newline < len(tail) - 1:
+        tail = tail[newline + 1 :]
+    return tail, True
+
+
+def outcomes(results: list[TestResult]) -> list[Outcome]:
+    return [
+        Outcome(r.test_id, r.status or TestStatus.ERROR, r.duration, r.message) for r in results
+    ]
+
+
+def compare_with_dir(
+    results: list[TestResult],
+    old_dir: Path,
+    threshold: float = DEFAULT_SLOWDOWN_THRESHOLD,
+    partial: bool = False,
+) -> Comparison | None:
+    """Compare ``results`` with the results directory ``old_dir`` (None if unreadable).
+
+    ``partial``: the run selected some testcases, so absent ones are not "removed".
+    """
+    try:
+        old = store.load_run(old_dir)
+    except (store.StoreError, OSError):
+        return None
+    return compare(outcomes(results), outcomes_from_entries(old.entries), str(old_dir), threshold, partial)
+
+
+def resolve_results_dir(path: Path) -> Path:
+    """``out`` means ``out/new`` when ``out`` is an output dir rather than a results dir."""
+    if not (path / store.INDEX).exists() and not (path / store.JOURNAL).exists() and (path / "new").is_dir():
+        return path / "new"
+    return path
+
+
+def default_old_dir(results_dir: Path) -> Path | None:
+    """The previous run next to ``results_dir`` (``out/old`` for ``out/new``), if any."""
+    if results_dir.name == "new":
+        old = results_dir.parent / "old"
+        if old.is_dir():
+            return old
+    return None
+
+
+def load_report(
+    path: Path,
+    compare_dir: Path | None = None,
+    threshold: float = DEFAULT_SLOWDOWN_THRESHOLD,
+) -> RunReport:
+    """Read ``path`` (raises store.StoreError when it is no results directory)."""
+    loaded = store.load_run(path)
+    results = [store.load_record(loaded, entry) for entry in loaded.entries]
+    report = RunReport(path, dict(loaded.run), results, loaded.complete)
+    if compare_dir is not None:
+        partial = bool(loaded.run.get("selection"))
+        report.comparison = compare_with_dir(results, compare_dir, threshold, partial)
+    return report

@@ -1,0 +1,187 @@
+"""The JSON report: a documented, versioned document built from a RunReport.
+
+The document's shape is ``SCHEMA`` (JSON Schema, draft 2020-12), and
+docs/reports.md explains each field. ``version`` changes whenever a field
+is removed or changes meaning; adding an optional field keeps the version.
+Consumers must check ``format`` and ``version``.
+
+This module never reads the results directory (data.py does) and never
+decides anything: it renders.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from e3suite.model import TestResult
+from e3suite.reports.data import RunReport, log_excerpt
+
+FORMAT = "e3suite-report"
+VERSION = 1
+
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
+_STRING_OR_NULL = {"type": ["string", "null"]}
+_STATUS = {
+    "enum": ["PASS", "FAIL", "XFAIL", "XPASS", "VERIFY", "SKIP", "NOT_APPLICABLE", "ERROR"],
+}
+_CHANGE = {
+    "type": "object",
+    "required": ["id", "status", "old_status", "message", "duration", "old_duration"],
+    "properties": {
+        "id": {"type": "string"},
+        "status": {"anyOf": [_STATUS, {"type": "null"}]},
+        "old_status": {"anyOf": [_STATUS, {"type": "null"}]},
+        "message": {"type": "string"},
+        "duration": _NUMBER_OR_NULL,
+        "old_duration": _NUMBER_OR_NULL,
+    },
+}
+_CATEGORY_NAMES = ("new_failures", "still_failing", "fixed", "newly_skipped", "new", "removed", "slower")
+
+#: The JSON Schema of version 1 of the document.
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "e3suite report",
+    "type": "object",
+    "required": ["format", "version", "run", "counts", "comparison", "testcases"],
+    "properties": {
+        "format": {"const": FORMAT},
+        "version": {"const": VERSION},
+        "run": {
+            "type": "object",
+            "required": [
+                "results_dir", "complete", "start", "end", "duration", "argv", "cwd",
+                "version", "host", "python", "jobs", "tests_dir", "interrupted",
+            ],
+            "properties": {
+                "results_dir": {"type": "string"},
+                "complete": {"type": "boolean"},
+                "start": _NUMBER_OR_NULL,
+                "end": _NUMBER_OR_NULL,
+                "duration": _NUMBER_OR_NULL,
+                "argv": {"type": ["array", "null"], "items": {"type": "string"}},
+                "cwd": _STRING_OR_NULL,
+                "version": _STRING_OR_NULL,
+                "host": _STRING_OR_NULL,
+                "python": _STRING_OR_NULL,
+                "jobs": {"type": ["integer", "null"]},
+                "tests_dir": _STRING_OR_NULL,
+                "interrupted": {"type": ["boolean", "null"]},
+            },
+        },
+        "counts": {
+            "type": "object",
+            "required": ["total", "passed", "failed", "skipped", "by_status"],
+            "properties": {
+                "total": {"type": "integer"},
+                "passed": {"type": "integer"},
+                "failed": {"type": "integer"},
+                "skipped": {"type": "integer"},
+                "by_status": {"type": "object", "additionalProperties": {"type": "integer"}},
+            },
+        },
+        "comparison": {
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "required": ["old_dir", "old_count", "slowdown_threshold", "min_slowdown_seconds",
+                                 *_CATEGORY_NAMES],
+                    "properties": {
+                        "old_dir": {"type": "string"},
+                        "old_count": {"type": "integer"},
+                        "slowdown_threshold": {"type": "number"},
+                        "min_slowdown_seconds": {"type": "number"},
+                        **{name: {"type": "array", "items": _CHANGE} for name in _CATEGORY_NAMES},
+                    },
+                },
+            ]
+        },
+        "testcases": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": [
+                    "id", "status", "message", "failure_reasons", "duration", "start", "end",
+                    "log", "log_truncated", "diff", "change", "fragments", "info",
+                ],
+                "properties": {
+                    "id": {"type": "string"},
+                    "status": _STATUS,
+                    "message": {"type": "string"},
+                    "failure_reasons": {"type": "array", "items": {"type": "string"}},
+                    "duration": _NUMBER_OR_NULL,
+                    "start": _NUMBER_OR_NULL,
+                    "end": _NUMBER_OR_NULL,
+                    "log": {"type": "string"},
+                    "log_truncated": {"type": "boolean"},
+                    "diff": _STRING_OR_NULL,
+                    "change": {"enum": [None, *_CATEGORY_NAMES]},
+                    "fragments": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["name", "state", "slot", "start", "end"],
+                            "properties": {
+                                "name": {"type": "string"},
+                                "state": {"type": "string"},
+                                "slot": {"type": ["integer", "null"]},
+                                "start": _NUMBER_OR_NULL,
+                                "end": _NUMBER_OR_NULL,
+                            },
+                        },
+                    },
+                    "info": {"type": "object"},
+                },
+            },
+        },
+    },
+}
+
+_RUN_KEYS = ("start", "end", "duration", "argv", "cwd", "version", "host", "python", "jobs", "tests_dir", "interrupted")
+
+
+def testcase_json(result: TestResult, change: str | None) -> dict[str, Any]:
+    log, cut = log_excerpt(result.log)
+    diff = log_excerpt(result.diff)[0] if result.diff else result.diff
+    return {
+        "id": result.test_id,
+        "status": result.status.value if result.status else "ERROR",
+        "message": result.message,
+        "failure_reasons": sorted(r.value for r in result.failure_reasons),
+        "duration": result.duration,
+        "start": result.start,
+        "end": result.end,
+        "log": log,
+        "log_truncated": cut,
+        "diff": diff,
+        "change": change,
+        "fragments": [f.to_json() for f in result.fragments],
+        "info": result.info if isinstance(result.info, dict) else {},
+    }
+
+
+def report_document(report: RunReport) -> dict[str, Any]:
+    """The JSON report of ``report`` as a JSON-ready dict (see SCHEMA)."""
+    run: dict[str, Any] = {"results_dir": str(report.path), "complete": report.complete}
+    for key in _RUN_KEYS:
+        run[key] = report.run.get(key)
+    if not isinstance(run["argv"], list):
+        run["argv"] = None
+    changes = report.comparison.change_of() if report.comparison else {}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "run": run,
+        "counts": report.counts(),
+        "comparison": report.comparison.to_json() if report.comparison else None,
+        "testcases": [testcase_json(r, changes.get(r.test_id)) for r in report.results],
+    }
+
+
+def render_json(report: RunReport) -> str:
+    # Compact separators: 10,000 testcases make a large file, and the
+    # document is for programs; `python -m json.tool` makes it readable.
+    # ASCII: a lone surrogate from an undecodable log must not break the write.
+    return json.dumps(report_document(report), separators=(",", ":")) + "\n"

@@ -1,0 +1,164 @@
+"""The JUnit XML report, as Jenkins and GitLab read it.
+
+Mapping (docs/reports.md has the full table):
+
+- FAIL -> ``<failure>``, ERROR -> ``<error>`` (message = the verdict's
+  message, body = message, failure reasons and diff);
+- SKIP / NOT_APPLICABLE -> ``<skipped message="reason">``;
+- XFAIL -> ``<skipped message="expected failure: ...">``;
+- XPASS -> a passing testcase with the property ``verdict=XPASS`` (or a
+  ``<failure>`` with ``xpass_as_failure``); VERIFY -> passing, same property;
+- every testcase carries ``verdict`` and ``failure_reason`` properties and,
+  when compared with a previous run, a ``change`` property; the suite carries
+  the comparison's counts and the removed testcases as properties;
+- ``classname``/``name`` from the id: ``a/b/c`` -> ``a.b`` / ``c`` (CI
+  tools group by classname, i.e. by directory);
+- logs go to ``<system-out>``, cut to their last LOG_CHARS characters.
+
+The XML is written by hand rather than with ElementTree: for 10,000
+testcases string building is several times faster, and the only hard part,
+escaping, is done here in one place. Characters XML 1.0 forbids (most
+control characters, lone surrogates) are stripped, because a single one
+makes the whole file unreadable to CI tools.
+
+This module never reads the results directory: it renders a RunReport.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+from e3suite.model import TestResult, TestStatus
+from e3suite.reports.data import RunReport, log_excerpt
+
+#: Logs in <system-out> are cut to their last this-many characters.
+LOG_CHARS = 65_536
+SUITE_NAME = "e3suite"
+
+_FORBIDDEN = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_ATTR_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+)
+
+
+def xml_text(text: str) -> str:
+    """``text`` as XML character data: forbidden characters stripped, markup escaped."""
+    return _FORBIDDEN.sub("", text).translate(_TEXT_ESCAPES)
+
+
+def xml_attr(text: str) -> str:
+    """``text`` as a double-quoted attribute value (whitespace kept as references)."""
+    return '"' + _FORBIDDEN.sub("", text).translate(_ATTR_ESCAPES) + '"'
+
+
+def split_id(test_id: str) -> tuple[str, str]:
+    """(classname, name) of a testcase id: the directory part, dotted, and the last part."""
+    directory, _, name = test_id.rpartition("/")
+    return (directory.replace("/", ".") if directory else SUITE_NAME), name
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value or 0.0:.3f}"
+
+
+def _body(result: TestResult) -> str:
+    parts = [result.message] if result.message else []
+    if result.failure_reasons:
+        parts.append("failure reasons: " + ", ".join(sorted(r.value for r in result.failure_reasons)))
+    if result.diff:
+        parts.append(log_excerpt(result.diff, LOG_CHARS)[0])
+    return "\n".join(parts)
+
+
+def _testcase(result: TestResult, change: str | None, xpass_as_failure: bool) -> str:
+    status = result.status or TestStatus.ERROR
+    classname, name = split_id(result.test_id)
+    out = [f"<testcase classname={xml_attr(classname)} name={xml_attr(name)} time=\"{_seconds(result.duration)}\">"]
+    props = [f'<property name="verdict" value="{status.value}"/>']
+    props.extend(
+        f'<property name="failure_reason" value="{r.value}"/>'
+        for r in sorted(result.failure_reasons, key=lambda r: r.value)
+    )
+    if change:
+        props.append(f'<property name="change" value="{change}"/>')
+    out.append("<properties>" + "".join(props) + "</properties>")
+    message = xml_attr(result.message)
+    if status is TestStatus.FAIL or (status is TestStatus.XPASS and xpass_as_failure):
+        out.append(f'<failure type="{status.value}" message={message}>{xml_text(_body(result))}</failure>')
+    elif status is TestStatus.ERROR:
+        out.append(f'<error type="ERROR" message={message}>{xml_text(_body(result))}</error>')
+    elif status is TestStatus.XFAIL:
+        text = result.message if result.message.startswith("expected failure") else (
+            f"expected failure: {result.message}" if result.message else "expected failure"
+        )
+        out.append(f"<skipped message={xml_attr(text)}/>")
+    elif status.is_skip:
+        out.append(f"<skipped message={message}/>")
+    if result.log:
+        log, cut = log_excerpt(result.log, LOG_CHARS)
+        if cut:
+            log = f"[log cut to its last {len(log)} characters]\n" + log
+        out.append(f"<system-out>{xml_text(log)}</system-out>")
+    out.append("</testcase>")
+    return "".join(out)
+
+
+def render_junit(report: RunReport, xpass_as_failure: bool = False) -> str:
+    """The JUnit XML document of ``report``."""
+    statuses = report.statuses
+    failures = sum(
+        1 for s in statuses if s is TestStatus.FAIL or (s is TestStatus.XPASS and xpass_as_failure)
+    )
+    errors = sum(1 for s in statuses if s is TestStatus.ERROR)
+    skipped = sum(1 for s in statuses if s.is_skip or s is TestStatus.XFAIL)
+    total = len(report.results)
+    duration = report.run.get("duration")
+    time_attr = _seconds(duration if isinstance(duration, (int, float)) else sum(
+        r.duration or 0.0 for r in report.results
+    ))
+    start = report.run.get("start")
+    timestamp = (
+        datetime.datetime.fromtimestamp(start, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        if isinstance(start, (int, float))
+        else None
+    )
+    suite_attrs = f'name="{SUITE_NAME}" tests="{total}" failures="{failures}" errors="{errors}" skipped="{skipped}"'
+    suite_attrs += f' time="{time_attr}"'
+    if timestamp:
+        suite_attrs += f' timestamp="{timestamp}"'
+    host = report.run.get("host")
+    if isinstance(host, str) and host:
+        suite_attrs += f" hostname={xml_attr(host)}"
+
+    props = []
+    for key in ("version", "python", "jobs", "cwd"):
+        value = report.run.get(key)
+        if value is not None:
+            props.append(f"<property name={xml_attr('e3suite.' + key)} value={xml_attr(str(value))}/>")
+    props.append(f'<property name="e3suite.complete" value="{str(report.complete).lower()}"/>')
+    changes: dict[str, str] = {}
+    comparison = report.comparison
+    if comparison is not None:
+        changes = comparison.change_of()
+        props.append(f"<property name=\"e3suite.compare.old_dir\" value={xml_attr(comparison.old_dir)}/>")
+        for name, count in comparison.counts().items():
+            props.append(f'<property name="e3suite.compare.{name}" value="{count}"/>')
+        props.extend(
+            f'<property name="e3suite.compare.removed_testcase" value={xml_attr(c.test_id)}/>'
+            for c in comparison.removed
+        )
+
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n',
+        f'<testsuites name="{SUITE_NAME}" tests="{total}" failures="{failures}" errors="{errors}"'
+        f' time="{time_attr}">\n',
+        f"<testsuite {suite_attrs}>\n",
+        "<properties>" + "".join(props) + "</properties>\n",
+    ]
+    parts.extend(
+        _testcase(r, changes.get(r.test_id), xpass_as_failure) + "\n" for r in report.results
+    )
+    parts.append("</testsuite>\n</testsuites>\n")
+    return "".join(parts)

@@ -1,0 +1,167 @@
+"""Live progress of a run: a status line on a terminal, periodic lines elsewhere.
+
+The status reads ``[ 120/1000] 3 failed, 2 running, 0:12 elapsed, ~1:30 left``.
+The time left is estimated from the previous run's durations of the
+testcases still to finish (the mean of this run's durations for the ones
+the previous run did not have), divided by the number of slots.
+
+Modes (``--progress``): ``bar`` redraws one status line below the result
+lines (only sensible on a terminal); ``lines`` prints the status as a plain
+line every LINES_INTERVAL seconds, so that a CI log shows the run is alive;
+``none``; ``auto`` is ``bar`` on a terminal and ``lines`` otherwise.
+
+A daemon thread ticks so that the elapsed time moves while a long fragment
+runs; it only formats and hands text to the TerminalReporter, whose lock
+serialises writes. This module never touches the engine's state: it counts
+the events it hears.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from e3suite.engine import RunListener
+from e3suite.executors.base import FragmentOutcome
+from e3suite.model import TestResult
+from e3suite.plan import Fragment
+from e3suite.reports.terminal import TerminalReporter
+
+#: Seconds between two status lines in ``lines`` mode.
+LINES_INTERVAL = 30.0
+#: Seconds between two redraws of the status line in ``bar`` mode.
+BAR_INTERVAL = 0.5
+BAR_WIDTH = 20
+
+
+def format_clock(seconds: float) -> str:
+    """``1:05`` / ``1:02:03``: elapsed and remaining times."""
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def resolve_mode(mode: str, isatty: bool) -> str:
+    if mode == "auto":
+        return "bar" if isatty else "lines"
+    return mode
+
+
+class ProgressListener(RunListener):
+    """Counts what the engine reports and shows it through a TerminalReporter."""
+
+    def __init__(
+        self,
+        reporter: TerminalReporter,
+        mode: str,
+        test_ids: Iterable[str],
+        jobs: int,
+        previous_durations: dict[str, float] | None = None,
+        interval: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.reporter = reporter
+        self.mode = resolve_mode(mode, reporter.isatty)
+        self.pending = set(test_ids)
+        self.total = len(self.pending)
+        self.jobs = max(1, jobs)
+        self.previous = previous_durations or {}
+        self.interval = interval if interval is not None else (BAR_INTERVAL if self.mode == "bar" else LINES_INTERVAL)
+        self.clock = clock
+        self.started_at = clock()
+        self.last_line_at = self.started_at
+        self.done = 0
+        self.failed = 0
+        self.running = 0
+        self._observed_total = 0.0
+        self._observed_count = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- the engine's events (main thread) ------------------------------------
+
+    def fragment_started(self, fragment: Fragment, running: int) -> None:
+        with self._lock:
+            self.running += 1
+        self._ensure_ticking()
+
+    def fragment_ended(self, fragment: Fragment, outcome: FragmentOutcome) -> None:
+        with self._lock:
+            self.running = max(0, self.running - 1)
+
+    def test_finished(self, result: TestResult) -> None:
+        with self._lock:
+            self.done += 1
+            self.pending.discard(result.test_id)
+            if result.status is not None and result.status.is_failure:
+                self.failed += 1
+            if result.duration is not None:
+                self._observed_total += result.duration
+                self._observed_count += 1
+        if self.mode == "bar":
+            self.reporter.set_status(self.status_text())
+
+    # -- status -----------------------------------------------------------------
+
+    def estimate_left(self) -> float | None:
+        """Seconds left, or None when nothing is known to estimate from."""
+        mean = self._observed_total / self._observed_count if self._observed_count else None
+        total = 0.0
+        for test_id in self.pending:
+            known = self.previous.get(test_id, mean)
+            if known is None:
+                return None
+            total += known
+        return total / self.jobs
+
+    def status_text(self) -> str:
+        with self._lock:
+            width = len(str(self.total))
+            parts = [f"[{self.done:>{width}}/{self.total}]"]
+            if self.mode == "bar" and self.total:
+                filled = BAR_WIDTH * self.done // self.total
+                parts.insert(0, "#" * filled + "-" * (BAR_WIDTH - filled))
+            text = " ".join(parts)
+            elapsed = format_clock(self.clock() - self.started_at)
+            text += f" {self.failed} failed, {self.running} running, {elapsed} elapsed"
+            left = self.estimate_left()
+        if left is not None and self.done < self.total:
+            text += f", ~{format_clock(left)} left"
+        return text
+
+    def tick(self) -> None:
+        """One period of the ticker: redraw the bar, or print a line when due."""
+        if self.mode == "bar":
+            self.reporter.set_status(self.status_text())
+        elif self.mode == "lines":
+            now = self.clock()
+            if now - self.last_line_at >= self.interval:
+                self.last_line_at = now
+                self.reporter.write("e3suite: " + self.status_text() + "\n")
+
+    # -- the ticker thread ------------------------------------------------------
+
+    def _ensure_ticking(self) -> None:
+        if self._thread is not None or self.mode not in ("bar", "lines") or self._stop.is_set():
+            return
+        period = BAR_INTERVAL if self.mode == "bar" else min(1.0, self.interval)
+        self._thread = threading.Thread(target=self._tick_loop, args=(period,), name="e3suite-progress", daemon=True)
+        self._thread.start()
+
+    def _tick_loop(self, period: float) -> None:
+        while not self._stop.wait(period):
+            try:
+                self.tick()
+            except (OSError, ValueError):  # the stream was closed under us
+                return
+
+    def stop(self) -> None:
+        """End of the run: stop ticking and remove the status line."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self.mode == "bar":
+            self.reporter.set_status("")
