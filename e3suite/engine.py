@@ -138,14 +138,18 @@ class Engine:
         for fragment in self.plan.fragments:
             if self.states[fragment.index] is FragmentState.BLOCKED and self.indegree[fragment.index] == 0:
                 self._make_ready(fragment.index)
+        self.executor.start()
         try:
-            self._loop()
-        except KeyboardInterrupt:
-            # A second Ctrl-C, or one that arrived outside the wait.
-            self.request_interrupt()
-        if self.interrupt_requested:
-            for outcome in self.executor.interrupt():
-                self._complete(outcome)
+            try:
+                self._loop()
+            except KeyboardInterrupt:
+                # A second Ctrl-C, or one that arrived outside the wait.
+                self.request_interrupt()
+            if self.interrupt_requested:
+                for outcome in self.executor.interrupt():
+                    self._complete(outcome)
+        finally:
+            self.executor.shutdown()  # workers and their processes end with the run
         self._skip_not_run()
         return self.results
 

@@ -36,7 +36,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,7 +91,7 @@ class CommandResult:
         if self.error is not None:
             return f"cannot run: {self.error}"
         if self.timed_out:
-            text = f"timed out after {self.timeout} s"
+            text = f"timed out after {round(self.timeout or 0, 3)} s"
         elif self.signal is not None:
             text = f"killed by {_signal_name(self.signal)}"
         else:
@@ -573,42 +573,51 @@ def kill_process_tree(
     *,
     tag: str | None = None,
     include_root: bool = True,
+    hurry: Callable[[], bool] | None = None,
 ) -> int:
-    """End ``pid`` and every descendant; return how many processes were signalled.
+    """End ``pid`` and every descendant; return how many processes were killed.
 
-    SIGTERM to each process group of the tree (the commands' sessions), up
-    to ``grace`` seconds for them to end, then SIGKILL to every process that
-    remains, including descendants that left the group with ``setsid`` and
-    those that appeared meanwhile. ``tag`` (a value of ``TAG_VARIABLE``, or
-    a prefix ending with ":") adds the processes carrying it.
+    SIGTERM to each process group of the tree (the commands' sessions; never
+    our own group, which holds the engine and its workers), up to ``grace``
+    seconds for those to end, then SIGKILL to every process that remains,
+    including descendants that left the group with ``setsid`` and those that
+    appeared meanwhile. ``tag`` (a value of ``TAG_VARIABLE``, or a prefix
+    ending with ":") adds the processes carrying it. ``hurry()`` returning
+    True cuts the grace period short (a second Ctrl-C). Roots are killed
+    but not reaped: their owner waits for them.
     """
     roots = [pid] if isinstance(pid, int) else list(pid)
-    pids = _collect(roots, tag if tag and not tag.endswith(":") else None, include_roots=include_root)
+    exact_tag = tag if tag and not tag.endswith(":") else None
+    pids = _collect(roots, exact_tag, include_roots=include_root)
     if tag and tag.endswith(":"):
         pids.update(find_tagged(tag))
     if not pids:
         return 0
     me = os.getpid()
-    own_group = os.getpgrp()
     if grace > 0:
-        groups = set()
+        own_group = os.getpgrp()
+        groups: dict[int, set[int]] = {}
         for p in pids:
-            try:
-                groups.add(os.getpgid(p))
-            except OSError:
-                continue
-        for group in groups - {own_group, me}:
+            with contextlib.suppress(OSError):
+                groups.setdefault(os.getpgid(p), set()).add(p)
+        groups.pop(own_group, None)
+        signalled: set[int] = set()
+        for group, members in groups.items():
             with contextlib.suppress(OSError):
                 os.killpg(group, signal.SIGTERM)
+                signalled |= members
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and any(_is_live(p) for p in pids):
-            time.sleep(0.02)
+        while signalled and time.monotonic() < deadline and not (hurry is not None and hurry()):
+            signalled = {p for p in signalled if _is_live(p)}
+            if signalled:
+                time.sleep(0.02)
         # Processes that appeared during the grace period go too.
-        pids |= _collect([r for r in roots if _is_live(r)], None, include_roots=include_root)
+        live_roots = [r for r in roots if _is_live(r)]
+        pids |= _collect(live_roots, exact_tag, include_roots=include_root)
     procs = _as_processes(p for p in pids if p != me)
     for proc in procs:
         _signal(proc, signal.SIGKILL)
-    _reap_own(procs)
+    _reap_own([p for p in procs if p.pid not in roots])
     return len(procs)
 
 

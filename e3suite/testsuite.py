@@ -30,6 +30,7 @@ from e3suite.driver import TestDriver
 from e3suite.engine import Engine, RunListener
 from e3suite.executors.base import Executor
 from e3suite.executors.inprocess import InProcessExecutor
+from e3suite.executors.local import MultiprocessScheduler
 from e3suite.model import TestResult
 from e3suite.options import build_parser
 from e3suite.plan import Plan, build_plan
@@ -267,21 +268,43 @@ class Testsuite:
         )
 
     def make_executor(self) -> Executor:
-        return InProcessExecutor(self.options.jobs)
+        if self.options.in_process:
+            return InProcessExecutor(self.options.jobs)
+        return MultiprocessScheduler(self.options.jobs, kill_grace=self.options.kill_grace)
 
     def run(self, engine: Engine) -> list[TestResult]:
+        executor = engine.executor
+        hurry = getattr(executor, "hurry", None)
+
         def on_signal(signum: int, frame: FrameType | None) -> None:
             if self._signal is not None and signum == signal.SIGINT:
-                raise KeyboardInterrupt  # second Ctrl-C: stop waiting at once
+                if hurry is not None:
+                    hurry()  # second Ctrl-C: no more grace for running processes
+                    return
+                raise KeyboardInterrupt  # in-process: the only way out of a callback
             self._signal = signum
             engine.request_interrupt()
 
+        # The wake-up fd makes the executor's wait return as soon as a signal
+        # arrives, instead of at the end of its housekeeping period.
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_read, False)
+        os.set_blocking(wake_write, False)
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous_fd = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+        set_wakeup_fd = getattr(executor, "set_wakeup_fd", None)
+        if set_wakeup_fd is not None:
+            set_wakeup_fd(wake_read)
         try:
             return engine.run()
         finally:
+            signal.set_wakeup_fd(previous_fd)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            if set_wakeup_fd is not None:
+                set_wakeup_fd(None)
+            os.close(wake_read)
+            os.close(wake_write)
 
     def run_metadata(self) -> dict[str, Any]:
         return {

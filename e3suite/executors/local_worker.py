@@ -1,0 +1,129 @@
+"""The code that runs inside a worker process of the local executor.
+
+A worker is forked from the engine (so classes of the user's ``testsuite.py``
+and ``drivers/`` unpickle as they are), hosts one slot, and runs one fragment
+at a time: it receives a pickled ``FragmentTask`` on its pipe, runs it with
+``run_fragment`` and sends back a message. Between fragments it puts back
+what a callback may have changed in the process (working directory,
+environment) so that testcases stay independent of the order they ran in.
+
+It must never touch the results store, print reports or schedule anything;
+and it never lets an exception escape as a traceback on the engine's
+terminal: every problem becomes a message to the engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import sys
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+from e3suite import process
+from e3suite.executors.base import FragmentOutcome, run_fragment
+from e3suite.model import FragmentState
+
+#: Message kinds sent by a worker: ("outcome", FragmentOutcome) or
+#: ("error", one-line reason, details) when the task could not be received
+#: or its outcome could not be sent back.
+OUTCOME = "outcome"
+ERROR = "error"
+
+
+def worker_main(conn: Connection, slot: int) -> None:
+    """Serve fragments for ``slot`` until the pipe closes or an empty message arrives."""
+    _reset_signals()
+    process.become_subreaper()
+    _set_parent_death_signal()
+    cwd = os.getcwd()
+    environ = dict(os.environ)
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            return  # the engine is gone
+        if not data:
+            return
+        message = _run(data, slot)
+        try:
+            payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            payload = pickle.dumps(_unsendable(message, exc), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            conn.send_bytes(payload)
+        except (OSError, EOFError):
+            return
+        _restore(cwd, environ)
+
+
+def _run(data: bytes, slot: int) -> tuple[Any, ...]:
+    try:
+        task = pickle.loads(data)
+    except Exception as exc:
+        return (ERROR, f"cannot receive the fragment in its worker: {type(exc).__name__}: {exc}",
+                traceback.format_exc())
+    return (OUTCOME, run_fragment(task, slot))
+
+
+def _unsendable(message: tuple[Any, ...], exc: Exception) -> tuple[Any, ...]:
+    """The outcome could not be pickled: keep what can be sent, say what could not."""
+    outcome = message[1]
+    if isinstance(outcome, FragmentOutcome):
+        # The usual culprit is the return value; the rest is plain data.
+        what = "return value" if outcome.state is FragmentState.COMPLETE else "outcome"
+        reason = f"the {what} of the fragment cannot be sent back from its worker: {type(exc).__name__}: {exc}"
+        outcome.return_value = None
+        outcome.state = FragmentState.FAILED
+        outcome.error = reason
+        try:
+            pickle.dumps(outcome)
+            return (OUTCOME, outcome)
+        except Exception:
+            pass
+        return (ERROR, reason, "")
+    return (ERROR, f"cannot send a message back from the worker: {exc}", "")
+
+
+def _reset_signals() -> None:
+    # Ctrl-C reaches the whole foreground process group: the engine decides
+    # what happens, the worker must not die with a KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    with contextlib.suppress(ValueError):
+        signal.set_wakeup_fd(-1)  # inherited from the engine: not ours
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    # Unwinds the callback; process.run kills the command it was running.
+    sys.exit(128 + signum)
+
+
+def _set_parent_death_signal() -> None:
+    """If the engine dies (even SIGKILL), get SIGTERM, so commands do not run on."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the engine died before prctl took effect
+        sys.exit(0)
+
+
+def _restore(cwd: str, environ: dict[str, str]) -> None:
+    if os.getcwd() != cwd:
+        os.chdir(cwd)
+    if os.environ != environ:
+        os.environ.clear()
+        os.environ.update(environ)
+    # Orphans adopted as subreaper that ended on their own: reap them here,
+    # when no command of ours is running.
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] != 0:
+            pass
