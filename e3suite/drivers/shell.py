@@ -33,7 +33,7 @@ try:  # the C loader is faster; the pure-Python one gives the same nodes
 except ImportError:  # pragma: no cover
     from yaml import SafeLoader  # type: ignore[assignment]
 
-_SCALAR = {"type": ["string", "number", "boolean"]}
+_SCALAR = {"type": ["string", "number", "boolean", "null"]}
 
 SHELL_PROPERTIES: dict[str, Any] = {
     "cmd": {

@@ -1,0 +1,139 @@
+"""ClassicDriver and DiffDriver as base classes of Python drivers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from drivers_support import Run, make_suite, run_suite
+
+SUITE = '''
+import sys
+from pathlib import Path
+from e3suite import Testsuite
+from e3suite.drivers import ClassicDriver, DiffDriver, TestAbortWithError, TestAbortWithFailure, TestSkip
+from e3suite.drivers.refiners import ReplaceRegex, Substitute
+
+
+class Steps(ClassicDriver):
+    """Does what test.yaml's `steps` list says, and records tear_down in a file."""
+
+    def set_up(self):
+        if self.test_env.get("skip"):
+            raise TestSkip("not on this host")
+
+    def run(self):
+        for step in self.test_env.get("steps", []):
+            if step == "fail":
+                raise TestAbortWithFailure("it failed")
+            if step == "error":
+                raise TestAbortWithError("cannot set up")
+            if step == "crash":
+                raise ValueError("driver bug")
+            if step == "false":
+                self.shell(["false"])
+            self.shell(["echo", step])
+
+    def compute_failures(self):
+        return ["no 'ok' in the output"] if "ok" not in self.output else []
+
+    def tear_down(self):
+        marker = Path(self.test_env["marker"])
+        marker.write_text(f"tear_down ran; copied={(self.working_dir / 'test.yaml').exists()}\\n")
+
+
+class Versions(DiffDriver):
+    """A subclass with its own run(): `cmd` is not required, refiners extended."""
+
+    def run(self):
+        self.shell(["echo", "tool 1.2.3 at", str(self.working_dir)])
+        self.shell("echo second call")
+
+    @property
+    def output_refiners(self):
+        return super().output_refiners + [
+            Substitute(str(self.working_dir), "<WD>"),
+            ReplaceRegex(r"\\d+\\.\\d+\\.\\d+", "X.Y.Z"),
+        ]
+
+
+class Suite(Testsuite):
+    test_driver_map = {"steps": Steps, "versions": Versions}
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().main())
+'''
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Run]:
+    root = tmp_path_factory.mktemp("classic") / "suite"
+    markers = root / "markers"
+    files: dict[str, str | bytes] = {}
+    cases = {
+        "ok": "[ok]",
+        "not-ok": "[hello]",
+        "fail": "[ok, fail]",
+        "error": "[error]",
+        "crash": "[crash]",
+        "false": "['false']",
+    }
+    for name, steps in cases.items():
+        files[f"tests/{name}/test.yaml"] = f"driver: steps\nsteps: {steps}\nmarker: {markers / name}\n"
+    files["tests/skip/test.yaml"] = f"driver: steps\nskip: true\nmarker: {markers / 'skip'}\n"
+    files["tests/versions/test.yaml"] = "driver: versions\n"
+    files["tests/versions/test.out"] = "tool X.Y.Z at <WD>\nsecond call\n"
+    files["tests/versions-typo/test.yaml"] = "driver: versions\nbaseline_regex: true\n"
+    make_suite(root, files, SUITE)
+    markers.mkdir()
+    return root, run_suite(root, "-j2")
+
+
+@pytest.mark.parametrize(
+    ("test_id", "status", "message"),
+    [
+        ("ok", "PASS", ""),
+        ("not-ok", "FAIL", "no 'ok' in the output"),
+        ("fail", "FAIL", "it failed"),
+        ("error", "ERROR", "cannot set up"),
+        ("skip", "SKIP", "not on this host"),
+        ("false", "FAIL", "false: exit status 1"),
+        ("versions", "PASS", ""),
+    ],
+)
+def test_verdicts(suite: tuple[Path, Run], test_id: str, status: str, message: str) -> None:
+    _, run = suite
+    data = run.results[test_id]
+    assert (data["status"], data["message"]) == (status, message)
+
+
+@pytest.mark.parametrize("test_id", ["ok", "not-ok", "fail", "error", "crash", "false", "skip"])
+def test_tear_down_always_runs(suite: tuple[Path, Run], test_id: str) -> None:
+    root, _ = suite
+    assert (root / "markers" / test_id).read_text() == "tear_down ran; copied=True\n"
+
+
+def test_driver_exception_is_an_error_with_traceback(suite: tuple[Path, Run]) -> None:
+    _, run = suite
+    data = run.results["crash"]
+    assert data["status"] == "ERROR"
+    assert data["message"] == "crash:run raised ValueError: driver bug"
+    assert 'raise ValueError("driver bug")' in data["log"]
+
+
+def test_outputs_of_shell_calls_accumulate(suite: tuple[Path, Run]) -> None:
+    _, run = suite
+    data = run.results["versions"]
+    assert data["out"] == "tool X.Y.Z at <WD>\nsecond call\n"
+    assert len(data["processes"]) == 2
+
+
+def test_subclass_with_run_checks_baseline_keys_only(suite: tuple[Path, Run]) -> None:
+    _, run = suite
+    data = run.results["versions-typo"]
+    # the subclass's schema is open (it reads its own keys), but the known
+    # keys are still typed: a typo of a known key stays unnoticed by design,
+    # while a wrong type is caught.
+    assert data["status"] == "FAIL"
+    assert data["message"] == "missing baseline test.out"

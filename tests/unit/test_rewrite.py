@@ -1,0 +1,104 @@
+"""--rewrite during a run, and ``e3suite rewrite RESULTS_DIR [--dry-run]`` after it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from drivers_support import make_suite, run_e3suite, run_suite
+
+FILES: dict[str, str | bytes] = {
+    "tests/update/test.yaml": "driver: diff\ncmd: [echo, new]\n",
+    "tests/update/test.out": "old\n",
+    "tests/create/test.yaml": "driver: diff\ncmd: [echo, created]\n",
+    "tests/delete/test.yaml": "driver: diff\ncmd: [true]\n",
+    "tests/delete/test.out": "stale\n",
+    "tests/required-empty/test.yaml": "driver: diff\ncmd: [true]\nbaseline: expected.txt\n",
+    "tests/same/test.yaml": "driver: diff\ncmd: [echo, same]\n",
+    "tests/same/test.out": "same\n",
+    "tests/status/test.yaml": "driver: diff\ncmd: 'echo same; exit 1'\n",
+    "tests/status/test.out": "same\n",
+    "tests/regexp/test.yaml": "driver: diff\ncmd: [echo, abc]\nbaseline_regexp: true\n",
+    "tests/regexp/test.out": "x+\n",
+    "tests/binary/test.yaml": "driver: diff\ncmd: 'printf \"a\\\\377b\\\\r\\\\n\"'\n",
+}
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root / "tests").as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted((root / "tests").rglob("*"))
+        if p.is_file() and p.name != "test.yaml"
+    }
+
+
+BEFORE = {
+    "delete/test.out": "stale\n",
+    "regexp/test.out": "x+\n",
+    "same/test.out": "same\n",
+    "status/test.out": "same\n",
+    "update/test.out": "old\n",
+}
+AFTER = {
+    "binary/test.out": "a\ufffdb\n",
+    "create/test.out": "created\n",
+    "regexp/test.out": "x+\n",
+    "required-empty/expected.txt": "",
+    "same/test.out": "same\n",
+    "status/test.out": "same\n",
+    "update/test.out": "new\n",
+}
+SUMMARY = [
+    "e3suite: baselines: 1 updated, 3 created, 1 deleted",
+    "  updated  update: tests/update/test.out",
+    "  created  binary: tests/binary/test.out",
+    "  created  create: tests/create/test.out",
+    "  created  required-empty: tests/required-empty/expected.txt",
+    "  deleted  delete: tests/delete/test.out",
+]
+
+
+def test_rewrite_during_the_run(tmp_path: Path) -> None:
+    root = make_suite(tmp_path, FILES)
+    assert snapshot(root) == BEFORE
+    run = run_suite(root, "-j2", "--rewrite")
+    assert run.code == 1  # the run still reports what it found
+    messages = {k: (v["status"], v["message"]) for k, v in run.results.items()}
+    assert messages["update"] == ("FAIL", "output differs from test.out (baseline updated)")
+    assert messages["create"] == ("FAIL", "missing baseline test.out (baseline created)")
+    assert messages["delete"] == ("FAIL", "output differs from test.out (baseline deleted)")
+    assert messages["required-empty"] == ("FAIL", "missing baseline expected.txt (baseline created)")
+    assert messages["status"] == ("FAIL", "exit status 1 (expected 0)")  # not a DIFF: untouched
+    assert messages["regexp"] == ("FAIL", "output differs from test.out")  # regexps are never rewritten
+    assert run.stdout.splitlines()[-len(SUMMARY):] == SUMMARY
+    assert snapshot(root) == AFTER
+    # and now the rewritten testcases pass
+    run = run_suite(root, "update", "create", "delete", "required-empty", "binary", "same")
+    assert {v["status"] for v in run.results.values()} == {"PASS"}
+
+
+def test_rewrite_after_the_fact_with_dry_run(tmp_path: Path) -> None:
+    root = make_suite(tmp_path, FILES)
+    run = run_suite(root, "-j2")
+    assert run.code == 1
+    dry = run_e3suite(root, "rewrite", "--dry-run", "out/new")
+    assert dry.returncode == 0, dry.stderr
+    assert snapshot(root) == BEFORE  # a dry run writes nothing
+    assert "--- tests/update/test.out\n+++ tests/update/test.out (updated)\n@@ -1 +1 @@\n-old\n+new\n" in dry.stdout
+    assert "--- tests/delete/test.out\n+++ tests/delete/test.out (deleted)\n@@ -1 +0,0 @@\n-stale\n" in dry.stdout
+    assert dry.stdout.splitlines()[-len(SUMMARY):] == [
+        SUMMARY[0].replace("baselines:", "baselines that would change:"), *SUMMARY[1:]
+    ]
+    done = run_e3suite(root, "rewrite", "out/new")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == SUMMARY
+    assert snapshot(root) == AFTER
+    # applying it again changes nothing
+    again = run_e3suite(root, "rewrite", "out/new")
+    assert again.stdout.splitlines() == ["e3suite: baselines: 0 updated, 0 created, 0 deleted"]
+
+
+def test_rewrite_of_a_directory_that_is_not_a_results_directory(tmp_path: Path) -> None:
+    proc = run_e3suite(tmp_path, "rewrite", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("e3suite rewrite: error: ")
+    assert "is not an e3suite results directory" in proc.stderr
