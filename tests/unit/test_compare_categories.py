@@ -1,0 +1,79 @@
+"""The comparison with the previous run: every category, on crafted outcomes and directories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from report_support import RESULTS
+
+from e3suite.model import TestStatus
+from e3suite.reports.compare import CATEGORIES, Outcome, compare
+from e3suite.reports.data import load_report
+
+P, F, E, S = TestStatus.PASS, TestStatus.FAIL, TestStatus.ERROR, TestStatus.SKIP
+
+
+def ids(comparison, name):  # type: ignore[no-untyped-def]
+    return [c.test_id for c in comparison.category(name)]
+
+
+def test_every_category() -> None:
+    old = [
+        Outcome("same", P, 1.0), Outcome("breaks", P), Outcome("broken", F), Outcome("err", E),
+        Outcome("repaired", F), Outcome("skipped", P), Outcome("still-skipped", S), Outcome("gone", P),
+        Outcome("slow", P, 1.0), Outcome("xfail-now", E),
+    ]
+    new = [
+        Outcome("same", P, 1.2), Outcome("breaks", E), Outcome("broken", F), Outcome("err", F),
+        Outcome("repaired", P), Outcome("skipped", TestStatus.NOT_APPLICABLE), Outcome("still-skipped", S),
+        Outcome("added", F), Outcome("slow", F, 2.5), Outcome("xfail-now", TestStatus.XFAIL),
+    ]
+    c = compare(new, old, "old")
+    assert ids(c, "new_failures") == ["breaks", "slow"]
+    assert ids(c, "still_failing") == ["broken", "err"]
+    assert ids(c, "fixed") == ["repaired", "xfail-now"]
+    assert ids(c, "newly_skipped") == ["skipped"]
+    assert ids(c, "new") == ["added"]
+    assert ids(c, "removed") == ["gone"]
+    assert ids(c, "slower") == ["slow"]  # also a new failure: slower is not exclusive
+    assert "slow" in ids(c, "new_failures")
+    assert c.changed
+    assert c.change_of()["slow"] == "new_failures"  # the first category wins
+    assert set(c.to_json()) >= {name for name, _ in CATEGORIES}
+
+
+def test_slow_needs_ratio_and_absolute_slowdown() -> None:
+    old = [Outcome("tiny", P, 0.01), Outcome("big", P, 10.0), Outcome("x3", P, 1.0), Outcome("none", P, None)]
+    new = [Outcome("tiny", P, 0.1), Outcome("big", P, 15.0), Outcome("x3", P, 3.0), Outcome("none", P, 5.0)]
+    assert ids(compare(new, old, "old"), "slower") == ["x3"]  # tiny: +0.09 s is noise; big: only x1.5
+    assert ids(compare(new, old, "old", threshold=1.4), "slower") == ["x3", "big"]  # worst ratio first
+
+
+def test_nothing_changed() -> None:
+    old = [Outcome("a", P), Outcome("b", F)]
+    c = compare([Outcome("a", P), Outcome("b", F)], old, "old")
+    assert not c.changed
+    assert ids(c, "still_failing") == ["b"]
+
+
+def test_partial_runs_remove_nothing() -> None:
+    c = compare([Outcome("a", P)], [Outcome("a", P), Outcome("b", P)], "old", partial=True)
+    assert ids(c, "removed") == []
+
+
+def test_compare_fixed_directories(tmp_path: Path) -> None:
+    report = load_report(RESULTS / "new", RESULTS / "old")
+    c = report.comparison
+    assert c is not None
+    assert c.old_count == 7
+    assert {name: ids(c, name) for name, _ in CATEGORIES} == {
+        "new_failures": ["a/breaks"],
+        "still_failing": ["a/still-broken"],
+        "fixed": ["a/repaired"],
+        "newly_skipped": ["a/now-skipped"],
+        "new": ["new/xfail", "x/xpass", "x/verify", "x/na"],
+        "removed": ["gone/t"],
+        "slower": ["perf/slow"],
+    }
+    # An unreadable previous run gives no comparison, not an error.
+    assert load_report(RESULTS / "new", tmp_path).comparison is None

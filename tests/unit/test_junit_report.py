@@ -1,0 +1,115 @@
+"""JUnit XML: valid against the Jenkins/GitLab schema, read back by junitparser, mapped as documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import junitparser
+import pytest
+import xmlschema
+from report_support import DATA, check_snapshot, run_report
+
+from e3suite.model import TestResult, TestStatus
+from e3suite.reports.data import RunReport, load_report
+from e3suite.reports.junit import LOG_CHARS, render_junit, split_id, xml_attr, xml_text
+
+SCHEMA = xmlschema.XMLSchema(str(DATA / "junit.xsd"))
+
+
+def fixture_junit(tmp_path: Path, *extra: str) -> Path:
+    target = tmp_path / "junit.xml"
+    code, _, err = run_report(["results/new", "--junit", str(target), *extra], DATA)
+    assert code == 0, err
+    return target
+
+
+def test_junit_snapshot_and_schema(tmp_path: Path) -> None:
+    target = fixture_junit(tmp_path)
+    SCHEMA.validate(str(target))
+    check_snapshot("report.junit.xml", target.read_text(encoding="utf-8"))
+
+
+def test_schema_rejects_what_ci_tools_reject(tmp_path: Path) -> None:
+    # The validation above can fail: a testcase without a name is refused.
+    bad = tmp_path / "bad.xml"
+    bad.write_text('<testsuites><testsuite name="s" tests="1"><testcase classname="c"/></testsuite></testsuites>')
+    assert not SCHEMA.is_valid(str(bad))
+
+
+def test_junitparser_reads_the_mapping(tmp_path: Path) -> None:
+    xml = junitparser.JUnitXml.fromfile(str(fixture_junit(tmp_path)))
+    suites = list(xml)
+    assert len(suites) == 1
+    suite = suites[0]
+    assert (suite.tests, suite.failures, suite.errors, suite.skipped) == (10, 1, 1, 3)
+    cases = {f"{c.classname}/{c.name}": c for c in suite}
+    assert sorted(cases) == [
+        "a/breaks", "a/now-skipped", "a/repaired", "a/still-broken", "a/unchanged",
+        "new/xfail", "perf/slow", "x/na", "x/verify", "x/xpass",
+    ]
+
+    def kinds(case: junitparser.TestCase) -> list[str]:
+        return [type(r).__name__ for r in case.result]
+
+    assert kinds(cases["a/breaks"]) == ["Failure"]
+    failure = cases["a/breaks"].result[0]
+    assert failure.message == "output differs"
+    assert "failure reasons: DIFF" in failure.text and "+hullo" in failure.text
+    assert kinds(cases["a/still-broken"]) == ["Error"]
+    assert kinds(cases["a/now-skipped"]) == ["Skipped"]
+    assert cases["a/now-skipped"].result[0].message == "needs a GPU"
+    assert cases["new/xfail"].result[0].message == "expected failure: bug #12 (wrong output)"
+    assert kinds(cases["x/na"]) == ["Skipped"]
+    assert kinds(cases["x/xpass"]) == [] and kinds(cases["x/verify"]) == []
+    assert cases["perf/slow"].time == pytest.approx(3.0)
+    # Logs in system-out: markup kept as text, XML-forbidden characters gone.
+    out = cases["a/breaks"].system_out
+    assert out.startswith("running <script>alert('x')</script> & more[31m red[0m\nline 2")
+
+
+def test_properties_carry_verdicts_reasons_and_changes(tmp_path: Path) -> None:
+    text = fixture_junit(tmp_path).read_text(encoding="utf-8")
+    xpass = text[text.index('name="xpass"') : text.index("</testcase>", text.index('name="xpass"'))]
+    assert '<property name="verdict" value="XPASS"/>' in xpass
+    assert '<property name="change" value="new"/>' in xpass
+    assert '<property name="failure_reason" value="DIFF"/><property name="change" value="new_failures"/>' in text
+    assert '<property name="e3suite.compare.new_failures" value="1"/>' in text
+    assert '<property name="e3suite.compare.removed_testcase" value="gone/t"/>' in text
+
+
+def test_xpass_as_failure_option(tmp_path: Path) -> None:
+    target = fixture_junit(tmp_path, "--junit-xpass-as-failure")
+    SCHEMA.validate(str(target))
+    suite = next(iter(junitparser.JUnitXml.fromfile(str(target))))
+    assert suite.failures == 2
+    xpass = next(c for c in suite if c.name == "xpass")
+    assert [type(r).__name__ for r in xpass.result] == ["Failure"]
+
+
+def test_ids_give_classname_and_name() -> None:
+    assert split_id("a/b/c") == ("a.b", "c")
+    assert split_id("top") == ("e3suite", "top")
+    assert split_id("m[opt=O2]/t") == ("m[opt=O2]", "t")
+
+
+def test_forbidden_characters_are_stripped_and_markup_escaped() -> None:
+    assert xml_text("a\x00b\x08c\x1bd\ud800e\ufffe <&>") == "abcde &lt;&amp;&gt;"
+    assert xml_attr('say "hi"\n\tnow') == '"say &quot;hi&quot;&#10;&#9;now"'
+
+
+def test_long_logs_are_capped(tmp_path: Path) -> None:
+    result = TestResult("t", TestStatus.FAIL, "boom", log="x" * 10 + "\n" + "y" * (LOG_CHARS * 2))
+    result.duration = 1.0
+    text = render_junit(RunReport(tmp_path, {}, [result], True))
+    assert len(text) < LOG_CHARS + 2000
+    assert "[log cut to its last" in text
+
+
+def test_killed_run_junit_is_valid(tmp_path: Path) -> None:
+    from test_report_store import make_killed_run
+
+    report = load_report(make_killed_run(tmp_path))
+    target = tmp_path / "killed.xml"
+    target.write_text(render_junit(report), encoding="utf-8")
+    SCHEMA.validate(str(target))
+    assert '<property name="e3suite.complete" value="false"/>' in target.read_text()

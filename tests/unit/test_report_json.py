@@ -1,0 +1,64 @@
+"""The JSON report: schema, snapshot, and ``--json -`` carrying only the document."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+from report_support import DATA, check_snapshot, run_report
+
+from e3suite.reports.json_report import FORMAT, SCHEMA, VERSION
+
+
+def fixture_json(tmp_path: Path) -> dict:  # type: ignore[type-arg]
+    target = tmp_path / "report.json"
+    code, _, err = run_report(["results/new", "--json", str(target)], DATA)
+    assert code == 0, err
+    return json.loads(target.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def test_json_snapshot_and_schema(tmp_path: Path) -> None:
+    document = fixture_json(tmp_path)
+    jsonschema.validate(document, SCHEMA)
+    check_snapshot("report.json", json.dumps(document, indent=1, sort_keys=True) + "\n")
+
+
+def test_schema_can_reject() -> None:
+    document = {"format": FORMAT, "version": VERSION + 1}
+    assert not jsonschema.Draft202012Validator(SCHEMA).is_valid(document)
+
+
+def test_json_content(tmp_path: Path) -> None:
+    document = fixture_json(tmp_path)
+    assert (document["format"], document["version"]) == ("e3suite-report", 1)
+    assert document["run"]["argv"] == ["./testsuite.py", "-j2"]
+    assert document["run"]["complete"] is True
+    assert document["counts"] == {
+        "total": 10, "passed": 6, "failed": 2, "skipped": 2,
+        "by_status": {"PASS": 3, "FAIL": 1, "XFAIL": 1, "XPASS": 1, "VERIFY": 1, "SKIP": 1,
+                      "NOT_APPLICABLE": 1, "ERROR": 1},
+    }
+    by_id = {t["id"]: t for t in document["testcases"]}
+    breaks = by_id["a/breaks"]
+    assert breaks["failure_reasons"] == ["DIFF"]
+    assert breaks["change"] == "new_failures"
+    assert breaks["log"].startswith("running <script>")
+    assert [c["id"] for c in document["comparison"]["removed"]] == ["gone/t"]
+    assert document["comparison"]["slower"][0] == {
+        "id": "perf/slow", "status": "PASS", "old_status": "PASS", "message": "", "duration": 3.0,
+        "old_duration": 1.0,
+    }
+
+
+def test_json_to_stdout_carries_only_the_document() -> None:
+    code, out, err = run_report(["results/new", "--json", "-", "--no-color"], DATA)
+    assert code == 0
+    assert json.loads(out)["counts"]["total"] == 10
+    assert err.splitlines()[-1] == "e3suite: 6 passed, 2 failed, 2 skipped"
+
+
+def test_two_documents_on_stdout_are_refused() -> None:
+    code, out, err = run_report(["results/new", "--json", "-", "--junit", "-"], DATA)
+    assert (code, out) == (2, "")
+    assert err == "e3suite: error: only one report can go to stdout, not --junit and --json\n"

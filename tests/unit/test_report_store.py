@@ -1,0 +1,141 @@
+"""Reports from damaged results directories: a killed run, a corrupt record."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+from report_support import copy_results, run_report
+
+from e3suite import store
+from e3suite.model import TestResult, TestStatus
+from e3suite.reports.data import load_report
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_killed_run(tmp_path: Path) -> Path:
+    """A results directory as a SIGKILL leaves it, staged event by event."""
+    path = tmp_path / "killed"
+    writer = store.ResultsWriter(path)
+    writer.journal.write("run_started", start=1000.0, version="0.1.0", argv=["t.py"], cwd="/w", host="h",
+                         python="3.11", jobs=2, tests_dir="/w/tests")
+    for test in ("done", "record-only", "running", "pending"):
+        writer.journal.write("test_discovered", test=test)
+    done = TestResult("done", TestStatus.PASS, "fine")
+    done.duration = 0.5
+    writer.write_result(done)
+    # Killed between writing the record and its journal line:
+    record = TestResult("record-only", TestStatus.FAIL, "wrong")
+    (path / store.RECORDS / store.record_name("record-only")).write_text(json.dumps(record.to_json()))
+    writer.journal.write("fragment_started", fragment="running:run", time=1000.2)
+    writer.close()
+    with open(path / store.JOURNAL, "a") as f:
+        f.write('{"event":"test_result","test":"pend')  # a torn last line
+    return path
+
+
+def test_killed_run_is_rebuilt_from_the_journal(tmp_path: Path) -> None:
+    report = load_report(make_killed_run(tmp_path))
+    assert not report.complete
+    assert [(r.test_id, r.status, r.message) for r in report.results] == [
+        ("done", TestStatus.PASS, "fine"),
+        ("record-only", TestStatus.FAIL, "wrong"),
+        ("running", TestStatus.ERROR, "no verdict: the run ended before this testcase finished"),
+        ("pending", TestStatus.ERROR, "no verdict: the run ended before this testcase finished"),
+    ]
+    assert report.run["host"] == "h"
+
+
+def test_report_on_a_killed_run(tmp_path: Path) -> None:
+    make_killed_run(tmp_path)
+    code, out, err = run_report(["killed", "--no-color"], tmp_path)
+    assert (code, err) == (0, "")
+    assert out == (
+        "failures:\n"
+        "  FAIL   record-only: wrong\n"
+        "  ERROR  running: no verdict: the run ended before this testcase finished\n"
+        "  ERROR  pending: no verdict: the run ended before this testcase finished\n"
+        "e3suite: the run did not finish: results rebuilt from its journal\n"
+        "e3suite: 1 PASS, 1 FAIL, 2 ERROR\n"
+        "e3suite: 1 passed, 3 failed, 0 skipped\n"
+    )
+
+
+def test_corrupt_record_is_an_error_entry_and_the_rest_is_shown(tmp_path: Path) -> None:
+    results = copy_results(tmp_path)
+    (results / "new" / "results" / "a%2Frepaired.json").write_text('{"id": "a/repaired", "status": "PA')
+    (results / "new" / "results" / "x%2Fverify.json").write_text('{"id": "x/verify", "status": "NOPE"}')
+    code, out, err = run_report(["results/new", "--no-color", "--no-compare", "-a"], tmp_path)
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[3].startswith("ERROR  a/repaired: unreadable result record results/a%2Frepaired.json: ")
+    assert lines[8] == (
+        "ERROR  x/verify: unreadable result record results/x%2Fverify.json: 'NOPE' is not a valid TestStatus"
+    )
+    assert "PASS   a/unchanged" in lines[0]
+    assert lines[-1] == "e3suite: 4 passed, 4 failed, 2 skipped"
+
+
+def test_missing_index_falls_back_on_the_journal(tmp_path: Path) -> None:
+    results = copy_results(tmp_path)
+    (results / "new" / "index.json").unlink()
+    report = load_report(results / "new")
+    assert not report.complete
+    assert len(report.results) == 10
+    assert report.results[1].diff is not None  # full records, not just index entries
+
+
+def _journal_results(path: Path) -> int:
+    try:
+        return sum(1 for e in store.read_journal(path) if e.get("event") == "test_result")
+    except OSError:
+        return 0
+
+
+def test_report_after_a_real_sigkill(tmp_path: Path) -> None:
+    """A real run killed with SIGKILL (engine and workers) still gives a report."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    shutil.copy(REPO / "drivers" / "sample_suite.py", suite / "testsuite.py")
+    for name, step in (("quick", "status: PASS"), ("slow", "sleep: 60\n    status: PASS")):
+        (suite / "tests" / name).mkdir(parents=True)
+        (suite / "tests" / name / "test.yaml").write_text(f"fragments:\n  - name: run\n    {step}\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        [sys.executable, "testsuite.py", "-j2", "--progress", "none"], cwd=suite, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    results_dir = suite / "out" / "new"
+    try:
+        deadline = time.monotonic() + 60
+        while _journal_results(results_dir) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _journal_results(results_dir) == 1
+        group = [proc.pid, *(c.pid for c in psutil.Process(proc.pid).children(recursive=True))]
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    # Nothing the run started survives (workers and the sleeping fragment).
+    deadline = time.monotonic() + 10
+    while any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in group):
+        assert time.monotonic() < deadline, "processes of the killed run survive"
+        time.sleep(0.05)
+    code, out, err = run_report(["out/new", "--no-color"], suite)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-3:] == [
+        "e3suite: the run did not finish: results rebuilt from its journal",
+        "e3suite: 1 PASS, 1 ERROR",
+        "e3suite: 1 passed, 1 failed, 0 skipped",
+    ]
+    assert "ERROR  slow: no verdict: the run ended before this testcase finished" in out
