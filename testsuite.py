@@ -5,7 +5,6 @@ Each testcase under tests/ stages a small sample testsuite and checks what a
 user would see: verdicts, summary lines, exit codes, files written.
 """
 
-import argparse
 import sys
 
 from drivers.scenario import ScenarioDriver
@@ -18,9 +17,6 @@ class E3suiteTestsuite(Testsuite):
     tests_subdir = "tests"
     test_driver_map = {"scenario": ScenarioDriver}
     default_driver = "scenario"
-
-    def add_options(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--rewrite", action="store_true", help="rewrite the baselines of failing scenarios")
 
 
 if __name__ == "__main__":
