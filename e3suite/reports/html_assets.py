@@ -44,6 +44,7 @@ pre { white-space: pre-wrap; word-break: break-all; background: #f2f2f2; padding
 .lane-body { position: absolute; left: 4em; right: 0; top: 0; bottom: 0; }
 .frag { position: absolute; top: 0.15em; bottom: 0.15em; min-width: 1px; border-radius: 2px;
         background: #7bbf7b; }
+.frag.failing { background: #e8a0a0; }
 .frag.FAILED, .frag.TIMEDOUT { background: #d65f5f; } .frag.ABORTED { background: #999; }
 """
 
@@ -218,7 +219,7 @@ SCRIPT = r"""
   data.testcases.forEach(function (t) {
     t.fragments.forEach(function (f) {
       if (f.start === null || f.end === null || f.slot === null) { return; }
-      bars.push({test: t.id, f: f});
+      bars.push({test: t.id, status: t.status, f: f});
       if (f.start < t0) { t0 = f.start; }
       if (f.end > t1) { t1 = f.end; }
     });
@@ -237,7 +238,9 @@ SCRIPT = r"""
         lane.appendChild(body);
         lanes[slot] = {lane: lane, body: body};
       }
-      var bar = el("div", "frag " + b.f.state);
+      // A fragment that completed in a failing testcase is still drawn as failing.
+      var failing = b.status === "FAIL" || b.status === "ERROR";
+      var bar = el("div", "frag " + b.f.state + (failing ? " failing" : ""));
       bar.style.left = ((b.f.start - t0) / span * 100) + "%";
       bar.style.width = ((b.f.end - b.f.start) / span * 100) + "%";
       bar.title = b.test + ":" + b.f.name + " " + b.f.state + " " + seconds(b.f.end - b.f.start);

@@ -1,0 +1,172 @@
+"""The HTML report: self-contained, escaped; and driven in a real headless browser.
+
+The browser test uses Debian's chromium through Selenium and chromedriver
+(.ci/run installs them). Without them it is skipped locally, and it fails
+when CI=true: CI must really run it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from report_support import DATA, run_report
+
+from e3suite.model import TestResult, TestStatus
+from e3suite.reports.data import RunReport
+from e3suite.reports.html import render_html
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+HOSTILE = "</script><script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\">"
+
+
+def fixture_html(tmp_path: Path) -> Path:
+    target = tmp_path / "report.html"
+    code, _, err = run_report(["results/new", "--html", str(target)], DATA)
+    assert code == 0, err
+    return target
+
+
+def hostile_html(tmp_path: Path) -> Path:
+    result = TestResult(f"evil/{HOSTILE}", TestStatus.FAIL, HOSTILE, log=HOSTILE + "\n")
+    result.duration = 0.5
+    result.diff = HOSTILE
+    target = tmp_path / "hostile.html"
+    target.write_text(render_html(RunReport(tmp_path, {"argv": [HOSTILE]}, [result], True)), encoding="utf-8")
+    return target
+
+
+def test_html_is_self_contained(tmp_path: Path) -> None:
+    text = fixture_html(tmp_path).read_text(encoding="utf-8")
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", text)
+    assert "@import" not in text and "url(" not in text
+    assert text.count("<script") == 2  # the data block and the page's own script
+
+
+def test_test_output_never_becomes_markup(tmp_path: Path) -> None:
+    text = hostile_html(tmp_path).read_text(encoding="utf-8")
+    assert text.count("<script") == 2
+    assert "window.pwned" in text  # it is there, as escaped data
+    assert "<img" not in text
+    assert "innerHTML" not in text
+
+
+def _browser_available() -> bool:
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return False
+    return os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    if not _browser_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the browser test: {CHROMIUM}, {CHROMEDRIVER} or selenium is missing")
+        pytest.skip("no chromium/chromedriver/selenium here (.ci/run installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--window-size=1280,1600"):
+        options.add_argument(flag)
+    # An explicit chromedriver: Selenium must not try to download one.
+    service = Service(CHROMEDRIVER)
+    driver = webdriver.Chrome(service=service, options=options)
+    processes = [psutil.Process(service.process.pid)]
+    processes += processes[0].children(recursive=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        # Nothing the browser started survives the test.
+        gone, alive = psutil.wait_procs(processes, timeout=10)
+        for process in alive:
+            process.kill()
+        assert not alive, f"browser processes survived: {alive}"
+
+
+def test_html_in_a_real_browser(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    page = fixture_html(tmp_path)
+    browser.get(page.as_uri())
+
+    def text(element_id: str) -> str:
+        return browser.find_element(By.ID, element_id).text  # type: ignore[no-any-return]
+
+    def shown() -> list[str]:
+        rows = browser.find_elements(By.CSS_SELECTOR, "tr.result")
+        return [r.get_attribute("data-id") for r in rows if r.is_displayed()]
+
+    # Counts and the comparison, first thing on the page.
+    assert [text(f"count-{k}") for k in ("total", "passed", "failed", "skipped")] == [
+        "10 testcases", "6 passed", "2 failed", "2 skipped",
+    ]
+    assert text("change-new_failures") == "New failures (1)\na/breaks: FAIL (was PASS) \u2014 output differs"
+    assert "gone/t (was PASS)" in text("change-removed")
+    assert text("shown-count") == "10 of 10 testcases shown"
+
+    # Filter by verdict: hide PASS, then FAIL.
+    browser.find_element(By.CSS_SELECTOR, '.verdict-toggle[data-status="PASS"]').click()
+    assert text("shown-count") == "7 of 10 testcases shown"
+    browser.find_element(By.CSS_SELECTOR, '.verdict-toggle[data-status="FAIL"]').click()
+    assert "a/breaks" not in shown() and "a/still-broken" in shown()
+    for status in ("PASS", "FAIL"):
+        browser.find_element(By.CSS_SELECTOR, f'.verdict-toggle[data-status="{status}"]').click()
+
+    # Filter by text (ids and messages).
+    box = browser.find_element(By.ID, "filter-text")
+    box.send_keys("x/")
+    assert shown() == ["x/xpass", "x/verify", "x/na"]
+    box.clear()
+    box.send_keys("GPU")
+    assert shown() == ["a/now-skipped"]
+    box.send_keys("\b" * 3)
+    assert len(shown()) == 10
+
+    # Sort by duration: slowest first.
+    browser.find_element(By.ID, "sort-duration").click()
+    assert shown()[:2] == ["perf/slow", "a/breaks"]
+
+    # Expand a row: message, diff and log, the log's markup shown as text.
+    browser.find_element(By.CSS_SELECTOR, 'tr.result[data-id="a/breaks"]').click()
+    detail = browser.find_element(By.CSS_SELECTOR, "tr.detail")
+    assert "Message: output differs" in detail.text
+    assert detail.find_element(By.CSS_SELECTOR, "pre.diff").text.endswith("-hello\n+hullo")
+    log = detail.find_element(By.CSS_SELECTOR, "pre.log").text
+    assert log.startswith("running <script>alert('x')</script> & more")
+
+    # The timeline: two slots, one bar per fragment.
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#timeline .lane")) == 2
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#timeline .frag")) == 10
+
+    shot = tmp_path / "report.png"
+    assert browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    # Kept for a person to look at: pytest prints tmp_path on failure.
+    if os.environ.get("E3SUITE_SCREENSHOT_DIR"):
+        shutil.copy(shot, os.environ["E3SUITE_SCREENSHOT_DIR"])
+
+
+def test_hostile_output_does_not_run(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    browser.get(hostile_html(tmp_path).as_uri())
+    assert browser.execute_script("return window.pwned === undefined")
+    row = browser.find_element(By.CSS_SELECTOR, "tr.result")
+    assert row.get_attribute("data-id") == f"evil/{HOSTILE}"
+    row.click()
+    assert browser.find_element(By.CSS_SELECTOR, "pre.log").text == HOSTILE
+    assert browser.execute_script("return window.pwned === undefined")
+    assert len(browser.find_elements(By.TAG_NAME, "img")) == 0
