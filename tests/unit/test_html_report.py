@@ -90,7 +90,7 @@ def browser() -> Iterator[object]:
     finally:
         driver.quit()
         # Nothing the browser started survives the test.
-        gone, alive = psutil.wait_procs(processes, timeout=10)
+        _, alive = psutil.wait_procs(processes, timeout=10)
         for process in alive:
             process.kill()
         assert not alive, f"browser processes survived: {alive}"
