@@ -1,0 +1,106 @@
+"""Live progress: the status text, the time-left estimate, bar and lines modes."""
+
+from __future__ import annotations
+
+import io
+
+from e3suite.model import TestResult, TestStatus
+from e3suite.reports.progress import ProgressListener, format_clock, resolve_mode
+from e3suite.reports.terminal import TerminalReporter
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class TtyStream(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def finished(test_id: str, status: TestStatus, duration: float) -> TestResult:
+    result = TestResult(test_id, status)
+    result.duration = duration
+    return result
+
+
+def test_format_clock() -> None:
+    assert [format_clock(s) for s in (0, 59.6, 61, 3600 + 62)] == ["0:00", "1:00", "1:01", "1:01:02"]
+
+
+def test_auto_mode() -> None:
+    assert resolve_mode("auto", True) == "bar"
+    assert resolve_mode("auto", False) == "lines"
+    assert resolve_mode("none", True) == "none"
+
+
+def test_status_and_estimate_from_previous_durations() -> None:
+    clock = FakeClock()
+    reporter = TerminalReporter(stream=io.StringIO(), no_color=True)
+    progress = ProgressListener(
+        reporter, "lines", ["a", "b", "c", "d"], jobs=2, previous_durations={"b": 10.0, "c": 20.0, "d": 30.0},
+        clock=clock,
+    )
+    progress.fragment_started(None, 1)  # type: ignore[arg-type]
+    progress.fragment_started(None, 2)  # type: ignore[arg-type]
+    assert progress.status_text() == "[0/4] 0 failed, 2 running, 0:00 elapsed"  # "a": no estimate yet
+    progress.fragment_ended(None, None)  # type: ignore[arg-type]
+    progress.test_finished(finished("a", TestStatus.FAIL, 4.0))
+    clock.now += 65
+    # Left: (10 + 20 + 30) / 2 slots.
+    assert progress.status_text() == "[1/4] 1 failed, 1 running, 1:05 elapsed, ~0:30 left"
+    progress.stop()
+
+
+def test_unknown_tests_are_estimated_from_this_run() -> None:
+    reporter = TerminalReporter(stream=io.StringIO(), no_color=True)
+    progress = ProgressListener(reporter, "lines", ["a", "b", "c"], jobs=1, clock=FakeClock())
+    progress.test_finished(finished("a", TestStatus.PASS, 6.0))
+    assert progress.estimate_left() == 12.0
+
+
+def test_lines_mode_prints_a_line_per_interval() -> None:
+    clock = FakeClock()
+    stream = io.StringIO()
+    reporter = TerminalReporter(stream=stream, no_color=True)
+    progress = ProgressListener(reporter, "lines", ["a", "b"], jobs=1, interval=30.0, clock=clock)
+    progress.tick()
+    assert stream.getvalue() == ""
+    clock.now += 31
+    progress.tick()
+    progress.tick()
+    assert stream.getvalue() == "e3suite: [0/2] 0 failed, 0 running, 0:31 elapsed\n"
+
+
+def test_bar_mode_redraws_below_result_lines_and_clears_at_the_end() -> None:
+    stream = TtyStream()
+    reporter = TerminalReporter(stream=stream, no_color=True)
+    progress = ProgressListener(reporter, "auto", ["a", "b"], jobs=1, clock=FakeClock())
+    assert progress.mode == "bar"
+    result = finished("a", TestStatus.PASS, 1.0)
+    reporter.test_finished(result)
+    progress.test_finished(result)
+    reporter.test_finished(finished("b", TestStatus.PASS, 1.0))
+    progress.stop()
+    bar = "##########---------- [1/2] 0 failed, 0 running, 0:00 elapsed, ~0:01 left"
+    assert stream.getvalue() == (
+        "PASS   a\n"
+        f"\r\x1b[K{bar}"  # the status line drawn
+        f"\r\x1b[KPASS   b\n{bar}"  # erased, a result line, drawn again
+        "\r\x1b[K"  # removed at the end
+    )
+
+
+def test_ticker_thread_stops() -> None:
+    import threading
+
+    reporter = TerminalReporter(stream=TtyStream(), no_color=True)
+    progress = ProgressListener(reporter, "bar", ["a"], jobs=1)
+    progress.fragment_started(None, 1)  # type: ignore[arg-type]
+    assert any(t.name == "e3suite-progress" for t in threading.enumerate())
+    progress.stop()
+    assert not any(t.name == "e3suite-progress" for t in threading.enumerate())
