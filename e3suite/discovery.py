@@ -42,6 +42,8 @@ class SelectionError(Exception):
 class Testcase:
     """A discovered testcase, ready for its driver (or already in error)."""
 
+    __test__ = False  # not a pytest class, despite its name
+
     test_id: str
     test_dir: Path
     test_env: dict[str, Any] = field(default_factory=dict)

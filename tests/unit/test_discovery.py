@@ -1,0 +1,80 @@
+"""Unit tests of e3suite.discovery: the walk, selection and test.yaml errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from e3suite.discovery import SelectionError, find_testcase_dirs, load_testcase, read_test_yaml, select_ids
+from e3suite.driver import TestDriver
+
+
+class Dummy(TestDriver):
+    def add_fragments(self) -> None:
+        pass
+
+
+def make(root: Path, *ids: str) -> None:
+    for test_id in ids:
+        (root / test_id).mkdir(parents=True, exist_ok=True)
+        (root / test_id / "test.yaml").write_text("driver: dummy\n")
+
+
+def test_walk_sorted_not_into_testcases_skipping_vcs(tmp_path: Path) -> None:
+    make(tmp_path, "b", "a/x", "a/x/inner", ".git/y", "CVS/z", "a/y")
+    ids = [i for i, _ in find_testcase_dirs(tmp_path)]
+    assert ids == ["a/x", "a/y", "b"]
+
+
+def test_walk_survives_symlink_loops(tmp_path: Path) -> None:
+    make(tmp_path, "a/t")
+    os.symlink("..", tmp_path / "a" / "up")
+    os.symlink(tmp_path / "missing", tmp_path / "dangling")
+    assert [i for i, _ in find_testcase_dirs(tmp_path)] == ["a/t"]
+
+
+def test_selection_by_id_directory_and_regexp(tmp_path: Path) -> None:
+    ids = ["arith/add", "arith/mul", "strings/len", "tests-like/x"]
+    make(tmp_path, *ids)
+    assert select_ids(ids, ["arith/mul"], tmp_path, tmp_path) == ["arith/mul"]
+    assert select_ids(ids, ["arith"], tmp_path, Path("/")) == ["arith/add", "arith/mul"]
+    assert select_ids(ids, [str(tmp_path / "strings")], tmp_path, Path("/")) == ["strings/len"]
+    assert select_ids(ids, ["l$"], tmp_path, Path("/")) == ["arith/mul"]
+    assert select_ids(ids, [], tmp_path, Path("/")) == ids
+
+
+def test_regexp_is_searched_in_ids_never_in_paths(tmp_path: Path) -> None:
+    root = tmp_path / "somewhere" / "tests"
+    make(root, "a")
+    with pytest.raises(SelectionError, match="no testcase matches 'somewhere'"):
+        select_ids(["a"], ["somewhere"], root, Path("/"))
+
+
+def test_bad_regexp_is_a_selection_error(tmp_path: Path) -> None:
+    with pytest.raises(SelectionError, match="valid regexp"):
+        select_ids(["a"], ["a[b"], tmp_path, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: [1,\n", "test.yaml:2:1: invalid YAML"),
+        ("- 1\n", "test.yaml must be a mapping, not a list"),
+        ("!!python/object:os.system ls\n", "invalid YAML"),
+    ],
+)
+def test_yaml_problems_are_one_line_reasons(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "test.yaml").write_text(text)
+    data, error = read_test_yaml(tmp_path)
+    assert data is None and error is not None and message in error and "\n" not in error
+
+
+def test_driver_resolution(tmp_path: Path) -> None:
+    (tmp_path / "test.yaml").write_text("driver: other\n")
+    case = load_testcase("t", tmp_path, {"dummy": Dummy}, None)
+    assert case.error is not None and "unknown driver 'other' (known: dummy)" in case.error
+    (tmp_path / "test.yaml").write_text("description: x\n")
+    assert "no 'driver' key" in (load_testcase("t", tmp_path, {"dummy": Dummy}, None).error or "")
+    assert load_testcase("t", tmp_path, {"dummy": Dummy}, "dummy").driver_class is Dummy

@@ -1,0 +1,117 @@
+"""Unit tests of e3suite.engine: the verdict rules (promise 1), in-process."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e3suite.discovery import Testcase
+from e3suite.driver import FragmentContext, TestDriver
+from e3suite.engine import Engine
+from e3suite.executors.inprocess import InProcessExecutor
+from e3suite.model import TestResult, TestStatus
+from e3suite.plan import build_plan
+from e3suite.store import ResultsWriter, load_run
+
+
+class Scripted(TestDriver):
+    """test_env: {fragment: {"after": [...], "do": [actions]}}."""
+
+    def add_fragments(self) -> None:
+        for name, spec in self.test_env.items():
+            self.add_fragment(name, self.step, after=spec.get("after", []))
+
+    def step(self, ctx: FragmentContext) -> Any:
+        name = ctx.fragment_id.rsplit(":", 1)[1]
+        value = None
+        for action in self.test_env[name].get("do", []):
+            kind, _, arg = action.partition(" ")
+            if kind == "raise":
+                raise RuntimeError(arg)
+            if kind == "status":
+                ctx.result.set_status(TestStatus[arg], f"from {name}")
+            if kind == "return":
+                value = arg
+            if kind == "record":
+                ctx.result.info["previous"] = dict(ctx.previous)
+        return value
+
+
+def run(tmp_path: Path, tests: dict[str, dict[str, Any]], jobs: int = 2, **options: Any) -> dict[str, TestResult]:
+    cases = [Testcase(test_id, tmp_path, env, Scripted) for test_id, env in tests.items()]
+    ns = argparse.Namespace(**options)
+    plan = build_plan(cases, ns, tmp_path / "work")
+    writer = ResultsWriter(tmp_path / "results")
+    results = Engine(plan, InProcessExecutor(jobs), writer, ns).run()
+    writer.close()
+    assert len(results) == len(tests)  # exactly one verdict per testcase
+    return {r.test_id: r for r in results}
+
+
+def verdicts(results: dict[str, TestResult]) -> dict[str, tuple[str, str]]:
+    return {k: (r.status.value if r.status else "?", r.message) for k, r in results.items()}
+
+
+def test_basic_verdict_rules(tmp_path: Path) -> None:
+    results = run(tmp_path, {
+        "pass": {"run": {"do": ["status PASS"]}},
+        "raise": {"run": {"do": ["raise boom"]}},
+        "silent": {"a": {}, "b": {"after": ["a"]}},
+        "twice": {"a": {"do": ["status PASS"]}, "b": {"after": ["a"], "do": ["status FAIL"]}},
+    })
+    assert verdicts(results) == {
+        "pass": ("PASS", "from run"),
+        "raise": ("ERROR", "raise:run raised RuntimeError: boom"),
+        "silent": ("ERROR", "no verdict"),
+        "twice": ("ERROR", "verdict set twice: PASS by twice:a, then FAIL by twice:b"),
+    }
+    assert "Traceback" in results["raise"].log and "RuntimeError: boom" in results["raise"].log
+
+
+def test_return_values_reach_dependants(tmp_path: Path) -> None:
+    results = run(tmp_path, {
+        "lib": {"build": {"do": ["return lib.a"]}, "check": {"after": ["build"], "do": ["status PASS"]}},
+        "app": {"build": {"do": ["return app.o"]},
+                "run": {"after": ["build", "lib:build"], "do": ["record", "status PASS"]}},
+    })
+    assert results["app"].info["previous"] == {"build": "app.o", "lib:build": "lib.a"}
+
+
+def test_failed_predecessor_skips_dependants_transitively(tmp_path: Path) -> None:
+    results = run(tmp_path, {
+        "base": {"build": {"do": ["status FAIL"]}, "more": {"after": ["build"], "do": ["status PASS"]}},
+        "mid": {"run": {"after": ["base:build"], "do": ["status PASS"]}},
+        "leaf": {"run": {"after": ["mid:run"], "do": ["status PASS"]}},
+        "other": {"run": {"do": ["status PASS"]}},
+    })
+    assert verdicts(results) == {
+        "base": ("FAIL", "from build"),
+        "mid": ("SKIP", "dependency base:build failed"),
+        "leaf": ("SKIP", "dependency base:build failed"),
+        "other": ("PASS", "from run"),
+    }
+
+
+def test_failure_limit_skips_the_rest_under_their_own_ids(tmp_path: Path) -> None:
+    tests = {f"t{i}": {"run": {"do": ["status FAIL"]}} for i in range(5)}
+    results = run(tmp_path, tests, jobs=1, max_failures=2)
+    statuses = [results[f"t{i}"].status for i in range(5)]
+    assert statuses.count(TestStatus.FAIL) == 2
+    assert all(r.message == "not run: failure limit reached" for r in results.values() if r.status is TestStatus.SKIP)
+    assert statuses.count(TestStatus.SKIP) == 3
+
+
+def test_results_are_journaled_and_indexed(tmp_path: Path) -> None:
+    run(tmp_path, {"a": {"run": {"do": ["status PASS"]}}, "b/c": {"run": {"do": ["status FAIL"]}}})
+    loaded = load_run(tmp_path / "results")  # no index written: rebuilt from the journal
+    assert sorted((e["test"], e["status"]) for e in loaded.entries) == [("a", "PASS"), ("b/c", "FAIL")]
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 4])
+def test_slots_are_unique_among_running_fragments(tmp_path: Path, jobs: int) -> None:
+    results = run(tmp_path, {f"t{i}": {"run": {"do": ["status PASS"]}} for i in range(12)}, jobs=jobs)
+    slots = [f.slot for r in results.values() for f in r.fragments]
+    assert set(slots) <= set(range(jobs))
