@@ -116,7 +116,10 @@ class ClassicDriver(TestDriver):
         self.result.log += f"$ {command_text(result.argv)}\n{result.output}"
         if result.output and not result.output.endswith("\n"):
             self.result.log += "\n"
-        if not result.ok:
+        if result.timed_out:
+            # ctx.timed_out names the testcase's timeout (the command got what was left of it).
+            self.result.log += f"[{self.ctx.timed_out or result.describe()}]\n"
+        elif not result.ok:
             self.result.log += f"[{result.describe()}]\n"
         if analyze_output:
             self.output += result.output
