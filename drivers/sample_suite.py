@@ -31,7 +31,7 @@ import sys
 import time
 from typing import Any
 
-from e3suite import FragmentContext, TestDriver, Testsuite, TestStatus
+from e3suite import FragmentContext, TestDriver, TestStatus, Testsuite
 
 
 class StepsDriver(TestDriver):

@@ -34,7 +34,7 @@ DEFAULT_FRAGMENT_ESTIMATE = 1.0
 class Fragment:
     """A node of the DAG."""
 
-    __slots__ = ("index", "fragment_id", "test_id", "spec", "preds", "succs", "priority")
+    __slots__ = ("fragment_id", "index", "preds", "priority", "spec", "succs", "test_id")
 
     def __init__(self, index: int, test_id: str, spec: FragmentSpec | None, name: str) -> None:
         self.index = index
@@ -132,7 +132,8 @@ class _PlanBuilder:
             )
             driver.add_fragments()
         except Exception as exc:  # a driver bug must not stop the run
-            planned.error = f"driver {case.driver_class.__name__} failed to declare fragments: {type(exc).__name__}: {exc}"
+            name = case.driver_class.__name__
+            planned.error = f"driver {name} failed to declare fragments: {type(exc).__name__}: {exc}"
             planned.details = traceback.format_exc()
             return planned
         if not driver.fragments:

@@ -74,7 +74,9 @@ class Journal:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file: IO[str] | None = open(path, "a", encoding="utf-8")
+        # Kept open for the whole run, closed by close(): one open per event
+        # would cost more than the event itself.
+        self._file: IO[str] | None = open(path, "a", encoding="utf-8")  # noqa: SIM115
 
     def write(self, event: str, **fields: Any) -> None:
         if self._file is None:

@@ -107,7 +107,7 @@ def run_fragment(task: FragmentTask, slot: int) -> FragmentOutcome:
     try:
         os.makedirs(task.working_dir, exist_ok=True)
         value = task.callback(ctx)
-    except BaseException as exc:  # noqa: BLE001 - a fragment must never kill its runner
+    except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
         return FragmentOutcome(
