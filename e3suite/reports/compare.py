@@ -9,7 +9,8 @@ except ``slower`` which may also hold a testcase of another category:
 - ``still_failing``: FAIL/ERROR now and before;
 - ``fixed``: failing before, passing now (PASS, XFAIL, XPASS, VERIFY);
 - ``newly_skipped``: SKIP/NOT_APPLICABLE now, present before and not skipped;
-- ``new``: not in the previous run (whatever its verdict now);
+- ``new``: not in the previous run (whatever its verdict now), unless the
+  previous run ran a selection of the testcases;
 - ``removed``: in the previous run, not in this one (unless this run ran a
   selection of the testcases);
 - ``slower``: at least ``threshold`` times slower than before, and slower by
@@ -129,11 +130,14 @@ def compare(
     old_dir: str,
     threshold: float = DEFAULT_SLOWDOWN_THRESHOLD,
     partial: bool = False,
+    old_partial: bool = False,
 ) -> Comparison:
     """Classify every testcase of ``new`` and ``old``; lists keep ``new``'s order.
 
     ``partial``: ``new`` is a selection of the testcases, so the ones it lacks
     were not run rather than removed, and ``removed`` stays empty.
+    ``old_partial``: likewise, ``old`` was a selection, so a testcase it lacks
+    is not new, and ``new`` stays empty.
     """
     old_by_id = {o.test_id: o for o in old}
     comparison = Comparison(old_dir=old_dir, threshold=threshold, old_count=len(old_by_id))
@@ -150,7 +154,8 @@ def compare(
             before.duration if before else None,
         )
         if before is None:
-            comparison.new.append(change)
+            if not old_partial:
+                comparison.new.append(change)
             continue
         if now.status.is_failure:
             (comparison.still_failing if before.status.is_failure else comparison.new_failures).append(change)

@@ -90,7 +90,10 @@ def compare_with_dir(
         old = store.load_run(old_dir)
     except (store.StoreError, OSError):
         return None
-    return compare(outcomes(results), outcomes_from_entries(old.entries), str(old_dir), threshold, partial)
+    old_partial = bool(old.run.get("selection"))
+    return compare(
+        outcomes(results), outcomes_from_entries(old.entries), str(old_dir), threshold, partial, old_partial
+    )
 
 
 def resolve_results_dir(path: Path) -> Path:

@@ -77,3 +77,9 @@ def test_compare_fixed_directories(tmp_path: Path) -> None:
     }
     # An unreadable previous run gives no comparison, not an error.
     assert load_report(RESULTS / "new", tmp_path).comparison is None
+
+
+def test_after_a_partial_run_nothing_is_new() -> None:
+    c = compare([Outcome("a", P), Outcome("b", F)], [Outcome("a", P)], "old", old_partial=True)
+    assert ids(c, "new") == []
+    assert not c.changed
