@@ -106,7 +106,8 @@ class Engine:
         fragments = plan.fragments
         self.states = [FragmentState.BLOCKED] * len(fragments)
         self.indegree = [len(f.preds) for f in fragments]
-        self.values: dict[int, Any] = {}
+        self.values: dict[int, Any] = {}  # return values awaited by dependants
+        self.unsent = [len(f.succs) for f in fragments]
         self.tests = {
             test_id: _TestState(planned, TestResult(test_id), len(planned.fragments))
             for test_id, planned in plan.tests.items()
@@ -184,6 +185,10 @@ class Engine:
             pred_fragment = self.plan.fragments[pred]
             key = pred_fragment.name if pred_fragment.test_id == fragment.test_id else pred_fragment.fragment_id
             previous[key] = self.values.get(pred)
+            # Keep a return value only until its last dependant has it.
+            self.unsent[pred] -= 1
+            if self.unsent[pred] == 0:
+                self.values.pop(pred, None)
         timeout = fragment.spec.timeout
         if timeout is None:
             timeout = planned.case.test_env.get("timeout", self.default_timeout)
@@ -231,8 +236,9 @@ class Engine:
                 self.indegree[succ] -= 1
                 if self.indegree[succ] == 0 and self.states[succ] is FragmentState.BLOCKED:
                     self._make_ready(succ)
-        else:
+        elif outcome.state is not FragmentState.ABORTED:
             self._skip_dependants(fragment, f"dependency {fragment.fragment_id} failed")
+        # (Dependants of an aborted fragment are skipped with the stop reason.)
         self._fragment_done(test)
 
     def _merge(self, test: _TestState, fragment: Fragment, outcome: FragmentOutcome) -> None:
