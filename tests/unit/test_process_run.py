@@ -1,0 +1,228 @@
+"""e3suite.process: what a driver gets back from a command, and what it leaves behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+from e3suite import process
+
+
+def marker() -> str:
+    """A unique sleep duration, to find processes of one test by their argv."""
+    return f"{300 + (uuid.uuid4().int % 10_000) / 1000:.3f}"
+
+
+def survivors(mark: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if mark in (proc.info["cmdline"] or []) and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def wait_no_survivors(mark: str) -> list[psutil.Process]:
+    """Processes we killed may take a moment to leave the table."""
+    deadline = time.monotonic() + 5
+    while (left := survivors(mark)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def test_argv_output_and_status() -> None:
+    result = process.run([sys.executable, "-c", "print('hello'); raise SystemExit(3)"])
+    assert result.status == 3
+    assert result.signal is None
+    assert result.output == "hello\n"
+    assert result.output_size == 6
+    assert not result.ok
+    assert result.describe() == "exit status 3"
+    assert result.wall > 0 and result.cpu >= 0
+
+
+def test_string_command_runs_through_sh_with_env_cwd_stdin(tmp_path: Path) -> None:
+    result = process.run("echo $GREETING; pwd; cat", cwd=tmp_path, env={"GREETING": "hi"}, stdin="from stdin")
+    assert result.argv == ["/bin/sh", "-c", "echo $GREETING; pwd; cat"]
+    assert result.ok
+    assert result.output == f"hi\n{tmp_path}\nfrom stdin"
+
+
+def test_stdin_larger_than_a_pipe_while_output_flows() -> None:
+    data = "x" * 1_000_000
+    result = process.run(["cat"], stdin=data)
+    assert result.output_size == 1_000_000
+    assert result.output == data
+
+
+def test_stderr_merged_or_apart() -> None:
+    merged = process.run("echo out; echo err >&2")
+    assert sorted(merged.output.split()) == ["err", "out"]
+    assert merged.stderr is None
+    apart = process.run("echo out; echo err >&2", merge_stderr=False)
+    assert apart.output == "out\n"
+    assert apart.stderr == "err\n"
+    assert apart.to_json()["stderr"] == "err\n"
+
+
+def test_ten_megabytes_of_output_is_capped_head_and_tail() -> None:
+    script = "import sys; sys.stdout.write('H' * 100 + 'x' * 9_999_800 + 'T' * 100)"
+    result = process.run([sys.executable, "-c", script], output_limit=1000, timeout=60)
+    assert result.ok
+    assert result.output_size == 10_000_000
+    assert result.output.startswith("H" * 100)
+    assert result.output.endswith("T" * 100)
+    assert "[... 9999000 bytes omitted ...]" in result.output
+    assert len(result.to_json()["output"]) < 2000
+
+
+def test_command_that_cannot_start() -> None:
+    result = process.run(["/nonexistent/program"])
+    assert result.status == 127
+    assert result.error is not None and "No such file" in result.error
+    assert result.describe().startswith("cannot run: /nonexistent/program")
+
+
+def test_killed_by_a_signal() -> None:
+    result = process.run("kill -SEGV $$")
+    assert result.status is None
+    assert result.signal == signal.SIGSEGV
+    assert result.describe() == "killed by SIGSEGV"
+    assert result.to_json()["signal"] == 11
+
+
+def test_each_command_runs_in_a_new_session() -> None:
+    result = process.run([sys.executable, "-c", "import os; print(os.getsid(0) == os.getpid())"])
+    assert result.output == "True\n"
+
+
+def test_timeout_kills_a_setsid_grandchild() -> None:
+    mark = marker()
+    # The grandchild leaves the group: only a walk of the tree finds it.
+    cmd = f"setsid sleep {mark} & sleep {mark}"
+    start = time.monotonic()
+    result = process.run(cmd, timeout=0.5, kill_grace=0.5)
+    assert time.monotonic() - start < 30
+    assert result.timed_out
+    assert result.timeout == 0.5
+    assert result.describe().startswith("timed out after 0.5 s")
+    assert result.to_json()["timed_out"] is True
+    assert wait_no_survivors(mark) == []
+
+
+def test_timeout_sigterm_then_sigkill_after_the_grace() -> None:
+    mark = marker()
+    result = process.run(f"trap '' TERM; sleep {mark}", timeout=0.3, kill_grace=0.3)
+    assert result.timed_out
+    assert result.signal == signal.SIGKILL  # SIGTERM was ignored
+    assert result.wall >= 0.6
+    assert wait_no_survivors(mark) == []
+
+
+def test_timeout_a_process_that_ends_on_sigterm_is_not_killed() -> None:
+    result = process.run("sleep 30", timeout=0.3, kill_grace=30)
+    assert result.timed_out
+    assert result.signal == signal.SIGTERM
+    assert result.wall < 20
+
+
+def test_leaked_background_process_is_killed_and_counted() -> None:
+    mark = marker()
+    result = process.run(f"sleep {mark} > /dev/null 2>&1 & echo started")
+    assert result.status == 0
+    assert result.output == "started\n"
+    assert result.leaked == 1
+    assert result.describe() == "exit status 0; left 1 process running"
+    assert wait_no_survivors(mark) == []
+
+
+def test_leak_holding_the_output_pipe_does_not_block() -> None:
+    mark = marker()
+    start = time.monotonic()
+    result = process.run(f"sleep {mark} & echo started")
+    assert time.monotonic() - start < 10
+    assert result.output == "started\n"
+    assert result.leaked == 1
+    assert wait_no_survivors(mark) == []
+
+
+def test_setsid_leak_is_found_by_a_subreaper(tmp_path: Path) -> None:
+    """As in a worker: a subreaper adopts a setsid'd orphan, the leak check kills it."""
+    mark = marker()
+    script = textwrap.dedent(f"""
+        import json
+        from e3suite import process
+        process.become_subreaper()
+        result = process.run("(setsid sleep {mark} > /dev/null 2>&1 &) ; echo ok")
+        print(json.dumps(result.to_json()))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["status"] == 0
+    assert data["leaked"] == 1
+    assert wait_no_survivors(mark) == []
+
+
+def test_cpu_and_peak_rss_are_recorded() -> None:
+    script = "x = bytearray(300 * 2**20); x[::4096] = b'x' * len(x[::4096])"
+    result = process.run([sys.executable, "-c", script])
+    assert result.ok
+    assert result.peak_rss is not None and result.peak_rss > 300 * 2**20
+    assert result.cpu > 0
+    data = result.to_json()
+    assert set(data) >= {"argv", "status", "signal", "timed_out", "wall", "cpu", "peak_rss", "leaked", "output"}
+
+
+def test_kill_process_tree_reaches_setsid_descendants() -> None:
+    mark = marker()
+    proc = subprocess.Popen(["/bin/sh", "-c", f"setsid sleep {mark} & sleep {mark} & wait"], start_new_session=True)
+    deadline = time.monotonic() + 10
+    while len(survivors(mark)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(survivors(mark)) == 2
+    killed = process.kill_process_tree(proc.pid, grace=0.5)
+    proc.wait(10)
+    assert killed == 3
+    assert wait_no_survivors(mark) == []
+
+
+def test_find_tagged_sees_the_tag_of_running_commands() -> None:
+    mark = marker()
+    proc = subprocess.Popen(["sleep", mark], env={**os.environ, process.TAG_VARIABLE: "test-tag:1"})
+    try:
+        deadline = time.monotonic() + 5
+        while proc.pid not in process.find_tagged("test-tag:") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert proc.pid in process.find_tagged("test-tag:")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize(("limit", "head", "tail", "omitted"), [(10, "01234", "bcdef", 6), (11, "012345", "bcdef", 5)])
+def test_capture_keeps_exactly_head_and_tail(limit: int, head: str, tail: str, omitted: int) -> None:
+    capture = process._Capture(limit)
+    for chunk in (b"0123", b"4567", b"89ab", b"cdef"):
+        capture.add(chunk)
+    assert capture.size == 16
+    assert capture.text() == f"{head}\n[... {omitted} bytes omitted ...]\n{tail}"
+
+
+def test_capture_under_the_limit_is_whole() -> None:
+    capture = process._Capture(100)
+    capture.add(b"abc")
+    capture.add("é".encode())
+    assert capture.text() == "abcé"
