@@ -15,6 +15,7 @@ terminal: every problem becomes a message to the engine.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import pickle
 import signal
@@ -37,6 +38,9 @@ ERROR = "error"
 def worker_main(conn: Connection, slot: int) -> None:
     """Serve fragments for ``slot`` until the pipe closes or an empty message arrives."""
     _reset_signals()
+    # A crash is reported by the engine ("worker died (signal 11)..."); a
+    # fault handler inherited from the engine would print over its report.
+    faulthandler.disable()
     process.become_subreaper()
     _set_parent_death_signal()
     cwd = os.getcwd()

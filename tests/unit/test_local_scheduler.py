@@ -1,0 +1,266 @@
+"""MultiprocessScheduler driven directly: outcomes, crashes, timeouts, slots, interruption.
+
+Callbacks are module-level functions of this module: workers are forked from
+the pytest process, so they unpickle as they would from a user's testsuite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from e3suite.driver import FragmentContext
+from e3suite.executors.base import FragmentOutcome, FragmentTask
+from e3suite.executors.local import MultiprocessScheduler
+from e3suite.model import FailureReason, FragmentState, TestResult, TestStatus
+
+# -- callbacks (module level: picklable) ------------------------------------------
+
+
+def return_previous(ctx: FragmentContext) -> Any:
+    return {"slot": ctx.slot, "previous": ctx.previous, "pid": os.getpid()}
+
+
+def set_pass(ctx: FragmentContext) -> None:
+    ctx.result.set_status(TestStatus.PASS, "fine")
+    ctx.result.log += "logged\n"
+
+
+def raise_error(ctx: FragmentContext) -> None:
+    raise ValueError("bad value")
+
+
+def exit_3(ctx: FragmentContext) -> None:
+    os._exit(3)
+
+
+def segfault(ctx: FragmentContext) -> None:
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def spin(ctx: FragmentContext) -> None:
+    while True:
+        pass
+
+
+def return_lambda(ctx: FragmentContext) -> Any:
+    return lambda: None
+
+
+def sleep_briefly(ctx: FragmentContext) -> tuple[int, float, float]:
+    start = time.monotonic()
+    time.sleep(0.05)
+    return ctx.slot, start, time.monotonic()
+
+
+def shell_sleep(ctx: FragmentContext) -> None:
+    ctx.shell(["sleep", ctx.test_env["mark"]])
+
+
+def chdir_and_setenv(ctx: FragmentContext) -> None:
+    os.chdir("/")
+    os.environ["E3SUITE_TEST_LEFTOVER"] = "1"
+
+
+def report_cwd_env(ctx: FragmentContext) -> tuple[str, str | None]:
+    return os.getcwd(), os.environ.get("E3SUITE_TEST_LEFTOVER")
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+def make_task(index: int, callback: Any, tmp: Path, timeout: float | None = None, **env: Any) -> FragmentTask:
+    test_id = f"a/t{index}"
+    return FragmentTask(
+        index=index,
+        fragment_id=f"{test_id}:run",
+        test_id=test_id,
+        name="run",
+        callback=callback,
+        test_env=dict(env),
+        test_dir=tmp,
+        working_dir=tmp / "work" / str(index),
+        options=argparse.Namespace(kill_grace=0.5),
+        previous={"build": index * 10},
+        result=TestResult(test_id),
+        timeout=timeout,
+    )
+
+
+def run_all(
+    scheduler: MultiprocessScheduler, tasks: list[FragmentTask], limit: float = 60
+) -> dict[int, FragmentOutcome]:
+    """Submit as slots free up, collect every outcome."""
+    pending = list(tasks)
+    outcomes: dict[int, FragmentOutcome] = {}
+    deadline = time.monotonic() + limit
+    while len(outcomes) < len(tasks):
+        assert time.monotonic() < deadline, f"outcomes missing: {len(outcomes)}/{len(tasks)}"
+        while pending and scheduler.free_slots() > 0:
+            scheduler.submit(pending.pop(0))
+        for outcome in scheduler.wait(0.5):
+            assert outcome.index not in outcomes
+            outcomes[outcome.index] = outcome
+    return outcomes
+
+
+@pytest.fixture
+def scheduler() -> Iterator[MultiprocessScheduler]:
+    sched = MultiprocessScheduler(2, kill_grace=0.5)
+    sched.start()
+    yield sched
+    sched.shutdown()
+    me = psutil.Process()
+    deadline = time.monotonic() + 5
+    while [c for c in me.children(recursive=True) if c.status() != psutil.STATUS_ZOMBIE]:
+        assert time.monotonic() < deadline, "the scheduler left processes behind"
+        time.sleep(0.05)
+
+
+def mark() -> str:
+    return f"{400 + (uuid.uuid4().int % 10_000) / 1000:.3f}"
+
+
+def survivors(text: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        if text in (proc.info["cmdline"] or []) and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(proc)
+    return found
+
+
+# -- tests ------------------------------------------------------------------------------
+
+
+def test_return_values_and_previous_cross_processes(scheduler: MultiprocessScheduler, tmp_path: Path) -> None:
+    outcomes = run_all(scheduler, [make_task(i, return_previous, tmp_path) for i in range(4)])
+    for index, outcome in outcomes.items():
+        assert outcome.state is FragmentState.COMPLETE
+        value = outcome.return_value
+        assert value["previous"] == {"build": index * 10}
+        assert value["pid"] != os.getpid()
+        assert value["slot"] == outcome.slot
+        assert (tmp_path / "work" / str(index)).is_dir()
+
+
+def test_result_changes_come_back_as_a_delta(scheduler: MultiprocessScheduler, tmp_path: Path) -> None:
+    outcome = run_all(scheduler, [make_task(0, set_pass, tmp_path)])[0]
+    assert outcome.state is FragmentState.COMPLETE
+    assert [(v.status, v.message) for v in outcome.delta.verdicts] == [(TestStatus.PASS, "fine")]
+    assert outcome.delta.log == "logged\n"
+
+
+def test_raising_callback_is_a_failed_outcome(scheduler: MultiprocessScheduler, tmp_path: Path) -> None:
+    outcome = run_all(scheduler, [make_task(0, raise_error, tmp_path)])[0]
+    assert outcome.state is FragmentState.FAILED
+    assert outcome.error == "a/t0:run raised ValueError: bad value"
+    assert "bad value" in outcome.details
+
+
+@pytest.mark.parametrize(("callback", "cause"), [(exit_3, "exit status 3"), (segfault, "signal 11")])
+def test_worker_death_is_reported_and_the_slot_recovers(
+    scheduler: MultiprocessScheduler, tmp_path: Path, callback: Any, cause: str
+) -> None:
+    tasks = [make_task(0, callback, tmp_path)] + [make_task(i, return_previous, tmp_path) for i in range(1, 5)]
+    outcomes = run_all(scheduler, tasks)
+    assert outcomes[0].state is FragmentState.FAILED
+    assert outcomes[0].error == f"worker died ({cause}) while running a/t0:run"
+    assert all(outcomes[i].state is FragmentState.COMPLETE for i in range(1, 5))
+
+
+def test_a_callback_stuck_in_python_times_out(scheduler: MultiprocessScheduler, tmp_path: Path) -> None:
+    start = time.monotonic()
+    outcomes = run_all(scheduler, [make_task(0, spin, tmp_path, timeout=0.5), make_task(1, return_previous, tmp_path)])
+    assert time.monotonic() - start < 30
+    assert outcomes[0].state is FragmentState.TIMEDOUT
+    assert outcomes[0].error == "timed out after 0.5 s"
+    assert outcomes[0].failure_reason is FailureReason.TIMEOUT
+    # The slot works again with a fresh worker.
+    again = run_all(scheduler, [make_task(i, return_previous, tmp_path) for i in range(2, 6)])
+    assert all(o.state is FragmentState.COMPLETE for o in again.values())
+
+
+def test_a_command_timeout_through_ctx_shell(scheduler: MultiprocessScheduler, tmp_path: Path) -> None:
+    text = mark()
+    outcome = run_all(scheduler, [make_task(0, shell_sleep, tmp_path, timeout=0.5, mark=text)])[0]
+    assert outcome.state is FragmentState.TIMEDOUT
+    assert outcome.error == "timed out after 0.5 s"
+    [command] = outcome.delta.processes
+    assert command["timed_out"] is True
+    assert command["argv"] == ["sleep", text]
+    assert survivors(text) == []
+
+
+def test_unpicklable_callback_is_an_error_naming_the_fragment(scheduler: MultiprocessScheduler, tmp_path: Path) -> None:
+    outcome = run_all(scheduler, [make_task(0, lambda ctx: None, tmp_path)])[0]
+    assert outcome.state is FragmentState.FAILED
+    assert outcome.error is not None
+    assert outcome.error.startswith("cannot send a/t0:run to a worker process:")
+    assert scheduler.free_slots() == 2
+
+
+def test_unpicklable_return_value_is_an_error(scheduler: MultiprocessScheduler, tmp_path: Path) -> None:
+    outcome = run_all(scheduler, [make_task(0, return_lambda, tmp_path)])[0]
+    assert outcome.state is FragmentState.FAILED
+    assert outcome.error is not None
+    assert "return value of the fragment cannot be sent back" in outcome.error
+
+
+def test_slots_are_unique_among_running_fragments(tmp_path: Path) -> None:
+    sched = MultiprocessScheduler(3)
+    sched.start()
+    try:
+        outcomes = run_all(sched, [make_task(i, sleep_briefly, tmp_path) for i in range(24)])
+    finally:
+        sched.shutdown()
+    spans: dict[int, list[tuple[float, float]]] = {}
+    for outcome in outcomes.values():
+        slot, start, end = outcome.return_value
+        assert slot == outcome.slot
+        assert 0 <= slot < 3
+        spans.setdefault(slot, []).append((start, end))
+    for slot_spans in spans.values():
+        slot_spans.sort()
+        for (_, end), (next_start, _) in itertools.pairwise(slot_spans):
+            assert end <= next_start
+
+
+def test_callbacks_do_not_leak_cwd_or_environment(tmp_path: Path) -> None:
+    sched = MultiprocessScheduler(1)
+    sched.start()
+    try:
+        run_all(sched, [make_task(0, chdir_and_setenv, tmp_path)])
+        outcome = run_all(sched, [make_task(1, report_cwd_env, tmp_path)])[1]
+    finally:
+        sched.shutdown()
+    assert outcome.return_value == (os.getcwd(), None)
+
+
+def test_interrupt_ends_running_commands(tmp_path: Path) -> None:
+    sched = MultiprocessScheduler(2, kill_grace=0.5)
+    sched.start()
+    text = mark()
+    try:
+        for i in range(2):
+            sched.submit(make_task(i, shell_sleep, tmp_path, mark=text))
+        deadline = time.monotonic() + 20
+        while len(survivors(text)) < 2:
+            assert time.monotonic() < deadline
+            assert sched.wait(0.05) == []
+        outcomes = sched.interrupt()
+    finally:
+        sched.shutdown()
+    assert sorted(o.index for o in outcomes) == [0, 1]
+    assert {o.state for o in outcomes} == {FragmentState.ABORTED}
+    assert {o.error for o in outcomes} == {"interrupted"}
+    assert survivors(text) == []
