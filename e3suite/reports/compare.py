@@ -132,7 +132,7 @@ def compare(
     partial: bool = False,
     old_partial: bool = False,
 ) -> Comparison:
-    """Classify every testcase of ``new`` and ``old``; lists keep ``new``'s order.
+    """Classify every testcase of ``new`` and ``old``; lists are sorted by id.
 
     ``partial``: ``new`` is a selection of the testcases, so the ones it lacks
     were not run rather than removed, and ``removed`` stays empty.
@@ -170,7 +170,10 @@ def compare(
         for test_id, o in old_by_id.items()
         if test_id not in seen and not partial
     ]
-    # The worst slowdowns first: that is what a reader acts on.
+    # Sorted by id, so that the same two runs always read the same; but the
+    # worst slowdowns first: that is what a reader acts on.
+    for name, _ in CATEGORIES:
+        comparison.category(name).sort(key=lambda c: c.test_id)
     comparison.slower.sort(key=lambda c: -((c.duration or 0.0) / max(c.old_duration or 0.0, 1e-9)))
     return comparison
 

@@ -157,7 +157,11 @@ def summary_lines(
     The last line is always ``summary_line``.
     """
     statuses = [r.status for r in results if r.status is not None]
-    failures = [r for r in results if r.status is not None and r.status.is_failure]
+    # Sorted by id, not in completion order: the summary of two runs of the
+    # same results reads the same whatever the scheduling was.
+    failures = sorted(
+        (r for r in results if r.status is not None and r.status.is_failure), key=lambda r: r.test_id
+    )
     lines: list[str] = []
     if comparison is not None:
         lines.extend(comparison_lines(comparison, colour))

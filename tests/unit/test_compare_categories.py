@@ -71,7 +71,7 @@ def test_compare_fixed_directories(tmp_path: Path) -> None:
         "still_failing": ["a/still-broken"],
         "fixed": ["a/repaired"],
         "newly_skipped": ["a/now-skipped"],
-        "new": ["new/xfail", "x/xpass", "x/verify", "x/na"],
+        "new": ["new/xfail", "x/na", "x/verify", "x/xpass"],
         "removed": ["gone/t"],
         "slower": ["perf/slow"],
     }

@@ -60,9 +60,9 @@ def test_report_on_a_killed_run(tmp_path: Path) -> None:
     assert (code, err) == (0, "")
     assert out == (
         "failures:\n"
+        "  ERROR  pending: no verdict: the run ended before this testcase finished\n"
         "  FAIL   record-only: wrong\n"
         "  ERROR  running: no verdict: the run ended before this testcase finished\n"
-        "  ERROR  pending: no verdict: the run ended before this testcase finished\n"
         "e3suite: the run did not finish: results rebuilt from its journal\n"
         "e3suite: 1 PASS, 1 FAIL, 2 ERROR\n"
         "e3suite: 1 passed, 3 failed, 0 skipped\n"
