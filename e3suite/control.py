@@ -83,7 +83,9 @@ def parse_condition(text: str) -> ast.Expression:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ConditionError(f"invalid syntax: {exc.msg} (column {exc.offset})") from None
+        detail = "" if exc.msg == "invalid syntax" else f": {exc.msg}"
+        where = f" at column {exc.offset}" if exc.offset else ""
+        raise ConditionError(f"invalid syntax{detail}{where}") from None
     for node in ast.walk(tree):
         _check_node(node)
     return tree
