@@ -107,16 +107,16 @@ class CommandResult:
             "status": self.status,
             "signal": self.signal,
             "timed_out": self.timed_out,
-            "timeout": self.timeout,
+            "timeout": round(self.timeout, 3) if self.timeout is not None else None,
             "wall": round(self.wall, 6),
             "cpu": round(self.cpu, 6),
             "peak_rss": self.peak_rss,
             "leaked": self.leaked,
-            "output": _cap_text(self.output, JSON_OUTPUT_LIMIT),
+            "output": _cap_text(self.output, JSON_OUTPUT_LIMIT, self.output_size),
             "output_size": self.output_size,
         }
         if self.stderr is not None:
-            data["stderr"] = _cap_text(self.stderr, JSON_OUTPUT_LIMIT)
+            data["stderr"] = _cap_text(self.stderr, JSON_OUTPUT_LIMIT, self.stderr_size)
             data["stderr_size"] = self.stderr_size
         if self.error is not None:
             data["error"] = self.error
@@ -294,6 +294,9 @@ def _supervise(
                 # grandchild that called setsid is found through its parent.
                 victims = _collect([pid], tag)
                 _terminate_group(pid)
+                for escaped in victims - _group_members_of(victims, pid):
+                    with contextlib.suppress(OSError):
+                        os.kill(escaped, signal.SIGTERM)
                 kill_at = now + kill_grace
             if kill_at is not None and now >= kill_at:
                 _kill_pids(victims | _collect([pid], tag), grace=0, tag=tag)
@@ -335,8 +338,14 @@ def _supervise(
         for stream in (proc.stdin, proc.stdout, proc.stderr):
             if stream is not None and not stream.closed:
                 stream.close()
+    if timed_out:
+        # Part of ending the command, not a leak: what remains of the tree
+        # gets the rest of the grace period, then SIGKILL.
+        _finish_timeout(pid, tag, victims, kill_at)
+        leaked = 0
+    else:
+        leaked = _reap_leftovers(pid, tag, victims)
     wall = time.monotonic() - start
-    leaked = _reap_leftovers(pid, tag, victims)
     status: int | None = None
     sig: int | None = None
     if os.WIFSIGNALED(wait_status):
@@ -481,6 +490,29 @@ def _reap_leftovers(pid: int, tag: str, known: set[int]) -> int:
     if victims:
         _kill_pids(victims, grace=0, tag=tag)
     return len(victims)
+
+
+def _group_members_of(pids: set[int], pgid: int) -> set[int]:
+    """Those of ``pids`` in process group ``pgid``."""
+    members = set()
+    for p in pids:
+        with contextlib.suppress(OSError):
+            if os.getpgid(p) == pgid:
+                members.add(p)
+    return members
+
+
+def _finish_timeout(pid: int, tag: str, victims: set[int], kill_at: float | None) -> None:
+    remaining = {p for p in victims | _collect([], tag) | _group_members_of(victims, pid) if p != pid}
+    while kill_at is not None and time.monotonic() < kill_at:
+        remaining = {p for p in remaining if _is_live(p)}
+        if not remaining and not _group_alive(pid):
+            return
+        time.sleep(0.02)
+    remaining |= _group_members(pid) if _group_alive(pid) else set()
+    remaining = {p for p in remaining if p != pid and _is_live(p)}
+    if remaining:
+        _kill_pids(remaining, grace=0, tag=tag)
 
 
 def _group_members(pgid: int) -> set[int]:
@@ -644,11 +676,14 @@ def _signal_name(sig: int) -> str:
         return f"signal {sig}"
 
 
-def _cap_text(text: str, limit: int) -> str:
+def _cap_text(text: str, limit: int, size: int) -> str:
+    """``text`` (``size`` bytes were produced) cut to about ``limit`` characters, head and tail kept."""
     if len(text) <= limit:
         return text
     half = limit // 2
-    return text[:half] + f"\n[... {len(text) - 2 * half} characters omitted ...]\n" + text[-half:]
+    head, tail = text[:half], text[-half:]
+    omitted = max(0, size - len(head.encode()) - len(tail.encode()))
+    return head + f"\n[... {omitted} bytes omitted ...]\n" + tail
 
 
 __all__ = [
