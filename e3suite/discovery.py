@@ -187,7 +187,12 @@ def load_testcase(
         cases = load_testcases(dir_id, test_dir, driver_map, default_driver, condition_names, variant=wanted)
         if len(cases) == 1 and (cases[0].test_id == test_id or cases[0].error is not None):
             return cases[0]
-        return Testcase(test_id, test_dir, error=f"no matrix variant {test_id!r} in {test_dir / TEST_YAML}")
+        message = f"no matrix variant {test_id!r} in {test_dir / TEST_YAML}"
+        if len(cases) == 1:
+            # Ids are spelled with the axes in the order test.yaml lists them,
+            # so that one variant never goes by two ids in a plan.
+            message += f" (its id is {cases[0].test_id!r})"
+        return Testcase(test_id, test_dir, error=message)
     cases = load_testcases(test_id, test_dir, driver_map, default_driver, condition_names)
     if len(cases) == 1 and cases[0].test_id == test_id:
         return cases[0]

@@ -30,7 +30,7 @@ _ORDER = (baseline.RewriteAction.UPDATED, baseline.RewriteAction.CREATED, baseli
 
 def rewritten(results: Iterable[TestResult]) -> list[tuple[baseline.RewriteAction, str, str]]:
     """(action, test id, baseline path) of what a ``--rewrite`` run changed."""
-    changes = []
+    changes: list[tuple[baseline.RewriteAction, str, str]] = []
     for result in results:
         action = result.info.get("rewrite")
         info = baseline.BaselineInfo.from_json(result.info.get("baseline"))

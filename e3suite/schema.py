@@ -19,7 +19,7 @@ import difflib
 from collections.abc import Iterable
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 
 #: The keys every test.yaml may hold, whatever its driver.
 COMMON_PROPERTIES: dict[str, Any] = {
@@ -129,12 +129,12 @@ def _expectation(error: jsonschema.exceptions.ValidationError) -> str:
     validator, expected = error.validator, error.validator_value
     if validator == "type":
         allowed = expected if isinstance(expected, list) else [expected]
-        words = [_TYPE_WORDS.get(t, t) for t in allowed]
+        words = [_TYPE_WORDS.get(str(t), str(t)) for t in allowed]
         return f"expected {' or '.join(words)}, got {_describe(error.instance)}"
     if validator == "enum":
         return f"expected one of {', '.join(map(str, expected))}, got {error.instance!r}"
     if validator == "required":
-        return error.message.replace("is a required property", "is required")
+        return str(error.message).replace("is a required property", "is required")
     if validator == "exclusiveMinimum":
         return f"expected a number greater than {expected}, got {error.instance!r}"
     if validator == "minimum":
@@ -147,7 +147,7 @@ def _expectation(error: jsonschema.exceptions.ValidationError) -> str:
         extra = [k for k in error.instance if k not in known]
         if extra:
             return unknown_key_message(str(extra[0]), known)
-    return error.message
+    return str(error.message)
 
 
 _TYPE_WORDS = {"array": "list", "object": "mapping", "number": "number", "integer": "integer"}

@@ -119,5 +119,6 @@ def _top_level_node(path: Path, key: str) -> yaml.Node | None:
         return None
     for key_node, value_node in root.value:
         if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
-            return value_node
+            node: yaml.Node = value_node
+            return node
     return None

@@ -72,3 +72,13 @@ def test_from_yaml_errors(entries: object, message: str) -> None:
     with pytest.raises(RefinerError) as info:
         from_yaml(entries, {})
     assert message in str(info.value)
+
+
+def test_unified_diff_context_is_configurable() -> None:
+    from e3suite.drivers.diff import unified_diff
+
+    expected = "".join(f"{i}\n" for i in range(10))
+    actual = expected.replace("5\n", "five\n")
+    assert unified_diff(expected, actual, context=1) == "--- expected\n+++ actual\n@@ -5,3 +5,3 @@\n 4\n-5\n+five\n 6\n"
+    assert unified_diff(expected, actual, context=0) == "--- expected\n+++ actual\n@@ -6 +6 @@\n-5\n+five\n"
+    assert unified_diff(expected, expected) == ""

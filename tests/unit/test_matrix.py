@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +58,26 @@ def test_bad_specs(spec: dict[str, object], message: str) -> None:
 def test_substitute() -> None:
     assert substitute("cc -${opt} $arch.c $HOME", {"opt": "O2", "arch": "x86"}) == "cc -O2 x86.c $HOME"
     assert substitute("$x", {}) == "$x"
+
+
+def test_variants_share_one_parsed_test_yaml(tmp_path: Path) -> None:
+    # 10,000 combinations: one parse, one shared mapping, small per-variant objects.
+    from e3suite import discovery
+    from e3suite.drivers import ShellDriver
+
+    values = ", ".join(str(i) for i in range(100))
+    (tmp_path / "test.yaml").write_text(f"driver: shell\ncmd: [true]\nmatrix: {{a: [{values}], b: [{values}]}}\n")
+    cases = discovery.load_testcases("m", tmp_path, {"shell": ShellDriver}, None)
+    assert len(cases) == 10_000
+    assert cases[0].test_id == "m[a=0,b=0]" and cases[-1].test_id == "m[a=99,b=99]"
+    assert all(case.test_env is cases[0].test_env for case in cases)
+    assert cases[123].matrix == {"a": 1, "b": 23}
+    one = discovery.load_testcase("m[a=7,b=5]", tmp_path, {"shell": ShellDriver}, None)
+    assert (one.test_id, one.matrix, one.error) == ("m[a=7,b=5]", {"a": 7, "b": 5}, None)
+    # a dependency spells the id as test.yaml orders the axes
+    swapped = discovery.load_testcase("m[b=5,a=7]", tmp_path, {"shell": ShellDriver}, None)
+    assert swapped.error == f"no matrix variant 'm[b=5,a=7]' in {tmp_path / 'test.yaml'} (its id is 'm[a=7,b=5]')"
+    missing = discovery.load_testcase("m[a=7,b=500]", tmp_path, {"shell": ShellDriver}, None)
+    assert missing.error == f"no matrix variant 'm[a=7,b=500]' in {tmp_path / 'test.yaml'}"
+    plain = discovery.load_testcase("m", tmp_path, {"shell": ShellDriver}, None)
+    assert plain.error == "m is a matrix testcase: name one variant, e.g. m[a=0,b=0]"
