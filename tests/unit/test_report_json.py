@@ -62,3 +62,27 @@ def test_two_documents_on_stdout_are_refused() -> None:
     code, out, err = run_report(["results/new", "--json", "-", "--junit", "-"], DATA)
     assert (code, out) == (2, "")
     assert err == "e3suite: error: only one report can go to stdout, not --junit and --json\n"
+
+
+def test_a_run_with_json_to_stdout(tmp_path: Path) -> None:
+    """``testsuite.py --json -``: stdout is the document, the run's lines go to stderr."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    shutil.copy(repo / "drivers" / "sample_suite.py", tmp_path / "testsuite.py")
+    for name, status in (("ok", "PASS"), ("bad", "FAIL")):
+        (tmp_path / "tests" / name).mkdir(parents=True)
+        (tmp_path / "tests" / name / "test.yaml").write_text(f"fragments:\n  - name: run\n    status: {status}\n")
+    proc = subprocess.run(
+        [sys.executable, "testsuite.py", "-j1", "--json", "-", "--no-color"], cwd=tmp_path, capture_output=True,
+        text=True, env=dict(os.environ, PYTHONPATH=str(repo)), timeout=120,
+    )
+    assert proc.returncode == 1
+    document = json.loads(proc.stdout)
+    jsonschema.validate(document, SCHEMA)
+    assert [(t["id"], t["status"]) for t in document["testcases"]] == [("bad", "FAIL"), ("ok", "PASS")]
+    assert document["run"]["argv"] == ["testsuite.py", "-j1", "--json", "-", "--no-color"]
+    assert proc.stderr.splitlines()[-1] == "e3suite: 1 passed, 1 failed, 0 skipped"
