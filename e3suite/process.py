@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import itertools
 import os
 import resource
 import select
+import shutil
 import signal
 import subprocess
 import threading
@@ -51,6 +53,7 @@ DEFAULT_OUTPUT_LIMIT = 1_000_000
 #: Cap of the output kept by ``CommandResult.to_json`` (the results record).
 JSON_OUTPUT_LIMIT = 64 * 1024
 
+_TAG_KEY = TAG_VARIABLE.encode()
 _READ_SIZE = 65536
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -60,6 +63,7 @@ _counter = itertools.count(1)
 _running: set[int] = set()
 _running_lock = threading.Lock()
 _subreaper = False
+_environ_tag: str | None = None  # see tag_environment
 
 
 @dataclass
@@ -173,6 +177,20 @@ def become_subreaper() -> bool:
     return _subreaper
 
 
+def tag_environment() -> str:
+    """Put this process's tag in ``os.environ`` once, for commands run one at a time.
+
+    For a process that runs one command at a time (a worker): commands then
+    inherit the environment as it is (``env=None`` for Popen, which saves
+    encoding the whole environment at every command) and all carry the tag
+    "<pid>:", which still tells them from any other process's commands.
+    """
+    global _environ_tag
+    _environ_tag = f"{os.getpid()}:"
+    os.environ[TAG_VARIABLE] = _environ_tag
+    return _environ_tag
+
+
 def run(
     cmd: list[str] | str,
     *,
@@ -193,16 +211,24 @@ def run(
     are killed and counted in ``leaked``.
     """
     argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else [os.fspath(a) for a in cmd]
-    tag = f"{os.getpid()}:{next(_counter)}"
-    full_env = dict(os.environ)
-    if env:
-        full_env.update(env)
-    full_env[TAG_VARIABLE] = tag
+    full_env: dict[bytes, bytes] | None = None
+    if not env and _environ_tag is not None and os.environ.get(TAG_VARIABLE) == _environ_tag:
+        tag = _environ_tag  # already in our environment (see tag_environment)
+    else:
+        tag = f"{os.getpid()}:{next(_counter)}"
+        # Bytes all along: Popen then has nothing to decode and re-encode.
+        data = getattr(os.environ, "_data", None)  # CPython's encoded store: a C-level copy
+        full_env = dict(data) if isinstance(data, dict) else dict(os.environb)
+        if env:
+            full_env.update((os.fsencode(k), os.fsencode(v)) for k, v in env.items())
+        full_env[_TAG_KEY] = tag.encode()
+    search_path = os.environb.get(b"PATH") if full_env is None else full_env.get(b"PATH")
     cwd_text = os.fspath(cwd) if cwd is not None else None
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
             argv,
+            executable=_which(argv[0], search_path),
             cwd=cwd_text,
             env=full_env,
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
@@ -224,6 +250,15 @@ def run(
     finally:
         with _running_lock:
             _running.discard(proc.pid)
+
+
+@functools.lru_cache(maxsize=256)
+def _which(program: str, path: bytes | None) -> str | None:
+    """``program`` resolved in ``path`` once, not by Popen at every command."""
+    if os.sep in program:
+        return None  # Popen runs it as given
+    found = shutil.which(program, path=os.fsdecode(path) if path is not None else os.defpath)
+    return os.path.abspath(found) if found else None  # None: Popen reports the error
 
 
 def _supervise(

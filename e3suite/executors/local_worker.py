@@ -42,9 +42,10 @@ def worker_main(conn: Connection, slot: int) -> None:
     # fault handler inherited from the engine would print over its report.
     faulthandler.disable()
     process.become_subreaper()
+    process.tag_environment()
     _set_parent_death_signal()
     cwd = os.getcwd()
-    environ = dict(os.environ)
+    environ = _environ_snapshot()
     while True:
         try:
             data = conn.recv_bytes()
@@ -120,12 +121,26 @@ def _set_parent_death_signal() -> None:
         sys.exit(0)
 
 
-def _restore(cwd: str, environ: dict[str, str]) -> None:
-    if os.getcwd() != cwd:
-        os.chdir(cwd)
-    if os.environ != environ:
-        os.environ.clear()
-        os.environ.update(environ)
+def _environ_snapshot() -> dict[Any, Any]:
+    # CPython keeps the encoded environment in a plain dict: comparing two of
+    # those is C-level fast, where comparing os.environ decodes every entry.
+    data = getattr(os.environ, "_data", None)
+    return dict(data) if isinstance(data, dict) else dict(os.environ)
+
+
+def _restore(cwd: str, environ: dict[Any, Any]) -> None:
+    with contextlib.suppress(OSError):
+        if os.getcwd() != cwd:
+            os.chdir(cwd)
+    if _environ_snapshot() != environ:
+        data = getattr(os.environ, "_data", None)
+        for key in list(os.environ):
+            del os.environ[key]
+        if isinstance(data, dict):
+            for key, value in environ.items():
+                os.environ[os.fsdecode(key)] = os.fsdecode(value)
+        else:
+            os.environ.update(environ)
     # Orphans adopted as subreaper that ended on their own: reap them here,
     # when no command of ours is running.
     with contextlib.suppress(ChildProcessError):
