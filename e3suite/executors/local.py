@@ -8,11 +8,10 @@ tests/bench/worker_models.py). Crashes stay isolated: a worker that dies
 takes only its own fragment with it and is replaced before the slot's next
 fragment.
 
-Completion is event-driven: ``wait`` blocks in
-``multiprocessing.connection.wait`` on the workers' pipes, their sentinels
-(process exit) and the engine's signal wake-up fd, so a freed slot is
-refilled at once and Ctrl-C is seen at once. Its timeout is only the next
-fragment deadline, for housekeeping.
+Completion is event-driven: ``wait`` blocks in one ``poll`` object that
+watches the workers' pipes, their sentinels (process exit) and the engine's
+signal wake-up fd, so a freed slot is refilled at once and Ctrl-C is seen at
+once. Its timeout is only the next fragment deadline, for housekeeping.
 
 This module never decides verdicts, never writes results and never prints:
 it reports how each fragment ended as a ``FragmentOutcome``.
@@ -21,13 +20,15 @@ it reports how each fragment ended as a ``FragmentOutcome``.
 from __future__ import annotations
 
 import contextlib
+import math
 import multiprocessing
 import os
 import pickle
+import select
 import signal
 import time
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -106,16 +107,22 @@ class MultiprocessScheduler:
         self._wakeup_fd: int | None = None
         self._hurry = False
         self._dead_pids: list[int] = []  # workers that died: sweep their orphans at the end
+        self._poller = select.poll()
+        self._fd_slot: dict[int, int] = {}  # worker pipe or sentinel -> slot
 
     # -- Executor protocol -------------------------------------------------
 
     def start(self) -> None:
         for slot in range(self.jobs):
-            self._workers[slot] = _Worker(slot, self._context)
+            self._start_worker(slot)
 
     def set_wakeup_fd(self, fd: int | None) -> None:
         """A file descriptor that becomes readable when a signal arrives (see signal.set_wakeup_fd)."""
+        if self._wakeup_fd is not None:
+            self._poller.unregister(self._wakeup_fd)
         self._wakeup_fd = fd
+        if fd is not None:
+            self._poller.register(fd, select.POLLIN)
 
     def hurry(self) -> None:
         """Cut any grace period short (a second Ctrl-C)."""
@@ -137,7 +144,7 @@ class MultiprocessScheduler:
         worker = self._workers[slot]
         if worker is None or not worker.process.is_alive():
             self._forget_worker(slot)  # it died while idle (OOM killer...)
-            worker = self._workers[slot] = _Worker(slot, self._context)
+            worker = self._start_worker(slot)
         self._running[slot] = _Running(task, time.time(), deadline, None)
         with contextlib.suppress(OSError):  # it died meanwhile: its sentinel says so in wait()
             worker.conn.send_bytes(data)
@@ -151,25 +158,26 @@ class MultiprocessScheduler:
         if next_deadline is not None:
             until = max(0.0, next_deadline - now)
             timeout = until if timeout is None else min(timeout, until)
-        handles: list[Any] = []
-        for slot in self._running:
+        events = self._poller.poll(None if timeout is None else math.ceil(timeout * 1000))
+        readable: dict[int, bool] = {}  # slot -> its pipe is readable (else: only its sentinel)
+        for fd, _ in events:
+            if fd == self._wakeup_fd:
+                _drain(fd)
+                continue
+            slot = self._fd_slot.get(fd)
+            if slot is not None:
+                worker = self._workers[slot]
+                assert worker is not None
+                readable[slot] = readable.get(slot, False) or fd == worker.conn.fileno()
+        for slot, pipe_readable in readable.items():
             worker = self._workers[slot]
             assert worker is not None
-            handles.append(worker.conn)
-            handles.append(worker.sentinel)
-        if self._wakeup_fd is not None:
-            handles.append(self._wakeup_fd)
-        ready = wait(handles, timeout) if handles else []
-        ready_set = set(map(id, ready))
-        for slot in list(self._running):
-            worker = self._workers[slot]
-            assert worker is not None
-            if id(worker.conn) in ready_set or worker.sentinel in ready:
-                outcome = self._receive(slot, worker)
+            if slot in self._running:
+                outcome = self._receive(slot, worker, pipe_readable)
                 if outcome is not None:
                     outcomes.append(outcome)
-        if self._wakeup_fd is not None and self._wakeup_fd in ready:
-            _drain(self._wakeup_fd)
+            elif not worker.process.is_alive():
+                self._forget_worker(slot)  # died while idle: replaced at the next submit
         outcomes.extend(self._expire(time.monotonic()))
         return outcomes
 
@@ -201,6 +209,7 @@ class MultiprocessScheduler:
                 continue
             if slot in self._running:
                 process.kill_process_tree(worker.pid, grace=0)
+            self._unwatch(worker)
             worker.stop()
             self._workers[slot] = None
         self._running.clear()
@@ -211,11 +220,11 @@ class MultiprocessScheduler:
 
     # -- internals -------------------------------------------------------------
 
-    def _receive(self, slot: int, worker: _Worker) -> FragmentOutcome | None:
+    def _receive(self, slot: int, worker: _Worker, pipe_readable: bool) -> FragmentOutcome | None:
         running = self._running[slot]
         message: Any = None
         try:
-            if worker.conn.poll():
+            if pipe_readable or worker.conn.poll():
                 message = pickle.loads(worker.conn.recv_bytes())
         except (EOFError, OSError):
             message = None
@@ -282,11 +291,26 @@ class MultiprocessScheduler:
         del self._running[slot]
         self._free.append(slot)
 
+    def _start_worker(self, slot: int) -> _Worker:
+        worker = self._workers[slot] = _Worker(slot, self._context)
+        # One poll object for the whole run: multiprocessing's wait() builds
+        # a selector and registers every handle at each call.
+        for fd in (worker.conn.fileno(), worker.sentinel):
+            self._poller.register(fd, select.POLLIN)
+            self._fd_slot[fd] = slot
+        return worker
+
+    def _unwatch(self, worker: _Worker) -> None:
+        for fd in (worker.conn.fileno(), worker.sentinel):
+            if self._fd_slot.pop(fd, None) is not None:
+                self._poller.unregister(fd)
+
     def _forget_worker(self, slot: int) -> None:
         """The slot's worker is dead or killed: reap it; the next submit starts another."""
         worker = self._workers[slot]
         if worker is None:
             return
+        self._unwatch(worker)
         if worker.process.is_alive():
             os.kill(worker.pid, signal.SIGKILL)
         worker.process.join()
