@@ -353,9 +353,9 @@ class Testsuite:
             for result in self.results:
                 if result.status is not None and not result.status.is_failure:
                     shutil.rmtree(working_root / result.test_id, ignore_errors=True)
-            print(f"e3suite: working directories of failing testcases kept in {working_root}")
+            print(f"e3suite: working directories of failing testcases kept in {working_root}", file=sys.stderr)
         else:
-            print(f"e3suite: working directories kept in {working_root}")
+            print(f"e3suite: working directories kept in {working_root}", file=sys.stderr)
 
     def exit_code(self) -> int:
         if self._signal is not None:
