@@ -231,7 +231,7 @@ def run(
             executable=_which(argv[0], search_path),
             cwd=cwd_text,
             env=full_env,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin is not None else _devnull(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
             start_new_session=True,
@@ -250,6 +250,13 @@ def run(
     finally:
         with _running_lock:
             _running.discard(proc.pid)
+
+
+@functools.lru_cache(maxsize=1)
+def _devnull() -> int:
+    """One /dev/null for every command's stdin (Popen's DEVNULL opens it each time)."""
+    fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    return fd
 
 
 @functools.lru_cache(maxsize=256)
@@ -463,12 +470,17 @@ def _terminate_group(pgid: int) -> None:
 def _own_children() -> list[int]:
     """Our direct children, from /proc (cheap: no scan of the process table)."""
     pids: list[int] = []
-    try:
-        for tid in os.listdir("/proc/self/task"):
-            with open(f"/proc/self/task/{tid}/children") as handle:
+    # Orphans are adopted by the main thread (the kernel picks the first
+    # live thread of a subreaper); other threads' lists only matter when
+    # there are other threads.
+    pid = os.getpid()
+    tids = os.listdir("/proc/self/task") if threading.active_count() > 1 else [str(pid)]
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
                 pids.extend(int(p) for p in handle.read().split())
-    except OSError:
-        return []
+        except OSError:
+            continue
     return pids
 
 
