@@ -25,7 +25,6 @@ figures; it asserts nothing (the machine may be loaded).
 from __future__ import annotations
 
 import argparse
-import cProfile
 import os
 import pstats
 import shutil

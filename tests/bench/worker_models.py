@@ -55,7 +55,7 @@ def run_persistent(count: int, jobs: int) -> None:
             done += 1
             if todo:
                 conn.send(todo.pop())  # type: ignore[union-attr]
-    for conn, proc in zip(conns, procs):
+    for conn, proc in zip(conns, procs, strict=True):
         conn.send(None)
         proc.join()
 
