@@ -160,7 +160,7 @@ def median(samples: list[Sample]) -> Sample:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("workloads", nargs="*", default=list(WORKLOADS), choices=list(WORKLOADS))
+    parser.add_argument("workloads", nargs="*", metavar="WORKLOAD", help=f"among {', '.join(WORKLOADS)} (default: all)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="profile one e3suite run of each workload instead")
     parser.add_argument("--keep", metavar="DIR", help="generate suites in DIR and keep them")
@@ -169,6 +169,10 @@ def main() -> int:
         help="suites, results and working directories in /dev/shm: the engine's cost without the disk's",
     )
     args = parser.parse_args()
+    unknown = [w for w in args.workloads if w not in WORKLOADS]
+    if unknown:
+        parser.error(f"unknown workload {', '.join(unknown)}: choose among {', '.join(WORKLOADS)}")
+    args.workloads = args.workloads or list(WORKLOADS)
 
     base = "/dev/shm" if args.tmpfs else None
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="e3suite-bench-", dir=base))
