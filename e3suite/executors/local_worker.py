@@ -94,6 +94,8 @@ def _unsendable(message: tuple[Any, ...], exc: Exception) -> tuple[Any, ...]:
 
 
 def _reset_signals() -> None:
+    global _engine_pid
+    _engine_pid = os.getppid()
     # Ctrl-C reaches the whole foreground process group: the engine decides
     # what happens, the worker must not die with a KeyboardInterrupt.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -102,8 +104,17 @@ def _reset_signals() -> None:
         signal.set_wakeup_fd(-1)  # inherited from the engine: not ours
 
 
+_engine_pid = 0
+
+
 def _on_sigterm(signum: int, frame: object) -> None:
-    # Unwinds the callback; process.run kills the command it was running.
+    if os.getppid() == _engine_pid:
+        # A SIGTERM to the engine's whole process group: the engine stops
+        # the run itself (grace period, verdicts); the worker must not die
+        # under its fragment first.
+        return
+    # The engine is gone (PR_SET_PDEATHSIG): unwind the callback, so that
+    # process.run kills the command it was running, and leave.
     sys.exit(128 + signum)
 
 

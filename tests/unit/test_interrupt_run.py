@@ -60,11 +60,12 @@ def make_suite(root: Path, tests: dict[str, dict[str, object]]) -> Path:
     return root
 
 
-def start(root: Path, *args: str) -> subprocess.Popen[str]:
+def start(root: Path, *args: str, new_session: bool = False) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
         [sys.executable, "testsuite.py", "--no-color", *args],
         cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=new_session,
     )
 
 
@@ -144,6 +145,20 @@ def test_sigterm_exits_143(tmp_path: Path) -> None:
     assert code == 143
     assert "ERROR  t1: interrupted" in out
     assert check_results_dir(root)["t4"] == "SKIP not run: interrupted"
+
+
+def test_sigterm_to_the_whole_process_group(tmp_path: Path) -> None:
+    """As a CI runner cancelling a job does: the workers get SIGTERM too."""
+    text = mark()
+    root = long_suite(tmp_path, text)
+    proc = start(root, "-j2", new_session=True)
+    wait_running(text, 2)
+    os.killpg(proc.pid, signal.SIGTERM)
+    code, out = finish(proc, text)
+    assert code == 143
+    assert "ERROR  t1: interrupted" in out
+    assert "ERROR  t2: interrupted" in out
+    assert "Traceback" not in out
 
 
 def test_second_ctrl_c_cuts_the_grace_period(tmp_path: Path) -> None:
