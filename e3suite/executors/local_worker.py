@@ -53,11 +53,11 @@ def worker_main(conn: Connection, slot: int) -> None:
             return  # the engine is gone
         if not data:
             return
-        message = _run(data, slot)
+        message, fragment_id = _run(data, slot)
         try:
             payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
-            payload = pickle.dumps(_unsendable(message, exc), protocol=pickle.HIGHEST_PROTOCOL)
+            payload = pickle.dumps(_unsendable(message, fragment_id, exc), protocol=pickle.HIGHEST_PROTOCOL)
         try:
             conn.send_bytes(payload)
         except (OSError, EOFError):
@@ -65,22 +65,23 @@ def worker_main(conn: Connection, slot: int) -> None:
         _restore(cwd, environ)
 
 
-def _run(data: bytes, slot: int) -> tuple[Any, ...]:
+def _run(data: bytes, slot: int) -> tuple[tuple[Any, ...], str]:
+    """The message for the engine, and the fragment's id (when known)."""
     try:
         task = pickle.loads(data)
     except Exception as exc:
-        return (ERROR, f"cannot receive the fragment in its worker: {type(exc).__name__}: {exc}",
-                traceback.format_exc())
-    return (OUTCOME, run_fragment(task, slot))
+        reason = f"cannot receive the fragment in its worker: {type(exc).__name__}: {exc}"
+        return (ERROR, reason, traceback.format_exc()), "?"
+    return (OUTCOME, run_fragment(task, slot)), task.fragment_id
 
 
-def _unsendable(message: tuple[Any, ...], exc: Exception) -> tuple[Any, ...]:
+def _unsendable(message: tuple[Any, ...], fragment_id: str, exc: Exception) -> tuple[Any, ...]:
     """The outcome could not be pickled: keep what can be sent, say what could not."""
     outcome = message[1]
     if isinstance(outcome, FragmentOutcome):
         # The usual culprit is the return value; the rest is plain data.
         what = "return value" if outcome.state is FragmentState.COMPLETE else "outcome"
-        reason = f"the {what} of the fragment cannot be sent back from its worker: {type(exc).__name__}: {exc}"
+        reason = f"the {what} of {fragment_id} cannot be sent back from its worker: {type(exc).__name__}: {exc}"
         outcome.return_value = None
         outcome.state = FragmentState.FAILED
         outcome.error = reason

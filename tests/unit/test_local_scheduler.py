@@ -213,7 +213,7 @@ def test_unpicklable_return_value_is_an_error(scheduler: MultiprocessScheduler, 
     outcome = run_all(scheduler, [make_task(0, return_lambda, tmp_path)])[0]
     assert outcome.state is FragmentState.FAILED
     assert outcome.error is not None
-    assert "return value of the fragment cannot be sent back" in outcome.error
+    assert outcome.error.startswith("the return value of a/t0:run cannot be sent back from its worker:")
 
 
 def test_slots_are_unique_among_running_fragments(tmp_path: Path) -> None:
