@@ -368,8 +368,6 @@ def _supervise(
                     else:
                         poller.unregister(fd)
                         open_fds.discard(fd)
-        if not exited:
-            exited, wait_status, rusage = _wait(pid)
     finally:
         if pidfd >= 0:
             os.close(pidfd)
