@@ -698,8 +698,8 @@ def kill_process_tree(
     return len(procs)
 
 
-def find_tagged(prefix: str) -> set[int]:
-    """Live processes whose ``E3SUITE_PROCESS_TAG`` starts with ``prefix``.
+def find_tagged(prefix: str | tuple[str, ...]) -> set[int]:
+    """Live processes whose ``E3SUITE_PROCESS_TAG`` starts with ``prefix`` (or one of them).
 
     A scan of the whole process table: for rare paths only (a worker died
     and its commands were orphaned to init, the end of a run).

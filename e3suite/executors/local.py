@@ -106,7 +106,7 @@ class MultiprocessScheduler:
         self._ready: list[FragmentOutcome] = []  # outcomes known without waiting
         self._wakeup_fd: int | None = None
         self._hurry = False
-        self._dead_pids: list[int] = []  # workers that died: sweep their orphans at the end
+        self._dead_pids: list[int] = []  # workers gone: a last sweep of their orphans at the end
         self._poller = select.poll()
         self._fd_slot: dict[int, int] = {}  # worker pipe or sentinel -> slot
 
@@ -214,8 +214,7 @@ class MultiprocessScheduler:
             self._workers[slot] = None
         self._running.clear()
         # Orphans of workers that died or were killed, which init adopted.
-        for pid in self._dead_pids:
-            process.kill_process_tree([], grace=0, tag=f"{pid}:")
+        self._sweep(self._dead_pids)
         self._dead_pids.clear()
 
     # -- internals -------------------------------------------------------------
@@ -236,6 +235,9 @@ class MultiprocessScheduler:
             cause = worker.death_cause()
             self._forget_worker(slot)
             self._release(slot)
+            # Its commands were orphaned to init: find them by their tag now,
+            # rather than let them run on until the end of the run.
+            self._sweep([worker.pid])
             return self._failed(
                 running.task, slot, running.start, f"worker died ({cause}) while running {running.task.fragment_id}"
             )
@@ -317,6 +319,14 @@ class MultiprocessScheduler:
         worker.conn.close()
         self._dead_pids.append(worker.pid)
         self._workers[slot] = None
+
+    def _sweep(self, worker_pids: list[int]) -> None:
+        """Kill the processes still carrying the tag of these (gone) workers: one scan of /proc."""
+        if not worker_pids:
+            return
+        orphans = process.find_tagged(tuple(f"{pid}:" for pid in worker_pids))
+        if orphans:
+            process.kill_process_tree(list(orphans), grace=0)
 
     def _failed(
         self, task: FragmentTask, slot: int, start: float, error: str, details: str = ""

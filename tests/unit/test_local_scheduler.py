@@ -67,6 +67,12 @@ def shell_sleep(ctx: FragmentContext) -> None:
     ctx.shell(["sleep", ctx.test_env["mark"]])
 
 
+def shell_then_worker_dies(ctx: FragmentContext) -> None:
+    m = ctx.test_env["mark"]
+    # The command kills its worker ($PPID) while it and its children run.
+    ctx.shell(f"sleep {m} & (setsid sleep {m} &); kill -SEGV $PPID; sleep {m}")
+
+
 def chdir_and_setenv(ctx: FragmentContext) -> None:
     os.chdir("/")
     os.environ["E3SUITE_TEST_LEFTOVER"] = "1"
@@ -263,4 +269,14 @@ def test_interrupt_ends_running_commands(tmp_path: Path) -> None:
     assert sorted(o.index for o in outcomes) == [0, 1]
     assert {o.state for o in outcomes} == {FragmentState.ABORTED}
     assert {o.error for o in outcomes} == {"interrupted"}
+    assert survivors(text) == []
+
+
+def test_commands_of_a_dead_worker_are_killed(scheduler: MultiprocessScheduler, tmp_path: Path) -> None:
+    text = mark()
+    outcome = run_all(scheduler, [make_task(0, shell_then_worker_dies, tmp_path, mark=text)])[0]
+    assert outcome.error == "worker died (signal 11) while running a/t0:run"
+    deadline = time.monotonic() + 5
+    while survivors(text) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert survivors(text) == []
