@@ -34,6 +34,10 @@ class CommandDriver(TestDriver):
         self.add_fragment("run", self.run)
 
     def run(self, ctx: FragmentContext):
+        if self.test_env.get("print_mb"):
+            # Straight to the inherited stdout, not through ctx.shell.
+            for _ in range(self.test_env["print_mb"]):
+                print("x" * (1 << 20))
         if self.test_env.get("segfault"):
             import signal
             os.kill(os.getpid(), signal.SIGSEGV)
@@ -236,3 +240,12 @@ def test_in_process_executor_still_available(tmp_path: Path) -> None:
     code, out = finish(proc, "no-such-marker")
     assert code == 0, out
     assert textwrap.dedent(out).strip().endswith("e3suite: 1 passed, 0 failed, 0 skipped")
+
+
+def test_a_callback_printing_megabytes_does_not_block(tmp_path: Path) -> None:
+    root = make_suite(tmp_path, {"chatty": {"cmd": "true", "print_mb": 8}, "quiet": {"cmd": "true"}})
+    proc = start(root, "-j2")
+    code, out = finish(proc, "no-such-marker")
+    assert code == 0
+    assert len(out) > 8 << 20
+    assert out.endswith("e3suite: 2 passed, 0 failed, 0 skipped\n")
