@@ -270,7 +270,7 @@ class Testsuite:
     def make_executor(self) -> Executor:
         if self.options.in_process:
             return InProcessExecutor(self.options.jobs)
-        return MultiprocessScheduler(self.options.jobs, kill_grace=self.options.kill_grace)
+        return MultiprocessScheduler(self.options.jobs, kill_grace=getattr(self.options, "kill_grace", 2.0))
 
     def run(self, engine: Engine) -> list[TestResult]:
         executor = engine.executor
