@@ -200,7 +200,7 @@ class MultiprocessScheduler:
             aborted = FragmentOutcome(index, FragmentState.ABORTED, slot, running.start, now, error="interrupted")
             outcomes.append(aborted)
             self._forget_worker(slot)
-        self._running.clear()
+            self._release(slot)
         return outcomes
 
     def shutdown(self) -> None:
