@@ -163,6 +163,12 @@ class Engine:
                 break  # nothing runs and nothing more can start
             for outcome in self.executor.wait(HOUSEKEEPING_PERIOD):
                 self._complete(outcome)
+            take_back = getattr(self.executor, "take_back_queued", None)
+            if self.stop_reason is not None and take_back is not None:
+                # Scheduling stopped: what an executor queued but did not
+                # start is not run (running fragments finish).
+                for outcome in take_back():
+                    self._complete(outcome)
 
     def _fill_slots(self) -> None:
         ready, executor = self.ready, self.executor
@@ -219,6 +225,12 @@ class Engine:
         index = outcome.index
         if self.states[index] is not FragmentState.RUNNING:
             return  # a late report after an interruption
+        if outcome.state is FragmentState.READY:
+            # The executor gives back a fragment it had queued but not
+            # started: schedule it again (or skip it if scheduling stopped).
+            self.running -= 1
+            self._make_ready(index)
+            return
         fragment = self.plan.fragments[index]
         self.states[index] = outcome.state
         self.running -= 1

@@ -270,7 +270,15 @@ class Testsuite:
     def make_executor(self) -> Executor:
         if self.options.in_process:
             return InProcessExecutor(self.options.jobs)
-        return MultiprocessScheduler(self.options.jobs, kill_grace=getattr(self.options, "kill_grace", 2.0))
+        # Nothing is queued ahead in the workers with -j1 (fragments then run
+        # strictly in priority order, as the engine releases them) nor with
+        # a failure limit (a queued fragment may start before the engine
+        # sees the limit reached).
+        limited = getattr(self.options, "max_failures", None) or getattr(self.options, "max_consecutive_failures", None)
+        queue_ahead = self.options.jobs > 1 and not limited
+        return MultiprocessScheduler(
+            self.options.jobs, kill_grace=getattr(self.options, "kill_grace", 2.0), queue_ahead=queue_ahead
+        )
 
     def run(self, engine: Engine) -> list[TestResult]:
         executor = engine.executor

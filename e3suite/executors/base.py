@@ -44,7 +44,7 @@ class FragmentOutcome:
     """How a fragment ended, as an executor reports it."""
 
     index: int
-    state: FragmentState  # COMPLETE, FAILED, TIMEDOUT or ABORTED
+    state: FragmentState  # COMPLETE, FAILED, TIMEDOUT or ABORTED; READY: given back unstarted, to schedule again
     slot: int
     start: float
     end: float

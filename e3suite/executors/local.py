@@ -34,7 +34,7 @@ from typing import Any
 
 from e3suite import process
 from e3suite.executors.base import FragmentOutcome, FragmentTask
-from e3suite.executors.local_worker import ERROR, OUTCOME, worker_main
+from e3suite.executors.local_worker import ERROR, HEADER, OUTCOME, SlotBoard, worker_main
 from e3suite.model import FailureReason, FragmentState
 
 #: After a fragment's deadline, a worker that runs commands gets this long
@@ -44,22 +44,23 @@ COMMAND_MARGIN = 1.0
 
 
 @dataclass
-class _Running:
+class _Entry:
+    """A fragment handed to a slot's worker: running there, or queued behind."""
+
     task: FragmentTask
-    start: float  # time.time(), for the outcome
-    deadline: float | None  # time.monotonic() when the fragment's timeout expires
-    hard_deadline: float | None  # when the worker is killed whatever it does
+    submitted: float  # time.time()
+    hard_deadline: float | None = None  # time.monotonic(): the worker is killed whatever it does
 
 
 class _Worker:
     """One worker process and the engine's end of its pipe."""
 
-    def __init__(self, slot: int, context: multiprocessing.context.BaseContext) -> None:
+    def __init__(self, slot: int, context: multiprocessing.context.BaseContext, board: SlotBoard) -> None:
         self.slot = slot
         parent_end, child_end = context.Pipe(duplex=True)
         self.conn: Connection = parent_end
         self.process: BaseProcess = context.Process(  # type: ignore[attr-defined]
-            target=worker_main, args=(child_end, slot), name=f"e3suite-worker-{slot}", daemon=True
+            target=worker_main, args=(child_end, slot, board), name=f"e3suite-worker-{slot}", daemon=True
         )
         self.process.start()
         child_end.close()
@@ -92,17 +93,30 @@ class _Worker:
 
 
 class MultiprocessScheduler:
-    """Runs fragments in ``jobs`` slots, each hosting a persistent worker process."""
+    """Runs fragments in ``jobs`` slots, each hosting a persistent worker process.
 
-    def __init__(self, jobs: int, kill_grace: float = 2.0) -> None:
+    With ``queue_ahead`` (the default), each worker also holds the next
+    fragment in its pipe, so that it starts it as soon as it sends the
+    previous outcome instead of waiting for the engine's turn-around (a
+    quarter of a worker's time on short fragments). A queued fragment has
+    not started: its slot is still unique among running fragments, its
+    timeout counts from its real start, and it is taken back (as a READY
+    outcome, which the engine schedules again) when another slot falls idle,
+    when scheduling stops, or when its worker dies before starting it.
+    """
+
+    def __init__(self, jobs: int, kill_grace: float = 2.0, queue_ahead: bool = True) -> None:
         self.jobs = max(1, jobs)
         self.kill_grace = kill_grace
+        self.queue_ahead = queue_ahead
         # fork: workers inherit the engine's loaded modules, so callbacks
         # defined in the user's testsuite.py (__main__) and drivers unpickle.
         self._context = multiprocessing.get_context("fork")
+        self._board = SlotBoard(self.jobs, self._context)
         self._workers: list[_Worker | None] = [None] * self.jobs
-        self._free = list(range(self.jobs - 1, -1, -1))  # pop() gives slot 0 first
-        self._running: dict[int, _Running] = {}  # slot -> what runs there
+        self._free = list(range(self.jobs - 1, -1, -1))  # idle slots; pop() gives slot 0 first
+        self._running: dict[int, _Entry] = {}  # slot -> the fragment its worker runs (or is about to)
+        self._queued: dict[int, _Entry] = {}  # slot -> the fragment queued behind it
         self._ready: list[FragmentOutcome] = []  # outcomes known without waiting
         self._wakeup_fd: int | None = None
         self._hurry = False
@@ -129,62 +143,82 @@ class MultiprocessScheduler:
         self._hurry = True
 
     def free_slots(self) -> int:
-        return len(self._free)
+        free = len(self._free)
+        if self.queue_ahead:
+            free += len(self._running) - len(self._queued)
+        return free
 
     def submit(self, task: FragmentTask) -> None:
-        slot = self._free.pop()
-        now = time.monotonic()
-        deadline = now + task.timeout if task.timeout is not None else None
         try:
-            data = pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
+            data = HEADER.pack(task.index) + pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
-            self._free.append(slot)
-            self._ready.append(self._failed(task, slot, time.time(), _unpicklable(task, exc)))
+            self._ready.append(self._outcome(task, FragmentState.FAILED, -1, time.time(), _unpicklable(task, exc)))
             return
-        worker = self._workers[slot]
-        if worker is None or not worker.process.is_alive():
-            self._forget_worker(slot)  # it died while idle (OOM killer...)
-            worker = self._start_worker(slot)
-        self._running[slot] = _Running(task, time.time(), deadline, None)
+        entry = _Entry(task, time.time())
+        if self._free:
+            slot = self._free.pop()
+            worker = self._workers[slot]
+            if worker is None or not worker.process.is_alive():
+                self._forget_worker(slot)  # it died while idle (OOM killer...)
+                worker = self._start_worker(slot)
+            self._running[slot] = entry
+        else:
+            # Behind the fragment that started first: likely the first to end.
+            slot = min(
+                (s for s in self._running if s not in self._queued),
+                key=lambda s: self._board.start_time(s, self._running[s].task.index) or math.inf,
+            )
+            worker = self._workers[slot]
+            assert worker is not None
+            self._queued[slot] = entry
         with contextlib.suppress(OSError):  # it died meanwhile: its sentinel says so in wait()
             worker.conn.send_bytes(data)
 
     def wait(self, timeout: float | None) -> list[FragmentOutcome]:
         outcomes, self._ready = self._ready, []
+        if self._free and self._queued:
+            # The engine left a slot idle: it has nothing ready. Fragments
+            # queued behind others go back to it, to run on the idle slot.
+            outcomes.extend(self.take_back_queued())
         if outcomes:
             timeout = 0
         now = time.monotonic()
-        next_deadline = self._next_deadline()
+        next_deadline = self._next_deadline(now)
         if next_deadline is not None:
             until = max(0.0, next_deadline - now)
             timeout = until if timeout is None else min(timeout, until)
         events = self._poller.poll(None if timeout is None else math.ceil(timeout * 1000))
-        readable: dict[int, bool] = {}  # slot -> its pipe is readable (else: only its sentinel)
+        slots = set()
         for fd, _ in events:
             if fd == self._wakeup_fd:
                 _drain(fd)
-                continue
-            slot = self._fd_slot.get(fd)
-            if slot is not None:
-                worker = self._workers[slot]
-                assert worker is not None
-                readable[slot] = readable.get(slot, False) or fd == worker.conn.fileno()
-        for slot, pipe_readable in readable.items():
-            worker = self._workers[slot]
-            assert worker is not None
-            if slot in self._running:
-                outcome = self._receive(slot, worker, pipe_readable)
-                if outcome is not None:
-                    outcomes.append(outcome)
-            elif not worker.process.is_alive():
-                self._forget_worker(slot)  # died while idle: replaced at the next submit
+            elif (slot := self._fd_slot.get(fd)) is not None:
+                slots.add(slot)
+        for slot in slots:
+            outcomes.extend(self._collect(slot))
         outcomes.extend(self._expire(time.monotonic()))
         return outcomes
 
+    def take_back_queued(self) -> list[FragmentOutcome]:
+        """Fragments queued behind running ones that have not started: READY outcomes."""
+        outcomes = []
+        for slot, entry in list(self._queued.items()):
+            if self._board.revoke(slot, entry.task.index):
+                del self._queued[slot]
+                outcomes.append(self._outcome(entry.task, FragmentState.READY, slot, entry.submitted, "not started"))
+        return outcomes
+
     def interrupt(self) -> list[FragmentOutcome]:
-        """Terminate every running fragment's tree (grace, then kill): ABORTED outcomes."""
+        """Terminate every running fragment's tree (grace, then kill): ABORTED outcomes.
+
+        Fragments that had not started come back as READY outcomes.
+        """
         outcomes = self._ready
         self._ready = []
+        for slot in list(self._running):
+            # What ended before the interruption is reported as it ended;
+            # what the workers send once their commands are killed is not.
+            outcomes.extend(self._receive_all(slot))
         if not self._running:
             return outcomes
         workers = [self._workers[slot] for slot in self._running]
@@ -194,13 +228,13 @@ class MultiprocessScheduler:
             process.kill_process_tree(pids, grace=grace, hurry=lambda: self._hurry)
         except KeyboardInterrupt:
             process.kill_process_tree(pids, grace=0)
-        now = time.time()
-        for slot, running in list(self._running.items()):
-            index = running.task.index
-            aborted = FragmentOutcome(index, FragmentState.ABORTED, slot, running.start, now, error="interrupted")
-            outcomes.append(aborted)
+        for slot in list(self._running):
+            for entry in filter(None, (self._running.pop(slot, None), self._queued.pop(slot, None))):
+                started = self._board.has_started(slot, entry.task.index)
+                state = FragmentState.ABORTED if started else FragmentState.READY
+                outcomes.append(self._outcome(entry.task, state, slot, entry.submitted, "interrupted"))
             self._forget_worker(slot)
-            self._release(slot)
+            self._free.append(slot)
         return outcomes
 
     def shutdown(self) -> None:
@@ -213,88 +247,108 @@ class MultiprocessScheduler:
             worker.stop()
             self._workers[slot] = None
         self._running.clear()
+        self._queued.clear()
         # Orphans of workers that died or were killed, which init adopted.
         self._sweep(self._dead_pids)
         self._dead_pids.clear()
 
     # -- internals -------------------------------------------------------------
 
-    def _receive(self, slot: int, worker: _Worker, pipe_readable: bool) -> FragmentOutcome | None:
-        running = self._running[slot]
-        message: Any = None
-        try:
-            if pipe_readable or worker.conn.poll():
-                message = pickle.loads(worker.conn.recv_bytes())
-        except (EOFError, OSError):
-            message = None
-        except Exception as exc:
-            message = (ERROR, f"the outcome of the fragment cannot be received from its worker: {exc}", "")
-        if message is None:
-            if worker.process.is_alive():
-                return None  # woken by something else; keep waiting
-            cause = worker.death_cause()
-            self._forget_worker(slot)
-            self._release(slot)
-            # Its commands were orphaned to init: find them by their tag now,
-            # rather than let them run on until the end of the run.
-            self._sweep([worker.pid])
-            return self._failed(
-                running.task, slot, running.start, f"worker died ({cause}) while running {running.task.fragment_id}"
-            )
-        self._release(slot)
-        if message[0] == OUTCOME:
-            outcome: FragmentOutcome = message[1]
-            return outcome
-        assert message[0] == ERROR
-        error = f"{running.task.fragment_id}: {message[1]}"
-        return self._failed(running.task, slot, running.start, error, details=message[2])
+    def _collect(self, slot: int) -> list[FragmentOutcome]:
+        """What the slot's worker reported, and its death if it died."""
+        worker = self._workers[slot]
+        if worker is None:
+            return []
+        outcomes = self._receive_all(slot)
+        if worker.process.is_alive():
+            return outcomes
+        cause = worker.death_cause()
+        for entry in filter(None, (self._running.pop(slot, None), self._queued.pop(slot, None))):
+            if self._board.has_started(slot, entry.task.index):
+                error = f"worker died ({cause}) while running {entry.task.fragment_id}"
+                outcomes.append(self._outcome(entry.task, FragmentState.FAILED, slot, entry.submitted, error))
+            else:
+                outcomes.append(self._outcome(entry.task, FragmentState.READY, slot, entry.submitted, "not started"))
+        self._forget_worker(slot)
+        self._free.append(slot)
+        # Its commands were orphaned to init: find them by their tag now,
+        # rather than let them run on until the end of the run.
+        self._sweep([worker.pid])
+        return outcomes
+
+    def _receive_all(self, slot: int) -> list[FragmentOutcome]:
+        """Every message waiting in the slot's pipe, as outcomes (never blocks)."""
+        worker = self._workers[slot]
+        outcomes: list[FragmentOutcome] = []
+        while worker is not None and slot in self._running and _readable(worker.conn.fileno()):
+            entry = self._running[slot]
+            try:
+                message: Any = pickle.loads(worker.conn.recv_bytes())
+            except (EOFError, OSError):
+                break  # the worker is gone: the caller looks at its death
+            except Exception as exc:
+                message = (ERROR, f"the outcome of the fragment cannot be received from its worker: {exc}", "")
+            # Its worker now runs the fragment queued behind, if any.
+            queued = self._queued.pop(slot, None)
+            if queued is not None:
+                self._running[slot] = queued
+            else:
+                del self._running[slot]
+                self._free.append(slot)
+            if message[0] == OUTCOME:
+                outcomes.append(message[1])
+            else:
+                error = f"{entry.task.fragment_id}: {message[1]}"
+                failed = self._outcome(entry.task, FragmentState.FAILED, slot, entry.submitted, error, message[2])
+                outcomes.append(failed)
+        return outcomes
 
     def _expire(self, now: float) -> list[FragmentOutcome]:
         """Fragments past their deadline: kill and replace their worker."""
         outcomes = []
-        for slot, running in list(self._running.items()):
-            if running.deadline is None or now < running.deadline:
+        for slot, entry in list(self._running.items()):
+            timeout = entry.task.timeout
+            started = self._board.start_time(slot, entry.task.index) if timeout is not None else None
+            if timeout is None or started is None or now < started + timeout:
                 continue
             worker = self._workers[slot]
             assert worker is not None
-            if running.hard_deadline is None:
+            if entry.hard_deadline is None:
                 # A callback stuck in Python is stopped at once; one running
                 # commands gets the time to stop them itself (output kept).
                 busy = _has_children(worker.pid)
-                running.hard_deadline = running.deadline + (self.kill_grace + COMMAND_MARGIN if busy else 0.0)
-            if now < running.hard_deadline:
+                entry.hard_deadline = started + timeout + (self.kill_grace + COMMAND_MARGIN if busy else 0.0)
+            if now < entry.hard_deadline:
                 continue
             process.kill_process_tree(worker.pid, grace=0)
-            self._forget_worker(slot)
-            self._release(slot)
-            timeout = running.task.timeout
-            outcomes.append(
-                FragmentOutcome(
-                    running.task.index,
-                    FragmentState.TIMEDOUT,
-                    slot,
-                    running.start,
-                    time.time(),
-                    error=f"timed out after {timeout} s",
-                    failure_reason=FailureReason.TIMEOUT,
-                )
-            )
+            worker.process.join()
+            outcomes.extend(self._receive_all(slot))  # it may have ended meanwhile
+            if self._running.get(slot) is entry:
+                del self._running[slot]
+                error = f"timed out after {timeout} s"
+                timed_out = self._outcome(entry.task, FragmentState.TIMEDOUT, slot, entry.submitted, error)
+                timed_out.failure_reason = FailureReason.TIMEOUT
+                timed_out.start = time.time() - (now - started)
+                outcomes.append(timed_out)
+            outcomes.extend(self._collect(slot))  # the queued one comes back unstarted
         return outcomes
 
-    def _next_deadline(self) -> float | None:
-        times = [
-            r.hard_deadline if r.hard_deadline is not None else r.deadline
-            for r in self._running.values()
-            if r.deadline is not None
-        ]
-        return min(t for t in times if t is not None) if times else None
-
-    def _release(self, slot: int) -> None:
-        del self._running[slot]
-        self._free.append(slot)
+    def _next_deadline(self, now: float) -> float | None:
+        deadlines = []
+        for slot, entry in self._running.items():
+            if entry.task.timeout is None:
+                continue
+            if entry.hard_deadline is not None:
+                deadlines.append(entry.hard_deadline)
+                continue
+            started = self._board.start_time(slot, entry.task.index)
+            # Not started yet: its worker is about to; look again shortly.
+            deadlines.append(started + entry.task.timeout if started is not None else now + 0.05)
+        return min(deadlines) if deadlines else None
 
     def _start_worker(self, slot: int) -> _Worker:
-        worker = self._workers[slot] = _Worker(slot, self._context)
+        self._board.reset(slot)
+        worker = self._workers[slot] = _Worker(slot, self._context, self._board)
         # One poll object for the whole run: multiprocessing's wait() builds
         # a selector and registers every handle at each call.
         for fd in (worker.conn.fileno(), worker.sentinel):
@@ -328,10 +382,10 @@ class MultiprocessScheduler:
         if orphans:
             process.kill_process_tree(list(orphans), grace=0)
 
-    def _failed(
-        self, task: FragmentTask, slot: int, start: float, error: str, details: str = ""
+    def _outcome(
+        self, task: FragmentTask, state: FragmentState, slot: int, start: float, error: str, details: str = ""
     ) -> FragmentOutcome:
-        return FragmentOutcome(task.index, FragmentState.FAILED, slot, start, time.time(), error=error, details=details)
+        return FragmentOutcome(task.index, state, slot, start, time.time(), error=error, details=details)
 
 
 def _unpicklable(task: FragmentTask, exc: Exception) -> str:
@@ -347,6 +401,10 @@ def _has_children(pid: int) -> bool:
             return bool(handle.read().strip())
     except OSError:
         return False
+
+
+def _readable(fd: int) -> bool:
+    return bool(select.select([fd], [], [], 0)[0])
 
 
 def _drain(fd: int) -> None:

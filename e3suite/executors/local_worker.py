@@ -19,7 +19,9 @@ import faulthandler
 import os
 import pickle
 import signal
+import struct
 import sys
+import time
 import traceback
 from multiprocessing.connection import Connection
 from typing import Any
@@ -35,7 +37,62 @@ OUTCOME = "outcome"
 ERROR = "error"
 
 
-def worker_main(conn: Connection, slot: int) -> None:
+#: Each task message starts with the fragment's index (8 bytes, little-endian).
+HEADER = struct.Struct("<q")
+
+
+class SlotBoard:
+    """Memory shared by the engine and its workers: what each slot has started.
+
+    The engine may queue a fragment behind the one a worker runs (so that the
+    worker never waits for the engine between two fragments), and take it
+    back when another slot falls idle. Under the slot's lock, a worker marks
+    a fragment started unless the engine revoked it first, and the engine
+    revokes a fragment only if it has not started: each queued fragment runs
+    exactly once, or comes back to the engine unstarted.
+    """
+
+    def __init__(self, jobs: int, context: Any) -> None:
+        self.started = context.RawArray("q", [-1] * jobs)  # index of the fragment started last
+        self.started_at = context.RawArray("d", jobs)  # its time.monotonic() start (system-wide clock)
+        self.revoked = context.RawArray("q", [-1] * jobs)  # a queued fragment that must not start
+        self.locks = [context.Lock() for _ in range(jobs)]
+
+    def start(self, slot: int, index: int) -> bool:
+        """Worker side: mark ``index`` started; False when the engine took it back."""
+        with self.locks[slot]:
+            if self.revoked[slot] == index:
+                self.revoked[slot] = -1
+                return False
+            self.started_at[slot] = time.monotonic()
+            self.started[slot] = index
+            return True
+
+    def revoke(self, slot: int, index: int) -> bool:
+        """Engine side: True when ``index``, queued on ``slot``, will never start there."""
+        with self.locks[slot]:
+            if self.started[slot] == index or self.revoked[slot] != -1:
+                return False
+            self.revoked[slot] = index
+            return True
+
+    def start_time(self, slot: int, index: int) -> float | None:
+        """When ``index`` started on ``slot`` (time.monotonic()), or None if it has not."""
+        with self.locks[slot]:
+            return self.started_at[slot] if self.started[slot] == index else None
+
+    def has_started(self, slot: int, index: int) -> bool:
+        with self.locks[slot]:
+            return bool(self.started[slot] == index)
+
+    def reset(self, slot: int) -> None:
+        """A new worker takes the slot."""
+        with self.locks[slot]:
+            self.started[slot] = -1
+            self.revoked[slot] = -1
+
+
+def worker_main(conn: Connection, slot: int, board: SlotBoard) -> None:
     """Serve fragments for ``slot`` until the pipe closes or an empty message arrives."""
     _reset_signals()
     # A crash is reported by the engine ("worker died (signal 11)..."); a
@@ -53,7 +110,9 @@ def worker_main(conn: Connection, slot: int) -> None:
             return  # the engine is gone
         if not data:
             return
-        message, fragment_id = _run(data, slot)
+        if not board.start(slot, HEADER.unpack_from(data)[0]):
+            continue  # taken back by the engine while it waited here
+        message, fragment_id = _run(memoryview(data)[HEADER.size :], slot)
         try:
             payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
@@ -65,7 +124,7 @@ def worker_main(conn: Connection, slot: int) -> None:
         _restore(cwd, environ)
 
 
-def _run(data: bytes, slot: int) -> tuple[tuple[Any, ...], str]:
+def _run(data: bytes | memoryview, slot: int) -> tuple[tuple[Any, ...], str]:
     """The message for the engine, and the fragment's id (when known)."""
     try:
         task = pickle.loads(data)

@@ -73,6 +73,11 @@ def shell_then_worker_dies(ctx: FragmentContext) -> None:
     ctx.shell(f"sleep {m} & (setsid sleep {m} &); kill -SEGV $PPID; sleep {m}")
 
 
+def sleep_for(ctx: FragmentContext) -> float:
+    time.sleep(ctx.test_env["seconds"])
+    return time.monotonic()
+
+
 def chdir_and_setenv(ctx: FragmentContext) -> None:
     os.chdir("/")
     os.environ["E3SUITE_TEST_LEFTOVER"] = "1"
@@ -106,8 +111,9 @@ def make_task(index: int, callback: Any, tmp: Path, timeout: float | None = None
 def run_all(
     scheduler: MultiprocessScheduler, tasks: list[FragmentTask], limit: float = 60
 ) -> dict[int, FragmentOutcome]:
-    """Submit as slots free up, collect every outcome."""
+    """Submit as slots free up, collect every outcome (as the engine does: READY means submit again)."""
     pending = list(tasks)
+    by_index = {task.index: task for task in tasks}
     outcomes: dict[int, FragmentOutcome] = {}
     deadline = time.monotonic() + limit
     while len(outcomes) < len(tasks):
@@ -116,7 +122,10 @@ def run_all(
             scheduler.submit(pending.pop(0))
         for outcome in scheduler.wait(0.5):
             assert outcome.index not in outcomes
-            outcomes[outcome.index] = outcome
+            if outcome.state is FragmentState.READY:
+                pending.insert(0, by_index[outcome.index])
+            else:
+                outcomes[outcome.index] = outcome
     return outcomes
 
 
@@ -280,3 +289,70 @@ def test_commands_of_a_dead_worker_are_killed(scheduler: MultiprocessScheduler, 
     while survivors(text) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert survivors(text) == []
+
+
+def test_a_queued_fragment_moves_to_a_slot_that_falls_idle(tmp_path: Path) -> None:
+    sched = MultiprocessScheduler(2)
+    sched.start()
+    try:
+        tasks = [
+            make_task(0, sleep_for, tmp_path, seconds=1.5),  # slot 0, long
+            make_task(1, sleep_for, tmp_path, seconds=0.0),  # slot 1, short
+            make_task(2, sleep_for, tmp_path, seconds=0.0),  # queued behind the long one at first
+        ]
+        outcomes = run_all(sched, tasks)
+    finally:
+        sched.shutdown()
+    assert all(o.state is FragmentState.COMPLETE for o in outcomes.values())
+    # Taken back from behind the long fragment, it ran on the idle slot.
+    assert outcomes[2].slot == 1
+    assert outcomes[2].return_value < outcomes[0].return_value
+
+
+def test_a_queued_fragment_times_out_from_its_real_start(tmp_path: Path) -> None:
+    sched = MultiprocessScheduler(1)
+    sched.start()
+    try:
+        tasks = [
+            make_task(0, sleep_for, tmp_path, seconds=0.8),
+            make_task(1, sleep_for, tmp_path, timeout=0.6, seconds=0.1),  # queued for 0.8 s, runs 0.1 s
+        ]
+        outcomes = run_all(sched, tasks)
+    finally:
+        sched.shutdown()
+    assert outcomes[1].state is FragmentState.COMPLETE
+
+
+def test_without_queue_ahead_one_fragment_per_slot(tmp_path: Path) -> None:
+    sched = MultiprocessScheduler(2, queue_ahead=False)
+    sched.start()
+    try:
+        assert sched.free_slots() == 2
+        sched.submit(make_task(0, sleep_for, tmp_path, seconds=0.0))
+        sched.submit(make_task(1, sleep_for, tmp_path, seconds=0.0))
+        assert sched.free_slots() == 0
+        done: list[FragmentOutcome] = []
+        deadline = time.monotonic() + 30
+        while len(done) < 2 and time.monotonic() < deadline:
+            done.extend(sched.wait(0.5))
+        assert sched.free_slots() == 2
+    finally:
+        sched.shutdown()
+    assert sorted(o.index for o in done) == [0, 1]
+
+
+def test_queue_ahead_doubles_what_submit_accepts(tmp_path: Path) -> None:
+    sched = MultiprocessScheduler(2)
+    sched.start()
+    try:
+        for i in range(4):
+            sched.submit(make_task(i, sleep_for, tmp_path, seconds=0.3))
+        assert sched.free_slots() == 0
+        done: list[FragmentOutcome] = []
+        deadline = time.monotonic() + 30
+        while len(done) < 4 and time.monotonic() < deadline:
+            done.extend(sched.wait(0.5))
+    finally:
+        sched.shutdown()
+    assert sorted(o.index for o in done) == [0, 1, 2, 3]
+    assert {o.state for o in done} == {FragmentState.COMPLETE}
