@@ -118,6 +118,51 @@ def select_ids(
     return [i for i in all_ids if i in selected]
 
 
+def select_testcases(
+    candidates: list[tuple[str, Path]],
+    patterns: list[str],
+    tests_root: Path,
+    cwd: Path,
+    load: Callable[[str, Path], list[Testcase]],
+) -> list[Testcase]:
+    """The testcases that positional arguments select, loaded with ``load``.
+
+    An argument ``dir[opt=O0,arch=x86]`` selects one variant of the matrix
+    directory ``dir`` (axis order free); every other argument selects
+    directories, with all their variants, as ``select_ids`` says. Only the
+    selected directories' test.yaml files are read.
+    """
+    by_id = dict(candidates)
+    dir_ids = [i for i, _ in candidates]
+    variant_args: dict[str, list[tuple[str, dict[str, str]]]] = {}
+    plain: list[str] = []
+    for arg in patterns:
+        split = matrix.split_variant_id(arg) if arg not in by_id else None
+        if split is not None and split[0].rstrip("/") in by_id:
+            variant_args.setdefault(split[0].rstrip("/"), []).append((arg, split[1]))
+        else:
+            plain.append(arg)
+    whole = set(select_ids(dir_ids, plain, tests_root, cwd) if plain or not variant_args else ())
+    cases: list[Testcase] = []
+    for dir_id in dir_ids:
+        if dir_id not in whole and dir_id not in variant_args:
+            continue
+        loaded = load(dir_id, by_id[dir_id])
+        if dir_id not in whole and loaded[0].error is None:
+            wanted = variant_args[dir_id]
+            for arg, values in wanted:
+                if not any(case.matrix and _same_values(case.matrix, values) for case in loaded):
+                    raise SelectionError(f"no testcase matches {arg!r}")
+            loaded = [c for c in loaded if any(_same_values(c.matrix, v) for _, v in wanted)]
+        cases.extend(loaded)
+    return cases
+
+
+def _same_values(combination: dict[str, Any], values: dict[str, str]) -> bool:
+    """True when a matrix combination reads as ``values`` (axis order free)."""
+    return {k: matrix.value_text(v) for k, v in combination.items()} == values
+
+
 def _match_argument(
     arg: str, all_ids: list[str], id_set: set[str], root: Path, cwd: Path
 ) -> list[str]:

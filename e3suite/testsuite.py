@@ -78,6 +78,7 @@ class Testsuite:
         self.options = argparse.Namespace()
         self.results: list[TestResult] = []
         self._signal: int | None = None
+        self._history: dict[str, float] | None = None
         self.progress: ProgressListener | None = None
         self._names: dict[str, Any] | None = None
 
@@ -160,38 +161,10 @@ class Testsuite:
         return discovery.find_testcase_dirs(self.tests_dir)
 
     def select(self, candidates: list[tuple[str, Path]]) -> list[discovery.Testcase]:
-        """The testcases the positional arguments select, test.yaml read.
-
-        An argument ``dir[opt=O0,arch=x86]`` selects one variant of matrix
-        directory ``dir``; every other argument selects directories (all
-        their variants) as ``discovery.select_ids`` says.
-        """
-        by_id = dict(candidates)
-        dir_ids = [i for i, _ in candidates]
-        variant_args: dict[str, list[tuple[str, dict[str, str]]]] = {}
-        plain: list[str] = []
-        for arg in self.options.tests:
-            split = matrix.split_variant_id(arg) if arg not in by_id else None
-            if split is not None and split[0].rstrip("/") in by_id:
-                variant_args.setdefault(split[0].rstrip("/"), []).append((arg, split[1]))
-            else:
-                plain.append(arg)
-        whole = set(
-            discovery.select_ids(dir_ids, plain, self.tests_dir, Path.cwd()) if plain or not variant_args else ()
+        """The testcases the positional arguments select, test.yaml read."""
+        return discovery.select_testcases(
+            candidates, self.options.tests, self.tests_dir, Path.cwd(), self.load_testcases
         )
-        cases: list[discovery.Testcase] = []
-        for dir_id in dir_ids:
-            if dir_id not in whole and dir_id not in variant_args:
-                continue
-            loaded = self.load_testcases(dir_id, by_id[dir_id])
-            if dir_id not in whole and loaded[0].error is None:
-                wanted = variant_args[dir_id]
-                for arg, values in wanted:
-                    if not any(case.matrix and _same_values(case.matrix, values) for case in loaded):
-                        raise discovery.SelectionError(f"no testcase matches {arg!r}")
-                loaded = [c for c in loaded if any(_same_values(c.matrix, v) for _, v in wanted)]
-            cases.extend(loaded)
-        return cases
 
     def condition_facts(self) -> dict[str, Any]:
         """Names for ``control:`` conditions, besides ``env``, ``options`` and ``matrix``."""
@@ -223,8 +196,13 @@ class Testsuite:
                 test_dir = by_id.get(split[0]) if split is not None else None
             return self.load_testcase(test_id, test_dir) if test_dir is not None else None
 
-        old_dir = Path(self.options.output_dir) / "old"
-        return build_plan(cases, self.options, working_root, find_dependency, previous_durations(old_dir))
+        return build_plan(cases, self.options, working_root, find_dependency, self.history())
+
+    def history(self) -> dict[str, float]:
+        """The previous run's durations (DIR/old), read once: priorities and estimates."""
+        if self._history is None:
+            self._history = previous_durations(Path(self.options.output_dir) / "old")
+        return self._history
 
     def listeners(self, reporter: TerminalReporter) -> list[RunListener]:
         """Who hears about the run as it goes (terminal lines, progress)."""
@@ -246,8 +224,7 @@ class Testsuite:
         mode = getattr(self.options, "progress", "none")
         if mode == "none":
             return None
-        old_dir = Path(self.options.output_dir) / "old"
-        return ProgressListener(reporter, mode, plan.tests, self.options.jobs, previous_durations(old_dir))
+        return ProgressListener(reporter, mode, plan.tests, self.options.jobs, self.history())
 
     def compare_dir(self) -> Path | None:
         """The previous run to compare with: --compare, else DIR/old; None with --no-compare."""
@@ -371,11 +348,6 @@ class Testsuite:
         if any(r.status is not None and r.status.is_failure for r in self.results):
             return int(self.options.failure_exit_code)
         return 0
-
-
-def _same_values(combination: dict[str, Any], values: dict[str, str]) -> bool:
-    """True when a matrix combination reads as ``values`` (axis order free)."""
-    return {k: matrix.value_text(v) for k, v in combination.items()} == values
 
 
 def previous_durations(old_dir: Path) -> dict[str, float]:
