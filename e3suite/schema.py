@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 
 #: The keys every test.yaml may hold, whatever its driver.
 COMMON_PROPERTIES: dict[str, Any] = {
@@ -126,7 +126,7 @@ def format_path(path: Iterable[Any]) -> str:
 
 def _expectation(error: jsonschema.exceptions.ValidationError) -> str:
     """What was expected, in words a test writer reads."""
-    validator, expected = error.validator, error.validator_value
+    validator, expected = error.validator, cast(Any, error.validator_value)
     if validator == "type":
         allowed = expected if isinstance(expected, list) else [expected]
         words = [_TYPE_WORDS.get(str(t), str(t)) for t in allowed]
@@ -143,7 +143,7 @@ def _expectation(error: jsonschema.exceptions.ValidationError) -> str:
         bound = "at least" if validator == "minItems" else "at most"
         return f"expected {bound} {expected} item(s), got {error.instance!r}"
     if validator == "additionalProperties" and isinstance(error.instance, dict):
-        known = error.schema.get("properties", {})
+        known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
         extra = [k for k in error.instance if k not in known]
         if extra:
             return unknown_key_message(str(extra[0]), known)
