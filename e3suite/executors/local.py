@@ -163,6 +163,7 @@ class MultiprocessScheduler:
                 worker = self._start_worker(slot)
             self._running[slot] = entry
         else:
+            assert self.queue_ahead, "submit() without a free slot"
             # Behind the fragment that started first: likely the first to end.
             slot = min(
                 (s for s in self._running if s not in self._queued),
@@ -270,7 +271,8 @@ class MultiprocessScheduler:
             else:
                 outcomes.append(self._outcome(entry.task, FragmentState.READY, slot, entry.submitted, "not started"))
         self._forget_worker(slot)
-        self._free.append(slot)
+        if slot not in self._free:  # it may have died idle
+            self._free.append(slot)
         # Its commands were orphaned to init: find them by their tag now,
         # rather than let them run on until the end of the run.
         self._sweep([worker.pid])

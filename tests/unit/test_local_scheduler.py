@@ -356,3 +356,22 @@ def test_queue_ahead_doubles_what_submit_accepts(tmp_path: Path) -> None:
         sched.shutdown()
     assert sorted(o.index for o in done) == [0, 1, 2, 3]
     assert {o.state for o in done} == {FragmentState.COMPLETE}
+
+
+def test_a_worker_dying_idle_is_replaced_without_duplicating_its_slot(tmp_path: Path) -> None:
+    sched = MultiprocessScheduler(2)
+    sched.start()
+    try:
+        worker = sched._workers[1]
+        assert worker is not None
+        os.kill(worker.pid, signal.SIGKILL)  # the OOM killer, say
+        deadline = time.monotonic() + 10
+        while sched._workers[1] is not None and time.monotonic() < deadline:
+            assert sched.wait(0.1) == []
+        assert sched._workers[1] is None
+        assert sched.free_slots() == 2
+        outcomes = run_all(sched, [make_task(i, sleep_briefly, tmp_path) for i in range(6)])
+    finally:
+        sched.shutdown()
+    assert {o.state for o in outcomes.values()} == {FragmentState.COMPLETE}
+    assert {o.slot for o in outcomes.values()} <= {0, 1}
