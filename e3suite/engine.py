@@ -228,8 +228,10 @@ class Engine:
         if outcome.state is FragmentState.READY:
             # The executor gives back a fragment it had queued but not
             # started: schedule it again (or skip it if scheduling stopped).
+            # Listeners saw it start: they see it end (in state READY).
             self.running -= 1
             self._make_ready(index)
+            self.listener.fragment_ended(self.plan.fragments[index], outcome)
             return
         fragment = self.plan.fragments[index]
         self.states[index] = outcome.state
