@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import fcntl
 import os
 import pickle
 import signal
 import struct
 import sys
+import tempfile
 import time
 import traceback
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -56,11 +59,24 @@ class SlotBoard:
         self.started = context.RawArray("q", [-1] * jobs)  # index of the fragment started last
         self.started_at = context.RawArray("d", jobs)  # its time.monotonic() start (system-wide clock)
         self.revoked = context.RawArray("q", [-1] * jobs)  # a queued fragment that must not start
-        self.locks = [context.Lock() for _ in range(jobs)]
+        # One byte-range lock per slot in an unlinked file: POSIX record
+        # locks are released by the kernel when their holder dies, so a
+        # worker killed inside start() never leaves the engine blocked (a
+        # multiprocessing.Lock would stay taken forever).
+        self._lock_file = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the board
+
+    @contextlib.contextmanager
+    def _locked(self, slot: int) -> Iterator[None]:
+        fd = self._lock_file.fileno()
+        fcntl.lockf(fd, fcntl.LOCK_EX, 1, slot)
+        try:
+            yield
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN, 1, slot)
 
     def start(self, slot: int, index: int) -> bool:
         """Worker side: mark ``index`` started; False when the engine took it back."""
-        with self.locks[slot]:
+        with self._locked(slot):
             if self.revoked[slot] == index:
                 self.revoked[slot] = -1
                 return False
@@ -70,7 +86,7 @@ class SlotBoard:
 
     def revoke(self, slot: int, index: int) -> bool:
         """Engine side: True when ``index``, queued on ``slot``, will never start there."""
-        with self.locks[slot]:
+        with self._locked(slot):
             if self.started[slot] == index or self.revoked[slot] != -1:
                 return False
             self.revoked[slot] = index
@@ -78,16 +94,16 @@ class SlotBoard:
 
     def start_time(self, slot: int, index: int) -> float | None:
         """When ``index`` started on ``slot`` (time.monotonic()), or None if it has not."""
-        with self.locks[slot]:
+        with self._locked(slot):
             return self.started_at[slot] if self.started[slot] == index else None
 
     def has_started(self, slot: int, index: int) -> bool:
-        with self.locks[slot]:
+        with self._locked(slot):
             return bool(self.started[slot] == index)
 
     def reset(self, slot: int) -> None:
         """A new worker takes the slot."""
-        with self.locks[slot]:
+        with self._locked(slot):
             self.started[slot] = -1
             self.revoked[slot] = -1
 

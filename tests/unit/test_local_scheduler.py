@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import multiprocessing
 import os
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,6 +24,7 @@ import pytest
 from e3suite.driver import FragmentContext
 from e3suite.executors.base import FragmentOutcome, FragmentTask
 from e3suite.executors.local import MultiprocessScheduler
+from e3suite.executors.local_worker import SlotBoard
 from e3suite.model import FailureReason, FragmentState, TestResult, TestStatus
 
 # -- callbacks (module level: picklable) ------------------------------------------
@@ -375,3 +378,24 @@ def test_a_worker_dying_idle_is_replaced_without_duplicating_its_slot(tmp_path: 
         sched.shutdown()
     assert {o.state for o in outcomes.values()} == {FragmentState.COMPLETE}
     assert {o.slot for o in outcomes.values()} <= {0, 1}
+
+
+def hold_slot_lock_forever(board: Any) -> None:
+    with board._locked(0):
+        time.sleep(300)
+
+
+def test_a_worker_killed_holding_its_slot_lock_does_not_block_the_engine() -> None:
+    context = multiprocessing.get_context("fork")
+    board = SlotBoard(1, context)
+    holder = context.Process(target=hold_slot_lock_forever, args=(board,))
+    holder.start()
+    time.sleep(0.3)  # let it take the lock
+    assert holder.pid is not None
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.join()
+    answer: list[bool] = []
+    thread = threading.Thread(target=lambda: answer.append(board.has_started(0, 7)), daemon=True)
+    thread.start()
+    thread.join(10)
+    assert answer == [False]
