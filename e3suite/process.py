@@ -1,33 +1,26 @@
 """Run one command for a driver: new session, capture, timeout, tree kill.
 
 Every command a fragment starts goes through ``run`` (promise 3 of the
-design: no stray processes, output pipes never block). This module owns all
-the OS-specific process control of e3suite: sessions, process groups,
-signals, reaping, descendants that escaped with ``setsid``.
+design: no stray processes, output pipes never block). With
+``e3suite.process_tree`` (finding and killing descendants, including those
+that escaped with ``setsid``), this is where all of e3suite's OS-specific
+process control lives: sessions, process groups, signals, reaping.
 
 How it stays cheap (the spawn itself is the floor, ~1 ms): ``subprocess``
-without ``preexec_fn`` (vfork/posix_spawn path), a ``poll`` loop on the
-output pipes and a pidfd (no thread, no selector object), ``os.wait4`` for
-the exit status, CPU time and peak RSS in one system call, and a single
-``killpg(pgid, 0)`` to notice descendants left in the command's group. The
-expensive psutil walk of the process table only happens on the rare paths
-(timeout, a leak found).
+without ``preexec_fn`` (vfork/posix_spawn path), the environment kept as
+bytes, a ``poll`` loop on the output pipes and a pidfd (no thread, no
+selector object), ``os.wait4`` for the exit status, CPU time and peak RSS
+in one system call, and a leak check that costs one ``killpg(pgid, 0)``
+when nothing was left behind.
 
-Descendants that left the group with ``setsid`` are found two ways: a
-process that called ``become_subreaper`` (the local executor's workers do)
-adopts every orphan of its commands, so they show up as its own children;
-and every command carries ``E3SUITE_PROCESS_TAG`` in its environment, which
-its descendants inherit, so ``find_tagged`` can find them anywhere (used
-after a worker died).
-
-It must never import other e3suite modules, print, or touch results: it
-returns a ``CommandResult`` and the caller decides what to record.
+It must never import e3suite modules other than ``process_tree``, print,
+or touch results: it returns a ``CommandResult`` and the caller decides
+what to record.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import itertools
 import os
@@ -36,17 +29,13 @@ import select
 import shutil
 import signal
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import psutil
-
-#: Environment variable put in every command's environment: "<pid>:<n>",
-#: the pid of the process that ran ``run`` and a counter.
-TAG_VARIABLE = "E3SUITE_PROCESS_TAG"
+from e3suite import process_tree
+from e3suite.process_tree import TAG_VARIABLE, become_subreaper, find_tagged, kill_process_tree
 
 #: Default cap of captured output, in bytes (head and tail halves kept).
 DEFAULT_OUTPUT_LIMIT = 1_000_000
@@ -55,14 +44,8 @@ JSON_OUTPUT_LIMIT = 64 * 1024
 
 _TAG_KEY = TAG_VARIABLE.encode()
 _READ_SIZE = 65536
-_PR_SET_CHILD_SUBREAPER = 36
 
 _counter = itertools.count(1)
-# Pids of the commands ``run`` is waiting for right now (any thread): the
-# leak check must never count, kill or reap one of them.
-_running: set[int] = set()
-_running_lock = threading.Lock()
-_subreaper = False
 _environ_tag: str | None = None  # see tag_environment
 
 
@@ -161,22 +144,6 @@ class _Capture:
         )
 
 
-def become_subreaper() -> bool:
-    """Make this process adopt the orphans of its descendants (Linux).
-
-    Then a grandchild that called ``setsid`` and outlived its parent becomes
-    our child, where the leak check and tree kills find it. Returns False
-    where the kernel does not support it.
-    """
-    global _subreaper
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        _subreaper = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        _subreaper = False
-    return _subreaper
-
-
 def tag_environment() -> str:
     """Put this process's tag in ``os.environ`` once, for commands run one at a time.
 
@@ -243,13 +210,8 @@ def run(
             output=message + "\n", output_size=len(message) + 1, error=message, cwd=cwd_text,
             wall=time.monotonic() - start,
         )
-    with _running_lock:
-        _running.add(proc.pid)
-    try:
+    with process_tree.watching(proc.pid):
         return _supervise(proc, argv, tag, cwd_text, stdin, timeout, kill_grace, output_limit, start)
-    finally:
-        with _running_lock:
-            _running.discard(proc.pid)
 
 
 @functools.lru_cache(maxsize=1)
@@ -334,14 +296,14 @@ def _supervise(
                 timed_out = True
                 # Snapshot the tree while the command still links it: a
                 # grandchild that called setsid is found through its parent.
-                victims = _collect([pid], tag)
-                _terminate_group(pid)
-                for escaped in victims - _group_members_of(victims, pid):
+                victims = process_tree.collect([pid], tag)
+                process_tree.terminate_group(pid)
+                for escaped in victims - process_tree.group_members_of(victims, pid):
                     with contextlib.suppress(OSError):
                         os.kill(escaped, signal.SIGTERM)
                 kill_at = now + kill_grace
             if kill_at is not None and now >= kill_at:
-                _kill_pids(victims | _collect([pid], tag), grace=0, tag=tag)
+                process_tree.kill_pids(victims | process_tree.collect([pid], tag), grace=0, tag=tag)
                 kill_at = None
             wait_for = _next_wakeup(now, deadline if not timed_out else None, kill_at)
             if (exited and open_fds) or (pidfd < 0 and not exited):
@@ -372,7 +334,7 @@ def _supervise(
         if pidfd >= 0:
             os.close(pidfd)
         if not exited:  # an exception (KeyboardInterrupt) while it runs
-            kill_process_tree(pid, grace=0, tag=tag)
+            process_tree.kill_process_tree(pid, grace=0, tag=tag)
             _wait(pid)
         proc.returncode = 0 if exited else -1  # keep Popen.__del__ quiet; we reaped it
         for stream in (proc.stdin, proc.stdout, proc.stderr):
@@ -381,10 +343,10 @@ def _supervise(
     if timed_out:
         # Part of ending the command, not a leak: what remains of the tree
         # gets the rest of the grace period, then SIGKILL.
-        _finish_timeout(pid, tag, victims, kill_at)
+        process_tree.finish_timeout(pid, tag, victims, kill_at)
         leaked = 0
     else:
-        leaked = _reap_leftovers(pid, tag, victims)
+        leaked = process_tree.reap_leftovers(pid, tag, victims)
     wall = time.monotonic() - start
     status: int | None = None
     sig: int | None = None
@@ -455,263 +417,6 @@ def _try_wait(pid: int) -> tuple[bool, int, Any]:
     except ChildProcessError:
         return True, 0, None
     return (got != 0), status, rusage
-
-
-def _terminate_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGTERM)
-
-
-# -- descendants ---------------------------------------------------------------
-
-
-def _own_children() -> list[int]:
-    """Our direct children, from /proc (cheap: no scan of the process table)."""
-    pids: list[int] = []
-    # Orphans are adopted by the main thread (the kernel picks the first
-    # live thread of a subreaper); other threads' lists only matter when
-    # there are other threads.
-    pid = os.getpid()
-    tids = os.listdir("/proc/self/task") if threading.active_count() > 1 else [str(pid)]
-    for tid in tids:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
-                pids.extend(int(p) for p in handle.read().split())
-        except OSError:
-            continue
-    return pids
-
-
-def _process_tag(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as handle:
-            environ = handle.read()
-    except OSError:
-        return None
-    key = TAG_VARIABLE.encode() + b"="
-    for entry in environ.split(b"\0"):
-        if entry.startswith(key):
-            return entry[len(key) :].decode(errors="replace")
-    return None
-
-
-def _adopted_orphans(tag: str) -> list[int]:
-    """Children we adopted (as subreaper) that descend from the command tagged ``tag``."""
-    if not _subreaper:
-        return []
-    with _running_lock:
-        running = set(_running)
-    found = []
-    for pid in _own_children():
-        if pid in running:
-            continue
-        if _process_tag(pid) == tag:
-            found.append(pid)
-    return found
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _reap_leftovers(pid: int, tag: str, known: set[int]) -> int:
-    """Kill what the command left running; return how many processes that was.
-
-    ``known``: processes of its tree seen earlier (at a timeout).
-    """
-    orphans = _adopted_orphans(tag)
-    known = {p for p in known if p != pid and _is_live(p)}
-    if not orphans and not known and not _group_alive(pid):
-        return 0  # the common case costs one killpg and one read of /proc/self
-    victims = _collect([pid], tag, include_roots=False) | set(orphans) | known
-    victims.update(_group_members(pid))
-    victims = {p for p in victims if _is_live(p)}
-    if victims:
-        _kill_pids(victims, grace=0, tag=tag)
-    return len(victims)
-
-
-def _group_members_of(pids: set[int], pgid: int) -> set[int]:
-    """Those of ``pids`` in process group ``pgid``."""
-    members = set()
-    for p in pids:
-        with contextlib.suppress(OSError):
-            if os.getpgid(p) == pgid:
-                members.add(p)
-    return members
-
-
-def _finish_timeout(pid: int, tag: str, victims: set[int], kill_at: float | None) -> None:
-    remaining = {p for p in victims | _collect([], tag) | _group_members_of(victims, pid) if p != pid}
-    while kill_at is not None and time.monotonic() < kill_at:
-        remaining = {p for p in remaining if _is_live(p)}
-        if not remaining and not _group_alive(pid):
-            return
-        time.sleep(0.02)
-    remaining |= _group_members(pid) if _group_alive(pid) else set()
-    remaining = {p for p in remaining if p != pid and _is_live(p)}
-    if remaining:
-        _kill_pids(remaining, grace=0, tag=tag)
-
-
-def _group_members(pgid: int) -> set[int]:
-    members = set()
-    for proc in psutil.process_iter():
-        try:
-            if os.getpgid(proc.pid) == pgid:
-                members.add(proc.pid)
-        except OSError:
-            continue
-    return members
-
-
-def _is_live(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def _collect(roots: Iterable[int], tag: str | None, include_roots: bool = True) -> set[int]:
-    """``roots`` and all their descendants, plus adopted orphans tagged ``tag``."""
-    pids: set[int] = set()
-    for root in roots:
-        try:
-            proc = psutil.Process(root)
-            if include_roots:
-                pids.add(root)
-            pids.update(child.pid for child in proc.children(recursive=True))
-        except psutil.Error:
-            continue
-    if tag is not None:
-        for orphan in _adopted_orphans(tag):
-            pids.add(orphan)
-            with contextlib.suppress(psutil.Error):
-                pids.update(c.pid for c in psutil.Process(orphan).children(recursive=True))
-    return pids
-
-
-def _kill_pids(pids: set[int], grace: float, tag: str | None) -> None:
-    procs = []
-    for pid in pids:
-        try:
-            procs.append(psutil.Process(pid))
-        except psutil.Error:
-            continue
-    if grace > 0:
-        for proc in procs:
-            _signal(proc, signal.SIGTERM)
-        _, procs = psutil.wait_procs(procs, timeout=grace)
-        # What appeared during the grace period goes too.
-        more = _collect([p.pid for p in procs], tag) - {p.pid for p in procs}
-        procs.extend(_as_processes(more))
-    for proc in procs:
-        _signal(proc, signal.SIGKILL)
-    _reap_own(procs)
-
-
-def _as_processes(pids: Iterable[int]) -> list[psutil.Process]:
-    procs = []
-    for pid in pids:
-        try:
-            procs.append(psutil.Process(pid))
-        except psutil.Error:
-            continue
-    return procs
-
-
-def _signal(proc: psutil.Process, sig: int) -> None:
-    with contextlib.suppress(psutil.Error):
-        proc.send_signal(sig)
-
-
-def _reap_own(procs: list[psutil.Process]) -> None:
-    """Wait for killed processes that are our children (adopted), so no zombie stays."""
-    me = os.getpid()
-    with _running_lock:
-        running = set(_running)
-    for proc in procs:
-        try:
-            if proc.ppid() == me and proc.pid not in running:
-                os.waitpid(proc.pid, 0)
-        except (psutil.Error, ChildProcessError, OSError):
-            continue
-
-
-def kill_process_tree(
-    pid: int | Iterable[int],
-    grace: float = 2.0,
-    *,
-    tag: str | None = None,
-    include_root: bool = True,
-    hurry: Callable[[], bool] | None = None,
-) -> int:
-    """End ``pid`` and every descendant; return how many processes were killed.
-
-    SIGTERM to each process group of the tree (the commands' sessions; never
-    our own group, which holds the engine and its workers), up to ``grace``
-    seconds for those to end, then SIGKILL to every process that remains,
-    including descendants that left the group with ``setsid`` and those that
-    appeared meanwhile. ``tag`` (a value of ``TAG_VARIABLE``, or a prefix
-    ending with ":") adds the processes carrying it. ``hurry()`` returning
-    True cuts the grace period short (a second Ctrl-C). Roots are killed
-    but not reaped: their owner waits for them.
-    """
-    roots = [pid] if isinstance(pid, int) else list(pid)
-    exact_tag = tag if tag and not tag.endswith(":") else None
-    pids = _collect(roots, exact_tag, include_roots=include_root)
-    if tag and tag.endswith(":"):
-        pids.update(find_tagged(tag))
-    if not pids:
-        return 0
-    me = os.getpid()
-    if grace > 0:
-        own_group = os.getpgrp()
-        groups: dict[int, set[int]] = {}
-        for p in pids:
-            with contextlib.suppress(OSError):
-                groups.setdefault(os.getpgid(p), set()).add(p)
-        groups.pop(own_group, None)
-        signalled: set[int] = set()
-        for group, members in groups.items():
-            with contextlib.suppress(OSError):
-                os.killpg(group, signal.SIGTERM)
-                signalled |= members
-        deadline = time.monotonic() + grace
-        while signalled and time.monotonic() < deadline and not (hurry is not None and hurry()):
-            signalled = {p for p in signalled if _is_live(p)}
-            if signalled:
-                time.sleep(0.02)
-        # Processes that appeared during the grace period go too.
-        live_roots = [r for r in roots if _is_live(r)]
-        pids |= _collect(live_roots, exact_tag, include_roots=include_root)
-    procs = _as_processes(p for p in pids if p != me)
-    for proc in procs:
-        _signal(proc, signal.SIGKILL)
-    _reap_own([p for p in procs if p.pid not in roots])
-    return len(procs)
-
-
-def find_tagged(prefix: str | tuple[str, ...]) -> set[int]:
-    """Live processes whose ``E3SUITE_PROCESS_TAG`` starts with ``prefix`` (or one of them).
-
-    A scan of the whole process table: for rare paths only (a worker died
-    and its commands were orphaned to init, the end of a run).
-    """
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        tag = _process_tag(int(entry))
-        if tag is not None and tag.startswith(prefix) and _is_live(int(entry)):
-            found.add(int(entry))
-    return found
 
 
 def _signal_name(sig: int) -> str:

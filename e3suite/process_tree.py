@@ -1,0 +1,325 @@
+"""Process trees: find every descendant of a command, tell a leak, kill a tree.
+
+The OS-specific half of e3suite.process (promise 3: no stray processes):
+a command's descendants are found through the process tree while it lives
+(psutil), through the orphans a *child subreaper* adopts (a worker calls
+``become_subreaper``, so a grandchild that called ``setsid`` and outlived
+its parent becomes the worker's child), and through the
+``E3SUITE_PROCESS_TAG`` environment variable every command carries (which
+finds them anywhere, e.g. after the worker that ran them died).
+
+It must never start processes, print, or know about fragments: it
+signals, waits for and counts processes, nothing else. The common case
+(nothing left behind) costs one ``killpg(pgid, 0)`` and one read of
+``/proc/<pid>/task/<pid>/children``; the psutil walks happen only on the
+rare paths (a timeout, a leak found, an interruption).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+
+import psutil
+
+#: Environment variable put in every command's environment: "<pid>:<n>" (or
+#: "<pid>:" in a worker), the pid of the process that ran it.
+TAG_VARIABLE = "E3SUITE_PROCESS_TAG"
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+# Pids of the commands e3suite.process.run is waiting for right now (any
+# thread): the leak check must never count, kill or reap one of them.
+_running: set[int] = set()
+_running_lock = threading.Lock()
+_subreaper = False
+
+
+@contextlib.contextmanager
+def watching(pid: int) -> Iterator[None]:
+    """While ``pid`` (a command being run) is in it, nothing here reaps it."""
+    with _running_lock:
+        _running.add(pid)
+    try:
+        yield
+    finally:
+        with _running_lock:
+            _running.discard(pid)
+
+
+def become_subreaper() -> bool:
+    """Make this process adopt the orphans of its descendants (Linux).
+
+    Then a grandchild that called ``setsid`` and outlived its parent becomes
+    our child, where the leak check and tree kills find it. Returns False
+    where the kernel does not support it.
+    """
+    global _subreaper
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        _subreaper = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        _subreaper = False
+    return _subreaper
+
+
+def terminate_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGTERM)
+
+
+# -- descendants ---------------------------------------------------------------
+
+
+def _own_children() -> list[int]:
+    """Our direct children, from /proc (cheap: no scan of the process table)."""
+    pids: list[int] = []
+    # Orphans are adopted by the main thread (the kernel picks the first
+    # live thread of a subreaper); other threads' lists only matter when
+    # there are other threads.
+    pid = os.getpid()
+    tids = os.listdir("/proc/self/task") if threading.active_count() > 1 else [str(pid)]
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
+                pids.extend(int(p) for p in handle.read().split())
+        except OSError:
+            continue
+    return pids
+
+
+def _process_tag(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            environ = handle.read()
+    except OSError:
+        return None
+    key = TAG_VARIABLE.encode() + b"="
+    for entry in environ.split(b"\0"):
+        if entry.startswith(key):
+            return entry[len(key) :].decode(errors="replace")
+    return None
+
+
+def _adopted_orphans(tag: str) -> list[int]:
+    """Children we adopted (as subreaper) that descend from the command tagged ``tag``."""
+    if not _subreaper:
+        return []
+    with _running_lock:
+        running = set(_running)
+    found = []
+    for pid in _own_children():
+        if pid in running:
+            continue
+        if _process_tag(pid) == tag:
+            found.append(pid)
+    return found
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_leftovers(pid: int, tag: str, known: set[int]) -> int:
+    """Kill what the command left running; return how many processes that was.
+
+    ``known``: processes of its tree seen earlier (at a timeout).
+    """
+    orphans = _adopted_orphans(tag)
+    known = {p for p in known if p != pid and _is_live(p)}
+    if not orphans and not known and not _group_alive(pid):
+        return 0  # the common case costs one killpg and one read of /proc/self
+    victims = collect([pid], tag, include_roots=False) | set(orphans) | known
+    victims.update(_group_members(pid))
+    victims = {p for p in victims if _is_live(p)}
+    if victims:
+        kill_pids(victims, grace=0, tag=tag)
+    return len(victims)
+
+
+def group_members_of(pids: set[int], pgid: int) -> set[int]:
+    """Those of ``pids`` in process group ``pgid``."""
+    members = set()
+    for p in pids:
+        with contextlib.suppress(OSError):
+            if os.getpgid(p) == pgid:
+                members.add(p)
+    return members
+
+
+def finish_timeout(pid: int, tag: str, victims: set[int], kill_at: float | None) -> None:
+    remaining = {p for p in victims | collect([], tag) | group_members_of(victims, pid) if p != pid}
+    while kill_at is not None and time.monotonic() < kill_at:
+        remaining = {p for p in remaining if _is_live(p)}
+        if not remaining and not _group_alive(pid):
+            return
+        time.sleep(0.02)
+    remaining |= _group_members(pid) if _group_alive(pid) else set()
+    remaining = {p for p in remaining if p != pid and _is_live(p)}
+    if remaining:
+        kill_pids(remaining, grace=0, tag=tag)
+
+
+def _group_members(pgid: int) -> set[int]:
+    members = set()
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) == pgid:
+                members.add(proc.pid)
+        except OSError:
+            continue
+    return members
+
+
+def _is_live(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def collect(roots: Iterable[int], tag: str | None, include_roots: bool = True) -> set[int]:
+    """``roots`` and all their descendants, plus adopted orphans tagged ``tag``."""
+    pids: set[int] = set()
+    for root in roots:
+        try:
+            proc = psutil.Process(root)
+            if include_roots:
+                pids.add(root)
+            pids.update(child.pid for child in proc.children(recursive=True))
+        except psutil.Error:
+            continue
+    if tag is not None:
+        for orphan in _adopted_orphans(tag):
+            pids.add(orphan)
+            with contextlib.suppress(psutil.Error):
+                pids.update(c.pid for c in psutil.Process(orphan).children(recursive=True))
+    return pids
+
+
+def kill_pids(pids: set[int], grace: float, tag: str | None) -> None:
+    procs = []
+    for pid in pids:
+        try:
+            procs.append(psutil.Process(pid))
+        except psutil.Error:
+            continue
+    if grace > 0:
+        for proc in procs:
+            _signal(proc, signal.SIGTERM)
+        _, procs = psutil.wait_procs(procs, timeout=grace)
+        # What appeared during the grace period goes too.
+        more = collect([p.pid for p in procs], tag) - {p.pid for p in procs}
+        procs.extend(_as_processes(more))
+    for proc in procs:
+        _signal(proc, signal.SIGKILL)
+    _reap_own(procs)
+
+
+def _as_processes(pids: Iterable[int]) -> list[psutil.Process]:
+    procs = []
+    for pid in pids:
+        try:
+            procs.append(psutil.Process(pid))
+        except psutil.Error:
+            continue
+    return procs
+
+
+def _signal(proc: psutil.Process, sig: int) -> None:
+    with contextlib.suppress(psutil.Error):
+        proc.send_signal(sig)
+
+
+def _reap_own(procs: list[psutil.Process]) -> None:
+    """Wait for killed processes that are our children (adopted), so no zombie stays."""
+    me = os.getpid()
+    with _running_lock:
+        running = set(_running)
+    for proc in procs:
+        try:
+            if proc.ppid() == me and proc.pid not in running:
+                os.waitpid(proc.pid, 0)
+        except (psutil.Error, ChildProcessError, OSError):
+            continue
+
+
+def kill_process_tree(
+    pid: int | Iterable[int],
+    grace: float = 2.0,
+    *,
+    tag: str | None = None,
+    include_root: bool = True,
+    hurry: Callable[[], bool] | None = None,
+) -> int:
+    """End ``pid`` and every descendant; return how many processes were killed.
+
+    SIGTERM to each process group of the tree (the commands' sessions; never
+    our own group, which holds the engine and its workers), up to ``grace``
+    seconds for those to end, then SIGKILL to every process that remains,
+    including descendants that left the group with ``setsid`` and those that
+    appeared meanwhile. ``tag`` (a value of ``TAG_VARIABLE``, or a prefix
+    ending with ":") adds the processes carrying it. ``hurry()`` returning
+    True cuts the grace period short (a second Ctrl-C). Roots are killed
+    but not reaped: their owner waits for them.
+    """
+    roots = [pid] if isinstance(pid, int) else list(pid)
+    exact_tag = tag if tag and not tag.endswith(":") else None
+    pids = collect(roots, exact_tag, include_roots=include_root)
+    if tag and tag.endswith(":"):
+        pids.update(find_tagged(tag))
+    if not pids:
+        return 0
+    me = os.getpid()
+    if grace > 0:
+        own_group = os.getpgrp()
+        groups: dict[int, set[int]] = {}
+        for p in pids:
+            with contextlib.suppress(OSError):
+                groups.setdefault(os.getpgid(p), set()).add(p)
+        groups.pop(own_group, None)
+        signalled: set[int] = set()
+        for group, members in groups.items():
+            with contextlib.suppress(OSError):
+                os.killpg(group, signal.SIGTERM)
+                signalled |= members
+        deadline = time.monotonic() + grace
+        while signalled and time.monotonic() < deadline and not (hurry is not None and hurry()):
+            signalled = {p for p in signalled if _is_live(p)}
+            if signalled:
+                time.sleep(0.02)
+        # Processes that appeared during the grace period go too.
+        live_roots = [r for r in roots if _is_live(r)]
+        pids |= collect(live_roots, exact_tag, include_roots=include_root)
+    procs = _as_processes(p for p in pids if p != me)
+    for proc in procs:
+        _signal(proc, signal.SIGKILL)
+    _reap_own([p for p in procs if p.pid not in roots])
+    return len(procs)
+
+
+def find_tagged(prefix: str | tuple[str, ...]) -> set[int]:
+    """Live processes whose ``E3SUITE_PROCESS_TAG`` starts with ``prefix`` (or one of them).
+
+    A scan of the whole process table: for rare paths only (a worker died
+    and its commands were orphaned to init, the end of a run).
+    """
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        tag = _process_tag(int(entry))
+        if tag is not None and tag.startswith(prefix) and _is_live(int(entry)):
+            found.add(int(entry))
+    return found
