@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
-
 from e3suite.discovery import Testcase
 from e3suite.driver import FragmentSpec, TestDriver
 
@@ -197,6 +195,9 @@ class _PlanBuilder:
         order = topological_order(self.fragments)
         if len(order) == len(self.fragments):
             return
+        # networkx costs ~0.1 s to import: only a plan with a cycle pays it.
+        import networkx as nx
+
         in_order = set(order)
         graph = nx.DiGraph()
         for fragment in self.fragments:

@@ -22,9 +22,6 @@ from typing import TextIO
 from e3suite import store
 from e3suite.options import add_report_options
 from e3suite.reports.data import RunReport, default_old_dir, load_report, resolve_results_dir
-from e3suite.reports.html import render_html
-from e3suite.reports.json_report import render_json
-from e3suite.reports.junit import render_junit
 from e3suite.reports.terminal import TerminalReporter
 
 EXIT_USAGE = 2
@@ -44,6 +41,11 @@ def check_stdout_use(options: argparse.Namespace) -> bool:
 
 def write_report_files(report: RunReport, options: argparse.Namespace, stdout: TextIO | None = None) -> list[str]:
     """Write the report files ``options`` ask for; return what was written (for messages)."""
+    # Imported here: every run imports this module, few write report files.
+    from e3suite.reports.html import render_html
+    from e3suite.reports.json_report import render_json
+    from e3suite.reports.junit import render_junit
+
     renderers: list[tuple[str, Callable[[RunReport], str]]] = [
         ("junit", lambda r: render_junit(r, getattr(options, "junit_xpass_as_failure", False))),
         ("html", render_html),
