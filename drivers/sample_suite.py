@@ -14,7 +14,7 @@ Python. Each entry of ``fragments`` is a fragment::
         after: [build, other/t:build]
         log_previous: true        # log ctx.previous, sorted
         sleep: 0.5                # time.sleep
-        shell: "echo hi"          # run a /bin/sh command, log its output
+        shell: "echo hi"          # run a /bin/sh command (ctx.shell), log its output
         raise: "boom"             # raise RuntimeError("boom")
         exit: 3                   # os._exit(3): the process running it dies
         status: PASS              # ctx.result.set_status(...)
@@ -26,7 +26,6 @@ The keys act in the order listed above.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from typing import Any
@@ -48,9 +47,7 @@ class StepsDriver(TestDriver):
         if "sleep" in step:
             time.sleep(float(step["sleep"]))
         if "shell" in step:
-            proc = subprocess.run(step["shell"], shell=True, cwd=ctx.working_dir,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            ctx.result.log += proc.stdout
+            ctx.result.log += ctx.shell(step["shell"]).output
         if "raise" in step:
             raise RuntimeError(step["raise"])
         if "exit" in step:

@@ -25,6 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SUITE = Path(__file__).resolve().parent / "sample_suite.py"
 DEFAULT_RUN_TIMEOUT = 120.0
 
+_FRAME_LINE = re.compile(r'^(\s*(?:\| )?\s*File "[^"]+)", line \d+,', re.M)
 _DURATION = re.compile(r"\b\d+(\.\d+)?s\b|\b\d+m\d+(\.\d+)?s\b")
 _TEMP_DIR = re.compile(r"(/[^\s:'\"]*)?/e3suite-[A-Za-z0-9_]+")
 
@@ -80,6 +81,8 @@ class ScenarioDriver(DiffDriver):
             Substitute(sys.executable, "<PYTHON>"),
             ReplaceRegex(_TEMP_DIR, "<TMP>"),
             ReplaceRegex(_DURATION, "N.NNs"),
+            # Line numbers of traceback frames move with every edit of the file.
+            ReplaceRegex(_FRAME_LINE, r'\1", line N,'),
         ]
 
     def set_up(self) -> None:

@@ -147,7 +147,9 @@ class Engine:
                 # A second Ctrl-C, or one that arrived outside the wait.
                 self.request_interrupt()
             if self.interrupt_requested:
-                for outcome in self.executor.interrupt():
+                # In plan order, not in the order processes died: the same
+                # interruption reads the same.
+                for outcome in sorted(self.executor.interrupt(), key=lambda o: o.index):
                     self._complete(outcome)
         finally:
             self.executor.shutdown()  # workers and their processes end with the run
