@@ -206,6 +206,7 @@ class TerminalReporter:
         if self.colour:
             colorama.just_fix_windows_console()
         self._lock = threading.Lock()
+        self._closed = False  # the reader of the stream went away
         self._status = ""
 
     @classmethod
@@ -228,19 +229,33 @@ class TerminalReporter:
     def write(self, text: str) -> None:
         with self._lock:
             if self._status:
-                self.stream.write("\r\x1b[K")
+                text = "\r\x1b[K" + text + self._status
+            self._emit(text)
+
+    def _emit(self, text: str) -> None:
+        """Write and flush; a reader that went away (``| head``) stops the output, not the run."""
+        if self._closed:
+            return
+        try:
             self.stream.write(text)
-            if self._status:
-                self.stream.write(self._status)
             self.stream.flush()
+        except BrokenPipeError:
+            self._closed = True
+            # Python flushes stdout again at exit and would complain: send
+            # whatever is left to /dev/null instead.
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self.stream.fileno())
+                os.close(devnull)
+            except (OSError, AttributeError, ValueError):
+                pass
 
     def set_status(self, status: str) -> None:
         """Show ``status`` as the live line below the results ("" removes it)."""
         with self._lock:
             if status == self._status:
                 return
-            self.stream.write("\r\x1b[K" + status)
-            self.stream.flush()
+            self._emit("\r\x1b[K" + status)
             self._status = status
 
     def test_finished(self, result: TestResult) -> None:

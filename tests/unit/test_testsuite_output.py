@@ -1,0 +1,36 @@
+"""What happens to a run when its reader goes away (``./testsuite.py | head``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_closed_stdout_stops_the_output_not_the_run(tmp_path: Path) -> None:
+    suite = tmp_path / "suite"
+    (suite / "tests").mkdir(parents=True)
+    (suite / "testsuite.py").write_text((ROOT / "drivers" / "sample_suite.py").read_text())
+    for i in range(40):
+        # Slow enough that most lines come after the reader is gone.
+        (suite / "tests" / f"t{i:02d}").mkdir()
+        (suite / "tests" / f"t{i:02d}" / "test.yaml").write_text(
+            "fragments: [{name: run, sleep: 0.05, status: PASS}]\n"
+        )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # `| head -1`: the pipe closes after the first line.
+    proc = subprocess.Popen([sys.executable, "testsuite.py", "-j2", "--progress", "none"], cwd=suite, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert first.startswith(b"PASS")
+    assert proc.returncode == 0, err.decode()
+    assert b"Traceback" not in err
+    index = json.loads((suite / "out" / "new" / "index.json").read_text())
+    assert len(index["results"]) == 40
