@@ -90,7 +90,12 @@ class ScenarioDriver(DiffDriver):
         if not (self.suite_dir / "testsuite.py").exists():
             shutil.copy(SAMPLE_SUITE, self.suite_dir / "testsuite.py")
         self.problems: list[str] = []
+        # The sample runs' working directories go below this scenario's own:
+        # the runs a scenario kills on purpose cannot clean theirs up.
+        temp_dir = self.working_dir / "tmp"
+        temp_dir.mkdir(exist_ok=True)
         self.env = {
+            "TMPDIR": str(temp_dir),
             "PYTHONPATH": str(REPO_ROOT),
             # An empty NO_COLOR counts as unset: scenarios about colours see
             # the sample suite's own decision.
