@@ -43,6 +43,10 @@ from e3suite.model import FailureReason, FragmentState
 COMMAND_MARGIN = 1.0
 
 
+#: Scans of /proc for the commands of a dead worker (see _sweep).
+_SWEEP_PASSES = 10
+
+
 @dataclass
 class _Entry:
     """A fragment handed to a slot's worker: running there, or queued behind."""
@@ -377,11 +381,19 @@ class MultiprocessScheduler:
         self._workers[slot] = None
 
     def _sweep(self, worker_pids: list[int]) -> None:
-        """Kill the processes still carrying the tag of these (gone) workers: one scan of /proc."""
+        """Kill the processes still carrying the tag of these (gone) workers.
+
+        One scan of /proc is not enough: a shell caught between fork and exec
+        makes a child after the scan passed. Killed processes fork no more,
+        so scanning again until a scan finds nothing catches every one.
+        """
         if not worker_pids:
             return
-        orphans = process.find_tagged(tuple(f"{pid}:" for pid in worker_pids))
-        if orphans:
+        prefixes = tuple(f"{pid}:" for pid in worker_pids)
+        for _ in range(_SWEEP_PASSES):
+            orphans = process.find_tagged(prefixes)
+            if not orphans:
+                return
             process.kill_process_tree(list(orphans), grace=0)
 
     def _outcome(
