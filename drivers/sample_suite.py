@@ -21,16 +21,23 @@ Python. Each entry of ``fragments`` is a fragment::
         message: "all good"
 
 The keys act in the order listed above.
+
+The suite also maps ``command`` (one fragment running ``cmd`` through
+``ctx.shell``; ``crash: SIGSEGV`` kills the process running it first) and
+the stock YAML-only types ``shell`` and ``diff``; control conditions see
+the facts ``facts.gpu`` (False) and ``facts.level`` (2).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from typing import Any
 
 from e3suite import FragmentContext, TestDriver, TestStatus, Testsuite
+from e3suite.drivers import DiffDriver, ShellDriver
 
 
 class StepsDriver(TestDriver):
@@ -58,11 +65,28 @@ class StepsDriver(TestDriver):
         return step.get("return")
 
 
+class CommandDriver(TestDriver):
+    """test.yaml: ``cmd`` (a string for /bin/sh or an argv), optional ``crash`` (a signal name)."""
+
+    def add_fragments(self) -> None:
+        self.add_fragment("run", self.run)
+
+    def run(self, ctx: FragmentContext) -> None:
+        if "crash" in self.test_env:
+            os.kill(os.getpid(), getattr(signal, self.test_env["crash"]))
+        result = ctx.shell(self.test_env["cmd"])
+        ctx.result.log += result.output
+        ctx.result.set_status(TestStatus.PASS if result.ok else TestStatus.FAIL, result.describe())
+
+
 class SampleSuite(Testsuite):
     """A sample testsuite driven by test.yaml."""
 
-    test_driver_map = {"steps": StepsDriver}
+    test_driver_map = {"steps": StepsDriver, "command": CommandDriver, "shell": ShellDriver, "diff": DiffDriver}
     default_driver = "steps"
+
+    def condition_facts(self) -> dict[str, Any]:
+        return {"facts": {"gpu": False, "level": 2}}
 
 
 if __name__ == "__main__":
