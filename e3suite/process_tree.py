@@ -209,12 +209,7 @@ def collect(roots: Iterable[int], tag: str | None, include_roots: bool = True) -
 
 
 def kill_pids(pids: set[int], grace: float, tag: str | None) -> None:
-    procs = []
-    for pid in pids:
-        try:
-            procs.append(psutil.Process(pid))
-        except psutil.Error:
-            continue
+    procs = _as_processes(pids)
     if grace > 0:
         for proc in procs:
             _signal(proc, signal.SIGTERM)

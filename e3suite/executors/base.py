@@ -104,42 +104,22 @@ def run_fragment(task: FragmentTask, slot: int) -> FragmentOutcome:
         matrix=task.matrix,
         timeout=task.timeout,
     )
+    def ended(state: FragmentState, **how: Any) -> FragmentOutcome:
+        return FragmentOutcome(
+            task.index, state, slot, start, time.time(), delta=result.delta_since(mark), **how
+        )
+
     try:
         os.makedirs(task.working_dir, exist_ok=True)
         value = task.callback(ctx)
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
-        return FragmentOutcome(
-            index=task.index,
-            state=FragmentState.FAILED,
-            slot=slot,
-            start=start,
-            end=time.time(),
-            delta=result.delta_since(mark),
-            error=f"{task.fragment_id} raised {type(exc).__name__}: {exc}".rstrip(": "),
-            details=_callback_traceback(exc),
-        )
+        error = f"{task.fragment_id} raised {type(exc).__name__}: {exc}".rstrip(": ")
+        return ended(FragmentState.FAILED, error=error, details=_callback_traceback(exc))
     if ctx.timed_out is not None:  # a command it ran timed out (ctx.shell)
-        return FragmentOutcome(
-            index=task.index,
-            state=FragmentState.TIMEDOUT,
-            slot=slot,
-            start=start,
-            end=time.time(),
-            delta=result.delta_since(mark),
-            error=ctx.timed_out,
-            failure_reason=FailureReason.TIMEOUT,
-        )
-    return FragmentOutcome(
-        index=task.index,
-        state=FragmentState.COMPLETE,
-        slot=slot,
-        start=start,
-        end=time.time(),
-        return_value=value,
-        delta=result.delta_since(mark),
-    )
+        return ended(FragmentState.TIMEDOUT, error=ctx.timed_out, failure_reason=FailureReason.TIMEOUT)
+    return ended(FragmentState.COMPLETE, return_value=value)
 
 
 def _callback_traceback(exc: BaseException) -> str:
