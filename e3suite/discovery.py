@@ -21,7 +21,9 @@ from typing import Any
 
 import yaml
 
-from e3suite import control, matrix, schema
+import e3suite.control as control
+import e3suite.matrix as matrix
+import e3suite.schema as schema
 from e3suite.driver import TestDriver
 from e3suite.model import TestStatus
 

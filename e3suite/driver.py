@@ -90,7 +90,7 @@ class FragmentContext:
         testcase FAIL with the TIMEOUT reason; descendants it leaves running
         are killed and noted in the log.
         """
-        from e3suite import process  # the driver API stays free of process logic
+        import e3suite.process as process  # the driver API stays free of process logic
 
         limit = timeout
         if limit is None and self.timeout is not None:

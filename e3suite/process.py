@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from e3suite import process_tree
+import e3suite.process_tree as process_tree
 from e3suite.process_tree import TAG_VARIABLE, become_subreaper, find_tagged, kill_process_tree
 
 #: Default cap of captured output, in bytes (head and tail halves kept).

@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-from e3suite import store
-from e3suite.drivers import baseline
+import e3suite.drivers.baseline as baseline
+import e3suite.store as store
 from e3suite.drivers.diff import unified_diff
 from e3suite.model import FailureReason, TestResult
 

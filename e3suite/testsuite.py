@@ -25,7 +25,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from e3suite import control, discovery, matrix, store
+import e3suite.control as control
+import e3suite.discovery as discovery
+import e3suite.matrix as matrix
+import e3suite.store as store
 from e3suite.driver import TestDriver
 from e3suite.engine import Engine, RunListener
 from e3suite.executors.base import Executor
@@ -149,7 +152,7 @@ class Testsuite:
         comparison = self.compare_with_previous()
         reporter.summary(self.results, comparison)
         if options.rewrite:
-            from e3suite import rewrite  # only --rewrite runs need the stock drivers' baselines
+            import e3suite.rewrite as rewrite  # only --rewrite runs need the stock drivers' baselines
 
             rewrite.print_summary(rewrite.rewritten(self.results), sys.stdout)
         self.write_reports(results_dir)

@@ -24,7 +24,8 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from e3suite.drivers import baseline, refiners
+import e3suite.drivers.baseline as baseline
+import e3suite.drivers.refiners as refiners
 from e3suite.drivers.classic import TestAbortWithError
 from e3suite.drivers.refiners import CanonicalizeLineEndings, Refiner, RefinerError
 from e3suite.drivers.shell import SHELL_PROPERTIES, ShellDriver

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from e3suite import matrix
+import e3suite.matrix as matrix
 from e3suite.drivers.classic import ClassicDriver, TestAbortWithError
 
 try:  # the C loader is faster; the pure-Python one gives the same nodes

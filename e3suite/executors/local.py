@@ -32,7 +32,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from e3suite import process
+import e3suite.process as process
 from e3suite.executors.base import FragmentOutcome, FragmentTask
 from e3suite.executors.local_worker import ERROR, HEADER, OUTCOME, SlotBoard, worker_main
 from e3suite.model import FailureReason, FragmentState

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
-from e3suite import process
+import e3suite.process as process
 from e3suite.executors.base import FragmentOutcome, run_fragment
 from e3suite.model import FragmentState
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from e3suite import store
+import e3suite.store as store
 from e3suite.options import add_report_options
 from e3suite.reports.data import RunReport, default_old_dir, load_report, resolve_results_dir
 from e3suite.reports.terminal import TerminalReporter

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from e3suite import store
+import e3suite.store as store
 from e3suite.model import TestResult, TestStatus, summary_counts
 from e3suite.reports.compare import (
     DEFAULT_SLOWDOWN_THRESHOLD,
