@@ -32,6 +32,8 @@ import psutil
 TAG_VARIABLE = "E3SUITE_PROCESS_TAG"
 
 _PR_SET_CHILD_SUBREAPER = 36
+#: Reads of an empty /proc/PID/environ before taking it as empty (1+2+... ms apart).
+_ENVIRON_RETRIES = 15
 
 # Pids of the commands e3suite.process.run is waiting for right now (any
 # thread): the leak check must never count, kill or reap one of them.
@@ -93,12 +95,28 @@ def _own_children() -> list[int]:
     return pids
 
 
-def _process_tag(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as handle:
-            environ = handle.read()
-    except OSError:
-        return None
+def _read_environ(pid: int, patient: bool) -> bytes:
+    """The environment of ``pid``; ``patient``: wait out an ``execve`` in progress.
+
+    While a process replaces its image (an orphan that is still going from
+    ``setsid`` to the program it runs), the kernel shows an empty
+    environment for a moment; a zombie's, or a kernel thread's, stays
+    empty. Only our own children are worth the wait.
+    """
+    for attempt in range(_ENVIRON_RETRIES if patient else 1):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                environ = handle.read()
+        except OSError:
+            return b""
+        if environ or not _is_live(pid):
+            return environ
+        time.sleep(0.001 * (attempt + 1))
+    return b""
+
+
+def _process_tag(pid: int, patient: bool = False) -> str | None:
+    environ = _read_environ(pid, patient)
     key = TAG_VARIABLE.encode() + b"="
     for entry in environ.split(b"\0"):
         if entry.startswith(key):
@@ -116,7 +134,7 @@ def _adopted_orphans(tag: str) -> list[int]:
     for pid in _own_children():
         if pid in running:
             continue
-        if _process_tag(pid) == tag:
+        if _process_tag(pid, patient=True) == tag:
             found.append(pid)
     return found
 
