@@ -59,3 +59,58 @@ def test_a_driver_without_properties_accepts_extra_keys() -> None:
 
 def test_a_driver_may_leave_its_schema_open() -> None:
     assert validate({"extra": 1, "cmd": "x"}, {**DRIVER, "additionalProperties": True}) is None
+
+
+# -- the fast check agrees with jsonschema wherever it answers -----------------
+
+_VALUES: list[Any] = [
+    None, True, False, 0, 1, 2, -1, 1.0, 1.5, 0.0, "", "x", "NONE", "SKIP", "1", [], [1], ["x"], ["x", 1, True, None],
+    [["SKIP", "c"]], [["XFAIL", "c", "m"]], [["SKIP"]], [["NOPE", "c"]], [["SKIP", 1]], [["SKIP", "c", "m", "z"]],
+    {}, {"a": 1}, {"a": ["x"]}, {"a": []}, {"a": ["x", {"y": 1}]}, {"exclude": [{"a": "x"}]}, {"exclude": [{}]},
+    [{"substring": "a", "replace": "b"}], [{"regex": "a", "path": "b"}], [{"path": "working_dir"}], [{}],
+    [{"substring": ""}], [{"substring": "a", "line_by_line": "yes"}], [{"substring": "a", "other": 1}],
+]
+
+
+def _instances() -> list[dict[str, Any]]:
+    from e3suite.drivers.diff import DiffDriver
+    from e3suite.schema import full_schema
+
+    keys = sorted(full_schema(DiffDriver.test_yaml_schema)["properties"])
+    return [{"cmd": "x", key: value} for key in keys for value in _VALUES] + [{key: "x"} for key in keys]
+
+
+@pytest.mark.parametrize("driver", ["ShellDriver", "DiffDriver", "open", "DRIVER"])
+def test_fast_check_never_contradicts_jsonschema(driver: str) -> None:
+    """Where the fast check answers (True or False), jsonschema gives the same answer."""
+    import jsonschema
+
+    import e3suite.drivers as drivers
+    from e3suite.schema import fast_check, full_schema
+
+    schemas = {"DRIVER": DRIVER, "open": {}}
+    driver_schema = schemas[driver] if driver in schemas else getattr(drivers, driver).test_yaml_schema
+    schema = full_schema(driver_schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    answered = 0
+    for instance in _instances():
+        fast = fast_check(schema, instance)
+        if fast is not None:
+            answered += 1
+            assert fast == validator.is_valid(instance), instance
+    assert answered > len(_instances()) * 0.9  # it does answer for plain test.yaml files
+
+
+def test_a_valid_test_yaml_is_checked_without_importing_jsonschema() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from e3suite.schema import validate; from e3suite.drivers import DiffDriver;"
+        "assert validate({'cmd': ['echo', 'a'], 'timeout': 2.5, 'control': [['SKIP', 'False']],"
+        " 'refiners': [{'regex': 'a+', 'replace': 'b'}], 'env': {'A': 1}}, DiffDriver.test_yaml_schema) is None;"
+        "print('jsonschema' in sys.modules);"
+        "print(validate({'cmd': 'x', 'timeout': -1}, DiffDriver.test_yaml_schema))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out == "False\nkey 'timeout': expected a number greater than 0, got -1\n"
