@@ -187,7 +187,7 @@ class Engine:
     def _submit(self, fragment: Fragment) -> None:
         test = self.tests[fragment.test_id]
         planned = test.planned
-        assert fragment.spec is not None and planned.driver is not None
+        assert fragment.spec is not None and planned.working_dir is not None
         previous = {}
         for pred in fragment.preds:
             pred_fragment = self.plan.fragments[pred]
@@ -208,7 +208,7 @@ class Engine:
             callback=fragment.spec.callback,
             test_env=planned.case.test_env,
             test_dir=planned.case.test_dir,
-            working_dir=planned.driver.working_dir,
+            working_dir=planned.working_dir,
             options=self.options,
             previous=previous,
             result=test.result.working_copy(),

@@ -54,6 +54,7 @@ class PlannedTest:
 
     case: Testcase
     driver: TestDriver | None = None
+    working_dir: Path | None = None  # made by the first callback that uses it
     fragments: dict[str, int] = field(default_factory=dict)  # name -> index
     error: str | None = None
     details: str = ""
@@ -119,12 +120,13 @@ class _PlanBuilder:
         if case.verdict is not None:
             return planned  # decided before running: no driver, no fragments
         assert case.driver_class is not None
+        planned.working_dir = working_dir_for(self.working_root, case.test_id)
         try:
             driver = case.driver_class(
                 case.test_id,
                 case.test_env,
                 case.test_dir,
-                working_dir_for(self.working_root, case.test_id),
+                planned.working_dir,
                 self.options,
                 case.matrix,
             )

@@ -9,7 +9,6 @@ slot and report how it ended, as a ``FragmentOutcome``.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -110,7 +109,6 @@ def run_fragment(task: FragmentTask, slot: int) -> FragmentOutcome:
         )
 
     try:
-        os.makedirs(task.working_dir, exist_ok=True)
         value = task.callback(ctx)
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):

@@ -31,7 +31,9 @@ from e3suite.model import FailureReason, FragmentState, TestResult, TestStatus
 
 
 def return_previous(ctx: FragmentContext) -> Any:
-    return {"slot": ctx.slot, "previous": ctx.previous, "pid": os.getpid()}
+    # Even fragments use their working directory, odd ones do not.
+    made = ctx.working_dir.is_dir() if ctx.previous["build"] % 20 == 0 else None
+    return {"slot": ctx.slot, "previous": ctx.previous, "pid": os.getpid(), "made": made}
 
 
 def set_pass(ctx: FragmentContext) -> None:
@@ -168,7 +170,9 @@ def test_return_values_and_previous_cross_processes(scheduler: MultiprocessSched
         assert value["previous"] == {"build": index * 10}
         assert value["pid"] != os.getpid()
         assert value["slot"] == outcome.slot
-        assert (tmp_path / "work" / str(index)).is_dir()
+        # A working directory is made when a callback first uses it, only then.
+        assert value["made"] is (True if index % 2 == 0 else None)
+        assert (tmp_path / "work" / str(index)).is_dir() is (index % 2 == 0)
 
 
 def test_result_changes_come_back_as_a_delta(scheduler: MultiprocessScheduler, tmp_path: Path) -> None:
