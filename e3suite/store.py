@@ -7,14 +7,15 @@ Layout of a results directory (``DIR/new`` for the current run)::
     index.json           written at the end: run metadata + one line a test
 
 Promise 2 lives here: every event is flushed to the OS as soon as it is
-written, and records are written atomically (temporary file + rename), so a
-SIGKILL of the engine leaves a directory that ``load_run`` reads, rebuilding
-the index from the journal. This module must never decide a verdict: it
+written, and a record is written before its journal line (the line is the
+commit marker), so a SIGKILL of the engine leaves a directory that
+``load_run`` reads, rebuilding the index from the journal. This module must never decide a verdict: it
 stores and reads what the engine and reports give it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -50,16 +51,68 @@ def record_name(test_id: str) -> str:
     return name + ".json"
 
 
+#: Where the rotation puts the run before last while it makes it the new run's directory.
+_RECYCLING = ".recycling"
+#: A record found on disk belongs to the run whose journal starts at most this much later
+#: (file times come from a coarse kernel clock).
+_MTIME_SLACK = 0.5
+
+
 def rotate(output_dir: Path) -> Path:
-    """Move ``DIR/new`` to ``DIR/old`` (dropping the older one); create a new one."""
-    new, old = output_dir / "new", output_dir / "old"
+    """Move ``DIR/new`` to ``DIR/old``; the run before last becomes the new ``DIR/new``.
+
+    The run before last is not deleted but recycled: everything in it goes
+    except its records, which the new run overwrites in place (the writer
+    removes those it did not write when it closes). On ext4, deleting a
+    thousand records and creating a thousand new ones seconds later is slow:
+    the kernel avoids reusing recently freed inodes by checking every one of
+    them at each creation (``recently_deleted`` in ``find_inode_bit``), which
+    made a record cost 0.6 ms of CPU instead of 0.03 ms on our machines.
+    Overwriting an existing file allocates no inode.
+    """
+    new, old, spare = output_dir / "new", output_dir / "old", output_dir / _RECYCLING
     output_dir.mkdir(parents=True, exist_ok=True)
+    if spare.exists() or spare.is_symlink():
+        _remove(spare)  # a rotation that was interrupted half-way
     if new.exists():
-        if old.exists():
-            shutil.rmtree(old)
+        if old.exists() or old.is_symlink():
+            old.rename(spare)
         new.rename(old)
-    (new / RECORDS).mkdir(parents=True)
+    if spare.is_dir() and not spare.is_symlink():
+        for entry in os.scandir(spare):
+            if entry.name != RECORDS or not entry.is_dir(follow_symlinks=False):
+                _remove(Path(entry.path))
+        spare.rename(new)
+    elif spare.exists() or spare.is_symlink():
+        _remove(spare)
+    (new / RECORDS).mkdir(parents=True, exist_ok=True)
     return new
+
+
+def _overwrite(path: Path, data: bytes) -> None:
+    """Write ``data`` as the whole content of ``path``, in place.
+
+    Not ``open(path, "w")``: truncating a recycled record first frees its
+    blocks only for the write to allocate them again (0.06-0.15 ms on ext4
+    here, against 0.01 ms to write over them and cut what is left). A kill
+    in between leaves a record that does not parse, as a torn write would.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if os.fstat(fd).st_size > len(data):
+            os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -102,6 +155,7 @@ class ResultsWriter:
         self.records.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(path / JOURNAL)
         self.index: list[dict[str, Any]] = []
+        self._written: set[str] = set()
 
     def write_result(self, result: TestResult) -> None:
         """Persist a final result: record file first, then the journal line."""
@@ -109,8 +163,8 @@ class ResultsWriter:
         # No temporary file + rename here (it costs 5x more per record): the
         # journal line written next is the commit marker, and a record that
         # a kill truncated is reported as unreadable by load_record.
-        with open(self.records / name, "w", encoding="utf-8") as f:
-            f.write(json.dumps(result.to_json(), separators=(",", ":")))
+        _overwrite(self.records / name, json.dumps(result.to_json(), separators=(",", ":")).encode())
+        self._written.add(name)
         entry = index_entry(result, f"{RECORDS}/{name}")
         self.index.append(entry)
         self.journal.write("test_result", **entry)
@@ -119,7 +173,13 @@ class ResultsWriter:
         write_index(self.path, run, self.index)
 
     def close(self) -> None:
+        """End of the run: the journal is closed, records left by a recycled run go."""
         self.journal.close()
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.records):
+                if entry.name not in self._written:
+                    with contextlib.suppress(OSError):
+                        _remove(Path(entry.path))
 
 
 def index_entry(result: TestResult, record: str) -> dict[str, Any]:
@@ -212,7 +272,7 @@ def rebuild_from_journal(path: Path) -> LoadedRun:
         if entry is None:
             # The record is written before its journal line: a kill between
             # the two leaves a finished testcase whose line is missing.
-            entry = _entry_from_record(path, test)
+            entry = _entry_from_record(path, test, run.get("start"))
         if entry is None:
             entry = {
                 "test": test,
@@ -225,9 +285,16 @@ def rebuild_from_journal(path: Path) -> LoadedRun:
     return LoadedRun(path, run, entries, False)
 
 
-def _entry_from_record(path: Path, test: str) -> dict[str, Any] | None:
+def _entry_from_record(path: Path, test: str, run_start: Any) -> dict[str, Any] | None:
+    """The entry of a record the journal does not name, if this run wrote it.
+
+    A killed run's directory may still hold records of the run it recycled
+    (see ``rotate``): those are older than the run's start.
+    """
     record = f"{RECORDS}/{record_name(test)}"
     try:
+        if isinstance(run_start, (int, float)) and (path / record).stat().st_mtime < run_start - _MTIME_SLACK:
+            return None
         result = TestResult.from_json(json.loads((path / record).read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None

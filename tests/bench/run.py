@@ -12,6 +12,9 @@ Workloads (issue 3):
 - W4: 200 testcases of 5 chained fragments, each running ``true``, at -j2;
 - W5: 10,000 testcases each running ``true``, at -j2.
 
+Commands run in their test's directory, as xargs runs them in the suite's:
+no working directory is made. With ``--in-working-dir`` each runs in its
+testcase's private working directory (``ctx.shell``'s default), made for it.
 With ``--tmpfs`` everything e3suite writes (results, working directories)
 goes to /dev/shm: the difference with a plain run is the disk's share.
 
@@ -25,6 +28,7 @@ figures; it asserts nothing (the machine may be loaded).
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import pstats
 import shutil
@@ -39,6 +43,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 SUITE = '''\
+import os
 import sys
 
 from e3suite import FragmentContext, TestDriver, Testsuite, TestStatus
@@ -54,7 +59,10 @@ class CommandDriver(TestDriver):
             after = (f"f{i}",)
 
     def step(self, ctx: FragmentContext) -> None:
-        result = ctx.shell(self.test_env["cmd"])
+        # Like xargs, run where the test is, unless told to use the
+        # testcase's working directory (which then gets made).
+        in_working_dir = os.environ.get("BENCH_IN_WORKING_DIR") == "1"
+        result = ctx.shell(self.test_env["cmd"], cwd=None if in_working_dir else ctx.test_dir)
         if ctx.fragment_id.endswith(f":f{self.test_env.get('chain', 1) - 1}"):
             ctx.result.set_status(TestStatus.PASS if result.ok else TestStatus.FAIL)
 
@@ -165,6 +173,10 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="profile one e3suite run of each workload instead")
     parser.add_argument("--keep", metavar="DIR", help="generate suites in DIR and keep them")
     parser.add_argument(
+        "--in-working-dir", action="store_true",
+        help="run each command in its testcase's working directory (made per testcase) instead of the test's",
+    )
+    parser.add_argument(
         "--tmpfs", action="store_true",
         help="suites, results and working directories in /dev/shm: the engine's cost without the disk's",
     )
@@ -180,6 +192,11 @@ def main() -> int:
     temp_dir = root / "tmp" if args.tmpfs else None
     if temp_dir is not None:
         temp_dir.mkdir(exist_ok=True)
+    if args.in_working_dir:
+        os.environ["BENCH_IN_WORKING_DIR"] = "1"
+    # Users' machines keep compiled modules; this one may be told not to
+    # write them (PYTHONDONTWRITEBYTECODE): compile once, outside the timing.
+    compileall.compile_dir(str(REPO / "e3suite"), quiet=1)
     env_path = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(REPO) + (os.pathsep + env_path if env_path else "")
     try:

@@ -36,7 +36,7 @@ def make_killed_run(tmp_path: Path) -> Path:
     record = TestResult("record-only", TestStatus.FAIL, "wrong")
     (path / store.RECORDS / store.record_name("record-only")).write_text(json.dumps(record.to_json()))
     writer.journal.write("fragment_started", fragment="running:run", time=1000.2)
-    writer.close()
+    writer.journal.close()  # not writer.close(): a killed run never gets there
     with open(path / store.JOURNAL, "a") as f:
         f.write('{"event":"test_result","test":"pend')  # a torn last line
     return path

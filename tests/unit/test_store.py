@@ -43,3 +43,53 @@ def test_journal_is_readable_before_close_and_index_rebuilds(tmp_path: Path) -> 
     writer.close()
     index = json.loads((tmp_path / "index.json").read_text())
     assert index["format"] == "e3suite-index" and index["results"][0]["record"] == "results/a.json"
+
+
+def test_rotation_recycles_the_run_before_last(tmp_path: Path) -> None:
+    """Records are overwritten in place (no inode churn); everything else of that run goes."""
+    inodes = {}
+    for run in range(3):
+        new = store.rotate(tmp_path)
+        (new / "junit.xml").write_text(f"run {run}")
+        writer = store.ResultsWriter(new)
+        tests = ["a", "b", "gone"] if run == 0 else ["a", "b"]
+        for test in tests:
+            writer.write_result(TestResult(test, TestStatus.PASS, f"run {run}"))
+        writer.close()
+        inodes[run] = {p.name: p.stat().st_ino for p in (new / store.RECORDS).iterdir()}
+    new = tmp_path / "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "old"]
+    assert (new / "junit.xml").read_text() == "run 2"
+    # Run 2 reused run 0's record files; the record of a testcase it did not run is gone.
+    assert inodes[2] == {name: ino for name, ino in inodes[0].items() if name != "gone.json"}
+    run2 = store.load_run(new)
+    assert [store.load_record(run2, e).message for e in run2.entries] == ["run 2", "run 2"]
+    assert (tmp_path / "old" / "junit.xml").read_text() == "run 1"
+
+
+def test_a_killed_run_ignores_records_of_the_run_it_recycled(tmp_path: Path) -> None:
+    import os
+    import time
+
+    writer = store.ResultsWriter(tmp_path)
+    start = time.time()
+    writer.journal.write("run_started", start=start, jobs=1)
+    for test in ("fresh", "stale"):
+        writer.journal.write("test_discovered", test=test)
+        record = TestResult(test, TestStatus.PASS, "from a record")
+        (tmp_path / store.RECORDS / store.record_name(test)).write_text(json.dumps(record.to_json()))
+    # "stale" was written by the run before last, whose directory this run recycled.
+    os.utime(tmp_path / store.RECORDS / store.record_name("stale"), (start - 3600, start - 3600))
+    run = store.load_run(tmp_path)  # killed: no index, no test_result lines
+    assert [(e["test"], e["status"]) for e in run.entries] == [("fresh", "PASS"), ("stale", "ERROR")]
+    writer.close()
+
+
+def test_a_recycled_record_is_overwritten_whole(tmp_path: Path) -> None:
+    writer = store.ResultsWriter(tmp_path)
+    long = TestResult("a", TestStatus.FAIL, "x" * 5000)
+    writer.write_result(long)
+    writer.write_result(TestResult("a", TestStatus.PASS, "short"))
+    writer.close()
+    text = (tmp_path / store.RECORDS / "a.json").read_text()
+    assert json.loads(text)["message"] == "short" and "xxx" not in text
