@@ -22,12 +22,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from e3suite.discovery import Testcase  # noqa: E402
-from e3suite.driver import FragmentContext, TestDriver  # noqa: E402
-from e3suite.engine import Engine  # noqa: E402
-from e3suite.executors.inprocess import InProcessExecutor  # noqa: E402
-from e3suite.plan import build_plan  # noqa: E402
-from e3suite.store import ResultsWriter  # noqa: E402
+from e3suite.discovery import Testcase
+from e3suite.driver import FragmentContext, TestDriver
+from e3suite.engine import Engine
+from e3suite.executors.inprocess import InProcessExecutor
+from e3suite.plan import build_plan
+from e3suite.store import ResultsWriter
 
 STEPS = ("configure", "build", "link", "run", "check")
 
