@@ -85,10 +85,13 @@ class _Worker:
             return f"signal {-code}"
         return f"exit status {code}"
 
-    def stop(self) -> None:
-        """Ask it to leave (an empty message), then make sure it did."""
+    def ask_to_leave(self) -> None:
         with contextlib.suppress(OSError):
             self.conn.send_bytes(b"")
+
+    def stop(self) -> None:
+        """Ask it to leave (an empty message), then make sure it did."""
+        self.ask_to_leave()
         self.process.join(2.0)
         if self.process.is_alive():
             process.kill_process_tree(self.pid, grace=0, tag=f"{self.pid}:")
@@ -243,11 +246,14 @@ class MultiprocessScheduler:
         return outcomes
 
     def shutdown(self) -> None:
-        for slot, worker in enumerate(self._workers):
-            if worker is None:
-                continue
+        workers = [(slot, w) for slot, w in enumerate(self._workers) if w is not None]
+        for slot, worker in workers:
             if slot in self._running:
                 process.kill_process_tree(worker.pid, grace=0)
+            # All of them at once: each takes a few milliseconds to exit,
+            # which -j8 would otherwise pay eight times over.
+            worker.ask_to_leave()
+        for slot, worker in workers:
             self._unwatch(worker)
             worker.stop()
             self._workers[slot] = None
