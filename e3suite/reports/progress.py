@@ -126,7 +126,10 @@ class ProgressListener(RunListener):
                 parts.insert(0, "#" * filled + "-" * (BAR_WIDTH - filled))
             text = " ".join(parts)
             elapsed = format_clock(self.clock() - self.started_at)
-            text += f" {self.failed} failed, {self.running} running, {elapsed} elapsed"
+            # The engine counts fragments handed to workers, which includes
+            # one queued behind each running fragment: at most `jobs` run.
+            running = min(self.running, self.jobs)
+            text += f" {self.failed} failed, {running} running, {elapsed} elapsed"
             left = self.estimate_left()
         if left is not None and self.done < self.total:
             text += f", ~{format_clock(left)} left"

@@ -48,6 +48,9 @@ def test_status_and_estimate_from_previous_durations() -> None:
     progress.fragment_started(None, 1)  # type: ignore[arg-type]
     progress.fragment_started(None, 2)  # type: ignore[arg-type]
     assert progress.status_text() == "[0/4] 0 failed, 2 running, 0:00 elapsed"  # "a": no estimate yet
+    progress.fragment_started(None, 3)  # type: ignore[arg-type]  # queued behind a running one
+    assert progress.status_text() == "[0/4] 0 failed, 2 running, 0:00 elapsed"  # never more than -j
+    progress.fragment_ended(None, None)  # type: ignore[arg-type]
     progress.fragment_ended(None, None)  # type: ignore[arg-type]
     progress.test_finished(finished("a", TestStatus.FAIL, 4.0))
     clock.now += 65
