@@ -77,13 +77,14 @@ def find_testcase_dirs(tests_root: Path) -> list[tuple[str, Path]]:
         if key in seen:
             continue  # symlink loop, or a directory linked twice
         seen.add(key)
+        # One stat tells a testcase (most directories) without listing it.
+        if rel and os.path.isfile(os.path.join(path, TEST_YAML)):
+            found.append((rel, Path(path)))
+            continue
         try:
             with os.scandir(path) as it:
                 entries = list(it)
         except OSError:
-            continue
-        if rel and any(e.name == TEST_YAML and e.is_file() for e in entries):
-            found.append((rel, Path(path)))
             continue
         subdirs = sorted(
             (e for e in entries if e.name not in SKIPPED_DIRS and e.is_dir()),
