@@ -77,6 +77,12 @@ class ProgressListener(RunListener):
         self.running = 0
         self._observed_total = 0.0
         self._observed_count = 0
+        # The estimate is kept up to date as testcases finish, not summed
+        # over every pending testcase at each tick (10,000 of them, under the
+        # lock the engine's thread takes at every event).
+        self._pending_known = sum(self.previous[t] for t in self.pending if t in self.previous)
+        self._pending_unknown = sum(1 for t in self.pending if t not in self.previous)
+        self._started: dict[str, float] = {}  # running testcases: when their first fragment started
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -86,6 +92,8 @@ class ProgressListener(RunListener):
     def fragment_started(self, fragment: Fragment, running: int) -> None:
         with self._lock:
             self.running += 1
+            if fragment is not None:
+                self._started.setdefault(fragment.test_id, self.clock())
         self._ensure_ticking()
 
     def fragment_ended(self, fragment: Fragment, outcome: FragmentOutcome) -> None:
@@ -95,7 +103,13 @@ class ProgressListener(RunListener):
     def test_finished(self, result: TestResult) -> None:
         with self._lock:
             self.done += 1
-            self.pending.discard(result.test_id)
+            if result.test_id in self.pending:
+                self.pending.discard(result.test_id)
+                if result.test_id in self.previous:
+                    self._pending_known -= self.previous[result.test_id]
+                else:
+                    self._pending_unknown -= 1
+            self._started.pop(result.test_id, None)
             if result.status is not None and result.status.is_failure:
                 self.failed += 1
             if result.duration is not None:
@@ -107,15 +121,21 @@ class ProgressListener(RunListener):
     # -- status -----------------------------------------------------------------
 
     def estimate_left(self) -> float | None:
-        """Seconds left, or None when nothing is known to estimate from."""
+        """Seconds left, or None when nothing is known to estimate from.
+
+        What the pending testcases took last time (this run's mean for new
+        ones), less what the running ones have already spent, over the slots.
+        """
         mean = self._observed_total / self._observed_count if self._observed_count else None
-        total = 0.0
-        for test_id in self.pending:
-            known = self.previous.get(test_id, mean)
-            if known is None:
-                return None
-            total += known
-        return total / self.jobs
+        if self._pending_unknown and mean is None:
+            return None
+        total = max(0.0, self._pending_known) + self._pending_unknown * (mean or 0.0)
+        now = self.clock()
+        for test_id, started in self._started.items():
+            expected = self.previous.get(test_id, mean)
+            if expected is not None:
+                total -= min(expected, max(0.0, now - started))
+        return max(0.0, total) / self.jobs
 
     def status_text(self) -> str:
         with self._lock:

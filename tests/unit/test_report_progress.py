@@ -107,3 +107,23 @@ def test_ticker_thread_stops() -> None:
     assert any(t.name == "e3suite-progress" for t in threading.enumerate())
     progress.stop()
     assert not any(t.name == "e3suite-progress" for t in threading.enumerate())
+
+
+def test_the_estimate_counts_what_running_testcases_already_spent() -> None:
+    class Started:
+        def __init__(self, test_id: str) -> None:
+            self.test_id = test_id
+
+    clock = FakeClock()
+    reporter = TerminalReporter(stream=io.StringIO(), no_color=True)
+    progress = ProgressListener(
+        reporter, "lines", ["a", "b"], jobs=1, previous_durations={"a": 10.0, "b": 20.0}, clock=clock
+    )
+    assert progress.estimate_left() == 30.0
+    progress.fragment_started(Started("b"), 1)  # type: ignore[arg-type]
+    clock.now += 15
+    assert progress.estimate_left() == 15.0  # b has 5 s left, a 10 s
+    clock.now += 60
+    assert progress.estimate_left() == 10.0  # b overran: it is not counted below zero
+    progress.test_finished(finished("b", TestStatus.PASS, 75.0))
+    assert progress.estimate_left() == 10.0
