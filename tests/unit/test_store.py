@@ -93,3 +93,16 @@ def test_a_recycled_record_is_overwritten_whole(tmp_path: Path) -> None:
     writer.close()
     text = (tmp_path / store.RECORDS / "a.json").read_text()
     assert json.loads(text)["message"] == "short" and "xxx" not in text
+
+
+def test_rotation_survives_odd_leftovers(tmp_path: Path) -> None:
+    """An interrupted rotation's spare directory, or an 'old' that is a file, does not stop a run."""
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "marker").write_text("previous")
+    (tmp_path / "old").write_text("not a directory")
+    (tmp_path / ".recycling").mkdir()
+    (tmp_path / ".recycling" / "junk").write_text("x")
+    new = store.rotate(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "old"]
+    assert (tmp_path / "old" / "marker").read_text() == "previous"
+    assert [p.name for p in new.iterdir()] == [store.RECORDS]
