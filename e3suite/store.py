@@ -9,8 +9,9 @@ Layout of a results directory (``DIR/new`` for the current run)::
 Promise 2 lives here: every event is flushed to the OS as soon as it is
 written, and a record is written before its journal line (the line is the
 commit marker), so a SIGKILL of the engine leaves a directory that
-``load_run`` reads, rebuilding the index from the journal. This module must never decide a verdict: it
-stores and reads what the engine and reports give it.
+``load_run`` reads, rebuilding the index from the journal. This module must
+never decide a verdict: it stores and reads what the engine and reports
+give it.
 """
 
 from __future__ import annotations
