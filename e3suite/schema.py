@@ -69,7 +69,7 @@ COMMON_PROPERTIES: dict[str, Any] = {
     },
 }
 
-_validators: dict[int, tuple[Any, jsonschema.protocols.Validator, frozenset[str] | None]] = {}
+_validators: dict[int, tuple[Any, jsonschema.protocols.Validator]] = {}
 _full_schemas: dict[int, tuple[Any, dict[str, Any], frozenset[str] | None]] = {}
 
 
@@ -107,11 +107,11 @@ def _validator(driver_schema: dict[str, Any]) -> jsonschema.protocols.Validator:
         return cached[1]
     import jsonschema  # see the module's docstring: only when the fast check is not sure
 
-    schema, known = _full_schema(driver_schema)
+    schema, _ = _full_schema(driver_schema)
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     cls.check_schema(schema)
     validator = cls(schema)
-    _validators[id(driver_schema)] = (driver_schema, validator, known)
+    _validators[id(driver_schema)] = (driver_schema, validator)
     return validator
 
 
@@ -303,17 +303,14 @@ def _prefix_items(expected: Any, value: Any, schema: dict[str, Any]) -> bool | N
     return _all(fast_check(sub, item) for sub, item in zip(expected, value, strict=False))  # a shorter list is fine
 
 
-def _bound(kind: type, test: Any) -> Any:
+def _bound(applies_to: str, test: Any) -> Any:
+    """A bound keyword: it says nothing of values other than ``applies_to`` (a JSON type)."""
+    applies = _TYPE_CHECKS[applies_to]
+
     def check(expected: Any, value: Any, schema: dict[str, Any]) -> bool | None:
-        if kind is list and not isinstance(value, list):
+        if not applies(value):
             return True
-        if kind is dict and not isinstance(value, dict):
-            return True
-        if kind is str and not isinstance(value, str):
-            return True
-        if kind is float and (not isinstance(value, (int, float)) or isinstance(value, bool)):
-            return True
-        if not isinstance(expected, (int, float)) or isinstance(expected, bool):
+        if not _TYPE_CHECKS["number"](expected):
             return None
         return bool(test(value, expected))
 
@@ -352,16 +349,16 @@ _KEYWORDS: dict[str, Any] = {
     "required": _required,
     "items": _items,
     "prefixItems": _prefix_items,
-    "minItems": _bound(list, lambda v, n: len(v) >= n),
-    "maxItems": _bound(list, lambda v, n: len(v) <= n),
-    "minProperties": _bound(dict, lambda v, n: len(v) >= n),
-    "maxProperties": _bound(dict, lambda v, n: len(v) <= n),
-    "minLength": _bound(str, lambda v, n: len(v) >= n),
-    "maxLength": _bound(str, lambda v, n: len(v) <= n),
-    "minimum": _bound(float, lambda v, n: v >= n),
-    "maximum": _bound(float, lambda v, n: v <= n),
-    "exclusiveMinimum": _bound(float, lambda v, n: v > n),
-    "exclusiveMaximum": _bound(float, lambda v, n: v < n),
+    "minItems": _bound("array", lambda v, n: len(v) >= n),
+    "maxItems": _bound("array", lambda v, n: len(v) <= n),
+    "minProperties": _bound("object", lambda v, n: len(v) >= n),
+    "maxProperties": _bound("object", lambda v, n: len(v) <= n),
+    "minLength": _bound("string", lambda v, n: len(v) >= n),
+    "maxLength": _bound("string", lambda v, n: len(v) <= n),
+    "minimum": _bound("number", lambda v, n: v >= n),
+    "maximum": _bound("number", lambda v, n: v <= n),
+    "exclusiveMinimum": _bound("number", lambda v, n: v > n),
+    "exclusiveMaximum": _bound("number", lambda v, n: v < n),
     "anyOf": _any_of,
     "oneOf": _one_of,
     "allOf": _all_of,

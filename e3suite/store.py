@@ -73,10 +73,10 @@ def rotate(output_dir: Path) -> Path:
     """
     new, old, spare = output_dir / "new", output_dir / "old", output_dir / _RECYCLING
     output_dir.mkdir(parents=True, exist_ok=True)
-    if spare.exists() or spare.is_symlink():
+    if os.path.lexists(spare):
         _remove(spare)  # a rotation that was interrupted half-way
     if new.exists():
-        if old.exists() or old.is_symlink():
+        if os.path.lexists(old):
             old.rename(spare)
         new.rename(old)
     if spare.is_dir() and not spare.is_symlink():
@@ -84,8 +84,8 @@ def rotate(output_dir: Path) -> Path:
             if entry.name != RECORDS or not entry.is_dir(follow_symlinks=False):
                 _remove(Path(entry.path))
         spare.rename(new)
-    elif spare.exists() or spare.is_symlink():
-        _remove(spare)
+    elif os.path.lexists(spare):
+        _remove(spare)  # an "old" that was a file or a link
     (new / RECORDS).mkdir(parents=True, exist_ok=True)
     return new
 

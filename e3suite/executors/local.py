@@ -86,12 +86,12 @@ class _Worker:
         return f"exit status {code}"
 
     def ask_to_leave(self) -> None:
+        """An empty message: the worker returns once its current fragment is done."""
         with contextlib.suppress(OSError):
             self.conn.send_bytes(b"")
 
     def stop(self) -> None:
-        """Ask it to leave (an empty message), then make sure it did."""
-        self.ask_to_leave()
+        """Make sure it left (after ``ask_to_leave``): wait a little, then kill it."""
         self.process.join(2.0)
         if self.process.is_alive():
             process.kill_process_tree(self.pid, grace=0, tag=f"{self.pid}:")
