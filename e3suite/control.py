@@ -12,6 +12,8 @@ access, constant subscripts, comparisons (including ``in``), ``and``/``or``/
 ``not``, and list/tuple/set displays. This module must never ``eval`` or
 ``compile`` text from test metadata: calls, imports, lambdas, comprehensions,
 private and dunder attributes are rejected before anything is evaluated.
+Nesting is bounded (``MAX_DEPTH``) before evaluation: the evaluator recurses,
+and a condition must never reach Python's recursion limit.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+#: How deeply a condition's syntax tree may nest. Real conditions nest a few
+#: levels; the evaluator recurses once per level, and the bound keeps a
+#: pathological one (a thousand ``not``) far below the recursion limit.
+MAX_DEPTH = 50
 
 
 class ControlKind(enum.Enum):
@@ -86,9 +93,22 @@ def parse_condition(text: str) -> ast.Expression:
         detail = "" if exc.msg == "invalid syntax" else f": {exc.msg}"
         where = f" at column {exc.offset}" if exc.offset else ""
         raise ConditionError(f"invalid syntax{detail}{where}") from None
+    except (MemoryError, RecursionError):  # CPython's parser gives up on deep nesting this way
+        raise ConditionError(f"nested too deeply (at most {MAX_DEPTH} levels)") from None
+    _check_depth(tree)
     for node in ast.walk(tree):
         _check_node(node)
     return tree
+
+
+def _check_depth(tree: ast.AST) -> None:
+    """Refuse trees deeper than MAX_DEPTH, walking them without recursion."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ConditionError(f"nested too deeply (at most {MAX_DEPTH} levels)")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 def _check_node(node: ast.AST) -> None:
@@ -227,15 +247,22 @@ def decide(control: Any, names: Mapping[str, Any]) -> ControlDecision:
         try:
             parse_condition(condition)
         except ConditionError as exc:
-            raise ConditionError(f"control entry {number} ({condition!r}): {exc}") from None
+            raise ConditionError(f"control entry {number} ({_shown(condition)}): {exc}") from None
     for number, (kind, condition, message) in enumerate(entries, 1):
         try:
             value = evaluate(condition, names)
         except ConditionError as exc:
-            raise ConditionError(f"control entry {number} ({condition!r}): {exc}") from None
+            raise ConditionError(f"control entry {number} ({_shown(condition)}): {exc}") from None
         if value:
             return ControlDecision(kind, message)
     return ControlDecision(ControlKind.NONE)
+
+
+def _shown(condition: str, limit: int = 80) -> str:
+    """The condition as messages quote it: a pathological one must not make a 4,000-character line."""
+    if len(condition) <= limit:
+        return repr(condition)
+    return repr(condition[: limit - 3] + "...")
 
 
 def default_names(options: Any, facts: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -101,3 +101,24 @@ def test_bad_entries(control: object, message: str, names: dict[str, object]) ->
     with pytest.raises(ConditionError) as info:
         decide(control, names)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "not " * 1000 + "facts.gpu",  # the parser copes; a recursive evaluator would not
+        "not " * 20000 + "facts.gpu",  # the parser itself gives up (MemoryError)
+        "[" * 60 + "1" + "]" * 60,
+    ],
+    ids=["1000-not", "20000-not", "60-lists"],
+)
+def test_deep_nesting_is_refused_not_a_recursion_error(condition: str, names: dict[str, object]) -> None:
+    with pytest.raises(ConditionError) as info:
+        decide([["SKIP", condition]], names)
+    message = str(info.value)
+    assert "nested too deeply (at most 50 levels)" in message or "too many nested parentheses" in message
+    assert len(message) < 200  # the condition is quoted shortened
+
+
+def test_nesting_within_the_bound_is_evaluated(names: dict[str, object]) -> None:
+    assert evaluate("not " * 41 + "facts.gpu", names) is True
