@@ -63,12 +63,23 @@ def test_bad_regexp_is_a_selection_error(tmp_path: Path) -> None:
         ("a: [1,\n", "test.yaml:2:1: invalid YAML"),
         ("- 1\n", "test.yaml must be a mapping, not a list"),
         ("!!python/object:os.system ls\n", "invalid YAML"),
+        # PyYAML alone keeps the last value without a word
+        ("cmd: [a]\nstatus: 1\ncmd: [b]\n", "test.yaml:3:1: duplicate key 'cmd' on lines 1 and 3"),
+        ("env:\n  A: 1\n  A: 2\n", "test.yaml:3:3: duplicate key 'A' on lines 2 and 3"),
+        ("env: {A: 1, A: 2}\n", "test.yaml:1:13: duplicate key 'A' twice on line 1"),
+        ("1: a\n0x1: b\n", "test.yaml:2:1: duplicate key 1 on lines 1 and 2"),
     ],
 )
 def test_yaml_problems_are_one_line_reasons(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / "test.yaml").write_text(text)
     data, error = read_test_yaml(tmp_path)
     assert data is None and error is not None and message in error and "\n" not in error
+
+
+def test_merge_keys_may_override_and_distinct_keys_stay_distinct(tmp_path: Path) -> None:
+    (tmp_path / "test.yaml").write_text("base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  x: 3\n1: one\n'1': text\n")
+    data, error = read_test_yaml(tmp_path)
+    assert error is None and data == {"base": {"x": 1, "y": 2}, "other": {"x": 3, "y": 2}, 1: "one", "1": "text"}
 
 
 def test_driver_resolution(tmp_path: Path) -> None:
@@ -78,3 +89,12 @@ def test_driver_resolution(tmp_path: Path) -> None:
     (tmp_path / "test.yaml").write_text("description: x\n")
     assert "no 'driver' key" in (load_testcase("t", tmp_path, {"dummy": Dummy}, None).error or "")
     assert load_testcase("t", tmp_path, {"dummy": Dummy}, "dummy").driver_class is Dummy
+
+
+def test_the_duplicate_key_check_keeps_the_c_parser() -> None:
+    import yaml
+
+    from e3suite import discovery
+
+    if hasattr(yaml, "CSafeLoader"):
+        assert issubclass(discovery._TestYamlLoader, yaml.CSafeLoader)
