@@ -94,6 +94,9 @@ class Testcase:
     #: set when a failure is expected (XFAIL control): the engine turns FAIL
     #: into XFAIL and PASS into XPASS, with this message
     expected_failure: str | None = None
+    #: problems worth a word that do not stop the testcase (a likely typo of
+    #: a key): printed when the run starts and written at the top of its log
+    warnings: list[str] = field(default_factory=list)
 
 
 def find_testcase_dirs(tests_root: Path) -> list[tuple[str, Path]]:
@@ -321,6 +324,7 @@ def load_testcases(
     if problem is not None:
         case.error = f"{yaml_path}: {problem}"
         return [case]
+    case.warnings = [f"{yaml_path}: {w}" for w in schema.typo_warnings(test_env, case.driver_class.test_yaml_schema)]
     spec = test_env.get("matrix")
     if spec is None:
         cases = [case]
@@ -332,7 +336,10 @@ def load_testcases(
             else:
                 combinations = matrix.expand(spec)
             cases = [
-                Testcase(matrix.variant_id(dir_id, c), test_dir, test_env, case.driver_class, matrix=c)
+                Testcase(
+                    matrix.variant_id(dir_id, c), test_dir, test_env, case.driver_class, matrix=c,
+                    warnings=case.warnings,
+                )
                 for c in combinations
             ]
         except matrix.MatrixError as exc:

@@ -6,7 +6,10 @@ the keys every testcase may use (``driver``, ``description``, ``timeout``,
 ``control``, ``matrix``) and validates with jsonschema. A driver that
 declares no properties accepts any extra key (it did not say what it reads);
 one that declares properties gets unknown keys rejected, with a suggestion
-("unknown key 'timout': did you mean 'timeout'?").
+("unknown key 'timout': did you mean 'timeout'?"). Where extra keys are
+accepted, ``typo_warnings`` still flags those that look like a misspelt
+known key: a ``timout: 5`` that nobody reads would otherwise run with no
+timeout, silently.
 
 Validation returns a one-line message naming the key path and what was
 expected; it never raises for bad input. This module must never read files
@@ -134,6 +137,33 @@ def validate(test_env: dict[str, Any], driver_schema: dict[str, Any]) -> str | N
         missing = [k for k in error.validator_value if k not in test_env]
         return f"missing required key {missing[0]!r}" if missing else error.message
     return f"key {format_path(error.absolute_path)}: {_expectation(error)}"
+
+
+#: How close (difflib's ratio) an extra key must be to a known one to be
+#: called a typo: 'timout' (0.92) and 'contrl' (0.92) are, 'timeouts_file'
+#: (0.7) and 'env' are not.
+TYPO_CUTOFF = 0.8
+
+
+def typo_warnings(test_env: dict[str, Any], driver_schema: dict[str, Any]) -> list[str]:
+    """Warnings for extra keys of an open schema that look like misspelt known keys.
+
+    A closed schema refuses unknown keys already (``validate``); an open one
+    lets them through to the driver, which may read them, so they are only
+    warnings.
+    """
+    schema, known = _full_schema(driver_schema)
+    if known is not None:
+        return []
+    properties = schema["properties"]
+    warnings = []
+    for key in test_env:
+        if not isinstance(key, str) or key in properties:
+            continue
+        close = difflib.get_close_matches(key, sorted(properties), n=1, cutoff=TYPO_CUTOFF)
+        if close:
+            warnings.append(f"key {key!r} is not a key e3suite or the driver declares: did you mean {close[0]!r}?")
+    return warnings
 
 
 def unknown_key_message(key: str, known: Iterable[str]) -> str:

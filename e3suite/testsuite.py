@@ -125,6 +125,9 @@ class Testsuite:
         options = self.options
         candidates = self.discover()
         cases = self.select(candidates)
+        # Once per test.yaml (matrix variants share theirs), before anything runs.
+        for warning in dict.fromkeys(w for case in cases for w in case.warnings):
+            print(f"e3suite: warning: {warning}", file=sys.stderr)
         if options.list:
             for case in cases:
                 print(case.test_id)

@@ -98,3 +98,15 @@ def test_the_duplicate_key_check_keeps_the_c_parser() -> None:
 
     if hasattr(yaml, "CSafeLoader"):
         assert issubclass(discovery._TestYamlLoader, yaml.CSafeLoader)
+
+
+def test_a_likely_typo_of_a_common_key_is_a_warning_of_every_variant(tmp_path: Path) -> None:
+    (tmp_path / "test.yaml").write_text("driver: dummy\ntimout: 5\n")
+    case = load_testcase("t", tmp_path, {"dummy": Dummy}, None)
+    assert case.error is None
+    assert case.warnings == [
+        f"{tmp_path / 'test.yaml'}: key 'timout' is not a key e3suite or the driver declares: did you mean 'timeout'?"
+    ]
+    (tmp_path / "test.yaml").write_text("driver: dummy\nmatrix: {a: [x, y]}\ncontrl: []\n")
+    variant = load_testcase("t[a=y]", tmp_path, {"dummy": Dummy}, None)
+    assert variant.error is None and len(variant.warnings) == 1 and "did you mean 'control'?" in variant.warnings[0]

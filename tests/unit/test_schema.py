@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from e3suite.schema import validate
+from e3suite.schema import typo_warnings, validate
 
 DRIVER = {
     "properties": {
@@ -59,6 +59,34 @@ def test_a_driver_without_properties_accepts_extra_keys() -> None:
 
 def test_a_driver_may_leave_its_schema_open() -> None:
     assert validate({"extra": 1, "cmd": "x"}, {**DRIVER, "additionalProperties": True}) is None
+
+
+@pytest.mark.parametrize(
+    ("test_env", "suggestion"),
+    [
+        ({"timout": 5}, "timeout"),
+        ({"contrl": []}, "control"),
+        ({"drivr": "x"}, "driver"),
+        ({"matirx": {}}, "matrix"),
+        ({"descripton": "x"}, "description"),
+        ({"Timeout": 5}, "timeout"),
+    ],
+)
+def test_an_open_schema_warns_of_keys_close_to_a_common_key(test_env: dict[str, Any], suggestion: str) -> None:
+    key = next(iter(test_env))
+    expected = [f"key {key!r} is not a key e3suite or the driver declares: did you mean {suggestion!r}?"]
+    assert validate(test_env, {}) is None  # accepted: the driver may read it
+    assert typo_warnings(test_env, {}) == expected
+    assert typo_warnings(test_env, {**DRIVER, "additionalProperties": True}) == expected
+
+
+def test_typo_warnings_spare_other_keys_and_closed_schemas() -> None:
+    assert typo_warnings({"timeout": 1, "fragments": [], "env": {}, "timeouts_file": "x", "expect": 1}, {}) == []
+    # A closed schema refuses the key outright (validate's job): no warning on top.
+    assert typo_warnings({"timout": 5}, DRIVER) == []
+    # An open schema's own declared keys are known too.
+    warned = typo_warnings({"cmdd": "x"}, {**DRIVER, "additionalProperties": True})
+    assert warned == ["key 'cmdd' is not a key e3suite or the driver declares: did you mean 'cmd'?"]
 
 
 # -- the fast check agrees with jsonschema wherever it answers -----------------
