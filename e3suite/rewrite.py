@@ -71,6 +71,11 @@ def rewrite_from_results(
         info = baseline.BaselineInfo.from_json(result.info.get("baseline"))
         if info is None or info.regexp:
             continue
+        try:
+            baseline.check_rewritable(info)
+        except baseline.BaselineError as exc:
+            problems.append(f"{result.test_id}: {exc}")  # a dry run says so too: the real one would refuse
+            continue
         action = baseline.planned_action(info, result.out)
         if action is baseline.RewriteAction.UNCHANGED:
             continue

@@ -9,8 +9,11 @@ Used by ``DiffDriver`` during a run (``--rewrite``) and by the
   optional baseline already means "no output expected"), and writes an
   empty file for a required one.
 
-This module only touches the one baseline file it is given; it decides no
-verdict.
+A baseline lives inside its test directory: ``check_inside`` refuses a path
+that leaves it (absolute, ``..``, a symbolic link out), and ``rewrite``
+refuses to write one, so that ``--rewrite`` can never replace a file
+elsewhere. This module only touches the one baseline file it is given; it
+decides no verdict.
 """
 
 from __future__ import annotations
@@ -36,19 +39,40 @@ class BaselineInfo:
     path: str  # absolute
     optional: bool
     regexp: bool
+    #: the testcase's directory, which the baseline must not leave ("": unknown)
+    test_dir: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "optional": self.optional, "regexp": self.regexp}
+        return {"path": self.path, "optional": self.optional, "regexp": self.regexp, "test_dir": self.test_dir}
 
     @classmethod
     def from_json(cls, data: Any) -> BaselineInfo | None:
         if not isinstance(data, dict) or not isinstance(data.get("path"), str):
             return None
-        return cls(data["path"], bool(data.get("optional")), bool(data.get("regexp")))
+        test_dir = data.get("test_dir")
+        return cls(
+            data["path"], bool(data.get("optional")), bool(data.get("regexp")),
+            test_dir if isinstance(test_dir, str) else "",
+        )
 
 
 class BaselineError(Exception):
-    """A baseline that exists but cannot be read or written."""
+    """A baseline that exists but cannot be read or written, or lies outside its test directory."""
+
+
+def check_inside(path: Path, test_dir: Path, shown: str | None = None) -> None:
+    """Raise BaselineError unless ``path`` is inside ``test_dir``.
+
+    Resolved, symbolic links included: a link to a file elsewhere would let
+    ``--rewrite`` read and compare something the testcase does not own.
+    """
+    root = test_dir.resolve()
+    try:
+        inside = path.resolve().is_relative_to(root) and path.resolve() != root
+    except (OSError, RuntimeError):  # a symlink loop
+        inside = False
+    if not inside:
+        raise BaselineError(f"baseline {shown or str(path)!r} is outside the test directory")
 
 
 def read_baseline(path: Path) -> str | None:
@@ -77,10 +101,18 @@ def planned_action(info: BaselineInfo, output: str) -> RewriteAction:
     return RewriteAction.UNCHANGED if current == output else RewriteAction.UPDATED
 
 
+def check_rewritable(info: BaselineInfo) -> None:
+    """Raise BaselineError unless ``info`` names a baseline inside a known test directory."""
+    if not info.test_dir:
+        raise BaselineError(f"cannot rewrite baseline {info.path}: its test directory is not recorded")
+    check_inside(Path(info.path), Path(info.test_dir))
+
+
 def rewrite(info: BaselineInfo, output: str) -> RewriteAction:
     """Make the baseline match ``output`` (refined); return what was done."""
-    action = planned_action(info, output)
+    check_rewritable(info)
     path = Path(info.path)
+    action = planned_action(info, output)
     try:
         if action is RewriteAction.DELETED:
             path.unlink()

@@ -90,8 +90,12 @@ class DiffDriver(ShellDriver):
         failures = super().compute_failures()
         path, optional = self.baseline_file
         regexp = bool(self.test_env.get("baseline_regexp", self.baseline_regexp))
-        info = baseline.BaselineInfo(str(path.absolute()), optional, regexp)
         shown = _shown(path, self.test_dir)
+        try:
+            baseline.check_inside(path, self.test_dir, shown)
+        except baseline.BaselineError as exc:
+            raise TestAbortWithError(str(exc)) from None
+        info = baseline.BaselineInfo(str(path.absolute()), optional, regexp, str(self.test_dir.absolute()))
         output_refiners = self.output_refiners
         actual = self._refine(output_refiners, self.output)
         try:

@@ -102,3 +102,52 @@ def test_rewrite_of_a_directory_that_is_not_a_results_directory(tmp_path: Path) 
     assert proc.returncode == 2
     assert proc.stderr.startswith("e3suite rewrite: error: ")
     assert "is not an e3suite results directory" in proc.stderr
+
+
+def test_a_baseline_outside_the_test_directory_is_an_error_and_never_written(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.out"
+    outside.write_text("precious\n")
+    root = make_suite(tmp_path / "suite", {
+        "tests/absolute/test.yaml": f"driver: diff\ncmd: [echo, new]\nbaseline: {outside}\n",
+        "tests/up/test.yaml": "driver: diff\ncmd: [echo, new]\nbaseline: ../../../escaped.out\n",
+        "tests/link/test.yaml": "driver: diff\ncmd: [echo, new]\nbaseline: sub/test.out\n",
+        "tests/fine/test.yaml": "driver: diff\ncmd: [echo, new]\nbaseline: sub/dir/test.out\n",
+    })
+    (root / "tests" / "link" / "sub").symlink_to(tmp_path)
+    run = run_suite(root, "-j2", "--rewrite")
+    assert run.code == 1
+    messages = {k: (v["status"], v["message"]) for k, v in run.results.items()}
+    assert messages == {
+        "absolute": ("ERROR", f"baseline {str(outside)!r} is outside the test directory"),
+        "up": ("ERROR", "baseline '../../../escaped.out' is outside the test directory"),
+        "link": ("ERROR", "baseline 'sub/test.out' is outside the test directory"),
+        "fine": ("FAIL", "missing baseline sub/dir/test.out (baseline created)"),
+    }
+    assert outside.read_text() == "precious\n"
+    assert not (tmp_path / "escaped.out").exists() and not (tmp_path / "test.out").exists()
+    assert (root / "tests" / "fine" / "sub" / "dir" / "test.out").read_text() == "new\n"
+
+
+def test_e3suite_rewrite_refuses_a_record_pointing_outside_its_test_directory(tmp_path: Path) -> None:
+    import json
+
+    root = make_suite(tmp_path / "suite", {"tests/a/test.yaml": "driver: diff\ncmd: [echo, new]\n"})
+    run = run_suite(root, "-j1")
+    assert run.code == 1
+    # A record edited by hand (or by a tool) must not turn `e3suite rewrite` into a file writer.
+    record = root / "out" / "new" / "results" / "a.json"
+    data = json.loads(record.read_text())
+    target = tmp_path / "victim.txt"
+    data["info"]["baseline"]["path"] = str(target)
+    record.write_text(json.dumps(data))
+    for args in (["rewrite", "--dry-run", "out/new"], ["rewrite", "out/new"]):
+        proc = run_e3suite(root, *args)
+        assert proc.returncode == 1
+        assert proc.stderr == f"e3suite rewrite: error: a: baseline {str(target)!r} is outside the test directory\n"
+    # A record that does not say where its test directory is (older e3suite): refused too.
+    del data["info"]["baseline"]["test_dir"]
+    data["info"]["baseline"]["path"] = str(root / "tests" / "a" / "test.out")
+    record.write_text(json.dumps(data))
+    proc = run_e3suite(root, "rewrite", "out/new")
+    assert proc.returncode == 1 and "its test directory is not recorded" in proc.stderr
+    assert not target.exists() and not (root / "tests" / "a" / "test.out").exists()
