@@ -19,6 +19,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "e3suite.reports.command",
         "print a run's summary again and write JUnit XML, HTML and JSON reports from its results directory",
     ),
+    "executors": (
+        "e3suite.executors.command",
+        "list the executors of e3suite.yaml (what each would start); --job-script NAME prints a batch script",
+    ),
     "rewrite": (
         "e3suite.rewrite",
         "write the actual outputs of a run's baseline differences (DIFF failures) to their baselines",

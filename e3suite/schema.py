@@ -43,6 +43,12 @@ COMMON_PROPERTIES: dict[str, Any] = {
         "exclusiveMinimum": 0,
         "description": "timeout of each fragment, in (fractional) seconds",
     },
+    "requires": {
+        "type": "object",
+        "description": "facts a Dask worker must have to run it: numbers are minimums, strings equal or a version "
+        "range ('>=14'), booleans exact (docs/distributed.md)",
+        "additionalProperties": {"type": ["string", "number", "boolean"]},
+    },
     "control": {
         "type": "array",
         "description": "[KIND, condition] or [KIND, condition, message] entries, KIND in NONE, SKIP, XFAIL",

@@ -30,8 +30,10 @@ import e3suite.control as control
 import e3suite.discovery as discovery
 import e3suite.matrix as matrix
 import e3suite.store as store
+from e3suite.config import ConfigError
 from e3suite.driver import TestDriver
 from e3suite.engine import Engine, RunListener
+from e3suite.executors import dask_setup
 from e3suite.executors.base import Executor
 from e3suite.executors.inprocess import InProcessExecutor
 from e3suite.executors.local import MultiprocessScheduler
@@ -85,6 +87,7 @@ class Testsuite:
         self._history: dict[str, float] | None = None
         self.progress: ProgressListener | None = None
         self._names: dict[str, Any] | None = None
+        self.executor_choice: dask_setup.ExecutorChoice | None = None
 
     # -- hooks ---------------------------------------------------------------
 
@@ -113,7 +116,7 @@ class Testsuite:
             return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
         try:
             return self._main()
-        except (ConfigurationError, discovery.SelectionError) as exc:
+        except (ConfigurationError, discovery.SelectionError, ConfigError) as exc:
             print(f"e3suite: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         except Exception as exc:
@@ -132,6 +135,7 @@ class Testsuite:
             for case in cases:
                 print(case.test_id)
             return 0
+        self.executor_choice = dask_setup.choose(options, self.root_dir)  # e3suite.yaml, --executor
 
         results_dir = store.rotate(Path(options.output_dir))
         writer = store.ResultsWriter(results_dir)
@@ -260,6 +264,8 @@ class Testsuite:
         )
 
     def make_executor(self) -> Executor:
+        if self.executor_choice is not None and self.executor_choice.is_dask:
+            return dask_setup.make_dask_executor(self.executor_choice, self.options, self)
         if self.options.in_process:
             return InProcessExecutor(self.options.jobs)
         # Nothing is queued ahead in the workers with -j1 (fragments then run
@@ -271,6 +277,14 @@ class Testsuite:
         return MultiprocessScheduler(
             self.options.jobs, kill_grace=getattr(self.options, "kill_grace", 2.0), queue_ahead=queue_ahead
         )
+
+    def worker_facts(self) -> dict[str, Any]:
+        """Facts a Dask worker adds to its own (e.g. a compiler's version), probed on the worker.
+
+        Called on each worker when it joins, on an instance made with
+        ``type(self)(root_dir)``; testcases match them with ``requires:``.
+        """
+        return {}
 
     def run(self, engine: Engine) -> list[TestResult]:
         executor = engine.executor

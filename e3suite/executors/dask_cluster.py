@@ -1,0 +1,264 @@
+"""Start (or reach) the Dask cluster an executor spec names, and describe it.
+
+One function per executor type turns an ``ExecutorSpec`` (config.py) into a
+running cluster and a connected ``distributed.Client``: a ``LocalCluster``
+(``dask``), an existing scheduler (``dask-scheduler``, left running), an
+``SSHCluster`` (``ssh``) or a dask-jobqueue ``SLURMCluster``/``PBSCluster``
+(``slurm``/``pbs``, one batch job per worker). ``describe`` says in one
+line what an executor would start and ``job_script`` prints the batch
+script, for ``e3suite executors``.
+
+It must never run fragments or decide anything about them; and Dask is
+imported inside the functions, so that importing this module costs nothing
+until a cluster is wanted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from e3suite.config import ConfigError, ExecutorSpec, cpu_count
+
+#: How long a cluster may take to give its first worker (key ``start_timeout``).
+DEFAULT_START_TIMEOUT = 120.0
+
+
+@dataclass
+class ClusterHandle:
+    """A connected client, and what e3suite must stop at the end."""
+
+    client: Any  # distributed.Client
+    cluster: Any | None  # the cluster e3suite started; None for an existing scheduler
+    expected_workers: int | None  # a fixed-size cluster's worker count; None: unknown (it may grow)
+    allowed_failures: int  # the scheduler's: a fragment runs on at most allowed_failures + 1 workers
+    submitted_at: float | None = None  # time.time() the batch jobs were submitted
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.close(timeout=10)
+        if self.cluster is not None:
+            with contextlib.suppress(Exception):
+                self.cluster.close(timeout=30)
+
+
+def describe(spec: ExecutorSpec) -> str:
+    """What ``spec`` would start, in one line (imports nothing of Dask)."""
+    s = spec.get
+    if spec.type == "local":
+        return "worker processes on this machine, one per slot (-j N)"
+    if spec.type == "dask":
+        workers, threads = s("workers", cpu_count()), s("threads_per_worker", 1)
+        return f"a Dask LocalCluster on this machine: {workers} worker processes x {threads} thread(s)"
+    if spec.type == "dask-scheduler":
+        return f"the workers of the existing Dask scheduler {s('address')} (left running)"
+    if spec.type == "ssh":
+        hosts = list(s("hosts"))
+        who = f"{s('user')}@" if s("user") else ""
+        return (
+            f"a Dask SSHCluster: scheduler on {who}{hosts[0]}, one worker on each of "
+            f"{', '.join(hosts[1:])} (port {s('port', 22)})"
+        )
+    jobs, processes = s("max_jobs", 1), s("processes", 1)
+    command = "sbatch" if spec.type == "slurm" else "qsub"
+    where = f" in queue {s('queue')}" if s("queue") else ""
+    size = ", ".join(f"{k} {s(k)}" for k in ("cores", "memory", "walltime") if s(k) is not None)
+    return f"{jobs} {spec.type.upper()} batch job(s) ({command}){where}, {processes} worker(s) each" + (
+        f": {size}" if size else ""
+    )
+
+
+def job_script(spec: ExecutorSpec) -> str:
+    """The batch script a ``slurm``/``pbs`` executor submits (no job is submitted)."""
+    if spec.type not in ("slurm", "pbs"):
+        raise ConfigError(f"executor {spec.name!r} is of type {spec.type}: it submits no batch job")
+    cluster = _jobqueue_cluster(spec, allowed_failures=2)
+    try:
+        return str(cluster.job_script())
+    finally:
+        with contextlib.suppress(Exception):
+            cluster.close()
+
+
+def open_cluster(spec: ExecutorSpec, allowed_failures: int) -> ClusterHandle:
+    """Start the cluster and wait for its first worker; raise ConfigError when it cannot."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            f"executor {spec.name!r} needs Dask: pip install 'e3suite[dask]' (distributed, dask-jobqueue)"
+        ) from None
+    timeout = float(spec.get("start_timeout", DEFAULT_START_TIMEOUT))
+    opener = {"dask": _local, "dask-scheduler": _scheduler, "ssh": _ssh, "slurm": _batch, "pbs": _batch}[spec.type]
+    try:
+        handle = opener(spec, allowed_failures, timeout)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"cannot start executor {spec.name!r} ({spec.type}): {type(exc).__name__}: {exc}") from None
+    return handle
+
+
+def _local(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> ClusterHandle:
+    import dask
+    from distributed import Client, LocalCluster
+
+    workers, threads = int(spec.get("workers", cpu_count())), int(spec.get("threads_per_worker", 1))
+    with dask.config.set(_scheduler_config(allowed_failures)):
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=threads,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            resources=spec.get("resources") or None,
+            silence_logs=logging.ERROR,
+        )
+    try:
+        client = Client(cluster, timeout=timeout)
+        client.wait_for_workers(workers, timeout=timeout)
+    except BaseException:
+        cluster.close()
+        raise
+    return ClusterHandle(client, cluster, workers, allowed_failures)
+
+
+def _scheduler(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> ClusterHandle:
+    from distributed import Client
+
+    address = str(spec.get("address"))
+    try:
+        client = Client(address, timeout=timeout)
+    except OSError as exc:
+        raise ConfigError(f"executor {spec.name!r}: cannot reach the Dask scheduler at {address}: {exc}") from None
+    client.wait_for_workers(1, timeout=timeout)
+    # Its own setting, not ours: an external scheduler is shared and left as it is.
+    theirs = client.run_on_scheduler(_scheduler_allowed_failures)
+    return ClusterHandle(client, None, None, int(theirs))
+
+
+def _scheduler_allowed_failures(dask_scheduler: Any) -> int:
+    return int(dask_scheduler.allowed_failures)
+
+
+def _ssh(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> ClusterHandle:
+    from distributed import Client, SSHCluster
+
+    hosts = [str(h) for h in spec.get("hosts")]
+    connect: dict[str, Any] = {"known_hosts": None, "port": int(spec.get("port", 22))}
+    if spec.get("user"):
+        connect["username"] = spec.get("user")
+    if spec.get("key"):
+        connect["client_keys"] = [spec.get("key")]
+    worker_options: dict[str, Any] = {"nthreads": int(spec.get("threads_per_worker", 1))}
+    if spec.get("resources"):
+        worker_options["resources"] = spec.get("resources")
+    cluster = SSHCluster(
+        hosts,
+        connect_options=connect,
+        worker_options=worker_options,
+        scheduler_options={"port": 0, "dashboard_address": None, "allowed_failures": allowed_failures},
+        remote_python=spec.get("python", sys.executable),
+    )
+    try:
+        client = Client(cluster, timeout=timeout)
+        client.wait_for_workers(len(hosts) - 1, timeout=timeout)
+    except BaseException:
+        cluster.close()
+        raise
+    return ClusterHandle(client, cluster, len(hosts) - 1, allowed_failures)
+
+
+def _jobqueue_cluster(spec: ExecutorSpec, allowed_failures: int) -> Any:
+    try:
+        import dask
+        import dask_jobqueue
+    except ImportError:
+        raise ConfigError(f"executor {spec.name!r} needs dask-jobqueue: pip install 'e3suite[dask]'") from None
+    s = spec.get
+    kwargs: dict[str, Any] = {
+        "cores": int(s("cores", 1)),
+        "memory": str(s("memory", "1GB")),
+        "processes": int(s("processes", 1)),
+        "python": s("python", sys.executable),
+        "job_script_prologue": list(s("before_script", [])),
+        "job_extra_directives": list(s("job_directives", [])),
+        "dashboard_address": None,
+        "silence_logs": "error",
+        "job_name": f"e3suite-{spec.name}",
+    }
+    for key in ("queue", "account", "walltime", "interface"):
+        if s(key) is not None:
+            kwargs[key] = s(key)
+    if s("shared_dir"):
+        kwargs["log_directory"] = f"{s('shared_dir')}/dask-logs"
+    resources = s("resources")
+    if resources:
+        kwargs["worker_extra_args"] = ["--resources", ",".join(f"{k}={v}" for k, v in resources.items())]
+    cls = dask_jobqueue.SLURMCluster if spec.type == "slurm" else dask_jobqueue.PBSCluster  # type: ignore[attr-defined]
+    with dask.config.set(_scheduler_config(allowed_failures)):
+        return cls(**kwargs)
+
+
+class _Recorder(logging.Handler):
+    """Keeps the errors dask-jobqueue only logs (a refused sbatch)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text = f"{text} {record.exc_info[1]}"
+        self.messages.append(text.strip())
+
+
+def _batch(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> ClusterHandle:
+    from distributed import Client
+
+    cluster = _jobqueue_cluster(spec, allowed_failures)
+    recorder = _Recorder()
+    loggers = [logging.getLogger(name) for name in ("distributed.deploy.spec", "dask_jobqueue", "distributed.deploy")]
+    for logger in loggers:
+        logger.addHandler(recorder)
+    jobs = int(spec.get("max_jobs", 1))
+    workers = jobs * int(spec.get("processes", 1))
+    try:
+        client = Client(cluster, timeout=timeout)
+        submitted = time.time()
+        cluster.scale(jobs=jobs)
+        deadline = time.monotonic() + timeout
+        while not client.scheduler_info().get("workers"):
+            if recorder.messages:
+                raise ConfigError(f"executor {spec.name!r}: the batch job was refused: {recorder.messages[0]}")
+            if time.monotonic() > deadline:
+                raise ConfigError(
+                    f"executor {spec.name!r}: no worker joined within {timeout:g} s of submitting {jobs} job(s)"
+                )
+            time.sleep(0.1)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            cluster.close()
+        raise
+    finally:
+        for logger in loggers:
+            logger.removeHandler(recorder)
+    return ClusterHandle(client, cluster, workers, allowed_failures, submitted)
+
+
+def _scheduler_config(allowed_failures: int) -> dict[str, Any]:
+    return {
+        "distributed.scheduler.allowed-failures": allowed_failures,
+        # e3suite measures durations itself; work stealing would move a
+        # fragment queued on a worker after the engine placed it.
+        "distributed.scheduler.work-stealing": False,
+        "distributed.worker.daemon": False,
+        "distributed.admin.tick.limit": "30s",
+    }
+
+

@@ -1,0 +1,546 @@
+"""The Dask executor: the engine's DAG on a Dask cluster, as a pool of remote slots.
+
+The engine keeps planning, ordering, retries and verdicts. This executor
+takes its ready fragments through a bounded window (``jobs`` fragments in
+Dask at once: ``-j N``, by default twice the workers' threads), each one
+Dask task ``run_payload`` with a key derived from its fragment id
+(``pure=False``: identical calls are still separate fragments) and a Dask
+``priority`` that follows the engine's order (the critical path). A slot
+number (0..jobs-1) stays unique among the fragments in the window.
+
+Placement: every worker publishes its facts when it joins
+(dask_worker.E3suiteWorkerPlugin); a worker whose e3suite version or driver
+code differ from the engine's gets no work (said once). A fragment whose
+testcase ``requires:`` facts (or whose driver's ``can_run_on`` refuses some
+workers) is restricted to the workers that satisfy it; one no worker
+satisfies waits outside Dask until a worker that does joins, at most
+``max_pending_time``; on a fixed-size cluster whose workers have all joined
+it fails at once.
+
+Failures: a worker that dies is Dask's business (its task goes elsewhere,
+at most ``max_worker_failures`` times, Dask's ``allowed-failures``); then
+``KilledWorker`` becomes a FAILED outcome. An interruption kills the
+commands of the run on every worker (dask_worker.kill_commands), and
+``shutdown`` closes the clusters e3suite started and kills what dead
+workers left behind.
+
+This module never decides verdicts, never writes results; it prints only
+through the ``notice`` callback it is given.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import pickle
+import select
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+
+from e3suite.config import ConfigError, ExecutorSpec
+from e3suite.executors.base import FragmentOutcome, FragmentTask
+from e3suite.executors.dask_cluster import ClusterHandle, open_cluster
+from e3suite.executors.dask_facts import hash_files, incompatibility, offers, unmet
+from e3suite.executors.dask_worker import (
+    E3suiteWorkerPlugin,
+    forget_run,
+    kill_commands,
+    run_payload,
+    sweep_orphans,
+    worker_facts,
+)
+from e3suite.model import FailureReason, FragmentState
+from e3suite.version import __version__
+
+#: How often the worker list, pending placements and engine-side deadlines are looked at.
+HOUSEKEEPING_PERIOD = 0.5
+#: Beyond a fragment's timeout and kill grace: the time its worker gets to
+#: end it itself before the engine gives up on it.
+COMMAND_MARGIN = 2.0
+
+
+@dataclass
+class _Flight:
+    """A fragment submitted to Dask."""
+
+    task: FragmentTask
+    slot: int
+    future: Any
+    submitted: float  # time.time()
+    seen_running: float | None = None  # time.monotonic() it was first seen processing
+
+
+@dataclass
+class _Pending:
+    """A fragment no worker can take yet."""
+
+    task: FragmentTask
+    since: float  # time.monotonic()
+    submitted: float  # time.time()
+
+
+class DaskExecutor:
+    """Runs fragments on the workers of a Dask cluster (see the module docstring)."""
+
+    def __init__(
+        self,
+        spec: ExecutorSpec,
+        jobs: int | None,
+        *,
+        root_dir: Path,
+        driver_files: list[str],
+        suite_class: type | None = None,
+        kill_grace: float = 2.0,
+        max_worker_failures: int = 3,
+        max_pending_time: float = 600.0,
+        notice: Callable[[str], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.jobs = jobs or 1
+        self._jobs_given = jobs
+        self.root_dir = root_dir
+        self.driver_files = driver_files
+        self.driver_hash = hash_files(root_dir, driver_files)
+        self.suite_class = suite_class
+        self.kill_grace = kill_grace
+        self.max_worker_failures = max_worker_failures
+        self.max_pending_time = max_pending_time
+        self.notice = notice or (lambda text: print(f"e3suite: {text}", file=sys.stderr, flush=True))
+        self.run_id = uuid.uuid4().hex[:12]
+        self.handle: ClusterHandle | None = None
+        self.first_fragment_at: float | None = None  # time.time() the first outcome arrived (benchmarks)
+        self._free: list[int] = []
+        self._flights: dict[str, _Flight] = {}  # Dask key -> fragment in Dask
+        self._pending: list[_Pending] = []
+        self._done: collections.deque[Any] = collections.deque()  # futures finished (from Dask's thread)
+        self._ready: list[FragmentOutcome] = []
+        self._workers: dict[str, dict[str, Any]] = {}  # address -> facts (usable workers)
+        self._refused: dict[str, str] = {}  # address -> why it gets no work
+        self._seen: dict[str, tuple[str, int]] = {}  # address -> (host, pid), every worker ever seen
+        self._resources: dict[str, dict[str, float]] = {}
+        self._seq = 0
+        self._next_housekeeping = 0.0
+        self._wakeup_fd: int | None = None
+        self._hurry = False
+        self._lock = threading.Lock()
+        self._pipe_r, self._pipe_w = os.pipe()
+        os.set_blocking(self._pipe_r, False)
+        os.set_blocking(self._pipe_w, False)
+
+    # -- Executor protocol -------------------------------------------------
+
+    def start(self) -> None:
+        if self.handle is not None:
+            return
+        self.handle = open_cluster(self.spec, allowed_failures=max(0, self.max_worker_failures - 1))
+        client = self.handle.client
+        suite = cloudpickle.dumps(self.suite_class) if self.suite_class is not None else None
+        plugin = E3suiteWorkerPlugin(str(self.root_dir), self.driver_files, suite)
+        try:
+            client.register_plugin(plugin, name=f"e3suite-{self.run_id}")
+        except Exception as exc:
+            self.handle.close()
+            self.handle = None
+            why = f"{type(exc).__name__}: {exc}"
+            raise ConfigError(f"executor {self.spec.name!r}: cannot prepare its workers: {why}") from None
+        self._refresh_workers()
+        if self._jobs_given is None:
+            threads = sum(int(info.get("nthreads", 1)) for info in self._scheduler_workers().values())
+            self.jobs = max(1, 2 * threads)
+        self._free = list(range(self.jobs - 1, -1, -1))
+
+    def set_wakeup_fd(self, fd: int | None) -> None:
+        self._wakeup_fd = fd
+
+    def hurry(self) -> None:
+        self._hurry = True
+
+    @property
+    def tries(self) -> int:
+        """How many workers a fragment may run on before KilledWorker."""
+        return (self.handle.allowed_failures + 1) if self.handle is not None else self.max_worker_failures
+
+    def free_slots(self) -> int:
+        return len(self._free)
+
+    def submit(self, task: FragmentTask) -> None:
+        self._place(task, time.monotonic(), time.time())
+
+    def wait(self, timeout: float | None) -> list[FragmentOutcome]:
+        outcomes, self._ready = self._ready, []
+        now = time.monotonic()
+        until = max(0.0, self._next_housekeeping - now) if self._needs_housekeeping() else None
+        if outcomes or self._done:
+            timeout = 0
+        if until is not None:
+            timeout = until if timeout is None else min(timeout, until)
+        fds = [self._pipe_r] + ([self._wakeup_fd] if self._wakeup_fd is not None else [])
+        readable, _, _ = select.select(fds, [], [], timeout)
+        for fd in readable:
+            _drain(fd)
+        outcomes.extend(self._collect_done())
+        if self._needs_housekeeping() and time.monotonic() >= self._next_housekeeping:
+            self._next_housekeeping = time.monotonic() + HOUSEKEEPING_PERIOD
+            outcomes.extend(self._housekeeping())
+        return outcomes
+
+    def take_started(self) -> list[Any]:
+        """Dask tells a fragment's start only with its end: the engine takes it from the outcome."""
+        return []
+
+    def take_back_queued(self) -> list[FragmentOutcome]:
+        """Fragments in Dask that no worker started yet, and those pending: READY outcomes."""
+        outcomes = [self._unstarted(p.task, -1, p.submitted, "not started") for p in self._pending]
+        self._pending.clear()
+        if not self._flights or self.handle is None:
+            return outcomes
+        running = self._processing()
+        for key, flight in list(self._flights.items()):
+            if key not in running and not flight.future.done():
+                del self._flights[key]
+                flight.future.cancel()
+                self._free.append(flight.slot)
+                outcomes.append(self._unstarted(flight.task, flight.slot, flight.submitted, "not started"))
+        return outcomes
+
+    def interrupt(self) -> list[FragmentOutcome]:
+        outcomes = self._ready + self._collect_done()
+        self._ready = []
+        outcomes.extend(self._unstarted(p.task, -1, p.submitted, "interrupted") for p in self._pending)
+        self._pending.clear()
+        if self.handle is None or not self._flights:
+            return outcomes
+        client = self.handle.client
+        running = self._processing()
+        grace = 0.0 if self._hurry else self.kill_grace
+        with contextlib.suppress(Exception):
+            client.run(kill_commands, self.run_id, grace, on_error="ignore")
+        # What was assigned to a worker either ran (its commands are now
+        # killed) or refuses to start: its result says which.
+        deadline = time.monotonic() + 2.0
+        for key, flight in list(self._flights.items()):
+            if key not in running:
+                flight.future.cancel()
+                outcomes.append(self._unstarted(flight.task, flight.slot, flight.submitted, "interrupted"))
+                continue
+            with contextlib.suppress(Exception):
+                flight.future.result(timeout=max(0.0, deadline - time.monotonic()))
+            refused = flight.future.status == "finished" and _outcome_state(flight.future) is FragmentState.READY
+            if refused:
+                outcomes.append(self._unstarted(flight.task, flight.slot, flight.submitted, "interrupted"))
+            else:
+                flight.future.cancel()
+                outcomes.append(
+                    FragmentOutcome(flight.task.index, FragmentState.ABORTED, flight.slot, flight.submitted,
+                                    time.time(), error="interrupted")
+                )
+        self._flights.clear()
+        self._free = list(range(self.jobs - 1, -1, -1))
+        return outcomes
+
+    def shutdown(self) -> None:
+        handle, self.handle = self.handle, None
+        if handle is not None:
+            for flight in self._flights.values():
+                flight.future.cancel()
+            self._flights.clear()
+            with contextlib.suppress(Exception):
+                self._refresh_workers()
+            self._sweep_dead(handle)
+            if handle.cluster is None:
+                with contextlib.suppress(Exception):
+                    handle.client.run(forget_run, self.run_id, on_error="ignore")
+                with contextlib.suppress(Exception):
+                    handle.client.unregister_worker_plugin(f"e3suite-{self.run_id}")
+            handle.close()
+            if handle.cluster is not None:
+                # The workers are gone; what they ran on this host must be too.
+                here = socket.gethostname()
+                sweep_orphans([pid for host, pid in self._seen.values() if host == here])
+        for fd in (self._pipe_r, self._pipe_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._pipe_r = self._pipe_w = -1
+
+    # -- placement ---------------------------------------------------------
+
+    def _place(self, task: FragmentTask, since: float, submitted: float) -> None:
+        eligible, refusal = self._eligible(task)
+        if not eligible:
+            if refusal is not None and self._all_joined():
+                self._ready.append(self._not_placed(task, submitted, refusal, at_once=True))
+            else:
+                self._pending.append(_Pending(task, since, submitted))
+            return
+        if not self._free:  # a pending fragment placed again while the window is full
+            self._pending.append(_Pending(task, since, submitted))
+            return
+        try:
+            payload = cloudpickle.dumps(task)
+        except Exception as exc:
+            error = (
+                f"cannot send {task.fragment_id} to a Dask worker: {type(exc).__name__}: {exc} "
+                "(callbacks must be module-level functions or methods of the driver)"
+            )
+            failed = FragmentOutcome(task.index, FragmentState.FAILED, -1, submitted, time.time(), error=error)
+            self._ready.append(failed)
+            return
+        slot = self._free.pop()
+        self._seq += 1
+        key = f"{task.fragment_id}#{self.run_id}-{self._seq}"
+        restrict = eligible if len(eligible) < len(self._workers) else None
+        resources = _resources(task)
+        assert self.handle is not None
+        future = self.handle.client.submit(
+            run_payload, payload, slot, self.run_id, str(self.root_dir),
+            key=key, pure=False, priority=-self._seq, workers=restrict, allow_other_workers=False,
+            resources=resources or None,
+        )
+        self._flights[key] = _Flight(task, slot, future, submitted)
+        future.add_done_callback(self._on_done)
+
+    def _eligible(self, task: FragmentTask) -> tuple[list[str], str | None]:
+        """The workers that may run ``task``, and when there are none, why."""
+        requires = task.test_env.get("requires") or {}
+        if not isinstance(requires, dict):
+            requires = {}
+        resources = _resources(task)
+        driver = getattr(task.callback, "__self__", None)
+        can_run_on = getattr(driver, "can_run_on", None)
+        eligible, refusals = [], []
+        for address, facts in self._workers.items():
+            if unmet(requires, facts):
+                continue
+            offered = self._resources.get(address, {})
+            if any(offered.get(name, 0) < amount for name, amount in resources.items()):
+                continue
+            if can_run_on is not None:
+                verdict = can_run_on(facts)
+                if verdict is not True:
+                    refusals.append(str(verdict) if isinstance(verdict, str) and verdict else "can_run_on refused it")
+                    continue
+            eligible.append(address)
+        if eligible:
+            return eligible, None
+        parts = []
+        if requires:
+            parts.append(f"needs {', '.join(f'{k}={v}' for k, v in requires.items())}; "
+                         f"workers offer {offers(requires, self._workers.values()) if self._workers else 'nothing'}")
+        if resources:
+            have = {n: max((r.get(n, 0) for r in self._resources.values()), default=0) for n in resources}
+            parts.append(f"needs resources {_pairs(resources)}; workers offer at most {_pairs(have)}")
+        if refusals:
+            parts.append(f"its driver's can_run_on: {refusals[0]}")
+        if not self._workers:
+            parts.append("no usable worker")
+        return [], "; ".join(parts)
+
+    def _not_placed(self, task: FragmentTask, submitted: float, reason: str, at_once: bool) -> FragmentOutcome:
+        when = "on any worker of this cluster" if at_once else f"within {self.max_pending_time:g} s"
+        error = f"{task.fragment_id} not placed {when}: {reason}"
+        return FragmentOutcome(task.index, FragmentState.FAILED, -1, submitted, time.time(), error=error)
+
+    def _all_joined(self) -> bool:
+        assert self.handle is not None
+        expected = self.handle.expected_workers
+        return expected is not None and len(self._workers) + len(self._refused) >= expected
+
+    # -- completions -------------------------------------------------------
+
+    def _on_done(self, future: Any) -> None:
+        # Called in Dask's client thread: hand over, wake the engine up.
+        self._done.append(future)
+        with contextlib.suppress(OSError):
+            os.write(self._pipe_w, b"x")
+
+    def _collect_done(self) -> list[FragmentOutcome]:
+        outcomes = []
+        while self._done:
+            future = self._done.popleft()
+            flight = self._flights.pop(future.key, None)
+            if flight is None:
+                continue  # already reported (interrupted, timed out, taken back)
+            self._free.append(flight.slot)
+            outcomes.append(self._outcome_of(flight))
+        if outcomes and self.first_fragment_at is None:
+            self.first_fragment_at = time.time()
+        return outcomes
+
+    def _outcome_of(self, flight: _Flight) -> FragmentOutcome:
+        task, future = flight.task, flight.future
+        status = future.status
+        if status == "finished":
+            try:
+                outcome: FragmentOutcome = pickle.loads(future.result())
+            except Exception as exc:
+                error = f"the outcome of {task.fragment_id} cannot be received from its Dask worker: {exc}"
+                return self._failed(flight, error)
+            outcome.index, outcome.slot = task.index, flight.slot
+            return outcome
+        if status == "error":
+            problem = future.exception()
+            from distributed import KilledWorker
+
+            if isinstance(problem, KilledWorker):
+                error = f"worker lost while running {task.fragment_id} (tried {self.tries} times)"
+                failed = self._failed(flight, error)
+                failed.failure_reason = FailureReason.CRASH
+                return failed
+            return self._failed(flight, f"{task.fragment_id}: Dask error: {type(problem).__name__}: {problem}")
+        return self._failed(flight, f"{task.fragment_id}: Dask {status} it (the scheduler or its worker was lost)")
+
+    def _failed(self, flight: _Flight, error: str) -> FragmentOutcome:
+        index, slot = flight.task.index, flight.slot
+        return FragmentOutcome(index, FragmentState.FAILED, slot, flight.submitted, time.time(), error=error)
+
+    def _unstarted(self, task: FragmentTask, slot: int, submitted: float, why: str) -> FragmentOutcome:
+        return FragmentOutcome(task.index, FragmentState.READY, slot, submitted, time.time(), error=why)
+
+    # -- housekeeping ------------------------------------------------------
+
+    def _needs_housekeeping(self) -> bool:
+        return bool(self._pending) or any(f.task.timeout is not None for f in self._flights.values()) or (
+            self.handle is not None and not self._all_joined()
+        )
+
+    def _housekeeping(self) -> list[FragmentOutcome]:
+        outcomes: list[FragmentOutcome] = []
+        if self._pending or not self._all_joined():
+            self._refresh_workers()
+        if self._pending:
+            pending, self._pending = self._pending, []
+            now = time.monotonic()
+            for entry in pending:
+                eligible, refusal = self._eligible(entry.task)
+                if eligible and self._free:
+                    self._place(entry.task, entry.since, entry.submitted)
+                elif refusal is not None and self._all_joined():
+                    outcomes.append(self._not_placed(entry.task, entry.submitted, refusal, at_once=True))
+                elif now - entry.since >= self.max_pending_time:
+                    outcomes.append(self._not_placed(entry.task, entry.submitted, refusal or "no free slot", False))
+                else:
+                    self._pending.append(entry)
+        outcomes.extend(self._expire())
+        return outcomes
+
+    def _expire(self) -> list[FragmentOutcome]:
+        """Fragments whose worker did not end them at their timeout: the engine gives up on them."""
+        timed = [(k, f) for k, f in self._flights.items() if f.task.timeout is not None]
+        if not timed:
+            return []
+        running = self._processing()
+        now = time.monotonic()
+        outcomes = []
+        for key, flight in timed:
+            if flight.seen_running is None:
+                if key in running:
+                    flight.seen_running = now
+                continue
+            assert flight.task.timeout is not None
+            if now - flight.seen_running < flight.task.timeout + self.kill_grace + COMMAND_MARGIN + HOUSEKEEPING_PERIOD:
+                continue
+            del self._flights[key]
+            flight.future.cancel()
+            self._free.append(flight.slot)
+            error = f"timed out after {flight.task.timeout:g} s (its Dask worker did not end it)"
+            outcome = FragmentOutcome(flight.task.index, FragmentState.TIMEDOUT, flight.slot, flight.submitted,
+                                      time.time(), error=error, failure_reason=FailureReason.TIMEOUT)
+            outcomes.append(outcome)
+        return outcomes
+
+    def _processing(self) -> set[str]:
+        assert self.handle is not None
+        try:
+            processing = self.handle.client.processing()
+        except Exception:
+            return set()
+        return {str(key) for keys in processing.values() for key in keys}
+
+    def _scheduler_workers(self) -> dict[str, Any]:
+        assert self.handle is not None
+        info = self.handle.client.scheduler_info(n_workers=-1)
+        return dict(info.get("workers", {}))
+
+    def _refresh_workers(self) -> None:
+        """Learn the workers that joined (their facts) and forget those that left."""
+        assert self.handle is not None
+        workers = self._scheduler_workers()
+        for address in list(self._workers):
+            if address not in workers:
+                del self._workers[address]
+        for address in list(self._refused):
+            if address not in workers:
+                del self._refused[address]
+        new = [a for a in workers if a not in self._workers and a not in self._refused]
+        if not new:
+            return
+        facts = self.handle.client.run(worker_facts, workers=new, on_error="return")
+        for address in new:
+            found = facts.get(address)
+            if not isinstance(found, dict) or not found:
+                continue  # its plugin has not run yet: next time
+            self._seen[address] = (str(found.get("host", "")), int(found.get("pid", 0)))
+            self._resources[address] = dict(workers[address].get("resources") or {})
+            why = incompatibility(found, __version__, self.driver_hash)
+            if why is None and "facts_error" in found:
+                why = str(found["facts_error"])
+            if why is not None:
+                if why not in self._refused.values():
+                    self.notice(f"Dask worker {address} on {found.get('host')} is given no work: {why}")
+                self._refused[address] = why
+            else:
+                self._workers[address] = found
+
+    def _sweep_dead(self, handle: ClusterHandle) -> None:
+        """Kill, on each host, the commands of workers that died there (orphans)."""
+        dead: dict[str, list[int]] = {}
+        for address, (host, pid) in self._seen.items():
+            if address not in self._workers and address not in self._refused:
+                dead.setdefault(host, []).append(pid)
+        if not dead:
+            return
+        here = socket.gethostname()
+        live_by_host = {facts.get("host"): address for address, facts in self._workers.items()}
+        for host, pids in dead.items():
+            if host == here:
+                sweep_orphans(pids)
+            elif host in live_by_host:
+                with contextlib.suppress(Exception):
+                    handle.client.run(sweep_orphans, pids, workers=[live_by_host[host]], on_error="ignore")
+
+
+def _resources(task: FragmentTask) -> dict[str, float]:
+    """The Dask resources a fragment holds while it runs (test.yaml ``resources:``)."""
+    resources = task.test_env.get("resources")
+    if not isinstance(resources, dict):
+        return {}
+    return {str(k): float(v) for k, v in resources.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def _pairs(mapping: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:g}" for k, v in mapping.items())
+
+
+def _outcome_state(future: Any) -> FragmentState | None:
+    try:
+        return pickle.loads(future.result()).state  # type: ignore[no-any-return]
+    except Exception:
+        return None
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except (BlockingIOError, InterruptedError, OSError):
+        pass
