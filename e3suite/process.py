@@ -29,16 +29,21 @@ import select
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import e3suite.process_tree as process_tree
 from e3suite.process_tree import TAG_VARIABLE, become_subreaper, find_tagged, kill_process_tree
 
 #: Default cap of captured output, in bytes (head and tail halves kept).
 DEFAULT_OUTPUT_LIMIT = 1_000_000
+#: Output over the cap goes whole to an unnamed file (``CommandResult.full_output``)
+#: up to this size: a baseline is compared with all of it, never with the
+#: capped text. Beyond, even the file stops, and the output cannot be compared.
+FULL_OUTPUT_LIMIT = 256 * 1024 * 1024
 #: Cap of the output kept by ``CommandResult.to_json`` (the results record).
 JSON_OUTPUT_LIMIT = 64 * 1024
 
@@ -68,6 +73,12 @@ class CommandResult:
     error: str | None = None  # it could not be started (status is then 127)
     cwd: str | None = None
     stderr_size: int = 0
+    #: ``output`` (``stderr``) is not all the command printed: bytes were omitted
+    output_capped: bool = False
+    stderr_capped: bool = False
+    #: the whole output when it is capped (see ``full_output``); never pickled
+    output_file: IO[bytes] | None = field(default=None, repr=False, compare=False)
+    stderr_file: IO[bytes] | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -86,6 +97,25 @@ class CommandResult:
         if self.leaked:
             text += f"; left {self.leaked} process{'es' if self.leaked > 1 else ''} running"
         return text
+
+    def full_output(self) -> str | None:
+        """Everything on stdout (+stderr when merged), however long; None when over FULL_OUTPUT_LIMIT.
+
+        ``output`` is capped for logs and records; what is compared must be this.
+        """
+        return _full_text(self.output, self.output_capped, self.output_size, self.output_file)
+
+    def full_stderr(self) -> str | None:
+        """As ``full_output``, for a separate stderr."""
+        if self.stderr is None:
+            return None
+        return _full_text(self.stderr, self.stderr_capped, self.stderr_size, self.stderr_file)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # An open file does not travel (a callback may return its CommandResult).
+        state = dict(self.__dict__)
+        state["output_file"] = state["stderr_file"] = None
+        return state
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -112,15 +142,26 @@ class CommandResult:
 
 @dataclass
 class _Capture:
-    """Keeps the first and last ``limit / 2`` bytes of a stream."""
+    """Keeps the first and last ``limit / 2`` bytes of a stream, and all of it in a file past the cap.
+
+    The file is unnamed (O_TMPFILE) in ``spill_dir``, the command's working
+    directory: on the file system the testcase was given, invisible to the
+    command, gone when closed. It starts before the first byte is dropped
+    from memory, so it holds every byte.
+    """
 
     limit: int
+    spill_dir: str | None = None
     head: bytearray = field(default_factory=bytearray)
     tail: bytearray = field(default_factory=bytearray)
     size: int = 0
+    spill: IO[bytes] | None = None
+    spill_failed: bool = False
 
     def add(self, data: bytes) -> None:
         self.size += len(data)
+        if self.size > self.limit and not self.spill_failed:
+            self._spill(data)
         half = self.limit // 2
         room = self.limit - half - len(self.head) if not self.tail else 0
         if room > 0:
@@ -130,6 +171,30 @@ class _Capture:
             self.tail += data
             if len(self.tail) > 2 * half:  # trim rarely, not at every chunk
                 del self.tail[: len(self.tail) - half]
+
+    def _spill(self, data: bytes) -> None:
+        try:
+            if self.spill is None:
+                # Open past this call on purpose: the CommandResult hands it to the caller.
+                try:
+                    self.spill = tempfile.TemporaryFile(dir=self.spill_dir)  # noqa: SIM115
+                except OSError:  # a working directory we may not write to
+                    self.spill = tempfile.TemporaryFile()  # noqa: SIM115
+                # Nothing was dropped yet: the tail is trimmed only past limit + limit / 2.
+                self.spill.write(self.head)
+                self.spill.write(self.tail)
+            if self.size > FULL_OUTPUT_LIMIT:
+                raise OSError("over FULL_OUTPUT_LIMIT")
+            self.spill.write(data)
+        except OSError:  # disk full, or too much: the output cannot be compared, the command goes on
+            if self.spill is not None:
+                self.spill.close()
+            self.spill = None
+            self.spill_failed = True
+
+    @property
+    def capped(self) -> bool:
+        return self.size > len(self.head) + min(len(self.tail), self.limit // 2)
 
     def text(self) -> str:
         half = self.limit // 2
@@ -242,8 +307,8 @@ def _supervise(
     start: float,
 ) -> CommandResult:
     pid = proc.pid
-    out = _Capture(output_limit)
-    err = _Capture(output_limit)
+    out = _Capture(output_limit, cwd)
+    err = _Capture(output_limit, cwd)
     captures: dict[int, _Capture] = {}
     assert proc.stdout is not None
     captures[proc.stdout.fileno()] = out
@@ -370,6 +435,10 @@ def _supervise(
         output_size=out.size,
         stderr=err.text() if proc.stderr is not None else None,
         stderr_size=err.size,
+        output_capped=out.capped,
+        stderr_capped=err.capped,
+        output_file=out.spill,
+        stderr_file=err.spill,
         wall=wall,
         cpu=cpu,
         peak_rss=peak,
@@ -426,6 +495,16 @@ def _signal_name(sig: int) -> str:
         return f"signal {sig}"
 
 
+def _full_text(text: str, capped: bool, size: int, spill: IO[bytes] | None) -> str | None:
+    if not capped:
+        return text
+    if spill is None or spill.closed:
+        return None
+    spill.seek(0)
+    data = spill.read()
+    return data.decode("utf-8", errors="replace") if len(data) == size else None
+
+
 def _cap_text(text: str, limit: int, size: int) -> str:
     """``text`` (``size`` bytes were produced) cut to about ``limit`` characters, head and tail kept."""
     if len(text) <= limit:
@@ -438,6 +517,7 @@ def _cap_text(text: str, limit: int, size: int) -> str:
 
 __all__ = [
     "DEFAULT_OUTPUT_LIMIT",
+    "FULL_OUTPUT_LIMIT",
     "TAG_VARIABLE",
     "CommandResult",
     "become_subreaper",

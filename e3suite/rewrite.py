@@ -73,6 +73,11 @@ def rewrite_from_results(
             continue
         try:
             baseline.check_rewritable(info)
+            if result.info.get("out_truncated"):
+                raise baseline.BaselineError(
+                    f"the record keeps only part of the {result.info['out_truncated']}-character output: "
+                    "rewrite this baseline with ./testsuite.py --rewrite"
+                )
         except baseline.BaselineError as exc:
             problems.append(f"{result.test_id}: {exc}")  # a dry run says so too: the real one would refuse
             continue

@@ -23,7 +23,7 @@ from typing import Any
 
 from e3suite.driver import FragmentContext, TestDriver
 from e3suite.model import FailureReason, TestResult, TestStatus
-from e3suite.process import CommandResult
+from e3suite.process import FULL_OUTPUT_LIMIT, CommandResult
 
 
 class TestControlException(Exception):
@@ -121,13 +121,13 @@ class ClassicDriver(TestDriver):
             self.result.log += f"[{self.ctx.timed_out or result.describe()}]\n"
         elif not result.ok:
             self.result.log += f"[{result.describe()}]\n"
-        if analyze_output:
-            self.output += result.output
         if result.timed_out:
             raise TestAbortWithFailure(self.ctx.timed_out or result.describe())
         if result.signal is not None:
             self.result.failure_reasons.add(FailureReason.CRASH)
             raise TestAbortWithFailure(f"{command_text(result.argv)}: {result.describe()}")
+        if analyze_output:
+            self.output += analyzed_output(result)
         if catch_error and result.status != 0:
             raise TestAbortWithFailure(f"{command_text(result.argv)}: {result.describe()}")
         return result
@@ -165,6 +165,18 @@ class ClassicDriver(TestDriver):
         for name in ("ctx", "result", "output"):
             state.pop(name, None)
         return state
+
+
+def analyzed_output(result: CommandResult) -> str:
+    """All the command printed, not the capped ``result.output``: what is compared must be whole."""
+    full = result.full_output()
+    if full is None:
+        if result.output_size > FULL_OUTPUT_LIMIT:
+            problem = f"more than the {FULL_OUTPUT_LIMIT} that can be compared"
+        else:
+            problem = "and it could not be kept whole for the comparison (no room in its working directory?)"
+        raise TestAbortWithError(f"{command_text(result.argv)} printed {result.output_size} bytes, {problem}")
+    return full
 
 
 def command_text(argv: list[str]) -> str:

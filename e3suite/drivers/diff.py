@@ -13,6 +13,11 @@ the result, with the refined output and the baseline's location, which is
 what ``--rewrite`` and ``e3suite rewrite`` need. A regexp baseline
 (``baseline_regexp: true``) must match the whole refined output.
 
+The comparison sees the whole output (``ClassicDriver.shell`` reads past
+the cap of ``CommandResult.output``) and the whole baseline; only what the
+result stores for reports is capped (``STORED_TEXT_LIMIT``), and a capped
+output is marked so that ``e3suite rewrite`` never writes it as a baseline.
+
 This module never decides how commands run, and only writes a baseline
 under ``--rewrite``.
 """
@@ -32,6 +37,9 @@ from e3suite.drivers.shell import SHELL_PROPERTIES, ShellDriver
 from e3suite.model import FailureReason
 
 DEFAULT_BASELINE = "test.out"
+#: Characters of the output, the baseline and the diff a result keeps (head
+#: and tail): records and reports stay small, the comparison is not affected.
+STORED_TEXT_LIMIT = 1_000_000
 
 BASELINE_PROPERTIES: dict[str, Any] = {
     "baseline": {"type": "string", "minLength": 1, "description": "the baseline file, relative to the test directory"},
@@ -109,8 +117,11 @@ class DiffDriver(ShellDriver):
         else:
             expected = CanonicalizeLineEndings()(expected)
         self.result.info["baseline"] = info.to_json()
-        self.result.out = actual
-        self.result.expected = expected
+        self.result.out = stored_text(actual)
+        self.result.expected = stored_text(expected)
+        if len(actual) > STORED_TEXT_LIMIT:
+            # `e3suite rewrite` works from the record: it must know this is not the output.
+            self.result.info["out_truncated"] = len(actual)
         if regexp and not missing:
             try:
                 matched = re.fullmatch(expected, actual) is not None
@@ -121,7 +132,9 @@ class DiffDriver(ShellDriver):
         if matched:
             return failures
         self.result.failure_reasons.add(FailureReason.DIFF)
-        self.result.diff = unified_diff(expected, actual, int(self.test_env.get("diff_context", self.diff_context)))
+        self.result.diff = stored_text(
+            unified_diff(expected, actual, int(self.test_env.get("diff_context", self.diff_context)))
+        )
         if missing and (actual or not optional):
             message = f"missing baseline {shown}"
         else:
@@ -142,6 +155,14 @@ class DiffDriver(ShellDriver):
             return refiners.apply(output_refiners, text)
         except (re.error, IndexError) as exc:  # a bad group reference in a `replace`
             raise TestAbortWithError(f"a refiner failed: {exc}") from None
+
+
+def stored_text(text: str, limit: int = STORED_TEXT_LIMIT) -> str:
+    """``text`` as a result stores it: its head and tail when longer than ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half} characters omitted ...]\n{text[-half:]}"
 
 
 def unified_diff(expected: str, actual: str, context: int = 3) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -86,6 +87,25 @@ def test_ten_megabytes_of_output_is_capped_head_and_tail() -> None:
     assert result.output.endswith("T" * 100)
     assert "[... 9999000 bytes omitted ...]" in result.output
     assert len(result.to_json()["output"]) < 2000
+
+
+def test_output_over_the_cap_is_kept_whole_in_an_unnamed_file(tmp_path: Path) -> None:
+    script = "import sys\nfor i in range(400_000): sys.stdout.write(f'line {i}\\n')"
+    expected = "".join(f"line {i}\n" for i in range(400_000))
+    result = process.run([sys.executable, "-c", script], output_limit=1000, timeout=60, cwd=tmp_path)
+    assert result.output_capped and "bytes omitted" in result.output  # what logs and records show
+    assert result.full_output() == expected  # what a comparison reads
+    assert list(tmp_path.iterdir()) == []  # the command never saw a file in its directory
+    again = pickle.loads(pickle.dumps(result))  # a callback's return value: the file stays behind
+    assert again.output == result.output and again.full_output() is None
+
+
+def test_output_under_the_cap_needs_no_file() -> None:
+    result = process.run("echo out; echo err >&2", merge_stderr=False, output_limit=1000)
+    assert not result.output_capped and result.output_file is None
+    assert result.full_output() == "out\n" and result.full_stderr() == "err\n"
+    big_err = process.run("head -c 5000 /dev/zero | tr '\\0' e >&2", merge_stderr=False, output_limit=100)
+    assert big_err.stderr_capped and big_err.full_stderr() == "e" * 5000
 
 
 def test_command_that_cannot_start() -> None:

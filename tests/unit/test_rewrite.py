@@ -151,3 +151,39 @@ def test_e3suite_rewrite_refuses_a_record_pointing_outside_its_test_directory(tm
     proc = run_e3suite(root, "rewrite", "out/new")
     assert proc.returncode == 1 and "its test directory is not recorded" in proc.stderr
     assert not target.exists() and not (root / "tests" / "a" / "test.out").exists()
+
+
+def test_an_output_over_the_cap_is_compared_and_rewritten_whole(tmp_path: Path) -> None:
+    import json
+    import sys
+
+    lines = 400_000  # 5.9 MB, over process.DEFAULT_OUTPUT_LIMIT and STORED_TEXT_LIMIT
+    script = f"import sys\nfor i in range({lines}): sys.stdout.write(f'line {{i}}\\n')"
+    expected = "".join(f"line {i}\n" for i in range(lines))
+    test_yaml = json.dumps({"driver": "diff", "cmd": [sys.executable, "-c", script]})
+    root = make_suite(tmp_path, {"tests/big/test.yaml": test_yaml})
+    baseline = root / "tests" / "big" / "test.out"
+    run = run_suite(root, "-j1", "--rewrite")
+    assert run.results["big"]["message"] == "missing baseline test.out (baseline created)"
+    assert baseline.read_text() == expected  # never "[... N bytes omitted ...]"
+    run = run_suite(root, "-j1")
+    assert (run.code, run.results["big"]["status"]) == (0, "PASS")
+    # A change in the middle, where the capped output has a hole, is seen.
+    baseline.write_text(expected.replace("line 200000\n", "line 200000 changed\n"))
+    run = run_suite(root, "-j1")
+    record = run.results["big"]
+    assert (run.code, record["status"], record["message"]) == (1, "FAIL", "output differs from test.out")
+    assert "-line 200000 changed\n+line 200000\n" in record["diff"]
+    assert len(record["out"]) < 1_100_000 and record["info"]["out_truncated"] == len(expected)
+    # The record keeps part of the output: `e3suite rewrite` refuses to make a baseline of it.
+    for args in (["rewrite", "--dry-run", "out/new"], ["rewrite", "out/new"]):
+        proc = run_e3suite(root, *args)
+        assert proc.returncode == 1
+        assert proc.stderr == (
+            f"e3suite rewrite: error: big: the record keeps only part of the {len(expected)}-character output: "
+            "rewrite this baseline with ./testsuite.py --rewrite\n"
+        )
+    assert "changed" in baseline.read_text()
+    run = run_suite(root, "-j1", "--rewrite")
+    assert run.results["big"]["message"] == "output differs from test.out (baseline updated)"
+    assert baseline.read_text() == expected
