@@ -139,7 +139,8 @@ class FragmentContext:
             self.timed_out = f"timed out after {shown} s"
             self.result.failure_reasons.add(FailureReason.TIMEOUT)
         if result.leaked:
-            self.result.log += f"{' '.join(result.argv)}: {result.describe()}\n"
+            self.result.failure_reasons.add(FailureReason.LEAK)
+            self.result.log += f"{' '.join(result.argv)}: {result.describe()} (killed)\n"
         return result
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import heapq
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,7 +112,9 @@ class Engine:
             for test_id, planned in plan.tests.items()
         }
         self.ready: list[tuple[float, int]] = []
-        self.running = 0
+        self.running = 0  # fragments handed to the executor (started, or queued in a worker)
+        self.started = [False] * len(fragments)  # its start was journaled
+        self.started_count = 0  # fragments really running now
         self.stop_reason: str | None = None  # set: schedule nothing more
         self.interrupt_requested = False
         self.failures = 0
@@ -121,6 +122,7 @@ class Engine:
         self.max_failures: int | None = getattr(options, "max_failures", None)
         self.max_consecutive: int | None = getattr(options, "max_consecutive_failures", None)
         self.default_timeout: float | None = getattr(options, "timeout", None)
+        self.leak_fails = getattr(options, "leak_result", "pass") == "fail"
         self.results: list[TestResult] = []
 
     # -- public ------------------------------------------------------------
@@ -163,7 +165,10 @@ class Engine:
             self._fill_slots()
             if self.running == 0:
                 break  # nothing runs and nothing more can start
-            for outcome in self.executor.wait(HOUSEKEEPING_PERIOD):
+            outcomes = self.executor.wait(HOUSEKEEPING_PERIOD)
+            for started in self.executor.take_started():
+                self._note_started(started.index, started.slot, started.time, started.pid)
+            for outcome in outcomes:
                 self._complete(outcome)
             take_back = getattr(self.executor, "take_back_queued", None)
             if self.stop_reason is not None and take_back is not None:
@@ -217,9 +222,17 @@ class Engine:
         )
         self.states[fragment.index] = FragmentState.RUNNING
         self.running += 1
-        self.writer.journal.write("fragment_started", fragment=fragment.fragment_id, time=time.time())
         self.executor.submit(task)
-        self.listener.fragment_started(fragment, self.running)
+
+    def _note_started(self, index: int, slot: int, at: float, pid: int | None) -> None:
+        """A fragment really began: journal it with its real start, tell listeners."""
+        if self.started[index] or self.states[index] is not FragmentState.RUNNING:
+            return
+        self.started[index] = True
+        self.started_count += 1
+        fragment = self.plan.fragments[index]
+        self.writer.journal.write("fragment_started", fragment=fragment.fragment_id, time=at, slot=slot, pid=pid)
+        self.listener.fragment_started(fragment, self.started_count)
 
     # -- completions ---------------------------------------------------------
 
@@ -230,14 +243,15 @@ class Engine:
         if outcome.state is FragmentState.READY:
             # The executor gives back a fragment it had queued but not
             # started: schedule it again (or skip it if scheduling stopped).
-            # Listeners saw it start: they see it end (in state READY).
             self.running -= 1
             self._make_ready(index)
-            self.listener.fragment_ended(self.plan.fragments[index], outcome)
             return
         fragment = self.plan.fragments[index]
+        # An executor may tell a start only with the end (a short fragment).
+        self._note_started(index, outcome.slot, outcome.start, None)
         self.states[index] = outcome.state
         self.running -= 1
+        self.started_count -= 1
         test = self.tests[fragment.test_id]
         record = FragmentRecord(fragment.name, outcome.state, outcome.slot, outcome.start, outcome.end)
         test.records.append(record)
@@ -286,6 +300,15 @@ class Engine:
             test.aborted = True
         if outcome.failure_reason is not None:
             result.failure_reasons.add(outcome.failure_reason)
+        if outcome.leaks:
+            result.failure_reasons.add(FailureReason.LEAK)
+            count = len(outcome.leaks)
+            result.log += (
+                ("" if not result.log or result.log.endswith("\n") else "\n")
+                + f"{fragment.fragment_id} left {count} process{'es' if count > 1 else ''} running (killed): "
+                + ", ".join(outcome.leaks)
+                + "\n"
+            )
         if outcome.details:
             result.log += ("" if not result.log or result.log.endswith("\n") else "\n") + outcome.details
 
@@ -373,6 +396,14 @@ class Engine:
                 result.status, result.message = TestStatus.SKIP, test.skip_message
             else:
                 result.status, result.message = TestStatus.ERROR, "no verdict"
+        if (
+            self.leak_fails
+            and FailureReason.LEAK in result.failure_reasons
+            and not (result.status.is_failure or result.status.is_skip)
+        ):
+            reason = "left processes running (--leak-result fail)"
+            result.status = TestStatus.FAIL
+            result.message = f"{reason}; {result.message}" if result.message else reason
         expected_failure = test.planned.case.expected_failure
         if expected_failure is not None and result.status in (TestStatus.PASS, TestStatus.FAIL):
             failed = result.status is TestStatus.FAIL

@@ -332,6 +332,37 @@ def kill_process_tree(
     return len(procs)
 
 
+def kill_leftover_children() -> list[str]:
+    """Kill every child of ours that no command run is waiting for; describe each.
+
+    For the end of a fragment: what a callback forked (or started with
+    ``subprocess.Popen`` and never waited for), and orphans we adopted as
+    subreaper, are leaks like a command's. The common case (no child at
+    all) costs one read of /proc.
+    """
+    with _running_lock:
+        running = set(_running)
+    children = [pid for pid in _own_children() if pid not in running and _is_live(pid)]
+    if not children:
+        return []
+    described = [f"pid {pid} ({_command_line(pid)})" for pid in children]
+    kill_process_tree(children, grace=0)
+    for pid in children:  # ours: reap them, so that no zombie stays
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, 0)
+    return described
+
+
+def _command_line(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            words = handle.read().rstrip(b"\0").split(b"\0")
+    except OSError:
+        return "?"
+    text = " ".join(w.decode(errors="replace") for w in words)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def find_tagged(prefix: str | tuple[str, ...]) -> set[int]:
     """Live processes whose ``E3SUITE_PROCESS_TAG`` starts with ``prefix`` (or one of them).
 

@@ -9,6 +9,9 @@ slot and report how it ended, as a ``FragmentOutcome``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -53,6 +56,26 @@ class FragmentOutcome:
     error: str | None = None
     details: str = ""
     failure_reason: FailureReason | None = None
+    #: processes the callback left running (forked, never waited for), killed at its end
+    leaks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FragmentStarted:
+    """A fragment really began to run (not merely queued in a worker)."""
+
+    index: int
+    slot: int
+    time: float  # time.time() of its start
+    pid: int | None = None  # the process that runs it, where there is one
+
+
+class WorkerExit(BaseException):
+    """Raised in a worker whose engine is gone: unwind the callback, then leave.
+
+    A BaseException, and re-raised by ``run_fragment``, so that no callback's
+    ``except Exception`` and no fragment outcome can swallow it.
+    """
 
 
 class Executor(Protocol):
@@ -79,15 +102,30 @@ class Executor(Protocol):
     def shutdown(self) -> None:
         """Release everything ``start`` acquired. Idempotent."""
 
+    def take_started(self) -> list[FragmentStarted]:
+        """Fragments that began to run since the last call (called after each ``wait``).
 
-def run_fragment(task: FragmentTask, slot: int) -> FragmentOutcome:
+        An executor that cannot tell returns nothing: the engine then takes
+        a fragment's start from its outcome.
+        """
+
+
+def run_fragment(task: FragmentTask, slot: int, *, propagate_interrupt: bool = True) -> FragmentOutcome:
     """Run ``task``'s callback here and now; never raises.
 
     Shared by every executor, so that a fragment behaves the same wherever
     it runs: the working directory exists, the callback gets a context, an
-    exception becomes a FAILED outcome with its traceback.
+    exception becomes a FAILED outcome with its traceback. Two exceptions
+    go through: ``WorkerExit`` always, ``KeyboardInterrupt`` when
+    ``propagate_interrupt`` (in the engine's own process, where it is the
+    user's Ctrl-C; in a worker, a callback that raises it has just failed).
+
+    A callback that forks and whose child returns from it: that child must
+    never go on as a copy of the worker (or of the engine), so it leaves at
+    once; the parent's executor finds it as a leftover process.
     """
     start = time.time()
+    pid = os.getpid()
     result = task.result
     mark = result.mark()
     ctx = FragmentContext(
@@ -103,6 +141,7 @@ def run_fragment(task: FragmentTask, slot: int) -> FragmentOutcome:
         matrix=task.matrix,
         timeout=task.timeout,
     )
+
     def ended(state: FragmentState, **how: Any) -> FragmentOutcome:
         return FragmentOutcome(
             task.index, state, slot, start, time.time(), delta=result.delta_since(mark), **how
@@ -111,13 +150,69 @@ def run_fragment(task: FragmentTask, slot: int) -> FragmentOutcome:
     try:
         value = task.callback(ctx)
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
+        if os.getpid() != pid:
+            os._exit(0)
+        if isinstance(exc, WorkerExit) or (propagate_interrupt and isinstance(exc, KeyboardInterrupt)):
             raise
         error = f"{task.fragment_id} raised {type(exc).__name__}: {exc}".rstrip(": ")
         return ended(FragmentState.FAILED, error=error, details=_callback_traceback(exc))
+    if os.getpid() != pid:
+        os._exit(0)
     if ctx.timed_out is not None:  # a command it ran timed out (ctx.shell)
         return ended(FragmentState.TIMEDOUT, error=ctx.timed_out, failure_reason=FailureReason.TIMEOUT)
     return ended(FragmentState.COMPLETE, return_value=value)
+
+
+class ProcessState:
+    """What a callback may change in the process that runs it, to put back after it.
+
+    The working directory, the environment, the umask and ``sys.path``: a
+    fragment must not see what the fragment before it did, whatever the
+    executor (a worker runs many fragments; the in-process executor runs
+    them in the engine).
+    """
+
+    def __init__(self) -> None:
+        self.cwd = os.getcwd()
+        self.environ = _environ_snapshot()
+        self.umask = _current_umask()
+        self.sys_path = list(sys.path)
+
+    def restore(self) -> None:
+        try:
+            moved = os.getcwd() != self.cwd
+        except OSError:  # the directory it moved to was deleted under it
+            moved = True
+        if moved:
+            with contextlib.suppress(OSError):
+                os.chdir(self.cwd)
+        if _environ_snapshot() != self.environ:
+            data = getattr(os.environ, "_data", None)
+            for key in list(os.environ):
+                del os.environ[key]
+            if isinstance(data, dict):
+                for key, value in self.environ.items():
+                    os.environ[os.fsdecode(key)] = os.fsdecode(value)
+            else:
+                os.environ.update(self.environ)
+        if _current_umask() != self.umask:
+            os.umask(self.umask)
+        if sys.path != self.sys_path:
+            sys.path[:] = self.sys_path
+
+
+def _environ_snapshot() -> dict[Any, Any]:
+    # CPython keeps the encoded environment in a plain dict: comparing two of
+    # those is C-level fast, where comparing os.environ decodes every entry.
+    data = getattr(os.environ, "_data", None)
+    return dict(data) if isinstance(data, dict) else dict(os.environ)
+
+
+def _current_umask() -> int:
+    # The only way to read the umask is to set it (and set it back).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _callback_traceback(exc: BaseException) -> str:

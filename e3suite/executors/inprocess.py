@@ -8,11 +8,13 @@ multi-process executor is the one for real runs.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
 
-from e3suite.executors.base import FragmentOutcome, FragmentTask, run_fragment
+import e3suite.process_tree as process_tree
+from e3suite.executors.base import FragmentOutcome, FragmentStarted, FragmentTask, ProcessState, run_fragment
 from e3suite.model import FragmentState
 
 
@@ -23,6 +25,7 @@ class InProcessExecutor:
         self._running: dict[int, tuple[FragmentTask, int, float]] = {}
         self._done: queue.Queue[FragmentOutcome] = queue.Queue()
         self._pending: list[tuple[FragmentTask, int]] = []  # main-thread mode only
+        self._started: list[FragmentStarted] = []
 
     def start(self) -> None:
         pass
@@ -36,6 +39,7 @@ class InProcessExecutor:
         if self.jobs == 1:
             self._pending.append((task, slot))
             return
+        self._started.append(FragmentStarted(task.index, slot, time.time(), os.getpid()))
         thread = threading.Thread(
             target=lambda: self._done.put(run_fragment(task, slot)),
             name=f"e3suite-slot-{slot}",
@@ -47,7 +51,15 @@ class InProcessExecutor:
         outcomes: list[FragmentOutcome] = []
         while self._pending:
             task, slot = self._pending.pop(0)
-            outcomes.append(run_fragment(task, slot))
+            # One slot: the callback runs in the main thread, where pdb works;
+            # what it changes in the process is put back after it.
+            state = ProcessState()
+            try:
+                outcome = run_fragment(task, slot)
+            finally:
+                state.restore()
+            outcome.leaks.extend(process_tree.kill_leftover_children())
+            outcomes.append(outcome)
         if not outcomes:
             try:
                 outcomes.append(self._done.get(timeout=timeout))
@@ -75,6 +87,10 @@ class InProcessExecutor:
         self._running.clear()
         self._pending.clear()
         return outcomes
+
+    def take_started(self) -> list[FragmentStarted]:
+        started, self._started = self._started, []
+        return started
 
     def shutdown(self) -> None:
         pass

@@ -33,7 +33,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 import e3suite.process as process
-from e3suite.executors.base import FragmentOutcome, FragmentTask
+from e3suite.executors.base import FragmentOutcome, FragmentStarted, FragmentTask
 from e3suite.executors.local_worker import ERROR, HEADER, OUTCOME, SlotBoard, worker_main
 from e3suite.model import FailureReason, FragmentState
 
@@ -54,17 +54,23 @@ class _Entry:
     task: FragmentTask
     submitted: float  # time.time()
     hard_deadline: float | None = None  # time.monotonic(): the worker is killed whatever it does
+    start_reported: bool = False  # take_started() told the engine it began
 
 
 class _Worker:
     """One worker process and the engine's end of its pipe."""
 
-    def __init__(self, slot: int, context: multiprocessing.context.BaseContext, board: SlotBoard) -> None:
+    def __init__(
+        self, slot: int, context: multiprocessing.context.BaseContext, board: SlotBoard, inherited: tuple[int, ...]
+    ) -> None:
         self.slot = slot
         parent_end, child_end = context.Pipe(duplex=True)
         self.conn: Connection = parent_end
         self.process: BaseProcess = context.Process(  # type: ignore[attr-defined]
-            target=worker_main, args=(child_end, slot, board), name=f"e3suite-worker-{slot}", daemon=True
+            target=worker_main,
+            args=(child_end, slot, board, inherited),
+            name=f"e3suite-worker-{slot}",
+            daemon=True,
         )
         self.process.start()
         child_end.close()
@@ -134,8 +140,25 @@ class MultiprocessScheduler:
     # -- Executor protocol -------------------------------------------------
 
     def start(self) -> None:
-        for slot in range(self.jobs):
-            self._start_worker(slot)
+        # Workers start lazily, when a fragment first needs a slot: a run of
+        # two testcases at -j 64 forks two workers, not 64 (each costs about
+        # 24 MiB and a fork of the engine).
+        pass
+
+    def take_started(self) -> list[FragmentStarted]:
+        """Fragments whose worker marked them started since the last call."""
+        started = []
+        wall_offset = time.time() - time.monotonic()
+        for slot, entry in self._running.items():
+            if entry.start_reported:
+                continue
+            at = self._board.start_time(slot, entry.task.index)
+            if at is None:
+                continue
+            entry.start_reported = True
+            worker = self._workers[slot]
+            started.append(FragmentStarted(entry.task.index, slot, at + wall_offset, worker.pid if worker else None))
+        return started
 
     def set_wakeup_fd(self, fd: int | None) -> None:
         """A file descriptor that becomes readable when a signal arrives (see signal.set_wakeup_fd)."""
@@ -275,7 +298,7 @@ class MultiprocessScheduler:
             return outcomes
         cause = worker.death_cause()
         for entry in filter(None, (self._running.pop(slot, None), self._queued.pop(slot, None))):
-            if self._board.has_started(slot, entry.task.index):
+            if entry.start_reported or self._board.has_started(slot, entry.task.index):
                 error = f"worker died ({cause}) while running {entry.task.fragment_id}"
                 outcomes.append(self._outcome(entry.task, FragmentState.FAILED, slot, entry.submitted, error))
             else:
@@ -360,7 +383,8 @@ class MultiprocessScheduler:
 
     def _start_worker(self, slot: int) -> _Worker:
         self._board.reset(slot)
-        worker = self._workers[slot] = _Worker(slot, self._context, self._board)
+        inherited = tuple(w.conn.fileno() for w in self._workers if w is not None)
+        worker = self._workers[slot] = _Worker(slot, self._context, self._board, inherited)
         # One poll object for the whole run: multiprocessing's wait() builds
         # a selector and registers every handle at each call.
         for fd in (worker.conn.fileno(), worker.sentinel):

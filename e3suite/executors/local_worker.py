@@ -3,9 +3,14 @@
 A worker is forked from the engine (so classes of the user's ``testsuite.py``
 and ``drivers/`` unpickle as they are), hosts one slot, and runs one fragment
 at a time: it receives a pickled ``FragmentTask`` on its pipe, runs it with
-``run_fragment`` and sends back a message. Between fragments it puts back
-what a callback may have changed in the process (working directory,
-environment) so that testcases stay independent of the order they ran in.
+``run_fragment`` and sends back a message. After each fragment it kills
+what the callback left running (a forked child, a process never waited
+for: a leak, reported with the outcome) and puts back what the callback
+may have changed in the process (working directory, environment, umask,
+``sys.path``), so that testcases stay independent of the order they ran in.
+When the engine dies, even by SIGKILL, the worker kills the command it
+runs and everything its fragments started, and leaves without starting
+the fragment queued behind.
 
 It must never touch the results store, print reports or schedule anything;
 and it never lets an exception escape as a traceback on the engine's
@@ -30,7 +35,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import e3suite.process as process
-from e3suite.executors.base import FragmentOutcome, run_fragment
+import e3suite.process_tree as process_tree
+from e3suite.executors.base import FragmentOutcome, ProcessState, WorkerExit, run_fragment
 from e3suite.model import FragmentState
 
 #: Message kinds sent by a worker: ("outcome", FragmentOutcome) or
@@ -108,27 +114,53 @@ class SlotBoard:
             self.revoked[slot] = -1
 
 
-def worker_main(conn: Connection, slot: int, board: SlotBoard) -> None:
-    """Serve fragments for ``slot`` until the pipe closes or an empty message arrives."""
+def worker_main(conn: Connection, slot: int, board: SlotBoard, inherited: tuple[int, ...] = ()) -> None:
+    """Serve fragments for ``slot`` until the pipe closes, an empty message arrives, or the engine dies.
+
+    ``inherited``: the engine's ends of the other workers' pipes, which the
+    fork copied here. They are closed first: a worker holding them would
+    keep the other workers from ever seeing end-of-file when the engine dies.
+    """
+    for fd in inherited:
+        with contextlib.suppress(OSError):
+            os.close(fd)
     _reset_signals()
     # A crash is reported by the engine ("worker died (signal 11)..."); a
     # fault handler inherited from the engine would print over its report.
     faulthandler.disable()
     process.become_subreaper()
-    process.tag_environment()
+    tag = process.tag_environment()
     _set_parent_death_signal()
-    cwd = os.getcwd()
-    environ = _environ_snapshot()
+    try:
+        _serve(conn, slot, board)
+    except WorkerExit:
+        # The engine is gone: whatever any fragment of ours started goes
+        # too, wherever it is now (setsid, adopted by init): by its tag.
+        for _ in range(3):
+            leftovers = process.find_tagged(tag)
+            if not leftovers:
+                break
+            process.kill_process_tree(list(leftovers), grace=0)
+        os._exit(128 + signal.SIGTERM)
+
+
+def _serve(conn: Connection, slot: int, board: SlotBoard) -> None:
+    state = ProcessState()
     while True:
+        _check_engine()
         try:
             data = conn.recv_bytes()
         except (EOFError, OSError):
-            return  # the engine is gone
+            raise WorkerExit from None  # the engine is gone
         if not data:
             return
+        _check_engine()  # it may have died while we waited, leaving this behind
         if not board.start(slot, HEADER.unpack_from(data)[0]):
             continue  # taken back by the engine while it waited here
         message, fragment_id = _run(memoryview(data)[HEADER.size :], slot)
+        leaks = process_tree.kill_leftover_children()
+        if leaks and message[0] == OUTCOME:
+            message[1].leaks.extend(leaks)
         try:
             payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
@@ -136,8 +168,18 @@ def worker_main(conn: Connection, slot: int, board: SlotBoard) -> None:
         try:
             conn.send_bytes(payload)
         except (OSError, EOFError):
-            return
-        _restore(cwd, environ)
+            raise WorkerExit from None
+        state.restore()
+        # Orphans adopted as subreaper that ended on their own: reap them
+        # here, when no command of ours is running.
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0] != 0:
+                pass
+
+
+def _check_engine() -> None:
+    if os.getppid() != _engine_pid:
+        raise WorkerExit
 
 
 def _run(data: bytes | memoryview, slot: int) -> tuple[tuple[Any, ...], str]:
@@ -147,7 +189,7 @@ def _run(data: bytes | memoryview, slot: int) -> tuple[tuple[Any, ...], str]:
     except Exception as exc:
         reason = f"cannot receive the fragment in its worker: {type(exc).__name__}: {exc}"
         return (ERROR, reason, traceback.format_exc()), "?"
-    return (OUTCOME, run_fragment(task, slot)), task.fragment_id
+    return (OUTCOME, run_fragment(task, slot, propagate_interrupt=False)), task.fragment_id
 
 
 def _unsendable(message: tuple[Any, ...], fragment_id: str, exc: Exception) -> tuple[Any, ...]:
@@ -190,8 +232,9 @@ def _on_sigterm(signum: int, frame: object) -> None:
         # under its fragment first.
         return
     # The engine is gone (PR_SET_PDEATHSIG): unwind the callback, so that
-    # process.run kills the command it was running, and leave.
-    sys.exit(128 + signum)
+    # process.run kills the command it was running, and leave (never to
+    # read the fragment queued behind it).
+    raise WorkerExit
 
 
 def _set_parent_death_signal() -> None:
@@ -206,30 +249,3 @@ def _set_parent_death_signal() -> None:
         return
     if os.getppid() == 1:  # the engine died before prctl took effect
         sys.exit(0)
-
-
-def _environ_snapshot() -> dict[Any, Any]:
-    # CPython keeps the encoded environment in a plain dict: comparing two of
-    # those is C-level fast, where comparing os.environ decodes every entry.
-    data = getattr(os.environ, "_data", None)
-    return dict(data) if isinstance(data, dict) else dict(os.environ)
-
-
-def _restore(cwd: str, environ: dict[Any, Any]) -> None:
-    with contextlib.suppress(OSError):
-        if os.getcwd() != cwd:
-            os.chdir(cwd)
-    if _environ_snapshot() != environ:
-        data = getattr(os.environ, "_data", None)
-        for key in list(os.environ):
-            del os.environ[key]
-        if isinstance(data, dict):
-            for key, value in environ.items():
-                os.environ[os.fsdecode(key)] = os.fsdecode(value)
-        else:
-            os.environ.update(environ)
-    # Orphans adopted as subreaper that ended on their own: reap them here,
-    # when no command of ours is running.
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0] != 0:
-            pass

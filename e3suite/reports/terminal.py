@@ -18,7 +18,7 @@ from typing import TextIO
 
 import colorama
 
-from e3suite.model import TestResult, TestStatus, summary_counts
+from e3suite.model import FailureReason, TestResult, TestStatus, summary_counts
 from e3suite.reports.compare import CATEGORIES, Change, Comparison
 
 #: The summary lists the slowest testcases when one took at least this long
@@ -71,6 +71,8 @@ def result_line(result: TestResult, colour: bool = False, show_time: bool = Fals
     line = f"{status_text(result.status, colour)} {result.test_id}"
     if result.message:
         line += f": {result.message}"
+    if FailureReason.LEAK in result.failure_reasons:
+        line += " [LEAK]"  # processes it left running were killed (see its log)
     if show_time and result.duration is not None:
         line += f" ({format_duration(result.duration)})"
     return line

@@ -369,6 +369,8 @@ def test_a_worker_dying_idle_is_replaced_without_duplicating_its_slot(tmp_path: 
     sched = MultiprocessScheduler(2)
     sched.start()
     try:
+        # Workers start with their first fragment: two at once start both.
+        run_all(sched, [make_task(i, sleep_for, tmp_path, seconds=0.3) for i in range(2)])
         worker = sched._workers[1]
         assert worker is not None
         os.kill(worker.pid, signal.SIGKILL)  # the OOM killer, say
