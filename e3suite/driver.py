@@ -216,12 +216,14 @@ class TestDriver:
         """Declare a fragment named ``name`` running ``callback(ctx)``."""
         if not name or ":" in name:
             raise DriverError(f"invalid fragment name {name!r}: it must be non-empty, without ':'")
-        if any(f.name == name for f in self.fragments):
+        names = self.__dict__.setdefault("_fragment_names", set())
+        if name in names:
             raise DriverError(f"fragment {name!r} declared twice")
         if not callable(callback):
             raise DriverError(f"fragment {name!r}: callback {callback!r} is not callable")
         if isinstance(after, str):
             after = [after]
+        names.add(name)
         self.fragments.append(FragmentSpec(name, callback, tuple(after), timeout))
 
     def __getstate__(self) -> dict[str, Any]:
@@ -229,4 +231,5 @@ class TestDriver:
         # fragment list is only needed at plan time, so it does not travel.
         state = dict(self.__dict__)
         state["fragments"] = []
+        state.pop("_fragment_names", None)
         return state

@@ -179,13 +179,15 @@ class _PlanBuilder:
             if fragment.spec is None:
                 continue
             owner = self.tests[fragment.test_id]
+            seen: set[int] = set()  # a fragment named twice in one ``after`` is one edge
             for ref in fragment.spec.after:
                 index, full = self._lookup(ref, fragment.test_id)
                 if index is None:
                     self._fail(owner, f"unknown dependency {full!r} of fragment {fragment.fragment_id}")
                     continue
-                if index in fragment.preds:
+                if index in seen:
                     continue
+                seen.add(index)
                 fragment.preds.append(index)
                 self.fragments[index].succs.append(fragment.index)
 
