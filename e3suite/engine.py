@@ -348,8 +348,21 @@ class Engine:
         for test in errored:
             self._finalize(test)
         for test in self.tests.values():
-            if test.planned.case.verdict is not None and not test.done:
-                self._finalize(test)
+            verdict = test.planned.case.verdict
+            if verdict is None or test.done:
+                continue
+            # Decided before running (skipped by control...): placeholders
+            # stand for the fragments other testcases depend on.
+            for index in test.planned.fragments.values():
+                self.states[index] = FragmentState.SKIPPED
+            test.remaining = 0
+            self._finalize(test)
+            status, message = verdict
+            how = "was skipped" if status is TestStatus.SKIP else f"did not run ({status.value})"
+            reason = f": {message}" if message else ""
+            for index in test.planned.fragments.values():
+                fragment = self.plan.fragments[index]
+                self._skip_dependants(fragment, f"dependency {fragment.fragment_id} {how}{reason}")
 
     def _skip_not_run(self) -> None:
         """After a stop: every fragment that never ran is skipped with the reason."""

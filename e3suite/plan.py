@@ -164,9 +164,11 @@ class _PlanBuilder:
             planned = self.add_test(case, selected=False)
         if name in planned.fragments:
             return planned.fragments[name], full
-        if planned.error is not None and test_id != owner:
-            # The testcase exists but could not declare fragments: stand in a
-            # placeholder that will fail, so that dependants are skipped.
+        if (planned.error is not None or planned.case.verdict is not None) and test_id != owner:
+            # The testcase exists but declared no fragments (it is in error,
+            # or its verdict was decided before running, e.g. skipped by a
+            # control condition): stand in a placeholder that never runs,
+            # so that dependants are skipped with the reason.
             return self._new_fragment(planned, name, None).index, full
         return None, full
 
