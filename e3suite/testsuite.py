@@ -137,12 +137,22 @@ class Testsuite:
             return 0
         self.executor_choice = dask_setup.choose(options, self.root_dir)  # e3suite.yaml, --executor
 
-        results_dir = store.rotate(Path(options.output_dir))
+        # Both directories are checked before the previous results rotate:
+        # a bad -o or --temp-dir is a usage error that leaves them as they were.
+        try:
+            working_root = Path(tempfile.mkdtemp(prefix="e3suite-", dir=options.temp_dir))
+        except OSError as exc:
+            raise ConfigurationError(f"cannot create working directories in {options.temp_dir} (--temp-dir): "
+                                     f"{exc.strerror or exc}") from None
+        try:
+            results_dir = _rotate_results(Path(options.output_dir))
+        except BaseException:
+            shutil.rmtree(working_root, ignore_errors=True)
+            raise
         writer = store.ResultsWriter(results_dir)
         run_info = self.run_metadata()
         writer.journal.write("run_started", **run_info)
         reporter = self.make_reporter()
-        working_root = Path(tempfile.mkdtemp(prefix="e3suite-", dir=options.temp_dir))
         try:
             self.set_up()
             try:
@@ -377,6 +387,19 @@ class Testsuite:
         if any(r.status is not None and r.status.is_failure for r in self.results):
             return int(self.options.failure_exit_code)
         return 0
+
+
+def _rotate_results(output_dir: Path) -> Path:
+    """``store.rotate``, once ``output_dir`` is known to be a directory we can write in."""
+    try:
+        if output_dir.exists() and not output_dir.is_dir():
+            raise ConfigurationError(f"cannot write results in {output_dir} (-o): it is not a directory")
+        output_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=output_dir):
+            pass
+        return store.rotate(output_dir)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write results in {output_dir} (-o): {exc.strerror or exc}") from None
 
 
 def previous_durations(old_dir: Path) -> dict[str, float]:
