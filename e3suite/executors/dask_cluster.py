@@ -116,7 +116,8 @@ def _local(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> Cluster
             host="127.0.0.1",
             dashboard_address=None,
             resources=spec.get("resources") or None,
-            silence_logs=logging.ERROR,
+            # A worker's death is reported as a verdict, not as scheduler log lines.
+            silence_logs=logging.CRITICAL,
         )
     try:
         client = Client(cluster, timeout=timeout)

@@ -392,7 +392,8 @@ class DaskExecutor:
             from distributed import KilledWorker
 
             if isinstance(problem, KilledWorker):
-                error = f"worker lost while running {task.fragment_id} (tried {self.tries} times)"
+                tries = self.tries
+                error = f"worker lost while running {task.fragment_id} (tried {tries} time{'s' if tries > 1 else ''})"
                 failed = self._failed(flight, error)
                 failed.failure_reason = FailureReason.CRASH
                 return failed
