@@ -18,12 +18,12 @@ import pytest
 
 pytest.importorskip("distributed")
 
-import dask_support  # noqa: E402 - after the skip: workers import it too
+import dask_support  # after the skip: workers import it too
 
-from e3suite.config import ExecutorSpec  # noqa: E402
-from e3suite.executors.base import FragmentOutcome, FragmentTask  # noqa: E402
-from e3suite.executors.dask_executor import DaskExecutor  # noqa: E402
-from e3suite.model import FragmentState, TestResult  # noqa: E402
+from e3suite.config import ExecutorSpec
+from e3suite.executors.base import FragmentOutcome, FragmentTask
+from e3suite.executors.dask_executor import DaskExecutor
+from e3suite.model import FragmentState, TestResult
 
 HERE = Path(__file__).resolve().parent
 
@@ -48,7 +48,9 @@ def no_survivors() -> Iterator[None]:
         # multiprocessing's resource tracker lives as long as this process, by design.
         left = [
             p for p in me.children(recursive=True)
-            if p.pid not in before and p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(p.cmdline())
+            if p.pid not in before
+            and p.status() != psutil.STATUS_ZOMBIE
+            and "resource_tracker" not in " ".join(p.cmdline())
         ]
         if not left or time.monotonic() > deadline:
             break
