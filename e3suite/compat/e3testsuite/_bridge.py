@@ -1,0 +1,261 @@
+"""The bridge between e3-testsuite drivers and e3suite's engine.
+
+e3-testsuite drivers fill an ``e3.collection.dag.DAG`` with
+``FragmentData`` vertices whose callbacks take ``(previous_values, slot)``
+and push any number of results. e3suite runs fragments whose callbacks
+take one ``FragmentContext`` and decides one verdict per testcase. This
+module maps one onto the other:
+
+- every vertex becomes an e3suite fragment whose callback is a small
+  picklable ``FragmentCall`` naming the vertex; the vertex itself (driver,
+  closure, lambda, bound method holding unpicklable state) stays in
+  ``REGISTRY``, filled while the plan is built, before the local executor
+  forks its workers, so that workers find it in their inherited memory and
+  nothing but the uid crosses the pipe;
+- a callback that raises pushes an ERROR result named after the fragment,
+  and its exception becomes its return value, handed to dependants, as
+  e3-testsuite does (the e3suite fragment itself completes);
+- results pushed while a fragment runs are collected (a thread-local
+  sink) and travel as return values; the testcase's verdict is decided
+  once, from all of them, by its only fragment when it has no dependants,
+  else by one extra fragment, ``RESULTS_FRAGMENT``, after all of them.
+
+It never starts processes and never touches the results directory.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from e3suite.model import FailureReason as E3suiteReason
+from e3suite.model import TestStatus as E3suiteStatus
+
+if TYPE_CHECKING:
+    from e3suite.driver import FragmentContext
+
+#: name of the fragment that decides a multi-fragment testcase's verdict
+RESULTS_FRAGMENT = "e3suite-results"
+
+#: severity of statuses when a testcase pushed several results: the most
+#: severe one becomes the testcase's verdict (ties: the first pushed)
+SEVERITY = {
+    "ERROR": 7, "FAIL": 6, "XPASS": 5, "VERIFY": 4, "XFAIL": 3, "PASS": 2, "NOT_APPLICABLE": 1, "SKIP": 0,
+}
+
+
+class TestAbort(Exception):
+    """Raise it in a fragment to end it silently (no result pushed)."""
+
+    __test__ = False
+
+
+@dataclass
+class PushedResult:
+    """A pushed e3-style result, frozen at push time (plain, picklable data)."""
+
+    name: str
+    status: str
+    msg: str | None
+    log: str = ""
+    out: str | None = None
+    expected: str | None = None
+    diff: str | None = None
+    failure_reasons: tuple[str, ...] = ()
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def snapshot(result: Any) -> PushedResult:
+    """What e3-testsuite would save of ``result`` when it is pushed."""
+    return PushedResult(
+        name=str(result.test_name),
+        status=result.status.name,
+        msg=result.msg,
+        log=str(result.log),
+        out=_text(result.out),
+        expected=_text(result.expected),
+        diff=_text(result.diff),
+        failure_reasons=tuple(sorted(r.name for r in result.failure_reasons)),
+        info={str(k): v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
+              for k, v in result.info.items()},
+    )
+
+
+_local = threading.local()
+
+
+def record_push(pushed: PushedResult) -> None:
+    """Called by ``TestDriver.push_result``: into the running fragment's sink."""
+    sink: list[PushedResult] | None = getattr(_local, "sink", None)
+    if sink is not None:
+        sink.append(pushed)
+
+
+def current_context() -> FragmentContext | None:
+    """The e3suite context of the fragment running in this thread, if any."""
+    return getattr(_local, "ctx", None)
+
+
+@dataclass
+class Returned:
+    """An e3 fragment's return value, with the results it pushed."""
+
+    value: Any
+    pushed: list[PushedResult]
+
+
+class Unpicklable:
+    """Stands for a return value that could not leave its worker process."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"<unpicklable return value: {self.text}>"
+
+
+@dataclass
+class Vertex:
+    """What a worker needs to run one e3 fragment (kept in REGISTRY, never pickled)."""
+
+    data: Any  # FragmentData
+    test_name: str
+    preds: list[tuple[str, str]]  # (key in ctx.previous, key in previous_values)
+    decides: bool  # the only fragment of its testcase, and nobody depends on it
+
+
+@dataclass
+class TestEntry:
+    test_name: str
+    fragments: list[str]  # e3suite fragment names, in declaration order
+    early: list[PushedResult]  # pushed before any fragment ran (in add_test)
+
+
+REGISTRY: dict[str, Vertex] = {}
+TESTS: dict[str, TestEntry] = {}
+#: test id -> the fragments the adapter declares: (name, callback, after)
+PLANNED: dict[str, list[tuple[str, Callable[..., Any], list[str]]]] = {}
+_ENGINE_PID = os.getpid()
+
+
+def reset() -> None:
+    """Forget the previous plan (one run per process, but tests run several)."""
+    global _ENGINE_PID
+    REGISTRY.clear()
+    TESTS.clear()
+    PLANNED.clear()
+    _ENGINE_PID = os.getpid()
+
+
+@dataclass(frozen=True)
+class FragmentCall:
+    """The picklable callback of an e3 fragment: its uid."""
+
+    uid: str
+
+    def __call__(self, ctx: FragmentContext) -> Any:
+        return run_vertex(REGISTRY[self.uid], ctx)
+
+
+@dataclass(frozen=True)
+class ResultsCall:
+    """The picklable callback of a testcase's RESULTS_FRAGMENT."""
+
+    test_id: str
+
+    def __call__(self, ctx: FragmentContext) -> None:
+        entry = TESTS[self.test_id]
+        pushed = list(entry.early)
+        for name in entry.fragments:
+            value = ctx.previous.get(name)
+            if isinstance(value, Returned):
+                pushed.extend(value.pushed)
+        decide(ctx, entry.test_name, pushed)
+
+
+def run_vertex(vertex: Vertex, ctx: FragmentContext) -> Any:
+    previous = {}
+    for key, e3_key in vertex.preds:
+        value = ctx.previous.get(key)
+        previous[e3_key] = value.value if isinstance(value, Returned) else value
+    data = vertex.data
+    sink: list[PushedResult] = []
+    _local.sink, _local.ctx = sink, ctx
+    try:
+        try:
+            value = data.callback(previous, ctx.slot)
+        except TestAbort:
+            value = None
+        except Exception as exc:
+            from e3suite.compat.e3testsuite.result import TestResult, TestStatus
+
+            error = TestResult(data.uid, env=data.driver.test_env, status=TestStatus.ERROR)
+            error.log += traceback.format_exc()
+            data.driver.push_result(error)
+            value = exc
+    finally:
+        _local.sink = _local.ctx = None
+    if vertex.decides:
+        decide(ctx, vertex.test_name, TESTS[ctx.test_id].early + sink)
+        return None
+    return Returned(_portable(value), sink)
+
+
+def _portable(value: Any) -> Any:
+    """``value``, or a stand-in when it cannot be pickled back from a worker."""
+    if value is None or os.getpid() == _ENGINE_PID:
+        return value  # threads in the engine's process share memory
+    try:
+        pickle.dumps(value)
+    except Exception as exc:
+        return Unpicklable(f"{type(value).__name__}: {value!r:.200} ({exc})")
+    return value
+
+
+def decide(ctx: FragmentContext, test_name: str, pushed: list[PushedResult]) -> None:
+    """Turn the results a testcase pushed into its e3suite verdict.
+
+    The result named after the testcase is its verdict, unless another one
+    it pushed is more severe (an ERROR pushed by a fragment that raised,
+    ...). Every result, when there are several or when none carries the
+    testcase's name, is listed in ``info["e3_results"]``.
+    """
+    result = ctx.result
+    if not pushed:
+        # e3-testsuite reports nothing for such a testcase (a fragment that
+        # only computes for others); e3suite needs a verdict that fails nothing.
+        result.info["e3_results"] = []
+        result.set_status(E3suiteStatus.NOT_APPLICABLE, "no result pushed")
+        return
+    main = next((p for p in pushed if p.name == test_name), None)
+    chosen = main if main is not None else pushed[0]
+    for other in pushed:
+        if SEVERITY[other.status] > SEVERITY[chosen.status]:
+            chosen = other
+    logs = []
+    for p in pushed:
+        if p is main and len(pushed) == 1:
+            logs.append(p.log)
+        else:
+            logs.append(f"[result {p.name}: {p.status}{': ' + p.msg if p.msg else ''}]\n{p.log}")
+    result.log += "".join(text if not text or text.endswith("\n") else text + "\n" for text in logs)
+    result.out, result.expected, result.diff = chosen.out, chosen.expected, chosen.diff
+    for p in pushed:
+        if SEVERITY[p.status] >= SEVERITY["FAIL"] or p is chosen:
+            result.failure_reasons.update(E3suiteReason[r] for r in p.failure_reasons)
+    result.info.update(chosen.info)
+    if len(pushed) > 1 or main is None:
+        result.info["e3_results"] = [{"name": p.name, "status": p.status, "msg": p.msg} for p in pushed]
+    message = chosen.msg or ""
+    if chosen is not main:
+        message = f"{chosen.name}: {message}" if message else chosen.name
+    result.set_status(E3suiteStatus[chosen.status], message)

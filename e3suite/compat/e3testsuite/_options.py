@@ -1,0 +1,113 @@
+"""The command line of an e3-testsuite testsuite, and its e3suite meaning.
+
+``build_parser`` gives the options e3-testsuite 27.x users type (through
+e3-core's ``e3.main.Main``: logging and ``--build/--host/--target``), plus
+a few of e3suite's report options; ``e3suite_options`` maps the parsed
+e3 options onto the namespace e3suite's engine and reports read, and
+refuses, by name, what has no e3suite meaning. This module only parses:
+it must never run anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from e3suite.compat.e3testsuite.unsupported import refuse
+from e3suite.options import build_parser as build_e3suite_parser
+
+CLEANUP_MODES = {"none": "none", "passing": "passed", "all": "all"}
+
+#: e3-testsuite options e3suite refuses when they are given (dest -> option)
+REFUSED = {
+    "gaia_output": "--gaia-output",
+    "notify_events": "--notify-events",
+    "skip_passed": "--skip-passed",
+    "rotate_output_dirs": "--rotate-output-dirs",
+    "dump_environ": "--dump-environ",
+    "generate_text_report": "--generate-text-report",
+}
+
+
+def add_e3_options(parser: argparse.ArgumentParser, testsuite: Any) -> None:
+    """The options of e3-testsuite's ``testsuite_main``."""
+    temp = parser.add_argument_group(title="temporaries handling arguments")
+    temp.add_argument("-t", "--temp-dir", metavar="DIR", default=None,
+                      help="where working directories are created")
+    temp.add_argument("--no-random-temp-subdir", dest="random_temp_subdir", action="store_false",
+                      help="use --temp-dir itself as the working directory root")
+    temp.add_argument("--dev-temp", metavar="DIR", nargs="?", default=None, const="tmp",
+                      help="working directories in DIR (default: tmp), never cleaned up")
+    temp.add_argument("--cleanup-mode", choices=list(CLEANUP_MODES), default=None,
+                      help="which working directories to remove (default: passing)")
+    temp.add_argument("--disable-cleanup", action="store_true", help="same as --cleanup-mode=none")
+    output = parser.add_argument_group(title="results output arguments")
+    output.add_argument("-o", "--output-dir", metavar="DIR", default="./out",
+                        help="results go to DIR/new, the previous DIR/new to DIR/old")
+    output.add_argument("--old-output-dir", metavar="DIR", help="results directory to compare with")
+    output.add_argument("--rotate-output-dirs", action="store_true", default=False, help=argparse.SUPPRESS)
+    output.add_argument("-E", "--show-error-output", action="store_true", help="show logs of failing tests")
+    output.add_argument("--show-time-info", action="store_true", help="show the duration of each testcase")
+    output.add_argument("--xunit-output", metavar="FILE", help="write a JUnit XML report to FILE")
+    output.add_argument("--gaia-output", action="store_true", help=argparse.SUPPRESS)
+    output.add_argument("--status-update-interval", type=float, default=1.0, help="ignored (e3suite: --progress)")
+    output.add_argument("--generate-text-report", action="store_true",
+                        default=bool(getattr(testsuite, "auto_generate_text_report", False)), help=argparse.SUPPRESS)
+    output.add_argument("--no-generate-text-report", dest="generate_text_report", action="store_false",
+                        help=argparse.SUPPRESS)
+    output.add_argument("--truncate-logs", "-T", metavar="N", type=int, default=200,
+                        help="keep the first and last N lines of command outputs in logs (0: all)")
+    output.add_argument("--dump-environ", action="store_true", help=argparse.SUPPRESS)
+    output.add_argument("--notify-events", action="append", default=[], help=argparse.SUPPRESS)
+    execution = parser.add_argument_group(title="execution control")
+    execution.add_argument("--max-consecutive-failures", "-M", metavar="N", type=int,
+                           default=getattr(testsuite, "default_max_consecutive_failures", 0),
+                           help="stop after N consecutive failures (0: never)")
+    execution.add_argument("-j", "--jobs", dest="jobs", type=int, metavar="N", default=os.cpu_count() or 1,
+                           help="number of slots (0: one per CPU)")
+    execution.add_argument("--failure-exit-code", metavar="N", type=int,
+                           default=getattr(testsuite, "default_failure_exit_code", 1),
+                           help="exit code when a testcase fails")
+    execution.add_argument("--force-multiprocessing", action="store_true",
+                           help="run fragments in worker processes even if the testsuite does not claim support")
+    execution.add_argument("--skip-passed", action="store_true", help=argparse.SUPPRESS)
+    execution.add_argument("--list-json", metavar="FILE", help="write the list of testcases to FILE (JSON), no run")
+    e3suite = parser.add_argument_group(title="e3suite")
+    e3suite.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE")
+    e3suite.add_argument("--html", metavar="FILE", help="write an HTML report to FILE")
+    e3suite.add_argument("--json", metavar="FILE", help="write the JSON report to FILE")
+    e3suite.add_argument("--in-process", action="store_true",
+                         help="run every fragment in threads of the engine's process")
+    e3suite.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="none",
+                         help="live progress (default: %(default)s)")
+    parser.add_argument("sublist", metavar="tests", nargs="*", default=[], help="tests (directories or patterns)")
+
+
+def e3suite_options(args: argparse.Namespace) -> argparse.Namespace:
+    """e3suite's options for a run asked with e3-testsuite's ``args``."""
+    for dest, option in REFUSED.items():
+        if getattr(args, dest, None):
+            refuse(f"the {option} option")
+    options = build_e3suite_parser().parse_args([])
+    jobs = int(args.jobs)
+    options.jobs = jobs if jobs > 0 else (os.cpu_count() or 1)  # e3-testsuite's -j0
+    options.output_dir = args.output_dir
+    options.compare = args.old_output_dir
+    options.show_error_output = True if args.show_error_output else None
+    options.show_time = bool(args.show_time_info)
+    options.junit = args.junit or args.xunit_output
+    options.html, options.json = args.html, args.json
+    options.in_process = bool(args.in_process)
+    options.progress = args.progress
+    options.failure_exit_code = args.failure_exit_code
+    options.max_consecutive_failures = args.max_consecutive_failures or None
+    options.no_color = True
+    mode = "passed" if args.cleanup_mode is None else CLEANUP_MODES[args.cleanup_mode]
+    if args.disable_cleanup or args.dev_temp:
+        mode = "none"
+    options.cleanup_mode = mode
+    options.temp_dir = args.dev_temp or args.temp_dir
+    options.fixed_temp_dir = bool(args.dev_temp) or not args.random_temp_subdir
+    options.tests = list(args.sublist)  # selected with e3-testsuite's rules, in _plan
+    return options

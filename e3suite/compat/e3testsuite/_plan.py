@@ -1,0 +1,204 @@
+"""From an e3-testsuite testsuite to e3suite testcases: find, instantiate, map the DAG.
+
+``find_tests`` walks the tests directory (or the directories and patterns
+given on the command line) with the testsuite's ``test_finders``, as
+e3-testsuite 27.x does. ``build_cases`` instantiates the drivers, lets
+them fill one ``e3.collection.dag.DAG`` (``add_test``), calls the
+testsuite's ``adjust_dag_dependencies``, and turns every vertex into an
+e3suite fragment declaration of the ``E3Testcase`` adapter driver (in
+``_bridge.PLANNED``). A problem with one testcase becomes that
+testcase's error (ERROR verdict), never an exception. This module must
+never run a fragment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import traceback
+from pathlib import Path
+from typing import Any
+
+from e3.collection.dag import DAG
+
+from e3suite.compat.e3testsuite import _bridge
+from e3suite.compat.e3testsuite.fragment import FragmentData
+from e3suite.compat.e3testsuite.testcase_finder import ParsedTest, ProbingError
+from e3suite.compat.e3testsuite.unsupported import refuse
+from e3suite.discovery import Testcase
+from e3suite.driver import TestDriver as E3suiteDriver
+
+SKIPPED_DIRS = (".git", ".svn", "CVS")
+
+
+class E3Testcase(E3suiteDriver):
+    """The e3suite driver of every e3-testsuite testcase: declares what the bridge planned."""
+
+    def add_fragments(self) -> None:
+        for name, callback, after in _bridge.PLANNED[self.test_id]:
+            self.add_fragment(name, callback, after)
+
+
+def find_tests(testsuite: Any, sublist: list[str]) -> tuple[list[ParsedTest], list[tuple[str, str, str]]]:
+    """(tests found, (name, directory, error) of probing errors and duplicates)."""
+    found: dict[str, ParsedTest] = {}
+    errors: list[tuple[str, str, str]] = []
+    finders = testsuite.test_finders
+
+    def add(pattern: re.Pattern[str] | None, test: ParsedTest) -> None:
+        if test.test_matcher and pattern is not None and not pattern.search(test.test_matcher):
+            return
+        if test.test_name in found:
+            errors.append((test.test_name, test.test_dir, f"duplicate test name: {test.test_name}"))
+        else:
+            found[test.test_name] = test
+
+    def walk(spec: str) -> None:
+        pattern: re.Pattern[str] | None = None
+        if os.path.isdir(spec):
+            root = spec
+        else:
+            root = testsuite.test_dir
+            try:
+                pattern = re.compile(spec)
+            except re.error:
+                pattern = re.compile(re.escape(spec))
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
+            matches = pattern is None or bool(pattern.search(dirpath))
+            dirpath = os.path.abspath(dirpath)
+            for finder in finders:
+                if finder.test_dedicated_directory and not matches:
+                    continue
+                try:
+                    probed = finder.probe(testsuite, dirpath, dirnames, filenames)
+                except ProbingError as exc:
+                    errors.append((testsuite.test_name(dirpath), dirpath, str(exc)))
+                    break
+                if isinstance(probed, list):
+                    for test in probed:
+                        add(pattern, test)
+                    break
+                if probed is not None:
+                    add(pattern, probed)
+                    break
+
+    for spec in sublist or [testsuite.test_dir]:
+        walk(spec)
+    return list(found.values()), errors
+
+
+def test_id_for(testsuite: Any, test_name: str, test_dir: str) -> str:
+    """e3suite's id: the directory below the tests directory, when the name is derived from it."""
+    if testsuite.test_name(test_dir) == test_name:
+        rel = os.path.relpath(test_dir, testsuite.test_dir).replace(os.sep, "/")
+        if rel != "." and not rel.startswith("../"):
+            return rel
+    return test_name
+
+
+def build_cases(
+    testsuite: Any, tests: list[ParsedTest], errors: list[tuple[str, str, str]], working_root: Path
+) -> list[Testcase]:
+    """The e3suite testcases of ``tests``, fragments declared in ``_bridge.PLANNED``."""
+    _bridge.reset()
+    cases: dict[str, Testcase] = {}
+    ids: dict[str, str] = {}  # e3 test name -> e3suite id
+    drivers: dict[int, str] = {}  # id(driver) -> e3suite id
+
+    def new_case(test_name: str, test_dir: str, error: str | None = None) -> Testcase:
+        test_id = test_id_for(testsuite, test_name, test_dir)
+        if test_id in cases:
+            test_id = test_name
+        while test_id in cases:
+            test_id += "~"
+        case = Testcase(test_id, Path(test_dir), {}, E3Testcase, error=error)
+        cases[test_id] = case
+        ids.setdefault(test_name, test_id)
+        return case
+
+    for name, test_dir, message in errors:
+        new_case(name, test_dir, message)
+    dag = DAG()
+    for parsed in tests:
+        case = new_case(parsed.test_name, parsed.test_dir)
+        test_env = dict(parsed.test_env)
+        test_env["test_dir"] = parsed.test_dir
+        test_env["test_name"] = parsed.test_name
+        test_env["working_dir"] = str(working_root / case.test_id)
+        driver_cls = parsed.driver_cls
+        if driver_cls is None and testsuite.default_driver:
+            driver_cls = testsuite.test_driver_map[testsuite.default_driver]
+        if driver_cls is None:
+            case.error = "missing test driver"
+            continue
+        try:
+            driver = driver_cls(testsuite.env, test_env)
+            driver.Fore, driver.Style = testsuite.Fore, testsuite.Style
+            driver.add_test(dag)
+        except Exception as exc:
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            case.error = f"{type(exc).__name__}: {exc} (in add_test, {os.path.basename(where.filename)}:{where.lineno})"
+            continue
+        drivers[id(driver)] = case.test_id
+        _bridge.TESTS[case.test_id] = _bridge.TestEntry(parsed.test_name, [], list(driver.result_queue))
+    testsuite.adjust_dag_dependencies(dag)
+    _map_vertices(dag, cases, drivers)
+    return list(cases.values())
+
+
+def _fragment_name(name: str) -> str:
+    return name.replace(":", "_") or "_"
+
+
+def _map_vertices(dag: DAG, cases: dict[str, Testcase], drivers: dict[int, str]) -> None:
+    owner: dict[str, tuple[str, str]] = {}  # uid -> (e3suite test id, e3suite fragment name)
+    for vertex_id, data in dag.vertex_data.items():
+        uid = str(vertex_id)
+        if not isinstance(data, FragmentData):
+            refuse(f"DAG vertex {uid!r} whose data is a {type(data).__name__} (not FragmentData)")
+        test_id = drivers.get(id(data.driver))
+        if test_id is None:
+            continue  # its driver failed in add_test: the testcase is in error
+        owner[uid] = (test_id, _fragment_name(data.name))
+    successors: set[str] = set()
+    predecessors: dict[str, list[str]] = {
+        str(uid): sorted(str(p) for p in preds) for uid, preds in dag.vertex_predecessors_items()
+    }
+    for pred_uids in predecessors.values():
+        successors.update(pred_uids)
+    counts: dict[str, int] = {}
+    for test_id, _ in owner.values():
+        counts[test_id] = counts.get(test_id, 0) + 1
+    for uid in map(str, dag.vertex_data):
+        if uid not in owner:
+            continue
+        test_id, name = owner[uid]
+        entry = _bridge.TESTS[test_id]
+        prefix = entry.test_name + "."
+        preds: list[tuple[str, str]] = []
+        after: list[str] = []
+        for pred in predecessors.get(uid, []):
+            if pred not in owner:
+                case = cases[test_id]
+                case.error = case.error or f"unknown dependency {pred!r} of fragment {uid!r}"
+                continue
+            pred_test, pred_name = owner[pred]
+            key = pred_name if pred_test == test_id else f"{pred_test}:{pred_name}"
+            preds.append((key, pred[len(prefix):] if pred.startswith(prefix) else pred))
+            after.append(key)
+        decides = counts[test_id] == 1 and uid not in successors
+        _bridge.REGISTRY[uid] = _bridge.Vertex(dag.vertex_data[uid], entry.test_name, preds, decides)
+        _bridge.PLANNED.setdefault(test_id, []).append((name, _bridge.FragmentCall(uid), after))
+        entry.fragments.append(name)
+    for test_id, entry in _bridge.TESTS.items():
+        planned = _bridge.PLANNED.get(test_id)
+        if planned is None:
+            # No fragment: its verdict is what add_test pushed, decided by a lone fragment.
+            _bridge.PLANNED[test_id] = [(_bridge.RESULTS_FRAGMENT, _bridge.ResultsCall(test_id), [])]
+        elif not (len(planned) == 1 and _bridge.REGISTRY[_uid(planned[0][1])].decides):
+            planned.append((_bridge.RESULTS_FRAGMENT, _bridge.ResultsCall(test_id), list(entry.fragments)))
+
+
+def _uid(callback: Any) -> str:
+    return str(callback.uid)

@@ -1,0 +1,50 @@
+"""The ``e3suite e3 TESTSUITE.py ARGS...`` subcommand: run an unmodified e3-testsuite testsuite.
+
+It installs the ``e3.testsuite`` import alias, then runs the script as
+``__main__`` with ``sys.argv = [TESTSUITE.py, *ARGS]`` (ARGS untouched:
+they are the testsuite's options) and returns its exit status. It never
+parses the testsuite's options itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import runpy
+import sys
+
+from e3suite.compat.e3testsuite import importer
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("testsuite", metavar="TESTSUITE.py", help="the testsuite's main script")
+    parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
+                        help="the testsuite's own options and tests, passed as they are")
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_script(args.testsuite, list(args.args))
+
+
+def run_script(script: str, argv: list[str]) -> int:
+    """Run ``script`` as python would, with e3.testsuite served by e3suite."""
+    if not os.path.isfile(script):
+        print(f"e3suite e3: error: {script}: no such file", file=sys.stderr)
+        return 2
+    importer.install()
+    saved_argv, saved_path = sys.argv, list(sys.path)
+    sys.argv = [script, *argv]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code
+        print(code, file=sys.stderr)
+        return 1
+    finally:
+        sys.argv, sys.path[:] = saved_argv, saved_path
+    return 0

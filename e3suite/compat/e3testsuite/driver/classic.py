@@ -1,0 +1,294 @@
+"""e3-testsuite's ClassicTestDriver: one fragment, set_up/run/analyze/tear_down.
+
+Same life as in e3-testsuite 27.x: test control (``control:`` entries:
+SKIP, XFAIL), copy of the test directory into the working directory,
+``set_up``, ``run``, ``analyze`` (``compute_failures`` gives PASS or FAIL,
+XPASS/XFAIL under XFAIL control), ``tear_down`` always; ``TestSkip``,
+``TestAbortWithError`` and ``TestAbortWithFailure`` end the testcase.
+``shell()`` runs commands through ``e3suite.process`` (own session, tree
+kill on timeout, leak detection) and returns a ``ProcessResult`` with
+``.status`` and ``.out``; a command that times out ends with status 2 and
+rlimit's message, as under e3-testsuite. This module never decides how
+commands are started: e3suite.process does.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import e3suite.process as process
+from e3suite.compat.e3testsuite import _bridge
+from e3suite.compat.e3testsuite.control import TestControl, TestControlCreator, YAMLTestControlCreator
+from e3suite.compat.e3testsuite.driver import TestDriver
+from e3suite.compat.e3testsuite.result import Log, TestResult, TestStatus, binary_repr, truncated
+from e3suite.compat.e3testsuite.utils import CleanupMode, DummyColors, indent
+
+
+class TestSkip(Exception):
+    """Raise it to end the testcase with SKIP."""
+
+    __test__ = False
+
+
+class TestAbortWithError(Exception):
+    """Raise it to end the testcase with ERROR."""
+
+    __test__ = False
+
+
+class TestAbortWithFailure(Exception):
+    """Raise it to end the testcase with FAIL (XFAIL under XFAIL control)."""
+
+    __test__ = False
+
+
+TIMEOUT_OUTPUT_PATTERN = r"rlimit: Real time limit ([^\n]+) exceeded\n"
+TIMEOUT_OUTPUT_STR_RE = re.compile(TIMEOUT_OUTPUT_PATTERN)
+TIMEOUT_OUTPUT_BYTES_RE = re.compile(TIMEOUT_OUTPUT_PATTERN.encode("ascii"))
+#: output kept per command (e3-testsuite keeps everything; e3suite caps a runaway command)
+OUTPUT_LIMIT = 256 * 1024 * 1024
+DEVNULL = subprocess.DEVNULL  # what e3.os.process.DEVNULL is
+
+
+class ProcessResult:
+    """How a ``shell`` command ended: ``status`` and ``out`` (str, or bytes in binary mode)."""
+
+    def __init__(self, status: int, out: str | bytes) -> None:
+        self.status = status
+        self.out = out
+
+
+class ClassicTestDriver(TestDriver):
+    """One fragment, ``run_wrapper``: control, copy, set_up, run, analyze, tear_down."""
+
+    output: Log[Any]
+    test_control: TestControl
+
+    @property
+    def copy_test_directory(self) -> bool:
+        return True
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def default_process_timeout(self) -> int:
+        return int(self.test_env.get("timeout", 5 * 60))
+
+    @property
+    def default_encoding(self) -> str:
+        return str(self.test_env.get("encoding", "utf-8"))
+
+    @property
+    def test_control_creator(self) -> TestControlCreator:
+        return YAMLTestControlCreator({})
+
+    def shell(
+        self,
+        args: list[str],
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        catch_error: bool = True,
+        analyze_output: bool = True,
+        timeout: int | None = None,
+        encoding: str | None = None,
+        truncate_logs_threshold: int | None = None,
+        ignore_environ: bool = True,
+        stdin: Any = DEVNULL,
+    ) -> ProcessResult:
+        """Run ``args``; log it; add its output to ``self.output``; FAIL on a non-zero status."""
+        if cwd is None:
+            cwd = self.test_env["working_dir"]
+        if timeout is None:
+            timeout = self.default_process_timeout
+        if truncate_logs_threshold is None:
+            truncate_logs_threshold = int(getattr(self.testsuite_options, "truncate_logs", 200))
+        argv = [os.fspath(a) for a in args]
+        shown = " ".join(shlex.quote(a) for a in argv)
+        self.result.log += f"Running: {shown} (cwd={cwd})\n"
+        info: dict[str, Any] = {"cmd": argv, "cwd": cwd}
+        self.result.processes.append(info)
+        ctx = _bridge.current_context()
+        ran = process.run(
+            _exact_environment(argv, env, ignore_environ),
+            cwd=cwd,
+            env=env,
+            stdin=_stdin_data(stdin),
+            timeout=timeout,
+            kill_grace=float(getattr(ctx.options, "kill_grace", 2.0)) if ctx is not None else 2.0,
+            output_limit=OUTPUT_LIMIT,
+        )
+        if ctx is not None:
+            ctx.result.processes.append(ran.to_json())
+            if ran.leaked:
+                ctx.result.log += f"{shown}: {ran.describe()}\n"
+        text = ran.output
+        status = ran.status if ran.status is not None else 128 + (ran.signal or 0)
+        if ran.timed_out:
+            # What rlimit, which e3-testsuite wraps commands in, prints and returns.
+            text += f"rlimit: Real time limit ({timeout} s) exceeded\n"
+            status = 2
+        encoding = encoding or self.default_encoding
+        out: str | bytes
+        if encoding == "binary":
+            out = text.encode("utf-8", errors="surrogateescape")
+        elif encoding.replace("-", "").lower() in ("utf8", "ascii"):
+            out = text
+        else:
+            out = text.encode("utf-8", errors="surrogateescape").decode(encoding, errors="replace")
+        result = ProcessResult(status, out)
+        info["status"] = status
+        info["output"] = Log(out)
+        self.result.log += f"Status code: {status}\n"
+        self.result.log += "Output: \n" + truncated(str(info["output"]), truncate_logs_threshold) + "\n"
+        if analyze_output:
+            self.output += out
+        if catch_error and status != 0:
+            raise TestAbortWithFailure("non-zero status code")
+        return result
+
+    def add_test(self, dag: Any) -> None:
+        self.add_fragment(dag, "run_wrapper")
+
+    def push_success(self) -> None:
+        if self.test_control.xfail:
+            self.result.set_status(TestStatus.XPASS, self.test_control.message or "")
+        else:
+            self.result.set_status(TestStatus.PASS)
+        self.push_result()
+
+    def push_skip(self, message: str | None) -> None:
+        self.result.set_status(TestStatus.SKIP, message)
+        self.push_result()
+
+    def push_error(self, message: str | None) -> None:
+        self.result.set_status(TestStatus.ERROR, message)
+        self.push_result()
+
+    def push_failure(self, message: str | None) -> None:
+        if self.test_control.xfail:
+            status = TestStatus.XFAIL
+            if self.test_control.message:
+                message = f"{message} ({self.test_control.message})"
+        else:
+            status = TestStatus.FAIL
+        self.result.set_status(status, message)
+        self.push_result()
+
+    def set_up(self) -> None:
+        """Prepare the testcase (after the copy of the test directory)."""
+
+    def cleanup_working_dir(self) -> None:
+        shutil.rmtree(self.working_dir(), ignore_errors=True)
+
+    def tear_down(self) -> None:
+        """Remove the working directory, as the cleanup mode says."""
+        mode = getattr(self.env, "cleanup_mode", CleanupMode.PASSING)
+        failed = self.result.status in (TestStatus.FAIL, TestStatus.XFAIL, TestStatus.XPASS, TestStatus.ERROR)
+        if mode is CleanupMode.NONE or (mode is CleanupMode.PASSING and failed) or not self.working_dir_cleanup_enabled:
+            return
+        try:
+            self.cleanup_working_dir()
+        except Exception as exc:
+            error = TestResult(f"{self.test_name}__tear_down", env=self.test_env, status=TestStatus.ERROR)
+            error.log += f"Error while removing the working directory {self.working_dir()}: {exc}\n"
+            self.push_result(error)
+
+    def run_wrapper(self, prev: dict[str, Any], slot: int) -> None:
+        self.slot = slot
+        self.Fore = self.Style = DummyColors()
+        try:
+            self.test_control = self.test_control_creator.create(self)
+        except ValueError as exc:
+            return self.push_error(f"Error while interpreting control: {exc}")
+        if self.test_control.skip:
+            if self.test_control.xfail:
+                return self.push_failure(self.test_control.message)
+            return self.push_skip(self.test_control.message)
+        if self.copy_test_directory:
+            _sync_tree(self.test_env["test_dir"], self.test_env["working_dir"])
+        self.output = Log(b"") if self.default_encoding == "binary" else Log("")
+        try:
+            self.set_up()
+            self.run()
+            self.analyze()
+        except TestSkip as exc:
+            return self.push_skip(str(exc))
+        except TestAbortWithError as exc:
+            return self.push_error(str(exc))
+        except TestAbortWithFailure as exc:
+            return self.push_failure(str(exc))
+        finally:
+            self.tear_down()
+        return None
+
+    def process_may_have_timed_out(self, result: ProcessResult) -> bool:
+        """Whether ``result`` looks like a command killed by its timeout."""
+        if result.status != 2:
+            return False
+        if isinstance(result.out, str):
+            return bool(TIMEOUT_OUTPUT_STR_RE.search(result.out))
+        return bool(TIMEOUT_OUTPUT_BYTES_RE.search(result.out))
+
+    def compute_failures(self) -> list[str]:
+        return []
+
+    def analyze(self) -> None:
+        failures = self.compute_failures()
+        if failures:
+            self.push_failure(" | ".join(failures))
+        else:
+            self.push_success()
+
+
+def _exact_environment(argv: list[str], env: dict[str, str] | None, ignore_environ: bool) -> list[str]:
+    """``argv`` prefixed to unset what ``env`` leaves out, when it replaces the environment.
+
+    e3suite.process adds ``env`` to the engine's environment; e3-testsuite
+    passes exactly ``env`` unless ``ignore_environ`` is False.
+    """
+    if env is None or not ignore_environ:
+        return argv
+    removed = sorted(set(os.environ) - set(env))
+    if not removed:
+        return argv
+    prefix = ["env"]
+    for name in removed:
+        prefix += ["-u", name]
+    return [*prefix, *argv]
+
+
+def _stdin_data(stdin: Any) -> str | bytes | None:
+    if stdin is None or stdin == DEVNULL:
+        return None
+    if isinstance(stdin, bytes):
+        return stdin
+    if isinstance(stdin, str) and stdin.startswith("|"):
+        return stdin[1:]  # e3.os.process: "|text" is the text itself, else a file name
+    if isinstance(stdin, (str, Path)):
+        return Path(stdin).read_bytes()
+    if hasattr(stdin, "read"):
+        data = stdin.read()
+        return data if isinstance(data, (str, bytes)) else str(data)
+    from e3suite.compat.e3testsuite.unsupported import refuse
+
+    refuse(f"shell(stdin={stdin!r})")
+
+
+def _sync_tree(source: str, target: str) -> None:
+    """Make ``target`` a copy of ``source`` (e3's sync_tree with delete=True, for a fresh target)."""
+    if os.path.isdir(target):
+        shutil.rmtree(target)
+    shutil.copytree(source, target, symlinks=True)
+
+
+__all__ = [
+    "ClassicTestDriver", "ProcessResult", "TestAbortWithError", "TestAbortWithFailure",
+    "TestSkip", "binary_repr", "indent",
+]

@@ -1,0 +1,7 @@
+procedure A is   
+
+
+
+begin
+   null;  
+end A;

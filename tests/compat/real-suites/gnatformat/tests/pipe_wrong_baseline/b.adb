@@ -1,0 +1,4 @@
+procedure B is
+begin
+   null;
+end B;

@@ -1,0 +1,1 @@
+procedure C is begin null; end C;

@@ -1,0 +1,2 @@
+import testsuite_support
+print("helpers importable")

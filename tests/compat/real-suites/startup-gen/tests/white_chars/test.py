@@ -1,0 +1,3 @@
+print("  hello  ")
+print()
+print("world\t")
