@@ -28,6 +28,8 @@ uses richer schemas. Validators are compiled once per driver class.
 from __future__ import annotations
 
 import difflib
+import math
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -131,6 +133,9 @@ def validate(test_env: dict[str, Any], driver_schema: dict[str, Any]) -> str | N
         for key in test_env:
             if key not in known:
                 return unknown_key_message(str(key), known)
+    problem = _non_finite(test_env, schema["properties"])
+    if problem is not None:
+        return problem
     if fast_check(schema, test_env) is True:
         return None
     import jsonschema
@@ -172,6 +177,38 @@ def typo_warnings(test_env: dict[str, Any], driver_schema: dict[str, Any]) -> li
     return warnings
 
 
+def _non_finite(test_env: dict[str, Any], properties: dict[str, Any]) -> str | None:
+    """YAML's .inf and .nan are numbers to JSON Schema (and NaN passes every bound): refuse them."""
+    for key, value in test_env.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            expected = properties.get(key, {}).get("type") if isinstance(properties.get(key), dict) else None
+            if expected in ("number", "integer"):
+                spelled = ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+                return f"key {key!r}: expected a finite number, got {spelled}"
+    return None
+
+
+#: Numbers YAML 1.1 (PyYAML) reads as strings: an exponent without a dot in
+#: the mantissa or without a sign (1e9, 1.5e3).
+_STRING_NUMBER = re.compile(r"[-+]?(\d[\d_]*)(\.\d*)?[eE][-+]?\d+")
+
+
+def _number_hint(value: Any) -> str:
+    """A hint when ``value`` is a string YAML should have read as a number."""
+    if not isinstance(value, str) or not _STRING_NUMBER.fullmatch(value):
+        return ""
+    mantissa, exponent = re.split("[eE]", value)
+    mantissa = mantissa if "." in mantissa else mantissa + ".0"
+    exponent = exponent if exponent[0] in "+-" else "+" + exponent
+    spellings = [f"{mantissa}e{exponent}"] if f"{mantissa}e{exponent}" != value else []
+    number = float(value.replace("_", ""))
+    if number.is_integer() and abs(number) < 1e16:
+        spellings.append(str(int(number)))
+    if not spellings:
+        return ""  # spelled as YAML reads a number: quoted on purpose
+    return f" (YAML reads {value} as a string: write {' or '.join(spellings)})"
+
+
 def unknown_key_message(key: str, known: Iterable[str]) -> str:
     close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
     if close:
@@ -193,7 +230,21 @@ def _expectation(error: jsonschema.exceptions.ValidationError) -> str:
     if validator == "type":
         allowed = expected if isinstance(expected, list) else [expected]
         words = [_TYPE_WORDS.get(str(t), str(t)) for t in allowed]
-        return f"expected {' or '.join(words)}, got {_describe(error.instance)}"
+        hint = _number_hint(error.instance) if {"number", "integer"} & set(map(str, allowed)) else ""
+        return f"expected {' or '.join(words)}, got {_describe(error.instance)}{hint}"
+    if validator in ("anyOf", "oneOf") and isinstance(expected, list):
+        # jsonschema says "42 is not valid under any of the given schemas": name the alternatives.
+        types = [sub.get("type") for sub in expected if isinstance(sub, dict)]
+        if types and all(types):
+            words = []
+            for t in types:
+                for name in t if isinstance(t, list) else [t]:
+                    word = _TYPE_WORDS.get(str(name), str(name))
+                    if word not in words:
+                        words.append(word)
+            return f"expected {' or '.join(words)}, got {_describe(error.instance)}"
+    if validator == "minLength":
+        return f"expected at least {expected} character(s), got {error.instance!r}"
     if validator == "enum":
         return f"expected one of {', '.join(map(str, expected))}, got {error.instance!r}"
     if validator == "required":
@@ -213,7 +264,7 @@ def _expectation(error: jsonschema.exceptions.ValidationError) -> str:
     return str(error.message)
 
 
-_TYPE_WORDS = {"array": "list", "object": "mapping", "number": "number", "integer": "integer"}
+_TYPE_WORDS = {"array": "list", "object": "mapping", "number": "number", "integer": "integer", "null": "null"}
 
 
 def _describe(value: Any) -> str:

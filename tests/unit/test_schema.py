@@ -23,7 +23,7 @@ DRIVER = {
         ({"cmd": "x", "timout": 3}, "unknown key 'timout': did you mean 'timeout'?"),
         ({"cmd": "x", "stauts": 1}, "unknown key 'stauts': did you mean 'status'?"),
         ({"cmd": "x", "zzz": 1}, "unknown key 'zzz' (known keys: cmd, control, description, driver, matrix, "
-         "status, timeout)"),
+         "requires, status, timeout)"),
         ({"cmd": "x", "timeout": "a"}, "key 'timeout': expected number, got string 'a'"),
         ({"cmd": "x", "timeout": 0}, "key 'timeout': expected a number greater than 0, got 0"),
         ({"status": 1}, "missing required key 'cmd'"),
@@ -32,6 +32,15 @@ DRIVER = {
         ({"cmd": "x", "control": [["SKIP"]]}, "key 'control[0]': expected at least 2 item(s), got ['SKIP']"),
         ({"cmd": "x", "matrix": {"opt": "O0"}}, "key 'matrix.opt': expected list, got string 'O0'"),
         ({"cmd": "x", "description": ["a"]}, "key 'description': expected string, got list ['a']"),
+        # YAML's .inf and .nan are numbers to jsonschema, and NaN passes every bound
+        ({"cmd": "x", "timeout": float("inf")}, "key 'timeout': expected a finite number, got .inf"),
+        ({"cmd": "x", "timeout": float("nan")}, "key 'timeout': expected a finite number, got .nan"),
+        # YAML 1.1 reads 1e9 as a string
+        ({"cmd": "x", "timeout": "1e9"},
+         "key 'timeout': expected number, got string '1e9' (YAML reads 1e9 as a string: write 1.0e+9 or 1000000000)"),
+        ({"cmd": "x", "status": "1e3"},
+         "key 'status': expected integer, got string '1e3' (YAML reads 1e3 as a string: write 1.0e+3 or 1000)"),
+        ({"cmd": "x", "timeout": "2.5e-3"}, "key 'timeout': expected number, got string '2.5e-3'"),
     ],
 )
 def test_violations(test_env: dict[str, Any], message: str) -> None:
@@ -49,6 +58,16 @@ def test_valid() -> None:
         "driver": "shell",
     }
     assert validate(env, DRIVER) is None
+
+
+def test_the_stock_cmd_key_is_explained_in_words() -> None:
+    from e3suite.drivers import ShellDriver
+
+    shell = ShellDriver.test_yaml_schema
+    # jsonschema alone says "42 is not valid under any of the given schemas"
+    assert validate({"cmd": 42}, shell) == "key 'cmd': expected string or list, got integer 42"
+    assert validate({"cmd": ""}, shell) == "key 'cmd': expected at least 1 character(s), got ''"
+    assert validate({"cmd": "x", "timeout": float("nan")}, {}) == "key 'timeout': expected a finite number, got .nan"
 
 
 def test_a_driver_without_properties_accepts_extra_keys() -> None:
