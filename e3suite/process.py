@@ -373,7 +373,9 @@ def _supervise(
             wait_for = _next_wakeup(now, deadline if not timed_out else None, kill_at)
             if (exited and open_fds) or (pidfd < 0 and not exited):
                 wait_for = 0.05 if wait_for is None else min(wait_for, 0.05)
-            events = poller.poll(None if wait_for is None else max(0, int(wait_for * 1000) + 1))
+            # poll() takes a C int of milliseconds (24.8 days at most): a longer
+            # timeout (timeout: 1.0e+9) wakes up once a day for nothing.
+            events = poller.poll(None if wait_for is None else max(0, int(min(wait_for, 86400.0) * 1000) + 1))
             for fd, event in events:
                 if fd == pidfd:
                     poller.unregister(pidfd)

@@ -108,6 +108,11 @@ def test_output_under_the_cap_needs_no_file() -> None:
     assert big_err.stderr_capped and big_err.full_stderr() == "e" * 5000
 
 
+def test_a_timeout_longer_than_poll_can_wait_is_no_overflow() -> None:
+    # poll() takes a C int of milliseconds: 1e9 s used to raise OverflowError.
+    assert process.run("sleep 0.1", timeout=1e9).ok
+
+
 def test_command_that_cannot_start() -> None:
     result = process.run(["/nonexistent/program"])
     assert result.status == 127
