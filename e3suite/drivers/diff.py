@@ -174,7 +174,7 @@ def unified_diff(expected: str, actual: str, context: int = 3) -> str:
 
 
 def _lines(text: str) -> list[str]:
-    lines = text.splitlines(keepends=True)
+    lines = refiners.lines(text)  # LF only: a lone CR is content, shown in the diff line
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n\\ No newline at end of file\n"
     return lines

@@ -79,10 +79,14 @@ class ReplacePath:
 
 
 class CanonicalizeLineEndings:
-    """CRLF and lone CR become LF: baselines compare the same on every OS."""
+    """CRLF becomes LF: baselines compare the same on every OS.
+
+    A lone CR is not a line ending but content (a progress line redrawn in
+    place): ``a\rb`` and ``a\nb`` are different outputs.
+    """
 
     def __call__(self, text: str) -> str:
-        return text.replace("\r\n", "\n").replace("\r", "\n")
+        return text.replace("\r\n", "\n")
 
     def __repr__(self) -> str:
         return "CanonicalizeLineEndings()"
@@ -96,14 +100,27 @@ class LineByLine:
 
     def __call__(self, text: str) -> str:
         return "".join(self.refiner(line[: len(line) - len(_ending(line))]) + _ending(line)
-                       for line in text.splitlines(keepends=True))
+                       for line in lines(text))
+
+
+def lines(text: str) -> list[str]:
+    """``text`` cut after each LF, endings kept.
+
+    Not ``str.splitlines``: it also cuts at a lone CR, form feeds and
+    Unicode separators, which are content here.
+    """
+    parts = text.split("\n")
+    cut = [part + "\n" for part in parts[:-1]]
+    if parts[-1]:
+        cut.append(parts[-1])
+    return cut
 
 
 def _ending(line: str) -> str:
     if line.endswith("\r\n"):
         return "\r\n"
-    if line.endswith(("\n", "\r")):
-        return line[-1]
+    if line.endswith("\n"):
+        return "\n"
     return ""
 
 

@@ -35,9 +35,12 @@ def test_replace_path_spellings(tmp_path: Path) -> None:
 
 
 def test_line_endings_and_line_by_line() -> None:
-    assert CanonicalizeLineEndings()("a\r\nb\rc\n") == "a\nb\nc\n"
+    # Only CRLF is a line ending to canonicalize; a lone CR is content (docs/drivers.md).
+    assert CanonicalizeLineEndings()("a\r\nb\rc\n") == "a\nb\rc\n"
     first_word = LineByLine(ReplaceRegex(r"^(\w+) .*$", r"\1"))
     assert first_word("ab cd\r\nef gh\nlast one") == "ab\r\nef\nlast"
+    # Nor do a lone CR, a form feed or U+2028 cut lines, as str.splitlines would.
+    assert first_word("ab cd\rxy z\nef \x0c gh\u2028ij\n") == "ab\nef\n"
 
 
 def test_apply_in_order() -> None:
