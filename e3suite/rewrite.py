@@ -24,6 +24,7 @@ import e3suite.drivers.baseline as baseline
 import e3suite.store as store
 from e3suite.drivers.diff import unified_diff
 from e3suite.model import FailureReason, TestResult
+from e3suite.reports.data import load_run
 
 _ORDER = (baseline.RewriteAction.UPDATED, baseline.RewriteAction.CREATED, baseline.RewriteAction.DELETED)
 
@@ -126,7 +127,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     path = Path(args.results_dir)
     try:
-        loaded = store.load_run(path)
+        loaded = load_run(path)
     except store.StoreError as exc:
         print(f"e3suite rewrite: error: {exc}", file=sys.stderr)
         return 2

@@ -21,7 +21,7 @@ from typing import TextIO
 
 import e3suite.store as store
 from e3suite.options import add_report_options
-from e3suite.reports.data import RunReport, default_old_dir, load_report, resolve_results_dir
+from e3suite.reports.data import RunReport, default_old_dir, explicit_compare_dir, load_report, resolve_results_dir
 from e3suite.reports.terminal import TerminalReporter
 
 EXIT_USAGE = 2
@@ -76,10 +76,10 @@ def compare_dir(options: argparse.Namespace, results_dir: Path) -> Path | None:
         return None
     explicit = getattr(options, "compare", None)
     if explicit:
-        path = Path(explicit)
-        if not path.is_dir():
-            raise ReportError(f"--compare: {explicit} is not a directory")
-        return resolve_results_dir(path)
+        try:
+            return explicit_compare_dir(Path(explicit))
+        except store.StoreError as exc:
+            raise ReportError(str(exc)) from None
     return default_old_dir(results_dir)
 
 

@@ -96,6 +96,34 @@ def compare_with_dir(
     )
 
 
+def load_run(path: Path) -> store.LoadedRun:
+    """``store.load_run``, refusing a journal that no e3suite run wrote.
+
+    Another tool's ``journal.jsonl`` rebuilds into an empty run that would
+    read as "the run did not finish"; every e3suite journal starts with
+    ``run_started``.
+    """
+    loaded = store.load_run(path)
+    if not loaded.complete and "start" not in loaded.run:
+        raise store.StoreError(f"{path} is not an e3suite results directory (its journal has no run_started event)")
+    return loaded
+
+
+def explicit_compare_dir(path: Path) -> Path:
+    """The results directory ``--compare PATH`` names; StoreError when it names none.
+
+    Checked before anything runs: a comparison asked for is never dropped in silence.
+    """
+    if not path.is_dir():
+        raise store.StoreError(f"--compare: {path} is not a directory")
+    resolved = resolve_results_dir(path)
+    try:
+        load_run(resolved)
+    except store.StoreError as exc:
+        raise store.StoreError(f"--compare: {exc}") from None
+    return resolved
+
+
 def resolve_results_dir(path: Path) -> Path:
     """``out`` means ``out/new`` when ``out`` is an output dir rather than a results dir."""
     if not (path / store.INDEX).exists() and not (path / store.JOURNAL).exists() and (path / "new").is_dir():
@@ -118,7 +146,7 @@ def load_report(
     threshold: float = DEFAULT_SLOWDOWN_THRESHOLD,
 ) -> RunReport:
     """Read ``path`` (raises store.StoreError when it is no results directory)."""
-    loaded = store.load_run(path)
+    loaded = load_run(path)
     results = [store.load_record(loaded, entry) for entry in loaded.entries]
     report = RunReport(path, dict(loaded.run), results, loaded.complete)
     if compare_dir is not None:

@@ -54,6 +54,19 @@ def test_compare_with_a_missing_directory_is_a_usage_error() -> None:
     assert err == "e3suite: error: --compare: nowhere is not a directory\n"
 
 
+def test_another_tools_journal_is_not_a_results_directory(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "journal.jsonl").write_text('{"ts": 1, "msg": "not e3suite"}\n')
+    code, out, err = run_report([str(tmp_path)], DATA)
+    # It used to read as an empty killed run: "the run did not finish", exit 0.
+    assert (code, out) == (2, "")
+    assert err == (
+        f"e3suite: error: {tmp_path} is not an e3suite results directory (its journal has no run_started event)\n"
+    )
+    code, out, err = run_report(["results/new", "--compare", str(tmp_path)], DATA)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"e3suite: error: --compare: {tmp_path} is not an e3suite results directory")
+
+
 def test_summary_line_format() -> None:
     from e3suite.model import TestStatus
 
