@@ -1,0 +1,265 @@
+"""e3suite.compat.e3testsuite: real e3-testsuite testsuites, and what the layer maps.
+
+The real testsuites of tests/compat/real-suites run under e3-testsuite 27.x
+(installed from PyPI by the test extra) and under ``e3suite e3``: same
+results, same verdicts, nothing left running. The other tests pin what the
+layer maps rather than copies: closures and unpicklable callbacks in
+threads and in forked workers, several results per testcase, exceptions
+handed to dependants, refusals that name what is refused.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+REAL_SUITES = ROOT / "tests" / "compat" / "real-suites"
+
+
+def _load_compare() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("e3compat_compare", REAL_SUITES / "compare.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+compare = _load_compare()
+e3_testsuite_installed = importlib.util.find_spec("e3.testsuite") is not None
+
+
+@pytest.mark.skipif(not e3_testsuite_installed, reason="e3-testsuite 27.x is in the test extra")
+@pytest.mark.parametrize("suite", compare.SUITES)
+def test_real_testsuite_same_verdicts(suite: str, tmp_path: Path) -> None:
+    e3, e3_wall, e3_status, _ = compare.run(suite, "e3-testsuite", 2, tmp_path)
+    ours, our_wall, our_status, leaked = compare.run(suite, "e3suite", 2, tmp_path)
+    print(f"{suite}: e3-testsuite {e3_wall:.2f} s, e3suite e3 {our_wall:.2f} s")
+    assert e3, "e3-testsuite produced no result"
+    assert ours == e3
+    assert (our_status != 0) == (e3_status != 0)
+    assert leaked == []
+
+
+def _e3(script: Path, *args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "e3suite", "e3", str(script), *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+def _records(out: Path) -> dict[str, dict]:
+    return {
+        r["id"]: r for r in (json.loads(p.read_text()) for p in (out / "new" / "results").glob("*.json"))
+    }
+
+
+MAPPED_SUITE = '''
+import sys, threading
+from e3.testsuite import Testsuite
+from e3.testsuite.driver import TestDriver
+from e3.testsuite.result import TestResult, TestStatus
+
+
+class Mapped(TestDriver):
+    """Lambdas, closures, a bound method holding a lock, results of their own, an exception."""
+
+    def add_test(self, dag):
+        self.lock = threading.Lock()  # unpicklable: the driver cannot travel
+        self.add_fragment(dag, "make", lambda prev, slot: {"value": 21})
+        for n in (1, 2):
+            self.add_fragment(dag, f"check{n}", self.checker(n), after=["make"])
+        self.add_fragment(dag, "explode", after=["make"])
+        self.add_fragment(dag, "after_explode", after=["explode"])
+
+    def checker(self, n):
+        def check(prev, slot):
+            with self.lock:
+                result = TestResult(f"{self.test_name}.check{n}", env=self.test_env)
+                result.set_status(TestStatus.PASS if prev["make"]["value"] * 2 == 42 else TestStatus.FAIL)
+                self.push_result(result)
+        return check
+
+    def explode(self, prev, slot):
+        raise ValueError("boom")
+
+    def after_explode(self, prev, slot):
+        handed = prev["explode"]
+        self.result.set_status(
+            TestStatus.PASS if isinstance(handed, ValueError) else TestStatus.FAIL, type(handed).__name__
+        )
+        self.push_result()
+
+
+class One(TestDriver):
+    def add_test(self, dag):
+        self.add_fragment(dag, "only", lambda prev, slot: self.done(slot))
+
+    def done(self, slot):
+        self.result.set_status(TestStatus.PASS, f"slot {slot}")
+        self.push_result()
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"mapped": Mapped, "one": One}
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+def _mapped_suite(tmp_path: Path) -> Path:
+    root = tmp_path / "suite"
+    for name, driver in (("mapped", "mapped"), ("one", "one")):
+        (root / "tests" / name).mkdir(parents=True)
+        (root / "tests" / name / "test.yaml").write_text(f"driver: {driver}\n")
+    (root / "testsuite.py").write_text(textwrap.dedent(MAPPED_SUITE))
+    return root / "testsuite.py"
+
+
+@pytest.mark.parametrize("mode", ["threads", "workers"])
+def test_closures_results_and_exceptions_are_mapped(mode: str, tmp_path: Path) -> None:
+    script = _mapped_suite(tmp_path)
+    args = ["-o", str(tmp_path / "out"), "-j2"] + (["--force-multiprocessing"] if mode == "workers" else [])
+    proc = _e3(script, *args, cwd=tmp_path)
+    records = _records(tmp_path / "out")
+    assert set(records) == {"mapped", "one"}, proc.stderr
+    mapped = records["mapped"]
+    pushed = {p["name"]: p["status"] for p in mapped["info"]["e3_results"]}
+    # e3-testsuite's results: the two checks, the error of the fragment that
+    # raised (named after it), and the dependant that received the exception.
+    assert pushed == {"mapped.check1": "PASS", "mapped.check2": "PASS", "mapped.explode": "ERROR", "mapped": "PASS"}
+    assert mapped["status"] == "ERROR" and mapped["message"].startswith("mapped.explode")
+    assert "ValueError: boom" in mapped["log"]
+    assert next(p for p in mapped["info"]["e3_results"] if p["name"] == "mapped")["msg"] == "ValueError"
+    assert records["one"]["status"] == "PASS" and records["one"]["message"] in ("slot 0", "slot 1")
+    assert proc.returncode == 1
+
+
+def test_alias_wins_over_installed_e3_testsuite() -> None:
+    code = textwrap.dedent('''
+        import e3.testsuite  # the real one, when installed
+        from e3suite.compat.e3testsuite import importer
+        importer.install()
+        import e3.testsuite.driver.classic as classic
+        from e3.testsuite import Testsuite
+        import e3suite.compat.e3testsuite as compat
+        assert Testsuite is compat.Testsuite, Testsuite
+        assert classic.ClassicTestDriver.__module__ == "e3suite.compat.e3testsuite.driver.classic"
+        try:
+            import e3.testsuite.report.gaia
+        except ImportError as exc:
+            print(exc)
+    ''')
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "module e3.testsuite.report is not supported by e3suite" in proc.stdout
+
+
+def test_port_by_import_lines(tmp_path: Path) -> None:
+    """Way (a): only the import lines change; the script runs with plain python."""
+    suite = tmp_path / "bc"
+    subprocess.run(["cp", "-r", str(REAL_SUITES / "bc"), str(suite)], check=True)
+    script = suite / "testsuite.py"
+    script.write_text(script.read_text().replace("from e3.testsuite", "from e3suite.compat.e3testsuite"))
+    proc = subprocess.run(
+        [sys.executable, str(script), "-o", str(tmp_path / "out"), "-j2"], capture_output=True, text=True, timeout=120
+    )
+    statuses = {k: r["status"] for k, r in _records(tmp_path / "out").items()}
+    assert statuses == {"addition": "PASS", "subtraction": "PASS", "multiplication": "XFAIL", "division": "FAIL"}
+    assert proc.returncode == 1, proc.stderr
+
+
+@pytest.mark.parametrize("option", ["--gaia-output", "--skip-passed"])
+def test_unsupported_option_is_refused_by_name(option: str, tmp_path: Path) -> None:
+    proc = _e3(REAL_SUITES / "bc" / "testsuite.py", option, "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert f"the {option} option is not supported" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unsupported_module_is_refused_by_name(tmp_path: Path) -> None:
+    script = tmp_path / "testsuite.py"
+    script.write_text("from e3.testsuite.driver.adacore import AdaCoreLegacyTestDriver\n")
+    proc = _e3(script, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "module e3.testsuite.driver.adacore is not supported" in proc.stderr
+
+
+LEAKY_SUITE = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver.classic import ClassicTestDriver
+
+
+class Leaky(ClassicTestDriver):
+    def run(self):
+        self.shell(["sh", "-c", "sleep 300 & echo started"], timeout=int(self.test_env.get("t", 60)))
+        if self.test_env.get("hang"):
+            self.shell(["sh", "-c", "sleep 300 & sleep 300"], timeout=1)
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"leaky": Leaky}
+    default_driver = "leaky"
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+@pytest.mark.parametrize("jobs", ["-j0", "-j2"])
+def test_nothing_a_testcase_started_survives(jobs: str, tmp_path: Path) -> None:
+    (tmp_path / "tests" / "leaves_a_child").mkdir(parents=True)
+    (tmp_path / "tests" / "leaves_a_child" / "test.yaml").write_text("{}\n")
+    (tmp_path / "tests" / "times_out").mkdir(parents=True)
+    (tmp_path / "tests" / "times_out" / "test.yaml").write_text("hang: true\n")
+    (tmp_path / "testsuite.py").write_text(textwrap.dedent(LEAKY_SUITE))
+    mark = uuid.uuid4().hex
+    env = dict(os.environ, **{compare.MARK: mark})
+    proc = _e3(tmp_path / "testsuite.py", "-o", str(tmp_path / "out"), jobs, cwd=tmp_path, env=env)
+    records = _records(tmp_path / "out")
+    assert records["leaves_a_child"]["status"] == "PASS", proc.stderr
+    assert records["times_out"]["status"] == "FAIL"
+    assert "rlimit: Real time limit (1 s) exceeded" in records["times_out"]["log"]
+    assert compare.leftovers(mark) == []
+
+
+def test_scheduler_runs_a_dag_event_driven(tmp_path: Path) -> None:
+    from e3.collection.dag import DAG
+
+    from e3suite.compat.e3testsuite.multiprocess_scheduler import MultiprocessScheduler, Worker
+
+    class Touch(Worker):
+        def start(self) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(["sh", "-c", f"sleep 0.01; touch {tmp_path / self.uid}"])
+
+    dag = DAG()
+    for i in range(30):
+        dag.add_vertex(f"v{i}", data=i, predecessors=[f"v{i - 1}"] if i % 5 else [])
+    order: list[str] = []
+
+    def collect(worker: Worker) -> None:
+        previous = int(worker.uid[1:]) - 1
+        if int(worker.uid[1:]) % 5:
+            assert (tmp_path / f"v{previous}").exists()  # its predecessor ended first
+        order.append(worker.uid)
+
+    scheduler = MultiprocessScheduler(dag, lambda uid, data, slot: Touch(uid, None, "", slot, None), collect, jobs=0)
+    assert scheduler.parallelism >= 1
+    scheduler.run()
+    assert sorted(order) == sorted(f"v{i}" for i in range(30))
+    assert scheduler.active_workers == 0
