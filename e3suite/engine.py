@@ -28,6 +28,7 @@ HOUSEKEEPING_PERIOD = 0.5
 INTERRUPTED = "interrupted"
 NOT_RUN_INTERRUPTED = "not run: interrupted"
 NOT_RUN_FAILURE_LIMIT = "not run: failure limit reached"
+NOT_RUN_WRITE_ERROR = "not run: the results could not be written"
 
 
 @dataclass
@@ -162,6 +163,8 @@ class Engine:
 
     def _loop(self) -> None:
         while not self.interrupt_requested:
+            if self.writer.error is not None and self.stop_reason is None:
+                self.stop_reason = NOT_RUN_WRITE_ERROR
             self._fill_slots()
             if self.running == 0:
                 break  # nothing runs and nothing more can start

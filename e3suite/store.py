@@ -17,14 +17,17 @@ give it.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import shutil
+import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from e3suite.model import TestResult, TestStatus
 
@@ -59,8 +62,84 @@ _RECYCLING = ".recycling"
 _MTIME_SLACK = 0.5
 
 
+#: The advisory lock of a results directory (``DIR/.lock``), held for the whole run.
+LOCK = ".lock"
+
+
+class ResultsDirBusy(Exception):
+    """Another run is writing in the same results directory."""
+
+
+class ResultsLock:
+    """An exclusive ``flock`` on ``DIR/.lock``, naming its holder.
+
+    Two runs with the same ``-o`` would rotate, recycle and write each
+    other's files. The lock is taken before the rotation and released when
+    the run's results are written; the kernel releases it if the run dies,
+    however it dies (once its workers, which share it, are gone too).
+    """
+
+    def __init__(self, output_dir: Path) -> None:
+        self.path = output_dir / LOCK
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = _read_holder(fd)
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            raise ResultsDirBusy(
+                f"{self.path.parent} is in use by another run ({holder}): "
+                "wait for it to end, or give this run another -o directory"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()} {time.time():.0f}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        words = os.pread(fd, 100, 0).split()
+        pid, since = int(words[0]), float(words[1])
+    except (OSError, ValueError, IndexError):
+        return "pid unknown"
+    return f"pid {pid}, started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(since))}"
+
+
+#: Locks this process holds, by results directory (DIR/new): see ``rotate``.
+_held: dict[Path, ResultsLock] = {}
+
+
+def lock_results_dir(output_dir: Path) -> None:
+    """Take ``output_dir``'s lock for this process (raises ResultsDirBusy)."""
+    key = output_dir.resolve()
+    if key not in _held:
+        lock = ResultsLock(output_dir)
+        lock.acquire()
+        _held[key] = lock
+
+
+def unlock_results_dir(output_dir: Path) -> None:
+    lock = _held.pop(output_dir.resolve(), None)
+    if lock is not None:
+        lock.release()
+
+
 def rotate(output_dir: Path) -> Path:
     """Move ``DIR/new`` to ``DIR/old``; the run before last becomes the new ``DIR/new``.
+
+    It first takes DIR's lock (``ResultsDirBusy`` when another run holds
+    it), which ``ResultsWriter.close`` of ``DIR/new`` gives back.
 
     The run before last is not deleted but recycled: everything in it goes
     except its records, which the new run overwrites in place (the writer
@@ -73,6 +152,7 @@ def rotate(output_dir: Path) -> Path:
     """
     new, old, spare = output_dir / "new", output_dir / "old", output_dir / _RECYCLING
     output_dir.mkdir(parents=True, exist_ok=True)
+    lock_results_dir(output_dir)
     if os.path.lexists(spare):
         _remove(spare)  # a rotation that was interrupted half-way
     if new.exists():
@@ -118,33 +198,63 @@ def _remove(path: Path) -> None:
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+class ResultsWriteError(Exception):
+    """A write in the results directory failed (disk full, directory removed...)."""
 
 
 class Journal:
-    """Append-only JSON-lines event log, flushed at every event."""
+    """Append-only JSON-lines event log, flushed at every event.
+
+    A write that fails (disk full...) is not raised at the caller, which may
+    be deep in the engine: it is kept in ``error`` and the journal writes
+    nothing more, so that what it holds stays whole lines.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.error: str | None = None
         # Kept open for the whole run, closed by close(): one open per event
-        # would cost more than the event itself.
-        self._file: IO[str] | None = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        # would cost more than the event itself. Unbuffered bytes: a failed
+        # write leaves nothing in a buffer to be written later, half a line.
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
 
     def write(self, event: str, **fields: Any) -> None:
-        if self._file is None:
+        if self._fd is None:
             return
         fields["event"] = event
-        # One write call per line, then flush: a reader (or a crash) sees
-        # whole lines only, except possibly a truncated last one.
-        self._file.write(json.dumps(fields, separators=(",", ":")) + "\n")
-        self._file.flush()
+        # One write call per line: a reader (or a crash) sees whole lines
+        # only, except possibly a truncated last one.
+        line = memoryview((json.dumps(fields, separators=(",", ":")) + "\n").encode())
+        left = line
+        try:
+            while left:  # a short write means the next one tells why
+                left = left[os.write(self._fd, left) :]
+        except OSError as exc:
+            self.error = _describe(exc, self.path)
+            if len(left) < len(line):  # cut the half line: the journal keeps whole lines
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, os.fstat(self._fd).st_size - (len(line) - len(left)))
+            self.close()
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+
+def _describe(exc: OSError, path: Path) -> str:
+    return f"cannot write {exc.filename or path}: {exc.strerror or exc}"
 
 
 class ResultsWriter:
@@ -157,25 +267,52 @@ class ResultsWriter:
         self.journal = Journal(path / JOURNAL)
         self.index: list[dict[str, Any]] = []
         self._written: set[str] = set()
+        self._error: str | None = None
+
+    @property
+    def error(self) -> str | None:
+        """The first write that failed, as one line; then nothing more is written."""
+        return self._error or self.journal.error
 
     def write_result(self, result: TestResult) -> None:
         """Persist a final result: record file first, then the journal line."""
+        if self.error is not None:
+            return
         name = record_name(result.test_id)
         # No temporary file + rename here (it costs 5x more per record): the
         # journal line written next is the commit marker, and a record that
         # a kill truncated is reported as unreadable by load_record.
-        _overwrite(self.records / name, json.dumps(result.to_json(), separators=(",", ":")).encode())
+        path = self.records / name
+        try:
+            _overwrite(path, json.dumps(result.to_json(), separators=(",", ":")).encode())
+        except OSError as exc:
+            self._error = _describe(exc, path)
+            self.journal.close()
+            return
         self._written.add(name)
         entry = index_entry(result, f"{RECORDS}/{name}")
         self.index.append(entry)
         self.journal.write("test_result", **entry)
 
     def write_index(self, run: dict[str, Any]) -> None:
-        write_index(self.path, run, self.index)
+        if self.error is not None:
+            return  # the journal tells what was written; an index would claim more
+        try:
+            write_index(self.path, run, self.index)
+        except OSError as exc:
+            self._error = _describe(exc, self.path / INDEX)
 
     def close(self) -> None:
         """End of the run: the journal is closed, records left by a recycled run go."""
         self.journal.close()
+        try:
+            if self._error is not None:
+                return  # keep what is there: it may be all that is left to read
+            self._remove_unwritten()
+        finally:
+            unlock_results_dir(self.path.parent)
+
+    def _remove_unwritten(self) -> None:
         with contextlib.suppress(OSError):
             for entry in os.scandir(self.records):
                 if entry.name not in self._written:

@@ -42,7 +42,7 @@ from e3suite.options import build_parser
 from e3suite.plan import Plan, build_plan
 from e3suite.reports import command as report_command
 from e3suite.reports.compare import Comparison
-from e3suite.reports.data import compare_with_dir, load_report, resolve_results_dir
+from e3suite.reports.data import compare_with_dir, explicit_compare_dir, load_report, resolve_results_dir
 from e3suite.reports.progress import ProgressListener
 from e3suite.reports.terminal import TerminalReporter
 from e3suite.version import __version__
@@ -116,7 +116,7 @@ class Testsuite:
             return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
         try:
             return self._main()
-        except (ConfigurationError, discovery.SelectionError, ConfigError) as exc:
+        except (ConfigurationError, discovery.SelectionError, ConfigError, store.ResultsDirBusy) as exc:
             print(f"e3suite: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         except Exception as exc:
@@ -126,6 +126,11 @@ class Testsuite:
 
     def _main(self) -> int:
         options = self.options
+        # The engine holds absolute paths: a callback's os.chdir (in-process)
+        # must not move the results directory under it.
+        for name in ("output_dir", "temp_dir", "compare"):
+            if getattr(options, name, None):
+                setattr(options, name, os.path.abspath(getattr(options, name)))
         candidates = self.discover()
         cases = self.select(candidates)
         # Once per test.yaml (matrix variants share theirs), before anything runs.
@@ -137,6 +142,11 @@ class Testsuite:
             return 0
         self.executor_choice = dask_setup.choose(options, self.root_dir)  # e3suite.yaml, --executor
 
+        if getattr(options, "compare", None) and not getattr(options, "no_compare", False):
+            try:  # now, not after the run: a comparison asked for is never dropped in silence
+                explicit_compare_dir(Path(options.compare))
+            except store.StoreError as exc:
+                raise ConfigurationError(str(exc)) from None
         # Both directories are checked before the previous results rotate:
         # a bad -o or --temp-dir is a usage error that leaves them as they were.
         try:
@@ -174,6 +184,12 @@ class Testsuite:
             self.clean_working_dirs(working_root)
             self.finish_results_dir(writer, run_info)
         comparison = self.compare_with_previous()
+        if writer.error is not None:
+            # Scheduling stopped at the first write that failed; what was
+            # written before it (journal, records) stays readable.
+            print(f"e3suite: error: {writer.error}; the run stopped there", file=sys.stderr)
+            reporter.summary(self.results, comparison)
+            return EXIT_INTERNAL
         reporter.summary(self.results, comparison)
         if options.rewrite:
             import e3suite.rewrite as rewrite  # only --rewrite runs need the stock drivers' baselines

@@ -23,7 +23,7 @@ def test_rotation_keeps_one_previous_run(tmp_path: Path) -> None:
         (new / "marker").write_text(marker)
     assert (tmp_path / "new" / "marker").read_text() == "three"
     assert (tmp_path / "old" / "marker").read_text() == "two"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "new", "old"]
 
 
 def test_journal_is_readable_before_close_and_index_rebuilds(tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ def test_rotation_recycles_the_run_before_last(tmp_path: Path) -> None:
         writer.close()
         inodes[run] = {p.name: p.stat().st_ino for p in (new / store.RECORDS).iterdir()}
     new = tmp_path / "new"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "new", "old"]
     assert (new / "junit.xml").read_text() == "run 2"
     # Run 2 reused run 0's record files; the record of a testcase it did not run is gone.
     assert inodes[2] == {name: ino for name, ino in inodes[0].items() if name != "gone.json"}
@@ -103,6 +103,6 @@ def test_rotation_survives_odd_leftovers(tmp_path: Path) -> None:
     (tmp_path / ".recycling").mkdir()
     (tmp_path / ".recycling" / "junk").write_text("x")
     new = store.rotate(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "new", "old"]
     assert (tmp_path / "old" / "marker").read_text() == "previous"
     assert [p.name for p in new.iterdir()] == [store.RECORDS]
