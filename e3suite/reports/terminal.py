@@ -2,8 +2,15 @@
 
 The same functions print a live run and ``e3suite report``, so both show the
 same thing. Colours come from colorama and only on a terminal: files and
-pipes never get ANSI codes. This module never reads the results directory
-itself; it formats the results it is given.
+pipes never get ANSI codes. Text that comes from tests (ids, messages,
+logs: command output) is escaped as the HTML report escapes it: control
+characters become ``\x1b``, ``\r``, ``\n`` spelled out, so that a command
+printing escape sequences cannot redraw, recolour or retitle the user's
+terminal, and one testcase stays one line. Ids and messages are escaped
+everywhere (a newline would break the line they are on); logs only on a
+terminal, so that a log file keeps the bytes the command wrote. This module
+never reads the results directory itself; it formats the results it is
+given.
 """
 
 from __future__ import annotations
@@ -41,6 +48,22 @@ _COLOURS = {
 }
 
 
+def _escape_table(keep: str) -> dict[int, str]:
+    controls = [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029]  # the last two: line breaks to some
+    return {c: ascii(chr(c))[1:-1] for c in controls if chr(c) not in keep}
+
+
+_ONE_LINE = _escape_table("\t")
+_LOG_LINES = _escape_table("\t\n")
+
+
+def printable(text: str, keep_newlines: bool = False) -> str:
+    """``text`` with its control characters spelled out (``\x1b``, ``\r``, ``\n`` unless kept)."""
+    if text.isprintable():
+        return text  # the common case, at C speed
+    return text.translate(_LOG_LINES if keep_newlines else _ONE_LINE)
+
+
 def use_colour(stream: TextIO, no_color: bool = False) -> bool:
     """Colours only on a terminal, and never when NO_COLOR or --no-color say so."""
     if no_color or os.environ.get("NO_COLOR"):
@@ -68,9 +91,9 @@ def format_duration(seconds: float | None) -> str:
 
 def result_line(result: TestResult, colour: bool = False, show_time: bool = False) -> str:
     """``PASS   a/b: message`` (+ `` (0.12s)`` with ``show_time``, when known)."""
-    line = f"{status_text(result.status, colour)} {result.test_id}"
+    line = f"{status_text(result.status, colour)} {printable(result.test_id)}"
     if result.message:
-        line += f": {result.message}"
+        line += f": {printable(result.message)}"
     if FailureReason.LEAK in result.failure_reasons:
         line += " [LEAK]"  # processes it left running were killed (see its log)
     if show_time and result.duration is not None:
@@ -78,12 +101,15 @@ def result_line(result: TestResult, colour: bool = False, show_time: bool = Fals
     return line
 
 
-def indented_log(result: TestResult) -> str:
+def indented_log(result: TestResult, escape: bool = False) -> str:
+    """The log (and the diff) under a result line; ``escape`` for a terminal (see the module's docstring)."""
     text = result.log.rstrip("\n")
     if result.diff and result.diff not in text:
         text = (text + "\n" if text else "") + result.diff.rstrip("\n")
     if not text:
         return ""
+    if escape:
+        text = printable(text, keep_newlines=True)
     return "\n".join("    | " + line for line in text.split("\n")) + "\n"
 
 
@@ -101,15 +127,14 @@ def summary_line(statuses: Iterable[TestStatus]) -> str:
 
 
 def _change_line(change: Change, category: str, colour: bool) -> str:
+    test_id = printable(change.test_id)
     if category == "removed":
-        return f"{change.test_id} (was {change.old_status.value if change.old_status else '?'})"
+        return f"{test_id} (was {change.old_status.value if change.old_status else '?'})"
     if category == "slower":
-        return (
-            f"{change.test_id}: {format_duration(change.old_duration)} -> {format_duration(change.duration)}"
-        )
-    line = f"{status_text(change.status, colour)} {change.test_id}"
+        return f"{test_id}: {format_duration(change.old_duration)} -> {format_duration(change.duration)}"
+    line = f"{status_text(change.status, colour)} {test_id}"
     if change.message:
-        line += f": {change.message}"
+        line += f": {printable(change.message)}"
     if change.old_status is not None:
         line += f" (was {change.old_status.value})"
     return line
@@ -142,7 +167,7 @@ def slowest_lines(results: list[TestResult], show_time: bool) -> list[str]:
     if not slowest or not (show_time or (slowest[0].duration or 0.0) >= SLOW_SUMMARY_SECONDS):
         return []
     lines = [f"slowest testcases ({len(slowest)} of {len(results)}):"]
-    lines.extend(f"  {format_duration(r.duration):>9} {r.test_id}" for r in slowest)
+    lines.extend(f"  {format_duration(r.duration):>9} {printable(r.test_id)}" for r in slowest)
     return lines
 
 
@@ -267,7 +292,7 @@ class TerminalReporter:
             return
         text = result_line(result, self.colour, self.show_time) + "\n"
         if self.verbose or (failing and self.show_error_output):
-            text += indented_log(result)
+            text += indented_log(result, escape=self.isatty)
         self.write(text)
 
     def summary(self, results: list[TestResult], comparison: Comparison | None = None, complete: bool = True) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+
 from report_support import DATA, check_snapshot, run_report
 
-from e3suite.reports.terminal import summary_line
+from e3suite.model import FailureReason, TestResult, TestStatus
+from e3suite.reports.terminal import TerminalReporter, summary_line, summary_lines
 
 
 def test_report_summary_snapshot() -> None:
@@ -73,3 +76,38 @@ def test_summary_line_format() -> None:
     assert summary_line([TestStatus.PASS, TestStatus.XFAIL, TestStatus.FAIL, TestStatus.SKIP]) == (
         "e3suite: 2 passed, 1 failed, 1 skipped"
     )
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _hostile_result() -> TestResult:
+    result = TestResult("odd\nid\x1b[2J", TestStatus.FAIL, "clears\x1b[2Jthe screen\rand\nsplits")
+    result.log = "$ tool\n\x1b]0;retitled\x07\x1b[31mred\x1b[0m\tand a CR\r here\n"
+    result.failure_reasons.add(FailureReason.DIFF)
+    return result
+
+
+def test_ids_messages_and_logs_are_escaped_on_a_terminal() -> None:
+    stream = _Terminal()
+    reporter = TerminalReporter(stream=stream, show_error_output=True, no_color=True)
+    reporter.test_finished(_hostile_result())
+    assert stream.getvalue() == (
+        "FAIL   odd\\nid\\x1b[2J: clears\\x1b[2Jthe screen\\rand\\nsplits\n"
+        "    | $ tool\n"
+        "    | \\x1b]0;retitled\\x07\\x1b[31mred\\x1b[0m\tand a CR\\r here\n"
+    )
+
+
+def test_off_a_terminal_logs_keep_their_bytes_but_lines_stay_lines() -> None:
+    stream = io.StringIO()
+    reporter = TerminalReporter(stream=stream, show_error_output=True, no_color=True)
+    result = _hostile_result()
+    reporter.test_finished(result)
+    first, *log = stream.getvalue().splitlines(keepends=True)
+    assert first == "FAIL   odd\\nid\\x1b[2J: clears\\x1b[2Jthe screen\\rand\\nsplits\n"
+    assert "".join(log) == "    | $ tool\n    | \x1b]0;retitled\x07\x1b[31mred\x1b[0m\tand a CR\r here\n"
+    # The summary's failure list names it on one line too.
+    assert "  FAIL   odd\\nid\\x1b[2J: clears\\x1b[2Jthe screen\\rand\\nsplits" in summary_lines([result, result])
