@@ -37,6 +37,7 @@ from e3suite.executors import dask_setup
 from e3suite.executors.base import Executor
 from e3suite.executors.inprocess import InProcessExecutor
 from e3suite.executors.local import MultiprocessScheduler
+from e3suite.executors.local import max_slots as max_local_slots
 from e3suite.model import TestResult
 from e3suite.options import build_parser
 from e3suite.plan import Plan, build_plan
@@ -141,6 +142,8 @@ class Testsuite:
                 print(case.test_id)
             return 0
         self.executor_choice = dask_setup.choose(options, self.root_dir)  # e3suite.yaml, --executor
+        if not self.executor_choice.is_dask:
+            self.bound_jobs()
 
         if getattr(options, "compare", None) and not getattr(options, "no_compare", False):
             try:  # now, not after the run: a comparison asked for is never dropped in silence
@@ -288,6 +291,17 @@ class Testsuite:
         return compare_with_dir(
             self.results, old_dir, getattr(self.options, "slowdown_threshold", 2.0), partial=bool(self.options.tests)
         )
+
+    def bound_jobs(self) -> None:
+        """Clamp -j to what this machine can host (workers start lazily, but up to -j of them)."""
+        limit, why = max_local_slots()
+        if self.options.jobs > limit:
+            print(
+                f"e3suite: warning: -j {self.options.jobs} is more than this machine can host ({why}): "
+                f"running with -j {limit}",
+                file=sys.stderr,
+            )
+            self.options.jobs = limit
 
     def make_executor(self) -> Executor:
         if self.executor_choice is not None and self.executor_choice.is_dask:

@@ -24,6 +24,7 @@ import math
 import multiprocessing
 import os
 import pickle
+import resource
 import select
 import signal
 import time
@@ -430,6 +431,39 @@ class MultiprocessScheduler:
         self, task: FragmentTask, state: FragmentState, slot: int, start: float, error: str, details: str = ""
     ) -> FragmentOutcome:
         return FragmentOutcome(task.index, state, slot, start, time.time(), error=error, details=details)
+
+
+#: What one worker costs, for the bound on -j: its resident size here (a fork
+#: of the engine that then imports what fragments need) is about 24 MiB.
+WORKER_MEMORY = 32 * 1024 * 1024
+#: A bound on -j whatever the machine: past it, slots only cost.
+MAX_SLOTS = 4096
+
+
+def max_slots() -> tuple[int, str]:
+    """How many worker processes this machine can host, and why that many."""
+    limits = [(MAX_SLOTS, f"at most {MAX_SLOTS}")]
+    available = _available_memory()
+    if available is not None:
+        limits.append(
+            (max(1, available // WORKER_MEMORY), f"a worker takes up to {WORKER_MEMORY >> 20} MiB and "
+             f"{available / (1 << 30):.1f} GiB of memory are available")
+        )
+    soft, _ = resource.getrlimit(resource.RLIMIT_NPROC)
+    if soft != resource.RLIM_INFINITY:
+        limits.append((max(1, soft // 4), f"the process limit (ulimit -u) is {soft}"))
+    return min(limits)
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _unpicklable(task: FragmentTask, exc: Exception) -> str:
