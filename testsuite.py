@@ -30,6 +30,12 @@ class E3suiteTestsuite(Testsuite):
         os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.root_dir), os.environ.get("PYTHONPATH")]))
 
+    def condition_facts(self) -> dict[str, object]:
+        # tests/distributed/* skip, with the reason, where Dask, sshd or Slurm is missing.
+        from drivers.services import available_services
+
+        return {"services": available_services()}
+
 
 if __name__ == "__main__":
     sys.exit(E3suiteTestsuite().main())

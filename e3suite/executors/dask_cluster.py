@@ -114,7 +114,8 @@ def _local(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> Cluster
             threads_per_worker=threads,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # its HTTP server always runs: no fixed port, loopback only
+            scheduler_kwargs={"dashboard": False},
             resources=spec.get("resources") or None,
             # A worker's death is reported as a verdict, not as scheduler log lines.
             silence_logs=logging.CRITICAL,
@@ -156,13 +157,21 @@ def _ssh(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> ClusterHa
     if spec.get("key"):
         connect["client_keys"] = [spec.get("key")]
     worker_options: dict[str, Any] = {"nthreads": int(spec.get("threads_per_worker", 1))}
+    scheduler_options: dict[str, Any] = {
+        "port": 0, "dashboard_address": "127.0.0.1:0", "dashboard": False, "allowed_failures": allowed_failures
+    }
+    if all(_is_loopback(host) for host in hosts):
+        # Every host is this machine: keep the traffic on the loopback interface.
+        worker_options["host"] = scheduler_options["host"] = "127.0.0.1"
     if spec.get("resources"):
         worker_options["resources"] = spec.get("resources")
+    # The remote processes' log lines would be relayed to the terminal.
+    logging.getLogger("distributed.deploy.ssh").setLevel(logging.WARNING)
     cluster = SSHCluster(
         hosts,
         connect_options=connect,
         worker_options=worker_options,
-        scheduler_options={"port": 0, "dashboard_address": None, "allowed_failures": allowed_failures},
+        scheduler_options=scheduler_options,
         remote_python=spec.get("python", sys.executable),
     )
     try:
@@ -188,8 +197,8 @@ def _jobqueue_cluster(spec: ExecutorSpec, allowed_failures: int) -> Any:
         "python": s("python", sys.executable),
         "job_script_prologue": list(s("before_script", [])),
         "job_extra_directives": list(s("job_directives", [])),
-        "dashboard_address": None,
-        "silence_logs": "error",
+        "scheduler_options": {"dashboard_address": "127.0.0.1:0", "dashboard": False},
+        "silence_logs": "critical",
         "job_name": f"e3suite-{spec.name}",
     }
     for key in ("queue", "account", "walltime", "interface"):
@@ -259,7 +268,15 @@ def _scheduler_config(allowed_failures: int) -> dict[str, Any]:
         # fragment queued on a worker after the engine placed it.
         "distributed.scheduler.work-stealing": False,
         "distributed.worker.daemon": False,
+        # A worker gets no more fragments than it has threads: Dask counts a
+        # worker's death against every task assigned to it, and a fragment
+        # merely queued there must not be "lost" with it.
+        "distributed.scheduler.worker-saturation": 1.0,
         "distributed.admin.tick.limit": "30s",
     }
 
 
+
+
+def _is_loopback(host: str) -> bool:
+    return host == "localhost" or host.startswith("127.") or host == "::1"

@@ -48,7 +48,7 @@ from typing import Any
 import cloudpickle
 
 from e3suite.config import ConfigError, ExecutorSpec
-from e3suite.executors.base import FragmentOutcome, FragmentTask
+from e3suite.executors.base import FragmentOutcome, FragmentStarted, FragmentTask
 from e3suite.executors.dask_cluster import ClusterHandle, open_cluster
 from e3suite.executors.dask_facts import hash_files, incompatibility, offers, unmet
 from e3suite.executors.dask_worker import (
@@ -56,6 +56,7 @@ from e3suite.executors.dask_worker import (
     forget_run,
     kill_commands,
     run_payload,
+    start_topic,
     sweep_orphans,
     worker_facts,
 )
@@ -77,7 +78,8 @@ class _Flight:
     slot: int
     future: Any
     submitted: float  # time.time()
-    seen_running: float | None = None  # time.monotonic() it was first seen processing
+    seen_running: float | None = None  # time.monotonic() it was first seen running
+    starts: int = 0  # how many times a worker announced its start (more than one: a worker was lost)
 
 
 @dataclass
@@ -123,6 +125,10 @@ class DaskExecutor:
         self._flights: dict[str, _Flight] = {}  # Dask key -> fragment in Dask
         self._pending: list[_Pending] = []
         self._done: collections.deque[Any] = collections.deque()  # futures finished (from Dask's thread)
+        self._starts: collections.deque[dict[str, Any]] = collections.deque()  # start events (Dask's thread)
+        self._by_index: dict[int, str] = {}  # fragment index -> Dask key of its flight
+        self._started: list[FragmentStarted] = []
+        self._given_back: collections.Counter[int] = collections.Counter()  # fragments given back after KilledWorker
         self._ready: list[FragmentOutcome] = []
         self._workers: dict[str, dict[str, Any]] = {}  # address -> facts (usable workers)
         self._refused: dict[str, str] = {}  # address -> why it gets no work
@@ -153,6 +159,7 @@ class DaskExecutor:
             self.handle = None
             why = f"{type(exc).__name__}: {exc}"
             raise ConfigError(f"executor {self.spec.name!r}: cannot prepare its workers: {why}") from None
+        client.subscribe_topic(start_topic(self.run_id), self._on_start)
         self._refresh_workers()
         if self._jobs_given is None:
             threads = sum(int(info.get("nthreads", 1)) for info in self._scheduler_workers().values())
@@ -188,15 +195,18 @@ class DaskExecutor:
         readable, _, _ = select.select(fds, [], [], timeout)
         for fd in readable:
             _drain(fd)
+        self._note_starts()
         outcomes.extend(self._collect_done())
         if self._needs_housekeeping() and time.monotonic() >= self._next_housekeeping:
             self._next_housekeeping = time.monotonic() + HOUSEKEEPING_PERIOD
             outcomes.extend(self._housekeeping())
         return outcomes
 
-    def take_started(self) -> list[Any]:
-        """Dask tells a fragment's start only with its end: the engine takes it from the outcome."""
-        return []
+    def take_started(self) -> list[FragmentStarted]:
+        """Fragments whose worker announced their start since the last call."""
+        self._note_starts()
+        started, self._started = self._started, []
+        return started
 
     def take_back_queued(self) -> list[FragmentOutcome]:
         """Fragments in Dask that no worker started yet, and those pending: READY outcomes."""
@@ -208,6 +218,7 @@ class DaskExecutor:
         for key, flight in list(self._flights.items()):
             if key not in running and not flight.future.done():
                 del self._flights[key]
+                self._by_index.pop(flight.task.index, None)
                 flight.future.cancel()
                 self._free.append(flight.slot)
                 outcomes.append(self._unstarted(flight.task, flight.slot, flight.submitted, "not started"))
@@ -221,7 +232,8 @@ class DaskExecutor:
         if self.handle is None or not self._flights:
             return outcomes
         client = self.handle.client
-        running = self._processing()
+        self._note_starts()
+        running = self._processing() | {key for key, flight in self._flights.items() if flight.starts}
         grace = 0.0 if self._hurry else self.kill_grace
         with contextlib.suppress(Exception):
             client.run(kill_commands, self.run_id, grace, on_error="ignore")
@@ -245,17 +257,20 @@ class DaskExecutor:
                                     time.time(), error="interrupted")
                 )
         self._flights.clear()
+        self._by_index.clear()
         self._free = list(range(self.jobs - 1, -1, -1))
         return outcomes
 
     def shutdown(self) -> None:
-        handle, self.handle = self.handle, None
+        handle = self.handle
         if handle is not None:
             for flight in self._flights.values():
                 flight.future.cancel()
             self._flights.clear()
+            self._by_index.clear()
             with contextlib.suppress(Exception):
-                self._refresh_workers()
+                self._refresh_workers()  # who died since we last looked
+            self.handle = None
             self._sweep_dead(handle)
             if handle.cluster is None:
                 with contextlib.suppress(Exception):
@@ -307,6 +322,7 @@ class DaskExecutor:
             resources=resources or None,
         )
         self._flights[key] = _Flight(task, slot, future, submitted)
+        self._by_index[task.index] = key
         future.add_done_callback(self._on_done)
 
     def _eligible(self, task: FragmentTask) -> tuple[list[str], str | None]:
@@ -363,6 +379,25 @@ class DaskExecutor:
         with contextlib.suppress(OSError):
             os.write(self._pipe_w, b"x")
 
+    def _on_start(self, event: Any) -> None:
+        # Called in Dask's client thread with (timestamp, message).
+        message = event[1] if isinstance(event, tuple) else event
+        if isinstance(message, dict):
+            self._starts.append(message)
+
+    def _note_starts(self) -> None:
+        while self._starts:
+            message = self._starts.popleft()
+            key = self._by_index.get(int(message.get("index", -1)))
+            flight = self._flights.get(key) if key is not None else None
+            if flight is None:
+                continue
+            flight.starts += 1
+            flight.seen_running = time.monotonic()  # a new start on another worker counts afresh
+            if flight.starts == 1:
+                when, pid = float(message.get("time", time.time())), message.get("pid")
+                self._started.append(FragmentStarted(flight.task.index, flight.slot, when, pid))
+
     def _collect_done(self) -> list[FragmentOutcome]:
         outcomes = []
         while self._done:
@@ -370,6 +405,7 @@ class DaskExecutor:
             flight = self._flights.pop(future.key, None)
             if flight is None:
                 continue  # already reported (interrupted, timed out, taken back)
+            self._by_index.pop(flight.task.index, None)
             self._free.append(flight.slot)
             outcomes.append(self._outcome_of(flight))
         if outcomes and self.first_fragment_at is None:
@@ -391,6 +427,13 @@ class DaskExecutor:
             problem = future.exception()
             from distributed import KilledWorker
 
+            if isinstance(problem, KilledWorker) and flight.starts == 0 and self._given_back[task.index] < self.tries:
+                # Dask counts a death against every task a worker held,
+                # queued ones too: this one never started, it goes again
+                # (a bounded number of times: its start may have been
+                # announced by a worker that died before sending it).
+                self._given_back[task.index] += 1
+                return self._unstarted(task, flight.slot, flight.submitted, "its worker was lost before it started")
             if isinstance(problem, KilledWorker):
                 tries = self.tries
                 error = f"worker lost while running {task.fragment_id} (tried {tries} time{'s' if tries > 1 else ''})"
@@ -451,6 +494,7 @@ class DaskExecutor:
             if now - flight.seen_running < flight.task.timeout + self.kill_grace + COMMAND_MARGIN + HOUSEKEEPING_PERIOD:
                 continue
             del self._flights[key]
+            self._by_index.pop(flight.task.index, None)
             flight.future.cancel()
             self._free.append(flight.slot)
             error = f"timed out after {flight.task.timeout:g} s (its Dask worker did not end it)"

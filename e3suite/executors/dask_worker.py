@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import cloudpickle
-from distributed import WorkerPlugin
+from distributed import WorkerPlugin, get_worker
 
 import e3suite.process as process
 from e3suite.executors.base import FragmentOutcome, FragmentTask, run_fragment
@@ -105,15 +105,32 @@ def run_payload(payload: bytes, slot: int, run_id: str, root_dir: str) -> bytes:
             outcome = FragmentOutcome(task.index, FragmentState.READY, slot, start, time.time(), error="interrupted")
             return _dump(outcome)
         _running += 1
+    _announce_start(run_id, task.index, slot)
     cwd = os.getcwd()
     try:
-        outcome = run_fragment(task, slot)
+        # A KeyboardInterrupt raised by a callback here is its failure: the
+        # engine's Ctrl-C never reaches a worker's Python (SIGINT ignored).
+        outcome = run_fragment(task, slot, propagate_interrupt=False)
     finally:
         with _lock:
             _running -= 1
         with contextlib.suppress(OSError):
             os.chdir(cwd)
     return _dump(outcome, task.fragment_id)
+
+
+def start_topic(run_id: str) -> str:
+    """The Dask event topic on which a run's fragments announce their start."""
+    return f"e3suite-started-{run_id}"
+
+
+def _announce_start(run_id: str, index: int, slot: int) -> None:
+    # Tells the engine the fragment really started (journal, progress, the
+    # timeout it enforces itself) and that a worker lost now was running it,
+    # not merely holding it in its queue.
+    message = {"index": index, "slot": slot, "time": time.time(), "pid": os.getpid()}
+    with contextlib.suppress(Exception):  # not in a worker, or the scheduler is gone: only an announcement
+        get_worker().log_event(start_topic(run_id), message)
 
 
 def _dump(outcome: FragmentOutcome, fragment_id: str = "?") -> bytes:
