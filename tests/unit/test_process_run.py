@@ -100,6 +100,13 @@ def test_output_over_the_cap_is_kept_whole_in_an_unnamed_file(tmp_path: Path) ->
     assert again.output == result.output and again.full_output() is None
 
 
+def test_output_past_the_full_limit_is_not_offered_for_comparison(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(process, "FULL_OUTPUT_LIMIT", 10_000)
+    result = process.run("head -c 50000 /dev/zero", output_limit=1000)
+    assert result.ok and result.output_size == 50_000 and result.output_capped
+    assert result.full_output() is None  # never a silently truncated text
+
+
 def test_output_under_the_cap_needs_no_file() -> None:
     result = process.run("echo out; echo err >&2", merge_stderr=False, output_limit=1000)
     assert not result.output_capped and result.output_file is None
@@ -209,6 +216,18 @@ def test_cpu_and_peak_rss_are_recorded() -> None:
     assert result.cpu > 0
     data = result.to_json()
     assert set(data) >= {"argv", "status", "signal", "timed_out", "wall", "cpu", "peak_rss", "leaked", "output"}
+
+
+def test_the_peak_rss_of_a_command_smaller_than_its_runner_is_its_own() -> None:
+    # Linux counts the spawning process's image in the child's ru_maxrss:
+    # for a small command run by a large process, that figure says nothing.
+    ballast = bytearray(200 * 2**20)
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    result = process.run(["sleep", "0.3"])
+    assert result.ok
+    assert result.peak_rss is not None
+    assert 0 < result.peak_rss < 50 * 2**20
+    del ballast
 
 
 def test_kill_process_tree_reaches_setsid_descendants() -> None:
