@@ -21,9 +21,10 @@ import shutil
 from collections.abc import Mapping
 from typing import Any
 
+import e3suite.process as process
 from e3suite.driver import FragmentContext, TestDriver
 from e3suite.model import FailureReason, TestResult, TestStatus
-from e3suite.process import FULL_OUTPUT_LIMIT, CommandResult
+from e3suite.process import CommandResult
 
 
 class TestControlException(Exception):
@@ -171,8 +172,8 @@ def analyzed_output(result: CommandResult) -> str:
     """All the command printed, not the capped ``result.output``: what is compared must be whole."""
     full = result.full_output()
     if full is None:
-        if result.output_size > FULL_OUTPUT_LIMIT:
-            problem = f"more than the {FULL_OUTPUT_LIMIT} that can be compared"
+        if result.output_size > process.FULL_OUTPUT_LIMIT:
+            problem = f"more than the {process.FULL_OUTPUT_LIMIT} that can be compared"
         else:
             problem = "and it could not be kept whole for the comparison (no room in its working directory?)"
         raise TestAbortWithError(f"{command_text(result.argv)} printed {result.output_size} bytes, {problem}")

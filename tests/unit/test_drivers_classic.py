@@ -137,3 +137,27 @@ def test_subclass_with_run_checks_baseline_keys_only(suite: tuple[Path, Run]) ->
     # while a wrong type is caught.
     assert data["status"] == "FAIL"
     assert data["message"] == "missing baseline test.out"
+
+
+def test_an_output_too_large_to_compare_is_an_error_not_a_truncated_comparison(tmp_path: Path) -> None:
+    suite = '''
+import sys
+import e3suite.process
+from e3suite import Testsuite
+from e3suite.drivers import DiffDriver
+
+e3suite.process.FULL_OUTPUT_LIMIT = 2_000_000  # 256 MiB for real: too slow for a unit test
+
+class Suite(Testsuite):
+    test_driver_map = {"diff": DiffDriver}
+
+if __name__ == "__main__":
+    sys.exit(Suite().main())
+'''
+    root = make_suite(tmp_path, {"tests/huge/test.yaml": "driver: diff\ncmd: 'head -c 3000000 /dev/zero'\n"}, suite)
+    run = run_suite(root, "-j1", "--rewrite")
+    assert run.code == 1
+    assert (run.results["huge"]["status"], run.results["huge"]["message"]) == (
+        "ERROR", "head -c 3000000 /dev/zero printed 3000000 bytes, more than the 2000000 that can be compared"
+    )
+    assert not (root / "tests" / "huge" / "test.out").exists()
