@@ -263,3 +263,84 @@ def test_scheduler_runs_a_dag_event_driven(tmp_path: Path) -> None:
     scheduler.run()
     assert sorted(order) == sorted(f"v{i}" for i in range(30))
     assert scheduler.active_workers == 0
+
+
+THREADED_SUITE = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver import BasicTestDriver
+from e3.testsuite.driver.classic import ClassicTestDriver
+from e3.testsuite.result import TestStatus
+
+
+class Sleeper(BasicTestDriver):
+    """Four fragments sharing driver state: they run in threads of the engine."""
+
+    def run(self, prev, slot):
+        self.runner = Runner(self.env, self.test_env)
+        self.runner.result = self.result
+        self.runner.output = ""
+        self.runner.shell(["sh", "-c", "sleep 300 & sleep 300"], cwd=self.test_dir(), catch_error=False)
+
+    def analyze(self, prev, slot):
+        self.result.set_status(TestStatus.PASS)
+        self.push_result()
+
+
+class Runner(ClassicTestDriver):
+    pass
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"sleeper": Sleeper}
+    default_driver = "sleeper"
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+def test_interrupting_threads_leaves_nothing_running(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    for name in ("a", "b"):
+        (tmp_path / "tests" / name).mkdir(parents=True)
+        (tmp_path / "tests" / name / "test.yaml").write_text("{}\n")
+    (tmp_path / "testsuite.py").write_text(textwrap.dedent(THREADED_SUITE))
+    mark = uuid.uuid4().hex
+    env = dict(os.environ, **{compare.MARK: mark})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "e3suite", "e3", str(tmp_path / "testsuite.py"), "-o", str(tmp_path / "out"), "-j2"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # both testcases' commands started
+            sleeping = [p for p in _marked(mark) if p.name() == "sleep" and p.ppid() != 1]
+            if len(sleeping) >= 4:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, output
+    assert {r["status"] for r in _records(tmp_path / "out").values()} == {"ERROR"}
+    assert compare.leftovers(mark) == []
+
+
+def _marked(mark: str) -> list:
+    import psutil
+
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if p.environ().get(compare.MARK) == mark:
+                found.append(p)
+        except (psutil.Error, OSError):
+            continue
+    return found

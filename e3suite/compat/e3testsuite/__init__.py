@@ -28,12 +28,12 @@ from typing import Any
 
 from e3suite.compat.e3testsuite import _options, _plan
 from e3suite.compat.e3testsuite._bridge import TestAbort
+from e3suite.compat.e3testsuite._threads import ThreadExecutor
 from e3suite.compat.e3testsuite.testcase_finder import ParsedTest, TestFinder, YAMLTestFinder
 from e3suite.compat.e3testsuite.unsupported import Unsupported
 from e3suite.compat.e3testsuite.utils import CleanupMode, ColorConfig
 from e3suite.engine import Engine
 from e3suite.executors.base import Executor
-from e3suite.executors.inprocess import InProcessExecutor
 from e3suite.plan import build_plan
 from e3suite.testsuite import EXIT_INTERNAL, EXIT_USAGE, ConfigurationError
 from e3suite.testsuite import Testsuite as E3suiteTestsuite
@@ -193,7 +193,7 @@ class Testsuite(E3suiteTestsuite):
     def make_executor(self) -> Executor:
         """Worker processes when fragments may run there; else threads, as e3-testsuite does."""
         if self.options.in_process or (not self.use_multiprocessing and not _single_fragment_tests()):
-            return InProcessExecutor(self.options.jobs)
+            return ThreadExecutor(self.options.jobs, float(self.options.kill_grace))
         return super().make_executor()
 
     def clean_working_dirs(self, working_root: Path) -> None:
