@@ -2,7 +2,8 @@
 
 Subcommands register themselves in ``SUBCOMMANDS`` (name -> module with
 ``add_arguments(parser)`` and ``run(args) -> int``). Running a testsuite is
-not a subcommand: that is the user's ``testsuite.py``.
+not a subcommand: that is the user's ``testsuite.py``; the one exception is
+``e3``, which runs an e3-testsuite testsuite's script on e3suite's engine.
 """
 
 from __future__ import annotations
