@@ -168,6 +168,18 @@ class TestResult:
         self.status = status
         self.message = str(message)
 
+    @property
+    def cpu_time(self) -> float | None:
+        """CPU seconds of the commands it ran (user + system), None if it ran none."""
+        times = [p["cpu"] for p in self.processes if isinstance(p.get("cpu"), (int, float))]
+        return round(sum(times), 6) if times else None
+
+    @property
+    def peak_rss(self) -> int | None:
+        """The largest peak resident size (bytes) among the commands it ran, None if unknown."""
+        peaks = [p["peak_rss"] for p in self.processes if isinstance(p.get("peak_rss"), int)]
+        return max(peaks) if peaks else None
+
     # -- deltas -----------------------------------------------------------
 
     def mark(self) -> tuple[int, int, dict[str, Any], int, str | None, str | None, str | None]:

@@ -1,7 +1,7 @@
 """Run one command for a driver: new session, capture, timeout, tree kill.
 
-Every command a fragment starts goes through ``run`` (promise 3 of the
-design: no stray processes, output pipes never block). With
+Every command a fragment starts goes through ``run`` (promise 3 of
+docs/index.md: no stray processes, output pipes never block). With
 ``e3suite.process_tree`` (finding and killing descendants, including those
 that escaped with ``setsid``), this is where all of e3suite's OS-specific
 process control lives: sessions, process groups, signals, reaping.
@@ -68,7 +68,7 @@ class CommandResult:
     stderr: str | None = None  # only with merge_stderr=False
     wall: float = 0.0
     cpu: float = 0.0
-    peak_rss: int | None = None  # bytes; None when below the spawning process's own peak
+    peak_rss: int | None = None  # bytes: its high-water mark, sampled while it runs (None: never seen)
     leaked: int = 0  # descendants still running after it exited (killed)
     error: str | None = None  # it could not be started (status is then 127)
     cwd: str | None = None
@@ -342,9 +342,19 @@ def _supervise(
     rusage: Any = None
     exit_time: float | None = None
     open_fds = set(captures)
+    # The command's own peak RSS: wait4's figure includes our image (see
+    # below), so /proc's high-water mark is read while it runs, more and
+    # more rarely (5 ms, 10 ms, ... then every second).
+    sampled_peak = _high_water(pid)
+    sample_period = _FIRST_SAMPLE
+    next_sample = start + sample_period
     try:
         while open_fds or not exited:
             now = time.monotonic()
+            if not exited and now >= next_sample:
+                sampled_peak = max(sampled_peak, _high_water(pid))
+                sample_period = min(sample_period * 2, _LAST_SAMPLE)
+                next_sample = now + sample_period
             if not exited and pidfd < 0:
                 exited, wait_status, rusage = _try_wait(pid)
                 if exited:
@@ -370,7 +380,7 @@ def _supervise(
             if kill_at is not None and now >= kill_at:
                 process_tree.kill_pids(victims | process_tree.collect([pid], tag), grace=0, tag=tag)
                 kill_at = None
-            wait_for = _next_wakeup(now, deadline if not timed_out else None, kill_at)
+            wait_for = _next_wakeup(now, deadline if not timed_out else None, kill_at, None if exited else next_sample)
             if (exited and open_fds) or (pidfd < 0 and not exited):
                 wait_for = 0.05 if wait_for is None else min(wait_for, 0.05)
             # poll() takes a C int of milliseconds (24.8 days at most): a longer
@@ -397,6 +407,8 @@ def _supervise(
                     else:
                         poller.unregister(fd)
                         open_fds.discard(fd)
+                        if not exited:  # often the command closing it as it exits: a last look
+                            sampled_peak = max(sampled_peak, _high_water(pid))
     finally:
         if pidfd >= 0:
             os.close(pidfd)
@@ -422,11 +434,12 @@ def _supervise(
     else:
         status = os.waitstatus_to_exitcode(wait_status)
     cpu = rusage.ru_utime + rusage.ru_stime if rusage is not None else 0.0
-    peak: int | None = None
+    peak: int | None = sampled_peak or None
     # Linux folds the pre-exec image (our own, shared by vfork) into the
-    # child's ru_maxrss: a value at or below our own peak says nothing.
+    # child's ru_maxrss: a value at or below our own peak says nothing, one
+    # above it is the command's own, exact where sampling may miss a peak.
     if rusage is not None and rusage.ru_maxrss > resource.getrusage(resource.RUSAGE_SELF).ru_maxrss:
-        peak = rusage.ru_maxrss * 1024
+        peak = max(peak or 0, rusage.ru_maxrss * 1024)
     return CommandResult(
         argv=argv,
         status=status,
@@ -447,6 +460,32 @@ def _supervise(
         leaked=leaked,
         cwd=cwd,
     )
+
+
+#: First and last period of the peak RSS samples of a running command (s).
+_FIRST_SAMPLE = 0.005
+_LAST_SAMPLE = 1.0
+
+
+def _high_water(pid: int) -> int:
+    """The peak resident size of ``pid``'s current image, in bytes (0 when unknown or gone)."""
+    try:
+        fd = os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return 0
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        return 0
+    finally:
+        os.close(fd)
+    at = data.find(b"VmHWM:")
+    if at < 0:
+        return 0  # a zombie: its memory is gone already
+    try:
+        return int(data[at + 6 : data.index(b"kB", at)]) * 1024
+    except ValueError:
+        return 0
 
 
 def _next_wakeup(now: float, *times: float | None) -> float | None:

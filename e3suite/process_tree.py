@@ -1,6 +1,6 @@
 """Process trees: find every descendant of a command, tell a leak, kill a tree.
 
-The OS-specific half of e3suite.process (promise 3: no stray processes):
+The OS-specific half of e3suite.process (promise 3 of docs/index.md: no stray processes):
 a command's descendants are found through the process tree while it lives
 (psutil), through the orphans a *child subreaper* adopts (a worker calls
 ``become_subreaper``, so a grandchild that called ``setsid`` and outlived

@@ -6,10 +6,13 @@ Layout of a results directory (``DIR/new`` for the current run)::
     results/<name>.json  one record per testcase (name derived from the id)
     index.json           written at the end: run metadata + one line a test
 
-Promise 2 lives here: every event is flushed to the OS as soon as it is
+Promise 2 of docs/index.md lives here: every event is flushed to the OS as soon as it is
 written, and a record is written before its journal line (the line is the
 commit marker), so a SIGKILL of the engine leaves a directory that
-``load_run`` reads, rebuilding the index from the journal. This module must
+``load_run`` reads, rebuilding the index from the journal. A run holds the
+directory's lock (``DIR/.lock``) from the rotation to the end, and a write
+that fails is kept as the writer's ``error`` (never raised deep in the
+engine), after which nothing more is written. This module must
 never decide a verdict: it stores and reads what the engine and reports
 give it.
 """

@@ -13,6 +13,7 @@ class only wires them and turns errors into exit codes:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import shutil
@@ -127,11 +128,6 @@ class Testsuite:
 
     def _main(self) -> int:
         options = self.options
-        # The engine holds absolute paths: a callback's os.chdir (in-process)
-        # must not move the results directory under it.
-        for name in ("output_dir", "temp_dir", "compare"):
-            if getattr(options, name, None):
-                setattr(options, name, os.path.abspath(getattr(options, name)))
         candidates = self.discover()
         cases = self.select(candidates)
         # Once per test.yaml (matrix variants share theirs), before anything runs.
@@ -162,6 +158,10 @@ class Testsuite:
         except BaseException:
             shutil.rmtree(working_root, ignore_errors=True)
             raise
+        # The engine holds absolute paths: a callback's os.chdir (in-process)
+        # must not move the results or working directories under it.
+        results_dir, working_root = Path(os.path.abspath(results_dir)), Path(os.path.abspath(working_root))
+        start_cwd = os.getcwd()
         writer = store.ResultsWriter(results_dir)
         run_info = self.run_metadata()
         writer.journal.write("run_started", **run_info)
@@ -179,6 +179,8 @@ class Testsuite:
                 gc.freeze()
                 self.results = self.run(engine)
             finally:
+                with contextlib.suppress(OSError):
+                    os.chdir(start_cwd)  # relative options (--compare) read as the user meant them
                 gc.unfreeze()
                 if self.progress is not None:
                     self.progress.stop()
@@ -388,7 +390,7 @@ class Testsuite:
         """Report files asked on the command line (JUnit, HTML, JSON).
 
         They are rendered from the results directory just written, exactly as
-        ``e3suite report`` would (promise 5), not from memory.
+        ``e3suite report`` would (promise 5 of docs/index.md), not from memory.
         """
         options = self.options
         if not any(getattr(options, name, None) for name in ("junit", "html", "json")):

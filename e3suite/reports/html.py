@@ -47,7 +47,9 @@ def render_html(report: RunReport) -> str:
         '<input id="filter-text" type="search" placeholder="filter by id or message" size="40">'
         '<span id="shown-count"></span></div>\n'
         '<table id="results"><thead><tr><th>verdict</th><th>testcase</th><th>message</th>'
-        '<th id="sort-duration" class="sortable" title="sort by duration">duration</th></tr></thead>'
+        '<th id="sort-duration" class="sortable" title="sort by duration">duration</th>'
+        '<th title="CPU time of its commands">CPU</th><th title="largest peak resident size of its commands">'
+        "peak RSS</th></tr></thead>"
         "<tbody></tbody></table>\n"
         '<h2>Timeline of slots</h2>\n<div id="timeline"></div>\n'
         f'<script id="report-data" type="application/json">{data}</script>\n'

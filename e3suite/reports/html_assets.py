@@ -65,6 +65,7 @@ SCRIPT = r"""
     if (text !== undefined && text !== null) { node.textContent = String(text); }
     return node;
   }
+  function mebibytes(bytes) { return (bytes / 1048576).toFixed(1) + " MiB"; }
   function seconds(value) {
     if (value === null || value === undefined) { return ""; }
     if (value < 60) { return value.toFixed(2) + "s"; }
@@ -152,6 +153,8 @@ SCRIPT = r"""
     tr.appendChild(el("td", "id", t.id));
     tr.appendChild(el("td", "message", t.message));
     tr.appendChild(el("td", "duration", seconds(t.duration)));
+    tr.appendChild(el("td", "duration cpu", t.cpu !== null ? seconds(t.cpu) : ""));
+    tr.appendChild(el("td", "duration rss", t.peak_rss !== null ? mebibytes(t.peak_rss) : ""));
     var row = {t: t, tr: tr, detail: null, index: index,
                text: (t.id + "\n" + t.message).toLowerCase()};
     tr.addEventListener("click", function () { toggle(row); });
@@ -171,7 +174,7 @@ SCRIPT = r"""
     var t = row.t;
     var tr = el("tr", "detail");
     var td = el("td");
-    td.colSpan = 4;
+    td.colSpan = 6;
     td.appendChild(el("div", "detail-message", "Message: " + (t.message || "(none)")));
     if (t.failure_reasons.length) { td.appendChild(el("div", "", "Failure reasons: " + t.failure_reasons.join(", "))); }
     if (t.change) { td.appendChild(el("div", "", "Compared with the previous run: " + t.change.replace(/_/g, " "))); }

@@ -104,7 +104,7 @@ SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "required": [
                     "id", "status", "message", "failure_reasons", "duration", "start", "end",
-                    "log", "log_truncated", "diff", "change", "fragments", "info",
+                    "cpu", "peak_rss", "log", "log_truncated", "diff", "change", "fragments", "info",
                 ],
                 "properties": {
                     "id": {"type": "string"},
@@ -114,6 +114,8 @@ SCHEMA: dict[str, Any] = {
                     "duration": _NUMBER_OR_NULL,
                     "start": _NUMBER_OR_NULL,
                     "end": _NUMBER_OR_NULL,
+                    "cpu": _NUMBER_OR_NULL,  # CPU seconds of its commands
+                    "peak_rss": {"type": ["integer", "null"]},  # bytes: the largest of its commands' peaks
                     "log": {"type": "string"},
                     "log_truncated": {"type": "boolean"},
                     "diff": _STRING_OR_NULL,
@@ -153,6 +155,8 @@ def testcase_json(result: TestResult, change: str | None) -> dict[str, Any]:
         "duration": result.duration,
         "start": result.start,
         "end": result.end,
+        "cpu": result.cpu_time,
+        "peak_rss": result.peak_rss,
         "log": log,
         "log_truncated": cut,
         "diff": diff,

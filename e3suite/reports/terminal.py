@@ -90,15 +90,25 @@ def format_duration(seconds: float | None) -> str:
 
 
 def result_line(result: TestResult, colour: bool = False, show_time: bool = False) -> str:
-    """``PASS   a/b: message`` (+ `` (0.12s)`` with ``show_time``, when known)."""
+    """``PASS   a/b: message`` (+ `` (0.12s, cpu 0.05s, 3.1 MiB)`` with ``show_time``, when known)."""
     line = f"{status_text(result.status, colour)} {printable(result.test_id)}"
     if result.message:
         line += f": {printable(result.message)}"
     if FailureReason.LEAK in result.failure_reasons:
         line += " [LEAK]"  # processes it left running were killed (see its log)
     if show_time and result.duration is not None:
-        line += f" ({format_duration(result.duration)})"
+        line += f" ({format_duration(result.duration)}{resource_text(result)})"
     return line
+
+
+def resource_text(result: TestResult) -> str:
+    """``, cpu 0.05s, 12.3 MiB``: what its commands used, when known."""
+    text = ""
+    if result.cpu_time is not None:
+        text += f", cpu {format_duration(result.cpu_time)}"
+    if result.peak_rss is not None:
+        text += f", {result.peak_rss / 2**20:.1f} MiB"
+    return text
 
 
 def indented_log(result: TestResult, escape: bool = False) -> str:
@@ -167,7 +177,7 @@ def slowest_lines(results: list[TestResult], show_time: bool) -> list[str]:
     if not slowest or not (show_time or (slowest[0].duration or 0.0) >= SLOW_SUMMARY_SECONDS):
         return []
     lines = [f"slowest testcases ({len(slowest)} of {len(results)}):"]
-    lines.extend(f"  {format_duration(r.duration):>9} {printable(r.test_id)}" for r in slowest)
+    lines.extend(f"  {format_duration(r.duration):>9} {printable(r.test_id)}{resource_text(r)}" for r in slowest)
     return lines
 
 

@@ -86,3 +86,19 @@ def test_a_run_with_json_to_stdout(tmp_path: Path) -> None:
     assert [(t["id"], t["status"]) for t in document["testcases"]] == [("bad", "FAIL"), ("ok", "PASS")]
     assert document["run"]["argv"] == ["testsuite.py", "-j1", "--json", "-", "--no-color"]
     assert proc.stderr.splitlines()[-1] == "e3suite: 1 passed, 1 failed, 0 skipped"
+
+
+def test_cpu_and_peak_rss_of_a_testcase_come_from_its_commands() -> None:
+    from e3suite.model import TestResult, TestStatus
+    from e3suite.reports.json_report import testcase_json
+
+    result = TestResult("a/b", TestStatus.PASS)
+    result.processes = [
+        {"argv": ["make"], "cpu": 1.25, "peak_rss": 3 * 2**20},
+        {"argv": ["run"], "cpu": 0.5, "peak_rss": 7 * 2**20},
+        {"argv": ["true"], "cpu": 0.001, "peak_rss": None},
+    ]
+    data = testcase_json(result, None)
+    assert data["cpu"] == 1.751
+    assert data["peak_rss"] == 7 * 2**20
+    assert testcase_json(TestResult("c/d", TestStatus.PASS), None)["cpu"] is None

@@ -111,3 +111,14 @@ def test_off_a_terminal_logs_keep_their_bytes_but_lines_stay_lines() -> None:
     assert "".join(log) == "    | $ tool\n    | \x1b]0;retitled\x07\x1b[31mred\x1b[0m\tand a CR\r here\n"
     # The summary's failure list names it on one line too.
     assert "  FAIL   odd\\nid\\x1b[2J: clears\\x1b[2Jthe screen\\rand\\nsplits" in summary_lines([result, result])
+
+
+def test_show_time_gives_the_cpu_and_peak_rss_of_a_testcase_commands() -> None:
+    from e3suite.model import TestResult, TestStatus
+    from e3suite.reports.terminal import result_line
+
+    result = TestResult("a/b", TestStatus.PASS)
+    result.duration = 0.31
+    result.processes = [{"cpu": 0.12, "peak_rss": 3 * 2**20 + 2**19}, {"cpu": 0.01, "peak_rss": None}]
+    assert result_line(result, show_time=True) == "PASS   a/b (0.31s, cpu 0.13s, 3.5 MiB)"
+    assert result_line(result) == "PASS   a/b"
