@@ -1,6 +1,6 @@
 """Run a plan on an executor and turn fragment outcomes into verdicts.
 
-The engine owns the verdict rules (promise 1): every testcase of the plan
+The engine owns the verdict rules (promise 1 of docs/index.md): every testcase of the plan
 ends with exactly one verdict, persisted through the ResultsWriter as soon as
 its last fragment ends. It keeps a ready queue (a heap keyed by critical-path
 priority, then discovery order) and releases dependants as predecessors
