@@ -168,11 +168,12 @@ class Engine:
             self._fill_slots()
             if self.running == 0:
                 break  # nothing runs and nothing more can start
-            outcomes = self.executor.wait(HOUSEKEEPING_PERIOD)
+            for outcome in self.executor.wait(HOUSEKEEPING_PERIOD):
+                self._complete(outcome)
+            # After the ends: a worker starts the fragment queued behind the
+            # one it reported, and the journal tells them in that order.
             for started in self.executor.take_started():
                 self._note_started(started.index, started.slot, started.time, started.pid)
-            for outcome in outcomes:
-                self._complete(outcome)
             take_back = getattr(self.executor, "take_back_queued", None)
             if self.stop_reason is not None and take_back is not None:
                 # Scheduling stopped: what an executor queued but did not
