@@ -6,6 +6,7 @@ fragment has not started, and the journal must not say it has.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def test_fragment_started_is_journaled_when_the_fragment_starts(tmp_path: Path) 
         by_slot.setdefault(end["slot"], []).append((float(end["start"]), float(end["end"])))  # type: ignore[arg-type]
     for spans in by_slot.values():
         spans.sort()
-        assert all(a_end <= b_start + 0.001 for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
+        assert all(a_end <= b_start + 0.001 for (_, a_end), (b_start, _) in itertools.pairwise(spans))
 
 
 def test_a_fragment_never_sees_what_the_one_before_changed_in_its_worker(tmp_path: Path) -> None:
