@@ -344,3 +344,14 @@ def _marked(mark: str) -> list:
         except (psutil.Error, OSError):
             continue
     return found
+
+
+def test_served_even_when_the_real_e3_testsuite_cannot_be_imported(tmp_path: Path) -> None:
+    """A broken e3.testsuite first on sys.path is never looked at: the alias wins."""
+    fake = tmp_path / "site" / "e3" / "testsuite"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('the real e3-testsuite was imported')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), str(ROOT)]))
+    proc = _e3(REAL_SUITES / "bc" / "testsuite.py", "-o", str(tmp_path / "out"), cwd=tmp_path, env=env)
+    assert "the real e3-testsuite was imported" not in proc.stdout + proc.stderr
+    assert {k: r["status"] for k, r in _records(tmp_path / "out").items()}["addition"] == "PASS"
