@@ -248,7 +248,10 @@ def decide(ctx: FragmentContext, test_name: str, pushed: list[PushedResult]) -> 
         else:
             logs.append(f"[result {p.name}: {p.status}{': ' + p.msg if p.msg else ''}]\n{p.log}")
     result.log += "".join(text if not text or text.endswith("\n") else text + "\n" for text in logs)
-    result.out, result.expected, result.diff = chosen.out, chosen.expected, chosen.diff
+    result.out, result.expected = chosen.out, chosen.expected
+    # DiffTestDriver logs its diff too: without its last newline, the
+    # reports see it is in the log already and do not show it twice.
+    result.diff = chosen.diff.rstrip("\n") if chosen.diff is not None else None
     for p in pushed:
         if SEVERITY[p.status] >= SEVERITY["FAIL"] or p is chosen:
             result.failure_reasons.update(E3suiteReason[r] for r in p.failure_reasons)
