@@ -26,7 +26,7 @@ from pathlib import Path
 import psutil
 
 HERE = Path(__file__).resolve().parent
-SUITES = ["bc", "fragments", "gnatformat", "startup-gen"]
+SUITES = ["bc", "classic", "fragments", "gnatformat", "startup-gen"]
 MARK = "E3COMPAT_RUN_MARK"
 
 
