@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import e3suite.process as process
+import e3suite.process_tree as process_tree
 from e3suite.compat.e3testsuite import _bridge
 from e3suite.compat.e3testsuite.control import TestControl, TestControlCreator, YAMLTestControlCreator
 from e3suite.compat.e3testsuite.driver import TestDriver
@@ -255,7 +256,8 @@ def _exact_environment(argv: list[str], env: dict[str, str] | None, ignore_envir
     """
     if env is None or not ignore_environ:
         return argv
-    removed = sorted(set(os.environ) - set(env))
+    # e3suite's process tag stays: it is how leaked descendants are found.
+    removed = sorted(set(os.environ) - set(env) - {process_tree.TAG_VARIABLE})
     if not removed:
         return argv
     prefix = ["env"]
