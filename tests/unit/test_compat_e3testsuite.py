@@ -355,3 +355,32 @@ def test_served_even_when_the_real_e3_testsuite_cannot_be_imported(tmp_path: Pat
     proc = _e3(REAL_SUITES / "bc" / "testsuite.py", "-o", str(tmp_path / "out"), cwd=tmp_path, env=env)
     assert "the real e3-testsuite was imported" not in proc.stdout + proc.stderr
     assert {k: r["status"] for k, r in _records(tmp_path / "out").items()}["addition"] == "PASS"
+
+
+def test_scheduler_stops_after_too_many_consecutive_failures() -> None:
+    from e3.collection.dag import DAG
+
+    from e3suite.compat.e3testsuite.multiprocess_scheduler import MultiprocessScheduler, Worker
+    from e3suite.compat.e3testsuite.result import TestResult, TestStatus
+    from e3suite.compat.e3testsuite.running_status import RunningStatus
+
+    class Fails(Worker):
+        def start(self) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(["false"])
+
+    dag = DAG()
+    for i in range(20):
+        dag.add_vertex(f"v{i}", data=i, predecessors=[f"v{i - 1}"] if i else [])
+    status = RunningStatus("/dev/null", max_consecutive_failures=3)
+    status.set_dag(dag)
+    collected: list[str] = []
+
+    def collect(worker: Worker) -> None:
+        collected.append(worker.uid)
+        status.process_result(TestResult(worker.uid, status=TestStatus.FAIL).summary)
+
+    MultiprocessScheduler(
+        dag, lambda uid, data, slot: Fails(uid, None, "", slot, None), collect, status, jobs=2
+    ).run()
+    assert collected == ["v0", "v1", "v2"]
+    assert status.aborted_too_many_failures

@@ -1,0 +1,78 @@
+"""Run an e3-testsuite ``Testsuite`` through e3suite's own ``Testsuite`` pipeline.
+
+``Runner`` is an ``e3suite.Testsuite`` whose steps are filled from the
+e3-style testsuite it wraps, so that the run is e3suite's main pipeline
+itself (results directory, reporter, engine, executors, reports, exit code)
+and follows it as it changes:
+
+- ``discover`` calls the testsuite's ``set_up`` first (e3-testsuite's order)
+  and then its test finders;
+- ``plan`` instantiates the e3 drivers, maps their DAG (``_plan``) and
+  builds e3suite's plan from it;
+- ``make_executor`` picks worker processes or threads (see
+  ``compute_use_multiprocessing``), ``tear_down`` is the testsuite's.
+
+It never runs a fragment itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from e3suite.compat.e3testsuite import _bridge, _plan
+from e3suite.compat.e3testsuite._threads import ThreadExecutor
+from e3suite.compat.e3testsuite.testcase_finder import ParsedTest
+from e3suite.discovery import Testcase
+from e3suite.executors.base import Executor
+from e3suite.plan import Plan, build_plan
+from e3suite.testsuite import Testsuite as E3suiteTestsuite
+
+
+class Runner(E3suiteTestsuite):
+    """e3suite's pipeline, for one e3-testsuite testsuite (``suite``)."""
+
+    def __init__(self, suite: Any) -> None:
+        super().__init__(suite.root_dir)
+        self.suite = suite
+        self.tests_subdir = suite.tests_subdir
+        self.found: list[ParsedTest] = []
+        self.errors: list[tuple[str, str, str]] = []
+
+    def discover(self) -> list[tuple[str, Path]]:
+        self.suite.set_up()
+        self.found, self.errors = _plan.find_tests(self.suite, list(self.suite.main.args.sublist))
+        return [(t.test_name, Path(t.test_dir)) for t in self.found]
+
+    def select(self, candidates: list[tuple[str, Path]]) -> list[Testcase]:
+        return []  # the e3 finders selected already; plan() makes the testcases
+
+    def set_up(self) -> None:
+        """Done by ``discover``: e3-testsuite sets up before it looks for testcases."""
+
+    def tear_down(self) -> None:
+        self.suite.tear_down()
+
+    def plan(self, cases: list[Testcase], working_root: Path, by_id: dict[str, Path]) -> Plan:
+        self.suite.env.working_dir = str(working_root)
+        e3_cases = _plan.build_cases(self.suite, self.found, self.errors, working_root)
+        self.suite.use_multiprocessing = self.suite.env.use_multiprocessing = self.suite.compute_use_multiprocessing()
+        return build_plan(e3_cases, self.options, working_root, estimates=self.history())
+
+    def make_executor(self) -> Executor:
+        """Worker processes when fragments may run there; else threads, as e3-testsuite does."""
+        if self.options.in_process or (not self.suite.use_multiprocessing and not _single_fragment_tests()):
+            return ThreadExecutor(self.options.jobs, float(self.options.kill_grace))
+        return super().make_executor()
+
+
+def _single_fragment_tests() -> bool:
+    """True when no testcase has fragments that could share driver state.
+
+    A testcase with one e3 fragment keeps all its state in that fragment's
+    run: it may run in a worker process whatever the testsuite claims.
+    """
+    for planned in _bridge.PLANNED.values():
+        if sum(1 for name, _, _ in planned if name != _bridge.RESULTS_FRAGMENT) > 1:
+            return False
+    return True
