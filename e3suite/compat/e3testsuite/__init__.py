@@ -126,6 +126,8 @@ class Testsuite:
             self.runner = Runner(self)
             self.runner.options = options = _options.e3suite_options(e3_main.args)
             self.env = _environment(self, e3_main.args, options)
+            if options.temp_dir:
+                os.makedirs(options.temp_dir, exist_ok=True)  # --dev-temp's directory may be new
             if e3_main.args.list_json:
                 self._write_list(e3_main.args.list_json)
                 return 0

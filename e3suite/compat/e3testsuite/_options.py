@@ -107,7 +107,9 @@ def e3suite_options(args: argparse.Namespace) -> argparse.Namespace:
     if args.disable_cleanup or args.dev_temp:
         mode = "none"
     options.cleanup_mode = mode
-    options.temp_dir = args.dev_temp or args.temp_dir
-    options.fixed_temp_dir = bool(args.dev_temp) or not args.random_temp_subdir
+    # e3suite always makes a fresh working root below the temporary directory:
+    # --dev-temp and --no-random-temp-subdir only choose that directory.
+    temp_dir = args.dev_temp or args.temp_dir
+    options.temp_dir = os.path.abspath(temp_dir) if temp_dir else None
     options.tests = list(args.sublist)  # selected with e3-testsuite's rules, in _plan
     return options
