@@ -15,10 +15,15 @@ and ``e3suite.process`` do) and never touches the results directory.
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import itertools
 import os
 import shlex
 import shutil
+import stat
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import e3suite.process as process
@@ -134,8 +139,15 @@ class ClassicDriver(TestDriver):
         return result
 
     def copy_test_dir(self) -> None:
-        """Copy the test directory's content into the working directory."""
-        shutil.copytree(self.test_dir, self.working_dir, symlinks=True, dirs_exist_ok=True)
+        """Copy the test directory's content into the working directory.
+
+        A test directory that holds nothing but ``test.yaml`` is not copied:
+        the working directory is then made empty, when a command first uses
+        it. Otherwise everything is copied, ``test.yaml`` included (see
+        ``copy_test_tree``).
+        """
+        if not holds_only_test_yaml(self.test_dir):
+            copy_test_tree(self.test_dir, self._working_dir)
 
     # -- the fragment ------------------------------------------------------------
 
@@ -178,6 +190,73 @@ def analyzed_output(result: CommandResult) -> str:
             problem = "and it could not be kept whole for the comparison (no room in its working directory?)"
         raise TestAbortWithError(f"{command_text(result.argv)} printed {result.output_size} bytes, {problem}")
     return full
+
+
+def holds_only_test_yaml(test_dir: Path) -> bool:
+    """True when ``test_dir`` holds ``test.yaml`` and nothing else (one directory listing)."""
+    try:
+        with os.scandir(test_dir) as entries:
+            names = [entry.name for entry in itertools.islice(entries, 2)]
+    except OSError:
+        return False  # let the copy report the problem
+    return names == [TEST_YAML]
+
+
+def copy_test_tree(source: Path, destination: Path) -> None:
+    """Copy ``source`` into ``destination`` (made if needed): a private copy.
+
+    Files are cloned where the file system can (a reflink on btrfs, XFS...:
+    copy-on-write, so nothing is copied until one side writes), otherwise
+    copied; modes and times are kept, symbolic links copied as links. Never
+    hard links: they share the inode, so a testcase appending to its copy,
+    or changing its mode, would change the source tree.
+    """
+    devices = (os.stat(source).st_dev, _device_of(destination))
+    if devices in _NO_REFLINK:
+        shutil.copytree(source, destination, symlinks=True, dirs_exist_ok=True)
+        return
+
+    def clone_or_copy(src: str, dst: str) -> object:
+        # Regular files only: opening a FIFO would block (copy2 refuses it).
+        if devices not in _NO_REFLINK and stat.S_ISREG(os.stat(src).st_mode) and _clone(src, dst):
+            shutil.copystat(src, dst)
+            return dst
+        _NO_REFLINK.add(devices)
+        return shutil.copy2(src, dst)
+
+    shutil.copytree(source, destination, symlinks=True, dirs_exist_ok=True, copy_function=clone_or_copy)
+
+
+TEST_YAML = "test.yaml"
+#: ioctl(dst, FICLONE, src): share src's blocks copy-on-write (linux/fs.h)
+_FICLONE = 0x40049409
+#: (source device, destination device) pairs where a clone failed: copy straight away
+_NO_REFLINK: set[tuple[int, int]] = set()
+#: what a clone fails with where the file system (or the pair of them) cannot
+_NO_CLONE_ERRORS = {errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EPERM}
+
+
+def _device_of(path: Path) -> int:
+    """The device of ``path``, or of its nearest existing parent (it may not exist yet)."""
+    while True:
+        try:
+            return os.stat(path).st_dev
+        except FileNotFoundError:
+            if path.parent == path:
+                raise
+            path = path.parent
+
+
+def _clone(src: str, dst: str) -> bool:
+    """Make ``dst`` a reflink of ``src``; False (``dst`` left to the copy) where that cannot be done."""
+    try:
+        with open(src, "rb") as fsrc, open(dst, "wb") as fdst:
+            fcntl.ioctl(fdst.fileno(), _FICLONE, fsrc.fileno())
+    except OSError as exc:
+        if exc.errno in _NO_CLONE_ERRORS:
+            return False
+        raise
+    return True
 
 
 def command_text(argv: list[str]) -> str:

@@ -39,7 +39,7 @@ class Steps(ClassicDriver):
 
     def tear_down(self):
         marker = Path(self.test_env["marker"])
-        marker.write_text(f"tear_down ran; copied={(self.working_dir / 'test.yaml').exists()}\\n")
+        marker.write_text(f"tear_down ran; copied={(self.working_dir / 'input.txt').exists()}\\n")
 
 
 class Versions(DiffDriver):
@@ -81,7 +81,10 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Run]:
     }
     for name, steps in cases.items():
         files[f"tests/{name}/test.yaml"] = f"driver: steps\nsteps: {steps}\nmarker: {markers / name}\n"
+        # The copy is seen by its input (a directory with test.yaml alone is not copied).
+        files[f"tests/{name}/input.txt"] = "input\n"
     files["tests/skip/test.yaml"] = f"driver: steps\nskip: true\nmarker: {markers / 'skip'}\n"
+    files["tests/skip/input.txt"] = "input\n"
     files["tests/versions/test.yaml"] = "driver: versions\n"
     files["tests/versions/test.out"] = "tool X.Y.Z at <WD>\nsecond call\n"
     files["tests/versions-typo/test.yaml"] = "driver: versions\nbaseline_regex: true\n"
