@@ -301,7 +301,7 @@ class DaskExecutor:
             self._pending.append(_Pending(task, since, submitted))
             return
         try:
-            payload = cloudpickle.dumps(task)
+            payload = _dumps(task)
         except Exception as exc:
             error = (
                 f"cannot send {task.fragment_id} to a Dask worker: {type(exc).__name__}: {exc} "
@@ -374,8 +374,22 @@ class DaskExecutor:
     # -- completions -------------------------------------------------------
 
     def _on_done(self, future: Any) -> None:
-        # Called in Dask's client thread: hand over, wake the engine up.
-        self._done.append(future)
+        # Called in Dask's callback thread. The result lives on the worker:
+        # it is fetched on the client's event loop, not by the engine's
+        # thread (a round trip each, which would serialize the run).
+        handle = self.handle
+        if handle is None:
+            return
+        handle.client.loop.add_callback(self._fetch, handle.client, future)
+
+    async def _fetch(self, client: Any, future: Any) -> None:
+        data: Any = None
+        if future.status in ("finished", "error"):
+            try:
+                data = await client.gather(future, asynchronous=True)
+            except BaseException as exc:  # the fragment's Dask error (KilledWorker...), or a lost connection
+                data = exc
+        self._done.append((future, data))
         with contextlib.suppress(OSError):
             os.write(self._pipe_w, b"x")
 
@@ -401,30 +415,30 @@ class DaskExecutor:
     def _collect_done(self) -> list[FragmentOutcome]:
         outcomes = []
         while self._done:
-            future = self._done.popleft()
+            future, data = self._done.popleft()
             flight = self._flights.pop(future.key, None)
             if flight is None:
                 continue  # already reported (interrupted, timed out, taken back)
             self._by_index.pop(flight.task.index, None)
             self._free.append(flight.slot)
-            outcomes.append(self._outcome_of(flight))
+            outcomes.append(self._outcome_of(flight, data))
         if outcomes and self.first_fragment_at is None:
             self.first_fragment_at = time.time()
         return outcomes
 
-    def _outcome_of(self, flight: _Flight) -> FragmentOutcome:
+    def _outcome_of(self, flight: _Flight, data: Any) -> FragmentOutcome:
         task, future = flight.task, flight.future
         status = future.status
-        if status == "finished":
+        if status == "finished" and isinstance(data, bytes):
             try:
-                outcome: FragmentOutcome = pickle.loads(future.result())
+                outcome: FragmentOutcome = pickle.loads(data)
             except Exception as exc:
                 error = f"the outcome of {task.fragment_id} cannot be received from its Dask worker: {exc}"
                 return self._failed(flight, error)
             outcome.index, outcome.slot = task.index, flight.slot
             return outcome
-        if status == "error":
-            problem = future.exception()
+        if isinstance(data, BaseException):
+            problem = data
             from distributed import KilledWorker
 
             if isinstance(problem, KilledWorker) and flight.starts == 0 and self._given_back[task.index] < self.tries:
@@ -562,6 +576,24 @@ class DaskExecutor:
             elif host in live_by_host:
                 with contextlib.suppress(Exception):
                     handle.client.run(sweep_orphans, pids, workers=[live_by_host[host]], on_error="ignore")
+
+
+def _dumps(task: FragmentTask) -> bytes:
+    """The task, pickled for a worker.
+
+    cloudpickle only where plain pickle would refer to ``__main__`` (a
+    driver defined in the user's testsuite.py, which a worker's
+    ``__main__`` is not): it sends such classes by value, at several times
+    the cost of plain pickle.
+    """
+    owner = getattr(task.callback, "__self__", task.callback)
+    module = getattr(owner, "__module__", None) or getattr(type(owner), "__module__", None)
+    if module == "__main__" or type(owner).__module__ == "__main__":
+        return bytes(cloudpickle.dumps(task))
+    try:
+        return pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return bytes(cloudpickle.dumps(task))
 
 
 def _resources(task: FragmentTask) -> dict[str, float]:

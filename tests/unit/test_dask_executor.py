@@ -74,7 +74,10 @@ def run_all(ex: DaskExecutor, tasks: list[FragmentTask], timeout: float = 60) ->
         while queue and ex.free_slots() > 0:
             ex.submit(queue.pop(0))
         for outcome in ex.wait(0.5):
-            outcomes[outcome.index] = outcome
+            if outcome.state is FragmentState.READY:  # given back unstarted: the engine submits it again
+                queue.append(next(t for t in tasks if t.index == outcome.index))
+            else:
+                outcomes[outcome.index] = outcome
     return outcomes
 
 
