@@ -14,6 +14,7 @@ process either run started survives it (psutil, by an environment marker).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -64,10 +65,8 @@ def leftovers(mark: str) -> list[psutil.Process]:
         except (psutil.Error, OSError):
             continue
     for proc in found:
-        try:
+        with contextlib.suppress(psutil.Error):
             proc.kill()
-        except psutil.Error:
-            pass
     return found
 
 
@@ -86,10 +85,7 @@ def run(suite: str, engine: str, jobs: int, work: Path) -> tuple[dict[str, str],
     proc = subprocess.run(cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
     wall = time.monotonic() - start
     leaked = [p.name() for p in leftovers(mark)]
-    if engine == "e3-testsuite":
-        verdicts = e3_verdicts(out / "new")
-    else:
-        verdicts = e3suite_verdicts(out / "new")
+    verdicts = e3_verdicts(out / "new") if engine == "e3-testsuite" else e3suite_verdicts(out / "new")
     if not verdicts:
         print(proc.stdout.decode(errors="replace"))
     return verdicts, wall, proc.returncode, leaked
