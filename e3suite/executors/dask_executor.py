@@ -50,7 +50,8 @@ import cloudpickle
 from e3suite.config import ConfigError, ExecutorSpec
 from e3suite.executors.base import FragmentOutcome, FragmentStarted, FragmentTask
 from e3suite.executors.dask_cluster import ClusterHandle, open_cluster
-from e3suite.executors.dask_facts import hash_files, incompatibility, offers, unmet
+from e3suite.executors.dask_facts import hash_files, incompatibility
+from e3suite.executors.dask_placement import dumps_task, eligible_workers, fragment_resources
 from e3suite.executors.dask_worker import (
     E3suiteWorkerPlugin,
     forget_run,
@@ -65,6 +66,8 @@ from e3suite.version import __version__
 
 #: How often the worker list, pending placements and engine-side deadlines are looked at.
 HOUSEKEEPING_PERIOD = 0.5
+#: How often the list of workers is looked at while fragments run.
+WORKER_REFRESH_PERIOD = 2.0
 #: Beyond a fragment's timeout and kill grace: the time its worker gets to
 #: end it itself before the engine gives up on it.
 COMMAND_MARGIN = 2.0
@@ -136,6 +139,7 @@ class DaskExecutor:
         self._resources: dict[str, dict[str, float]] = {}
         self._seq = 0
         self._next_housekeeping = 0.0
+        self._next_refresh = 0.0
         self._wakeup_fd: int | None = None
         self._hurry = False
         self._lock = threading.Lock()
@@ -200,6 +204,12 @@ class DaskExecutor:
         if self._needs_housekeeping() and time.monotonic() >= self._next_housekeeping:
             self._next_housekeeping = time.monotonic() + HOUSEKEEPING_PERIOD
             outcomes.extend(self._housekeeping())
+        elif self._flights and time.monotonic() >= self._next_refresh:
+            # Workers die and are restarted under new addresses: placement
+            # must know the live ones, and a new worker's facts.
+            self._next_refresh = time.monotonic() + WORKER_REFRESH_PERIOD
+            with contextlib.suppress(Exception):
+                self._refresh_workers()
         return outcomes
 
     def take_started(self) -> list[FragmentStarted]:
@@ -301,7 +311,7 @@ class DaskExecutor:
             self._pending.append(_Pending(task, since, submitted))
             return
         try:
-            payload = _dumps(task)
+            payload = dumps_task(task)
         except Exception as exc:
             error = (
                 f"cannot send {task.fragment_id} to a Dask worker: {type(exc).__name__}: {exc} "
@@ -314,7 +324,7 @@ class DaskExecutor:
         self._seq += 1
         key = f"{task.fragment_id}#{self.run_id}-{self._seq}"
         restrict = eligible if len(eligible) < len(self._workers) else None
-        resources = _resources(task)
+        resources = fragment_resources(task)
         assert self.handle is not None
         future = self.handle.client.submit(
             run_payload, payload, slot, self.run_id, str(self.root_dir),
@@ -327,39 +337,7 @@ class DaskExecutor:
 
     def _eligible(self, task: FragmentTask) -> tuple[list[str], str | None]:
         """The workers that may run ``task``, and when there are none, why."""
-        requires = task.test_env.get("requires") or {}
-        if not isinstance(requires, dict):
-            requires = {}
-        resources = _resources(task)
-        driver = getattr(task.callback, "__self__", None)
-        can_run_on = getattr(driver, "can_run_on", None)
-        eligible, refusals = [], []
-        for address, facts in self._workers.items():
-            if unmet(requires, facts):
-                continue
-            offered = self._resources.get(address, {})
-            if any(offered.get(name, 0) < amount for name, amount in resources.items()):
-                continue
-            if can_run_on is not None:
-                verdict = can_run_on(facts)
-                if verdict is not True:
-                    refusals.append(str(verdict) if isinstance(verdict, str) and verdict else "can_run_on refused it")
-                    continue
-            eligible.append(address)
-        if eligible:
-            return eligible, None
-        parts = []
-        if requires:
-            parts.append(f"needs {', '.join(f'{k}={v}' for k, v in requires.items())}; "
-                         f"workers offer {offers(requires, self._workers.values()) if self._workers else 'nothing'}")
-        if resources:
-            have = {n: max((r.get(n, 0) for r in self._resources.values()), default=0) for n in resources}
-            parts.append(f"needs resources {_pairs(resources)}; workers offer at most {_pairs(have)}")
-        if refusals:
-            parts.append(f"its driver's can_run_on: {refusals[0]}")
-        if not self._workers:
-            parts.append("no usable worker")
-        return [], "; ".join(parts)
+        return eligible_workers(task, self._workers, self._resources)
 
     def _not_placed(self, task: FragmentTask, submitted: float, reason: str, at_once: bool) -> FragmentOutcome:
         when = "on any worker of this cluster" if at_once else f"within {self.max_pending_time:g} s"
@@ -576,36 +554,6 @@ class DaskExecutor:
             elif host in live_by_host:
                 with contextlib.suppress(Exception):
                     handle.client.run(sweep_orphans, pids, workers=[live_by_host[host]], on_error="ignore")
-
-
-def _dumps(task: FragmentTask) -> bytes:
-    """The task, pickled for a worker.
-
-    cloudpickle only where plain pickle would refer to ``__main__`` (a
-    driver defined in the user's testsuite.py, which a worker's
-    ``__main__`` is not): it sends such classes by value, at several times
-    the cost of plain pickle.
-    """
-    owner = getattr(task.callback, "__self__", task.callback)
-    module = getattr(owner, "__module__", None) or getattr(type(owner), "__module__", None)
-    if module == "__main__" or type(owner).__module__ == "__main__":
-        return bytes(cloudpickle.dumps(task))
-    try:
-        return pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:
-        return bytes(cloudpickle.dumps(task))
-
-
-def _resources(task: FragmentTask) -> dict[str, float]:
-    """The Dask resources a fragment holds while it runs (test.yaml ``resources:``)."""
-    resources = task.test_env.get("resources")
-    if not isinstance(resources, dict):
-        return {}
-    return {str(k): float(v) for k, v in resources.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-
-
-def _pairs(mapping: dict[str, float]) -> str:
-    return ", ".join(f"{k}={v:g}" for k, v in mapping.items())
 
 
 def _outcome_state(future: Any) -> FragmentState | None:

@@ -1,0 +1,90 @@
+"""Where a fragment may run on a Dask cluster, and how it travels there.
+
+``eligible_workers`` matches a fragment's ``requires:`` (worker facts), its
+``resources:`` (Dask worker resources) and its driver's ``can_run_on``
+against the workers that joined, and says why none fits; ``dumps_task``
+pickles the fragment for a worker.
+
+Pure functions of their arguments: nothing here talks to Dask or decides a
+verdict.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Mapping
+from typing import Any
+
+import cloudpickle
+
+from e3suite.executors.base import FragmentTask
+from e3suite.executors.dask_facts import offers, unmet
+
+
+def eligible_workers(
+    task: FragmentTask, workers: Mapping[str, dict[str, Any]], resources_of: Mapping[str, dict[str, float]]
+) -> tuple[list[str], str | None]:
+    """The addresses of the workers that may run ``task``, and when there are none, why."""
+    requires = task.test_env.get("requires") or {}
+    if not isinstance(requires, dict):
+        requires = {}
+    resources = fragment_resources(task)
+    driver = getattr(task.callback, "__self__", None)
+    can_run_on = getattr(driver, "can_run_on", None)
+    eligible, refusals = [], []
+    for address, facts in workers.items():
+        if unmet(requires, facts):
+            continue
+        offered = resources_of.get(address, {})
+        if any(offered.get(name, 0) < amount for name, amount in resources.items()):
+            continue
+        if can_run_on is not None:
+            verdict = can_run_on(facts)
+            if verdict is not True:
+                refusals.append(str(verdict) if isinstance(verdict, str) and verdict else "can_run_on refused it")
+                continue
+        eligible.append(address)
+    if eligible:
+        return eligible, None
+    parts = []
+    if requires:
+        offered_facts = offers(requires, workers.values()) if workers else "nothing"
+        parts.append(f"needs {', '.join(f'{k}={v}' for k, v in requires.items())}; workers offer {offered_facts}")
+    if resources:
+        have = {n: max((r.get(n, 0) for r in resources_of.values()), default=0) for n in resources}
+        parts.append(f"needs resources {_pairs(resources)}; workers offer at most {_pairs(have)}")
+    if refusals:
+        parts.append(f"its driver's can_run_on: {refusals[0]}")
+    if not workers:
+        parts.append("no usable worker")
+    return [], "; ".join(parts)
+
+
+def dumps_task(task: FragmentTask) -> bytes:
+    """The task, pickled for a worker.
+
+    cloudpickle only where plain pickle would refer to ``__main__`` (a
+    driver defined in the user's testsuite.py, which a worker's
+    ``__main__`` is not): it sends such classes by value, at several times
+    the cost of plain pickle.
+    """
+    owner = getattr(task.callback, "__self__", task.callback)
+    module = getattr(owner, "__module__", None) or getattr(type(owner), "__module__", None)
+    if module == "__main__" or type(owner).__module__ == "__main__":
+        return bytes(cloudpickle.dumps(task))
+    try:
+        return pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return bytes(cloudpickle.dumps(task))
+
+
+def fragment_resources(task: FragmentTask) -> dict[str, float]:
+    """The Dask resources a fragment holds while it runs (test.yaml ``resources:``)."""
+    resources = task.test_env.get("resources")
+    if not isinstance(resources, dict):
+        return {}
+    return {str(k): float(v) for k, v in resources.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def _pairs(mapping: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:g}" for k, v in mapping.items())
