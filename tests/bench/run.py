@@ -5,6 +5,7 @@
     .venv/bin/python tests/bench/run.py W1 W2 --rounds 5
     .venv/bin/python tests/bench/run.py W1 --rows floor,e3suite,lit
     .venv/bin/python tests/bench/run.py W5 --profile     # cProfile of one stock-driver run
+    .venv/bin/python tests/bench/run.py W1 --other-tree /tmp/before   # A/B against another tree
 
 Workloads (issues 3 and 8):
 
@@ -29,7 +30,10 @@ Rows (``--rows`` picks some, in this order):
   command in the test directory (no working directory, no copy), fresh ``-o``;
 - ``lit``: LLVM lit (``pip install lit``), its own ShTest format, each test a
   file with ``RUN: true`` (5 RUN lines for W4), ``lit -jJ -q``; skipped with a
-  note when lit is not installed.
+  note when lit is not installed;
+- ``other-tree`` (with ``--other-tree DIR``): as ``e3suite``, with the
+  e3suite package of ``DIR`` (say, a copy of the tree before a change):
+  A/B in the same rounds.
 
 In each round the rows run one after the other, in an order that rotates
 from round to round (so that a change of machine load, or what a run leaves
@@ -132,7 +136,7 @@ WORKLOADS = {
     "W5": Workload("W5", 10_000, ["true"], 2),
 }
 DEFAULT_WORKLOADS = ["W1", "W2", "W4", "W5"]
-ROWS = ["floor", "e3suite", "next-run", "bench-driver", "lit"]
+ROWS = ["floor", "e3suite", "next-run", "bench-driver", "lit", "other-tree"]
 
 
 @dataclass
@@ -175,7 +179,7 @@ def make_suite(root: Path, workload: Workload, kind: str) -> Path:
     return suite
 
 
-def measure(argv: list[str], cwd: Path, stdin: bytes | None = None) -> Sample:
+def measure(argv: list[str], cwd: Path, stdin: bytes | None = None, env: dict[str, str] | None = None) -> Sample:
     # stderr goes to a file, not a pipe: a run that prints a lot there must
     # not block on a pipe nobody reads until it exits.
     with tempfile.TemporaryFile() as errors:
@@ -186,6 +190,7 @@ def measure(argv: list[str], cwd: Path, stdin: bytes | None = None) -> Sample:
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=errors,
+            env=env,
         )
         if stdin is not None:
             assert proc.stdin is not None
@@ -216,6 +221,7 @@ class Bench:
         self.temp_dir = temp_dir
         self.runs = 0
         self.lit = lit_command()
+        self.other_tree: Path | None = None
 
     def e3suite_argv(self, workload: Workload, out: Path) -> list[str]:
         argv = [sys.executable, "testsuite.py", f"-j{workload.jobs}", "-q", "--no-color", "-o", str(out)]
@@ -237,6 +243,13 @@ class Bench:
             *head, last = workload.argv
             stdin = (last + "\n").encode() * (workload.tests * workload.chain)
             return lambda: measure(["xargs", "-P", str(workload.jobs), "-n", "1", *head], cwd, stdin)
+        if row == "other-tree":
+            if self.other_tree is None:
+                return None
+            suite = make_suite(self.root, workload, "stock")
+            env = dict(os.environ, PYTHONPATH=str(self.other_tree))
+            compileall.compile_dir(str(self.other_tree / "e3suite"), quiet=1)
+            return lambda: measure(self.e3suite_argv(workload, self.fresh_output()), suite, env=env)
         if row in ("e3suite", "bench-driver"):
             suite = make_suite(self.root, workload, "stock" if row == "e3suite" else "bench")
             return lambda: measure(self.e3suite_argv(workload, self.fresh_output()), suite)
@@ -275,6 +288,7 @@ ROW_LABELS = {
     "next-run": "e3suite, stock driver, same -o (next run)",
     "bench-driver": "e3suite, CommandDriver in test dir, fresh -o",
     "lit": "LLVM lit",
+    "other-tree": "e3suite of --other-tree, stock driver, fresh -o",
 }
 
 
@@ -292,9 +306,9 @@ def run_workload(bench: Bench, workload: Workload, rows: list[str], rounds: int,
     notes = []
     for row in rows:
         runner = bench.runner(row, workload)
-        if runner is None:
+        if runner is None and row == "lit":
             notes.append(f"{workload.label}: {row} skipped: lit is not installed (pip install lit)")
-        else:
+        elif runner is not None:
             runners[row] = runner
     samples: dict[str, list[Sample]] = {row: [] for row in runners}
     order = list(runners)
@@ -330,6 +344,12 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile one e3suite run (stock driver) per workload")
     parser.add_argument("--keep", metavar="DIR", help="generate suites in DIR and keep them")
     parser.add_argument(
+        "--other-tree",
+        metavar="DIR",
+        type=Path,
+        help="also run the e3suite package of DIR (DIR/e3suite), e.g. the commit before: an A/B row",
+    )
+    parser.add_argument(
         "--tmpfs",
         action="store_true",
         help="suites, results and working directories in /dev/shm: the engine's cost without the disk's",
@@ -354,6 +374,7 @@ def main() -> int:
     env_path = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(REPO) + (os.pathsep + env_path if env_path else "")
     bench = Bench(root, temp_dir)
+    bench.other_tree = args.other_tree.resolve() if args.other_tree else None
     lit_version = importlib.metadata.version("lit") if bench.lit is not None else ""
     try:
         if args.profile:

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Start-up of a one-testcase run: from ``./testsuite.py`` to its first command.
+
+    .venv/bin/python tests/bench/startup.py              # 15 runs, medians
+    .venv/bin/python tests/bench/startup.py --runs 30 --importtime
+
+The testcase is a stock ``shell`` one whose command is ``date +%s.%N``: the
+time it prints (read back from the results record) minus the time just
+before the benchmark started ``python testsuite.py -q -o DIR`` (a fresh
+``DIR`` each run) is the start-up; the rest of the run's wall time is the
+end (reaping, records, index, summary). Also shown: the same for ``python
+-c pass`` (the interpreter alone) and, with ``--importtime``, the modules
+that ``python -X importtime`` shows taking longest (cumulative, median over
+the runs). It asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+SUITE = """\
+import sys
+
+from e3suite import Testsuite
+from e3suite.drivers import ShellDriver
+
+
+class StartupSuite(Testsuite):
+    test_driver_map = {"shell": ShellDriver}
+
+
+if __name__ == "__main__":
+    sys.exit(StartupSuite().main())
+"""
+
+
+def one_run(suite: Path, out: Path, importtime: bool) -> tuple[float, float, dict[str, int]]:
+    argv = [sys.executable, *(["-X", "importtime"] if importtime else []), "testsuite.py", "-q", "-o", str(out)]
+    start = time.time()
+    proc = subprocess.run(argv, cwd=suite, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    wall = time.time() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} exited with {proc.returncode}:\n{proc.stderr.decode()[-3000:]}")
+    record = json.loads((out / "new" / "results" / "first.json").read_text())
+    first = float(record["processes"][0]["output"])
+    imports: dict[str, int] = {}
+    for line in proc.stderr.decode().splitlines():
+        if line.startswith("import time:") and "|" in line and "cumulative" not in line:
+            _, cumulative, name = line.split("|")
+            imports[name.strip()] = int(cumulative)
+    return first - start, wall, imports
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--importtime", action="store_true", help="also show the slowest imports")
+    args = parser.parse_args()
+    compileall.compile_dir(str(REPO / "e3suite"), quiet=1)  # as on users' machines
+    env_path = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(REPO) + (os.pathsep + env_path if env_path else "")
+    root = Path(tempfile.mkdtemp(prefix="e3suite-startup-"))
+    try:
+        suite = root / "suite"
+        (suite / "tests" / "first").mkdir(parents=True)
+        (suite / "testsuite.py").write_text(SUITE)
+        (suite / "tests" / "first" / "test.yaml").write_text("driver: shell\ncmd: [date, +%s.%N]\n")
+        firsts, walls, interpreter = [], [], []
+        imports: dict[str, list[int]] = defaultdict(list)
+        for i in range(args.runs):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "pass"], check=True)
+            interpreter.append(time.perf_counter() - start)
+            first, wall, times = one_run(suite, root / f"out{i}", args.importtime)
+            firsts.append(first)
+            walls.append(wall)
+            for name, value in times.items():
+                imports[name].append(value)
+        print(f"interpreter alone (python -c pass): {statistics.median(interpreter) * 1000:.1f} ms")
+        print(
+            f"./testsuite.py to the first command: {statistics.median(firsts) * 1000:.1f} ms "
+            f"(min {min(firsts) * 1000:.1f}, max {max(firsts) * 1000:.1f})"
+        )
+        print(f"whole one-testcase run: {statistics.median(walls) * 1000:.1f} ms")
+        if imports:
+            print("slowest imports, cumulative ms (median):")
+            ranked = sorted(imports.items(), key=lambda item: -statistics.median(item[1]))
+            for name, values in ranked[:25]:
+                print(f"  {statistics.median(values) / 1000:7.1f}  {name}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
