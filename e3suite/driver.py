@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from e3suite.model import FailureReason, TestResult
+from e3suite.model import DependencyOutcome, FailureReason, TestResult
 
 if TYPE_CHECKING:
     from e3suite.process import CommandResult
 
 FragmentCallback = Callable[["FragmentContext"], Any]
+
+#: In the environment of every command a fragment runs: its attempt number.
+ATTEMPT_VARIABLE = "E3SUITE_ATTEMPT"
 
 
 class DriverError(Exception):
@@ -36,6 +39,13 @@ class FragmentSpec:
     callback: FragmentCallback
     after: tuple[str, ...] = ()
     timeout: float | None = None
+    #: "success": runs only if its predecessors' testcases have not failed;
+    #: "always": runs once they have ended, whatever their outcome
+    when: str = "success"
+
+
+#: The values of ``add_fragment(..., when=...)``.
+WHEN_VALUES = ("success", "always")
 
 
 class FragmentContext:
@@ -54,6 +64,10 @@ class FragmentContext:
     - ``matrix``: the values of a matrix testcase (empty otherwise);
     - ``test_id`` / ``fragment_id``: who is running;
     - ``timeout``: the fragment's timeout in seconds, or None;
+    - ``attempt``: 1 for the first attempt, 2 for the first retry... (also
+      ``E3SUITE_ATTEMPT`` in the environment of every command it runs);
+    - ``outcomes``: predecessor (same keys as ``previous``) -> how it ended,
+      a ``DependencyOutcome`` (state, its testcase's verdict so far);
     - ``shell(cmd, ...)``: run a command, recorded in ``result.processes``.
     """
 
@@ -70,8 +84,12 @@ class FragmentContext:
         fragment_id: str,
         matrix: dict[str, Any] | None = None,
         timeout: float | None = None,
+        attempt: int = 1,
+        outcomes: dict[str, DependencyOutcome] | None = None,
     ) -> None:
         self.slot = slot
+        self.attempt = attempt
+        self.outcomes = outcomes if outcomes is not None else {}
         self.previous = previous
         self.test_env = test_env
         self.test_dir = test_dir
@@ -123,6 +141,10 @@ class FragmentContext:
             # End the command (gracefully, output kept) before the executor
             # has to kill the whole callback.
             limit = max(0.05, self.timeout - (time.monotonic() - self._started))
+        if os.environ.get(ATTEMPT_VARIABLE) != str(self.attempt):
+            # A worker puts it in its environment for each fragment (cheap);
+            # elsewhere (in-process threads) it goes with the command.
+            env = {**(env or {}), ATTEMPT_VARIABLE: str(self.attempt)}
         result = process.run(
             cmd,
             cwd=self.working_dir if cwd is None else cwd,
@@ -175,6 +197,9 @@ class TestDriver:
     #: JSON Schema (a dict with "properties") of the test.yaml keys this
     #: driver reads, besides the keys common to every driver.
     test_yaml_schema: ClassVar[dict[str, Any]] = {}
+    #: How many more times a failing testcase of this driver is tried, unless
+    #: its test.yaml (``retries``) or ``--retries`` says otherwise.
+    retries: ClassVar[int] = 0
 
     def __init__(
         self,
@@ -212,8 +237,16 @@ class TestDriver:
         callback: FragmentCallback,
         after: Iterable[str] = (),
         timeout: float | None = None,
+        when: str = "success",
     ) -> None:
-        """Declare a fragment named ``name`` running ``callback(ctx)``."""
+        """Declare a fragment named ``name`` running ``callback(ctx)``.
+
+        ``when="always"`` makes it run once its predecessors have ended,
+        whatever their outcome (cleanup, collecting the logs of a failed
+        build); the default ``"success"`` runs it only if they succeeded.
+        """
+        if when not in WHEN_VALUES:
+            raise DriverError(f"fragment {name!r}: when={when!r}, expected one of {', '.join(WHEN_VALUES)}")
         if not name or ":" in name:
             raise DriverError(f"invalid fragment name {name!r}: it must be non-empty, without ':'")
         names = self.__dict__.setdefault("_fragment_names", set())
@@ -224,7 +257,7 @@ class TestDriver:
         if isinstance(after, str):
             after = [after]
         names.add(name)
-        self.fragments.append(FragmentSpec(name, callback, tuple(after), timeout))
+        self.fragments.append(FragmentSpec(name, callback, tuple(after), timeout, when))
 
     def __getstate__(self) -> dict[str, Any]:
         # Callbacks are bound methods: pickling one pickles the driver. The

@@ -1,34 +1,71 @@
-"""Run a plan on an executor and turn fragment outcomes into verdicts.
+"""Run a plan on an executor as a stream of attempts; decide and commit verdicts.
 
-The engine owns the verdict rules (promise 1 of docs/index.md): every testcase of the plan
-ends with exactly one verdict, persisted through the ResultsWriter as soon as
-its last fragment ends. It keeps a ready queue (a heap keyed by critical-path
-priority, then discovery order) and releases dependants as predecessors
-complete, so scheduling is O((V + E) log V) over the run.
+The engine owns the verdict rules (promise 1 of docs/index.md): every
+testcase of the plan ends with exactly one verdict. It keeps a ready queue
+(a heap keyed by critical-path priority, then discovery order), releases
+dependants as predecessors end, and tells everything it does as events on
+the run's bus (``e3suite.events``): the journal, the terminal, the progress
+line and the status file are sinks of that stream.
 
-It never prints: what users see goes through the listener it is given.
-It never runs a callback itself: executors do.
+A testcase may be tried several times (``retries``). When an attempt fails,
+nothing downstream of what failed is released or skipped while the
+testcase may still be retried: once none of its fragments runs, the failed
+fragments and those of the same testcase after them are reset and run again
+(after ``--retry-delay``), predecessors in other testcases keep their
+return values. Deciding a verdict is ``e3suite.verdicts``' pure function;
+committing it (the TestFinished event, counts) comes after, so a retried
+attempt never reaches a report as final.
+
+It never prints, never writes files and never runs a callback itself.
 """
 
 from __future__ import annotations
 
 import argparse
 import heapq
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from e3suite.events import (
+    AttemptFailed,
+    EventBus,
+    FragmentEnded,
+    FragmentQueued,
+    FragmentStarted,
+    Sink,
+    TestDiscovered,
+    TestFinished,
+)
 from e3suite.executors.base import Executor, FragmentOutcome, FragmentTask
-from e3suite.model import FailureReason, FragmentRecord, FragmentState, TestResult, TestStatus
+from e3suite.model import (
+    Attempt,
+    DependencyOutcome,
+    FailureReason,
+    FragmentRecord,
+    FragmentState,
+    TestResult,
+    TestStatus,
+)
 from e3suite.plan import Fragment, Plan, PlannedTest
-from e3suite.store import ResultsWriter
+from e3suite.verdicts import INTERRUPTED, AttemptState, Rules, attempt_verdict, final_verdict, retryable
 
 #: Upper bound of the executor wait: the engine's housekeeping period.
 HOUSEKEEPING_PERIOD = 0.5
 
-INTERRUPTED = "interrupted"
 NOT_RUN_INTERRUPTED = "not run: interrupted"
 NOT_RUN_FAILURE_LIMIT = "not run: failure limit reached"
 NOT_RUN_WRITE_ERROR = "not run: the results could not be written"
+
+__all__ = ["INTERRUPTED", "NOT_RUN_FAILURE_LIMIT", "NOT_RUN_INTERRUPTED", "Engine"]
+
+_FAILURE_WORDS = {
+    FragmentState.FAILED: "failed",
+    FragmentState.TIMEDOUT: "timed out",
+    FragmentState.ABORTED: "was interrupted",
+    FragmentState.SKIPPED: "was skipped",
+}
 
 
 @dataclass
@@ -36,57 +73,23 @@ class _TestState:
     """The engine's book-keeping for one testcase while it runs."""
 
     planned: PlannedTest
-    result: TestResult
-    remaining: int
-    verdict_by: str | None = None
-    error: str | None = None
-    timeout: str | None = None
-    aborted: bool = False
-    skip_message: str | None = None
+    rules: Rules
+    attempts_allowed: int
+    state: AttemptState
+    remaining: int  # fragments not in a terminal state
+    attempt: int = 1
+    final: bool = True  # no retry left: failures propagate at once
+    running: int = 0  # fragments handed to the executor
     done: bool = False
     run_time: float = 0.0
     records: list[FragmentRecord] = field(default_factory=list)
-
-    @property
-    def failing(self) -> bool:
-        """True when dependants of this testcase's fragments must not run."""
-        status = self.result.status
-        return (
-            self.error is not None
-            or self.timeout is not None
-            or self.aborted
-            or (status is not None and status.is_failure)
-        )
-
-
-class RunListener:
-    """What the engine tells the outside world; every method is optional."""
-
-    def fragment_started(self, fragment: Fragment, running: int) -> None:
-        pass
-
-    def fragment_ended(self, fragment: Fragment, outcome: FragmentOutcome) -> None:
-        pass
-
-    def test_finished(self, result: TestResult) -> None:
-        pass
-
-
-class _Broadcast(RunListener):
-    def __init__(self, listeners: list[RunListener]) -> None:
-        self.listeners = listeners
-
-    def fragment_started(self, fragment: Fragment, running: int) -> None:
-        for listener in self.listeners:
-            listener.fragment_started(fragment, running)
-
-    def fragment_ended(self, fragment: Fragment, outcome: FragmentOutcome) -> None:
-        for listener in self.listeners:
-            listener.fragment_ended(fragment, outcome)
-
-    def test_finished(self, result: TestResult) -> None:
-        for listener in self.listeners:
-            listener.test_finished(result)
+    # (fragment, outcome) of the fragments that ended in this attempt, or were kept from one before
+    contributions: list[tuple[Fragment, FragmentOutcome]] = field(default_factory=list)
+    # fragments that ended while the attempt was failing: successors not released yet
+    stalled: dict[int, list[int]] = field(default_factory=dict)
+    previous: list[Attempt] = field(default_factory=list)  # attempts that failed
+    attempt_start: float | None = None
+    pending_retry: tuple[AttemptState, list[int]] | None = None  # the failed attempt, the fragments to rerun
 
 
 class Engine:
@@ -94,28 +97,24 @@ class Engine:
         self,
         plan: Plan,
         executor: Executor,
-        writer: ResultsWriter,
+        events: EventBus | Sink,
         options: argparse.Namespace,
-        listeners: list[RunListener] | None = None,
+        listeners: Iterable[Sink] | None = None,
     ) -> None:
         self.plan = plan
         self.executor = executor
-        self.writer = writer
+        self.bus = events if isinstance(events, EventBus) else EventBus([events, *(listeners or [])])
         self.options = options
-        self.listener = _Broadcast(listeners or [])
         fragments = plan.fragments
         self.states = [FragmentState.BLOCKED] * len(fragments)
         self.indegree = [len(f.preds) for f in fragments]
         self.values: dict[int, Any] = {}  # return values awaited by dependants
         self.unsent = [len(f.succs) for f in fragments]
-        self.tests = {
-            test_id: _TestState(planned, TestResult(test_id), len(planned.fragments))
-            for test_id, planned in plan.tests.items()
-        }
+        self.attempt_of = [1] * len(fragments)
         self.ready: list[tuple[float, int]] = []
+        self.retry_timers: list[tuple[float, int, str]] = []  # (due, sequence, test id)
         self.running = 0  # fragments handed to the executor (started, or queued in a worker)
-        self.started = [False] * len(fragments)  # its start was journaled
-        self.started_count = 0  # fragments really running now
+        self.started = [False] * len(fragments)  # its start was told
         self.stop_reason: str | None = None  # set: schedule nothing more
         self.interrupt_requested = False
         self.failures = 0
@@ -124,7 +123,33 @@ class Engine:
         self.max_consecutive: int | None = getattr(options, "max_consecutive_failures", None)
         self.default_timeout: float | None = getattr(options, "timeout", None)
         self.leak_fails = getattr(options, "leak_result", "pass") == "fail"
+        self.retries_started = 0
+        self.max_retries_total: int | None = getattr(options, "max_retries_total", None)
+        self.retry_delay = float(getattr(options, "retry_delay", 0.0) or 0.0)
+        self.retry_backoff = getattr(options, "retry_backoff", "fixed")
+        self.tests = {test_id: self._new_test_state(planned) for test_id, planned in plan.tests.items()}
         self.results: list[TestResult] = []
+
+    def _new_test_state(self, planned: PlannedTest) -> _TestState:
+        case = planned.case
+        rules = Rules(case.verdict, case.expected_failure, self.leak_fails)
+        allowed = 1 + self._retries_of(planned)
+        test = _TestState(
+            planned, rules, allowed, AttemptState(TestResult(case.test_id)), len(planned.fragments)
+        )
+        test.final = allowed == 1
+        return test
+
+    def _retries_of(self, planned: PlannedTest) -> int:
+        """test.yaml's ``retries``, else ``--retries``, else the driver's default."""
+        value = planned.case.test_env.get("retries")
+        if isinstance(value, int) and not isinstance(value, bool):
+            return max(0, value)
+        option = getattr(self.options, "retries", None)
+        if isinstance(option, int):
+            return max(0, option)
+        driver = planned.driver
+        return max(0, int(getattr(type(driver), "retries", 0) or 0)) if driver is not None else 0
 
     # -- public ------------------------------------------------------------
 
@@ -135,9 +160,8 @@ class Engine:
             self.stop_reason = NOT_RUN_INTERRUPTED
 
     def run(self) -> list[TestResult]:
-        journal = self.writer.journal
         for test_id in self.tests:
-            journal.write("test_discovered", test=test_id)
+            self.bus.emit(TestDiscovered(test_id))
         self._fail_planned_errors()
         for fragment in self.plan.fragments:
             if self.states[fragment.index] is FragmentState.BLOCKED and self.indegree[fragment.index] == 0:
@@ -162,24 +186,32 @@ class Engine:
     # -- scheduling ----------------------------------------------------------
 
     def _loop(self) -> None:
+        executor, bus = self.executor, self.bus
         while not self.interrupt_requested:
-            if self.writer.error is not None and self.stop_reason is None:
+            if bus.failure is not None and self.stop_reason is None:
                 self.stop_reason = NOT_RUN_WRITE_ERROR
+            now = time.monotonic()
+            if self.retry_timers:
+                self._start_due_retries(now)
             self._fill_slots()
-            if self.running == 0:
+            waiting_retry = bool(self.retry_timers) and self.stop_reason is None
+            if self.running == 0 and not waiting_retry:
                 break  # nothing runs and nothing more can start
-            for outcome in self.executor.wait(HOUSEKEEPING_PERIOD):
+            timeout = HOUSEKEEPING_PERIOD
+            if waiting_retry:
+                timeout = max(0.0, min(timeout, self.retry_timers[0][0] - now))
+            for outcome in executor.wait(timeout):
                 self._complete(outcome)
             # After the ends: a worker starts the fragment queued behind the
-            # one it reported, and the journal tells them in that order.
-            for started in self.executor.take_started():
+            # one it reported, and the events tell them in that order.
+            for started in executor.take_started():
                 self._note_started(started.index, started.slot, started.time, started.pid)
-            take_back = getattr(self.executor, "take_back_queued", None)
-            if self.stop_reason is not None and take_back is not None:
+            if self.stop_reason is not None:
                 # Scheduling stopped: what an executor queued but did not
                 # start is not run (running fragments finish).
-                for outcome in take_back():
+                for outcome in executor.take_back_queued():
                     self._complete(outcome)
+            bus.housekeeping(time.monotonic())
 
     def _fill_slots(self) -> None:
         ready, executor = self.ready, self.executor
@@ -197,14 +229,21 @@ class Engine:
         test = self.tests[fragment.test_id]
         planned = test.planned
         assert fragment.spec is not None and planned.working_dir is not None
-        previous = {}
+        previous: dict[str, Any] = {}
+        outcomes: dict[str, DependencyOutcome] = {}
         for pred in fragment.preds:
             pred_fragment = self.plan.fragments[pred]
-            key = pred_fragment.name if pred_fragment.test_id == fragment.test_id else pred_fragment.fragment_id
+            same_test = pred_fragment.test_id == fragment.test_id
+            key = pred_fragment.name if same_test else pred_fragment.fragment_id
             previous[key] = self.values.get(pred)
-            # Keep a return value only until its last dependant has it.
+            pred_state = self.tests[pred_fragment.test_id].state
+            outcomes[key] = DependencyOutcome(
+                self.states[pred], pred_state.result.status, pred_state.result.message
+            )
+            # Keep a return value only until its last dependant has it (and
+            # that dependant cannot be tried again, needing it once more).
             self.unsent[pred] -= 1
-            if self.unsent[pred] == 0:
+            if self.unsent[pred] <= 0 and test.final:
                 self.values.pop(pred, None)
         timeout = fragment.spec.timeout
         if timeout is None:
@@ -220,23 +259,32 @@ class Engine:
             working_dir=planned.working_dir,
             options=self.options,
             previous=previous,
-            result=test.result.working_copy(),
+            result=test.state.result.working_copy(),
             matrix=planned.case.matrix,
             timeout=float(timeout) if isinstance(timeout, (int, float)) else None,
+            attempt=test.attempt,
+            outcomes=outcomes,
         )
         self.states[fragment.index] = FragmentState.RUNNING
+        self.attempt_of[fragment.index] = test.attempt
+        test.pending_retry = None  # its new attempt has begun
         self.running += 1
+        test.running += 1
+        self.bus.emit(FragmentQueued(fragment.index, fragment.fragment_id, fragment.test_id, test.attempt))
         self.executor.submit(task)
 
     def _note_started(self, index: int, slot: int, at: float, pid: int | None) -> None:
-        """A fragment really began: journal it with its real start, tell listeners."""
+        """A fragment really began: tell it with its real start."""
         if self.started[index] or self.states[index] is not FragmentState.RUNNING:
             return
         self.started[index] = True
-        self.started_count += 1
         fragment = self.plan.fragments[index]
-        self.writer.journal.write("fragment_started", fragment=fragment.fragment_id, time=at, slot=slot, pid=pid)
-        self.listener.fragment_started(fragment, self.started_count)
+        test = self.tests[fragment.test_id]
+        if test.attempt_start is None:
+            test.attempt_start = at
+        self.bus.emit(
+            FragmentStarted(index, fragment.fragment_id, fragment.test_id, self.attempt_of[index], slot, at, pid)
+        )
 
     # -- completions ---------------------------------------------------------
 
@@ -244,133 +292,310 @@ class Engine:
         index = outcome.index
         if self.states[index] is not FragmentState.RUNNING:
             return  # a late report after an interruption
+        fragment = self.plan.fragments[index]
+        test = self.tests[fragment.test_id]
         if outcome.state is FragmentState.READY:
             # The executor gives back a fragment it had queued but not
             # started: schedule it again (or skip it if scheduling stopped).
             self.running -= 1
+            test.running -= 1
             self._make_ready(index)
             return
-        fragment = self.plan.fragments[index]
         # An executor may tell a start only with the end (a short fragment).
         self._note_started(index, outcome.slot, outcome.start, None)
+        self.started[index] = False  # a retry tells its own start
         self.states[index] = outcome.state
         self.running -= 1
-        self.started_count -= 1
-        test = self.tests[fragment.test_id]
-        record = FragmentRecord(fragment.name, outcome.state, outcome.slot, outcome.start, outcome.end)
+        test.running -= 1
+        record = FragmentRecord(
+            fragment.name, outcome.state, outcome.slot, outcome.start, outcome.end, self.attempt_of[index]
+        )
         test.records.append(record)
         test.run_time += max(0.0, outcome.end - outcome.start)
-        self.writer.journal.write("fragment_ended", fragment=fragment.fragment_id, **_record_fields(record))
-        self._merge(test, fragment, outcome)
-        self.listener.fragment_ended(fragment, outcome)
-        if outcome.state is FragmentState.COMPLETE and not test.failing:
+        self.bus.emit(
+            FragmentEnded(
+                index, fragment.fragment_id, fragment.test_id, self.attempt_of[index], outcome.state,
+                outcome.slot, outcome.start, outcome.end, outcome.error,
+            )
+        )
+        was_failing = test.state.failing
+        _merge(test.state, fragment, outcome)
+        test.contributions.append((fragment, outcome))
+        if outcome.state in (FragmentState.FAILED, FragmentState.TIMEDOUT) or (
+            test.state.failing and not was_failing
+        ):
+            test.state.failed.add(index)
+        test.remaining -= 1
+        if outcome.state is FragmentState.ABORTED:
+            pass  # its dependants are skipped with the stop reason (see _skip_not_run)
+        elif outcome.state is FragmentState.COMPLETE and not test.state.failing:
             if fragment.succs:
                 self.values[index] = outcome.return_value
-            for succ in fragment.succs:
+            self._release(fragment, fragment.succs, success=True)
+        elif test.final:
+            if outcome.state is FragmentState.COMPLETE and fragment.succs:
+                self.values[index] = outcome.return_value
+            self._release(fragment, fragment.succs, success=False)
+        else:
+            # The testcase may be tried again: what comes after this waits
+            # for its last attempt.
+            if outcome.state is FragmentState.COMPLETE and fragment.succs:
+                self.values[index] = outcome.return_value
+            test.stalled[index] = list(fragment.succs)
+        self._settle(test)
+
+    def _settle(self, test: _TestState) -> None:
+        """After one of its fragments ended: retry the testcase, let its failure spread, or finalize it."""
+        if test.done:
+            return
+        if not test.final and test.state.failing and test.running == 0:
+            verdict = attempt_verdict(test.state, test.rules)
+            if retryable(test.state, verdict) and self._may_retry(test):
+                self._retry(test, verdict)
+                return
+            self._make_final(test)
+        if test.remaining <= 0:
+            self._finalize(test)
+
+    def _make_final(self, test: _TestState) -> None:
+        """No more attempts: what waited on this testcase's failure is released or skipped now."""
+        test.final = True
+        stalled, test.stalled = test.stalled, {}
+        failing = test.state.failing
+        for index, succs in stalled.items():
+            fragment = self.plan.fragments[index]
+            success = not failing and self.states[index] is FragmentState.COMPLETE
+            self._release(fragment, succs, success=success)
+
+    def _release(self, fragment: Fragment, succs: list[int], success: bool) -> None:
+        """``fragment`` ended (successfully or not): its dependants in ``succs`` run, wait or are skipped."""
+        message: str | None = None
+        for succ in succs:
+            state = self.states[succ]
+            if state is not FragmentState.BLOCKED:
+                continue  # skipped already (another predecessor failed)
+            spec = self.plan.fragments[succ].spec
+            if success or (spec is not None and spec.when == "always"):
                 self.indegree[succ] -= 1
-                if self.indegree[succ] == 0 and self.states[succ] is FragmentState.BLOCKED:
+                if self.indegree[succ] == 0:
                     self._make_ready(succ)
-        elif outcome.state is not FragmentState.ABORTED:
-            self._skip_dependants(fragment, f"dependency {fragment.fragment_id} failed")
-        # (Dependants of an aborted fragment are skipped with the stop reason.)
-        self._fragment_done(test)
+                continue
+            if message is None:
+                message = self._failure_message(fragment)
+            self._skip(succ, message)
 
-    def _merge(self, test: _TestState, fragment: Fragment, outcome: FragmentOutcome) -> None:
-        result, delta = test.result, outcome.delta
-        if delta.log:
-            result.log += delta.log
-        result.failure_reasons.update(delta.failure_reasons)
-        result.info.update(delta.info)
-        result.processes.extend(delta.processes)
-        for name in ("out", "expected", "diff"):
-            value = getattr(delta, name)
-            if value is not None:
-                setattr(result, name, value)
-        for call in delta.verdicts:
-            if test.verdict_by is None:
-                test.verdict_by = fragment.fragment_id
-                result.status, result.message = call.status, call.message
-            elif test.error is None:
-                test.error = (
-                    f"verdict set twice: {result.status.value if result.status else '?'} by "
-                    f"{test.verdict_by}, then {call.status.value} by {fragment.fragment_id}"
-                )
-        if outcome.state is FragmentState.FAILED and test.error is None:
-            test.error = outcome.error or f"{fragment.fragment_id} failed"
-        elif outcome.state is FragmentState.TIMEDOUT and test.timeout is None:
-            test.timeout = outcome.error or "timed out"
-            result.failure_reasons.add(FailureReason.TIMEOUT)
-        elif outcome.state is FragmentState.ABORTED:
-            test.aborted = True
-        if outcome.failure_reason is not None:
-            result.failure_reasons.add(outcome.failure_reason)
-        if outcome.leaks:
-            result.failure_reasons.add(FailureReason.LEAK)
-            count = len(outcome.leaks)
-            result.log += (
-                ("" if not result.log or result.log.endswith("\n") else "\n")
-                + f"{fragment.fragment_id} left {count} process{'es' if count > 1 else ''} running (killed): "
-                + ", ".join(outcome.leaks)
-                + "\n"
-            )
-        if outcome.details:
-            result.log += ("" if not result.log or result.log.endswith("\n") else "\n") + outcome.details
+    def _failure_message(self, fragment: Fragment) -> str:
+        state = self.states[fragment.index]
+        how = _FAILURE_WORDS.get(state, "failed")
+        if state is FragmentState.SKIPPED:
+            cause = self.tests[fragment.test_id].state.skip_message
+            if cause:
+                return f"dependency {fragment.fragment_id} was skipped ({cause})"
+        return f"dependency {fragment.fragment_id} {how}"
 
-    def _skip_dependants(self, fragment: Fragment, message: str) -> None:
-        stack = list(fragment.succs)
+    def _skip(self, index: int, message: str) -> None:
+        """Skip a fragment that cannot run, then its dependants, transitively (``when="always"`` ones run)."""
+        stack = [index]
         while stack:
             index = stack.pop()
-            if self.states[index].is_terminal or self.states[index] is FragmentState.RUNNING:
+            if self.states[index] is not FragmentState.BLOCKED and self.states[index] is not FragmentState.READY:
                 continue
             self.states[index] = FragmentState.SKIPPED
             dependant = self.plan.fragments[index]
             test = self.tests[dependant.test_id]
-            if test.skip_message is None:
-                test.skip_message = message
-            test.records.append(FragmentRecord(dependant.name, FragmentState.SKIPPED))
-            stack.extend(dependant.succs)
-            self._fragment_done(test)
+            if test.state.skip_message is None:
+                test.state.skip_message = message
+            test.records.append(FragmentRecord(dependant.name, FragmentState.SKIPPED, attempt=test.attempt))
+            test.remaining -= 1
+            for succ in dependant.succs:
+                if self.states[succ] is not FragmentState.BLOCKED:
+                    continue
+                spec = self.plan.fragments[succ].spec
+                if spec is not None and spec.when == "always":
+                    self.indegree[succ] -= 1
+                    if self.indegree[succ] == 0:
+                        self._make_ready(succ)
+                else:
+                    stack.append(succ)
+            if test.remaining <= 0 and not test.done and test.running == 0:
+                self._settle(test)
+
+    # -- retries -------------------------------------------------------------
+
+    def _may_retry(self, test: _TestState) -> bool:
+        if test.attempt >= test.attempts_allowed or self.stop_reason is not None:
+            return False
+        return self.max_retries_total is None or self.retries_started < self.max_retries_total
+
+    def _retry(self, test: _TestState, verdict: tuple[TestStatus, str]) -> None:
+        """Archive the failed attempt; reset what failed and what follows it in the testcase."""
+        self.retries_started += 1
+        state = test.state
+        test.previous.append(self._archive(test, verdict))
+        rerun = self._rerun_set(test)
+        delay = self.retry_delay
+        if self.retry_backoff == "exponential":
+            delay *= 2 ** (test.attempt - 1)
+        self.bus.emit(
+            AttemptFailed(
+                test.planned.test_id, test.attempt, test.attempts_allowed, verdict[0], verdict[1], delay,
+                tuple(self.plan.fragments[i].fragment_id for i in rerun),
+            )
+        )
+        test.attempt += 1
+        test.final = test.attempt >= test.attempts_allowed
+        test.attempt_start = None
+        test.pending_retry = (state, rerun)
+        # A new attempt: what the kept fragments reported, replayed.
+        test.state = AttemptState(TestResult(test.planned.test_id))
+        rerun_set = set(rerun)
+        kept = [(f, o) for f, o in test.contributions if f.index not in rerun_set]
+        test.contributions = kept
+        for fragment, outcome in kept:
+            _merge(test.state, fragment, outcome)
+        for index in rerun:
+            if self.states[index].is_terminal:
+                test.remaining += 1
+            self.states[index] = FragmentState.BLOCKED
+            self.values.pop(index, None)
+            test.stalled.pop(index, None)
+        # Fragments kept from this attempt release their own testcase's
+        # successors now; those in other testcases wait for the last attempt.
+        for index, succs in list(test.stalled.items()):
+            fragment = self.plan.fragments[index]
+            same = [s for s in succs if self.plan.fragments[s].test_id == fragment.test_id]
+            rest = [s for s in succs if s not in same]
+            self._release(fragment, [s for s in same if s not in rerun_set], success=True)
+            if rest:
+                test.stalled[index] = rest
+            else:
+                del test.stalled[index]
+        for index in rerun:
+            fragment = self.plan.fragments[index]
+            self.indegree[index] = sum(1 for p in fragment.preds if not self._satisfies(p, index, rerun_set))
+            self.unsent[index] = len(fragment.succs)
+            for pred in fragment.preds:
+                self.unsent[pred] += 1  # it will be sent its predecessors' values again
+        for index in rerun:
+            # A predecessor in another testcase that failed for good still
+            # keeps a "success" dependant from running.
+            fragment = self.plan.fragments[index]
+            spec = fragment.spec
+            if self.states[index] is not FragmentState.BLOCKED or (spec is not None and spec.when == "always"):
+                continue
+            for pred in fragment.preds:
+                if pred not in rerun_set and self._ended_badly(pred):
+                    self._skip(index, self._failure_message(self.plan.fragments[pred]))
+                    break
+        due = time.monotonic() + delay
+        heapq.heappush(self.retry_timers, (due, self.retries_started, test.planned.test_id))
+
+    def _ended_badly(self, index: int) -> bool:
+        owner = self.tests[self.plan.fragments[index].test_id]
+        state = self.states[index]
+        return state.is_terminal and (state is not FragmentState.COMPLETE or (owner.final and owner.state.failing))
+
+    def _satisfies(self, pred: int, succ: int, rerun: set[int]) -> bool:
+        if pred in rerun or not self.states[pred].is_terminal:
+            return False
+        owner = self.tests[self.plan.fragments[pred].test_id]
+        return succ not in owner.stalled.get(pred, ())
+
+    def _rerun_set(self, test: _TestState) -> list[int]:
+        """The fragments that failed, and those of the testcase after them, in plan order."""
+        test_id = test.planned.test_id
+        seen = set(test.state.failed)
+        stack = list(seen)
+        while stack:
+            for succ in self.plan.fragments[stack.pop()].succs:
+                if succ not in seen and self.plan.fragments[succ].test_id == test_id:
+                    seen.add(succ)
+                    stack.append(succ)
+        return sorted(seen)
+
+    def _start_due_retries(self, now: float) -> None:
+        while self.retry_timers and self.retry_timers[0][0] <= now:
+            _, _, test_id = heapq.heappop(self.retry_timers)
+            test = self.tests[test_id]
+            if test.pending_retry is None or test.done:
+                continue
+            _, rerun = test.pending_retry
+            for index in rerun:
+                if self.states[index] is FragmentState.BLOCKED and self.indegree[index] == 0:
+                    self._make_ready(index)
+
+    def _archive(self, test: _TestState, verdict: tuple[TestStatus, str]) -> Attempt:
+        ran = [r for r in test.records if r.attempt == test.attempt and r.start is not None]
+        start = min((r.start for r in ran if r.start is not None), default=None)
+        end = max((r.end for r in ran if r.end is not None), default=None)
+        duration = sum(max(0.0, (r.end or 0.0) - (r.start or 0.0)) for r in ran)
+        result = test.state.result
+        return Attempt(
+            number=test.attempt,
+            status=verdict[0],
+            message=verdict[1],
+            duration=round(duration, 6),
+            start=start,
+            end=end,
+            log=result.log,
+            failure_reasons=sorted(r.value for r in result.failure_reasons),
+        )
+
+    # -- planning errors, stops ------------------------------------------------
 
     def _fail_planned_errors(self) -> None:
-        """Testcases in error from discovery or planning: fail their fragments.
+        """Testcases in error from discovery or planning, or decided before running.
 
         Their fragments are all marked first, then their dependants skipped,
-        so that no errored testcase is finalized twice.
+        so that no such testcase is finalized twice.
         """
-        errored = [test for test in self.tests.values() if test.planned.error is not None]
-        for test in errored:
-            test.error = test.planned.error
-            if test.planned.details:
-                test.result.log += test.planned.details
-            for index in test.planned.fragments.values():
-                self.states[index] = FragmentState.FAILED
-            test.remaining = 0
-        for test in errored:
-            for index in test.planned.fragments.values():
-                fragment = self.plan.fragments[index]
-                self._skip_dependants(fragment, f"dependency {fragment.fragment_id} failed")
-        for test in errored:
-            self._finalize(test)
+        decided: list[tuple[_TestState, FragmentState]] = []
         for test in self.tests.values():
-            verdict = test.planned.case.verdict
-            if verdict is None or test.done:
-                continue
-            # Decided before running (skipped by control...): placeholders
-            # stand for the fragments other testcases depend on.
+            if test.planned.error is not None:
+                test.state.error = test.planned.error
+                if test.planned.details:
+                    test.state.result.log += test.planned.details
+                decided.append((test, FragmentState.FAILED))
+            elif test.planned.case.verdict is not None:
+                decided.append((test, FragmentState.SKIPPED))
+        for test, state in decided:
+            test.final = True
             for index in test.planned.fragments.values():
-                self.states[index] = FragmentState.SKIPPED
+                self.states[index] = state
             test.remaining = 0
-            self._finalize(test)
-            status, message = verdict
-            how = "was skipped" if status is TestStatus.SKIP else f"did not run ({status.value})"
-            reason = f": {message}" if message else ""
-            for index in test.planned.fragments.values():
-                fragment = self.plan.fragments[index]
-                self._skip_dependants(fragment, f"dependency {fragment.fragment_id} {how}{reason}")
+        # Errors first, their dependants before them (as they are found);
+        # testcases decided before running are told before those they skip.
+        for test, state in decided:
+            if state is FragmentState.FAILED:
+                self._skip_dependants_of(test, "failed")
+        for test, state in decided:
+            if state is FragmentState.FAILED:
+                self._finalize(test)
+        for test, state in decided:
+            if state is FragmentState.SKIPPED:
+                self._finalize(test)
+                status, message = test.planned.case.verdict or (TestStatus.SKIP, "")
+                how = "was skipped" if status is TestStatus.SKIP else f"did not run ({status.value})"
+                self._skip_dependants_of(test, how + (f": {message}" if message else ""))
+
+    def _skip_dependants_of(self, test: _TestState, how: str) -> None:
+        for index in test.planned.fragments.values():
+            fragment = self.plan.fragments[index]
+            for succ in fragment.succs:
+                if self.states[succ] is FragmentState.BLOCKED:
+                    self._skip(succ, f"dependency {fragment.fragment_id} {how}")
 
     def _skip_not_run(self) -> None:
         """After a stop: every fragment that never ran is skipped with the reason."""
         message = self.stop_reason or "not run"
+        for test in self.tests.values():
+            if test.pending_retry is not None and not test.done:
+                # Its next attempt never started: the failed one is its last.
+                failed_attempt, _ = test.pending_retry
+                test.pending_retry = None
+                test.state = failed_attempt
+                test.attempt -= 1
+                test.previous.pop()
         for fragment in self.plan.fragments:
             state = self.states[fragment.index]
             if state.is_terminal:
@@ -378,65 +603,38 @@ class Engine:
             self.states[fragment.index] = FragmentState.SKIPPED
             test = self.tests[fragment.test_id]
             if state is FragmentState.RUNNING:
-                test.aborted = True  # an executor that could not report it
-            elif test.skip_message is None:
-                test.skip_message = message
-            test.records.append(FragmentRecord(fragment.name, FragmentState.SKIPPED))
-            self._fragment_done(test)
+                test.state.aborted = True  # an executor that could not report it
+            elif test.state.skip_message is None:
+                test.state.skip_message = message
+            test.records.append(FragmentRecord(fragment.name, FragmentState.SKIPPED, attempt=test.attempt))
+            test.remaining -= 1
         for test in self.tests.values():
             if not test.done:
-                test.skip_message = test.skip_message or message
+                test.state.skip_message = test.state.skip_message or message
                 self._finalize(test)
 
-    def _fragment_done(self, test: _TestState) -> None:
-        test.remaining -= 1
-        if test.remaining <= 0 and not test.done:
-            self._finalize(test)
-
-    # -- verdicts ------------------------------------------------------------
+    # -- verdicts: decide, then commit -------------------------------------------
 
     def _finalize(self, test: _TestState) -> None:
         if test.done:
             return
         test.done = True
-        result = test.result
-        if test.error is not None:
-            result.status, result.message = TestStatus.ERROR, test.error
-        elif test.timeout is not None:
-            result.status, result.message = TestStatus.FAIL, test.timeout
-        elif test.aborted:
-            result.status, result.message = TestStatus.ERROR, INTERRUPTED
-        elif test.planned.case.verdict is not None:
-            result.status, result.message = test.planned.case.verdict
-        elif result.status is None:
-            if test.skip_message is not None:
-                result.status, result.message = TestStatus.SKIP, test.skip_message
-            else:
-                result.status, result.message = TestStatus.ERROR, "no verdict"
-        if (
-            self.leak_fails
-            and FailureReason.LEAK in result.failure_reasons
-            and not (result.status.is_failure or result.status.is_skip)
-        ):
-            reason = "left processes running (--leak-result fail)"
-            result.status = TestStatus.FAIL
-            result.message = f"{reason}; {result.message}" if result.message else reason
-        expected_failure = test.planned.case.expected_failure
-        if expected_failure is not None and result.status in (TestStatus.PASS, TestStatus.FAIL):
-            failed = result.status is TestStatus.FAIL
-            result.status = TestStatus.XFAIL if failed else TestStatus.XPASS
-            reason = f"expected failure: {expected_failure}" if expected_failure else "expected failure"
-            result.message = f"{reason} ({result.message})" if result.message else reason
+        last = attempt_verdict(test.state, test.rules)
+        status, message = final_verdict(last, test.previous)
+        result = test.state.result
+        result.status, result.message = status, message
+        if test.previous:
+            result.attempts = [*test.previous, self._archive(test, last)]
+            result.attempts_allowed = test.attempts_allowed
         ran = [r for r in test.records if r.start is not None]
         result.fragments = sorted(test.records, key=lambda r: (r.start is None, r.start or 0.0, r.name))
         if ran:
             result.start = min(r.start for r in ran if r.start is not None)
             result.end = max(r.end for r in ran if r.end is not None)
         result.duration = round(test.run_time, 6)
-        self.writer.write_result(result)
         self.results.append(result)
+        self.bus.emit(TestFinished(result))
         self._count_failure(result.status)
-        self.listener.test_finished(result)
 
     def _count_failure(self, status: TestStatus) -> None:
         if status.is_failure:
@@ -452,5 +650,44 @@ class Engine:
             self.stop_reason = NOT_RUN_FAILURE_LIMIT
 
 
-def _record_fields(record: FragmentRecord) -> dict[str, Any]:
-    return {"state": record.state.value, "slot": record.slot, "start": record.start, "end": record.end}
+def _merge(state: AttemptState, fragment: Fragment, outcome: FragmentOutcome) -> None:
+    """Fold what one fragment reported into its testcase's attempt."""
+    result, delta = state.result, outcome.delta
+    if delta.log:
+        result.log += delta.log
+    result.failure_reasons.update(delta.failure_reasons)
+    result.info.update(delta.info)
+    result.processes.extend(delta.processes)
+    for name in ("out", "expected", "diff"):
+        value = getattr(delta, name)
+        if value is not None:
+            setattr(result, name, value)
+    for call in delta.verdicts:
+        if state.verdict_by is None:
+            state.verdict_by = fragment.fragment_id
+            result.status, result.message = call.status, call.message
+        elif state.error is None:
+            state.error = (
+                f"verdict set twice: {result.status.value if result.status else '?'} by "
+                f"{state.verdict_by}, then {call.status.value} by {fragment.fragment_id}"
+            )
+    if outcome.state is FragmentState.FAILED and state.error is None:
+        state.error = outcome.error or f"{fragment.fragment_id} failed"
+    elif outcome.state is FragmentState.TIMEDOUT and state.timeout is None:
+        state.timeout = outcome.error or "timed out"
+        result.failure_reasons.add(FailureReason.TIMEOUT)
+    elif outcome.state is FragmentState.ABORTED:
+        state.aborted = True
+    if outcome.failure_reason is not None:
+        result.failure_reasons.add(outcome.failure_reason)
+    if outcome.leaks:
+        result.failure_reasons.add(FailureReason.LEAK)
+        count = len(outcome.leaks)
+        result.log += (
+            ("" if not result.log or result.log.endswith("\n") else "\n")
+            + f"{fragment.fragment_id} left {count} process{'es' if count > 1 else ''} running (killed): "
+            + ", ".join(outcome.leaks)
+            + "\n"
+        )
+    if outcome.details:
+        result.log += ("" if not result.log or result.log.endswith("\n") else "\n") + outcome.details

@@ -12,14 +12,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+@dataclass(frozen=True)
+class ResultCode:
+    """What a verdict means, for every report: one row of ``RESULT_CODES``.
+
+    ``counted`` is the column of the closing line it counts in (``passed``,
+    ``failed`` or ``skipped``); ``colour`` a colorama colour name for the
+    terminal (``RED``, ``RED+BRIGHT``...). A new verdict is one new row.
+    """
+
+    description: str
+    counted: str
+    colour: str
+
+
 class TestStatus(enum.Enum):
-    """The verdict of a testcase: exactly one per discovered testcase."""
+    """The verdict of a testcase: exactly one per discovered testcase (see RESULT_CODES)."""
 
     PASS = "PASS"
     FAIL = "FAIL"
     XFAIL = "XFAIL"
     XPASS = "XPASS"
     VERIFY = "VERIFY"
+    FLAKY = "FLAKY"
     SKIP = "SKIP"
     NOT_APPLICABLE = "NOT_APPLICABLE"
     ERROR = "ERROR"
@@ -28,18 +43,45 @@ class TestStatus(enum.Enum):
     __test__ = False
 
     @property
+    def code(self) -> ResultCode:
+        return RESULT_CODES[self]
+
+    @property
     def is_failure(self) -> bool:
-        """FAIL and ERROR: what makes a run fail."""
-        return self in (TestStatus.FAIL, TestStatus.ERROR)
+        """What makes a run fail: FAIL and ERROR (and FLAKY with ``--flaky-result fail``)."""
+        return RESULT_CODES[self].counted == "failed"
 
     @property
     def is_skip(self) -> bool:
-        return self in (TestStatus.SKIP, TestStatus.NOT_APPLICABLE)
+        return RESULT_CODES[self].counted == "skipped"
 
     @property
     def is_pass(self) -> bool:
-        """PASS, XPASS, XFAIL and VERIFY count as passed in the summary."""
-        return not (self.is_failure or self.is_skip)
+        """PASS, XPASS, XFAIL, VERIFY and FLAKY count as passed in the summary (by default)."""
+        return RESULT_CODES[self].counted == "passed"
+
+
+#: The table every report reads. FLAKY's column follows ``--flaky-result``
+#: (see ``count_flaky_as``); the others are fixed.
+RESULT_CODES: dict[TestStatus, ResultCode] = {
+    TestStatus.PASS: ResultCode("the test passed", "passed", "GREEN"),
+    TestStatus.FAIL: ResultCode("the test failed", "failed", "RED"),
+    TestStatus.XFAIL: ResultCode("failed, as expected", "passed", "CYAN"),
+    TestStatus.XPASS: ResultCode("passed, though a failure was expected", "passed", "YELLOW"),
+    TestStatus.VERIFY: ResultCode("needs a person to check its output", "passed", "YELLOW"),
+    TestStatus.FLAKY: ResultCode("failed, then passed when tried again", "passed", "MAGENTA"),
+    TestStatus.SKIP: ResultCode("not run", "skipped", "BLUE"),
+    TestStatus.NOT_APPLICABLE: ResultCode("does not apply here", "skipped", "BLUE"),
+    TestStatus.ERROR: ResultCode("could not run, or the mechanism failed", "failed", "RED+BRIGHT"),
+}
+
+
+def count_flaky_as(column: str) -> None:
+    """``passed`` (the default) or ``failed``: the run's ``--flaky-result``, read from its index by reports."""
+    if column not in ("passed", "failed"):
+        raise ValueError(f"FLAKY counts as passed or failed, not {column!r}")
+    code = RESULT_CODES[TestStatus.FLAKY]
+    RESULT_CODES[TestStatus.FLAKY] = ResultCode(code.description, column, code.colour)
 
 
 class FailureReason(enum.Enum):
@@ -109,15 +151,19 @@ class FragmentRecord:
     slot: int | None = None
     start: float | None = None
     end: float | None = None
+    attempt: int = 1
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "state": self.state.value,
             "slot": self.slot,
             "start": self.start,
             "end": self.end,
         }
+        if self.attempt != 1:
+            data["attempt"] = self.attempt
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FragmentRecord:
@@ -127,7 +173,78 @@ class FragmentRecord:
             slot=data.get("slot"),
             start=data.get("start"),
             end=data.get("end"),
+            attempt=int(data.get("attempt") or 1),
         )
+
+
+@dataclass
+class Attempt:
+    """One attempt of a testcase that was tried more than once (see retries)."""
+
+    number: int  # 1 for the first
+    status: TestStatus
+    message: str
+    duration: float
+    start: float | None = None
+    end: float | None = None
+    log: str = ""
+    failure_reasons: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "status": self.status.value,
+            "message": self.message,
+            "duration": self.duration,
+            "start": self.start,
+            "end": self.end,
+            "log": self.log,
+            "failure_reasons": self.failure_reasons,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Attempt:
+        return cls(
+            number=int(data["number"]),
+            status=TestStatus(data["status"]),
+            message=data.get("message") or "",
+            duration=float(data.get("duration") or 0.0),
+            start=data.get("start"),
+            end=data.get("end"),
+            log=data.get("log") or "",
+            failure_reasons=list(data.get("failure_reasons") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class DependencyOutcome:
+    """How a predecessor ended, as a dependant sees it (``ctx.outcomes[name]``).
+
+    ``state`` is the fragment's (COMPLETE, FAILED, TIMEDOUT, ABORTED,
+    SKIPPED); ``verdict``/``message`` its testcase's so far (None while it
+    has none).
+    """
+
+    state: FragmentState
+    verdict: TestStatus | None = None
+    message: str = ""
+
+    @property
+    def completed(self) -> bool:
+        return self.state is FragmentState.COMPLETE
+
+    @property
+    def failed(self) -> bool:
+        """It did not complete, or its testcase failed (FAIL or ERROR)."""
+        return not self.completed or (self.verdict is not None and self.verdict.is_failure)
+
+    @property
+    def timed_out(self) -> bool:
+        return self.state is FragmentState.TIMEDOUT
+
+    @property
+    def skipped(self) -> bool:
+        return self.state is FragmentState.SKIPPED
 
 
 @dataclass
@@ -155,6 +272,12 @@ class TestResult:
     end: float | None = None
     duration: float | None = None
     fragments: list[FragmentRecord] = field(default_factory=list)
+    #: every attempt, when it was tried more than once (retries); else empty
+    attempts: list[Attempt] = field(default_factory=list)
+    #: how many attempts it was allowed (1 + its retries), when it made several
+    attempts_allowed: int = 1
+    #: not run by this run: its result is the previous run's (``--failed``)
+    carried_over: bool = False
     # set_status calls made on this copy, in order (see ResultDelta).
     _verdict_calls: list[VerdictCall] = field(default_factory=list, repr=False)
 
@@ -167,6 +290,15 @@ class TestResult:
         self._verdict_calls.append(VerdictCall(status, str(message)))
         self.status = status
         self.message = str(message)
+
+    @property
+    def attempts_note(self) -> str:
+        """``attempt 2 of 3 passed`` (FLAKY), ``3 attempts`` (all failed); empty when tried once."""
+        if not self.attempts:
+            return ""
+        if self.status is TestStatus.FLAKY:
+            return f"attempt {len(self.attempts)} of {self.attempts_allowed} passed"
+        return f"{len(self.attempts)} attempts"
 
     @property
     def cpu_time(self) -> float | None:
@@ -242,6 +374,12 @@ class TestResult:
             "end": self.end,
             "duration": self.duration,
             "fragments": [f.to_json() for f in self.fragments],
+            **(
+                {"attempts": [a.to_json() for a in self.attempts], "attempts_allowed": self.attempts_allowed}
+                if self.attempts
+                else {}
+            ),
+            **({"carried_over": True} if self.carried_over else {}),
         }
 
     @classmethod
@@ -262,6 +400,9 @@ class TestResult:
             end=data.get("end"),
             duration=data.get("duration"),
             fragments=[FragmentRecord.from_json(f) for f in data.get("fragments") or ()],
+            attempts=[Attempt.from_json(a) for a in data.get("attempts") or ()],
+            attempts_allowed=int(data.get("attempts_allowed") or 1),
+            carried_over=bool(data.get("carried_over")),
         )
 
 

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import e3suite.events as events
+from e3suite.events import Sink
 from e3suite.model import TestResult, TestStatus
 
 JOURNAL = "journal.jsonl"
@@ -260,8 +262,13 @@ def _describe(exc: OSError, path: Path) -> str:
     return f"cannot write {exc.filename or path}: {exc.strerror or exc}"
 
 
-class ResultsWriter:
-    """What the engine uses to persist a run as it goes."""
+class ResultsWriter(Sink):
+    """The journal sink of the run's events: persists the run as it goes.
+
+    Every event but ``fragment_queued`` becomes a journal line; a finished
+    testcase's record is written before its line (the line is the commit
+    marker).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -276,6 +283,43 @@ class ResultsWriter:
     def error(self) -> str | None:
         """The first write that failed, as one line; then nothing more is written."""
         return self._error or self.journal.error
+
+    @property
+    def failure(self) -> str | None:
+        return self.error
+
+    # -- the events ------------------------------------------------------------
+
+    def run_started(self, event: events.RunStarted) -> None:
+        self.journal.write("run_started", **event.info)
+
+    def test_discovered(self, event: events.TestDiscovered) -> None:
+        self.journal.write("test_discovered", test=event.test_id)
+
+    def fragment_started(self, event: events.FragmentStarted) -> None:
+        extra = {"attempt": event.attempt} if event.attempt != 1 else {}
+        self.journal.write(
+            "fragment_started", fragment=event.fragment_id, time=event.time, slot=event.slot, pid=event.pid, **extra
+        )
+
+    def fragment_ended(self, event: events.FragmentEnded) -> None:
+        extra = {"attempt": event.attempt} if event.attempt != 1 else {}
+        self.journal.write(
+            "fragment_ended", fragment=event.fragment_id, state=event.state.value, slot=event.slot,
+            start=event.start, end=event.end, **extra,
+        )
+
+    def attempt_failed(self, event: events.AttemptFailed) -> None:
+        self.journal.write(
+            "attempt_failed", test=event.test_id, attempt=event.attempt, attempts=event.attempts,
+            status=event.status.value, message=event.message, delay=event.delay, rerun=list(event.rerun),
+        )
+
+    def test_finished(self, event: events.TestFinished) -> None:
+        self.write_result(event.result)
+
+    def run_ended(self, event: events.RunEnded) -> None:
+        self.journal.write("run_ended", end=event.end, duration=event.duration, interrupted=event.interrupted)
 
     def write_result(self, result: TestResult) -> None:
         """Persist a final result: record file first, then the journal line."""

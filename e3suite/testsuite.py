@@ -33,7 +33,8 @@ import e3suite.matrix as matrix
 import e3suite.store as store
 from e3suite.config import ConfigError
 from e3suite.driver import TestDriver
-from e3suite.engine import Engine, RunListener
+from e3suite.engine import Engine
+from e3suite.events import AttemptFailed, EventBus, RunEnded, RunStarted, Sink, TestFinished
 from e3suite.executors import dask_setup
 from e3suite.executors.base import Executor
 from e3suite.executors.inprocess import InProcessExecutor
@@ -57,12 +58,17 @@ class ConfigurationError(Exception):
     """A problem of the testsuite's set-up, reported without a traceback."""
 
 
-class _Listener(RunListener):
+class _TerminalSink(Sink):
+    """The terminal lines of a run: one per finished testcase, one per retried attempt."""
+
     def __init__(self, reporter: TerminalReporter) -> None:
         self.reporter = reporter
 
-    def test_finished(self, result: TestResult) -> None:
-        self.reporter.test_finished(result)
+    def attempt_failed(self, event: AttemptFailed) -> None:
+        self.reporter.attempt_failed(event)
+
+    def test_finished(self, event: TestFinished) -> None:
+        self.reporter.test_finished(event.result)
 
 
 class Testsuite:
@@ -160,18 +166,23 @@ class Testsuite:
             raise
         # The engine holds absolute paths: a callback's os.chdir (in-process)
         # must not move the results or working directories under it.
+        shown_results_dir = results_dir  # as the user named it, for reports
         results_dir, working_root = Path(os.path.abspath(results_dir)), Path(os.path.abspath(working_root))
         start_cwd = os.getcwd()
         writer = store.ResultsWriter(results_dir)
         run_info = self.run_metadata()
-        writer.journal.write("run_started", **run_info)
+        # The run's one event stream: the journal first, then whoever listens.
+        bus = EventBus([writer])
+        bus.emit(RunStarted(run_info))
         reporter = self.make_reporter()
         try:
             self.set_up()
             try:
                 plan = self.plan(cases, working_root, dict(candidates))
                 self.progress = self.make_progress(reporter, plan)
-                engine = Engine(plan, self.make_executor(), writer, options, self.listeners(reporter))
+                for sink in self.listeners(reporter):
+                    bus.add(sink)
+                engine = Engine(plan, self.make_executor(), bus, options)
                 # What discovery and planning built lives as long as the
                 # run: keep the collector from walking it again and again
                 # (3% of W5's wall time), and forked workers from touching
@@ -187,7 +198,7 @@ class Testsuite:
                 self.tear_down()
         finally:
             self.clean_working_dirs(working_root)
-            self.finish_results_dir(writer, run_info)
+            self.finish_results_dir(writer, run_info, bus)
         comparison = self.compare_with_previous()
         if writer.error is not None:
             # Scheduling stopped at the first write that failed; what was
@@ -200,7 +211,7 @@ class Testsuite:
             import e3suite.rewrite as rewrite  # only --rewrite runs need the stock drivers' baselines
 
             rewrite.print_summary(rewrite.rewritten(self.results), sys.stdout)
-        self.write_reports(results_dir)
+        self.write_reports(shown_results_dir)
         return self.exit_code()
 
     # -- steps -------------------------------------------------------------------
@@ -254,9 +265,9 @@ class Testsuite:
             self._history = previous_durations(Path(self.options.output_dir) / "old")
         return self._history
 
-    def listeners(self, reporter: TerminalReporter) -> list[RunListener]:
-        """Who hears about the run as it goes (terminal lines, progress)."""
-        listeners: list[RunListener] = [_Listener(reporter)]
+    def listeners(self, reporter: TerminalReporter) -> list[Sink]:
+        """The sinks of the run's events besides the journal (terminal lines, progress)."""
+        listeners: list[Sink] = [_TerminalSink(reporter)]
         if self.progress is not None:
             listeners.append(self.progress)
         return listeners
@@ -330,14 +341,11 @@ class Testsuite:
 
     def run(self, engine: Engine) -> list[TestResult]:
         executor = engine.executor
-        hurry = getattr(executor, "hurry", None)
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
             if self._signal is not None and signum == signal.SIGINT:
-                if hurry is not None:
-                    hurry()  # second Ctrl-C: no more grace for running processes
-                    return
-                raise KeyboardInterrupt  # in-process: the only way out of a callback
+                executor.hurry()  # second Ctrl-C: no more grace for running processes
+                return
             self._signal = signum
             engine.request_interrupt()
 
@@ -348,17 +356,14 @@ class Testsuite:
         os.set_blocking(wake_write, False)
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         previous_fd = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
-        set_wakeup_fd = getattr(executor, "set_wakeup_fd", None)
-        if set_wakeup_fd is not None:
-            set_wakeup_fd(wake_read)
+        executor.set_wakeup_fd(wake_read)
         try:
             return engine.run()
         finally:
             signal.set_wakeup_fd(previous_fd)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            if set_wakeup_fd is not None:
-                set_wakeup_fd(None)
+            executor.set_wakeup_fd(None)
             os.close(wake_read)
             os.close(wake_write)
 
@@ -376,13 +381,13 @@ class Testsuite:
             "selection": list(self.options.tests),
         }
 
-    def finish_results_dir(self, writer: store.ResultsWriter, run_info: dict[str, Any]) -> None:
+    def finish_results_dir(
+        self, writer: store.ResultsWriter, run_info: dict[str, Any], bus: EventBus | None = None
+    ) -> None:
         run_info["end"] = time.time()
         run_info["duration"] = round(run_info["end"] - run_info["start"], 6)
         run_info["interrupted"] = self._signal is not None
-        writer.journal.write(
-            "run_ended", end=run_info["end"], duration=run_info["duration"], interrupted=run_info["interrupted"]
-        )
+        (bus or EventBus([writer])).emit(RunEnded(run_info["end"], run_info["duration"], run_info["interrupted"]))
         writer.write_index(run_info)
         writer.close()
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from e3suite.driver import FragmentCallback, FragmentContext
-from e3suite.model import FailureReason, FragmentState, ResultDelta, TestResult
+from e3suite.model import DependencyOutcome, FailureReason, FragmentState, ResultDelta, TestResult
 
 
 @dataclass
@@ -39,6 +39,8 @@ class FragmentTask:
     result: TestResult  # a working copy of the testcase's result
     matrix: dict[str, Any] = field(default_factory=dict)
     timeout: float | None = None
+    attempt: int = 1
+    outcomes: dict[str, DependencyOutcome] = field(default_factory=dict)
 
 
 @dataclass
@@ -109,6 +111,33 @@ class Executor(Protocol):
         a fragment's start from its outcome.
         """
 
+    def take_back_queued(self) -> list[FragmentOutcome]:
+        """Fragments accepted but not started, given back as READY outcomes (scheduling stopped)."""
+
+    def set_wakeup_fd(self, fd: int | None) -> None:
+        """A file descriptor that becomes readable when a signal arrives: ``wait`` returns then."""
+
+    def hurry(self) -> None:
+        """A second Ctrl-C: no more grace period for running processes."""
+
+
+class ExecutorDefaults:
+    """The optional abilities of the Executor protocol, as no-ops: executors inherit what they lack."""
+
+    def take_started(self) -> list[FragmentStarted]:
+        return []
+
+    def take_back_queued(self) -> list[FragmentOutcome]:
+        return []
+
+    def set_wakeup_fd(self, fd: int | None) -> None:
+        pass
+
+    def hurry(self) -> None:
+        # Callbacks run in the engine's own process: no grace to cut short,
+        # and an exception in the main thread is the only way out of one.
+        raise KeyboardInterrupt
+
 
 def run_fragment(task: FragmentTask, slot: int, *, propagate_interrupt: bool = True) -> FragmentOutcome:
     """Run ``task``'s callback here and now; never raises.
@@ -140,6 +169,8 @@ def run_fragment(task: FragmentTask, slot: int, *, propagate_interrupt: bool = T
         fragment_id=task.fragment_id,
         matrix=task.matrix,
         timeout=task.timeout,
+        attempt=task.attempt,
+        outcomes=task.outcomes,
     )
 
     def ended(state: FragmentState, **how: Any) -> FragmentOutcome:

@@ -14,11 +14,18 @@ import threading
 import time
 
 import e3suite.process_tree as process_tree
-from e3suite.executors.base import FragmentOutcome, FragmentStarted, FragmentTask, ProcessState, run_fragment
+from e3suite.executors.base import (
+    ExecutorDefaults,
+    FragmentOutcome,
+    FragmentStarted,
+    FragmentTask,
+    ProcessState,
+    run_fragment,
+)
 from e3suite.model import FragmentState
 
 
-class InProcessExecutor:
+class InProcessExecutor(ExecutorDefaults):
     def __init__(self, jobs: int) -> None:
         self.jobs = max(1, jobs)
         self._free = list(range(self.jobs - 1, -1, -1))  # pop() gives slot 0 first

@@ -36,6 +36,7 @@ from typing import Any
 
 import e3suite.process as process
 import e3suite.process_tree as process_tree
+from e3suite.driver import ATTEMPT_VARIABLE
 from e3suite.executors.base import FragmentOutcome, ProcessState, WorkerExit, run_fragment
 from e3suite.model import FragmentState
 
@@ -145,6 +146,9 @@ def worker_main(conn: Connection, slot: int, board: SlotBoard, inherited: tuple[
 
 
 def _serve(conn: Connection, slot: int, board: SlotBoard) -> None:
+    # Commands inherit the attempt number from here: the common value is in
+    # the snapshot, so only a retry's fragment makes restore() do anything.
+    os.environ[ATTEMPT_VARIABLE] = "1"
     state = ProcessState()
     while True:
         _check_engine()
@@ -189,6 +193,8 @@ def _run(data: bytes | memoryview, slot: int) -> tuple[tuple[Any, ...], str]:
     except Exception as exc:
         reason = f"cannot receive the fragment in its worker: {type(exc).__name__}: {exc}"
         return (ERROR, reason, traceback.format_exc()), "?"
+    if task.attempt != 1:
+        os.environ[ATTEMPT_VARIABLE] = str(task.attempt)
     return (OUTCOME, run_fragment(task, slot, propagate_interrupt=False)), task.fragment_id
 
 

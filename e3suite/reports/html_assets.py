@@ -17,7 +17,7 @@ h2 { font-size: 1.1em; margin-top: 1.5em; }
 .badge { display: inline-block; padding: 0.2em 0.6em; margin: 0 0.3em 0.3em 0; border-radius: 0.3em;
          font-weight: bold; font-size: 0.9em; }
 .PASS { background: #d4f4d4; } .FAIL { background: #f8caca; } .ERROR { background: #f3a0a0; }
-.XFAIL { background: #d4eef4; } .XPASS, .VERIFY { background: #f6ecc0; }
+.XFAIL { background: #d4eef4; } .XPASS, .VERIFY { background: #f6ecc0; } .FLAKY { background: #f0d4f4; }
 .SKIP, .NOT_APPLICABLE { background: #dde3f6; }
 #comparison { border: 2px solid #c33; border-radius: 0.4em; padding: 0.5em 1em; margin-bottom: 1em; }
 #comparison.unchanged { border-color: #9c9; }
@@ -54,7 +54,7 @@ SCRIPT = r"""
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("report-data").textContent);
-  var ORDER = ["PASS", "FAIL", "XFAIL", "XPASS", "VERIFY", "SKIP", "NOT_APPLICABLE", "ERROR"];
+  var ORDER = ["PASS", "FAIL", "XFAIL", "XPASS", "VERIFY", "FLAKY", "SKIP", "NOT_APPLICABLE", "ERROR"];
   var CATEGORIES = [["new_failures", "New failures"], ["still_failing", "Still failing"], ["fixed", "Fixed"],
                     ["newly_skipped", "Newly skipped"], ["new", "New testcases"],
                     ["removed", "Removed testcases"], ["slower", "Markedly slower"]];

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from e3suite.model import TestResult
+from e3suite.model import TestResult, TestStatus
 from e3suite.reports.data import RunReport, log_excerpt
 
 FORMAT = "e3suite-report"
@@ -22,9 +22,7 @@ VERSION = 1
 
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
 _STRING_OR_NULL = {"type": ["string", "null"]}
-_STATUS = {
-    "enum": ["PASS", "FAIL", "XFAIL", "XPASS", "VERIFY", "SKIP", "NOT_APPLICABLE", "ERROR"],
-}
+_STATUS = {"enum": [status.value for status in TestStatus]}
 _CHANGE = {
     "type": "object",
     "required": ["id", "status", "old_status", "message", "duration", "old_duration"],

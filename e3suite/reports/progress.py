@@ -22,10 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from e3suite.engine import RunListener
-from e3suite.executors.base import FragmentOutcome
-from e3suite.model import TestResult
-from e3suite.plan import Fragment
+from e3suite.events import FragmentEnded, FragmentStarted, Sink, TestFinished
 from e3suite.reports.terminal import TerminalReporter
 
 #: Seconds between two status lines in ``lines`` mode.
@@ -49,7 +46,7 @@ def resolve_mode(mode: str, isatty: bool) -> str:
     return mode
 
 
-class ProgressListener(RunListener):
+class ProgressListener(Sink):
     """Counts what the engine reports and shows it through a TerminalReporter."""
 
     def __init__(
@@ -89,18 +86,18 @@ class ProgressListener(RunListener):
 
     # -- the engine's events (main thread) ------------------------------------
 
-    def fragment_started(self, fragment: Fragment, running: int) -> None:
+    def fragment_started(self, event: FragmentStarted) -> None:
         with self._lock:
             self.running += 1
-            if fragment is not None:
-                self._started.setdefault(fragment.test_id, self.clock())
+            self._started.setdefault(event.test_id, self.clock())
         self._ensure_ticking()
 
-    def fragment_ended(self, fragment: Fragment, outcome: FragmentOutcome) -> None:
+    def fragment_ended(self, event: FragmentEnded) -> None:
         with self._lock:
             self.running = max(0, self.running - 1)
 
-    def test_finished(self, result: TestResult) -> None:
+    def test_finished(self, event: TestFinished) -> None:
+        result = event.result
         with self._lock:
             self.done += 1
             if result.test_id in self.pending:
@@ -146,8 +143,8 @@ class ProgressListener(RunListener):
                 parts.insert(0, "#" * filled + "-" * (BAR_WIDTH - filled))
             text = " ".join(parts)
             elapsed = format_clock(self.clock() - self.started_at)
-            # The engine counts fragments handed to workers, which includes
-            # one queued behind each running fragment: at most `jobs` run.
+            # Starts are told when fragments really start: at most `jobs` run
+            # (the min() only guards against a late event).
             running = min(self.running, self.jobs)
             text += f" {self.failed} failed, {running} running, {elapsed} elapsed"
             left = self.estimate_left()

@@ -25,6 +25,7 @@ from typing import TextIO
 
 import colorama
 
+from e3suite.events import AttemptFailed
 from e3suite.model import FailureReason, TestResult, TestStatus, summary_counts
 from e3suite.reports.compare import CATEGORIES, Change, Comparison
 
@@ -36,16 +37,12 @@ SLOWEST_COUNT = 10
 #: Entries shown per comparison category; the rest is counted.
 MAX_CHANGES_SHOWN = 20
 
-_COLOURS = {
-    TestStatus.PASS: colorama.Fore.GREEN,
-    TestStatus.XFAIL: colorama.Fore.CYAN,
-    TestStatus.XPASS: colorama.Fore.YELLOW,
-    TestStatus.VERIFY: colorama.Fore.YELLOW,
-    TestStatus.FAIL: colorama.Fore.RED,
-    TestStatus.ERROR: colorama.Fore.RED + colorama.Style.BRIGHT,
-    TestStatus.SKIP: colorama.Fore.BLUE,
-    TestStatus.NOT_APPLICABLE: colorama.Fore.BLUE,
-}
+def _colour(status: TestStatus) -> str:
+    """The ANSI prefix of a verdict, from its row of RESULT_CODES (``RED+BRIGHT``)."""
+    prefix = ""
+    for name in status.code.colour.split("+"):
+        prefix += str(getattr(colorama.Style, name, None) or getattr(colorama.Fore, name, ""))
+    return prefix
 
 
 def _escape_table(keep: str) -> dict[int, str]:
@@ -76,8 +73,14 @@ def status_text(status: TestStatus | None, colour: bool) -> str:
     name = status.value if status else "?"
     padded = f"{name:<6}"
     if colour and status is not None:
-        return f"{_COLOURS[status]}{padded}{colorama.Style.RESET_ALL}"
+        return f"{_colour(status)}{padded}{colorama.Style.RESET_ALL}"
     return padded
+
+
+def status_label(label: str, colour: bool) -> str:
+    """A word in the verdict column that is no verdict (RETRY)."""
+    padded = f"{label:<6}"
+    return f"{colorama.Fore.MAGENTA}{padded}{colorama.Style.RESET_ALL}" if colour else padded
 
 
 def format_duration(seconds: float | None) -> str:
@@ -94,6 +97,8 @@ def result_line(result: TestResult, colour: bool = False, show_time: bool = Fals
     line = f"{status_text(result.status, colour)} {printable(result.test_id)}"
     if result.message:
         line += f": {printable(result.message)}"
+    if result.attempts:
+        line += f" ({result.attempts_note})"
     if FailureReason.LEAK in result.failure_reasons:
         line += " [LEAK]"  # processes it left running were killed (see its log)
     if show_time and result.duration is not None:
@@ -294,6 +299,15 @@ class TerminalReporter:
                 return
             self._emit("\r\x1b[K" + status)
             self._status = status
+
+    def attempt_failed(self, event: AttemptFailed) -> None:
+        """``RETRY  a/b: attempt 1 of 3 failed (FAIL: wrong output); trying again``."""
+        if self.quiet:
+            return
+        how = f"{event.status.value}: {event.message}" if event.message else event.status.value
+        again = f"trying again in {event.delay:g} s" if event.delay else "trying again"
+        line = f"{status_label('RETRY', self.colour)} {printable(event.test_id)}: attempt {event.attempt} of "
+        self.write(line + f"{event.attempts} failed ({printable(how)}); {again}\n")
 
     def test_finished(self, result: TestResult) -> None:
         status = result.status

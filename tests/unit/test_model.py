@@ -9,12 +9,24 @@ from e3suite.model import FailureReason, FragmentState, TestResult, TestStatus, 
 
 def test_summary_counts_follow_the_documented_classes() -> None:
     statuses = list(TestStatus)
-    assert summary_counts(statuses) == (4, 2, 2)
+    assert summary_counts(statuses) == (5, 2, 2)
     assert {s for s in TestStatus if s.is_pass} == {
-        TestStatus.PASS, TestStatus.XPASS, TestStatus.XFAIL, TestStatus.VERIFY,
+        TestStatus.PASS, TestStatus.XPASS, TestStatus.XFAIL, TestStatus.VERIFY, TestStatus.FLAKY,
     }
     assert {s for s in TestStatus if s.is_failure} == {TestStatus.FAIL, TestStatus.ERROR}
     assert {s for s in TestStatus if s.is_skip} == {TestStatus.SKIP, TestStatus.NOT_APPLICABLE}
+
+
+def test_flaky_counts_as_failed_when_the_run_says_so() -> None:
+    from e3suite.model import count_flaky_as
+
+    try:
+        count_flaky_as("failed")
+        assert TestStatus.FLAKY.is_failure and not TestStatus.FLAKY.is_pass
+        assert summary_counts(list(TestStatus)) == (4, 3, 2)
+    finally:
+        count_flaky_as("passed")
+    assert TestStatus.FLAKY.is_pass
 
 
 def test_terminal_states() -> None:

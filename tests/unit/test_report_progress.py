@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from e3suite.model import TestResult, TestStatus
+from e3suite.events import FragmentEnded, FragmentStarted, TestFinished
+from e3suite.model import FragmentState, TestResult, TestStatus
 from e3suite.reports.progress import ProgressListener, format_clock, resolve_mode
 from e3suite.reports.terminal import TerminalReporter
 
@@ -20,6 +21,14 @@ class FakeClock:
 class TtyStream(io.StringIO):
     def isatty(self) -> bool:
         return True
+
+
+def started(test_id: str, slot: int) -> FragmentStarted:
+    return FragmentStarted(0, f"{test_id}:run", test_id, 1, slot, 0.0, None)
+
+
+def ended(test_id: str, slot: int) -> FragmentEnded:
+    return FragmentEnded(0, f"{test_id}:run", test_id, 1, FragmentState.COMPLETE, slot, 0.0, 1.0)
 
 
 def finished(test_id: str, status: TestStatus, duration: float) -> TestResult:
@@ -45,14 +54,14 @@ def test_status_and_estimate_from_previous_durations() -> None:
         reporter, "lines", ["a", "b", "c", "d"], jobs=2, previous_durations={"b": 10.0, "c": 20.0, "d": 30.0},
         clock=clock,
     )
-    progress.fragment_started(None, 1)  # type: ignore[arg-type]
-    progress.fragment_started(None, 2)  # type: ignore[arg-type]
+    progress.fragment_started(started("a", 0))
+    progress.fragment_started(started("a", 1))
     assert progress.status_text() == "[0/4] 0 failed, 2 running, 0:00 elapsed"  # "a": no estimate yet
-    progress.fragment_started(None, 3)  # type: ignore[arg-type]  # queued behind a running one
+    progress.fragment_started(started("a", 1))  # a late event
     assert progress.status_text() == "[0/4] 0 failed, 2 running, 0:00 elapsed"  # never more than -j
-    progress.fragment_ended(None, None)  # type: ignore[arg-type]
-    progress.fragment_ended(None, None)  # type: ignore[arg-type]
-    progress.test_finished(finished("a", TestStatus.FAIL, 4.0))
+    progress.fragment_ended(ended("a", 0))
+    progress.fragment_ended(ended("a", 1))
+    progress.test_finished(TestFinished(finished("a", TestStatus.FAIL, 4.0)))
     clock.now += 65
     # Left: (10 + 20 + 30) / 2 slots.
     assert progress.status_text() == "[1/4] 1 failed, 1 running, 1:05 elapsed, ~0:30 left"
@@ -62,7 +71,7 @@ def test_status_and_estimate_from_previous_durations() -> None:
 def test_unknown_tests_are_estimated_from_this_run() -> None:
     reporter = TerminalReporter(stream=io.StringIO(), no_color=True)
     progress = ProgressListener(reporter, "lines", ["a", "b", "c"], jobs=1, clock=FakeClock())
-    progress.test_finished(finished("a", TestStatus.PASS, 6.0))
+    progress.test_finished(TestFinished(finished("a", TestStatus.PASS, 6.0)))
     assert progress.estimate_left() == 12.0
 
 
@@ -86,7 +95,7 @@ def test_bar_mode_redraws_below_result_lines_and_clears_at_the_end() -> None:
     assert progress.mode == "bar"
     result = finished("a", TestStatus.PASS, 1.0)
     reporter.test_finished(result)
-    progress.test_finished(result)
+    progress.test_finished(TestFinished(result))
     reporter.test_finished(finished("b", TestStatus.PASS, 1.0))
     progress.stop()
     bar = "##########---------- [1/2] 0 failed, 0 running, 0:00 elapsed, ~0:01 left"
@@ -103,27 +112,23 @@ def test_ticker_thread_stops() -> None:
 
     reporter = TerminalReporter(stream=TtyStream(), no_color=True)
     progress = ProgressListener(reporter, "bar", ["a"], jobs=1)
-    progress.fragment_started(None, 1)  # type: ignore[arg-type]
+    progress.fragment_started(started("a", 0))
     assert any(t.name == "e3suite-progress" for t in threading.enumerate())
     progress.stop()
     assert not any(t.name == "e3suite-progress" for t in threading.enumerate())
 
 
 def test_the_estimate_counts_what_running_testcases_already_spent() -> None:
-    class Started:
-        def __init__(self, test_id: str) -> None:
-            self.test_id = test_id
-
     clock = FakeClock()
     reporter = TerminalReporter(stream=io.StringIO(), no_color=True)
     progress = ProgressListener(
         reporter, "lines", ["a", "b"], jobs=1, previous_durations={"a": 10.0, "b": 20.0}, clock=clock
     )
     assert progress.estimate_left() == 30.0
-    progress.fragment_started(Started("b"), 1)  # type: ignore[arg-type]
+    progress.fragment_started(started("b", 0))
     clock.now += 15
     assert progress.estimate_left() == 15.0  # b has 5 s left, a 10 s
     clock.now += 60
     assert progress.estimate_left() == 10.0  # b overran: it is not counted below zero
-    progress.test_finished(finished("b", TestStatus.PASS, 75.0))
+    progress.test_finished(TestFinished(finished("b", TestStatus.PASS, 75.0)))
     assert progress.estimate_left() == 10.0
