@@ -8,7 +8,8 @@ The testcase is a stock ``shell`` one whose command is ``date +%s.%N``: the
 time it prints (read back from the results record) minus the time just
 before the benchmark started ``python testsuite.py -q -o DIR`` (a fresh
 ``DIR`` each run) is the start-up; the rest of the run's wall time is the
-end (reaping, records, index, summary). Also shown: the same for ``python
+end (reaping, records, index, summary). On a loaded machine the CPU time
+of the whole run (every process, from ``wait4``) moves less. Also shown: the same for ``python
 -c pass`` (the interpreter alone) and, with ``--importtime``, the modules
 that ``python -X importtime`` shows taking longest (cumulative, median over
 the runs). It asserts nothing.
@@ -47,21 +48,26 @@ if __name__ == "__main__":
 """
 
 
-def one_run(suite: Path, out: Path, importtime: bool) -> tuple[float, float, dict[str, int]]:
+def one_run(suite: Path, out: Path, importtime: bool) -> tuple[float, float, float, dict[str, int]]:
+    """Start-up and wall time of one run, its CPU time (whole process tree), import times."""
     argv = [sys.executable, *(["-X", "importtime"] if importtime else []), "testsuite.py", "-q", "-o", str(out)]
-    start = time.time()
-    proc = subprocess.run(argv, cwd=suite, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
-    wall = time.time() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} exited with {proc.returncode}:\n{proc.stderr.decode()[-3000:]}")
+    with tempfile.TemporaryFile() as errors:
+        start = time.time()
+        proc = subprocess.Popen(argv, cwd=suite, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.time() - start
+        errors.seek(0)
+        stderr = errors.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(argv)} exited with {os.waitstatus_to_exitcode(status)}:\n{stderr[-3000:]}")
     record = json.loads((out / "new" / "results" / "first.json").read_text())
     first = float(record["processes"][0]["output"])
     imports: dict[str, int] = {}
-    for line in proc.stderr.decode().splitlines():
+    for line in stderr.splitlines():
         if line.startswith("import time:") and "|" in line and "cumulative" not in line:
             _, cumulative, name = line.split("|")
             imports[name.strip()] = int(cumulative)
-    return first - start, wall, imports
+    return first - start, wall, usage.ru_utime + usage.ru_stime, imports
 
 
 def main() -> int:
@@ -78,15 +84,16 @@ def main() -> int:
         (suite / "tests" / "first").mkdir(parents=True)
         (suite / "testsuite.py").write_text(SUITE)
         (suite / "tests" / "first" / "test.yaml").write_text("driver: shell\ncmd: [date, +%s.%N]\n")
-        firsts, walls, interpreter = [], [], []
+        firsts, walls, cpus, interpreter = [], [], [], []
         imports: dict[str, list[int]] = defaultdict(list)
         for i in range(args.runs):
             start = time.perf_counter()
             subprocess.run([sys.executable, "-c", "pass"], check=True)
             interpreter.append(time.perf_counter() - start)
-            first, wall, times = one_run(suite, root / f"out{i}", args.importtime)
+            first, wall, cpu, times = one_run(suite, root / f"out{i}", args.importtime)
             firsts.append(first)
             walls.append(wall)
+            cpus.append(cpu)
             for name, value in times.items():
                 imports[name].append(value)
         print(f"interpreter alone (python -c pass): {statistics.median(interpreter) * 1000:.1f} ms")
@@ -95,6 +102,7 @@ def main() -> int:
             f"(min {min(firsts) * 1000:.1f}, max {max(firsts) * 1000:.1f})"
         )
         print(f"whole one-testcase run: {statistics.median(walls) * 1000:.1f} ms")
+        print(f"CPU time of the whole run (user+sys, every process): {statistics.median(cpus) * 1000:.1f} ms")
         if imports:
             print("slowest imports, cumulative ms (median):")
             ranked = sorted(imports.items(), key=lambda item: -statistics.median(item[1]))
