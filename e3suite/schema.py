@@ -45,6 +45,12 @@ COMMON_PROPERTIES: dict[str, Any] = {
         "exclusiveMinimum": 0,
         "description": "timeout of each fragment, in (fractional) seconds",
     },
+    "retries": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "how many more times the testcase is tried when it fails (0: never); "
+        "overrides --retries and the driver's default",
+    },
     "requires": {
         "type": "object",
         "description": "facts a Dask worker must have to run it: numbers are minimums, strings equal or a version "

@@ -368,13 +368,18 @@ class ResultsWriter(Sink):
 
 
 def index_entry(result: TestResult, record: str) -> dict[str, Any]:
-    return {
+    entry = {
         "test": result.test_id,
         "status": result.status.value if result.status else None,
         "message": result.message,
         "duration": result.duration,
         "record": record,
     }
+    if result.attempts:
+        entry["attempts"] = len(result.attempts)
+    if result.carried_over:
+        entry["carried_over"] = True
+    return entry
 
 
 def write_index(path: Path, run: dict[str, Any], entries: list[dict[str, Any]]) -> None:

@@ -40,7 +40,7 @@ from e3suite.executors.base import Executor
 from e3suite.executors.inprocess import InProcessExecutor
 from e3suite.executors.local import MultiprocessScheduler
 from e3suite.executors.local import max_slots as max_local_slots
-from e3suite.model import TestResult
+from e3suite.model import TestResult, TestStatus, count_flaky_as
 from e3suite.options import build_parser
 from e3suite.plan import Plan, build_plan
 from e3suite.reports import command as report_command
@@ -68,7 +68,8 @@ class _TerminalSink(Sink):
         self.reporter.attempt_failed(event)
 
     def test_finished(self, event: TestFinished) -> None:
-        self.reporter.test_finished(event.result)
+        if not event.result.carried_over:  # the summary counts those
+            self.reporter.test_finished(event.result)
 
 
 class Testsuite:
@@ -91,6 +92,7 @@ class Testsuite:
         self.root_dir = Path(root_dir)
         self.options = argparse.Namespace()
         self.results: list[TestResult] = []
+        self.carried: list[TestResult] = []  # --failed: the previous run's results kept
         self._signal: int | None = None
         self._history: dict[str, float] | None = None
         self.progress: ProgressListener | None = None
@@ -134,6 +136,7 @@ class Testsuite:
 
     def _main(self) -> int:
         options = self.options
+        count_flaky_as("failed" if getattr(options, "flaky_result", "pass") == "fail" else "passed")
         candidates = self.discover()
         cases = self.select(candidates)
         # Once per test.yaml (matrix variants share theirs), before anything runs.
@@ -189,6 +192,8 @@ class Testsuite:
                 # its pages.
                 gc.freeze()
                 self.results = self.run(engine)
+                if getattr(options, "failed", False):
+                    self.carried = self.carry_over(bus)
             finally:
                 with contextlib.suppress(OSError):
                     os.chdir(start_cwd)  # relative options (--compare) read as the user meant them
@@ -206,7 +211,7 @@ class Testsuite:
             print(f"e3suite: error: {writer.error}; the run stopped there", file=sys.stderr)
             reporter.summary(self.results, comparison)
             return EXIT_INTERNAL
-        reporter.summary(self.results, comparison)
+        reporter.summary(self.results + self.carried, comparison)
         if options.rewrite:
             import e3suite.rewrite as rewrite  # only --rewrite runs need the stock drivers' baselines
 
@@ -222,10 +227,55 @@ class Testsuite:
         return discovery.find_testcase_dirs(self.tests_dir)
 
     def select(self, candidates: list[tuple[str, Path]]) -> list[discovery.Testcase]:
-        """The testcases the positional arguments select, test.yaml read."""
-        return discovery.select_testcases(
+        """The testcases the positional arguments select (and ``--failed``), test.yaml read."""
+        cases = discovery.select_testcases(
             candidates, self.options.tests, self.tests_dir, Path.cwd(), self.load_testcases
         )
+        if getattr(self.options, "failed", False):
+            failed = self.previous_failures()
+            cases = [case for case in cases if case.test_id in failed]
+        return cases
+
+    def previous_failures(self) -> set[str]:
+        """Ids that ended FAIL, ERROR or FLAKY in the last run of this -o directory (``--failed``)."""
+        last = Path(self.options.output_dir) / "new"
+        try:
+            run = store.load_run(last)
+        except (store.StoreError, OSError):
+            raise ConfigurationError(
+                f"--failed: no previous run in {last} to take the failures of (run without --failed first)"
+            ) from None
+        rerun = {TestStatus.FAIL.value, TestStatus.ERROR.value, TestStatus.FLAKY.value}
+        return {
+            str(e.get("test"))
+            for e in run.entries
+            # ... and those a failed dependency kept from running: they get their chance too.
+            if e.get("status") in rerun
+            or (e.get("status") == TestStatus.SKIP.value and str(e.get("message") or "").startswith("dependency "))
+        }
+
+    def carry_over(self, bus: EventBus) -> list[TestResult]:
+        """``--failed``: the previous run's results of the testcases not run again, into this run's directory.
+
+        They reach the journal as finished testcases marked ``carried_over``,
+        so the results directory gives the whole picture; the summary and
+        the exit code count only what this run ran.
+        """
+        previous = Path(self.options.output_dir) / "old"
+        try:
+            run = store.load_run(previous)
+        except (store.StoreError, OSError):
+            return []
+        ran = {r.test_id for r in self.results}
+        carried = []
+        for entry in run.entries:
+            if str(entry.get("test")) in ran:
+                continue
+            result = store.load_record(run, entry)
+            result.carried_over = True
+            carried.append(result)
+            bus.emit(TestFinished(result))
+        return carried
 
     def condition_facts(self) -> dict[str, Any]:
         """Names for ``control:`` conditions, besides ``env``, ``options`` and ``matrix``."""
@@ -302,7 +352,10 @@ class Testsuite:
         if old_dir is None:
             return None
         return compare_with_dir(
-            self.results, old_dir, getattr(self.options, "slowdown_threshold", 2.0), partial=bool(self.options.tests)
+            self.results,
+            old_dir,
+            getattr(self.options, "slowdown_threshold", 2.0),
+            partial=bool(self.options.tests) or bool(getattr(self.options, "failed", False)),
         )
 
     def bound_jobs(self) -> None:
@@ -378,7 +431,8 @@ class Testsuite:
             "jobs": self.options.jobs,
             "tests_dir": str(self.tests_dir),
             # A run of selected testcases does not "remove" the others (reports/compare.py).
-            "selection": list(self.options.tests),
+            "selection": list(self.options.tests) or (["--failed"] if getattr(self.options, "failed", False) else []),
+            "flaky_result": getattr(self.options, "flaky_result", "pass"),
         }
 
     def finish_results_dir(

@@ -7,6 +7,8 @@ except ``slower`` which may also hold a testcase of another category:
 
 - ``new_failures``: FAIL/ERROR now, present before and not failing then;
 - ``still_failing``: FAIL/ERROR now and before;
+- ``flaky``: FLAKY now (it failed, then passed when tried again), present
+  before;
 - ``fixed``: failing before, passing now (PASS, XFAIL, XPASS, VERIFY);
 - ``newly_skipped``: SKIP/NOT_APPLICABLE now, present before and not skipped;
 - ``new``: not in the previous run (whatever its verdict now), unless the
@@ -37,6 +39,7 @@ MIN_SLOWDOWN_SECONDS = 0.5
 CATEGORIES: tuple[tuple[str, str], ...] = (
     ("new_failures", "new failures"),
     ("still_failing", "still failing"),
+    ("flaky", "flaky"),
     ("fixed", "fixed"),
     ("newly_skipped", "newly skipped"),
     ("new", "new testcases"),
@@ -86,6 +89,7 @@ class Comparison:
     old_count: int
     new_failures: list[Change] = field(default_factory=list)
     still_failing: list[Change] = field(default_factory=list)
+    flaky: list[Change] = field(default_factory=list)
     fixed: list[Change] = field(default_factory=list)
     newly_skipped: list[Change] = field(default_factory=list)
     new: list[Change] = field(default_factory=list)
@@ -157,7 +161,9 @@ def compare(
             if not old_partial:
                 comparison.new.append(change)
             continue
-        if now.status.is_failure:
+        if now.status is TestStatus.FLAKY:
+            comparison.flaky.append(change)
+        elif now.status.is_failure:
             (comparison.still_failing if before.status.is_failure else comparison.new_failures).append(change)
         elif before.status.is_failure and now.status.is_pass:
             comparison.fixed.append(change)

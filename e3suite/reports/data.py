@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import e3suite.store as store
-from e3suite.model import TestResult, TestStatus, summary_counts
+from e3suite.model import TestResult, TestStatus, count_flaky_as, summary_counts
 from e3suite.reports.compare import (
     DEFAULT_SLOWDOWN_THRESHOLD,
     Comparison,
@@ -43,7 +43,12 @@ class RunReport:
 
     @property
     def statuses(self) -> list[TestStatus]:
-        return [r.status for r in self.results if r.status is not None]
+        """The verdicts of what the run ran: counts and the exit code leave carried-over results out."""
+        return [r.status for r in self.results if r.status is not None and not r.carried_over]
+
+    @property
+    def carried_over(self) -> int:
+        return sum(1 for r in self.results if r.carried_over)
 
     def counts(self) -> dict[str, Any]:
         passed, failed, skipped = summary_counts(self.statuses)
@@ -147,6 +152,8 @@ def load_report(
 ) -> RunReport:
     """Read ``path`` (raises store.StoreError when it is no results directory)."""
     loaded = load_run(path)
+    # What FLAKY counted as is the run's choice (--flaky-result): reports say the same.
+    count_flaky_as("failed" if loaded.run.get("flaky_result") == "fail" else "passed")
     results = [store.load_record(loaded, entry) for entry in loaded.entries]
     report = RunReport(path, dict(loaded.run), results, loaded.complete)
     if compare_dir is not None:

@@ -55,7 +55,7 @@ SCRIPT = r"""
   "use strict";
   var data = JSON.parse(document.getElementById("report-data").textContent);
   var ORDER = ["PASS", "FAIL", "XFAIL", "XPASS", "VERIFY", "FLAKY", "SKIP", "NOT_APPLICABLE", "ERROR"];
-  var CATEGORIES = [["new_failures", "New failures"], ["still_failing", "Still failing"], ["fixed", "Fixed"],
+  var CATEGORIES = [["new_failures", "New failures"], ["still_failing", "Still failing"], ["flaky", "Flaky"], ["fixed", "Fixed"],
                     ["newly_skipped", "Newly skipped"], ["new", "New testcases"],
                     ["removed", "Removed testcases"], ["slower", "Markedly slower"]];
 
@@ -151,7 +151,10 @@ SCRIPT = r"""
     verdict.appendChild(el("span", "badge " + t.status, t.status));
     tr.appendChild(verdict);
     tr.appendChild(el("td", "id", t.id));
-    tr.appendChild(el("td", "message", t.message));
+    var note = t.attempts.length ? (t.status === "FLAKY" ? "attempt " + t.attempts.length + " of " +
+      t.attempts_allowed + " passed" : t.attempts.length + " attempts") : "";
+    if (t.carried_over) { note = note ? note + ", carried over" : "carried over"; }
+    tr.appendChild(el("td", "message", t.message + (note ? " (" + note + ")" : "")));
     tr.appendChild(el("td", "duration", seconds(t.duration)));
     tr.appendChild(el("td", "duration cpu", t.cpu !== null ? seconds(t.cpu) : ""));
     tr.appendChild(el("td", "duration rss", t.peak_rss !== null ? mebibytes(t.peak_rss) : ""));
@@ -177,6 +180,17 @@ SCRIPT = r"""
     td.colSpan = 6;
     td.appendChild(el("div", "detail-message", "Message: " + (t.message || "(none)")));
     if (t.failure_reasons.length) { td.appendChild(el("div", "", "Failure reasons: " + t.failure_reasons.join(", "))); }
+    if (t.carried_over) { td.appendChild(el("div", "", "Carried over: not run again, this is the previous run's result")); }
+    if (t.attempts.length) {
+      td.appendChild(el("div", "", "Attempts (" + t.attempts.length + " of " + t.attempts_allowed + " allowed):"));
+      var list = el("ol", "attempts");
+      t.attempts.forEach(function (a) {
+        var item = el("li", "", a.status + (a.message ? ": " + a.message : "") + " (" + seconds(a.duration) + ")");
+        if (a.log && a.number < t.attempts.length) { item.appendChild(el("pre", "log", a.log)); }
+        list.appendChild(item);
+      });
+      td.appendChild(list);
+    }
     if (t.change) { td.appendChild(el("div", "", "Compared with the previous run: " + t.change.replace(/_/g, " "))); }
     if (t.diff) { td.appendChild(el("div", "", "Diff:")); td.appendChild(el("pre", "diff", t.diff)); }
     td.appendChild(el("div", "", t.log_truncated ? "Log (its end):" : "Log:"));

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from e3suite.model import TestResult, TestStatus
+from e3suite.reports.compare import CATEGORIES
 from e3suite.reports.data import RunReport, log_excerpt
 
 FORMAT = "e3suite-report"
@@ -35,7 +36,7 @@ _CHANGE = {
         "old_duration": _NUMBER_OR_NULL,
     },
 }
-_CATEGORY_NAMES = ("new_failures", "still_failing", "fixed", "newly_skipped", "new", "removed", "slower")
+_CATEGORY_NAMES = tuple(name for name, _ in CATEGORIES)
 
 #: The JSON Schema of version 1 of the document.
 SCHEMA: dict[str, Any] = {
@@ -103,6 +104,7 @@ SCHEMA: dict[str, Any] = {
                 "required": [
                     "id", "status", "message", "failure_reasons", "duration", "start", "end",
                     "cpu", "peak_rss", "log", "log_truncated", "diff", "change", "fragments", "info",
+                    "attempts", "attempts_allowed", "carried_over",
                 ],
                 "properties": {
                     "id": {"type": "string"},
@@ -133,6 +135,26 @@ SCHEMA: dict[str, Any] = {
                         },
                     },
                     "info": {"type": "object"},
+                    # Every attempt when it was tried more than once (retries), else empty.
+                    "attempts": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["number", "status", "message", "duration", "start", "end", "log"],
+                            "properties": {
+                                "number": {"type": "integer"},
+                                "status": _STATUS,
+                                "message": {"type": "string"},
+                                "duration": {"type": "number"},
+                                "start": _NUMBER_OR_NULL,
+                                "end": _NUMBER_OR_NULL,
+                                "log": {"type": "string"},
+                            },
+                        },
+                    },
+                    "attempts_allowed": {"type": "integer"},
+                    # Not run by this run (--failed): the previous run's result.
+                    "carried_over": {"type": "boolean"},
                 },
             },
         },
@@ -161,6 +183,15 @@ def testcase_json(result: TestResult, change: str | None) -> dict[str, Any]:
         "change": change,
         "fragments": [f.to_json() for f in result.fragments],
         "info": result.info if isinstance(result.info, dict) else {},
+        "attempts": [
+            {
+                "number": a.number, "status": a.status.value, "message": a.message, "duration": a.duration,
+                "start": a.start, "end": a.end, "log": log_excerpt(a.log)[0],
+            }
+            for a in result.attempts
+        ],
+        "attempts_allowed": result.attempts_allowed,
+        "carried_over": result.carried_over,
     }
 
 

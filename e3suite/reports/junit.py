@@ -96,6 +96,7 @@ def _testcase(result: TestResult, change: str | None, xpass_as_failure: bool) ->
         out.append(f"<skipped message={xml_attr(text)}/>")
     elif status.is_skip:
         out.append(f"<skipped message={message}/>")
+    out.extend(_earlier_attempts(result))
     if result.log:
         log, cut = log_excerpt(result.log, LOG_CHARS)
         if cut:
@@ -103,6 +104,24 @@ def _testcase(result: TestResult, change: str | None, xpass_as_failure: bool) ->
         out.append(f"<system-out>{xml_text(log)}</system-out>")
     out.append("</testcase>")
     return "".join(out)
+
+
+def _earlier_attempts(result: TestResult) -> list[str]:
+    """Surefire's elements for the attempts before the last: flaky*, or rerun* when it kept failing."""
+    kind = "flaky" if result.status is TestStatus.FLAKY else "rerun"
+    elements = []
+    for attempt in result.attempts[:-1]:
+        name = kind + ("Error" if attempt.status is TestStatus.ERROR else "Failure")
+        trace = f"attempt {attempt.number}: {attempt.status.value}: {attempt.message}"
+        body = f"<stackTrace>{xml_text(trace)}</stackTrace>"
+        if attempt.log:
+            log, _ = log_excerpt(attempt.log, LOG_CHARS)
+            body += f"<system-out>{xml_text(log)}</system-out>"
+        elements.append(
+            f"<{name} message={xml_attr(attempt.message)} type=\"{attempt.status.value}\""
+            f" time=\"{_seconds(attempt.duration)}\">{body}</{name}>"
+        )
+    return elements
 
 
 def render_junit(report: RunReport, xpass_as_failure: bool = False) -> str:

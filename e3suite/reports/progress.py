@@ -98,6 +98,8 @@ class ProgressListener(Sink):
 
     def test_finished(self, event: TestFinished) -> None:
         result = event.result
+        if result.carried_over:
+            return
         with self._lock:
             self.done += 1
             if result.test_id in self.pending:

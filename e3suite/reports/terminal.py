@@ -99,6 +99,8 @@ def result_line(result: TestResult, colour: bool = False, show_time: bool = Fals
         line += f": {printable(result.message)}"
     if result.attempts:
         line += f" ({result.attempts_note})"
+    if result.carried_over:
+        line += " (carried over)"
     if FailureReason.LEAK in result.failure_reasons:
         line += " [LEAK]"  # processes it left running were killed (see its log)
     if show_time and result.duration is not None:
@@ -198,6 +200,8 @@ def summary_lines(
     The comparison comes first: when something changed, that is the news.
     The last line is always ``summary_line``.
     """
+    carried = sum(1 for r in results if r.carried_over)
+    results = [r for r in results if not r.carried_over]  # counted: what the run ran
     statuses = [r.status for r in results if r.status is not None]
     # Sorted by id, not in completion order: the summary of two runs of the
     # same results reads the same whatever the scheduling was.
@@ -213,6 +217,8 @@ def summary_lines(
     lines.extend(slowest_lines(results, show_time))
     if not complete:
         lines.append("e3suite: the run did not finish: results rebuilt from its journal")
+    if carried:
+        lines.append(f"e3suite: {carried} testcase{'s' if carried > 1 else ''} carried over from the previous run")
     lines.append(count_line(statuses))
     lines.append(summary_line(statuses))
     return lines

@@ -69,6 +69,7 @@ def test_compare_fixed_directories(tmp_path: Path) -> None:
     assert {name: ids(c, name) for name, _ in CATEGORIES} == {
         "new_failures": ["a/breaks"],
         "still_failing": ["a/still-broken"],
+        "flaky": [],
         "fixed": ["a/repaired"],
         "newly_skipped": ["a/now-skipped"],
         "new": ["new/xfail", "x/na", "x/verify", "x/xpass"],
@@ -83,3 +84,14 @@ def test_after_a_partial_run_nothing_is_new() -> None:
     c = compare([Outcome("a", P), Outcome("b", F)], [Outcome("a", P)], "old", old_partial=True)
     assert ids(c, "new") == []
     assert not c.changed
+
+
+def test_a_flaky_testcase_is_its_own_category() -> None:
+    c = compare(
+        [Outcome("a", TestStatus.FLAKY), Outcome("b", TestStatus.FLAKY)],
+        [Outcome("a", P), Outcome("b", F)],
+        "old",
+    )
+    assert ids(c, "flaky") == ["a", "b"]
+    assert ids(c, "fixed") == [] and ids(c, "new_failures") == []
+    assert c.changed
