@@ -322,7 +322,10 @@ class DaskExecutor:
             return
         slot = self._free.pop()
         self._seq += 1
-        key = f"{task.fragment_id}#{self.run_id}-{self._seq}"
+        # One Dask task prefix for the whole run ("e3suite"): the scheduler
+        # keeps a record per prefix for ever, which one per fragment made
+        # grow by some 10 KiB a fragment.
+        key = f"e3suite-{self._seq}-{self.run_id}-{task.fragment_id}"
         restrict = eligible if len(eligible) < len(self._workers) else None
         resources = fragment_resources(task)
         assert self.handle is not None
