@@ -24,6 +24,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "e3suite.executors.command",
         "list the executors of e3suite.yaml (what each would start); --job-script NAME prints a batch script",
     ),
+    "status": (
+        "e3suite.reports.status_command",
+        "what a run is doing (running, waiting, counts, time left), from another terminal; --wait done|TEST_ID",
+    ),
     "rewrite": (
         "e3suite.rewrite",
         "write the actual outputs of a run's baseline differences (DIFF failures) to their baselines",

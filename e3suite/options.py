@@ -7,6 +7,7 @@ layers that read them. Testsuites add their own with ``add_options``.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 
 from e3suite.version import __version__
@@ -22,13 +23,45 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
 def seconds(text: str) -> float:
+    """A finite number of seconds, 0 or more (float() alone takes 'inf' and 'nan')."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of seconds")
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """A timeout: more than 0 seconds (no timeout at all is the option's absence)."""
+    value = seconds(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 (leave the option out for no timeout)")
+    return value
+
+
+def exit_code(text: str) -> int:
+    """An exit status the shell sees as given: 0 to 255 (256 would wrap to 0, a success)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value <= 255:
+        raise argparse.ArgumentTypeError(f"{text!r} must be from 0 to 255")
     return value
 
 
@@ -51,6 +84,11 @@ def build_parser(prog: str | None = None, description: str | None = None) -> arg
 
     sel = parser.add_argument_group("selection")
     sel.add_argument("--list", action="store_true", help="print the selected testcase ids and exit")
+    sel.add_argument(
+        "--failed", "--skip-passed", dest="failed", action="store_true",
+        help="run only the testcases that ended FAIL, ERROR or FLAKY in the previous run of this -o directory "
+        "(and what they depend on); the others keep their previous result, marked as carried over",
+    )
 
     run = parser.add_argument_group("running")
     run.add_argument(
@@ -62,7 +100,7 @@ def build_parser(prog: str | None = None, description: str | None = None) -> arg
         help="run callbacks in the engine's own process (debugging: breakpoint() works with -j1)",
     )
     run.add_argument(
-        "--timeout", type=seconds, default=None, metavar="SECONDS",
+        "--timeout", type=positive_seconds, default=None, metavar="SECONDS",
         help="default timeout of a fragment, in (fractional) seconds (default: none)",
     )
     run.add_argument(
@@ -77,6 +115,36 @@ def build_parser(prog: str | None = None, description: str | None = None) -> arg
         "--kill-grace", type=seconds, default=2.0, metavar="SECONDS",
         help="after a timeout or an interruption, how long processes get between SIGTERM and SIGKILL "
         "(default: %(default)s)",
+    )
+    retry = parser.add_argument_group("retries (docs/retries.md)")
+    retry.add_argument(
+        "--retries", type=non_negative_int, default=None, metavar="N",
+        help="try a failing testcase up to N more times, unless its test.yaml says otherwise (retries: N); "
+        "default: the driver's own default, 0 for the stock drivers",
+    )
+    retry.add_argument(
+        "--retry-delay", type=seconds, default=0.0, metavar="SECONDS",
+        help="wait this long before trying a testcase again (default: %(default)s)",
+    )
+    retry.add_argument(
+        "--retry-backoff", choices=("fixed", "exponential"), default="fixed",
+        help="fixed: every retry waits --retry-delay; exponential: the n-th waits 2^(n-1) times that "
+        "(default: %(default)s)",
+    )
+    retry.add_argument(
+        "--flaky-result", choices=("pass", "fail"), default="pass",
+        help="how a testcase that failed and then passed (FLAKY) counts: as passed, or as failed "
+        "(default: %(default)s)",
+    )
+    retry.add_argument(
+        "--max-retries-total", type=non_negative_int, default=None, metavar="N",
+        help="once N retries have started in the run, retry nothing more (a broken build must not run "
+        "everything several times)",
+    )
+    run.add_argument(
+        "--leak-result", choices=("pass", "fail"), default="pass",
+        help="verdict of a testcase that leaves processes running (they are killed and reported either way): "
+        "pass keeps its verdict, fail makes it FAIL (default: %(default)s)",
     )
     run.add_argument(
         "--temp-dir", default=None, metavar="DIR",
@@ -105,8 +173,8 @@ def build_parser(prog: str | None = None, description: str | None = None) -> arg
     verbosity.add_argument("-v", "--verbose", action="store_true", help="print the log of every testcase")
     out.add_argument("--no-color", action="store_true", help="never use colours (NO_COLOR is honoured too)")
     out.add_argument(
-        "--failure-exit-code", type=int, default=1, metavar="N",
-        help="exit code when a testcase fails or errors (default: %(default)s)",
+        "--failure-exit-code", type=exit_code, default=1, metavar="N",
+        help="exit code when a testcase fails or errors, 0 to 255 (default: %(default)s)",
     )
     out.add_argument(
         "--progress", choices=("auto", "bar", "lines", "none"), default="auto",
@@ -114,6 +182,9 @@ def build_parser(prog: str | None = None, description: str | None = None) -> arg
         "auto: bar on a terminal, lines otherwise (default: %(default)s)",
     )
     add_report_options(parser.add_argument_group("reports"))
+    from e3suite.config import add_executor_options  # here: config imports this module
+
+    add_executor_options(parser)
     return parser
 
 

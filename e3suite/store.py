@@ -415,6 +415,32 @@ class LoadedRun:
     entries: list[dict[str, Any]]
     complete: bool  # False when the index had to be rebuilt from the journal
     events: list[dict[str, Any]] = field(default_factory=list)
+    live: bool = False  # the run is still going: unfinished testcases are running or waiting, not lost
+
+
+#: The live status of a running run (written by e3suite.reports.status).
+STATUS = "status.json"
+
+
+def pid_alive(pid: Any) -> bool:
+    """Whether the process ``pid`` still runs (a zombie does not)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            state = handle.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in (b"Z", b"X")
+
+
+def run_is_live(path: Path) -> bool:
+    """True while the engine that writes ``path`` runs (its status file says so and its pid lives)."""
+    try:
+        status = json.loads((path / STATUS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(status, dict) and status.get("state") == "running" and pid_alive(status.get("pid"))
 
 
 class StoreError(Exception):
@@ -444,6 +470,7 @@ def rebuild_from_journal(path: Path) -> LoadedRun:
     run: dict[str, Any] = {}
     discovered: dict[str, None] = {}
     finished: dict[str, dict[str, Any]] = {}
+    running: set[str] = set()  # testcases that started a fragment
     for event in read_journal(path):
         kind = event.get("event")
         if kind == "run_started":
@@ -456,13 +483,19 @@ def rebuild_from_journal(path: Path) -> LoadedRun:
             finished[test] = {k: v for k, v in event.items() if k != "event"}
         elif kind == "run_ended":
             run.update({k: v for k, v in event.items() if k != "event"})
+        elif kind == "fragment_started":
+            running.add(str(event.get("fragment")).rpartition(":")[0])
     entries = []
+    live = run_is_live(path)
     for test in discovered:
         entry = finished.get(test)
-        if entry is None:
+        if entry is None and not live:
             # The record is written before its journal line: a kill between
             # the two leaves a finished testcase whose line is missing.
             entry = _entry_from_record(path, test, run.get("start"))
+        if entry is None and live:
+            state = "running" if test in running else "waiting"
+            entry = {"test": test, "status": None, "message": state, "duration": None, "record": None, "live": True}
         if entry is None:
             entry = {
                 "test": test,
@@ -472,7 +505,7 @@ def rebuild_from_journal(path: Path) -> LoadedRun:
                 "record": None,
             }
         entries.append(entry)
-    return LoadedRun(path, run, entries, False)
+    return LoadedRun(path, run, entries, False, live=live)
 
 
 def _entry_from_record(path: Path, test: str, run_start: Any) -> dict[str, Any] | None:
@@ -495,6 +528,8 @@ def load_record(run: LoadedRun, entry: dict[str, Any]) -> TestResult:
     """The full result of an index entry; a missing or corrupt record gives ERROR."""
     record = entry.get("record")
     test = str(entry.get("test"))
+    if entry.get("live"):
+        return TestResult(test, None, str(entry.get("message") or ""))  # no verdict yet: it runs, or waits
     if record:
         try:
             return TestResult.from_json(json.loads((run.path / record).read_text(encoding="utf-8")))

@@ -47,6 +47,8 @@ from e3suite.reports import command as report_command
 from e3suite.reports.compare import Comparison
 from e3suite.reports.data import compare_with_dir, explicit_compare_dir, load_report, resolve_results_dir
 from e3suite.reports.progress import ProgressListener
+from e3suite.reports.status import StatusSink
+from e3suite.reports.status_keys import status_keys
 from e3suite.reports.terminal import TerminalReporter
 from e3suite.version import __version__
 
@@ -93,6 +95,7 @@ class Testsuite:
         self.options = argparse.Namespace()
         self.results: list[TestResult] = []
         self.carried: list[TestResult] = []  # --failed: the previous run's results kept
+        self.status: StatusSink | None = None
         self._signal: int | None = None
         self._history: dict[str, float] | None = None
         self.progress: ProgressListener | None = None
@@ -185,6 +188,10 @@ class Testsuite:
                 self.progress = self.make_progress(reporter, plan)
                 for sink in self.listeners(reporter):
                     bus.add(sink)
+                self.status = StatusSink(
+                    results_dir, plan, options.jobs, self.history(), printer=reporter, run_info=run_info
+                )
+                bus.add(self.status)
                 engine = Engine(plan, self.make_executor(), bus, options)
                 # What discovery and planning built lives as long as the
                 # run: keep the collector from walking it again and again
@@ -408,11 +415,18 @@ class Testsuite:
         os.set_blocking(wake_read, False)
         os.set_blocking(wake_write, False)
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        status = self.status
+        if status is not None:
+            # kill -USR1 PID: the run's status printed here, the run goes on.
+            previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, lambda signum, frame: status.request_print())
+        keys = status_keys(status.request_print) if status is not None else None
         previous_fd = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
         executor.set_wakeup_fd(wake_read)
         try:
             return engine.run()
         finally:
+            if keys is not None:
+                keys.stop()
             signal.set_wakeup_fd(previous_fd)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

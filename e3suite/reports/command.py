@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 import e3suite.store as store
-from e3suite.options import add_report_options
+from e3suite.options import add_report_options, exit_code
 from e3suite.reports.data import RunReport, default_old_dir, explicit_compare_dir, load_report, resolve_results_dir
 from e3suite.reports.terminal import TerminalReporter
 
@@ -92,7 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="print the log of every testcase (with -a)")
     parser.add_argument("--no-color", action="store_true", help="never use colours (NO_COLOR is honoured too)")
     parser.add_argument(
-        "--failure-exit-code", type=int, default=0, metavar="N",
+        "--failure-exit-code", type=exit_code, default=0, metavar="N",
         help="exit code when a testcase failed or errored (default: %(default)s, so reporting never fails a job)",
     )
     add_report_options(parser)
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     if args.all or args.show_error_output:
         for result in report.results:
             reporter.test_finished(result)
-    reporter.summary(report.results, report.comparison, report.complete)
+    reporter.summary(report.results, report.comparison, report.complete, live=report.live)
     try:
         write_report_files(report, args)
     except ReportError as exc:

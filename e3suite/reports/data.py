@@ -40,6 +40,7 @@ class RunReport:
     results: list[TestResult]
     complete: bool  # False: the index was rebuilt from the journal (killed run)
     comparison: Comparison | None = None
+    live: bool = False  # still running: testcases without a verdict are running or waiting
 
     @property
     def statuses(self) -> list[TestStatus]:
@@ -155,7 +156,7 @@ def load_report(
     # What FLAKY counted as is the run's choice (--flaky-result): reports say the same.
     count_flaky_as("failed" if loaded.run.get("flaky_result") == "fail" else "passed")
     results = [store.load_record(loaded, entry) for entry in loaded.entries]
-    report = RunReport(path, dict(loaded.run), results, loaded.complete)
+    report = RunReport(path, dict(loaded.run), results, loaded.complete, live=loaded.live)
     if compare_dir is not None:
         partial = bool(loaded.run.get("selection"))
         report.comparison = compare_with_dir(results, compare_dir, threshold, partial)

@@ -46,6 +46,62 @@ def resolve_mode(mode: str, isatty: bool) -> str:
     return mode
 
 
+class Estimate:
+    """The time a run has left, from the previous run's durations.
+
+    What the pending testcases took last time (this run's mean for new
+    ones), less what the running ones have already spent, over the slots.
+    Kept up to date as testcases finish, not summed over every pending
+    testcase at each look (10,000 of them, at every tick).
+    """
+
+    def __init__(
+        self, test_ids: Iterable[str], previous: dict[str, float], jobs: int, clock: Callable[[], float]
+    ) -> None:
+        self.pending = set(test_ids)
+        self.previous = previous
+        self.jobs = max(1, jobs)
+        self.clock = clock
+        self._known = sum(previous[t] for t in self.pending if t in previous)
+        self._unknown = sum(1 for t in self.pending if t not in previous)
+        self._observed_total = 0.0
+        self._observed_count = 0
+        self._started: dict[str, float] = {}  # running testcases: when their first fragment started
+
+    def started(self, test_id: str) -> None:
+        self._started.setdefault(test_id, self.clock())
+
+    def finished(self, test_id: str, duration: float | None) -> None:
+        if test_id in self.pending:
+            self.pending.discard(test_id)
+            if test_id in self.previous:
+                self._known -= self.previous[test_id]
+            else:
+                self._unknown -= 1
+        self._started.pop(test_id, None)
+        if duration is not None:
+            self._observed_total += duration
+            self._observed_count += 1
+
+    def expected(self, test_id: str) -> float | None:
+        """What ``test_id`` should take: its last duration, or this run's mean."""
+        mean = self._observed_total / self._observed_count if self._observed_count else None
+        return self.previous.get(test_id, mean)
+
+    def left(self) -> float | None:
+        """Seconds left, or None when nothing is known to estimate from."""
+        mean = self._observed_total / self._observed_count if self._observed_count else None
+        if self._unknown and mean is None:
+            return None
+        total = max(0.0, self._known) + self._unknown * (mean or 0.0)
+        now = self.clock()
+        for test_id, started in self._started.items():
+            expected = self.previous.get(test_id, mean)
+            if expected is not None:
+                total -= min(expected, max(0.0, now - started))
+        return max(0.0, total) / self.jobs
+
+
 class ProgressListener(Sink):
     """Counts what the engine reports and shows it through a TerminalReporter."""
 
@@ -72,14 +128,7 @@ class ProgressListener(Sink):
         self.done = 0
         self.failed = 0
         self.running = 0
-        self._observed_total = 0.0
-        self._observed_count = 0
-        # The estimate is kept up to date as testcases finish, not summed
-        # over every pending testcase at each tick (10,000 of them, under the
-        # lock the engine's thread takes at every event).
-        self._pending_known = sum(self.previous[t] for t in self.pending if t in self.previous)
-        self._pending_unknown = sum(1 for t in self.pending if t not in self.previous)
-        self._started: dict[str, float] = {}  # running testcases: when their first fragment started
+        self.estimate = Estimate(self.pending, self.previous, self.jobs, clock)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -89,7 +138,7 @@ class ProgressListener(Sink):
     def fragment_started(self, event: FragmentStarted) -> None:
         with self._lock:
             self.running += 1
-            self._started.setdefault(event.test_id, self.clock())
+            self.estimate.started(event.test_id)
         self._ensure_ticking()
 
     def fragment_ended(self, event: FragmentEnded) -> None:
@@ -102,39 +151,16 @@ class ProgressListener(Sink):
             return
         with self._lock:
             self.done += 1
-            if result.test_id in self.pending:
-                self.pending.discard(result.test_id)
-                if result.test_id in self.previous:
-                    self._pending_known -= self.previous[result.test_id]
-                else:
-                    self._pending_unknown -= 1
-            self._started.pop(result.test_id, None)
+            self.estimate.finished(result.test_id, result.duration)
             if result.status is not None and result.status.is_failure:
                 self.failed += 1
-            if result.duration is not None:
-                self._observed_total += result.duration
-                self._observed_count += 1
         if self.mode == "bar":
             self.reporter.set_status(self.status_text())
 
     # -- status -----------------------------------------------------------------
 
     def estimate_left(self) -> float | None:
-        """Seconds left, or None when nothing is known to estimate from.
-
-        What the pending testcases took last time (this run's mean for new
-        ones), less what the running ones have already spent, over the slots.
-        """
-        mean = self._observed_total / self._observed_count if self._observed_count else None
-        if self._pending_unknown and mean is None:
-            return None
-        total = max(0.0, self._pending_known) + self._pending_unknown * (mean or 0.0)
-        now = self.clock()
-        for test_id, started in self._started.items():
-            expected = self.previous.get(test_id, mean)
-            if expected is not None:
-                total -= min(expected, max(0.0, now - started))
-        return max(0.0, total) / self.jobs
+        return self.estimate.left()
 
     def status_text(self) -> str:
         with self._lock:

@@ -94,6 +94,8 @@ def format_duration(seconds: float | None) -> str:
 
 def result_line(result: TestResult, colour: bool = False, show_time: bool = False) -> str:
     """``PASS   a/b: message`` (+ `` (0.12s, cpu 0.05s, 3.1 MiB)`` with ``show_time``, when known)."""
+    if result.status is None and result.message in ("running", "waiting"):  # a live run's, read back
+        return f"{status_label(result.message.upper(), colour)} {printable(result.test_id)}"
     line = f"{status_text(result.status, colour)} {printable(result.test_id)}"
     if result.message:
         line += f": {printable(result.message)}"
@@ -194,6 +196,7 @@ def summary_lines(
     colour: bool = False,
     show_time: bool = False,
     complete: bool = True,
+    live: bool = False,
 ) -> list[str]:
     """The end-of-run summary, identical for a run and for ``e3suite report``.
 
@@ -215,7 +218,14 @@ def summary_lines(
         lines.append("failures:")
         lines.extend("  " + result_line(r, colour, show_time) for r in failures)
     lines.extend(slowest_lines(results, show_time))
-    if not complete:
+    if live:
+        unfinished = [r for r in results if r.status is None]
+        running = sum(1 for r in unfinished if r.message == "running")
+        lines.append(
+            f"e3suite: the run is still going: {running} testcases running, {len(unfinished) - running} waiting "
+            "(e3suite status tells more)"
+        )
+    elif not complete:
         lines.append("e3suite: the run did not finish: results rebuilt from its journal")
     if carried:
         lines.append(f"e3suite: {carried} testcase{'s' if carried > 1 else ''} carried over from the previous run")
@@ -325,8 +335,14 @@ class TerminalReporter:
             text += indented_log(result, escape=self.isatty)
         self.write(text)
 
-    def summary(self, results: list[TestResult], comparison: Comparison | None = None, complete: bool = True) -> None:
+    def summary(
+        self,
+        results: list[TestResult],
+        comparison: Comparison | None = None,
+        complete: bool = True,
+        live: bool = False,
+    ) -> None:
         if self._status:
             self.set_status("")
-        lines = summary_lines(results, comparison, self.colour, self.show_time, complete)
+        lines = summary_lines(results, comparison, self.colour, self.show_time, complete, live)
         self.write("\n".join(lines) + "\n")

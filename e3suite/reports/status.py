@@ -1,0 +1,296 @@
+"""The live status of a run: ``DIR/new/status.json``, a sink of the run's events.
+
+While a run goes, its results directory holds ``status.json``, replaced
+atomically (write, then rename) at most ``MIN_INTERVAL`` apart: counts by
+state, the time left, each running fragment (id, slot, attempt, pid, start,
+expected duration from history), and what waiting fragments wait for (a
+free slot, a predecessor, a retry's delay). ``e3suite status`` reads it from
+another terminal (see ``e3suite.reports.status_command``); SIGUSR1 or the
+``t`` key prints the same snapshot in the run's own terminal.
+
+The sink follows the event stream only: it never reads the engine's state.
+It knows the plan (ids and edges), to say what a fragment waits for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from e3suite.events import (
+    AttemptFailed,
+    FragmentEnded,
+    FragmentQueued,
+    FragmentStarted,
+    RunEnded,
+    RunStarted,
+    Sink,
+    TestFinished,
+)
+from e3suite.plan import Plan
+from e3suite.store import STATUS, pid_alive
+from e3suite.reports.progress import Estimate, format_clock
+
+FORMAT = "e3suite-status"
+VERSION = 1
+#: Seconds between two writes of the status file, at least.
+MIN_INTERVAL = 0.25
+#: Waiting fragments listed (the others are counted).
+WAITING_SHOWN = 20
+
+
+class StatusSink(Sink):
+    def __init__(
+        self,
+        results_dir: Path,
+        plan: Plan,
+        jobs: int,
+        history: dict[str, float],
+        printer: Any = None,
+        clock: Any = time.time,
+        run_info: dict[str, Any] | None = None,
+    ) -> None:
+        self.path = results_dir / STATUS
+        self.plan = plan
+        self.jobs = jobs
+        self.printer = printer  # a TerminalReporter, for SIGUSR1 and the t key
+        self.clock = clock
+        self.estimate = Estimate(plan.tests, history, jobs, time.monotonic)
+        self.history = history
+        self.info: dict[str, Any] = {}
+        if run_info is not None:
+            self._keep_info(run_info)
+        start = self.info.get("start")
+        self.started_at = float(start) if isinstance(start, (int, float)) else clock()
+        self.running: dict[int, dict[str, Any]] = {}
+        self.queued: set[int] = set()
+        self.ended: set[int] = set()
+        self.retrying: dict[str, dict[str, Any]] = {}
+        self.by_status: dict[str, int] = {}
+        self.tests_done = 0
+        self.state = "running"
+        self.stop_reason: str | None = None
+        self._dirty = True
+        self._written_at = 0.0
+        self._scan_from = 0  # fragments before it have all ended
+        self._print_requested = False
+        self.last: dict[str, Any] | None = None
+
+    # -- the events ------------------------------------------------------------
+
+    def run_started(self, event: RunStarted) -> None:
+        self._keep_info(event.info)
+        self._changed()
+
+    def _keep_info(self, info: dict[str, Any]) -> None:
+        self.info = {k: info.get(k) for k in ("start", "argv", "cwd", "host", "jobs")}
+
+    def fragment_queued(self, event: FragmentQueued) -> None:
+        self.queued.add(event.index)
+        self._changed()
+
+    def fragment_started(self, event: FragmentStarted) -> None:
+        self.queued.discard(event.index)
+        self.estimate.started(event.test_id)
+        self.running[event.index] = {
+            "test": event.test_id,
+            "fragment": event.fragment_id,
+            "slot": event.slot,
+            "attempt": event.attempt,
+            "pid": event.pid,
+            "start": event.time,
+            "expected": self._expected(event.test_id),
+        }
+        self.retrying.pop(event.test_id, None)
+        self._changed()
+
+    def fragment_ended(self, event: FragmentEnded) -> None:
+        self.queued.discard(event.index)
+        self.running.pop(event.index, None)
+        self.ended.add(event.index)
+        self._changed()
+
+    def attempt_failed(self, event: AttemptFailed) -> None:
+        for fragment_id in event.rerun:
+            test_id, _, name = fragment_id.rpartition(":")
+            index = self.plan.tests[test_id].fragments.get(name) if test_id in self.plan.tests else None
+            if index is not None:
+                self.ended.discard(index)
+        self.retrying[event.test_id] = {
+            "test": event.test_id,
+            "attempt": event.attempt + 1,
+            "attempts": event.attempts,
+            "at": self.clock() + event.delay,
+        }
+        self._scan_from = 0
+        self._changed()
+
+    def test_finished(self, event: TestFinished) -> None:
+        result = event.result
+        if result.carried_over:
+            return
+        self.tests_done += 1
+        self.estimate.finished(result.test_id, result.duration)
+        planned = self.plan.tests.get(result.test_id)
+        if planned is not None:  # its skipped fragments too: none of them waits any more
+            self.ended.update(planned.fragments.values())
+        status = result.status.value if result.status else "ERROR"
+        self.by_status[status] = self.by_status.get(status, 0) + 1
+        self.retrying.pop(result.test_id, None)
+        self._changed()
+
+    def run_ended(self, event: RunEnded) -> None:
+        self.state = "ended"
+        self.info["end"] = event.end
+        self.info["interrupted"] = event.interrupted
+        self.write()
+
+    def housekeeping(self, now: float) -> None:
+        if self._print_requested:
+            self._print_requested = False
+            if self.printer is not None:
+                self.printer.write(render(self.snapshot(), self.clock()))
+        if self._dirty and self.clock() - self._written_at >= MIN_INTERVAL:
+            self.write()
+
+    # -- the snapshot ----------------------------------------------------------
+
+    def request_print(self) -> None:
+        """SIGUSR1 or the t key (any thread, or a signal handler): print the snapshot at the next housekeeping."""
+        self._print_requested = True
+
+    def _changed(self) -> None:
+        self._dirty = True
+
+    def _expected(self, test_id: str) -> float | None:
+        planned = self.plan.tests.get(test_id)
+        expected = self.estimate.expected(test_id)
+        if expected is None or planned is None:
+            return None
+        return round(expected / max(1, len(planned.fragments)), 3)
+
+    def snapshot(self) -> dict[str, Any]:
+        fragments = self.plan.fragments
+        total = len(fragments)
+        waiting, waiting_count = self._waiting()
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "pid": os.getpid(),
+            "state": self.state,
+            "updated": self.clock(),
+            "run": self.info,
+            "elapsed": round(self.clock() - self.started_at, 3),
+            "eta": None if self.state == "ended" else _rounded(self.estimate.left()),
+            "tests": {"total": len(self.plan.tests), "done": self.tests_done, "by_status": dict(self.by_status)},
+            "fragments": {
+                "total": total,
+                "running": len(self.running),
+                "queued": len(self.queued),
+                "ended": len(self.ended),
+                "waiting": waiting_count,
+            },
+            "running": sorted(self.running.values(), key=lambda r: (r["slot"] is None, r["slot"], r["fragment"])),
+            "waiting": waiting,
+            "retrying": sorted(self.retrying.values(), key=lambda r: r["test"]),
+        }
+
+    def _waiting(self) -> tuple[list[dict[str, Any]], int]:
+        """The first waiting fragments in plan order, with what each waits for; and how many wait."""
+        fragments = self.plan.fragments
+        ended, running, queued = self.ended, self.running, self.queued
+        while self._scan_from < len(fragments) and self._scan_from in ended:
+            self._scan_from += 1
+        shown: list[dict[str, Any]] = []
+        count = len(fragments) - len(ended) - len(running) - len(queued)
+        for fragment in fragments[self._scan_from :]:
+            if len(shown) >= WAITING_SHOWN:
+                break
+            index = fragment.index
+            if index in ended or index in running or index in queued:
+                continue
+            retry = self.retrying.get(fragment.test_id)
+            if retry is not None and retry["at"] > self.clock():
+                reason = f"retry (attempt {retry['attempt']} of {retry['attempts']}) at {retry['at']:.3f}"
+            else:
+                preds = [fragments[p].fragment_id for p in fragment.preds if p not in ended]
+                reason = ", ".join(preds) if preds else "a free slot"
+            shown.append({"test": fragment.test_id, "fragment": fragment.fragment_id, "waits_for": reason})
+        return shown, max(0, count)
+
+    def write(self) -> None:
+        """Replace the status file (a reader never sees half of one)."""
+        self.last = snapshot = self.snapshot()
+        tmp = self.path.with_name(STATUS + ".tmp")
+        try:
+            tmp.write_text(json.dumps(snapshot, separators=(",", ":")), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError:
+            return  # the journal's sink reports write errors; a status is best effort
+        self._written_at = self.clock()
+        self._dirty = False
+
+
+def _rounded(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None
+
+
+alive = pid_alive
+
+
+def render(status: dict[str, Any], now: float) -> str:
+    """The snapshot for a person, several lines."""
+    tests = status.get("tests") or {}
+    frags = status.get("fragments") or {}
+    elapsed = format_clock(float(status.get("elapsed") or 0.0))
+    state = status.get("state")
+    if state == "ended":
+        head = f"e3suite: the run (pid {status.get('pid')}) ended after {elapsed}"
+    elif state == "stopped":
+        head = f"e3suite: the run stopped without finishing: its engine (pid {status.get('pid')}) is gone"
+    else:
+        eta = status.get("eta")
+        left = f", ~{format_clock(eta)} left" if isinstance(eta, (int, float)) else ""
+        head = f"e3suite: run of pid {status.get('pid')}, running for {elapsed}{left}"
+    by_status = tests.get("by_status") or {}
+    verdicts = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))
+    lines = [
+        head,
+        f"testcases: {tests.get('done', 0)}/{tests.get('total', 0)} done" + (f": {verdicts}" if verdicts else ""),
+        f"fragments: {frags.get('running', 0)} running, {frags.get('queued', 0)} queued, "
+        f"{frags.get('waiting', 0)} waiting, {frags.get('ended', 0)} ended",
+    ]
+    running = status.get("running") or []
+    if running and state == "running":
+        lines.append("running:")
+        for r in running:
+            spent = format_clock(max(0.0, now - float(r.get("start") or now)))
+            expected = r.get("expected")
+            exp = f" (expected {format_clock(expected)})" if isinstance(expected, (int, float)) else ""
+            attempt = f" attempt {r['attempt']}" if r.get("attempt", 1) != 1 else ""
+            pid = f" pid {r['pid']}" if r.get("pid") else ""
+            lines.append(f"  slot {r.get('slot')}  {r.get('fragment')}{attempt}{pid}  {spent}{exp}")
+    waiting = status.get("waiting") or []
+    if waiting and state == "running":
+        lines.append("waiting:")
+        lines.extend(f"  {w.get('fragment')}  for {w.get('waits_for')}" for w in waiting)
+        more = int(frags.get("waiting", 0)) - len(waiting)
+        if more > 0:
+            lines.append(f"  ... and {more} more")
+    return "\n".join(lines) + "\n"
+
+
+def read_status(results_dir: Path) -> dict[str, Any] | None:
+    """The status of the run in ``results_dir`` as its file says, ``state`` corrected: a dead engine is "stopped"."""
+    try:
+        status = json.loads((results_dir / STATUS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(status, dict) or status.get("format") != FORMAT:
+        return None
+    if status.get("state") == "running" and not alive(status.get("pid")):
+        status["state"] = "stopped"
+    return status

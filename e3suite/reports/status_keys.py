@@ -1,0 +1,72 @@
+"""The ``t`` key in the run's own terminal: print the run's status, as SIGUSR1 does.
+
+Only when both stdin and stdout are terminals: stdin then goes to cbreak mode
+(keys arrive one by one, not echoed, Ctrl-C still a signal) for the run and
+is put back as it was at the end, however the run ends. A daemon thread
+reads keys; it only calls the function it was given. Nothing here is used
+by a run whose stdin is a file, a pipe or /dev/null (CI).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import select
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+
+class StatusKeys:
+    def __init__(self, on_key: Callable[[], None]) -> None:
+        import termios
+        import tty
+
+        self.fd = sys.stdin.fileno()
+        self.saved: Any = termios.tcgetattr(self.fd)
+        self._termios = termios
+        tty.setcbreak(self.fd)
+        atexit.register(self.restore)
+        self.on_key = on_key
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._read, name="e3suite-keys", daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                readable, _, _ = select.select([self.fd], [], [], 0.2)
+                if not readable:
+                    continue
+                key = os.read(self.fd, 1)
+            except (OSError, ValueError):
+                return
+            if not key:
+                return
+            if key in (b"t", b"T"):
+                self.on_key()
+
+    def restore(self) -> None:
+        if self.saved is not None:
+            with contextlib.suppress(OSError, self._termios.error):
+                self._termios.tcsetattr(self.fd, self._termios.TCSADRAIN, self.saved)
+            self.saved = None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(1.0)
+        self.restore()
+
+
+def status_keys(on_key: Callable[[], None]) -> StatusKeys | None:
+    """A key reader when stdin and stdout are terminals (and we are in the foreground), else None."""
+    try:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            return None
+        if os.tcgetpgrp(sys.stdin.fileno()) != os.getpgrp():
+            return None  # in the background: reading would stop us (SIGTTIN)
+        return StatusKeys(on_key)
+    except (OSError, ValueError, AttributeError, ImportError):
+        return None
