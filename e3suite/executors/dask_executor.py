@@ -53,9 +53,11 @@ from e3suite.executors.dask_cluster import ClusterHandle, open_cluster
 from e3suite.executors.dask_facts import hash_files, incompatibility
 from e3suite.executors.dask_placement import dumps_task, eligible_workers, fragment_resources
 from e3suite.executors.dask_worker import (
+    SENT_AS_EVENT,
     E3suiteWorkerPlugin,
     forget_run,
     kill_commands,
+    outcome_topic,
     run_payload,
     start_topic,
     sweep_orphans,
@@ -130,6 +132,9 @@ class DaskExecutor:
         self._done: collections.deque[Any] = collections.deque()  # futures finished (from Dask's thread)
         self._starts: collections.deque[dict[str, Any]] = collections.deque()  # start events (Dask's thread)
         self._by_index: dict[int, str] = {}  # fragment index -> Dask key of its flight
+        # Written by the engine's thread, read on Dask's loop (dict operations are atomic).
+        self._index_of_key: dict[str, int] = {}
+        self._event_outcomes: dict[int, bytes] = {}  # outcomes that came as events, until their task ends
         self._started: list[FragmentStarted] = []
         self._given_back: collections.Counter[int] = collections.Counter()  # fragments given back after KilledWorker
         self._ready: list[FragmentOutcome] = []
@@ -164,6 +169,7 @@ class DaskExecutor:
             why = f"{type(exc).__name__}: {exc}"
             raise ConfigError(f"executor {self.spec.name!r}: cannot prepare its workers: {why}") from None
         client.subscribe_topic(start_topic(self.run_id), self._on_start)
+        client.subscribe_topic(outcome_topic(self.run_id), self._on_outcome)
         self._refresh_workers()
         if self._jobs_given is None:
             threads = sum(int(info.get("nthreads", 1)) for info in self._scheduler_workers().values())
@@ -278,6 +284,7 @@ class DaskExecutor:
                 flight.future.cancel()
             self._flights.clear()
             self._by_index.clear()
+            self._event_outcomes.clear()
             with contextlib.suppress(Exception):
                 self._refresh_workers()  # who died since we last looked
             self.handle = None
@@ -287,6 +294,12 @@ class DaskExecutor:
                     handle.client.run(forget_run, self.run_id, on_error="ignore")
                 with contextlib.suppress(Exception):
                     handle.client.unregister_worker_plugin(f"e3suite-{self.run_id}")
+                topics = [start_topic(self.run_id), outcome_topic(self.run_id)]
+                with contextlib.suppress(Exception):
+                    # A lambda travels by value: the scheduler need not import e3suite.
+                    handle.client.run_on_scheduler(
+                        lambda dask_scheduler: [dask_scheduler.events.pop(t, None) for t in topics]
+                    )
             handle.close()
             if handle.cluster is not None:
                 # The workers are gone; what they ran on this host must be too.
@@ -336,6 +349,7 @@ class DaskExecutor:
         )
         self._flights[key] = _Flight(task, slot, future, submitted)
         self._by_index[task.index] = key
+        self._index_of_key[key] = task.index
         future.add_done_callback(self._on_done)
 
     def _eligible(self, task: FragmentTask) -> tuple[list[str], str | None]:
@@ -365,7 +379,10 @@ class DaskExecutor:
 
     async def _fetch(self, client: Any, future: Any) -> None:
         data: Any = None
-        if future.status in ("finished", "error"):
+        index = self._index_of_key.get(future.key)
+        if future.status == "finished" and index is not None:
+            data = self._event_outcomes.pop(index, None)  # it came before the task's end
+        if data is None and future.status in ("finished", "error"):
             try:
                 data = await client.gather(future, asynchronous=True)
             except BaseException as exc:  # the fragment's Dask error (KilledWorker...), or a lost connection
@@ -373,6 +390,12 @@ class DaskExecutor:
         self._done.append((future, data))
         with contextlib.suppress(OSError):
             os.write(self._pipe_w, b"x")
+
+    def _on_outcome(self, event: Any) -> None:
+        # Called on the client's event loop, before the task's end is.
+        message = event[1] if isinstance(event, tuple) else event
+        if isinstance(message, dict) and isinstance(message.get("data"), bytes):
+            self._event_outcomes[int(message.get("index", -1))] = message["data"]
 
     def _on_start(self, event: Any) -> None:
         # Called in Dask's client thread with (timestamp, message).
@@ -401,6 +424,7 @@ class DaskExecutor:
             if flight is None:
                 continue  # already reported (interrupted, timed out, taken back)
             self._by_index.pop(flight.task.index, None)
+            self._index_of_key.pop(future.key, None)
             self._free.append(flight.slot)
             outcomes.append(self._outcome_of(flight, data))
         if outcomes and self.first_fragment_at is None:
@@ -410,6 +434,8 @@ class DaskExecutor:
     def _outcome_of(self, flight: _Flight, data: Any) -> FragmentOutcome:
         task, future = flight.task, flight.future
         status = future.status
+        if status == "finished" and data == SENT_AS_EVENT:
+            return self._failed(flight, f"the outcome of {task.fragment_id} was lost on its way from its Dask worker")
         if status == "finished" and isinstance(data, bytes):
             try:
                 outcome: FragmentOutcome = pickle.loads(data)

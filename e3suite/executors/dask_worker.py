@@ -116,7 +116,19 @@ def run_payload(payload: bytes, slot: int, run_id: str, root_dir: str) -> bytes:
             _running -= 1
         with contextlib.suppress(OSError):
             os.chdir(cwd)
-    return _dump(outcome, task.fragment_id)
+    data = _dump(outcome, task.fragment_id)
+    if len(data) <= EVENT_OUTCOME_LIMIT and _send_event(outcome_topic(run_id), {"index": task.index, "data": data}):
+        # Sent on the worker's stream to the scheduler, ahead of the task's
+        # end: the engine has it without fetching the result from here.
+        return SENT_AS_EVENT
+    return data
+
+
+#: The task's result when the outcome went as an event.
+SENT_AS_EVENT = b""
+#: Outcomes up to this size travel as events; the scheduler keeps the last
+#: ones of a topic (distributed.admin.low-level-log-length): bounded memory.
+EVENT_OUTCOME_LIMIT = 16 * 1024
 
 
 def start_topic(run_id: str) -> str:
@@ -124,13 +136,24 @@ def start_topic(run_id: str) -> str:
     return f"e3suite-started-{run_id}"
 
 
+def outcome_topic(run_id: str) -> str:
+    """The Dask event topic on which a run's small outcomes come back."""
+    return f"e3suite-outcome-{run_id}"
+
+
+def _send_event(topic: str, message: dict[str, Any]) -> bool:
+    try:
+        get_worker().log_event(topic, message)
+    except Exception:  # not in a worker, or the scheduler is gone
+        return False
+    return True
+
+
 def _announce_start(run_id: str, index: int, slot: int) -> None:
     # Tells the engine the fragment really started (journal, progress, the
     # timeout it enforces itself) and that a worker lost now was running it,
     # not merely holding it in its queue.
-    message = {"index": index, "slot": slot, "time": time.time(), "pid": os.getpid()}
-    with contextlib.suppress(Exception):  # not in a worker, or the scheduler is gone: only an announcement
-        get_worker().log_event(start_topic(run_id), message)
+    _send_event(start_topic(run_id), {"index": index, "slot": slot, "time": time.time(), "pid": os.getpid()})
 
 
 def _dump(outcome: FragmentOutcome, fragment_id: str = "?") -> bytes:
