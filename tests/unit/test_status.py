@@ -1,0 +1,116 @@
+"""The live status of a real run, asked from another process: e3suite status, --wait, SIGUSR1, e3suite report."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from test_interrupt_run import REPO, finish, make_suite, mark, start, wait_running
+
+
+def e3suite(root: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "e3suite", *args], cwd=root, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def status_file(root: Path) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    path = root / "out" / "new" / "status.json"
+    while True:
+        try:
+            status = json.loads(path.read_text())
+            if status["running"]:
+                return dict(status)
+        except (OSError, ValueError):
+            pass
+        assert time.monotonic() < deadline, "no status file with a running fragment"
+        time.sleep(0.05)
+
+
+def test_status_of_a_running_run_then_of_the_finished_one(tmp_path: Path) -> None:
+    text = mark()
+    make_suite(tmp_path, {"slow": {"cmd": f"sleep {text}"}, "quick": {"cmd": "true"}, "next": {"cmd": "true"}})
+    proc = start(tmp_path, "-j1", "--timeout", "3", "--progress", "none")
+    try:
+        wait_running(text, 1)
+        status_file(tmp_path)
+        shown = e3suite(tmp_path, "status", "--json")
+        assert shown.returncode == 0, shown.stderr
+        status = json.loads(shown.stdout)
+        assert status["state"] == "running" and status["pid"] == proc.pid
+        [running] = status["running"]
+        assert (running["test"], running["fragment"], running["slot"], running["attempt"]) == (
+            "slow", "slow:run", 0, 1
+        )
+        assert isinstance(running["pid"], int)
+        assert {w["fragment"]: w["waits_for"] for w in status["waiting"]} == {
+            "quick:run": "a free slot", "next:run": "a free slot",
+        } or status["tests"]["done"] >= 1
+        person = e3suite(tmp_path, "status")
+        assert f"e3suite: run of pid {proc.pid}, running for " in person.stdout
+        assert "  slot 0  slow:run pid " in person.stdout
+        # e3suite report while it runs: the running testcase is running, not lost.
+        report = e3suite(tmp_path, "report", "out/new", "-a", "--no-color")
+        assert "RUNNING slow" in report.stdout
+        assert "e3suite: the run is still going: 1 testcases running" in report.stdout
+        # In the run's own terminal: SIGUSR1 prints the same snapshot.
+        os.kill(proc.pid, signal.SIGUSR1)
+        waited = e3suite(tmp_path, "status", "--wait", "slow", "--timeout", "60")
+        assert waited.returncode == 0, waited.stderr
+        assert waited.stdout.startswith("FAIL   slow: timed out after 3.0 s")
+        done = e3suite(tmp_path, "status", "--wait", "done", "--timeout", "60")
+        assert done.returncode == 0, done.stderr
+        assert "ended after" in done.stdout
+    finally:
+        code, out = finish(proc, text)
+    assert code == 1
+    assert f"e3suite: run of pid {proc.pid}, running for " in out  # SIGUSR1's snapshot
+    assert "  slot 0  slow:run" in out
+    ended = json.loads(e3suite(tmp_path, "status", "--json").stdout)
+    assert ended["state"] == "ended" and ended["tests"]["done"] == 3
+
+
+def test_wait_gives_up_after_its_timeout(tmp_path: Path) -> None:
+    text = mark()
+    make_suite(tmp_path, {"slow": {"cmd": f"sleep {text}"}})
+    proc = start(tmp_path, "-j1", "--progress", "none")
+    try:
+        wait_running(text, 1)
+        status_file(tmp_path)
+        waited = e3suite(tmp_path, "status", "--wait", "done", "--timeout", "0.5")
+        assert waited.returncode == 1
+        assert "--wait done: still waiting after 0.5 s" in waited.stderr
+    finally:
+        proc.terminate()
+        finish(proc, text)
+
+
+def test_a_killed_run_stopped_without_finishing(tmp_path: Path) -> None:
+    text = mark()
+    make_suite(tmp_path, {"slow": {"cmd": f"sleep {text}"}})
+    proc = start(tmp_path, "-j1", "--progress", "none")
+    try:
+        wait_running(text, 1)
+        status_file(tmp_path)
+        os.kill(proc.pid, signal.SIGKILL)  # its worker then ends its command
+        proc.wait(30)
+    finally:
+        finish(proc, text)
+    shown = e3suite(tmp_path, "status")
+    assert shown.returncode == 0
+    assert "the run stopped without finishing: its engine (pid" in shown.stdout
+    assert e3suite(tmp_path, "status", "--wait", "done", "--timeout", "5").returncode == 1
+
+
+def test_status_of_no_results_directory_is_a_usage_error(tmp_path: Path) -> None:
+    shown = e3suite(tmp_path, "status", str(tmp_path / "nowhere"))
+    assert shown.returncode == 2
+    assert "is not an e3suite results directory" in shown.stderr
