@@ -23,7 +23,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
-PAGES = ["tutorial.md", "drivers.md", "process.md"]
+PAGES = ["tutorial.md", "drivers.md", "process.md", "retries.md"]
 
 _FENCE = re.compile(r"^```(?P<lang>[\w-]*)(?P<attrs>[^\n]*)\n(?P<body>.*?)^```\s*$", re.S | re.M)
 _TITLE = re.compile(r'title="(?P<title>[^"]+)"')
