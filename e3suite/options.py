@@ -89,6 +89,23 @@ def build_parser(prog: str | None = None, description: str | None = None) -> arg
         help="run only the testcases that ended FAIL, ERROR or FLAKY in the previous run of this -o directory "
         "(and what they depend on); the others keep their previous result, marked as carried over",
     )
+    from e3suite.shard import METHODS, parse_shard  # light: no plan, no drivers
+
+    sel.add_argument(
+        "--shard", type=parse_shard, default=None, metavar="K/N",
+        help="run the K-th of N disjoint parts of the selected testcases (1-based; testcases joined by "
+        "dependencies stay together; docs/sharding.md)",
+    )
+    sel.add_argument(
+        "--shard-by", choices=METHODS, default="duration",
+        help="duration: balance the parts by the previous run's durations (by count without history); "
+        "hash: a stable hash of the ids (default: %(default)s)",
+    )
+    sel.add_argument(
+        "--shard-history", metavar="FILE", default=None,
+        help="durations to balance the shards with: a file written by `e3suite report DIR --durations FILE` "
+        "or a results directory (default: DIR/old of -o); give every CI machine the same one",
+    )
 
     run = parser.add_argument_group("running")
     run.add_argument(

@@ -30,6 +30,7 @@ from typing import Any
 import e3suite.control as control
 import e3suite.discovery as discovery
 import e3suite.matrix as matrix
+import e3suite.shard as shard
 import e3suite.store as store
 from e3suite.config import ConfigError
 from e3suite.driver import TestDriver
@@ -101,6 +102,7 @@ class Testsuite:
         self.progress: ProgressListener | None = None
         self._names: dict[str, Any] | None = None
         self.executor_choice: dask_setup.ExecutorChoice | None = None
+        self.sharding: shard.Sharding | None = None  # --shard K/N: this run's part (select)
 
     # -- hooks ---------------------------------------------------------------
 
@@ -241,7 +243,41 @@ class Testsuite:
         if getattr(self.options, "failed", False):
             failed = self.previous_failures()
             cases = [case for case in cases if case.test_id in failed]
+        if getattr(self.options, "shard", None) is not None:
+            cases = self.shard_selection(cases, candidates)
         return cases
+
+    def shard_selection(
+        self, cases: list[discovery.Testcase], candidates: list[tuple[str, Path]]
+    ) -> list[discovery.Testcase]:
+        """``--shard K/N``: the selected testcases of this shard's part (docs/sharding.md).
+
+        Dependencies are known once drivers declared fragments: the whole
+        selection is planned first (nothing runs, no directory is made),
+        then split by dependency groups (e3suite/shard.py).
+        """
+        options = self.options
+        if options.shard_history:
+            source = Path(options.shard_history)
+            if source.is_dir():
+                durations = previous_durations(resolve_results_dir(source))
+            else:
+                try:
+                    durations = shard.load_durations(source)
+                except shard.HistoryError as exc:
+                    raise ConfigurationError(str(exc)) from None
+            history = options.shard_history
+        else:
+            durations, history = self.history(), str(Path(options.output_dir) / "old")
+        probe_root = Path(tempfile.gettempdir()) / f"e3suite-shard-{os.getpid()}"  # planning makes no directory
+        try:
+            plan = self.plan(cases, probe_root, dict(candidates))
+        finally:
+            shutil.rmtree(probe_root, ignore_errors=True)
+        self.sharding = shard.shard_plan(plan, options.shard, options.shard_by, durations, history)
+        lines = self.sharding.balance_lines()
+        print("\n".join(lines if options.list else lines[:1]), file=sys.stderr)
+        return [case for case in cases if case.test_id in self.sharding.selected]
 
     def previous_failures(self) -> set[str]:
         """Ids that ended FAIL, ERROR or FLAKY in the last run of this -o directory (``--failed``)."""
@@ -362,7 +398,7 @@ class Testsuite:
             self.results,
             old_dir,
             getattr(self.options, "slowdown_threshold", 2.0),
-            partial=bool(self.options.tests) or bool(getattr(self.options, "failed", False)),
+            partial=bool(self.options.tests or getattr(self.options, "failed", False) or self.sharding),
         )
 
     def bound_jobs(self) -> None:
@@ -445,7 +481,10 @@ class Testsuite:
             "jobs": self.options.jobs,
             "tests_dir": str(self.tests_dir),
             # A run of selected testcases does not "remove" the others (reports/compare.py).
-            "selection": list(self.options.tests) or (["--failed"] if getattr(self.options, "failed", False) else []),
+            "selection": (list(self.options.tests) or (["--failed"] if getattr(self.options, "failed", False) else []))
+            + ([f"--shard={self.sharding.spec}"] if self.sharding is not None else []),
+            # --shard K/N: a part of the whole; the ids of both (docs/sharding.md).
+            **(self.sharding.metadata() if self.sharding is not None else {}),
             "flaky_result": getattr(self.options, "flaky_result", "pass"),
         }
 
