@@ -134,9 +134,7 @@ class Engine:
         case = planned.case
         rules = Rules(case.verdict, case.expected_failure, self.leak_fails)
         allowed = 1 + self._retries_of(planned)
-        test = _TestState(
-            planned, rules, allowed, AttemptState(TestResult(case.test_id)), len(planned.fragments)
-        )
+        test = _TestState(planned, rules, allowed, AttemptState(_fresh_result(planned)), len(planned.fragments))
         test.final = allowed == 1
         return test
 
@@ -447,7 +445,7 @@ class Engine:
         test.attempt_start = None
         test.pending_retry = (state, rerun)
         # A new attempt: what the kept fragments reported, replayed.
-        test.state = AttemptState(TestResult(test.planned.test_id))
+        test.state = AttemptState(_fresh_result(test.planned))
         rerun_set = set(rerun)
         kept = [(f, o) for f, o in test.contributions if f.index not in rerun_set]
         test.contributions = kept
@@ -648,6 +646,13 @@ class Engine:
             self.max_consecutive and self.consecutive_failures >= self.max_consecutive
         ):
             self.stop_reason = NOT_RUN_FAILURE_LIMIT
+
+
+def _fresh_result(planned: PlannedTest) -> TestResult:
+    """A testcase's result before its fragments ran: the warnings of its test.yaml head its log."""
+    result = TestResult(planned.test_id)
+    result.log = "".join(f"warning: {warning}\n" for warning in planned.case.warnings)
+    return result
 
 
 def _merge(state: AttemptState, fragment: Fragment, outcome: FragmentOutcome) -> None:

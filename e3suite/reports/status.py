@@ -31,8 +31,8 @@ from e3suite.events import (
     TestFinished,
 )
 from e3suite.plan import Plan
-from e3suite.store import STATUS, pid_alive
 from e3suite.reports.progress import Estimate, format_clock
+from e3suite.store import STATUS, pid_alive
 
 FORMAT = "e3suite-status"
 VERSION = 1

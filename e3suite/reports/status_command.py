@@ -34,7 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the run's results directory (default: %(default)s; DIR is taken as DIR/new when that exists)",
     )
     parser.add_argument("--json", action="store_true", help="print the status as JSON, for a script")
-    parser.add_argument("--watch", action="store_true", help="print it again every --interval seconds until the run ends")
+    parser.add_argument(
+        "--watch", action="store_true", help="print it again every --interval seconds until the run ends"
+    )
     parser.add_argument("--interval", type=float, default=1.0, metavar="SECONDS", help="for --watch (default: 1)")
     parser.add_argument(
         "--wait", metavar="done|TEST_ID",

@@ -115,3 +115,14 @@ def test_slots_are_unique_among_running_fragments(tmp_path: Path, jobs: int) -> 
     results = run(tmp_path, {f"t{i}": {"run": {"do": ["status PASS"]}} for i in range(12)}, jobs=jobs)
     slots = [f.slot for r in results.values() for f in r.fragments]
     assert set(slots) <= set(range(jobs))
+
+
+def test_a_testcases_warnings_head_its_log(tmp_path: Path) -> None:
+    case = Testcase("t", tmp_path, {"run": {"do": ["status PASS"]}}, Scripted)
+    case.warnings.append("test.yaml: key 'timout' ...: did you mean 'timeout'?")
+    ns = argparse.Namespace()
+    plan = build_plan([case], ns, tmp_path / "work")
+    writer = ResultsWriter(tmp_path / "results")
+    [result] = Engine(plan, InProcessExecutor(1), writer, ns).run()
+    writer.close()
+    assert result.log.startswith("warning: test.yaml: key 'timout' ...: did you mean 'timeout'?\n")
