@@ -5,7 +5,7 @@
     .venv/bin/python tests/bench/run.py W1 W2 --rounds 5
     .venv/bin/python tests/bench/run.py W1 --rows floor,e3suite,lit
     .venv/bin/python tests/bench/run.py W5 --profile     # cProfile of one stock-driver run
-    .venv/bin/python tests/bench/run.py W1 --other-tree /tmp/before   # A/B against another tree
+    .venv/bin/python tests/bench/run.py W1 --other-tree /tmp/before   # A/B against another tree (repeatable)
 
 Workloads (issues 3 and 8):
 
@@ -31,9 +31,9 @@ Rows (``--rows`` picks some, in this order):
 - ``lit``: LLVM lit (``pip install lit``), its own ShTest format, each test a
   file with ``RUN: true`` (5 RUN lines for W4), ``lit -jJ -q``; skipped with a
   note when lit is not installed;
-- ``other-tree`` (with ``--other-tree DIR``): as ``e3suite``, with the
-  e3suite package of ``DIR`` (say, a copy of the tree before a change):
-  A/B in the same rounds.
+- ``other-tree`` (with ``--other-tree DIR``, which may be repeated): as
+  ``e3suite``, with the e3suite package of ``DIR`` (say, a copy of the tree
+  before a change): A/B in the same rounds, one row per ``DIR``.
 
 In each round the rows run one after the other, in an order that rotates
 from round to round (so that a change of machine load, or what a run leaves
@@ -221,7 +221,7 @@ class Bench:
         self.temp_dir = temp_dir
         self.runs = 0
         self.lit = lit_command()
-        self.other_tree: Path | None = None
+        self.other_trees: list[Path] = []
 
     def e3suite_argv(self, workload: Workload, out: Path) -> list[str]:
         argv = [sys.executable, "testsuite.py", f"-j{workload.jobs}", "-q", "--no-color", "-o", str(out)]
@@ -239,16 +239,19 @@ class Bench:
         """A function timing one run of ``row`` on ``workload`` (None: the row cannot run)."""
         if row == "floor":
             cwd = make_suite(self.root, workload, "stock")
-            # xargs appends one argument per command: give it the command's last word.
-            *head, last = workload.argv
+            # xargs appends one argument per command: give it the command's
+            # last word. A one-word command gets an argument it ignores
+            # (``true x``): without a command xargs would run ``echo true``.
+            head, last = (workload.argv[:-1], workload.argv[-1]) if len(workload.argv) > 1 else (workload.argv, "x")
             stdin = (last + "\n").encode() * (workload.tests * workload.chain)
             return lambda: measure(["xargs", "-P", str(workload.jobs), "-n", "1", *head], cwd, stdin)
-        if row == "other-tree":
-            if self.other_tree is None:
+        if row.startswith("other-tree"):
+            if not self.other_trees:
                 return None
+            tree = self.other_trees[int(row.partition(":")[2] or 0)]
             suite = make_suite(self.root, workload, "stock")
-            env = dict(os.environ, PYTHONPATH=str(self.other_tree))
-            compileall.compile_dir(str(self.other_tree / "e3suite"), quiet=1)
+            env = dict(os.environ, PYTHONPATH=str(tree))
+            compileall.compile_dir(str(tree / "e3suite"), quiet=1)
             return lambda: measure(self.e3suite_argv(workload, self.fresh_output()), suite, env=env)
         if row in ("e3suite", "bench-driver"):
             suite = make_suite(self.root, workload, "stock" if row == "e3suite" else "bench")
@@ -292,7 +295,11 @@ ROW_LABELS = {
 }
 
 
-def row_label(row: str, workload: Workload, lit_version: str) -> str:
+def row_label(bench: Bench, row: str, workload: Workload, lit_version: str) -> str:
+    if row.startswith("other-tree:"):
+        tree = bench.other_trees[int(row.partition(":")[2])]
+        label = f"e3suite of {tree}, fresh -o"
+        return label.replace("e3suite", "e3suite, 5-fragment driver", 1) if workload.chain > 1 else label
     if workload.chain > 1 and row in ("e3suite", "next-run"):
         return ROW_LABELS[row].replace("stock driver", "5-fragment driver, ctx.shell defaults")
     if row == "lit":
@@ -322,7 +329,7 @@ def run_workload(bench: Bench, workload: Workload, rows: list[str], rounds: int,
         ideal = f"{m.wall / workload.ideal:.2f}" if workload.ideal else ""
         ms = m.wall / workload.tests * 1000
         print(
-            f"| {workload.label} | {row_label(row, workload, lit_version)} | {m.wall:.3f} | {ratio} | {ideal} | "
+            f"| {workload.label} | {row_label(bench, row, workload, lit_version)} | {m.wall:.3f} | {ratio} | {ideal} | "
             f"{m.cpu:.2f} | {m.rss / 2**20:.0f} | {ms:.2f} |",
             flush=True,
         )
@@ -345,6 +352,7 @@ def main() -> int:
     parser.add_argument("--keep", metavar="DIR", help="generate suites in DIR and keep them")
     parser.add_argument(
         "--other-tree",
+        action="append",
         metavar="DIR",
         type=Path,
         help="also run the e3suite package of DIR (DIR/e3suite), e.g. the commit before: an A/B row",
@@ -374,7 +382,8 @@ def main() -> int:
     env_path = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(REPO) + (os.pathsep + env_path if env_path else "")
     bench = Bench(root, temp_dir)
-    bench.other_tree = args.other_tree.resolve() if args.other_tree else None
+    bench.other_trees = [tree.resolve() for tree in args.other_tree or []]
+    rows = [row for row in rows if row != "other-tree"] + [f"other-tree:{i}" for i in range(len(bench.other_trees))]
     lit_version = importlib.metadata.version("lit") if bench.lit is not None else ""
     try:
         if args.profile:
