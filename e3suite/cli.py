@@ -32,6 +32,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "e3suite.rewrite",
         "write the actual outputs of a run's baseline differences (DIFF failures) to their baselines",
     ),
+    "merge": (
+        "e3suite.merge",
+        "merge the results directories of shards (--shard K/N) into one, checked for overlaps and missing testcases",
+    ),
     "e3": (
         "e3suite.compat.e3testsuite.command",
         "run an unmodified e3-testsuite testsuite (TESTSUITE.py ARGS...) on e3suite's engine",

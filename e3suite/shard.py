@@ -206,6 +206,52 @@ def load_durations(path: Path) -> dict[str, float]:
     return durations
 
 
+def results_durations(path: Path) -> tuple[dict[str, float], dict[str, Any]] | None:
+    """The durations and run metadata of a results directory (or its parent); None when it is none."""
+    import e3suite.store as store  # only shard runs read one here
+
+    if not (path / store.INDEX).exists() and not (path / store.JOURNAL).exists() and (path / "new").is_dir():
+        path = path / "new"
+    try:
+        run = store.load_run(path)
+    except (store.StoreError, OSError):
+        return None
+    durations = {
+        str(e["test"]): float(e["duration"])
+        for e in run.entries
+        if isinstance(e.get("duration"), (int, float)) and not isinstance(e.get("duration"), bool)
+    }
+    return durations, run.run
+
+
+def choose_history(explicit: str | None, old_dir: Path) -> tuple[dict[str, float], str | None, str | None]:
+    """(durations, their source, a warning) for the split.
+
+    ``explicit`` is ``--shard-history``: a durations file or a results
+    directory. Without it, the previous run ``old_dir`` is used, unless it
+    is itself one shard's run: it knows only its own part's durations, and
+    another machine's would differ, so the machines would not split alike.
+    """
+    if explicit:
+        path = Path(explicit)
+        if path.is_dir():
+            found = results_durations(path)
+            if found is None:
+                raise HistoryError(f"--shard-history: {path} is not a results directory nor a durations file")
+            return found[0], explicit, None
+        return load_durations(path), explicit, None
+    found = results_durations(old_dir)
+    if found is None or not found[0]:
+        return {}, None, None
+    durations, run = found
+    if run.get("shard"):
+        return {}, None, (
+            f"{old_dir} is the run of shard {run['shard']} only: its durations are not used for the split "
+            "(another machine's would differ); balanced by count: give every machine the same --shard-history"
+        )
+    return durations, str(old_dir), None
+
+
 def durations_document(entries: Iterable[tuple[str, Any]]) -> str:
     """The text of a durations file (sorted ids, so that it diffs well) from (id, duration) pairs."""
     known = {test: float(d) for test, d in entries if isinstance(d, (int, float)) and not isinstance(d, bool)}
@@ -255,10 +301,14 @@ class Sharding:
         ]
         for k, (part, expected) in enumerate(zip(self.split.parts, self.split.expected, strict=True), start=1):
             share = expected / total if total else 0.0
-            amount = f"{expected:.1f} s" if self.split.unit == "seconds" else f"{expected:.0f} testcases"
+            amount = _seconds(expected) if self.split.unit == "seconds" else f"{expected:.0f} testcases"
             mark = "  <- this shard" if k == self.spec.index else ""
             lines.append(f"  part {k}/{self.spec.count}: {len(part)} testcases, expected {amount} ({share:.0%}){mark}")
         return lines
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value >= 100 else f"{value:.1f} s" if value >= 1 else f"{value:.3f} s"
 
 
 def shard_plan(

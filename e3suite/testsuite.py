@@ -257,18 +257,12 @@ class Testsuite:
         then split by dependency groups (e3suite/shard.py).
         """
         options = self.options
-        if options.shard_history:
-            source = Path(options.shard_history)
-            if source.is_dir():
-                durations = previous_durations(resolve_results_dir(source))
-            else:
-                try:
-                    durations = shard.load_durations(source)
-                except shard.HistoryError as exc:
-                    raise ConfigurationError(str(exc)) from None
-            history = options.shard_history
-        else:
-            durations, history = self.history(), str(Path(options.output_dir) / "old")
+        try:
+            durations, history, warning = shard.choose_history(options.shard_history, Path(options.output_dir) / "old")
+        except shard.HistoryError as exc:
+            raise ConfigurationError(str(exc)) from None
+        if warning:
+            print(f"e3suite: warning: {warning}", file=sys.stderr)
         probe_root = Path(tempfile.gettempdir()) / f"e3suite-shard-{os.getpid()}"  # planning makes no directory
         try:
             plan = self.plan(cases, probe_root, dict(candidates))

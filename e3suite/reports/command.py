@@ -70,6 +70,16 @@ def write_report_files(report: RunReport, options: argparse.Namespace, stdout: T
     return written
 
 
+def write_durations(report: RunReport, target: Path) -> None:
+    """``--durations FILE``: what ``--shard-history`` balances shards with (docs/sharding.md)."""
+    from e3suite.shard import durations_document
+
+    try:
+        target.write_text(durations_document((r.test_id, r.duration) for r in report.results), encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(f"cannot write the durations: {exc}") from None
+
+
 def compare_dir(options: argparse.Namespace, results_dir: Path) -> Path | None:
     """The directory to compare with: --compare, else the sibling ``old``; None with --no-compare."""
     if getattr(options, "no_compare", False):
@@ -96,6 +106,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="exit code when a testcase failed or errored (default: %(default)s, so reporting never fails a job)",
     )
     add_report_options(parser)
+    parser.add_argument(
+        "--durations", metavar="FILE",
+        help="write each testcase's duration as JSON (test id -> seconds) to FILE, for --shard-history",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
     reporter.summary(report.results, report.comparison, report.complete, live=report.live)
     try:
         write_report_files(report, args)
+        if getattr(args, "durations", None):
+            write_durations(report, Path(args.durations))
     except ReportError as exc:
         print(f"e3suite: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
