@@ -15,12 +15,15 @@ regexp baselines, are never touched.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import e3suite.drivers.baseline as baseline
+import e3suite.matrix as matrix
 import e3suite.store as store
 from e3suite.drivers.diff import unified_diff
 from e3suite.model import FailureReason, TestResult
@@ -57,12 +60,52 @@ def print_summary(
         stream.write(f"  {kind.value:<8} {test_id}: {_relative(path)}\n")
 
 
+def relocate(
+    info: baseline.BaselineInfo, test_id: str, tests_dir: Path | None
+) -> baseline.BaselineInfo:
+    """``info`` moved below ``tests_dir``, for results made elsewhere (another machine, a moved checkout).
+
+    A record names its baseline by absolute path, inside the testcase's
+    directory; the same relative path below this ``tests_dir``'s directory
+    of the testcase is meant. None, or a record without its test
+    directory: unchanged.
+    """
+    if tests_dir is None or not info.test_dir:
+        return info
+    try:
+        inside = Path(info.path).relative_to(info.test_dir)
+    except ValueError:
+        return info  # outside its test directory: check_rewritable refuses it
+    split = matrix.split_variant_id(test_id)
+    test_dir = tests_dir.absolute() / (split[0] if split is not None else test_id)
+    return replace(info, path=str(test_dir / inside), test_dir=str(test_dir))
+
+
+def default_tests_dir(run: dict[str, Any]) -> Path | None:
+    """Where the run's tests directory is now: where it was, else at the same place from here.
+
+    A run records its ``cwd`` and ``tests_dir``; results fetched from a CI
+    machine are rewritten from the root of a checkout: the tests directory is
+    then at the same relative place from the current directory.
+    """
+    recorded, cwd = run.get("tests_dir"), run.get("cwd")
+    if not isinstance(recorded, str) or Path(recorded).is_dir():
+        return None
+    if isinstance(cwd, str):
+        here = Path(os.path.relpath(recorded, cwd))
+        if here.is_dir():
+            return here
+    return None
+
+
 def rewrite_from_results(
-    results: Iterable[TestResult], dry_run: bool, stream: TextIO
+    results: Iterable[TestResult], dry_run: bool, stream: TextIO, tests_dir: Path | None = None
 ) -> tuple[list[tuple[baseline.RewriteAction, str, str]], list[str]]:
     """Apply (or show) the baseline changes recorded in ``results``.
 
     Returns the changes and the problems (a baseline that cannot be written).
+    ``tests_dir``: the baselines are below it, not where the records say
+    (see ``relocate``).
     """
     changes: list[tuple[baseline.RewriteAction, str, str]] = []
     problems: list[str] = []
@@ -71,6 +114,13 @@ def rewrite_from_results(
             continue
         info = baseline.BaselineInfo.from_json(result.info.get("baseline"))
         if info is None or info.regexp:
+            continue
+        info = relocate(info, result.test_id, tests_dir)
+        if info.test_dir and not Path(info.test_dir).is_dir():
+            problems.append(
+                f"{result.test_id}: its test directory {info.test_dir} is not here (results made elsewhere?): "
+                "run from the testsuite's directory or give --tests-dir"
+            )
             continue
         try:
             baseline.check_rewritable(info)
@@ -122,6 +172,11 @@ def _relative(path: str) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results_dir", metavar="RESULTS_DIR", help="a results directory (e.g. out/new)")
     parser.add_argument("--dry-run", action="store_true", help="print the changes as diffs; write nothing")
+    parser.add_argument(
+        "--tests-dir", metavar="DIR", default=None,
+        help="the testsuite's tests directory, when the results were made elsewhere "
+        "(default: where the run had it, else at the same place from the current directory)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -132,7 +187,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"e3suite rewrite: error: {exc}", file=sys.stderr)
         return 2
     results = [store.load_record(loaded, entry) for entry in loaded.entries]
-    changes, problems = rewrite_from_results(results, args.dry_run, sys.stdout)
+    tests_dir = Path(args.tests_dir) if args.tests_dir else default_tests_dir(loaded.run)
+    changes, problems = rewrite_from_results(results, args.dry_run, sys.stdout, tests_dir)
     print_summary(changes, sys.stdout, dry_run=args.dry_run)
     for problem in problems:
         print(f"e3suite rewrite: error: {problem}", file=sys.stderr)
