@@ -230,10 +230,15 @@ class Bench:
         return argv
 
     def fresh_output(self) -> Path:
-        # Kept until the end of the benchmark: deleting thousands of files
-        # just before the next run would slow down its file creations (ext4).
         self.runs += 1
         return self.root / "fresh" / f"out{self.runs:04d}"
+
+    def remove_fresh_outputs(self) -> None:
+        # At the end of each round, not after each run: deleting thousands of
+        # files just before a run slows down its file creations (ext4), and
+        # the rotating order of the rows spreads that over them. Not at the
+        # end of the benchmark: W5's rounds would take gigabytes.
+        shutil.rmtree(self.root / "fresh", ignore_errors=True)
 
     def runner(self, row: str, workload: Workload) -> Callable[[], Sample] | None:
         """A function timing one run of ``row`` on ``workload`` (None: the row cannot run)."""
@@ -322,6 +327,7 @@ def run_workload(bench: Bench, workload: Workload, rows: list[str], rounds: int,
     for i in range(rounds):
         for row in order[i % len(order) :] + order[: i % len(order)]:
             samples[row].append(runners[row]())
+        bench.remove_fresh_outputs()
     floor = median(samples["floor"]) if "floor" in samples else None
     for row in order:
         m = median(samples[row])
