@@ -186,3 +186,24 @@ def test_groups_of_a_plan_and_the_sharding_record(tmp_path: Path) -> None:
         "  part 1/2: 3 testcases, expected 24.0 s (86%)",  # app1, app2 count as the mean, 7 s
         "  part 2/2: 1 testcases, expected 4.0 s (14%)  <- this shard",
     ]
+
+
+def test_docs_show_what_the_commands_print() -> None:
+    """docs/sharding.md's balance and refusals are lines tests/sharding/split-and-merge pins."""
+    repo = Path(__file__).resolve().parents[2]
+    page = (repo / "docs" / "sharding.md").read_text(encoding="utf-8")
+    pinned = (repo / "tests" / "sharding" / "split-and-merge" / "test.out").read_text(encoding="utf-8")
+    start = page.index("e3suite: shard 1/2: 5 of 9")
+    block = page[start : page.index("```", start)].splitlines()
+    assert len(block) == 3 and all(line in pinned.splitlines() for line in block)
+    for quoted in ("5 testcases in more than one results\n  directory: lib (in shard1/new and merged)",
+                   "4 testcases of the whole run missing (shard 2/2 not\n  given)"):
+        assert " ".join(quoted.split()) in pinned and quoted in page
+    from e3suite.cli import build_parser as cli_parser
+    from e3suite.options import build_parser
+
+    run_help, cli_help = build_parser().format_help(), cli_parser()
+    for option in ("--shard K/N", "--shard-by", "--shard-history FILE"):
+        assert option in run_help and f"`{option.split()[0]}" in page
+    sub = {name: parser.format_help() for name, parser in cli_help._subparsers._group_actions[0].choices.items()}
+    assert "--durations FILE" in sub["report"] and "--allow-partial" in sub["merge"] and "--tests-dir" in sub["rewrite"]
