@@ -124,7 +124,8 @@ class Split:
 
     def digest(self) -> str:
         """A short fingerprint of the whole assignment: equal on every machine that split alike."""
-        text = json.dumps(self.parts, separators=(",", ":"))
+        # Sorted: the order testcases were discovered in may differ between machines, the assignment not.
+        text = json.dumps([sorted(part) for part in self.parts], separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
