@@ -137,6 +137,9 @@ class DaskExecutor:
         self._event_outcomes: dict[int, bytes] = {}  # outcomes that came as events, until their task ends
         self._started: list[FragmentStarted] = []
         self._given_back: collections.Counter[int] = collections.Counter()  # fragments given back after KilledWorker
+        self._given_back_since_wait: set[int] = set()  # pending fragments take_back_queued returned
+        self._pending_since: dict[int, float] = {}  # index -> when it started pending (given back meanwhile)
+        self._threads = 1  # the workers' total threads
         self._ready: list[FragmentOutcome] = []
         self._workers: dict[str, dict[str, Any]] = {}  # address -> facts (usable workers)
         self._refused: dict[str, str] = {}  # address -> why it gets no work
@@ -171,9 +174,9 @@ class DaskExecutor:
         client.subscribe_topic(start_topic(self.run_id), self._on_start)
         client.subscribe_topic(outcome_topic(self.run_id), self._on_outcome)
         self._refresh_workers()
+        self._threads = max(1, sum(int(info.get("nthreads", 1)) for info in self._scheduler_workers().values()))
         if self._jobs_given is None:
-            threads = sum(int(info.get("nthreads", 1)) for info in self._scheduler_workers().values())
-            self.jobs = max(1, 2 * threads)
+            self.jobs = 2 * self._threads
         self._free = list(range(self.jobs - 1, -1, -1))
 
     def set_wakeup_fd(self, fd: int | None) -> None:
@@ -191,10 +194,13 @@ class DaskExecutor:
         return len(self._free)
 
     def submit(self, task: FragmentTask) -> None:
-        self._place(task, time.monotonic(), time.time())
+        # A fragment given back while pending keeps the time it has waited.
+        since = self._pending_since.pop(task.index, None)
+        self._place(task, time.monotonic() if since is None else since, time.time())
 
     def wait(self, timeout: float | None) -> list[FragmentOutcome]:
         outcomes, self._ready = self._ready, []
+        self._given_back_since_wait.clear()
         now = time.monotonic()
         until = max(0.0, self._next_housekeeping - now) if self._needs_housekeeping() else None
         if outcomes or self._done:
@@ -224,21 +230,29 @@ class DaskExecutor:
         started, self._started = self._started, []
         return started
 
+    def idle_slots(self) -> int:
+        """Worker threads with nothing to run: that many fragments submitted now start at once."""
+        return max(0, self._threads - len(self._flights))
+
     def take_back_queued(self) -> list[FragmentOutcome]:
-        """Fragments in Dask that no worker started yet, and those pending: READY outcomes."""
-        outcomes = [self._unstarted(p.task, -1, p.submitted, "not started") for p in self._pending]
-        self._pending.clear()
-        if not self._flights or self.handle is None:
-            return outcomes
-        running = self._processing()
-        for key, flight in list(self._flights.items()):
-            if key not in running and not flight.future.done():
-                del self._flights[key]
-                self._by_index.pop(flight.task.index, None)
-                flight.future.cancel()
-                self._free.append(flight.slot)
-                outcomes.append(self._unstarted(flight.task, flight.slot, flight.submitted, "not started"))
-        return outcomes
+        """Fragments waiting for a worker that satisfies them: READY outcomes, each once per ``wait``.
+
+        Fragments handed to Dask are never taken back: a Dask task cannot
+        be revoked for sure before it starts (``cancel`` races with a worker
+        starting it), and a fragment must never run twice. They are at
+        most the window (``-j``), and run to their end when scheduling
+        stops. Pending ones are given back at most once between two
+        ``wait`` calls: the engine may submit them again at once, and they
+        keep the time they have been pending.
+        """
+        given = [p for p in self._pending if p.task.index not in self._given_back_since_wait]
+        if not given:
+            return []
+        self._pending = [p for p in self._pending if p.task.index in self._given_back_since_wait]
+        for entry in given:
+            self._given_back_since_wait.add(entry.task.index)
+            self._pending_since.setdefault(entry.task.index, entry.since)
+        return [self._unstarted(p.task, -1, p.submitted, "not placed yet") for p in given]
 
     def interrupt(self) -> list[FragmentOutcome]:
         outcomes = self._ready + self._collect_done()
