@@ -42,6 +42,14 @@ class FragmentSpec:
     #: "success": runs only if its predecessors' testcases have not failed;
     #: "always": runs once they have ended, whatever their outcome
     when: str = "success"
+    #: counted resources it holds while it runs ({"gpu": 1}); None: the testcase's (test.yaml)
+    resources: dict[str, int] | None = None
+    #: locks it holds while it runs; None: the testcase's (test.yaml)
+    locks: tuple[str, ...] | None = None
+    #: how many of the -j slots it counts as; None: the testcase's (test.yaml), else 1
+    slots: int | None = None
+    #: runs alone, nothing beside it; None: the testcase's (test.yaml)
+    serial: bool | None = None
 
 
 #: The values of ``add_fragment(..., when=...)``.
@@ -68,6 +76,8 @@ class FragmentContext:
       ``E3SUITE_ATTEMPT`` in the environment of every command it runs);
     - ``outcomes``: predecessor (same keys as ``previous``) -> how it ended,
       a ``DependencyOutcome`` (state, its testcase's verdict so far);
+    - ``resources``: the instances it holds, by resource (``{"gpu": [1]}``;
+      also ``E3SUITE_RESOURCE_GPU=1`` in its commands' environment);
     - ``shell(cmd, ...)``: run a command, recorded in ``result.processes``.
     """
 
@@ -86,8 +96,10 @@ class FragmentContext:
         timeout: float | None = None,
         attempt: int = 1,
         outcomes: dict[str, DependencyOutcome] | None = None,
+        resources: dict[str, list[int]] | None = None,
     ) -> None:
         self.slot = slot
+        self.resources = resources if resources is not None else {}
         self.attempt = attempt
         self.outcomes = outcomes if outcomes is not None else {}
         self.previous = previous
@@ -141,10 +153,13 @@ class FragmentContext:
             # End the command (gracefully, output kept) before the executor
             # has to kill the whole callback.
             limit = max(0.05, self.timeout - (time.monotonic() - self._started))
+        extra = resource_environment(self.resources)
         if os.environ.get(ATTEMPT_VARIABLE) != str(self.attempt):
             # A worker puts it in its environment for each fragment (cheap);
             # elsewhere (in-process threads) it goes with the command.
-            env = {**(env or {}), ATTEMPT_VARIABLE: str(self.attempt)}
+            extra[ATTEMPT_VARIABLE] = str(self.attempt)
+        if extra:
+            env = {**extra, **(env or {})}
         result = process.run(
             cmd,
             cwd=self.working_dir if cwd is None else cwd,
@@ -164,6 +179,14 @@ class FragmentContext:
             self.result.failure_reasons.add(FailureReason.LEAK)
             self.result.log += f"{' '.join(result.argv)}: {result.describe()} (killed)\n"
         return result
+
+
+def resource_environment(resources: Mapping[str, list[int]]) -> dict[str, str]:
+    """``{"E3SUITE_RESOURCE_GPU": "0,1"}`` for the instances a fragment holds."""
+    return {
+        "E3SUITE_RESOURCE_" + "".join(c if c.isalnum() else "_" for c in name.upper()): ",".join(map(str, ids))
+        for name, ids in resources.items()
+    }
 
 
 def make_working_dir(path: Path) -> None:
@@ -238,12 +261,19 @@ class TestDriver:
         after: Iterable[str] = (),
         timeout: float | None = None,
         when: str = "success",
+        resources: Mapping[str, int] | None = None,
+        locks: Iterable[str] | None = None,
+        slots: int | None = None,
+        serial: bool | None = None,
     ) -> None:
         """Declare a fragment named ``name`` running ``callback(ctx)``.
 
         ``when="always"`` makes it run once its predecessors have ended,
         whatever their outcome (cleanup, collecting the logs of a failed
         build); the default ``"success"`` runs it only if they succeeded.
+        ``resources`` (``{"gpu": 1}``), ``locks``, ``slots`` and ``serial``
+        say what it holds while it runs (docs/resources.md); left out, the
+        testcase's test.yaml keys of the same names apply.
         """
         if when not in WHEN_VALUES:
             raise DriverError(f"fragment {name!r}: when={when!r}, expected one of {', '.join(WHEN_VALUES)}")
@@ -257,7 +287,21 @@ class TestDriver:
         if isinstance(after, str):
             after = [after]
         names.add(name)
-        self.fragments.append(FragmentSpec(name, callback, tuple(after), timeout, when))
+        if slots is not None and (not isinstance(slots, int) or slots < 1):
+            raise DriverError(f"fragment {name!r}: slots={slots!r}, expected an integer of at least 1")
+        if resources is not None:
+            bad = {k: v for k, v in resources.items() if not isinstance(v, int) or isinstance(v, bool) or v < 1}
+            if bad:
+                raise DriverError(f"fragment {name!r}: resources={dict(resources)!r}: counts must be integers >= 1")
+        self.fragments.append(
+            FragmentSpec(
+                name, callback, tuple(after), timeout, when,
+                dict(resources) if resources is not None else None,
+                tuple(locks) if locks is not None else None,
+                slots,
+                serial,
+            )
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         # Callbacks are bound methods: pickling one pickles the driver. The

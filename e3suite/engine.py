@@ -28,12 +28,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from e3suite.admission import LIGHT, Admission, Demand, Grant, impossible
 from e3suite.events import (
     AttemptFailed,
     EventBus,
     FragmentEnded,
     FragmentQueued,
     FragmentStarted,
+    FragmentWaiting,
     Sink,
     TestDiscovered,
     TestFinished,
@@ -111,7 +113,12 @@ class Engine:
         self.values: dict[int, Any] = {}  # return values awaited by dependants
         self.unsent = [len(f.succs) for f in fragments]
         self.attempt_of = [1] * len(fragments)
-        self.ready: list[tuple[float, int]] = []
+        jobs = int(getattr(options, "jobs", 1) or 1)
+        self.capacities: dict[str, int] = dict(getattr(options, "resource_capacities", None) or {})
+        # Light fragments may also wait one in each busy worker's queue.
+        self.admission = Admission(jobs, self.capacities, lookahead=jobs)
+        self.demands = [_demand(f, plan.tests[f.test_id]) for f in fragments]
+        self._told_waiting: dict[int, str] = {}
         self.retry_timers: list[tuple[float, int, str]] = []  # (due, sequence, test id)
         self.running = 0  # fragments handed to the executor (started, or queued in a worker)
         self.started = [False] * len(fragments)  # its start was told
@@ -133,6 +140,12 @@ class Engine:
     def _new_test_state(self, planned: PlannedTest) -> _TestState:
         case = planned.case
         rules = Rules(case.verdict, case.expected_failure, self.leak_fails)
+        if planned.error is None:
+            for index in planned.fragments.values():
+                reason = impossible(_demand(self.plan.fragments[index], planned), self.capacities)
+                if reason is not None:
+                    planned.error = reason  # at plan time: the others still run
+                    break
         allowed = 1 + self._retries_of(planned)
         test = _TestState(planned, rules, allowed, AttemptState(_fresh_result(planned)), len(planned.fragments))
         test.final = allowed == 1
@@ -212,18 +225,43 @@ class Engine:
             bus.housekeeping(time.monotonic())
 
     def _fill_slots(self) -> None:
-        ready, executor = self.ready, self.executor
-        while ready and self.stop_reason is None and executor.free_slots() > 0:
-            _, index = heapq.heappop(ready)
-            if self.states[index] is not FragmentState.READY:
-                continue
-            self._submit(self.plan.fragments[index])
+        if self.stop_reason is not None:
+            return
+        executor, states, fragments = self.executor, self.states, self.plan.fragments
+
+        def can_submit(demand: Demand, ahead: bool) -> bool:
+            if ahead:  # the slots are taken: it may only wait behind a running fragment
+                return executor.idle_slots() == 0 and executor.free_slots() > 0
+            return executor.free_slots() > 0 if demand.light else executor.idle_slots() > 0
+
+        for index, grant in self.admission.admit(lambda i: states[i] is FragmentState.READY, can_submit):
+            self._submit(fragments[index], grant)
+        if self.admission.waiting:
+            self._tell_waiting()
+        if executor.idle_slots() > 0:
+            # A worker is idle and nothing admissible went to it: what waits
+            # in busy workers' queues comes back, to run there at once (or
+            # to leave the slots it held to a heavier fragment waiting).
+            taken = executor.take_back_queued()
+            for outcome in taken:
+                self._complete(outcome)
+            if taken:
+                self._fill_slots()
+
+    def _tell_waiting(self) -> None:
+        """A FragmentWaiting event when what a ready fragment waits for changes (not for a plain slot)."""
+        told = self._told_waiting
+        for index, reason in self.admission.waiting.items():
+            if reason != "a free slot" and told.get(index) != reason:
+                told[index] = reason
+                fragment = self.plan.fragments[index]
+                self.bus.emit(FragmentWaiting(index, fragment.fragment_id, fragment.test_id, reason))
 
     def _make_ready(self, index: int) -> None:
         self.states[index] = FragmentState.READY
-        heapq.heappush(self.ready, (-self.plan.fragments[index].priority, index))
+        self.admission.push(index, self.plan.fragments[index].priority, self.demands[index])
 
-    def _submit(self, fragment: Fragment) -> None:
+    def _submit(self, fragment: Fragment, grant: Grant | None = None) -> None:
         test = self.tests[fragment.test_id]
         planned = test.planned
         assert fragment.spec is not None and planned.working_dir is not None
@@ -262,7 +300,9 @@ class Engine:
             timeout=float(timeout) if isinstance(timeout, (int, float)) else None,
             attempt=test.attempt,
             outcomes=outcomes,
+            resources=dict(grant.instances) if grant is not None else {},
         )
+        self._told_waiting.pop(fragment.index, None)
         self.states[fragment.index] = FragmentState.RUNNING
         self.attempt_of[fragment.index] = test.attempt
         test.pending_retry = None  # its new attempt has begun
@@ -292,6 +332,7 @@ class Engine:
             return  # a late report after an interruption
         fragment = self.plan.fragments[index]
         test = self.tests[fragment.test_id]
+        self.admission.release(index)  # all it held, at once
         if outcome.state is FragmentState.READY:
             # The executor gives back a fragment it had queued but not
             # started: schedule it again (or skip it if scheduling stopped).
@@ -646,6 +687,25 @@ class Engine:
             self.max_consecutive and self.consecutive_failures >= self.max_consecutive
         ):
             self.stop_reason = NOT_RUN_FAILURE_LIMIT
+
+
+def _demand(fragment: Fragment, planned: PlannedTest) -> Demand:
+    """What a fragment holds while it runs: its own declaration, else its testcase's test.yaml keys."""
+    spec, env = fragment.spec, planned.case.test_env
+    if spec is None:
+        return LIGHT
+    resources = spec.resources if spec.resources is not None else env.get("resources") or {}
+    locks = spec.locks if spec.locks is not None else tuple(env.get("locks") or ())
+    slots = spec.slots if spec.slots is not None else env.get("slots", 1)
+    serial = spec.serial if spec.serial is not None else env.get("serial", False)
+    if not resources and not locks and slots == 1 and not serial:
+        return LIGHT
+    return Demand(
+        int(slots) if isinstance(slots, int) and slots >= 1 else 1,
+        tuple(sorted((str(k), int(v)) for k, v in dict(resources).items())),
+        tuple(sorted({str(lock) for lock in locks})),
+        bool(serial),
+    )
 
 
 def _fresh_result(planned: PlannedTest) -> TestResult:

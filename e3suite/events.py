@@ -1,7 +1,8 @@
 """The run as one typed stream of events, and the sinks that read it.
 
 Everything a run tells the outside world is an event here, emitted once,
-in order: the run started, a testcase was discovered, a fragment was queued,
+in order: the run started, a testcase was discovered, a fragment waits for
+what admission holds back (a resource, a lock), was queued,
 started (really: in its slot, with its pid), ended; an attempt failed and
 will be retried (after a delay); a testcase finished with its verdict; the
 run ended. The journal, the terminal lines, the progress line and the status
@@ -48,6 +49,17 @@ class FragmentQueued:
     fragment_id: str
     test_id: str
     attempt: int
+
+
+@dataclass(frozen=True)
+class FragmentWaiting:
+    """Ready, but admission holds it back: for what (a resource, a lock, slots, a serial fragment)."""
+
+    kind: ClassVar[str] = "fragment_waiting"
+    index: int
+    fragment_id: str
+    test_id: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -110,15 +122,15 @@ class RunEnded:
 
 
 Event = (
-    RunStarted | TestDiscovered | FragmentQueued | FragmentStarted | FragmentEnded | AttemptFailed
-    | TestFinished | RunEnded
+    RunStarted | TestDiscovered | FragmentWaiting | FragmentQueued | FragmentStarted | FragmentEnded
+    | AttemptFailed | TestFinished | RunEnded
 )
 
 EVENT_KINDS = tuple(
     cls.kind
     for cls in (
-        RunStarted, TestDiscovered, FragmentQueued, FragmentStarted, FragmentEnded, AttemptFailed,
-        TestFinished, RunEnded,
+        RunStarted, TestDiscovered, FragmentWaiting, FragmentQueued, FragmentStarted, FragmentEnded,
+        AttemptFailed, TestFinished, RunEnded,
     )
 )
 
@@ -138,6 +150,9 @@ class Sink:
         pass
 
     def test_discovered(self, event: TestDiscovered) -> None:
+        pass
+
+    def fragment_waiting(self, event: FragmentWaiting) -> None:
         pass
 
     def fragment_queued(self, event: FragmentQueued) -> None:

@@ -23,6 +23,21 @@ def positive_int(text: str) -> int:
     return value
 
 
+def resource_count(text: str) -> tuple[str, int]:
+    """``gpu=2`` -> ("gpu", 2)."""
+    name, sep, count = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=COUNT, e.g. gpu=2")
+    try:
+        value = int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: the count {count!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the count must not be negative")
+    return name, value
+
+
 def non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -132,6 +147,11 @@ def build_parser(prog: str | None = None, description: str | None = None) -> arg
         "--kill-grace", type=seconds, default=2.0, metavar="SECONDS",
         help="after a timeout or an interruption, how long processes get between SIGTERM and SIGKILL "
         "(default: %(default)s)",
+    )
+    run.add_argument(
+        "--resource", action="append", type=resource_count, default=[], metavar="NAME=COUNT",
+        help="a counted resource fragments may hold (resources: in test.yaml), e.g. gpu=2; repeatable; "
+        "overrides the testsuite's own count (docs/resources.md)",
     )
     retry = parser.add_argument_group("retries (docs/retries.md)")
     retry.add_argument(

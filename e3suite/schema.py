@@ -45,6 +45,22 @@ COMMON_PROPERTIES: dict[str, Any] = {
         "exclusiveMinimum": 0,
         "description": "timeout of each fragment, in (fractional) seconds",
     },
+    "resources": {
+        "type": "object",
+        "description": "counted resources each fragment holds while it runs, e.g. {gpu: 1} (docs/resources.md)",
+        "additionalProperties": {"type": "integer", "minimum": 1},
+    },
+    "locks": {
+        "type": "array",
+        "description": "named locks each fragment holds while it runs: fragments holding the same lock never overlap",
+        "items": {"type": "string", "minLength": 1},
+    },
+    "slots": {
+        "type": "integer",
+        "minimum": 1,
+        "description": "how many of the -j slots each fragment counts as (a test running make -j4: 4)",
+    },
+    "serial": {"type": "boolean", "description": "each fragment runs alone, nothing beside it"},
     "retries": {
         "type": "integer",
         "minimum": 0,

@@ -86,6 +86,9 @@ class Testsuite:
     test_driver_map: dict[str, type[TestDriver]] = {}
     #: driver used when test.yaml has no ``driver`` key (None: the key is required)
     default_driver: str | None = None
+    #: counted resources fragments may hold ("resources:" in test.yaml), e.g. {"gpu": 2, "license": 1};
+    #: --resource NAME=COUNT overrides a count or adds a resource
+    resources: dict[str, int] = {}
 
     def __init__(self, root_dir: str | os.PathLike[str] | None = None) -> None:
         if root_dir is None:
@@ -142,6 +145,7 @@ class Testsuite:
     def _main(self) -> int:
         options = self.options
         count_flaky_as("failed" if getattr(options, "flaky_result", "pass") == "fail" else "passed")
+        options.resource_capacities = {**self.resources, **dict(getattr(options, "resource", None) or [])}
         candidates = self.discover()
         cases = self.select(candidates)
         # Once per test.yaml (matrix variants share theirs), before anything runs.
@@ -546,8 +550,10 @@ def previous_durations(old_dir: Path) -> dict[str, float]:
         run = store.load_run(old_dir)
     except (store.StoreError, OSError):
         return {}
+    # To a tenth of a second: below that, durations are the machine's noise,
+    # and ordering by noise would make two runs of the same suite differ.
     return {
-        str(e["test"]): float(e["duration"])
+        str(e["test"]): round(float(e["duration"]), 1)
         for e in run.entries
         if isinstance(e.get("duration"), (int, float))
     }

@@ -41,6 +41,7 @@ class FragmentTask:
     timeout: float | None = None
     attempt: int = 1
     outcomes: dict[str, DependencyOutcome] = field(default_factory=dict)
+    resources: dict[str, list[int]] = field(default_factory=dict)  # instances held, by resource
 
 
 @dataclass
@@ -112,7 +113,10 @@ class Executor(Protocol):
         """
 
     def take_back_queued(self) -> list[FragmentOutcome]:
-        """Fragments accepted but not started, given back as READY outcomes (scheduling stopped)."""
+        """Fragments accepted but not started (queued in a busy worker), given back as READY outcomes."""
+
+    def idle_slots(self) -> int:
+        """Slots with nothing to run at all: a fragment submitted now starts at once (not queued)."""
 
     def set_wakeup_fd(self, fd: int | None) -> None:
         """A file descriptor that becomes readable when a signal arrives: ``wait`` returns then."""
@@ -129,6 +133,12 @@ class ExecutorDefaults:
 
     def take_back_queued(self) -> list[FragmentOutcome]:
         return []
+
+    def idle_slots(self) -> int:
+        return self.free_slots()
+
+    def free_slots(self) -> int:  # the protocol's; here so that idle_slots() type-checks
+        raise NotImplementedError
 
     def set_wakeup_fd(self, fd: int | None) -> None:
         pass
@@ -171,6 +181,7 @@ def run_fragment(task: FragmentTask, slot: int, *, propagate_interrupt: bool = T
         timeout=task.timeout,
         attempt=task.attempt,
         outcomes=task.outcomes,
+        resources=task.resources,
     )
 
     def ended(state: FragmentState, **how: Any) -> FragmentOutcome:

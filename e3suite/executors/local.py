@@ -173,6 +173,9 @@ class MultiprocessScheduler:
         """Cut any grace period short (a second Ctrl-C)."""
         self._hurry = True
 
+    def idle_slots(self) -> int:
+        return len(self._free)
+
     def free_slots(self) -> int:
         free = len(self._free)
         if self.queue_ahead:
@@ -208,10 +211,6 @@ class MultiprocessScheduler:
 
     def wait(self, timeout: float | None) -> list[FragmentOutcome]:
         outcomes, self._ready = self._ready, []
-        if self._free and self._queued:
-            # The engine left a slot idle: it has nothing ready. Fragments
-            # queued behind others go back to it, to run on the idle slot.
-            outcomes.extend(self.take_back_queued())
         if outcomes:
             timeout = 0
         now = time.monotonic()

@@ -36,7 +36,7 @@ from typing import Any
 
 import e3suite.process as process
 import e3suite.process_tree as process_tree
-from e3suite.driver import ATTEMPT_VARIABLE
+from e3suite.driver import ATTEMPT_VARIABLE, resource_environment
 from e3suite.executors.base import FragmentOutcome, ProcessState, WorkerExit, run_fragment
 from e3suite.model import FragmentState
 
@@ -195,6 +195,8 @@ def _run(data: bytes | memoryview, slot: int) -> tuple[tuple[Any, ...], str]:
         return (ERROR, reason, traceback.format_exc()), "?"
     if task.attempt != 1:
         os.environ[ATTEMPT_VARIABLE] = str(task.attempt)
+    if task.resources:  # for processes its callback starts itself (put back after it)
+        os.environ.update(resource_environment(task.resources))
     return (OUTCOME, run_fragment(task, slot, propagate_interrupt=False)), task.fragment_id
 
 

@@ -116,7 +116,7 @@ def make_task(index: int, callback: Any, tmp: Path, timeout: float | None = None
 def run_all(
     scheduler: MultiprocessScheduler, tasks: list[FragmentTask], limit: float = 60
 ) -> dict[int, FragmentOutcome]:
-    """Submit as slots free up, collect every outcome (as the engine does: READY means submit again)."""
+    """Submit as slots free up, collect every outcome, as the engine does (READY means submit again)."""
     pending = list(tasks)
     by_index = {task.index: task for task in tasks}
     outcomes: dict[int, FragmentOutcome] = {}
@@ -125,6 +125,12 @@ def run_all(
         assert time.monotonic() < deadline, f"outcomes missing: {len(outcomes)}/{len(tasks)}"
         while pending and scheduler.free_slots() > 0:
             scheduler.submit(pending.pop(0))
+        if not pending and scheduler.idle_slots() > 0:
+            # The engine's admission policy: a worker is idle, nothing else is
+            # ready, so what waits in a busy worker's queue comes back.
+            pending.extend(by_index[o.index] for o in scheduler.take_back_queued())
+            while pending and scheduler.free_slots() > 0:
+                scheduler.submit(pending.pop(0))
         for outcome in scheduler.wait(0.5):
             assert outcome.index not in outcomes
             if outcome.state is FragmentState.READY:

@@ -22,8 +22,8 @@ DRIVER = {
     [
         ({"cmd": "x", "timout": 3}, "unknown key 'timout': did you mean 'timeout'?"),
         ({"cmd": "x", "stauts": 1}, "unknown key 'stauts': did you mean 'status'?"),
-        ({"cmd": "x", "zzz": 1}, "unknown key 'zzz' (known keys: cmd, control, description, driver, matrix, "
-         "requires, retries, status, timeout)"),
+        ({"cmd": "x", "zzz": 1}, "unknown key 'zzz' (known keys: cmd, control, description, driver, locks, matrix, "
+         "requires, resources, retries, serial, slots, status, timeout)"),
         ({"cmd": "x", "timeout": "a"}, "key 'timeout': expected number, got string 'a'"),
         ({"cmd": "x", "timeout": 0}, "key 'timeout': expected a number greater than 0, got 0"),
         ({"status": 1}, "missing required key 'cmd'"),

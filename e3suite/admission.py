@@ -1,0 +1,213 @@
+"""Admission: which ready fragment runs next, and what it holds while it runs.
+
+One object owns the ready heap (critical-path priority, then plan order)
+and every counted thing a fragment may need: slots (``-j``; a fragment may
+weigh several), counted resources with numbered instances (``gpu: 2`` gives
+instances 0 and 1), named locks, and the run itself for a ``serial``
+fragment. A fragment is admitted with all its needs at once and gives them
+all back when it ends, is taken back unstarted, or the run stops: no
+fragment ever holds some while waiting for others, so admission cannot
+deadlock.
+
+Order and fairness: fragments are considered in priority order. One that
+cannot be admitted *reserves* what it waits for (its resources, its locks,
+the slots when it weighs more than one, everything when it is serial):
+fragments after it may pass only if they need none of it. So a heavy
+fragment is never starved by a stream of light ones, and a fragment
+waiting for a GPU does not stop the ones that need none.
+
+Queue-ahead: a light fragment (one slot, nothing else) may be admitted
+beyond the ``-j`` slots, up to ``lookahead`` more, to wait in a busy
+worker's pipe; that is the executor's business (``free_slots``). Any other
+fragment must find an idle worker, since what it holds must only be held
+while it runs or is about to. Taking queued fragments back when a worker
+falls idle is decided here too (``should_take_back``).
+
+This module is pure bookkeeping: no I/O, no processes, no clock.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What one fragment needs while it runs."""
+
+    slots: int = 1
+    resources: tuple[tuple[str, int], ...] = ()  # (name, count), sorted by name
+    locks: tuple[str, ...] = ()
+    serial: bool = False
+
+    @property
+    def light(self) -> bool:
+        """One slot and nothing else: may wait in a busy worker's queue."""
+        return self.slots == 1 and not self.resources and not self.locks and not self.serial
+
+
+LIGHT = Demand()
+
+
+@dataclass
+class Grant:
+    """What an admitted fragment holds: instances by resource, locks, slots."""
+
+    slots: int
+    instances: dict[str, list[int]] = field(default_factory=dict)
+    locks: tuple[str, ...] = ()
+    serial: bool = False
+
+
+def impossible(demand: Demand, capacities: Mapping[str, int]) -> str | None:
+    """Why ``demand`` can never be met (a plan-time error), or None."""
+    for name, count in demand.resources:
+        have = capacities.get(name)
+        if have is None:
+            known = ", ".join(f"{n}={c}" for n, c in sorted(capacities.items())) or "no resources"
+            return f"needs {name}={count}; the testsuite has {known}"
+        if count > have:
+            return f"needs {name}={count}; the testsuite has {name}={have}"
+    return None
+
+
+class Admission:
+    def __init__(self, jobs: int, capacities: Mapping[str, int], lookahead: int = 0) -> None:
+        self.jobs = max(1, jobs)
+        self.lookahead = max(0, lookahead)
+        self.capacities = dict(capacities)
+        self._free_ids: dict[str, list[int]] = {name: list(range(n)) for name, n in self.capacities.items()}
+        self._locks: set[str] = set()
+        self._units = 0  # slots held by admitted fragments
+        self._admitted = 0
+        self._serial = False  # a serial fragment is admitted: nothing else is
+        self._heap: list[tuple[float, int]] = []
+        self._demands: dict[int, Demand] = {}
+        self._grants: dict[int, Grant] = {}
+        #: fragment -> what it waits for, as last seen by ``admit`` (for the status and progress)
+        self.waiting: dict[int, str] = {}
+
+    # -- the ready heap ----------------------------------------------------------
+
+    def push(self, index: int, priority: float, demand: Demand = LIGHT) -> None:
+        """``index`` is ready to run."""
+        self._demands[index] = demand
+        heapq.heappush(self._heap, (-priority, index))
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def admit(
+        self, is_ready: Callable[[int], bool], can_submit: Callable[[Demand, bool], bool]
+    ) -> Iterator[tuple[int, Grant]]:
+        """Ready fragments that may run now, best first, each with its grant.
+
+        ``is_ready`` filters out fragments that are no longer ready (skipped
+        meanwhile); ``can_submit(demand, ahead)`` asks the executor whether
+        it has room for one more such demand, ``ahead`` meaning it may only
+        wait in a busy worker's queue, not start on an idle one (the slots
+        are all taken). It changes as the caller submits what it is given.
+        Fragments that cannot run stay in the heap, with what they wait for
+        in ``waiting``.
+        """
+        reserved: set[str] = set()
+        held_back: list[tuple[float, int]] = []
+        try:
+            while self._heap:
+                key = heapq.heappop(self._heap)
+                index = key[1]
+                if not is_ready(index):
+                    self._demands.pop(index, None)
+                    self.waiting.pop(index, None)
+                    continue
+                demand = self._demands[index]
+                blocker, reserve = self._blocker(demand, reserved)
+                if blocker is None:
+                    ahead = demand.light and self._units >= self.jobs
+                    if not can_submit(demand, ahead):
+                        if demand.light:
+                            held_back.append(key)
+                            self.waiting[index] = "a free slot"
+                            break  # no room even for the lightest: stop here
+                        # It needs an idle worker: light ones must stop filling
+                        # the workers' queues, or it could wait for ever.
+                        blocker, reserve = "a free worker", {"slots"}
+                if blocker is not None:
+                    held_back.append(key)
+                    self.waiting[index] = blocker
+                    reserved.update(reserve)
+                    if "*" in reserved:
+                        break
+                    continue
+                self.waiting.pop(index, None)
+                grant = self._take(demand)
+                self._grants[index] = grant
+                yield index, grant
+        finally:
+            for key in held_back:
+                heapq.heappush(self._heap, key)
+
+    # -- holding and giving back ---------------------------------------------------
+
+    def release(self, index: int) -> None:
+        """``index`` ended, was taken back unstarted, or the run stops: it holds nothing more."""
+        grant = self._grants.pop(index, None)
+        self._demands.pop(index, None)
+        self.waiting.pop(index, None)
+        if grant is None:
+            return
+        self._units -= grant.slots
+        self._admitted -= 1
+        for name, ids in grant.instances.items():
+            for instance in ids:
+                heapq.heappush(self._free_ids[name], instance)
+        self._locks.difference_update(grant.locks)
+        if grant.serial:
+            self._serial = False
+
+    def should_take_back(self, idle_workers: int, queued: int) -> bool:
+        """Queued fragments go back when a worker is idle and nothing else is ready to fill it."""
+        return idle_workers > 0 and queued > 0 and not self._heap
+
+    @property
+    def holding(self) -> int:
+        """How many admitted fragments hold something."""
+        return self._admitted
+
+    # -- internals -------------------------------------------------------------------
+
+    def _blocker(self, demand: Demand, reserved: set[str]) -> tuple[str | None, set[str]]:
+        """What keeps ``demand`` from being admitted now (None: nothing), and what it then reserves."""
+        if self._serial:
+            return "a serial fragment running alone", set()
+        if "*" in reserved:
+            return "a serial fragment waiting to run alone", set()
+        if demand.serial:
+            return (None, set()) if self._admitted == 0 else ("what runs to end (serial: it runs alone)", {"*"})
+        slots = min(demand.slots, self.jobs)
+        if demand.light:
+            if "slots" in reserved or self._units >= self.jobs + self.lookahead:
+                return "a free slot", set()
+        elif "slots" in reserved or self._units + slots > self.jobs:
+            return f"{slots} free slots", {"slots"}
+        for name, count in demand.resources:
+            if name in reserved or len(self._free_ids.get(name, ())) < count:
+                return f"{name} ({count} of {self.capacities.get(name, 0)})", {name}
+        for lock in demand.locks:
+            if lock in self._locks or f"lock:{lock}" in reserved:
+                return f"lock {lock}", {f"lock:{lock}"}
+        return None, set()
+
+    def _take(self, demand: Demand) -> Grant:
+        slots = min(demand.slots, self.jobs)
+        self._units += slots
+        self._admitted += 1
+        instances = {
+            name: [heapq.heappop(self._free_ids[name]) for _ in range(count)] for name, count in demand.resources
+        }
+        self._locks.update(demand.locks)
+        if demand.serial:
+            self._serial = True
+        return Grant(slots, {name: sorted(ids) for name, ids in instances.items()}, demand.locks, demand.serial)

@@ -1,0 +1,205 @@
+"""Admission alone (pure bookkeeping), then resources, locks, weights and serial fragments in a real run at -j4."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from test_interrupt_run import REPO
+
+from e3suite.admission import LIGHT, Admission, Demand, impossible
+
+GPU = Demand(resources=(("gpu", 1),))
+
+
+def admitted(admission: Admission, ready: set[int] | None = None, room: int = 99) -> list[int]:
+    given: list[int] = []
+
+    def can_submit(demand: Demand, ahead: bool) -> bool:
+        return len(given) < room
+
+    for index, _ in admission.admit(lambda i: ready is None or i in ready, can_submit):
+        given.append(index)
+    return given
+
+
+def test_priority_order_and_slots() -> None:
+    admission = Admission(2, {})
+    for index, priority in ((0, 1.0), (1, 3.0), (2, 2.0)):
+        admission.push(index, priority)
+    assert admitted(admission) == [1, 2]  # two slots, best first
+    admission.release(1)
+    assert admitted(admission) == [0]
+
+
+def test_resource_instances_are_numbered_and_never_shared() -> None:
+    admission = Admission(4, {"gpu": 2})
+    for index in range(3):
+        admission.push(index, 1.0, GPU)
+    grants = dict(admission.admit(lambda i: True, lambda d, ahead: True))
+    assert sorted(g.instances["gpu"][0] for g in grants.values()) == [0, 1]
+    assert admission.waiting[2] == "gpu (1 of 2)"
+    admission.release(0)
+    [(index, grant)] = list(admission.admit(lambda i: True, lambda d, ahead: True))
+    assert index == 2 and grant.instances == {"gpu": [grants[0].instances["gpu"][0]]}
+
+
+def test_a_lock_keeps_holders_apart_and_needs_no_declaration() -> None:
+    admission = Admission(4, {})
+    db = Demand(locks=("database",))
+    admission.push(0, 2.0, db)
+    admission.push(1, 1.0, db)
+    admission.push(2, 0.5)
+    assert admitted(admission) == [0, 2]
+    assert admission.waiting[1] == "lock database"
+
+
+def test_a_heavy_fragment_is_not_starved_by_light_ones() -> None:
+    admission = Admission(4, {}, lookahead=4)
+    admission.push(0, 1.0)
+    assert admitted(admission) == [0]  # one slot taken
+    heavy = Demand(slots=4)
+    admission.push(1, 5.0, heavy)
+    for index in range(2, 8):
+        admission.push(index, 0.1)  # a stream of light ones, lower priority
+    assert admitted(admission) == []  # the heavy one waits, and holds the others back
+    assert admission.waiting[1] == "4 free slots"
+    admission.release(0)
+    assert admitted(admission)[0] == 1
+
+
+def test_more_slots_than_j_is_clamped_never_a_deadlock() -> None:
+    admission = Admission(2, {})
+    admission.push(0, 1.0, Demand(slots=8))
+    assert admitted(admission) == [0]
+
+
+def test_a_serial_fragment_runs_alone() -> None:
+    admission = Admission(4, {})
+    admission.push(0, 3.0)
+    assert admitted(admission) == [0]
+    admission.push(1, 2.0, Demand(serial=True))
+    admission.push(2, 1.0)
+    assert admitted(admission) == []  # waits for 0 to end; 2 may not pass it
+    admission.release(0)
+    assert admitted(admission) == [1]  # alone
+    assert admitted(admission) == []
+    admission.release(1)
+    assert admitted(admission) == [2]
+
+
+def test_a_resource_waiter_does_not_stop_those_needing_none() -> None:
+    admission = Admission(4, {"gpu": 1})
+    admission.push(0, 3.0, GPU)
+    admission.push(1, 2.0, GPU)
+    admission.push(2, 1.0)
+    assert admitted(admission) == [0, 2]
+
+
+def test_impossible_demands_are_named() -> None:
+    assert impossible(Demand(resources=(("gpu", 3),)), {"gpu": 2}) == "needs gpu=3; the testsuite has gpu=2"
+    assert impossible(Demand(resources=(("tpu", 1),)), {"gpu": 2}) == "needs tpu=1; the testsuite has gpu=2"
+    assert impossible(LIGHT, {}) is None
+
+
+SUITE = '''
+import os
+import sys
+import time
+
+from e3suite import FragmentContext, TestDriver, Testsuite, TestStatus
+
+
+class Hold(TestDriver):
+    def add_fragments(self):
+        self.add_fragment("run", self.run, **self.test_env.get("declare", {}))
+
+    def run(self, ctx: FragmentContext):
+        start = time.time()
+        env = ctx.shell("echo $E3SUITE_RESOURCE_GPU").output.strip()
+        time.sleep(0.4)
+        ctx.result.info.update(start=start, end=time.time(), gpu=ctx.resources.get("gpu"), env=env)
+        ctx.result.set_status(TestStatus.PASS)
+
+
+class Suite(Testsuite):
+    test_driver_map = {"hold": Hold}
+    default_driver = "hold"
+    resources = {"gpu": 2}
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().main())
+'''
+
+
+def run_suite(root: Path, tests: dict[str, dict[str, Any]], *args: str) -> tuple[int, str, dict[str, Any]]:
+    (root / "testsuite.py").write_text(SUITE)
+    for name, env in tests.items():
+        (root / "tests" / name).mkdir(parents=True)
+        (root / "tests" / name / "test.yaml").write_text(json.dumps(env))
+    proc = subprocess.run(
+        [sys.executable, "testsuite.py", "--no-color", "--progress", "none", *args],
+        cwd=root, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300,
+    )
+    new = root / "out" / "new"
+    index = json.loads((new / "index.json").read_text())
+    records = {e["test"]: json.loads((new / e["record"]).read_text()) for e in index["results"]}
+    return proc.returncode, proc.stdout + proc.stderr, records
+
+
+def overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return bool(a["info"]["start"] < b["info"]["end"] and b["info"]["start"] < a["info"]["end"])
+
+
+def test_resources_locks_serial_and_weights_in_a_real_run(tmp_path: Path) -> None:
+    tests: dict[str, dict[str, Any]] = {f"gpu{i}": {"resources": {"gpu": 1}} for i in range(5)}
+    tests.update({f"db{i}": {"locks": ["database"]} for i in range(3)})
+    tests["alone"] = {"serial": True}
+    tests["make"] = {"slots": 4}
+    tests.update({f"free{i}": {} for i in range(4)})
+    tests["declared"] = {"declare": {"resources": {"gpu": 2}}}
+    tests["too-many"] = {"resources": {"gpu": 3}}
+    tests["unknown"] = {"resources": {"tpu": 1}}
+    code, out, records = run_suite(tmp_path, tests, "-j4")
+    assert code == 1, out
+    assert records["too-many"]["status"] == "ERROR"
+    assert records["too-many"]["message"] == "needs gpu=3; the testsuite has gpu=2"
+    assert records["unknown"]["message"] == "needs tpu=1; the testsuite has gpu=2"
+    ran = {k: r for k, r in records.items() if k not in ("too-many", "unknown")}
+    assert {r["status"] for r in ran.values()} == {"PASS"}, out
+    gpu_users = [r for k, r in ran.items() if k.startswith("gpu") or k == "declared"]
+    for record in gpu_users:
+        ids = record["info"]["gpu"]
+        assert record["info"]["env"] == ",".join(map(str, ids))
+        assert all(i in (0, 1) for i in ids)
+    assert ran["declared"]["info"]["gpu"] == [0, 1]
+    for a, b in itertools.combinations(gpu_users, 2):
+        if overlap(a, b):
+            assert not set(a["info"]["gpu"]) & set(b["info"]["gpu"]), (a["id"], b["id"])
+    for a, b in itertools.combinations([r for k, r in ran.items() if k.startswith("db")], 2):
+        assert not overlap(a, b), (a["id"], b["id"])
+    for other in ran.values():
+        if other["id"] != "alone":
+            assert not overlap(ran["alone"], other), other["id"]
+    # Some did run side by side: the run was not made serial by all this.
+    assert any(overlap(a, b) for a, b in itertools.combinations(ran.values(), 2))
+
+
+def test_a_weight_above_j_is_clamped(tmp_path: Path) -> None:
+    code, out, records = run_suite(tmp_path, {"make": {"slots": 4}, "other": {}}, "-j2")
+    assert code == 0, out
+    assert {r["status"] for r in records.values()} == {"PASS"}
+    assert not overlap(records["make"], records["other"])
+
+
+def test_resource_on_the_command_line(tmp_path: Path) -> None:
+    code, out, records = run_suite(tmp_path, {"a": {"resources": {"gpu": 3}}, "b": {"resources": {"fpga": 1}}},
+                                   "-j2", "--resource", "gpu=3", "--resource", "fpga=1")
+    assert code == 0, out
+    assert records["a"]["info"]["gpu"] == [0, 1, 2]
