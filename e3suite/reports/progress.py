@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from e3suite.events import FragmentEnded, FragmentStarted, Sink, TestFinished
+from e3suite.events import FragmentEnded, FragmentQueued, FragmentStarted, FragmentWaiting, Sink, TestFinished
 from e3suite.reports.terminal import TerminalReporter
 
 #: Seconds between two status lines in ``lines`` mode.
@@ -129,11 +129,21 @@ class ProgressListener(Sink):
         self.failed = 0
         self.running = 0
         self.estimate = Estimate(self.pending, self.previous, self.jobs, clock)
+        self.held: dict[int, str] = {}  # fragment -> the resource (lock, slots...) admission holds it back for
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- the engine's events (main thread) ------------------------------------
+
+    def fragment_waiting(self, event: FragmentWaiting) -> None:
+        with self._lock:
+            self.held[event.index] = event.reason.split(" (")[0]
+
+    def fragment_queued(self, event: FragmentQueued) -> None:
+        if self.held:
+            with self._lock:
+                self.held.pop(event.index, None)
 
     def fragment_started(self, event: FragmentStarted) -> None:
         with self._lock:
@@ -174,7 +184,13 @@ class ProgressListener(Sink):
             # Starts are told when fragments really start: at most `jobs` run
             # (the min() only guards against a late event).
             running = min(self.running, self.jobs)
-            text += f" {self.failed} failed, {running} running, {elapsed} elapsed"
+            text += f" {self.failed} failed, {running} running"
+            if self.held:
+                counts: dict[str, int] = {}
+                for reason in self.held.values():
+                    counts[reason] = counts.get(reason, 0) + 1
+                text += "".join(f", {n} waiting for {what}" for what, n in sorted(counts.items()))
+            text += f", {elapsed} elapsed"
             left = self.estimate_left()
         if left is not None and self.done < self.total:
             text += f", ~{format_clock(left)} left"

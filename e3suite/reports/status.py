@@ -25,6 +25,7 @@ from e3suite.events import (
     FragmentEnded,
     FragmentQueued,
     FragmentStarted,
+    FragmentWaiting,
     RunEnded,
     RunStarted,
     Sink,
@@ -69,6 +70,7 @@ class StatusSink(Sink):
         self.queued: set[int] = set()
         self.ended: set[int] = set()
         self.retrying: dict[str, dict[str, Any]] = {}
+        self.held: dict[int, str] = {}  # ready fragments admission holds back: for what
         self.by_status: dict[str, int] = {}
         self.tests_done = 0
         self.state = "running"
@@ -88,8 +90,13 @@ class StatusSink(Sink):
     def _keep_info(self, info: dict[str, Any]) -> None:
         self.info = {k: info.get(k) for k in ("start", "argv", "cwd", "host", "jobs")}
 
+    def fragment_waiting(self, event: FragmentWaiting) -> None:
+        self.held[event.index] = event.reason
+        self._changed()
+
     def fragment_queued(self, event: FragmentQueued) -> None:
         self.queued.add(event.index)
+        self.held.pop(event.index, None)
         self._changed()
 
     def fragment_started(self, event: FragmentStarted) -> None:
@@ -140,6 +147,9 @@ class StatusSink(Sink):
         status = result.status.value if result.status else "ERROR"
         self.by_status[status] = self.by_status.get(status, 0) + 1
         self.retrying.pop(result.test_id, None)
+        if planned is not None:
+            for index in planned.fragments.values():
+                self.held.pop(index, None)
         self._changed()
 
     def run_ended(self, event: RunEnded) -> None:
@@ -192,6 +202,7 @@ class StatusSink(Sink):
                 "queued": len(self.queued),
                 "ended": len(self.ended),
                 "waiting": waiting_count,
+                "held": len(self.held),  # ready, but waiting for a resource, a lock, slots or a serial fragment
             },
             "running": sorted(self.running.values(), key=lambda r: (r["slot"] is None, r["slot"], r["fragment"])),
             "waiting": waiting,
@@ -213,7 +224,9 @@ class StatusSink(Sink):
             if index in ended or index in running or index in queued:
                 continue
             retry = self.retrying.get(fragment.test_id)
-            if retry is not None and retry["at"] > self.clock():
+            if index in self.held:
+                reason = self.held[index]
+            elif retry is not None and retry["at"] > self.clock():
                 reason = f"retry (attempt {retry['attempt']} of {retry['attempts']}) at {retry['at']:.3f}"
             else:
                 preds = [fragments[p].fragment_id for p in fragment.preds if p not in ended]

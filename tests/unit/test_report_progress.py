@@ -132,3 +132,15 @@ def test_the_estimate_counts_what_running_testcases_already_spent() -> None:
     assert progress.estimate_left() == 10.0  # b overran: it is not counted below zero
     progress.test_finished(TestFinished(finished("b", TestStatus.PASS, 75.0)))
     assert progress.estimate_left() == 10.0
+
+
+def test_fragments_held_back_for_a_resource_are_shown() -> None:
+    from e3suite.events import FragmentQueued, FragmentWaiting
+
+    reporter = TerminalReporter(stream=io.StringIO(), no_color=True)
+    progress = ProgressListener(reporter, "lines", ["a", "b", "c"], jobs=2, clock=FakeClock())
+    progress.fragment_waiting(FragmentWaiting(1, "b:run", "b", "gpu (1 of 2)"))
+    progress.fragment_waiting(FragmentWaiting(2, "c:run", "c", "gpu (1 of 2)"))
+    assert progress.status_text() == "[0/3] 0 failed, 0 running, 2 waiting for gpu, 0:00 elapsed"
+    progress.fragment_queued(FragmentQueued(1, "b:run", "b", 1))
+    assert "1 waiting for gpu" in progress.status_text()
