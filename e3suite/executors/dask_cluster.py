@@ -198,7 +198,7 @@ def _jobqueue_cluster(spec: ExecutorSpec, allowed_failures: int) -> Any:
         "job_script_prologue": list(s("before_script", [])),
         "job_extra_directives": list(s("job_directives", [])),
         "scheduler_options": {"dashboard_address": "127.0.0.1:0", "dashboard": False},
-        "silence_logs": "critical",
+        "silence_logs": "error",  # a refused qsub is only logged: _Recorder reads it
         "job_name": f"e3suite-{spec.name}",
     }
     for key in ("queue", "account", "walltime", "interface"):
@@ -232,6 +232,8 @@ def _batch(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> Cluster
     from distributed import Client
 
     cluster = _jobqueue_cluster(spec, allowed_failures)
+    if spec.type == "slurm":
+        _check_with_sbatch(spec, cluster)
     recorder = _Recorder()
     loggers = [logging.getLogger(name) for name in ("distributed.deploy.spec", "dask_jobqueue", "distributed.deploy")]
     for logger in loggers:
@@ -259,6 +261,32 @@ def _batch(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> Cluster
         for logger in loggers:
             logger.removeHandler(recorder)
     return ClusterHandle(client, cluster, workers, allowed_failures, submitted)
+
+
+def _check_with_sbatch(spec: ExecutorSpec, cluster: Any) -> None:
+    """``sbatch --test-only`` the job script: a job Slurm refuses is said now, with Slurm's words.
+
+    dask-jobqueue only logs a refused ``sbatch``; the run would wait for a
+    worker that never comes.
+    """
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".sh", prefix="e3suite-job-") as script:
+        script.write(str(cluster.job_script()))
+        script.flush()
+        try:
+            check = subprocess.run(["sbatch", "--test-only", script.name], capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError) as exc:
+            with contextlib.suppress(Exception):
+                cluster.close()
+            raise ConfigError(f"executor {spec.name!r}: cannot run sbatch: {exc}") from None
+    if check.returncode != 0:
+        with contextlib.suppress(Exception):
+            cluster.close()
+        lines = [line.strip() for line in check.stderr.splitlines() if line.strip()]
+        why = " ".join(lines) or f"status {check.returncode}"
+        raise ConfigError(f"executor {spec.name!r}: Slurm refuses its batch job: {why}")
 
 
 def _scheduler_config(allowed_failures: int) -> dict[str, Any]:
