@@ -22,15 +22,12 @@ It never prints, never writes files and never runs a callback itself.
 from __future__ import annotations
 
 import argparse
-import heapq
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from e3suite.admission import LIGHT, Admission, Demand, Grant, impossible
+from e3suite.admission import Admission, Demand, Grant, impossible
 from e3suite.events import (
-    AttemptFailed,
     EventBus,
     FragmentEnded,
     FragmentQueued,
@@ -42,15 +39,15 @@ from e3suite.events import (
 )
 from e3suite.executors.base import Executor, FragmentOutcome, FragmentTask
 from e3suite.model import (
-    Attempt,
     DependencyOutcome,
-    FailureReason,
     FragmentRecord,
     FragmentState,
     TestResult,
     TestStatus,
 )
 from e3suite.plan import Fragment, Plan, PlannedTest
+from e3suite.retries import Retries
+from e3suite.testcase_state import TestcaseState, demand_of, fresh_result, merge_outcome
 from e3suite.verdicts import INTERRUPTED, AttemptState, Rules, attempt_verdict, final_verdict, retryable
 
 #: Upper bound of the executor wait: the engine's housekeeping period.
@@ -70,31 +67,7 @@ _FAILURE_WORDS = {
 }
 
 
-@dataclass
-class _TestState:
-    """The engine's book-keeping for one testcase while it runs."""
-
-    planned: PlannedTest
-    rules: Rules
-    attempts_allowed: int
-    state: AttemptState
-    remaining: int  # fragments not in a terminal state
-    attempt: int = 1
-    final: bool = True  # no retry left: failures propagate at once
-    running: int = 0  # fragments handed to the executor
-    done: bool = False
-    run_time: float = 0.0
-    records: list[FragmentRecord] = field(default_factory=list)
-    # (fragment, outcome) of the fragments that ended in this attempt, or were kept from one before
-    contributions: list[tuple[Fragment, FragmentOutcome]] = field(default_factory=list)
-    # fragments that ended while the attempt was failing: successors not released yet
-    stalled: dict[int, list[int]] = field(default_factory=dict)
-    previous: list[Attempt] = field(default_factory=list)  # attempts that failed
-    attempt_start: float | None = None
-    pending_retry: tuple[AttemptState, list[int]] | None = None  # the failed attempt, the fragments to rerun
-
-
-class Engine:
+class Engine(Retries):
     def __init__(
         self,
         plan: Plan,
@@ -117,7 +90,7 @@ class Engine:
         self.capacities: dict[str, int] = dict(getattr(options, "resource_capacities", None) or {})
         # Light fragments may also wait one in each busy worker's queue.
         self.admission = Admission(jobs, self.capacities, lookahead=jobs)
-        self.demands = [_demand(f, plan.tests[f.test_id]) for f in fragments]
+        self.demands = [demand_of(f, plan.tests[f.test_id]) for f in fragments]
         self._told_waiting: dict[int, str] = {}
         self.retry_timers: list[tuple[float, int, str]] = []  # (due, sequence, test id)
         self.running = 0  # fragments handed to the executor (started, or queued in a worker)
@@ -137,17 +110,17 @@ class Engine:
         self.tests = {test_id: self._new_test_state(planned) for test_id, planned in plan.tests.items()}
         self.results: list[TestResult] = []
 
-    def _new_test_state(self, planned: PlannedTest) -> _TestState:
+    def _new_test_state(self, planned: PlannedTest) -> TestcaseState:
         case = planned.case
         rules = Rules(case.verdict, case.expected_failure, self.leak_fails)
         if planned.error is None:
             for index in planned.fragments.values():
-                reason = impossible(_demand(self.plan.fragments[index], planned), self.capacities)
+                reason = impossible(demand_of(self.plan.fragments[index], planned), self.capacities)
                 if reason is not None:
                     planned.error = reason  # at plan time: the others still run
                     break
         allowed = 1 + self._retries_of(planned)
-        test = _TestState(planned, rules, allowed, AttemptState(_fresh_result(planned)), len(planned.fragments))
+        test = TestcaseState(planned, rules, allowed, AttemptState(fresh_result(planned)), len(planned.fragments))
         test.final = allowed == 1
         return test
 
@@ -358,7 +331,7 @@ class Engine:
             )
         )
         was_failing = test.state.failing
-        _merge(test.state, fragment, outcome)
+        merge_outcome(test.state, fragment, outcome)
         test.contributions.append((fragment, outcome))
         if outcome.state in (FragmentState.FAILED, FragmentState.TIMEDOUT) or (
             test.state.failing and not was_failing
@@ -383,7 +356,7 @@ class Engine:
             test.stalled[index] = list(fragment.succs)
         self._settle(test)
 
-    def _settle(self, test: _TestState) -> None:
+    def _settle(self, test: TestcaseState) -> None:
         """After one of its fragments ended: retry the testcase, let its failure spread, or finalize it."""
         if test.done:
             return
@@ -396,7 +369,7 @@ class Engine:
         if test.remaining <= 0:
             self._finalize(test)
 
-    def _make_final(self, test: _TestState) -> None:
+    def _make_final(self, test: TestcaseState) -> None:
         """No more attempts: what waited on this testcase's failure is released or skipped now."""
         test.final = True
         stalled, test.stalled = test.stalled, {}
@@ -459,127 +432,6 @@ class Engine:
             if test.remaining <= 0 and not test.done and test.running == 0:
                 self._settle(test)
 
-    # -- retries -------------------------------------------------------------
-
-    def _may_retry(self, test: _TestState) -> bool:
-        if test.attempt >= test.attempts_allowed or self.stop_reason is not None:
-            return False
-        return self.max_retries_total is None or self.retries_started < self.max_retries_total
-
-    def _retry(self, test: _TestState, verdict: tuple[TestStatus, str]) -> None:
-        """Archive the failed attempt; reset what failed and what follows it in the testcase."""
-        self.retries_started += 1
-        state = test.state
-        test.previous.append(self._archive(test, verdict))
-        rerun = self._rerun_set(test)
-        delay = self.retry_delay
-        if self.retry_backoff == "exponential":
-            delay *= 2 ** (test.attempt - 1)
-        self.bus.emit(
-            AttemptFailed(
-                test.planned.test_id, test.attempt, test.attempts_allowed, verdict[0], verdict[1], delay,
-                tuple(self.plan.fragments[i].fragment_id for i in rerun),
-            )
-        )
-        test.attempt += 1
-        test.final = test.attempt >= test.attempts_allowed
-        test.attempt_start = None
-        test.pending_retry = (state, rerun)
-        # A new attempt: what the kept fragments reported, replayed.
-        test.state = AttemptState(_fresh_result(test.planned))
-        rerun_set = set(rerun)
-        kept = [(f, o) for f, o in test.contributions if f.index not in rerun_set]
-        test.contributions = kept
-        for fragment, outcome in kept:
-            _merge(test.state, fragment, outcome)
-        for index in rerun:
-            if self.states[index].is_terminal:
-                test.remaining += 1
-            self.states[index] = FragmentState.BLOCKED
-            self.values.pop(index, None)
-            test.stalled.pop(index, None)
-        # Fragments kept from this attempt release their own testcase's
-        # successors now; those in other testcases wait for the last attempt.
-        for index, succs in list(test.stalled.items()):
-            fragment = self.plan.fragments[index]
-            same = [s for s in succs if self.plan.fragments[s].test_id == fragment.test_id]
-            rest = [s for s in succs if s not in same]
-            self._release(fragment, [s for s in same if s not in rerun_set], success=True)
-            if rest:
-                test.stalled[index] = rest
-            else:
-                del test.stalled[index]
-        for index in rerun:
-            fragment = self.plan.fragments[index]
-            self.indegree[index] = sum(1 for p in fragment.preds if not self._satisfies(p, index, rerun_set))
-            self.unsent[index] = len(fragment.succs)
-            for pred in fragment.preds:
-                self.unsent[pred] += 1  # it will be sent its predecessors' values again
-        for index in rerun:
-            # A predecessor in another testcase that failed for good still
-            # keeps a "success" dependant from running.
-            fragment = self.plan.fragments[index]
-            spec = fragment.spec
-            if self.states[index] is not FragmentState.BLOCKED or (spec is not None and spec.when == "always"):
-                continue
-            for pred in fragment.preds:
-                if pred not in rerun_set and self._ended_badly(pred):
-                    self._skip(index, self._failure_message(self.plan.fragments[pred]))
-                    break
-        due = time.monotonic() + delay
-        heapq.heappush(self.retry_timers, (due, self.retries_started, test.planned.test_id))
-
-    def _ended_badly(self, index: int) -> bool:
-        owner = self.tests[self.plan.fragments[index].test_id]
-        state = self.states[index]
-        return state.is_terminal and (state is not FragmentState.COMPLETE or (owner.final and owner.state.failing))
-
-    def _satisfies(self, pred: int, succ: int, rerun: set[int]) -> bool:
-        if pred in rerun or not self.states[pred].is_terminal:
-            return False
-        owner = self.tests[self.plan.fragments[pred].test_id]
-        return succ not in owner.stalled.get(pred, ())
-
-    def _rerun_set(self, test: _TestState) -> list[int]:
-        """The fragments that failed, and those of the testcase after them, in plan order."""
-        test_id = test.planned.test_id
-        seen = set(test.state.failed)
-        stack = list(seen)
-        while stack:
-            for succ in self.plan.fragments[stack.pop()].succs:
-                if succ not in seen and self.plan.fragments[succ].test_id == test_id:
-                    seen.add(succ)
-                    stack.append(succ)
-        return sorted(seen)
-
-    def _start_due_retries(self, now: float) -> None:
-        while self.retry_timers and self.retry_timers[0][0] <= now:
-            _, _, test_id = heapq.heappop(self.retry_timers)
-            test = self.tests[test_id]
-            if test.pending_retry is None or test.done:
-                continue
-            _, rerun = test.pending_retry
-            for index in rerun:
-                if self.states[index] is FragmentState.BLOCKED and self.indegree[index] == 0:
-                    self._make_ready(index)
-
-    def _archive(self, test: _TestState, verdict: tuple[TestStatus, str]) -> Attempt:
-        ran = [r for r in test.records if r.attempt == test.attempt and r.start is not None]
-        start = min((r.start for r in ran if r.start is not None), default=None)
-        end = max((r.end for r in ran if r.end is not None), default=None)
-        duration = sum(max(0.0, (r.end or 0.0) - (r.start or 0.0)) for r in ran)
-        result = test.state.result
-        return Attempt(
-            number=test.attempt,
-            status=verdict[0],
-            message=verdict[1],
-            duration=round(duration, 6),
-            start=start,
-            end=end,
-            log=result.log,
-            failure_reasons=sorted(r.value for r in result.failure_reasons),
-        )
-
     # -- planning errors, stops ------------------------------------------------
 
     def _fail_planned_errors(self) -> None:
@@ -588,7 +440,7 @@ class Engine:
         Their fragments are all marked first, then their dependants skipped,
         so that no such testcase is finalized twice.
         """
-        decided: list[tuple[_TestState, FragmentState]] = []
+        decided: list[tuple[TestcaseState, FragmentState]] = []
         for test in self.tests.values():
             if test.planned.error is not None:
                 test.state.error = test.planned.error
@@ -617,7 +469,7 @@ class Engine:
                 how = "was skipped" if status is TestStatus.SKIP else f"did not run ({status.value})"
                 self._skip_dependants_of(test, how + (f": {message}" if message else ""))
 
-    def _skip_dependants_of(self, test: _TestState, how: str) -> None:
+    def _skip_dependants_of(self, test: TestcaseState, how: str) -> None:
         for index in test.planned.fragments.values():
             fragment = self.plan.fragments[index]
             for succ in fragment.succs:
@@ -654,7 +506,7 @@ class Engine:
 
     # -- verdicts: decide, then commit -------------------------------------------
 
-    def _finalize(self, test: _TestState) -> None:
+    def _finalize(self, test: TestcaseState) -> None:
         if test.done:
             return
         test.done = True
@@ -687,72 +539,3 @@ class Engine:
             self.max_consecutive and self.consecutive_failures >= self.max_consecutive
         ):
             self.stop_reason = NOT_RUN_FAILURE_LIMIT
-
-
-def _demand(fragment: Fragment, planned: PlannedTest) -> Demand:
-    """What a fragment holds while it runs: its own declaration, else its testcase's test.yaml keys."""
-    spec, env = fragment.spec, planned.case.test_env
-    if spec is None:
-        return LIGHT
-    resources = spec.resources if spec.resources is not None else env.get("resources") or {}
-    locks = spec.locks if spec.locks is not None else tuple(env.get("locks") or ())
-    slots = spec.slots if spec.slots is not None else env.get("slots", 1)
-    serial = spec.serial if spec.serial is not None else env.get("serial", False)
-    if not resources and not locks and slots == 1 and not serial:
-        return LIGHT
-    return Demand(
-        int(slots) if isinstance(slots, int) and slots >= 1 else 1,
-        tuple(sorted((str(k), int(v)) for k, v in dict(resources).items())),
-        tuple(sorted({str(lock) for lock in locks})),
-        bool(serial),
-    )
-
-
-def _fresh_result(planned: PlannedTest) -> TestResult:
-    """A testcase's result before its fragments ran: the warnings of its test.yaml head its log."""
-    result = TestResult(planned.test_id)
-    result.log = "".join(f"warning: {warning}\n" for warning in planned.case.warnings)
-    return result
-
-
-def _merge(state: AttemptState, fragment: Fragment, outcome: FragmentOutcome) -> None:
-    """Fold what one fragment reported into its testcase's attempt."""
-    result, delta = state.result, outcome.delta
-    if delta.log:
-        result.log += delta.log
-    result.failure_reasons.update(delta.failure_reasons)
-    result.info.update(delta.info)
-    result.processes.extend(delta.processes)
-    for name in ("out", "expected", "diff"):
-        value = getattr(delta, name)
-        if value is not None:
-            setattr(result, name, value)
-    for call in delta.verdicts:
-        if state.verdict_by is None:
-            state.verdict_by = fragment.fragment_id
-            result.status, result.message = call.status, call.message
-        elif state.error is None:
-            state.error = (
-                f"verdict set twice: {result.status.value if result.status else '?'} by "
-                f"{state.verdict_by}, then {call.status.value} by {fragment.fragment_id}"
-            )
-    if outcome.state is FragmentState.FAILED and state.error is None:
-        state.error = outcome.error or f"{fragment.fragment_id} failed"
-    elif outcome.state is FragmentState.TIMEDOUT and state.timeout is None:
-        state.timeout = outcome.error or "timed out"
-        result.failure_reasons.add(FailureReason.TIMEOUT)
-    elif outcome.state is FragmentState.ABORTED:
-        state.aborted = True
-    if outcome.failure_reason is not None:
-        result.failure_reasons.add(outcome.failure_reason)
-    if outcome.leaks:
-        result.failure_reasons.add(FailureReason.LEAK)
-        count = len(outcome.leaks)
-        result.log += (
-            ("" if not result.log or result.log.endswith("\n") else "\n")
-            + f"{fragment.fragment_id} left {count} process{'es' if count > 1 else ''} running (killed): "
-            + ", ".join(outcome.leaks)
-            + "\n"
-        )
-    if outcome.details:
-        result.log += ("" if not result.log or result.log.endswith("\n") else "\n") + outcome.details
