@@ -114,3 +114,35 @@ def test_status_of_no_results_directory_is_a_usage_error(tmp_path: Path) -> None
     shown = e3suite(tmp_path, "status", str(tmp_path / "nowhere"))
     assert shown.returncode == 2
     assert "is not an e3suite results directory" in shown.stderr
+
+
+def test_the_t_key_prints_the_status_in_the_runs_terminal(tmp_path: Path) -> None:
+    import shutil
+
+    import pytest
+
+    script = shutil.which("script")
+    if script is None:
+        pytest.skip("no script(1) here to give the run a terminal")
+    text = mark()
+    make_suite(tmp_path, {"slow": {"cmd": f"sleep {text}"}})
+    command = f"{sys.executable} testsuite.py --no-color --progress none --timeout 4 -j1"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [script, "-qfec", command, "/dev/null"], cwd=tmp_path, env=env,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_running(text, 1)
+        status_file(tmp_path)
+        assert proc.stdin is not None
+        proc.stdin.write(b"t")
+        proc.stdin.flush()
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text_out = out.decode(errors="replace").replace("\r", "")
+    assert "e3suite: run of pid " in text_out
+    assert "  slot 0  slow:run pid " in text_out
+    assert "timed out after 4.0 s" in text_out
