@@ -526,6 +526,14 @@ class Engine(Retries):
         self.results.append(result)
         self.bus.emit(TestFinished(result))
         self._count_failure(result.status)
+        # Results of their own ids it reported (e3-testsuite's push_result):
+        # each a record, a line and a count of its own, after its parent.
+        subs, result.sub_results = result.sub_results, []
+        for sub in subs:
+            sub.start, sub.end, sub.duration = result.start, result.end, 0.0
+            self.results.append(sub)
+            self.bus.emit(TestFinished(sub))
+            self._count_failure(sub.status or TestStatus.ERROR)
 
     def _count_failure(self, status: TestStatus) -> None:
         if status.is_failure:

@@ -140,6 +140,7 @@ class ResultDelta:
     out: str | None = None
     expected: str | None = None
     diff: str | None = None
+    sub_results: list[TestResult] = field(default_factory=list)
 
 
 @dataclass
@@ -278,6 +279,9 @@ class TestResult:
     attempts_allowed: int = 1
     #: not run by this run: its result is the previous run's (``--failed``)
     carried_over: bool = False
+    #: results of their own ids that this testcase reports besides its own
+    #: (``add_sub_result``); each becomes a record of its own, never part of this one
+    sub_results: list[TestResult] = field(default_factory=list)
     # set_status calls made on this copy, in order (see ResultDelta).
     _verdict_calls: list[VerdictCall] = field(default_factory=list, repr=False)
 
@@ -314,7 +318,13 @@ class TestResult:
 
     # -- deltas -----------------------------------------------------------
 
-    def mark(self) -> tuple[int, int, dict[str, Any], int, str | None, str | None, str | None]:
+    def add_sub_result(self, name: str, status: TestStatus, message: str = "", log: str = "") -> TestResult:
+        """Report a result of its own id, ``<this id>/<name>``, besides this testcase's own verdict."""
+        sub = TestResult(f"{self.test_id}/{name}", status, message, log)
+        self.sub_results.append(sub)
+        return sub
+
+    def mark(self) -> tuple[int, int, dict[str, Any], int, str | None, str | None, str | None, int]:
         """A bookmark of the current content, to compute a delta later."""
         return (
             len(self.log),
@@ -324,13 +334,15 @@ class TestResult:
             self.out,
             self.expected,
             self.diff,
+            len(self.sub_results),
         )
 
     def delta_since(
-        self, mark: tuple[int, int, dict[str, Any], int, str | None, str | None, str | None]
+        self, mark: tuple[int, int, dict[str, Any], int, str | None, str | None, str | None, int]
     ) -> ResultDelta:
-        log_len, n_verdicts, info, n_processes, out, expected, diff = mark
+        log_len, n_verdicts, info, n_processes, out, expected, diff, n_subs = mark
         return ResultDelta(
+            sub_results=list(self.sub_results[n_subs:]),
             verdicts=list(self._verdict_calls[n_verdicts:]),
             log=self.log[log_len:],
             failure_reasons=sorted(self.failure_reasons, key=lambda r: r.value),

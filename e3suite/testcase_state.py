@@ -75,6 +75,7 @@ def merge_outcome(state: AttemptState, fragment: Fragment, outcome: FragmentOutc
     result.failure_reasons.update(delta.failure_reasons)
     result.info.update(delta.info)
     result.processes.extend(delta.processes)
+    result.sub_results.extend(delta.sub_results)
     for name in ("out", "expected", "diff"):
         value = getattr(delta, name)
         if value is not None:

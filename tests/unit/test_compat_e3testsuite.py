@@ -134,15 +134,15 @@ def test_closures_results_and_exceptions_are_mapped(mode: str, tmp_path: Path) -
     args = ["-o", str(tmp_path / "out"), "-j2"] + (["--force-multiprocessing"] if mode == "workers" else [])
     proc = _e3(script, *args, cwd=tmp_path)
     records = _records(tmp_path / "out")
-    assert set(records) == {"mapped", "one"}, proc.stderr
-    mapped = records["mapped"]
-    pushed = {p["name"]: p["status"] for p in mapped["info"]["e3_results"]}
     # e3-testsuite's results: the two checks, the error of the fragment that
-    # raised (named after it), and the dependant that received the exception.
-    assert pushed == {"mapped.check1": "PASS", "mapped.check2": "PASS", "mapped.explode": "ERROR", "mapped": "PASS"}
-    assert mapped["status"] == "ERROR" and mapped["message"].startswith("mapped.explode")
-    assert "ValueError: boom" in mapped["log"]
-    assert next(p for p in mapped["info"]["e3_results"] if p["name"] == "mapped")["msg"] == "ValueError"
+    # raised (named after it), and the dependant that received the exception;
+    # each pushed result is an e3suite result of its own, under the testcase.
+    assert set(records) == {"mapped", "mapped/check1", "mapped/check2", "mapped/explode", "one"}, proc.stderr
+    by_e3_name = {r["info"]["e3_name"]: r["status"] for r in records.values() if r["id"].startswith("mapped")}
+    assert by_e3_name == {"mapped.check1": "PASS", "mapped.check2": "PASS", "mapped.explode": "ERROR", "mapped": "PASS"}
+    assert records["mapped/explode"]["status"] == "ERROR"
+    assert "ValueError: boom" in records["mapped/explode"]["log"]
+    assert records["mapped"]["message"] == "ValueError"  # the dependant got the exception
     assert records["one"]["status"] == "PASS" and records["one"]["message"] in ("slot 0", "slot 1")
     assert proc.returncode == 1
 

@@ -126,3 +126,26 @@ def test_a_testcases_warnings_head_its_log(tmp_path: Path) -> None:
     [result] = Engine(plan, InProcessExecutor(1), writer, ns).run()
     writer.close()
     assert result.log.startswith("warning: test.yaml: key 'timout' ...: did you mean 'timeout'?\n")
+
+
+class WithSubResults(TestDriver):
+    def add_fragments(self) -> None:
+        self.add_fragment("run", self.run)
+
+    def run(self, ctx: FragmentContext) -> None:
+        ctx.result.add_sub_result("extra", TestStatus.FAIL, "bad", log="sub log\n")
+        ctx.result.set_status(TestStatus.PASS)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_sub_results_are_results_of_their_own(tmp_path: Path, jobs: int) -> None:
+    ns = argparse.Namespace()
+    plan = build_plan([Testcase("t", tmp_path, {}, WithSubResults)], ns, tmp_path / "work")
+    writer = ResultsWriter(tmp_path / "results")
+    results = {r.test_id: r for r in Engine(plan, InProcessExecutor(jobs), writer, ns).run()}
+    writer.close()
+    assert {k: (r.status, r.message) for k, r in results.items()} == {
+        "t": (TestStatus.PASS, ""), "t/extra": (TestStatus.FAIL, "bad"),
+    }
+    assert results["t/extra"].log == "sub log\n"
+    assert [e["test"] for e in load_run(tmp_path / "results").entries] == ["t", "t/extra"]

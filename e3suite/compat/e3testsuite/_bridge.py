@@ -222,43 +222,53 @@ def _portable(value: Any) -> Any:
 
 
 def decide(ctx: FragmentContext, test_name: str, pushed: list[PushedResult]) -> None:
-    """Turn the results a testcase pushed into its e3suite verdict.
+    """Turn the results a testcase pushed into e3suite results.
 
-    The result named after the testcase is its verdict, unless another one
-    it pushed is more severe (an ERROR pushed by a fragment that raised,
-    ...). Every result, when there are several or when none carries the
-    testcase's name, is listed in ``info["e3_results"]``.
+    The result named after the testcase is its verdict (without one, the
+    most severe it pushed is); every other result it pushed becomes a
+    result of its own id under the testcase (``<id>/<e3 name>``), as
+    e3-testsuite reports each pushed result on its own. Each carries its
+    e3 name in ``info["e3_name"]``.
     """
     result = ctx.result
     if not pushed:
         # e3-testsuite reports nothing for such a testcase (a fragment that
         # only computes for others); e3suite needs a verdict that fails nothing.
-        result.info["e3_results"] = []
         result.set_status(E3suiteStatus.NOT_APPLICABLE, "no result pushed")
         return
     main = next((p for p in pushed if p.name == test_name), None)
-    chosen = main if main is not None else pushed[0]
+    chosen = main
+    if chosen is None:
+        chosen = pushed[0]
+        for other in pushed:
+            if SEVERITY[other.status] > SEVERITY[chosen.status]:
+                chosen = other
+    _fill(result, chosen)
     for other in pushed:
-        if SEVERITY[other.status] > SEVERITY[chosen.status]:
-            chosen = other
-    logs = []
-    for p in pushed:
-        if p is main and len(pushed) == 1:
-            logs.append(p.log)
-        else:
-            logs.append(f"[result {p.name}: {p.status}{': ' + p.msg if p.msg else ''}]\n{p.log}")
-    result.log += "".join(text if not text or text.endswith("\n") else text + "\n" for text in logs)
-    result.out, result.expected = chosen.out, chosen.expected
-    # DiffTestDriver logs its diff too: without its last newline, the
-    # reports see it is in the log already and do not show it twice.
-    result.diff = chosen.diff.rstrip("\n") if chosen.diff is not None else None
-    for p in pushed:
-        if SEVERITY[p.status] >= SEVERITY["FAIL"] or p is chosen:
-            result.failure_reasons.update(E3suiteReason[r] for r in p.failure_reasons)
-    result.info.update(chosen.info)
-    if len(pushed) > 1 or main is None:
-        result.info["e3_results"] = [{"name": p.name, "status": p.status, "msg": p.msg} for p in pushed]
+        if other is not chosen:
+            sub = result.add_sub_result(_sub_name(test_name, other.name), E3suiteStatus[other.status], other.msg or "")
+            _fill(sub, other)
     message = chosen.msg or ""
     if chosen is not main:
         message = f"{chosen.name}: {message}" if message else chosen.name
     result.set_status(E3suiteStatus[chosen.status], message)
+
+
+def _fill(result: Any, pushed: PushedResult) -> None:
+    """What one pushed result carries, into an e3suite result (its verdict aside)."""
+    result.log += pushed.log if not pushed.log or pushed.log.endswith("\n") else pushed.log + "\n"
+    result.out, result.expected = pushed.out, pushed.expected
+    # DiffTestDriver logs its diff too: without its last newline, the
+    # reports see it is in the log already and do not show it twice.
+    result.diff = pushed.diff.rstrip("\n") if pushed.diff is not None else None
+    result.failure_reasons.update(E3suiteReason[r] for r in pushed.failure_reasons)
+    result.info.update(pushed.info)
+    result.info["e3_name"] = pushed.name
+
+
+def _sub_name(test_name: str, name: str) -> str:
+    """The part of a pushed result's name after its testcase's (``t.sub`` -> ``sub``), else the whole."""
+    for sep in (".", "__", "-", "/", ":"):
+        if name.startswith(test_name + sep) and len(name) > len(test_name) + len(sep):
+            return name[len(test_name) + len(sep) :]
+    return name

@@ -38,20 +38,20 @@ def e3_verdicts(results_dir: Path) -> dict[str, str]:
 
 
 def e3suite_verdicts(results_dir: Path) -> dict[str, str]:
-    """e3suite's records, spelled as e3 results: each pushed result by its name.
+    """e3suite's records, spelled as e3 results: each by the name e3-testsuite gave it.
 
-    A record lists what the e3 driver pushed in ``info["e3_results"]`` when
-    it pushed several results, none, or one under another name; otherwise
-    its one result has the testcase's e3 name (its id, ``/`` as ``__``).
+    A record holds that name in ``info["e3_name"]`` (a result pushed under
+    another name than its testcase's is a record of its own); a testcase
+    that pushed nothing has none, and is no e3 result.
     """
     verdicts: dict[str, str] = {}
     for path in sorted((results_dir / "results").glob("*.json")):
         record = json.loads(path.read_text())
-        pushed = (record.get("info") or {}).get("e3_results")
-        if pushed is None:
+        name = (record.get("info") or {}).get("e3_name")
+        if name is not None:
+            verdicts[name] = record["status"]
+        elif record["status"] != "NOT_APPLICABLE":
             verdicts[record["id"].replace("/", "__")] = record["status"]
-        else:
-            verdicts.update({p["name"]: p["status"] for p in pushed})
     return verdicts
 
 
