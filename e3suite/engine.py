@@ -249,11 +249,6 @@ class Engine(Retries):
             outcomes[key] = DependencyOutcome(
                 self.states[pred], pred_state.result.status, pred_state.result.message
             )
-            # Keep a return value only until its last dependant has it (and
-            # that dependant cannot be tried again, needing it once more).
-            self.unsent[pred] -= 1
-            if self.unsent[pred] <= 0 and test.final:
-                self.values.pop(pred, None)
         timeout = fragment.spec.timeout
         if timeout is None:
             timeout = planned.case.test_env.get("timeout", self.default_timeout)
@@ -316,6 +311,13 @@ class Engine(Retries):
         # An executor may tell a start only with the end (a short fragment).
         self._note_started(index, outcome.slot, outcome.start, None)
         self.started[index] = False  # a retry tells its own start
+        # Keep a return value until its last dependant has ended (not merely
+        # been sent it: one taken back unstarted is sent it again), and that
+        # dependant cannot be tried again, needing it once more.
+        for pred in fragment.preds:
+            self.unsent[pred] -= 1
+            if self.unsent[pred] <= 0 and test.final:
+                self.values.pop(pred, None)
         self.states[index] = outcome.state
         self.running -= 1
         test.running -= 1

@@ -104,7 +104,7 @@ class Retries:
             self.indegree[index] = sum(1 for p in fragment.preds if not self._satisfies(p, index, rerun_set))
             self.unsent[index] = len(fragment.succs)
             for pred in fragment.preds:
-                self.unsent[pred] += 1  # it will be sent its predecessors' values again
+                self.unsent[pred] += 1  # it will need its predecessors' values again
         for index in rerun:
             # A predecessor in another testcase that failed for good still
             # keeps a "success" dependant from running.

@@ -149,3 +149,51 @@ def test_sub_results_are_results_of_their_own(tmp_path: Path, jobs: int) -> None
     }
     assert results["t/extra"].log == "sub log\n"
     assert [e["test"] for e in load_run(tmp_path / "results").entries] == ["t", "t/extra"]
+
+
+class Build(TestDriver):
+    def add_fragments(self) -> None:
+        self.add_fragment("run", self.run, after=self.test_env.get("after", []))
+
+    def run(self, ctx: FragmentContext) -> str:
+        ctx.result.info["got"] = dict(ctx.previous)
+        ctx.result.set_status(TestStatus.PASS)
+        return f"{ctx.test_id} value"
+
+
+class TakesBackOnce(InProcessExecutor):
+    """Gives back the first submission of one fragment unstarted, as a worker's queue can."""
+
+    def __init__(self, jobs: int, victim: str) -> None:
+        super().__init__(jobs)
+        self.victim = victim
+        self.held: list[Any] = []
+
+    def submit(self, task: Any) -> None:
+        if task.fragment_id == self.victim and self.victim:
+            self.victim = ""
+            self.held.append(task)
+            return
+        super().submit(task)
+
+    def take_back_queued(self) -> list[Any]:
+        from e3suite.executors.base import FragmentOutcome
+        from e3suite.model import FragmentState
+
+        held, self.held = self.held, []
+        return [FragmentOutcome(t.index, FragmentState.READY, 0, 0.0, 0.0, error="not started") for t in held]
+
+
+def test_a_dependant_taken_back_and_sent_again_still_gets_its_predecessors_value(tmp_path: Path) -> None:
+    cases = [
+        Testcase("lib", tmp_path, {}, Build),
+        Testcase("a", tmp_path, {"after": ["lib:run"]}, Build),
+        Testcase("b", tmp_path, {"after": ["lib:run"]}, Build),
+    ]
+    ns = argparse.Namespace()
+    plan = build_plan(cases, ns, tmp_path / "work")
+    writer = ResultsWriter(tmp_path / "results")
+    results = {r.test_id: r for r in Engine(plan, TakesBackOnce(2, "b:run"), writer, ns).run()}
+    writer.close()
+    assert results["a"].info["got"] == {"lib:run": "lib value"}
+    assert results["b"].info["got"] == {"lib:run": "lib value"}
