@@ -67,6 +67,10 @@ SCHEMA: dict[str, Any] = {
                 "jobs": {"type": ["integer", "null"]},
                 "tests_dir": _STRING_OR_NULL,
                 "interrupted": {"type": ["boolean", "null"]},
+                # A shard's run (--shard K/N): which part, and how the split was made.
+                "shard": _STRING_OR_NULL,
+                "shard_by": _STRING_OR_NULL,
+                "flaky_result": _STRING_OR_NULL,
             },
         },
         "counts": {
@@ -161,7 +165,10 @@ SCHEMA: dict[str, Any] = {
     },
 }
 
-_RUN_KEYS = ("start", "end", "duration", "argv", "cwd", "version", "host", "python", "jobs", "tests_dir", "interrupted")
+_RUN_KEYS = (
+    "start", "end", "duration", "argv", "cwd", "version", "host", "python", "jobs", "tests_dir", "interrupted",
+    "shard", "shard_by", "flaky_result",
+)
 
 
 def testcase_json(result: TestResult, change: str | None) -> dict[str, Any]:
