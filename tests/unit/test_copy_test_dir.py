@@ -175,7 +175,7 @@ def test_shell_testcases_see_their_inputs_and_leave_the_tree_alone(tmp_path: Pat
         },
     )
     before = snapshot(root / "tests")
-    run = run_suite(root, "-j2", "--cleanup-mode", "none")
+    run = run_suite(root, "-j2")
     assert run.code == 0, run.stdout + run.stderr
     assert {test: r["status"] for test, r in run.results.items()} == {"alone": "PASS", "inputs": "PASS"}
     assert snapshot(root / "tests") == before
