@@ -20,14 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from e3suite.options import positive_int, seconds
-
-CONFIG_NAME = "e3suite.yaml"
-
-#: Default of ``max_pending_time`` and ``--max-pending-time``, in seconds.
-DEFAULT_MAX_PENDING_TIME = 600.0
-#: Default of ``--max-worker-failures``.
-DEFAULT_MAX_WORKER_FAILURES = 3
+# The options that choose an executor are parsed with the others (e3suite.options).
+from e3suite.options import CONFIG_NAME, DEFAULT_MAX_PENDING_TIME
 
 _INT = {"type": "integer", "minimum": 1}
 _STR = {"type": "string", "minLength": 1}
@@ -205,45 +199,6 @@ def _describe(error: Any) -> str:
 
 
 # -- choosing the executor of a run ---------------------------------------------
-
-
-class GivenJobs(int):
-    """``-j N`` typed on the command line (not the default): Dask executors keep it as their window."""
-
-
-def _given_jobs(text: str) -> GivenJobs:
-    return GivenJobs(positive_int(text))
-
-
-def add_executor_options(parser: argparse.ArgumentParser) -> None:
-    """The options that choose where fragments run (called by options.build_parser)."""
-    jobs = parser._option_string_actions.get("--jobs")
-    if jobs is not None:
-        jobs.type = _given_jobs
-    group = parser.add_argument_group("executors (see docs/distributed.md)")
-    group.add_argument(
-        "--config", metavar="FILE", help=f"the configuration file (default: {CONFIG_NAME} beside testsuite.py)"
-    )
-    choice = group.add_mutually_exclusive_group()
-    choice.add_argument(
-        "--executor", metavar="NAME", help="run on the executor NAME of the configuration (default: local)"
-    )
-    choice.add_argument(
-        "--dask", action="store_true",
-        help="run on a Dask LocalCluster with one worker per CPU (or the executor named 'dask' of the configuration)",
-    )
-    choice.add_argument(
-        "--dask-scheduler", metavar="ADDRESS", help="run on the workers of an existing Dask scheduler (left running)"
-    )
-    group.add_argument(
-        "--max-worker-failures", type=positive_int, default=DEFAULT_MAX_WORKER_FAILURES, metavar="N",
-        help="a fragment whose worker dies is tried on N workers at most (default: %(default)s)",
-    )
-    group.add_argument(
-        "--max-pending-time", type=seconds, default=None, metavar="SECONDS",
-        help="a fragment no worker can take gets ERROR after this long "
-        f"(default: the configuration's max_pending_time, else {DEFAULT_MAX_PENDING_TIME:g})",
-    )
 
 
 def select_executor(options: argparse.Namespace, root_dir: Path) -> tuple[ExecutorSpec, Config]:

@@ -219,8 +219,6 @@ def build_parser(prog: str | None = None, description: str | None = None) -> arg
         "auto: bar on a terminal, lines otherwise (default: %(default)s)",
     )
     add_report_options(parser.add_argument_group("reports"))
-    from e3suite.config import add_executor_options  # here: config imports this module
-
     add_executor_options(parser)
     return parser
 
@@ -257,4 +255,53 @@ def add_report_options(group: argparse._ArgumentGroup | argparse.ArgumentParser)
     group.add_argument(
         "--junit-xpass-as-failure", action="store_true",
         help="in JUnit XML, report XPASS (unexpected pass) as a failure rather than a pass",
+    )
+
+
+# -- executors (e3suite.config reads these; docs/distributed.md) -------------------
+
+#: The configuration file beside testsuite.py that declares named executors.
+CONFIG_NAME = "e3suite.yaml"
+#: Default of ``max_pending_time`` and ``--max-pending-time``, in seconds.
+DEFAULT_MAX_PENDING_TIME = 600.0
+#: Default of ``--max-worker-failures``.
+DEFAULT_MAX_WORKER_FAILURES = 3
+
+
+class GivenJobs(int):
+    """``-j N`` typed on the command line (not the default): Dask executors keep it as their window."""
+
+
+def _given_jobs(text: str) -> GivenJobs:
+    return GivenJobs(positive_int(text))
+
+
+def add_executor_options(parser: argparse.ArgumentParser) -> None:
+    """The options that choose where fragments run (e3suite.config reads them)."""
+    jobs = parser._option_string_actions.get("--jobs")
+    if jobs is not None:
+        jobs.type = _given_jobs
+    group = parser.add_argument_group("executors (see docs/distributed.md)")
+    group.add_argument(
+        "--config", metavar="FILE", help=f"the configuration file (default: {CONFIG_NAME} beside testsuite.py)"
+    )
+    choice = group.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--executor", metavar="NAME", help="run on the executor NAME of the configuration (default: local)"
+    )
+    choice.add_argument(
+        "--dask", action="store_true",
+        help="run on a Dask LocalCluster with one worker per CPU (or the executor named 'dask' of the configuration)",
+    )
+    choice.add_argument(
+        "--dask-scheduler", metavar="ADDRESS", help="run on the workers of an existing Dask scheduler (left running)"
+    )
+    group.add_argument(
+        "--max-worker-failures", type=positive_int, default=DEFAULT_MAX_WORKER_FAILURES, metavar="N",
+        help="a fragment whose worker dies is tried on N workers at most (default: %(default)s)",
+    )
+    group.add_argument(
+        "--max-pending-time", type=seconds, default=None, metavar="SECONDS",
+        help="a fragment no worker can take gets ERROR after this long "
+        f"(default: the configuration's max_pending_time, else {DEFAULT_MAX_PENDING_TIME:g})",
     )

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from e3suite.config import Config, ExecutorSpec, GivenJobs, max_pending_time, select_executor
+from e3suite.config import Config, ExecutorSpec, max_pending_time, select_executor
+from e3suite.options import GivenJobs
 
 if TYPE_CHECKING:
     from e3suite.executors.dask_executor import DaskExecutor

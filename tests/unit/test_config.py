@@ -10,14 +10,13 @@ import pytest
 
 from e3suite.config import (
     ConfigError,
-    GivenJobs,
     config_schema,
     load_config,
     max_pending_time,
     parse_config,
     select_executor,
 )
-from e3suite.options import build_parser
+from e3suite.options import GivenJobs, build_parser
 
 GOOD = """
 max_pending_time: 30
@@ -114,7 +113,7 @@ def test_reading_a_dask_configuration_imports_no_dask(tmp_path: Path) -> None:
     (tmp_path / "e3suite.yaml").write_text(GOOD)
     code = (
         "import sys, pathlib\n"
-        "from e3suite.options import build_parser\n"
+        "from e3suite.options import GivenJobs, build_parser\n"
         "from e3suite.executors import dask_setup, command, dask_cluster\n"
         "options = build_parser().parse_args(['--executor', 'big'])\n"
         f"choice = dask_setup.choose(options, pathlib.Path({str(tmp_path)!r}))\n"

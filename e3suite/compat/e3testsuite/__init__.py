@@ -23,7 +23,8 @@ import sys
 import traceback
 from typing import Any
 
-from e3suite.compat.e3testsuite import _options, _plan
+import e3suite.compat.e3testsuite._options as _options
+import e3suite.compat.e3testsuite._plan as _plan
 from e3suite.compat.e3testsuite._bridge import TestAbort
 from e3suite.compat.e3testsuite.testcase_finder import ParsedTest, TestFinder, YAMLTestFinder
 from e3suite.compat.e3testsuite.unsupported import Unsupported

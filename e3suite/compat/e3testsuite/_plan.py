@@ -21,7 +21,7 @@ from typing import Any
 
 from e3.collection.dag import DAG
 
-from e3suite.compat.e3testsuite import _bridge
+import e3suite.compat.e3testsuite._bridge as _bridge
 from e3suite.compat.e3testsuite.fragment import FragmentData
 from e3suite.compat.e3testsuite.testcase_finder import ParsedTest, ProbingError
 from e3suite.compat.e3testsuite.unsupported import refuse

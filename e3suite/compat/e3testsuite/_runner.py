@@ -20,7 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from e3suite.compat.e3testsuite import _bridge, _plan
+import e3suite.compat.e3testsuite._bridge as _bridge
+import e3suite.compat.e3testsuite._plan as _plan
 from e3suite.compat.e3testsuite._threads import ThreadExecutor
 from e3suite.compat.e3testsuite.testcase_finder import ParsedTest
 from e3suite.discovery import Testcase

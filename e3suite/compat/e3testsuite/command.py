@@ -13,7 +13,7 @@ import os
 import runpy
 import sys
 
-from e3suite.compat.e3testsuite import importer
+import e3suite.compat.e3testsuite.importer as importer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ import argparse
 import os
 from typing import Any
 
-from e3suite.compat.e3testsuite import _bridge
+import e3suite.compat.e3testsuite._bridge as _bridge
 from e3suite.compat.e3testsuite.fragment import FragmentCallback, FragmentData
 from e3suite.compat.e3testsuite.result import TestResult
 from e3suite.compat.e3testsuite.utils import CleanupMode, DummyColors

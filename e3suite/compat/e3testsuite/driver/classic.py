@@ -22,9 +22,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import e3suite.compat.e3testsuite._bridge as _bridge
 import e3suite.process as process
 import e3suite.process_tree as process_tree
-from e3suite.compat.e3testsuite import _bridge
 from e3suite.compat.e3testsuite.control import TestControl, TestControlCreator, YAMLTestControlCreator
 from e3suite.compat.e3testsuite.driver import TestDriver
 from e3suite.compat.e3testsuite.result import Log, TestResult, TestStatus, binary_repr, truncated
