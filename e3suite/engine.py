@@ -334,7 +334,8 @@ class Engine(Retries):
         )
         was_failing = test.state.failing
         merge_outcome(test.state, fragment, outcome)
-        test.contributions.append((fragment, outcome))
+        if not test.final:  # only a retry replays them: keep no outcome longer than needed
+            test.contributions.append((fragment, outcome))
         if outcome.state in (FragmentState.FAILED, FragmentState.TIMEDOUT) or (
             test.state.failing and not was_failing
         ):
