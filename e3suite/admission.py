@@ -177,9 +177,14 @@ class Admission:
         if grant.serial:
             self._serial = False
 
-    def should_take_back(self, idle_workers: int, queued: int) -> bool:
-        """Queued fragments go back when a worker is idle and nothing else is ready to fill it."""
-        return idle_workers > 0 and queued > 0 and not self._heap
+    def should_take_back(self, idle_workers: int) -> bool:
+        """After a pass: fragments queued in busy workers go back when a worker stayed idle.
+
+        Nothing admissible went to it, so what waits behind running
+        fragments runs sooner there; and a heavier fragment waiting for
+        slots gets those the queued ones held.
+        """
+        return idle_workers > 0
 
     @property
     def holding(self) -> int:

@@ -211,10 +211,7 @@ class Engine(Retries):
             self._submit(fragments[index], grant)
         if self.admission.waiting:
             self._tell_waiting()
-        if executor.idle_slots() > 0:
-            # A worker is idle and nothing admissible went to it: what waits
-            # in busy workers' queues comes back, to run there at once (or
-            # to leave the slots it held to a heavier fragment waiting).
+        if self.admission.should_take_back(executor.idle_slots()):
             taken = executor.take_back_queued()
             for outcome in taken:
                 self._complete(outcome)
