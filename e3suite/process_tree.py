@@ -90,11 +90,18 @@ def _own_children() -> list[int]:
     pid = os.getpid()
     tids = os.listdir("/proc/self/task") if threading.active_count() > 1 else [str(pid)]
     for tid in tids:
+        # os.open/os.read: 3 system calls, where open() makes 7 (it runs
+        # after every fragment and every command).
         try:
-            with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
-                pids.extend(int(p) for p in handle.read().split())
+            fd = os.open(f"/proc/{pid}/task/{tid}/children", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             continue
+        try:
+            pids.extend(int(p) for p in os.read(fd, 65536).split())
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
     return pids
 
 
