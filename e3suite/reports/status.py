@@ -1,7 +1,8 @@
 """The live status of a run: ``DIR/new/status.json``, a sink of the run's events.
 
 While a run goes, its results directory holds ``status.json``, replaced
-atomically (write, then rename) at most ``MIN_INTERVAL`` apart: counts by
+atomically (write, then rename, in a thread of its own) at most
+``MIN_INTERVAL`` apart: counts by
 state, the time left, each running fragment (id, slot, attempt, pid, start,
 expected duration from history), and what waiting fragments wait for (a
 free slot, a predecessor, a retry's delay). ``e3suite status`` reads it from
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,7 @@ from e3suite.store import STATUS, pid_alive
 FORMAT = "e3suite-status"
 VERSION = 1
 #: Seconds between two writes of the status file, at least.
-MIN_INTERVAL = 0.25
+MIN_INTERVAL = 0.5
 #: Waiting fragments listed (the others are counted).
 WAITING_SHOWN = 20
 
@@ -80,6 +82,7 @@ class StatusSink(Sink):
         self._scan_from = 0  # fragments before it have all ended
         self._print_requested = False
         self.last: dict[str, Any] | None = None
+        self._writer = _FileWriter(self.path)
 
     # -- the events ------------------------------------------------------------
 
@@ -156,7 +159,7 @@ class StatusSink(Sink):
         self.state = "ended"
         self.info["end"] = event.end
         self.info["interrupted"] = event.interrupted
-        self.write()
+        self.write(wait=True)
 
     def housekeeping(self, now: float) -> None:
         if self._print_requested:
@@ -234,17 +237,60 @@ class StatusSink(Sink):
             shown.append({"test": fragment.test_id, "fragment": fragment.fragment_id, "waits_for": reason})
         return shown, max(0, count)
 
-    def write(self) -> None:
-        """Replace the status file (a reader never sees half of one)."""
+    def write(self, wait: bool = False) -> None:
+        """Replace the status file (a reader never sees half of one), from the writer thread.
+
+        On ext4 a rename over an existing file starts writing the new one
+        out at once (``auto_da_alloc``): 10 ms here, which the engine's loop
+        must not wait for. ``wait``: the last write of the run, done before
+        returning.
+        """
         self.last = snapshot = self.snapshot()
-        tmp = self.path.with_name(STATUS + ".tmp")
-        try:
-            tmp.write_text(json.dumps(snapshot, separators=(",", ":")), encoding="utf-8")
-            os.replace(tmp, self.path)
-        except OSError:
-            return  # the journal's sink reports write errors; a status is best effort
+        self._writer.put(json.dumps(snapshot, separators=(",", ":")))
         self._written_at = self.clock()
         self._dirty = False
+        if wait:
+            self._writer.close()
+
+
+class _FileWriter:
+    """A thread that writes the latest text given to it to ``path``, atomically; older texts are dropped."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._text: str | None = None
+        self._closed = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="e3suite-status", daemon=True)
+        self._thread.start()
+
+    def put(self, text: str) -> None:
+        with self._cond:
+            self._text = text
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        tmp = self.path.with_name(STATUS + ".tmp")
+        while True:
+            with self._cond:
+                while self._text is None and not self._closed:
+                    self._cond.wait()
+                text, self._text = self._text, None
+                closing = self._closed
+            if text is not None:
+                try:
+                    tmp.write_text(text, encoding="utf-8")
+                    os.replace(tmp, self.path)
+                except OSError:
+                    pass  # the journal's sink reports write errors; a status is best effort
+            if closing and self._text is None:
+                return
 
 
 def _rounded(value: float | None) -> float | None:
