@@ -13,11 +13,15 @@ import os
 from e3suite.version import __version__
 
 
-def positive_int(text: str) -> int:
+def _integer(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def positive_int(text: str) -> int:
+    value = _integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
     return value
@@ -39,10 +43,7 @@ def resource_count(text: str) -> tuple[str, int]:
 
 
 def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    value = _integer(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
     return value
@@ -71,10 +72,7 @@ def positive_seconds(text: str) -> float:
 
 def exit_code(text: str) -> int:
     """An exit status the shell sees as given: 0 to 255 (256 would wrap to 0, a success)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    value = _integer(text)
     if not 0 <= value <= 255:
         raise argparse.ArgumentTypeError(f"{text!r} must be from 0 to 255")
     return value
