@@ -19,53 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import e3suite.control as control
 import e3suite.matrix as matrix
 import e3suite.schema as schema
+import e3suite.yaml_reader as yaml_reader
 from e3suite.driver import TestDriver
 from e3suite.model import TestStatus
-
-try:  # The C loader is several times faster on large suites.
-    from yaml import CSafeLoader as SafeLoader
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader  # type: ignore[assignment]
-
-
-class DuplicateKeyError(yaml.YAMLError):
-    """A mapping of test.yaml names the same key twice."""
-
-    def __init__(self, key: Any, first: yaml.Mark, second: yaml.Mark) -> None:
-        super().__init__(f"duplicate key {key!r}")
-        self.key = key
-        self.first = first
-        self.second = second
-
-
-class _TestYamlLoader(SafeLoader):
-    """The safe loader, refusing duplicate keys.
-
-    PyYAML keeps the last value of a repeated key without a word, and code
-    that re-reads the source (``shell.source_text``) finds the first: the same
-    test.yaml would mean two things. Only the constructor is Python code, so
-    the C parser still does the reading.
-    """
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, yaml.Mark] = {}
-        for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # `<<` merges may override keys: that is what they are for
-            key = self.construct_object(key_node)
-            try:
-                first = seen.setdefault(key, key_node.start_mark)
-            except TypeError:  # pragma: no cover - scalar keys are hashable
-                continue
-            if first is not key_node.start_mark:
-                raise DuplicateKeyError(key, first, key_node.start_mark)
-        return super().construct_mapping(node, deep)
-
 
 TEST_YAML = "test.yaml"
 SKIPPED_DIRS = frozenset({".git", ".svn", "CVS", ".hg", "__pycache__"})
@@ -240,17 +199,15 @@ def read_test_yaml(test_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
     except (OSError, UnicodeDecodeError) as exc:
         return None, f"cannot read {path}: {exc}"
     try:
-        data = yaml.load(text, Loader=_TestYamlLoader)
-    except DuplicateKeyError as exc:
-        first, second = exc.first.line + 1, exc.second.line + 1
+        data = yaml_reader.load(text)  # PyYAML's safe loader, without PyYAML for the plain subset
+    except yaml_reader.DuplicateKeyError as exc:
+        first, second = exc.first_line, exc.line
         where = f"on lines {first} and {second}" if first != second else f"twice on line {first}"
-        return None, f"{path}:{second}:{exc.second.column + 1}: duplicate key {exc.key!r} {where}"
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        if mark is not None:
-            return None, f"{path}:{mark.line + 1}:{mark.column + 1}: invalid YAML: {problem}"
-        return None, f"{path}: invalid YAML: {problem}"
+        return None, f"{path}:{second}:{exc.column}: duplicate key {exc.key!r} {where}"
+    except yaml_reader.YamlSyntaxError as exc:
+        if exc.line is not None:
+            return None, f"{path}:{exc.line}:{exc.column}: invalid YAML: {exc.problem}"
+        return None, f"{path}: invalid YAML: {exc.problem}"
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -27,7 +27,6 @@ uses richer schemas. Validators are compiled once per driver class.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Iterable
@@ -193,6 +192,8 @@ def typo_warnings(test_env: dict[str, Any], driver_schema: dict[str, Any]) -> li
     for key in test_env:
         if not isinstance(key, str) or key in properties:
             continue
+        import difflib  # only for a key the schema does not know: not on every run's path
+
         close = difflib.get_close_matches(key, sorted(properties), n=1, cutoff=TYPO_CUTOFF)
         if close:
             warnings.append(f"key {key!r} is not a key e3suite or the driver declares: did you mean {close[0]!r}?")
@@ -232,6 +233,8 @@ def _number_hint(value: Any) -> str:
 
 
 def unknown_key_message(key: str, known: Iterable[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
     if close:
         return f"unknown key {key!r}: did you mean {close[0]!r}?"

@@ -94,10 +94,10 @@ def test_driver_resolution(tmp_path: Path) -> None:
 def test_the_duplicate_key_check_keeps_the_c_parser() -> None:
     import yaml
 
-    from e3suite import discovery
+    from e3suite import yaml_reader
 
     if hasattr(yaml, "CSafeLoader"):
-        assert issubclass(discovery._TestYamlLoader, yaml.CSafeLoader)
+        assert issubclass(yaml_reader.strict_loader(), yaml.CSafeLoader)
 
 
 def test_a_likely_typo_of_a_common_key_is_a_warning_of_every_variant(tmp_path: Path) -> None:
