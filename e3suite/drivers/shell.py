@@ -21,17 +21,13 @@ This module never compares outputs: DiffDriver adds that.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
-
-import yaml
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import e3suite.matrix as matrix
 from e3suite.drivers.classic import ClassicDriver, TestAbortWithError
 
-try:  # the C loader is faster; the pure-Python one gives the same nodes
-    from yaml import CSafeLoader as SafeLoader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader  # type: ignore[assignment]
+if TYPE_CHECKING:
+    import yaml
 
 _SCALAR = {"type": ["string", "number", "boolean", "null"]}
 
@@ -99,6 +95,8 @@ def source_text(test_dir: Path, key: str, value: Any) -> Any:
     items = value.values() if isinstance(value, dict) else value
     if all(isinstance(item, str) for item in items):
         return value
+    import yaml  # only for items YAML typed: not on every run's path
+
     node = _top_level_node(test_dir / "test.yaml", key)
     if isinstance(node, yaml.SequenceNode):
         pairs = zip(node.value, value, strict=False)  # same length unless test.yaml changed meanwhile
@@ -111,6 +109,13 @@ def source_text(test_dir: Path, key: str, value: Any) -> Any:
 
 
 def _top_level_node(path: Path, key: str) -> yaml.Node | None:
+    import yaml
+
+    try:  # the C loader is faster; the pure-Python one gives the same nodes
+        from yaml import CSafeLoader as SafeLoader
+    except ImportError:  # pragma: no cover
+        from yaml import SafeLoader  # type: ignore[assignment]
+
     try:
         root = yaml.compose(path.read_text(encoding="utf-8"), Loader=SafeLoader)
     except (OSError, yaml.YAMLError):
