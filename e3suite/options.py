@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from typing import Any
 
 from e3suite.version import __version__
 
@@ -78,6 +79,18 @@ def exit_code(text: str) -> int:
     return value
 
 
+#: ``--shard-by`` methods: e3suite.shard's METHODS (a unit test checks they agree), spelled
+#: here so that building the parser does not import sharding.
+SHARD_METHODS = ("duration", "hash")
+
+
+def parse_shard(text: str) -> Any:
+    """``--shard K/N``: e3suite.shard's parser, imported when the option is given."""
+    from e3suite.shard import parse_shard as parse
+
+    return parse(text)
+
+
 def default_jobs() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -102,15 +115,13 @@ def build_parser(prog: str | None = None, description: str | None = None) -> arg
         help="run only the testcases that ended FAIL, ERROR or FLAKY in the previous run of this -o directory "
         "(and what they depend on); the others keep their previous result, marked as carried over",
     )
-    from e3suite.shard import METHODS, parse_shard  # light: no plan, no drivers
-
     sel.add_argument(
         "--shard", type=parse_shard, default=None, metavar="K/N",
         help="run the K-th of N disjoint parts of the selected testcases (1-based; testcases joined by "
         "dependencies stay together; docs/sharding.md)",
     )
     sel.add_argument(
-        "--shard-by", choices=METHODS, default="duration",
+        "--shard-by", choices=SHARD_METHODS, default="duration",
         help="duration: balance the parts by the previous run's durations (by count without history); "
         "hash: a stable hash of the ids (default: %(default)s)",
     )

@@ -25,12 +25,11 @@ import time
 import traceback
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import e3suite.control as control
 import e3suite.discovery as discovery
 import e3suite.matrix as matrix
-import e3suite.shard as shard
 import e3suite.store as store
 from e3suite.config import ConfigError
 from e3suite.driver import TestDriver
@@ -38,20 +37,22 @@ from e3suite.engine import Engine
 from e3suite.events import AttemptFailed, EventBus, RunEnded, RunStarted, Sink, TestFinished
 from e3suite.executors import dask_setup
 from e3suite.executors.base import Executor
-from e3suite.executors.inprocess import InProcessExecutor
 from e3suite.executors.local import MultiprocessScheduler
 from e3suite.executors.local import max_slots as max_local_slots
 from e3suite.model import TestResult, TestStatus, count_flaky_as
 from e3suite.options import build_parser
 from e3suite.plan import Plan, build_plan
-from e3suite.reports import command as report_command
-from e3suite.reports.compare import Comparison
-from e3suite.reports.data import compare_with_dir, explicit_compare_dir, load_report, resolve_results_dir
 from e3suite.reports.progress import ProgressListener
 from e3suite.reports.status import StatusSink
 from e3suite.reports.status_keys import status_keys
 from e3suite.reports.terminal import TerminalReporter
 from e3suite.version import __version__
+
+# Imported where used: a plain run shards nothing, compares with no previous
+# run (the first time), writes no report file and runs out of process.
+if TYPE_CHECKING:
+    import e3suite.shard as shard
+    from e3suite.reports.compare import Comparison
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
@@ -160,6 +161,8 @@ class Testsuite:
             self.bound_jobs()
 
         if getattr(options, "compare", None) and not getattr(options, "no_compare", False):
+            from e3suite.reports.data import explicit_compare_dir
+
             try:  # now, not after the run: a comparison asked for is never dropped in silence
                 explicit_compare_dir(Path(options.compare))
             except store.StoreError as exc:
@@ -260,6 +263,8 @@ class Testsuite:
         selection is planned first (nothing runs, no directory is made),
         then split by dependency groups (e3suite/shard.py).
         """
+        import e3suite.shard as shard
+
         options = self.options
         try:
             durations, history, warning = shard.choose_history(options.shard_history, Path(options.output_dir) / "old")
@@ -365,10 +370,14 @@ class Testsuite:
 
     def make_reporter(self) -> TerminalReporter:
         """The terminal reporter; on stderr when a report document goes to stdout."""
-        try:
-            to_stdout = report_command.check_stdout_use(self.options)
-        except report_command.ReportError as exc:
-            raise ConfigurationError(str(exc)) from None
+        to_stdout = False
+        if any(getattr(self.options, name, None) for name in ("junit", "html", "json")):
+            from e3suite.reports import command as report_command
+
+            try:
+                to_stdout = report_command.check_stdout_use(self.options)
+            except report_command.ReportError as exc:
+                raise ConfigurationError(str(exc)) from None
         return TerminalReporter.from_options(self.options, sys.stderr if to_stdout else None)
 
     def make_progress(self, reporter: TerminalReporter, plan: Plan) -> ProgressListener | None:
@@ -384,6 +393,8 @@ class Testsuite:
             return None
         explicit = getattr(self.options, "compare", None)
         if explicit:
+            from e3suite.reports.data import resolve_results_dir
+
             return resolve_results_dir(Path(explicit))
         old_dir = Path(self.options.output_dir) / "old"
         return old_dir if old_dir.is_dir() else None
@@ -392,6 +403,8 @@ class Testsuite:
         old_dir = self.compare_dir()
         if old_dir is None:
             return None
+        from e3suite.reports.data import compare_with_dir
+
         return compare_with_dir(
             self.results,
             old_dir,
@@ -414,6 +427,8 @@ class Testsuite:
         if self.executor_choice is not None and self.executor_choice.is_dask:
             return dask_setup.make_dask_executor(self.executor_choice, self.options, self)
         if self.options.in_process:
+            from e3suite.executors.inprocess import InProcessExecutor
+
             return InProcessExecutor(self.options.jobs)
         # Nothing is queued ahead in the workers with -j1 (fragments then run
         # strictly in priority order, as the engine releases them) nor with
@@ -505,6 +520,9 @@ class Testsuite:
         options = self.options
         if not any(getattr(options, name, None) for name in ("junit", "html", "json")):
             return
+        from e3suite.reports import command as report_command
+        from e3suite.reports.data import load_report
+
         report = load_report(results_dir, self.compare_dir(), getattr(options, "slowdown_threshold", 2.0))
         try:
             report_command.write_report_files(report, options)

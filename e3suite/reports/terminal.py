@@ -21,13 +21,14 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterable
-from typing import TextIO
-
-import colorama
+from types import ModuleType
+from typing import TYPE_CHECKING, TextIO
 
 from e3suite.events import AttemptFailed
 from e3suite.model import FailureReason, TestResult, TestStatus, summary_counts
-from e3suite.reports.compare import CATEGORIES, Change, Comparison
+
+if TYPE_CHECKING:
+    from e3suite.reports.compare import Change, Comparison
 
 #: The summary lists the slowest testcases when one took at least this long
 #: (always with --show-time). Below it the list is noise, and its order would
@@ -37,11 +38,19 @@ SLOWEST_COUNT = 10
 #: Entries shown per comparison category; the rest is counted.
 MAX_CHANGES_SHOWN = 20
 
+def _colorama() -> ModuleType:
+    # Imported when colours are on (a terminal): CI logs and -q runs start without it.
+    import colorama
+
+    module: ModuleType = colorama
+    return module
+
+
 def _colour(status: TestStatus) -> str:
     """The ANSI prefix of a verdict, from its row of RESULT_CODES (``RED+BRIGHT``)."""
     prefix = ""
     for name in status.code.colour.split("+"):
-        prefix += str(getattr(colorama.Style, name, None) or getattr(colorama.Fore, name, ""))
+        prefix += str(getattr(_colorama().Style, name, None) or getattr(_colorama().Fore, name, ""))
     return prefix
 
 
@@ -73,14 +82,14 @@ def status_text(status: TestStatus | None, colour: bool) -> str:
     name = status.value if status else "?"
     padded = f"{name:<6}"
     if colour and status is not None:
-        return f"{_colour(status)}{padded}{colorama.Style.RESET_ALL}"
+        return f"{_colour(status)}{padded}{_colorama().Style.RESET_ALL}"
     return padded
 
 
 def status_label(label: str, colour: bool) -> str:
     """A word in the verdict column that is no verdict (RETRY)."""
     padded = f"{label:<6}"
-    return f"{colorama.Fore.MAGENTA}{padded}{colorama.Style.RESET_ALL}" if colour else padded
+    return f"{_colorama().Fore.MAGENTA}{padded}{_colorama().Style.RESET_ALL}" if colour else padded
 
 
 def format_duration(seconds: float | None) -> str:
@@ -161,6 +170,8 @@ def _change_line(change: Change, category: str, colour: bool) -> str:
 
 def comparison_lines(comparison: Comparison, colour: bool = False) -> list[str]:
     """The comparison block of the summary: a headline, then each category."""
+    from e3suite.reports.compare import CATEGORIES
+
     counts = comparison.counts()
     parts = [f"{label}: {counts[name]}" for name, label in CATEGORIES if counts[name]]
     if not comparison.changed:
@@ -262,7 +273,7 @@ class TerminalReporter:
             show_error_output = not (getattr(self.stream, "isatty", None) and self.stream.isatty())
         self.show_error_output = show_error_output
         if self.colour:
-            colorama.just_fix_windows_console()
+            _colorama().just_fix_windows_console()
         self._lock = threading.Lock()
         self._closed = False  # the reader of the stream went away
         self._status = ""
