@@ -103,6 +103,7 @@ class Engine(Retries):
         self.max_consecutive: int | None = getattr(options, "max_consecutive_failures", None)
         self.default_timeout: float | None = getattr(options, "timeout", None)
         self.leak_fails = getattr(options, "leak_result", "pass") == "fail"
+        self.recycle_dirs = getattr(options, "cleanup_mode", None) == "all"
         self.retries_started = 0
         self.max_retries_total: int | None = getattr(options, "max_retries_total", None)
         self.retry_delay = float(getattr(options, "retry_delay", 0.0) or 0.0)
@@ -266,6 +267,9 @@ class Engine(Retries):
             attempt=test.attempt,
             outcomes=outcomes,
             resources=dict(grant.instances) if grant is not None else {},
+            # Nothing reads its working directory after this fragment: not
+            # the testcase (no retry, nothing else left), not a dependant.
+            recycle_working_dir=self.recycle_dirs and test.final and test.remaining == 1 and not fragment.succs,
         )
         self._told_waiting.pop(fragment.index, None)
         self.states[fragment.index] = FragmentState.RUNNING

@@ -42,6 +42,9 @@ class FragmentTask:
     attempt: int = 1
     outcomes: dict[str, DependencyOutcome] = field(default_factory=dict)
     resources: dict[str, list[int]] = field(default_factory=dict)  # instances held, by resource
+    #: the testcase ends with this fragment and its working directory goes
+    #: anyway: the process may keep it as a spare if it is left empty (workdirs)
+    recycle_working_dir: bool = False
 
 
 @dataclass

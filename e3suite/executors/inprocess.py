@@ -14,6 +14,7 @@ import threading
 import time
 
 import e3suite.process_tree as process_tree
+import e3suite.workdirs as workdirs
 from e3suite.executors.base import (
     ExecutorDefaults,
     FragmentOutcome,
@@ -66,6 +67,8 @@ class InProcessExecutor(ExecutorDefaults):
             finally:
                 state.restore()
             outcome.leaks.extend(process_tree.kill_leftover_children())
+            if task.recycle_working_dir and not outcome.leaks:
+                workdirs.recycle(task.working_dir)
             outcomes.append(outcome)
         if not outcomes:
             try:

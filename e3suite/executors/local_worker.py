@@ -32,10 +32,12 @@ import time
 import traceback
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import e3suite.process as process
 import e3suite.process_tree as process_tree
+import e3suite.workdirs as workdirs
 from e3suite.driver import ATTEMPT_VARIABLE, resource_environment
 from e3suite.executors.base import FragmentOutcome, ProcessState, WorkerExit, run_fragment
 from e3suite.model import FragmentState
@@ -130,6 +132,7 @@ def worker_main(conn: Connection, slot: int, board: SlotBoard, inherited: tuple[
     # fault handler inherited from the engine would print over its report.
     faulthandler.disable()
     process.become_subreaper()
+    workdirs.forget_spares()
     tag = process.tag_environment()
     _set_parent_death_signal()
     try:
@@ -161,10 +164,13 @@ def _serve(conn: Connection, slot: int, board: SlotBoard) -> None:
         _check_engine()  # it may have died while we waited, leaving this behind
         if not board.start(slot, HEADER.unpack_from(data)[0]):
             continue  # taken back by the engine while it waited here
-        message, fragment_id = _run(memoryview(data)[HEADER.size :], slot)
+        message, fragment_id, spare = _run(memoryview(data)[HEADER.size :], slot)
         leaks = process_tree.kill_leftover_children()
-        if leaks and message[0] == OUTCOME:
-            message[1].leaks.extend(leaks)
+        if leaks:
+            if message[0] == OUTCOME:
+                message[1].leaks.extend(leaks)
+        elif spare is not None:
+            workdirs.recycle(spare)  # nothing of it runs any more: see workdirs
         try:
             payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
@@ -186,18 +192,19 @@ def _check_engine() -> None:
         raise WorkerExit
 
 
-def _run(data: bytes | memoryview, slot: int) -> tuple[tuple[Any, ...], str]:
-    """The message for the engine, and the fragment's id (when known)."""
+def _run(data: bytes | memoryview, slot: int) -> tuple[tuple[Any, ...], str, Path | None]:
+    """The message for the engine, the fragment's id (when known), a working directory to recycle."""
     try:
         task = pickle.loads(data)
     except Exception as exc:
         reason = f"cannot receive the fragment in its worker: {type(exc).__name__}: {exc}"
-        return (ERROR, reason, traceback.format_exc()), "?"
+        return (ERROR, reason, traceback.format_exc()), "?", None
     if task.attempt != 1:
         os.environ[ATTEMPT_VARIABLE] = str(task.attempt)
     if task.resources:  # for processes its callback starts itself (put back after it)
         os.environ.update(resource_environment(task.resources))
-    return (OUTCOME, run_fragment(task, slot, propagate_interrupt=False)), task.fragment_id
+    outcome = run_fragment(task, slot, propagate_interrupt=False)
+    return (OUTCOME, outcome), task.fragment_id, task.working_dir if task.recycle_working_dir else None
 
 
 def _unsendable(message: tuple[Any, ...], fragment_id: str, exc: Exception) -> tuple[Any, ...]:
