@@ -151,6 +151,9 @@ class Engine(Retries):
         for fragment in self.plan.fragments:
             if self.states[fragment.index] is FragmentState.BLOCKED and self.indegree[fragment.index] == 0:
                 self._make_ready(fragment.index)
+        use_factory = getattr(self.executor, "use_task_factory", None)
+        if use_factory is not None:
+            use_factory(self.make_task)
         self.executor.start()
         try:
             try:
@@ -234,8 +237,6 @@ class Engine(Retries):
 
     def _submit(self, fragment: Fragment, grant: Grant | None = None) -> None:
         test = self.tests[fragment.test_id]
-        planned = test.planned
-        assert fragment.spec is not None and planned.working_dir is not None
         previous: dict[str, Any] = {}
         outcomes: dict[str, DependencyOutcome] = {}
         for pred in fragment.preds:
@@ -247,23 +248,10 @@ class Engine(Retries):
             outcomes[key] = DependencyOutcome(
                 self.states[pred], pred_state.result.status, pred_state.result.message
             )
-        timeout = fragment.spec.timeout
-        if timeout is None:
-            timeout = planned.case.test_env.get("timeout", self.default_timeout)
-        task = FragmentTask(
-            index=fragment.index,
-            fragment_id=fragment.fragment_id,
-            test_id=fragment.test_id,
-            name=fragment.name,
-            callback=fragment.spec.callback,
-            test_env=planned.case.test_env,
-            test_dir=planned.case.test_dir,
-            working_dir=planned.working_dir,
-            options=self.options,
+        task = self.make_task(
+            fragment.index,
             previous=previous,
             result=test.state.result.working_copy(),
-            matrix=planned.case.matrix,
-            timeout=float(timeout) if isinstance(timeout, (int, float)) else None,
             attempt=test.attempt,
             outcomes=outcomes,
             resources=dict(grant.instances) if grant is not None else {},
@@ -279,6 +267,50 @@ class Engine(Retries):
         test.running += 1
         self.bus.emit(FragmentQueued(fragment.index, fragment.fragment_id, fragment.test_id, test.attempt))
         self.executor.submit(task)
+
+    def make_task(
+        self,
+        index: int,
+        *,
+        previous: dict[str, Any],
+        result: TestResult,
+        attempt: int,
+        outcomes: dict[str, DependencyOutcome],
+        resources: dict[str, list[int]],
+        recycle_working_dir: bool,
+    ) -> FragmentTask:
+        """The task of fragment ``index``: what planning fixed, and the given parts of this attempt.
+
+        The local executor's workers, forked from the engine after planning,
+        rebuild tasks with this from the parts that change (see
+        ``MultiprocessScheduler.use_task_factory``): the callback, its
+        driver, the options and paths never travel through the pipe.
+        """
+        fragment = self.plan.fragments[index]
+        planned = self.plan.tests[fragment.test_id]
+        assert fragment.spec is not None and planned.working_dir is not None
+        timeout = fragment.spec.timeout
+        if timeout is None:
+            timeout = planned.case.test_env.get("timeout", self.default_timeout)
+        return FragmentTask(
+            index=index,
+            fragment_id=fragment.fragment_id,
+            test_id=fragment.test_id,
+            name=fragment.name,
+            callback=fragment.spec.callback,
+            test_env=planned.case.test_env,
+            test_dir=planned.case.test_dir,
+            working_dir=planned.working_dir,
+            options=self.options,
+            previous=previous,
+            result=result,
+            matrix=planned.case.matrix,
+            timeout=float(timeout) if isinstance(timeout, (int, float)) else None,
+            attempt=attempt,
+            outcomes=outcomes,
+            resources=resources,
+            recycle_working_dir=recycle_working_dir,
+        )
 
     def _note_started(self, index: int, slot: int, at: float, pid: int | None) -> None:
         """A fragment really began: tell it with its real start."""

@@ -47,6 +47,22 @@ class FragmentTask:
     recycle_working_dir: bool = False
 
 
+class TaskFactory(Protocol):
+    """The engine's ``make_task``: a fragment's task from its index and the parts of this attempt."""
+
+    def __call__(
+        self,
+        index: int,
+        *,
+        previous: dict[str, Any],
+        result: TestResult,
+        attempt: int,
+        outcomes: dict[str, DependencyOutcome],
+        resources: dict[str, list[int]],
+        recycle_working_dir: bool,
+    ) -> FragmentTask: ...
+
+
 @dataclass
 class FragmentOutcome:
     """How a fragment ended, as an executor reports it."""

@@ -20,6 +20,7 @@ terminal: every problem becomes a message to the engine.
 from __future__ import annotations
 
 import contextlib
+import copy
 import faulthandler
 import fcntl
 import os
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import time
 import traceback
+import types
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -39,7 +41,14 @@ import e3suite.process as process
 import e3suite.process_tree as process_tree
 import e3suite.workdirs as workdirs
 from e3suite.driver import ATTEMPT_VARIABLE, resource_environment
-from e3suite.executors.base import FragmentOutcome, ProcessState, WorkerExit, run_fragment
+from e3suite.executors.base import (
+    FragmentOutcome,
+    FragmentTask,
+    ProcessState,
+    TaskFactory,
+    WorkerExit,
+    run_fragment,
+)
 from e3suite.model import FragmentState
 
 #: Message kinds sent by a worker: ("outcome", FragmentOutcome) or
@@ -117,12 +126,20 @@ class SlotBoard:
             self.revoked[slot] = -1
 
 
-def worker_main(conn: Connection, slot: int, board: SlotBoard, inherited: tuple[int, ...] = ()) -> None:
+def worker_main(
+    conn: Connection,
+    slot: int,
+    board: SlotBoard,
+    inherited: tuple[int, ...] = (),
+    factory: TaskFactory | None = None,
+) -> None:
     """Serve fragments for ``slot`` until the pipe closes, an empty message arrives, or the engine dies.
 
     ``inherited``: the engine's ends of the other workers' pipes, which the
     fork copied here. They are closed first: a worker holding them would
     keep the other workers from ever seeing end-of-file when the engine dies.
+    ``factory``: the engine's ``make_task``, in this copy of the engine, for
+    tasks sent by reference (see ``MultiprocessScheduler.use_task_factory``).
     """
     for fd in inherited:
         with contextlib.suppress(OSError):
@@ -136,7 +153,7 @@ def worker_main(conn: Connection, slot: int, board: SlotBoard, inherited: tuple[
     tag = process.tag_environment()
     _set_parent_death_signal()
     try:
-        _serve(conn, slot, board)
+        _serve(conn, slot, board, factory)
     except WorkerExit:
         # The engine is gone: whatever any fragment of ours started goes
         # too, wherever it is now (setsid, adopted by init): by its tag.
@@ -148,7 +165,7 @@ def worker_main(conn: Connection, slot: int, board: SlotBoard, inherited: tuple[
         os._exit(128 + signal.SIGTERM)
 
 
-def _serve(conn: Connection, slot: int, board: SlotBoard) -> None:
+def _serve(conn: Connection, slot: int, board: SlotBoard, factory: TaskFactory | None = None) -> None:
     # Commands inherit the attempt number from here: the common value is in
     # the snapshot, so only a retry's fragment makes restore() do anything.
     os.environ[ATTEMPT_VARIABLE] = "1"
@@ -164,7 +181,7 @@ def _serve(conn: Connection, slot: int, board: SlotBoard) -> None:
         _check_engine()  # it may have died while we waited, leaving this behind
         if not board.start(slot, HEADER.unpack_from(data)[0]):
             continue  # taken back by the engine while it waited here
-        message, fragment_id, spare = _run(memoryview(data)[HEADER.size :], slot)
+        message, fragment_id, spare = _run(memoryview(data)[HEADER.size :], slot, factory)
         leaks = process_tree.kill_leftover_children()
         if leaks:
             if message[0] == OUTCOME:
@@ -192,10 +209,15 @@ def _check_engine() -> None:
         raise WorkerExit
 
 
-def _run(data: bytes | memoryview, slot: int) -> tuple[tuple[Any, ...], str, Path | None]:
+def _run(
+    data: bytes | memoryview, slot: int, factory: TaskFactory | None
+) -> tuple[tuple[Any, ...], str, Path | None]:
     """The message for the engine, the fragment's id (when known), a working directory to recycle."""
     try:
         task = pickle.loads(data)
+        if isinstance(task, tuple):  # by reference: rebuilt from this copy of the plan
+            assert factory is not None, "a task sent by reference to a worker without the plan"
+            task = _rebuild(factory, *task)
     except Exception as exc:
         reason = f"cannot receive the fragment in its worker: {type(exc).__name__}: {exc}"
         return (ERROR, reason, traceback.format_exc()), "?", None
@@ -205,6 +227,39 @@ def _run(data: bytes | memoryview, slot: int) -> tuple[tuple[Any, ...], str, Pat
         os.environ.update(resource_environment(task.resources))
     outcome = run_fragment(task, slot, propagate_interrupt=False)
     return (OUTCOME, outcome), task.fragment_id, task.working_dir if task.recycle_working_dir else None
+
+
+def _rebuild(
+    factory: TaskFactory,
+    index: int,
+    attempt: int,
+    previous: dict[str, Any],
+    result: Any,
+    outcomes: dict[str, Any],
+    resources: dict[str, list[int]],
+    recycle: bool,
+) -> FragmentTask:
+    """A task sent by reference, with a driver of its own, as an unpickled one has.
+
+    The plan's driver is copied (shallow), and its ``test_env`` mapping with
+    it: what a fragment sets on its driver, or at the top of ``test_env``,
+    is not seen by the next fragment this worker runs.
+    """
+    task = factory(
+        index, previous=previous, result=result, attempt=attempt, outcomes=outcomes, resources=resources,
+        recycle_working_dir=recycle,
+    )
+    planned_env = task.test_env
+    task.test_env = dict(planned_env)
+    callback = task.callback
+    owner = getattr(callback, "__self__", None)
+    function = getattr(callback, "__func__", None)
+    if function is not None and owner is not None and not isinstance(owner, (type, types.ModuleType)):
+        twin = copy.copy(owner)
+        if getattr(twin, "test_env", None) is planned_env:
+            twin.test_env = task.test_env
+        task.callback = types.MethodType(function, twin)
+    return task
 
 
 def _unsendable(message: tuple[Any, ...], fragment_id: str, exc: Exception) -> tuple[Any, ...]:
