@@ -20,10 +20,12 @@ This module never compares outputs: DiffDriver adds that.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import e3suite.matrix as matrix
+import e3suite.yaml_reader as yaml_reader
 from e3suite.drivers.classic import ClassicDriver, TestAbortWithError
 
 if TYPE_CHECKING:
@@ -95,7 +97,23 @@ def source_text(test_dir: Path, key: str, value: Any) -> Any:
     items = value.values() if isinstance(value, dict) else value
     if all(isinstance(item, str) for item in items):
         return value
-    import yaml  # only for items YAML typed: not on every run's path
+    path = test_dir / "test.yaml"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            chunks = []
+            while chunk := os.read(fd, 1 << 16):
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+        text = b"".join(chunks).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = None
+    # The plain subset (most files) is read without PyYAML, in one pass.
+    written = yaml_reader.written_scalars(text, key) if text is not None else None
+    if written is not None and len(written) == len(value) and isinstance(written, dict) == isinstance(value, dict):
+        return written
+    import yaml  # only for items YAML typed outside the plain subset
 
     node = _top_level_node(test_dir / "test.yaml", key)
     if isinstance(node, yaml.SequenceNode):
