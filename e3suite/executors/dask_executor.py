@@ -1,26 +1,38 @@
 """The Dask executor: the engine's DAG on a Dask cluster, as a pool of remote slots.
 
 The engine keeps planning, ordering, retries and verdicts. This executor
-takes its ready fragments through a bounded window (``jobs`` fragments in
-Dask at once: ``-j N``, by default twice the workers' threads), each one
-Dask task ``run_payload`` with a key derived from its fragment id
-(``pure=False``: identical calls are still separate fragments) and a Dask
-``priority`` that follows the engine's order (the critical path). A slot
-number (0..jobs-1) stays unique among the fragments in the window.
+accepts up to ``jobs`` of its ready fragments at once and sends them in
+batches (dask_batches.py): one Dask task ``run_batch`` runs up to
+``MAX_BATCH`` fragments of one placement one after the other on a worker,
+which divides Dask's own cost per task (about 2 ms in a worker and 2.5 ms
+in the client and scheduler) by the batch's size. At most ``slots`` batches
+are in Dask at once (``-j N``, by default twice the workers' threads); a
+batch's slot number (0..slots-1) is that of each of its fragments, unique
+among the running ones since a batch runs one at a time. Batches are
+formed when the engine waits, from the best fragments first, and small
+when few fragments are ready (see ``batch_size``). Dask's ``priority``
+follows the order they were formed in.
 
-Placement: every worker publishes its facts when it joins
-(dask_worker.E3suiteWorkerPlugin); a worker whose e3suite version or driver
-code differ from the engine's gets no work (said once). A fragment whose
-testcase ``requires:`` facts (or whose driver's ``can_run_on`` refuses some
-workers) is restricted to the workers that satisfy it; one no worker
-satisfies waits outside Dask until a worker that does joins, at most
-``max_pending_time``; on a fixed-size cluster whose workers have all joined
-it fails at once.
+Each fragment of a batch announces its start and sends its outcome as Dask
+events (dask_worker.run_one): the engine has them as they happen, not at
+the batch's end. A fragment of a batch may be revoked before it starts
+(dask_worker.revoke): when the engine takes queued fragments back (a
+worker thread idle while fragments wait in another's batch, or scheduling
+stopped at a failure limit) and when an interruption stops the run.
 
-Failures: a worker that dies is Dask's business (its task goes elsewhere,
-at most ``max_worker_failures`` times, Dask's ``allowed-failures``); then
-``KilledWorker`` becomes a FAILED outcome. An interruption kills the
-commands of the run on every worker (dask_worker.kill_commands), and
+Placement: every worker publishes its facts when it joins (dask_pool.py);
+a fragment whose testcase ``requires:`` facts (or whose driver's
+``can_run_on`` refuses some workers) is restricted to the workers that
+satisfy it; one no worker satisfies waits outside Dask until a worker that
+does joins, at most ``max_pending_time``; on a fixed-size cluster whose
+workers have all joined it fails at once.
+
+Failures: the schedulers e3suite starts do not retry a task whose worker
+died (``allowed-failures`` 0): this executor does, by fragment (a batch's
+other fragments must not run twice): the fragment that was running counts
+one worker failure and goes again, up to ``max_worker_failures``; those of
+its batch that had not started go again, uncounted. An interruption kills
+the commands of the run on every worker (dask_worker.kill_commands), and
 ``shutdown`` closes the clusters e3suite started and kills what dead
 workers left behind.
 
@@ -35,9 +47,7 @@ import contextlib
 import os
 import pickle
 import select
-import socket
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -49,22 +59,24 @@ import cloudpickle
 
 from e3suite.config import ConfigError, ExecutorSpec
 from e3suite.executors.base import FragmentOutcome, FragmentStarted, FragmentTask
+from e3suite.executors.dask_batches import MAX_BATCH, Batch, Entry, Fate, batch_size, fate_after_loss, take_batch
 from e3suite.executors.dask_cluster import ClusterHandle, open_cluster
-from e3suite.executors.dask_facts import hash_files, incompatibility
+from e3suite.executors.dask_facts import hash_files
 from e3suite.executors.dask_placement import dumps_task, eligible_workers, fragment_resources
+from e3suite.executors.dask_pool import WorkerPool
 from e3suite.executors.dask_worker import (
+    NOT_STARTED,
     SENT_AS_EVENT,
     E3suiteWorkerPlugin,
     forget_run,
     kill_commands,
     outcome_topic,
-    run_payload,
+    revoke,
+    run_batch,
     start_topic,
     sweep_orphans,
-    worker_facts,
 )
 from e3suite.model import FailureReason, FragmentState
-from e3suite.version import __version__
 
 #: How often the worker list, pending placements and engine-side deadlines are looked at.
 HOUSEKEEPING_PERIOD = 0.5
@@ -73,18 +85,6 @@ WORKER_REFRESH_PERIOD = 2.0
 #: Beyond a fragment's timeout and kill grace: the time its worker gets to
 #: end it itself before the engine gives up on it.
 COMMAND_MARGIN = 2.0
-
-
-@dataclass
-class _Flight:
-    """A fragment submitted to Dask."""
-
-    task: FragmentTask
-    slot: int
-    future: Any
-    submitted: float  # time.time()
-    seen_running: float | None = None  # time.monotonic() it was first seen running
-    starts: int = 0  # how many times a worker announced its start (more than one: a worker was lost)
 
 
 @dataclass
@@ -110,47 +110,50 @@ class DaskExecutor:
         kill_grace: float = 2.0,
         max_worker_failures: int = 3,
         max_pending_time: float = 600.0,
+        max_batch: int = MAX_BATCH,
         notice: Callable[[str], None] | None = None,
     ) -> None:
         self.spec = spec
-        self.jobs = jobs or 1
+        self.slots = jobs or 1  # batches in Dask at once
+        self.max_batch = max(1, max_batch)
+        self.jobs = self.slots * self.max_batch  # fragments accepted at once
         self._jobs_given = jobs
         self.root_dir = root_dir
         self.driver_files = driver_files
-        self.driver_hash = hash_files(root_dir, driver_files)
         self.suite_class = suite_class
         self.kill_grace = kill_grace
-        self.max_worker_failures = max_worker_failures
+        self.max_worker_failures = max(1, max_worker_failures)
         self.max_pending_time = max_pending_time
         self.notice = notice or (lambda text: print(f"e3suite: {text}", file=sys.stderr, flush=True))
+        self.pool = WorkerPool(hash_files(root_dir, driver_files), self.notice)
         self.run_id = uuid.uuid4().hex[:12]
         self.handle: ClusterHandle | None = None
         self.first_fragment_at: float | None = None  # time.time() the first outcome arrived (benchmarks)
-        self._free: list[int] = []
-        self._flights: dict[str, _Flight] = {}  # Dask key -> fragment in Dask
+        self._threads = 1  # the workers' total threads
+        self._free: list[int] = []  # free batch slots
+        self._buffer: list[Entry] = []  # accepted, not sent yet, in the engine's order
+        self._entries: dict[int, Entry] = {}  # ticket -> an entry without an outcome (buffered or in a batch)
+        self._batches: dict[str, Batch] = {}  # Dask key -> batch in Dask
         self._pending: list[_Pending] = []
-        self._done: collections.deque[Any] = collections.deque()  # futures finished (from Dask's thread)
-        self._starts: collections.deque[dict[str, Any]] = collections.deque()  # start events (Dask's thread)
-        self._by_index: dict[int, str] = {}  # fragment index -> Dask key of its flight
-        # Written by the engine's thread, read on Dask's loop (dict operations are atomic).
-        self._index_of_key: dict[str, int] = {}
-        self._event_outcomes: dict[int, bytes] = {}  # outcomes that came as events, until their task ends
+        self._ready: list[FragmentOutcome] = []  # outcomes decided here, for the next wait
         self._started: list[FragmentStarted] = []
-        self._given_back: collections.Counter[int] = collections.Counter()  # fragments given back after KilledWorker
+        # Filled on Dask's event loop, emptied by the engine's thread (deque operations are atomic).
+        self._events: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
+        self._done: collections.deque[tuple[Any, Any]] = collections.deque()
+        # Written by the engine's thread, read on Dask's loop (dict operations are atomic).
+        self._size_of: dict[str, int] = {}  # Dask key -> fragments in the batch
+        self._key_of: dict[int, str] = {}  # ticket -> Dask key of its batch
+        self._outcomes_seen: collections.Counter[str] = collections.Counter()  # Dask key -> outcome events
+        self._lost: collections.Counter[int] = collections.Counter()  # fragment index -> worker failures
+        self._given_back: dict[int, int] = {}  # fragment index -> given back after a worker loss, unstarted
         self._given_back_since_wait: set[int] = set()  # pending fragments take_back_queued returned
         self._pending_since: dict[int, float] = {}  # index -> when it started pending (given back meanwhile)
-        self._threads = 1  # the workers' total threads
-        self._ready: list[FragmentOutcome] = []
-        self._workers: dict[str, dict[str, Any]] = {}  # address -> facts (usable workers)
-        self._refused: dict[str, str] = {}  # address -> why it gets no work
-        self._seen: dict[str, tuple[str, int]] = {}  # address -> (host, pid), every worker ever seen
-        self._resources: dict[str, dict[str, float]] = {}
+        self._tickets = 0
         self._seq = 0
         self._next_housekeeping = 0.0
         self._next_refresh = 0.0
         self._wakeup_fd: int | None = None
         self._hurry = False
-        self._lock = threading.Lock()
         self._pipe_r, self._pipe_w = os.pipe()
         os.set_blocking(self._pipe_r, False)
         os.set_blocking(self._pipe_w, False)
@@ -160,7 +163,10 @@ class DaskExecutor:
     def start(self) -> None:
         if self.handle is not None:
             return
-        self.handle = open_cluster(self.spec, allowed_failures=max(0, self.max_worker_failures - 1))
+        # Dask does not run a task again when its worker dies: a batch's
+        # fragments that ended must not run twice. This executor counts
+        # worker failures by fragment instead (see _lost_batch).
+        self.handle = open_cluster(self.spec, allowed_failures=0)
         client = self.handle.client
         suite = cloudpickle.dumps(self.suite_class) if self.suite_class is not None else None
         plugin = E3suiteWorkerPlugin(str(self.root_dir), self.driver_files, suite)
@@ -173,11 +179,17 @@ class DaskExecutor:
             raise ConfigError(f"executor {self.spec.name!r}: cannot prepare its workers: {why}") from None
         client.subscribe_topic(start_topic(self.run_id), self._on_start)
         client.subscribe_topic(outcome_topic(self.run_id), self._on_outcome)
-        self._refresh_workers()
-        self._threads = max(1, sum(int(info.get("nthreads", 1)) for info in self._scheduler_workers().values()))
+        self.pool.refresh(client)
+        self._threads = self.pool.threads(client)
+        if self.handle.allowed_failures > 0:
+            # An external scheduler that runs a task again on another worker
+            # itself: one fragment per task, so that only the one that was
+            # running runs again.
+            self.max_batch = 1
         if self._jobs_given is None:
-            self.jobs = 2 * self._threads
-        self._free = list(range(self.jobs - 1, -1, -1))
+            self.slots = 2 * self._threads
+        self.jobs = self.slots * self.max_batch
+        self._free = list(range(self.slots - 1, -1, -1))
 
     def set_wakeup_fd(self, fd: int | None) -> None:
         self._wakeup_fd = fd
@@ -187,11 +199,11 @@ class DaskExecutor:
 
     @property
     def tries(self) -> int:
-        """How many workers a fragment may run on before KilledWorker."""
-        return (self.handle.allowed_failures + 1) if self.handle is not None else self.max_worker_failures
+        """How many workers a fragment may be lost on before it is an error."""
+        return self.max_worker_failures
 
     def free_slots(self) -> int:
-        return len(self._free)
+        return max(0, self.jobs - len(self._entries))
 
     def submit(self, task: FragmentTask) -> None:
         # A fragment given back while pending keeps the time it has waited.
@@ -199,11 +211,12 @@ class DaskExecutor:
         self._place(task, time.monotonic() if since is None else since, time.time())
 
     def wait(self, timeout: float | None) -> list[FragmentOutcome]:
+        self._dispatch()
         outcomes, self._ready = self._ready, []
         self._given_back_since_wait.clear()
         now = time.monotonic()
         until = max(0.0, self._next_housekeeping - now) if self._needs_housekeeping() else None
-        if outcomes or self._done:
+        if outcomes or self._done or self._events:
             timeout = 0
         if until is not None:
             timeout = until if timeout is None else min(timeout, until)
@@ -211,98 +224,117 @@ class DaskExecutor:
         readable, _, _ = select.select(fds, [], [], timeout)
         for fd in readable:
             _drain(fd)
-        self._note_starts()
-        outcomes.extend(self._collect_done())
+        outcomes.extend(self._collect())
         if self._needs_housekeeping() and time.monotonic() >= self._next_housekeeping:
             self._next_housekeeping = time.monotonic() + HOUSEKEEPING_PERIOD
             outcomes.extend(self._housekeeping())
-        elif self._flights and time.monotonic() >= self._next_refresh:
+        elif self._batches and time.monotonic() >= self._next_refresh:
             # Workers die and are restarted under new addresses: placement
             # must know the live ones, and a new worker's facts.
             self._next_refresh = time.monotonic() + WORKER_REFRESH_PERIOD
             with contextlib.suppress(Exception):
                 self._refresh_workers()
+        outcomes.extend(self._ready)
+        self._ready = []
+        if outcomes and self.first_fragment_at is None:
+            self.first_fragment_at = time.time()
         return outcomes
 
     def take_started(self) -> list[FragmentStarted]:
         """Fragments whose worker announced their start since the last call."""
-        self._note_starts()
         started, self._started = self._started, []
         return started
 
     def idle_slots(self) -> int:
-        """Worker threads with nothing to run: that many fragments submitted now start at once."""
-        return max(0, self._threads - len(self._flights))
+        """Worker threads with nothing to run: a fragment submitted now starts at once.
+
+        None while fragments wait here or a batch has not started: those
+        go to the next free thread first.
+        """
+        if self._buffer or any(batch.worker is None for batch in self._batches.values()):
+            return 0
+        return max(0, self._threads - len(self._batches))
 
     def take_back_queued(self) -> list[FragmentOutcome]:
-        """Fragments waiting for a worker that satisfies them: READY outcomes, each once per ``wait``.
+        """Fragments accepted but not started, given back as READY outcomes.
 
-        Fragments handed to Dask are never taken back: a Dask task cannot
-        be revoked for sure before it starts (``cancel`` races with a worker
-        starting it), and a fragment must never run twice. They are at
-        most the window (``-j``), and run to their end when scheduling
-        stops. Pending ones are given back at most once between two
-        ``wait`` calls: the engine may submit them again at once, and they
-        keep the time they have been pending.
+        Those waiting here (buffered, or for a worker that satisfies them),
+        and those of batches in Dask that have not started: revoked on the
+        worker that holds their batch (or on every worker, for a batch not
+        started anywhere), atomically with that worker's start of them, so
+        that none runs twice. The engine asks when a worker thread is idle
+        (fragments waiting in another's batch then run sooner), and after
+        a failure limit (nothing more starts). Pending ones are given back
+        at most once between two ``wait`` calls: the engine may submit them
+        again at once, and they keep the time they have been pending.
         """
         given = [p for p in self._pending if p.task.index not in self._given_back_since_wait]
-        if not given:
-            return []
         self._pending = [p for p in self._pending if p.task.index in self._given_back_since_wait]
         for entry in given:
             self._given_back_since_wait.add(entry.task.index)
             self._pending_since.setdefault(entry.task.index, entry.since)
-        return [self._unstarted(p.task, -1, p.submitted, "not placed yet") for p in given]
+        outcomes = [self._unstarted(p.task, -1, p.submitted, "not placed yet") for p in given]
+        buffered, self._buffer = self._buffer, []
+        for entry in buffered:
+            self._entries.pop(entry.ticket, None)
+            outcomes.append(self._unstarted(entry.task, -1, entry.submitted, "not started"))
+        outcomes.extend(self._revoke_unstarted())
+        return outcomes
 
     def interrupt(self) -> list[FragmentOutcome]:
-        outcomes = self._ready + self._collect_done()
+        outcomes = self._ready + self._collect()
         self._ready = []
         outcomes.extend(self._unstarted(p.task, -1, p.submitted, "interrupted") for p in self._pending)
         self._pending.clear()
-        if self.handle is None or not self._flights:
+        for entry in self._buffer:
+            self._entries.pop(entry.ticket, None)
+            outcomes.append(self._unstarted(entry.task, -1, entry.submitted, "interrupted"))
+        self._buffer.clear()
+        if self.handle is None or not self._batches:
             return outcomes
         client = self.handle.client
-        self._note_starts()
-        running = self._processing() | {key for key, flight in self._flights.items() if flight.starts}
         grace = 0.0 if self._hurry else self.kill_grace
+        # Once kill_commands returned, no fragment of the run starts on any
+        # worker: what each batch ran is in its result (or its events).
+        running = {e.ticket for b in self._batches.values() for e in b.open if e.started is not None}
         with contextlib.suppress(Exception):
             client.run(kill_commands, self.run_id, grace, on_error="ignore")
-        # What was assigned to a worker either ran (its commands are now
-        # killed) or refuses to start: its result says which.
         deadline = time.monotonic() + 2.0
-        for key, flight in list(self._flights.items()):
-            if key not in running:
-                flight.future.cancel()
-                outcomes.append(self._unstarted(flight.task, flight.slot, flight.submitted, "interrupted"))
-                continue
-            with contextlib.suppress(Exception):
-                flight.future.result(timeout=max(0.0, deadline - time.monotonic()))
-            refused = flight.future.status == "finished" and _outcome_state(flight.future) is FragmentState.READY
-            if refused:
-                outcomes.append(self._unstarted(flight.task, flight.slot, flight.submitted, "interrupted"))
-            else:
-                flight.future.cancel()
-                outcomes.append(
-                    FragmentOutcome(flight.task.index, FragmentState.ABORTED, flight.slot, flight.submitted,
-                                    time.time(), error="interrupted")
+        for batch in list(self._batches.values()):
+            results: Any = None
+            if batch.worker is not None or any(e.ticket in running for e in batch.open):
+                with contextlib.suppress(Exception):
+                    results = batch.future.result(timeout=max(0.0, deadline - time.monotonic()))
+            batch.future.cancel()
+            for position, entry in enumerate(batch.entries):
+                if entry not in batch.open:
+                    continue
+                ran = entry.ticket in running or (
+                    isinstance(results, list) and position < len(results) and results[position] != NOT_STARTED
                 )
-        self._flights.clear()
-        self._by_index.clear()
-        self._free = list(range(self.jobs - 1, -1, -1))
+                self._forget(entry)
+                if ran:
+                    outcomes.append(FragmentOutcome(entry.task.index, FragmentState.ABORTED, batch.slot,
+                                                    entry.started or entry.submitted, time.time(),
+                                                    error="interrupted"))
+                else:
+                    outcomes.append(self._unstarted(entry.task, batch.slot, entry.submitted, "interrupted"))
+        self._events.clear()
+        self._batches.clear()
+        self._free = list(range(self.slots - 1, -1, -1))
         return outcomes
 
     def shutdown(self) -> None:
         handle = self.handle
         if handle is not None:
-            for flight in self._flights.values():
-                flight.future.cancel()
-            self._flights.clear()
-            self._by_index.clear()
-            self._event_outcomes.clear()
+            for batch in self._batches.values():
+                batch.future.cancel()
+            self._batches.clear()
+            self._entries.clear()
             with contextlib.suppress(Exception):
                 self._refresh_workers()  # who died since we last looked
             self.handle = None
-            self._sweep_dead(handle)
+            self.pool.sweep_dead(handle.client)
             if handle.cluster is None:
                 with contextlib.suppress(Exception):
                     handle.client.run(forget_run, self.run_id, on_error="ignore")
@@ -317,24 +349,23 @@ class DaskExecutor:
             handle.close()
             if handle.cluster is not None:
                 # The workers are gone; what they ran on this host must be too.
-                here = socket.gethostname()
-                sweep_orphans([pid for host, pid in self._seen.values() if host == here])
+                sweep_orphans(self.pool.pids_on_this_host())
         for fd in (self._pipe_r, self._pipe_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._pipe_r = self._pipe_w = -1
 
-    # -- placement ---------------------------------------------------------
+    # -- placement and batches -----------------------------------------------
 
     def _place(self, task: FragmentTask, since: float, submitted: float) -> None:
-        eligible, refusal = self._eligible(task)
+        eligible, refusal = eligible_workers(task, self.pool.workers, self.pool.resources)
         if not eligible:
             if refusal is not None and self._all_joined():
                 self._ready.append(self._not_placed(task, submitted, refusal, at_once=True))
             else:
                 self._pending.append(_Pending(task, since, submitted))
             return
-        if not self._free:  # a pending fragment placed again while the window is full
+        if self.free_slots() <= 0:  # a pending fragment placed again while the window is full
             self._pending.append(_Pending(task, since, submitted))
             return
         try:
@@ -347,28 +378,40 @@ class DaskExecutor:
             failed = FragmentOutcome(task.index, FragmentState.FAILED, -1, submitted, time.time(), error=error)
             self._ready.append(failed)
             return
+        restrict = tuple(sorted(eligible)) if len(eligible) < len(self.pool.workers) else None
+        resources = tuple(sorted(fragment_resources(task).items()))
+        self._tickets += 1
+        entry = Entry(task, self._tickets, payload, (restrict, resources), submitted)
+        self._entries[entry.ticket] = entry
+        self._buffer.append(entry)
+
+    def _dispatch(self) -> None:
+        """Send buffered fragments as batches, while batch slots are free."""
+        while self._buffer and self._free:
+            size = batch_size(len(self._buffer), len(self._free), self.max_batch)
+            self._send(take_batch(self._buffer, size))
+
+    def _send(self, entries: list[Entry]) -> None:
+        assert self.handle is not None and entries
         slot = self._free.pop()
         self._seq += 1
         # One Dask task prefix for the whole run ("e3suite"): the scheduler
         # keeps a record per prefix for ever, which one per fragment made
         # grow by some 10 KiB a fragment.
-        key = f"e3suite-{self._seq}-{self.run_id}-{task.fragment_id}"
-        restrict = eligible if len(eligible) < len(self._workers) else None
-        resources = fragment_resources(task)
-        assert self.handle is not None
-        future = self.handle.client.submit(
-            run_payload, payload, slot, self.run_id, str(self.root_dir),
-            key=key, pure=False, priority=-self._seq, workers=restrict, allow_other_workers=False,
-            resources=resources or None,
+        more = f"+{len(entries) - 1}" if len(entries) > 1 else ""
+        key = f"e3suite-{self._seq}-{self.run_id}-{entries[0].task.fragment_id}{more}"
+        batch = Batch(key, slot, entries)
+        self._batches[key] = batch
+        self._size_of[key] = len(entries)
+        for entry in entries:
+            self._key_of[entry.ticket] = key
+        restrict, resources = entries[0].placement
+        batch.future = self.handle.client.submit(
+            run_batch, [(e.ticket, e.payload) for e in entries], slot, self.run_id, str(self.root_dir),
+            key=key, pure=False, priority=-self._seq, workers=list(restrict) if restrict else None,
+            allow_other_workers=False, resources=dict(resources) or None,
         )
-        self._flights[key] = _Flight(task, slot, future, submitted)
-        self._by_index[task.index] = key
-        self._index_of_key[key] = task.index
-        future.add_done_callback(self._on_done)
-
-    def _eligible(self, task: FragmentTask) -> tuple[list[str], str | None]:
-        """The workers that may run ``task``, and when there are none, why."""
-        return eligible_workers(task, self._workers, self._resources)
+        batch.future.add_done_callback(self._on_done)
 
     def _not_placed(self, task: FragmentTask, submitted: float, reason: str, at_once: bool) -> FragmentOutcome:
         when = "on any worker of this cluster" if at_once else f"within {self.max_pending_time:g} s"
@@ -377,110 +420,203 @@ class DaskExecutor:
 
     def _all_joined(self) -> bool:
         assert self.handle is not None
-        expected = self.handle.expected_workers
-        return expected is not None and len(self._workers) + len(self._refused) >= expected
+        return self.pool.all_joined(self.handle.expected_workers)
 
-    # -- completions -------------------------------------------------------
+    def _revoke_unstarted(self) -> list[FragmentOutcome]:
+        """Revoke the fragments of batches in Dask that have not started; READY outcomes for those revoked."""
+        if self.handle is None:
+            return []
+        by_worker: dict[str | None, list[Entry]] = {}
+        for batch in self._batches.values():
+            for entry in batch.open:
+                if entry.started is None and not entry.asked_revoke:
+                    entry.asked_revoke = True
+                    by_worker.setdefault(batch.worker, []).append(entry)
+        outcomes = []
+        for worker, entries in by_worker.items():
+            tickets = [e.ticket for e in entries]
+            try:
+                # None: a batch not started anywhere, revoked on every worker.
+                replies = self.handle.client.run(revoke, self.run_id, tickets, on_error="return",
+                                                 workers=[worker] if worker is not None else None)
+            except Exception:
+                continue
+            if not replies or any(not isinstance(r, list) for r in replies.values()):
+                continue  # a worker that does not answer may hold the batch
+            revoked = set.intersection(*(set(r) for r in replies.values()))
+            for entry in entries:
+                if entry.ticket in revoked and entry.batch is not None and entry in entry.batch.open:
+                    batch = entry.batch
+                    self._forget(entry)
+                    outcomes.append(self._unstarted(entry.task, batch.slot, entry.submitted, "not started"))
+                    if not batch.open and batch.worker is None:
+                        batch.future.cancel()  # nothing of it will run: its slot is free
+                        self._end_batch(batch)
+        return outcomes
+
+    # -- events and completions (Dask's loop) ----------------------------------
+
+    def _on_start(self, event: Any) -> None:
+        message = event[1] if isinstance(event, tuple) else event
+        if isinstance(message, dict):
+            self._events.append(("start", message))
+
+    def _on_outcome(self, event: Any) -> None:
+        message = event[1] if isinstance(event, tuple) else event
+        if isinstance(message, dict) and isinstance(message.get("data"), bytes):
+            key = self._key_of.get(int(message.get("t", -1)))
+            if key is not None:
+                self._outcomes_seen[key] += 1
+            self._events.append(("outcome", message))
+            self._wake()
 
     def _on_done(self, future: Any) -> None:
-        # Called in Dask's callback thread. The result lives on the worker:
-        # it is fetched on the client's event loop, not by the engine's
-        # thread (a round trip each, which would serialize the run).
+        # Called in Dask's callback thread. A batch's result is fetched only
+        # when some of its outcomes did not come as events, on the client's
+        # event loop, after the events that came before it.
         handle = self.handle
-        if handle is None:
-            return
-        handle.client.loop.add_callback(self._fetch, handle.client, future)
+        if handle is not None:
+            handle.client.loop.add_callback(self._fetch, handle.client, future)
 
     async def _fetch(self, client: Any, future: Any) -> None:
         data: Any = None
-        index = self._index_of_key.get(future.key)
-        if future.status == "finished" and index is not None:
-            data = self._event_outcomes.pop(index, None)  # it came before the task's end
-        if data is None and future.status in ("finished", "error"):
+        everything_came = self._outcomes_seen.get(future.key, 0) >= self._size_of.get(future.key, 1)
+        if future.status == "error" or (future.status == "finished" and not everything_came):
             try:
                 data = await client.gather(future, asynchronous=True)
-            except BaseException as exc:  # the fragment's Dask error (KilledWorker...), or a lost connection
+            except BaseException as exc:  # the batch's Dask error (KilledWorker...), or a lost connection
                 data = exc
         self._done.append((future, data))
+        self._wake()
+
+    def _wake(self) -> None:
         with contextlib.suppress(OSError):
             os.write(self._pipe_w, b"x")
 
-    def _on_outcome(self, event: Any) -> None:
-        # Called on the client's event loop, before the task's end is.
-        message = event[1] if isinstance(event, tuple) else event
-        if isinstance(message, dict) and isinstance(message.get("data"), bytes):
-            self._event_outcomes[int(message.get("index", -1))] = message["data"]
+    # -- completions (the engine's thread) ---------------------------------------
 
-    def _on_start(self, event: Any) -> None:
-        # Called in Dask's client thread with (timestamp, message).
-        message = event[1] if isinstance(event, tuple) else event
-        if isinstance(message, dict):
-            self._starts.append(message)
-
-    def _note_starts(self) -> None:
-        while self._starts:
-            message = self._starts.popleft()
-            key = self._by_index.get(int(message.get("index", -1)))
-            flight = self._flights.get(key) if key is not None else None
-            if flight is None:
-                continue
-            flight.starts += 1
-            flight.seen_running = time.monotonic()  # a new start on another worker counts afresh
-            if flight.starts == 1:
-                when, pid = float(message.get("time", time.time())), message.get("pid")
-                self._started.append(FragmentStarted(flight.task.index, flight.slot, when, pid))
-
-    def _collect_done(self) -> list[FragmentOutcome]:
-        outcomes = []
+    def _collect(self) -> list[FragmentOutcome]:
+        # Batches done first: a batch's events came before its end, so
+        # those taken now are all in the events taken after.
+        done = []
         while self._done:
-            future, data = self._done.popleft()
-            flight = self._flights.pop(future.key, None)
-            if flight is None:
-                continue  # already reported (interrupted, timed out, taken back)
-            self._by_index.pop(flight.task.index, None)
-            self._index_of_key.pop(future.key, None)
-            self._free.append(flight.slot)
-            outcomes.append(self._outcome_of(flight, data))
-        if outcomes and self.first_fragment_at is None:
-            self.first_fragment_at = time.time()
+            done.append(self._done.popleft())
+        outcomes = []
+        while self._events:
+            kind, message = self._events.popleft()
+            entry = self._entries.get(int(message.get("t", -1)))
+            if entry is None or entry.batch is None:
+                continue  # already decided (interrupted, timed out, given back)
+            if kind == "start":
+                self._note_start(entry, message)
+            else:
+                outcomes.append(self._ended(entry, message["data"]))
+        for future, data in done:
+            batch = self._batches.get(future.key)
+            if batch is not None:
+                outcomes.extend(self._batch_done(batch, future, data))
         return outcomes
 
-    def _outcome_of(self, flight: _Flight, data: Any) -> FragmentOutcome:
-        task, future = flight.task, flight.future
-        status = future.status
-        if status == "finished" and data == SENT_AS_EVENT:
-            return self._failed(flight, f"the outcome of {task.fragment_id} was lost on its way from its Dask worker")
-        if status == "finished" and isinstance(data, bytes):
-            try:
-                outcome: FragmentOutcome = pickle.loads(data)
-            except Exception as exc:
-                error = f"the outcome of {task.fragment_id} cannot be received from its Dask worker: {exc}"
-                return self._failed(flight, error)
-            outcome.index, outcome.slot = task.index, flight.slot
-            return outcome
-        if isinstance(data, BaseException):
-            problem = data
-            from distributed import KilledWorker
+    def _note_start(self, entry: Entry, message: dict[str, Any]) -> None:
+        assert entry.batch is not None
+        if entry.started is not None:
+            return
+        entry.started = float(message.get("time", time.time()))
+        entry.seen_running = time.monotonic()
+        entry.batch.worker = str(message.get("worker") or "") or entry.batch.worker
+        pid = message.get("pid")
+        self._started.append(FragmentStarted(entry.task.index, entry.batch.slot, entry.started,
+                                             pid if isinstance(pid, int) else None))
 
-            if isinstance(problem, KilledWorker) and flight.starts == 0 and self._given_back[task.index] < self.tries:
-                # Dask counts a death against every task a worker held,
-                # queued ones too: this one never started, it goes again
-                # (a bounded number of times: its start may have been
-                # announced by a worker that died before sending it).
-                self._given_back[task.index] += 1
-                return self._unstarted(task, flight.slot, flight.submitted, "its worker was lost before it started")
-            if isinstance(problem, KilledWorker):
-                tries = self.tries
-                error = f"worker lost while running {task.fragment_id} (tried {tries} time{'s' if tries > 1 else ''})"
-                failed = self._failed(flight, error)
-                failed.failure_reason = FailureReason.CRASH
-                return failed
-            return self._failed(flight, f"{task.fragment_id}: Dask error: {type(problem).__name__}: {problem}")
-        return self._failed(flight, f"{task.fragment_id}: Dask {status} it (the scheduler or its worker was lost)")
+    def _ended(self, entry: Entry, data: bytes) -> FragmentOutcome:
+        """The outcome of ``entry``, as its worker sent it."""
+        batch = entry.batch
+        assert batch is not None
+        self._forget(entry)
+        try:
+            outcome: FragmentOutcome = pickle.loads(data)
+        except Exception as exc:
+            error = f"the outcome of {entry.task.fragment_id} cannot be received from its Dask worker: {exc}"
+            return self._failed(entry, batch.slot, error)
+        outcome.index, outcome.slot = entry.task.index, batch.slot
+        return outcome
 
-    def _failed(self, flight: _Flight, error: str) -> FragmentOutcome:
-        index, slot = flight.task.index, flight.slot
-        return FragmentOutcome(index, FragmentState.FAILED, slot, flight.submitted, time.time(), error=error)
+    def _batch_done(self, batch: Batch, future: Any, data: Any) -> list[FragmentOutcome]:
+        self._end_batch(batch)
+        outcomes = []
+        if isinstance(data, list):
+            for position, entry in enumerate(batch.entries):
+                if entry not in batch.open:
+                    continue
+                result = data[position] if position < len(data) else NOT_STARTED
+                if result == NOT_STARTED:
+                    self._forget(entry)
+                    outcomes.append(self._unstarted(entry.task, batch.slot, entry.submitted, "not started"))
+                elif result == SENT_AS_EVENT:
+                    self._forget(entry)
+                    error = f"the outcome of {entry.task.fragment_id} was lost on its way from its Dask worker"
+                    outcomes.append(self._failed(entry, batch.slot, error))
+                else:
+                    outcomes.append(self._ended(entry, result))
+            return outcomes
+        if future.status == "finished" and not batch.open:
+            return []  # every outcome came as an event
+        from distributed import KilledWorker
+
+        if isinstance(data, KilledWorker):
+            return self._lost_batch(batch)
+        for entry in list(batch.open):
+            self._forget(entry)
+            if isinstance(data, BaseException):
+                error = f"{entry.task.fragment_id}: Dask error: {type(data).__name__}: {data}"
+            else:
+                error = f"{entry.task.fragment_id}: Dask {future.status} it (the scheduler or its worker was lost)"
+            outcomes.append(self._failed(entry, batch.slot, error))
+        return outcomes
+
+    def _lost_batch(self, batch: Batch) -> list[FragmentOutcome]:
+        """The worker of ``batch`` died: the fragment it was running counts a failure, the others go again."""
+        assert self.handle is not None
+        fates = fate_after_loss(batch, self._given_back, self.tries)
+        outcomes = []
+        for entry in list(batch.open):
+            self._forget(entry)
+            fate = fates.get(entry.ticket, Fate.AGAIN)
+            if fate is Fate.AGAIN:
+                outcomes.append(self._unstarted(entry.task, batch.slot, entry.submitted,
+                                                "its worker was lost before it started"))
+                continue
+            index = entry.task.index
+            # An external scheduler may have run it that many times already.
+            self._lost[index] += 1 + self.handle.allowed_failures
+            if self._lost[index] < self.tries:
+                outcomes.append(self._unstarted(entry.task, batch.slot, entry.submitted,
+                                                "its worker was lost while it ran"))
+                continue
+            tries = self._lost[index]
+            error = f"worker lost while running {entry.task.fragment_id} (tried {tries} time{'s' if tries > 1 else ''})"
+            failed = self._failed(entry, batch.slot, error)
+            failed.failure_reason = FailureReason.CRASH
+            outcomes.append(failed)
+        return outcomes
+
+    def _forget(self, entry: Entry) -> None:
+        """``entry`` has its outcome (or is given back): it no longer counts against the window."""
+        self._entries.pop(entry.ticket, None)
+        self._key_of.pop(entry.ticket, None)
+        batch = entry.batch
+        if batch is not None and entry in batch.open:
+            batch.open.remove(entry)
+
+    def _end_batch(self, batch: Batch) -> None:
+        if self._batches.pop(batch.key, None) is not None:
+            self._free.append(batch.slot)
+            self._size_of.pop(batch.key, None)
+            self._outcomes_seen.pop(batch.key, None)
+
+    def _failed(self, entry: Entry, slot: int, error: str) -> FragmentOutcome:
+        start = entry.started or entry.submitted
+        return FragmentOutcome(entry.task.index, FragmentState.FAILED, slot, start, time.time(), error=error)
 
     def _unstarted(self, task: FragmentTask, slot: int, submitted: float, why: str) -> FragmentOutcome:
         return FragmentOutcome(task.index, FragmentState.READY, slot, submitted, time.time(), error=why)
@@ -488,9 +624,9 @@ class DaskExecutor:
     # -- housekeeping ------------------------------------------------------
 
     def _needs_housekeeping(self) -> bool:
-        return bool(self._pending) or any(f.task.timeout is not None for f in self._flights.values()) or (
-            self.handle is not None and not self._all_joined()
-        )
+        return bool(self._pending) or any(
+            e.task.timeout is not None and e.started is not None for b in self._batches.values() for e in b.open
+        ) or (self.handle is not None and not self._all_joined())
 
     def _housekeeping(self) -> list[FragmentOutcome]:
         outcomes: list[FragmentOutcome] = []
@@ -500,8 +636,8 @@ class DaskExecutor:
             pending, self._pending = self._pending, []
             now = time.monotonic()
             for entry in pending:
-                eligible, refusal = self._eligible(entry.task)
-                if eligible and self._free:
+                eligible, refusal = eligible_workers(entry.task, self.pool.workers, self.pool.resources)
+                if eligible and self.free_slots() > 0:
                     self._place(entry.task, entry.since, entry.submitted)
                 elif refusal is not None and self._all_joined():
                     outcomes.append(self._not_placed(entry.task, entry.submitted, refusal, at_once=True))
@@ -513,97 +649,32 @@ class DaskExecutor:
         return outcomes
 
     def _expire(self) -> list[FragmentOutcome]:
-        """Fragments whose worker did not end them at their timeout: the engine gives up on them."""
-        timed = [(k, f) for k, f in self._flights.items() if f.task.timeout is not None]
-        if not timed:
-            return []
-        running = self._processing()
+        """Fragments whose worker did not end them at their timeout: the engine gives up on them.
+
+        The rest of such a fragment's batch is revoked (its worker thread
+        is stuck in the callback): given back, it runs elsewhere.
+        """
         now = time.monotonic()
         outcomes = []
-        for key, flight in timed:
-            if flight.seen_running is None:
-                if key in running:
-                    flight.seen_running = now
-                continue
-            assert flight.task.timeout is not None
-            if now - flight.seen_running < flight.task.timeout + self.kill_grace + COMMAND_MARGIN + HOUSEKEEPING_PERIOD:
-                continue
-            del self._flights[key]
-            self._by_index.pop(flight.task.index, None)
-            flight.future.cancel()
-            self._free.append(flight.slot)
-            error = f"timed out after {flight.task.timeout:g} s (its Dask worker did not end it)"
-            outcome = FragmentOutcome(flight.task.index, FragmentState.TIMEDOUT, flight.slot, flight.submitted,
-                                      time.time(), error=error, failure_reason=FailureReason.TIMEOUT)
-            outcomes.append(outcome)
+        for batch in list(self._batches.values()):
+            for entry in list(batch.open):
+                timeout = entry.task.timeout
+                if timeout is None or entry.seen_running is None:
+                    continue
+                if now - entry.seen_running < timeout + self.kill_grace + COMMAND_MARGIN + HOUSEKEEPING_PERIOD:
+                    continue
+                self._forget(entry)
+                error = f"timed out after {timeout:g} s (its Dask worker did not end it)"
+                outcomes.append(FragmentOutcome(entry.task.index, FragmentState.TIMEDOUT, batch.slot,
+                                                entry.started or entry.submitted, time.time(), error=error,
+                                                failure_reason=FailureReason.TIMEOUT))
+        if outcomes:
+            outcomes.extend(self._revoke_unstarted())
         return outcomes
 
-    def _processing(self) -> set[str]:
-        assert self.handle is not None
-        try:
-            processing = self.handle.client.processing()
-        except Exception:
-            return set()
-        return {str(key) for keys in processing.values() for key in keys}
-
-    def _scheduler_workers(self) -> dict[str, Any]:
-        assert self.handle is not None
-        info = self.handle.client.scheduler_info(n_workers=-1)
-        return dict(info.get("workers", {}))
-
     def _refresh_workers(self) -> None:
-        """Learn the workers that joined (their facts) and forget those that left."""
         assert self.handle is not None
-        workers = self._scheduler_workers()
-        for address in list(self._workers):
-            if address not in workers:
-                del self._workers[address]
-        for address in list(self._refused):
-            if address not in workers:
-                del self._refused[address]
-        new = [a for a in workers if a not in self._workers and a not in self._refused]
-        if not new:
-            return
-        facts = self.handle.client.run(worker_facts, workers=new, on_error="return")
-        for address in new:
-            found = facts.get(address)
-            if not isinstance(found, dict) or not found:
-                continue  # its plugin has not run yet: next time
-            self._seen[address] = (str(found.get("host", "")), int(found.get("pid", 0)))
-            self._resources[address] = dict(workers[address].get("resources") or {})
-            why = incompatibility(found, __version__, self.driver_hash)
-            if why is None and "facts_error" in found:
-                why = str(found["facts_error"])
-            if why is not None:
-                if why not in self._refused.values():
-                    self.notice(f"Dask worker {address} on {found.get('host')} is given no work: {why}")
-                self._refused[address] = why
-            else:
-                self._workers[address] = found
-
-    def _sweep_dead(self, handle: ClusterHandle) -> None:
-        """Kill, on each host, the commands of workers that died there (orphans)."""
-        dead: dict[str, list[int]] = {}
-        for address, (host, pid) in self._seen.items():
-            if address not in self._workers and address not in self._refused:
-                dead.setdefault(host, []).append(pid)
-        if not dead:
-            return
-        here = socket.gethostname()
-        live_by_host = {facts.get("host"): address for address, facts in self._workers.items()}
-        for host, pids in dead.items():
-            if host == here:
-                sweep_orphans(pids)
-            elif host in live_by_host:
-                with contextlib.suppress(Exception):
-                    handle.client.run(sweep_orphans, pids, workers=[live_by_host[host]], on_error="ignore")
-
-
-def _outcome_state(future: Any) -> FragmentState | None:
-    try:
-        return pickle.loads(future.result()).state  # type: ignore[no-any-return]
-    except Exception:
-        return None
+        self.pool.refresh(self.handle.client)
 
 
 def _drain(fd: int) -> None:

@@ -5,12 +5,14 @@
   ``sys.path`` (workers import the driver modules), ignores SIGINT (Ctrl-C
   in a terminal reaches local workers too; the engine decides what an
   interruption does), and probes the worker's facts.
-- ``run_payload``, the Dask task of one fragment: unpickles the
-  ``FragmentTask`` (cloudpickle: classes of the user's ``testsuite.py``
+- ``run_batch``, the Dask task of a batch of fragments: for each, unpickles
+  the ``FragmentTask`` (cloudpickle: classes of the user's ``testsuite.py``
   travel by value), runs it with ``run_fragment`` exactly as the local
   executor does (commands in their own session, timeouts, tree kills, leak
-  detection, capped output; see e3suite/process.py) and sends back the
-  pickled ``FragmentOutcome``.
+  detection, capped output; see e3suite/process.py) and sends back its
+  pickled ``FragmentOutcome`` as soon as it ends, as a Dask event.
+- ``revoke`` and ``stop_run``: the engine's orders that fragments of a
+  batch held here must not start (given back, or a failure limit reached).
 - ``kill_commands``, a control function the engine runs on every worker
   when it is interrupted: it stops new fragments of the run from starting
   and kills the process trees of the commands this worker started.
@@ -41,8 +43,8 @@ from e3suite.executors.base import FragmentOutcome, FragmentTask, run_fragment
 from e3suite.executors.dask_facts import probe_facts
 from e3suite.model import FragmentState
 
-#: Runs whose interruption this worker process has seen: their fragments no longer start.
-_stopped_runs: set[str] = set()
+#: Runs this worker process has seen fragments or orders of (stopped, tickets revoked).
+_runs: dict[str, _RunState] = {}
 _running = 0  # fragments running in this process
 _lock = threading.Lock()
 
@@ -89,10 +91,32 @@ def worker_facts(dask_worker: Any) -> dict[str, Any]:
     return dict(facts) if isinstance(facts, dict) else {}
 
 
-def run_payload(payload: bytes, slot: int, run_id: str, root_dir: str) -> bytes:
-    """The Dask task of one fragment: a pickled FragmentTask in, a pickled FragmentOutcome out."""
-    global _running
+def run_batch(batch: list[tuple[int, bytes]], slot: int, run_id: str, root_dir: str) -> list[bytes]:
+    """The Dask task of a batch of fragments: run them one after the other, each as the local executor would.
+
+    ``batch`` holds (ticket, pickled FragmentTask) pairs; a ticket names one
+    submission of a fragment (a fragment sent again gets a new one). Each
+    fragment announces its start and sends its outcome as Dask events as
+    soon as it ends (``run_one``). The result has one entry per ticket:
+    ``SENT_AS_EVENT``, ``NOT_STARTED`` (the run was stopped, the ticket
+    revoked, or an earlier outcome of the batch was too large for an
+    event: the batch ends after such one, so that every ended fragment's
+    outcome is known to the engine before the next one starts), or the
+    pickled outcome.
+    """
     add_to_path(root_dir)
+    results: list[bytes] = []
+    for ticket, payload in batch:
+        if results and results[-1] not in (SENT_AS_EVENT, NOT_STARTED):
+            results.append(NOT_STARTED)
+            continue
+        results.append(run_one(ticket, payload, slot, run_id))
+    return results
+
+
+def run_one(ticket: int, payload: bytes, slot: int, run_id: str) -> bytes:
+    """One fragment of a batch: a pickled FragmentTask in, SENT_AS_EVENT, NOT_STARTED or a pickled outcome out."""
+    global _running
     start = time.time()
     try:
         task: FragmentTask = cloudpickle.loads(payload)
@@ -101,11 +125,12 @@ def run_payload(payload: bytes, slot: int, run_id: str, root_dir: str) -> bytes:
         return _dump(FragmentOutcome(-1, FragmentState.FAILED, slot, start, time.time(), error=error,
                                      details=traceback.format_exc()))
     with _lock:
-        if run_id in _stopped_runs:
-            outcome = FragmentOutcome(task.index, FragmentState.READY, slot, start, time.time(), error="interrupted")
-            return _dump(outcome)
+        state = _runs.setdefault(run_id, _RunState())
+        if state.stopped or ticket in state.revoked:
+            return NOT_STARTED
+        state.claimed.add(ticket)
         _running += 1
-    _announce_start(run_id, task.index, slot)
+    _announce_start(run_id, ticket, slot)
     cwd = os.getcwd()
     try:
         # A KeyboardInterrupt raised by a callback here is its failure: the
@@ -117,15 +142,46 @@ def run_payload(payload: bytes, slot: int, run_id: str, root_dir: str) -> bytes:
         with contextlib.suppress(OSError):
             os.chdir(cwd)
     data = _dump(outcome, task.fragment_id)
-    if len(data) <= EVENT_OUTCOME_LIMIT and _send_event(outcome_topic(run_id), {"index": task.index, "data": data}):
+    if len(data) <= EVENT_OUTCOME_LIMIT and _send_event(outcome_topic(run_id), {"t": ticket, "data": data}):
         # Sent on the worker's stream to the scheduler, ahead of the task's
-        # end: the engine has it without fetching the result from here.
+        # end: the engine has it at once, without fetching it from here.
         return SENT_AS_EVENT
     return data
 
 
-#: The task's result when the outcome went as an event.
+class _RunState:
+    """What this worker process knows of one run: stopped, tickets revoked, tickets it started."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self.revoked: set[int] = set()
+        self.claimed: set[int] = set()
+
+
+def revoke(run_id: str, tickets: list[int]) -> list[int]:
+    """Tickets that will never start in this worker process (those it has not started already).
+
+    Run by the engine with ``client.run``, on the worker that holds a batch
+    (or on every worker, for a batch not started anywhere): a ticket is
+    revoked here or has started here, atomically with ``run_one``'s check.
+    """
+    with _lock:
+        state = _runs.setdefault(run_id, _RunState())
+        revoked = [t for t in tickets if t not in state.claimed]
+        state.revoked.update(revoked)
+    return revoked
+
+
+def stop_run(run_id: str) -> None:
+    """No fragment of the run starts here any more (what is running goes on)."""
+    with _lock:
+        _runs.setdefault(run_id, _RunState()).stopped = True
+
+
+#: A ticket's entry in a batch's result when its outcome went as an event.
 SENT_AS_EVENT = b""
+#: A ticket's entry when its fragment never started (stopped, revoked, or after a large outcome).
+NOT_STARTED = b"-"
 #: Outcomes up to this size travel as events; the scheduler keeps the last
 #: ones of a topic (distributed.admin.low-level-log-length): bounded memory.
 EVENT_OUTCOME_LIMIT = 16 * 1024
@@ -149,11 +205,16 @@ def _send_event(topic: str, message: dict[str, Any]) -> bool:
     return True
 
 
-def _announce_start(run_id: str, index: int, slot: int) -> None:
+def _announce_start(run_id: str, ticket: int, slot: int) -> None:
     # Tells the engine the fragment really started (journal, progress, the
-    # timeout it enforces itself) and that a worker lost now was running it,
+    # timeout it enforces itself), on which worker (where its batch's other
+    # fragments may be revoked), and that a worker lost now was running it,
     # not merely holding it in its queue.
-    _send_event(start_topic(run_id), {"index": index, "slot": slot, "time": time.time(), "pid": os.getpid()})
+    try:
+        address = get_worker().address
+    except Exception:
+        address = ""
+    _send_event(start_topic(run_id), {"t": ticket, "time": time.time(), "pid": os.getpid(), "worker": address})
 
 
 def _dump(outcome: FragmentOutcome, fragment_id: str = "?") -> bytes:
@@ -181,8 +242,7 @@ def kill_commands(run_id: str, grace: float, settle: float = 3.0) -> int:
     the kill is repeated until the fragments running here have returned (or
     ``settle`` seconds passed). Returns the number of processes killed.
     """
-    with _lock:
-        _stopped_runs.add(run_id)
+    stop_run(run_id)
     killed = process.kill_process_tree([], grace=grace, tag=command_tag())
     deadline = time.monotonic() + settle
     while time.monotonic() < deadline:
@@ -200,7 +260,7 @@ def kill_commands(run_id: str, grace: float, settle: float = 3.0) -> int:
 def forget_run(run_id: str) -> None:
     """The run ended: the worker may serve a later run of the same id space again."""
     with _lock:
-        _stopped_runs.discard(run_id)
+        _runs.pop(run_id, None)
 
 
 def sweep_orphans(worker_pids: list[int]) -> int:

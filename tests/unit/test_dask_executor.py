@@ -66,9 +66,12 @@ def executor(workers: int = 2, jobs: int | None = None, **kwargs: Any) -> DaskEx
     return ex
 
 
-def run_all(ex: DaskExecutor, tasks: list[FragmentTask], timeout: float = 60) -> dict[int, FragmentOutcome]:
+def run_all(
+    ex: DaskExecutor, tasks: list[FragmentTask], timeout: float = 60, submitted: bool = False
+) -> dict[int, FragmentOutcome]:
+    """What the engine does: submit while there is room, submit again what comes back unstarted."""
     outcomes: dict[int, FragmentOutcome] = {}
-    queue = list(tasks)
+    queue = [] if submitted else list(tasks)
     deadline = time.monotonic() + timeout
     while len(outcomes) < len(tasks) and time.monotonic() < deadline:
         while queue and ex.free_slots() > 0:
@@ -81,12 +84,22 @@ def run_all(ex: DaskExecutor, tasks: list[FragmentTask], timeout: float = 60) ->
     return outcomes
 
 
+def wait_for_sleepers(ex: DaskExecutor, count: int, timeout: float = 30) -> list[psutil.Process]:
+    """Let the executor send what it was given (it does when the engine waits) until ``count`` sleeps run."""
+    deadline = time.monotonic() + timeout
+    sleeping: list[psutil.Process] = []
+    while len(sleeping) < count and time.monotonic() < deadline:
+        assert not ex.wait(0.05)
+        sleeping = [p for p in psutil.Process().children(recursive=True) if p.name() == "sleep"]
+    return sleeping
+
+
 def test_fragments_run_on_several_workers_with_unique_slots(tmp_path: Path, no_survivors: None) -> None:
     ex = executor(workers=2)
     ex.start()
     try:
-        assert ex.jobs == 4  # twice the workers' threads
-        facts = list(ex._workers.values())
+        assert ex.slots == 4  # twice the workers' threads (batches in Dask at once)
+        facts = list(ex.pool.workers.values())
         assert len(facts) == 2 and all(f["os"] and f["e3suite"] for f in facts)
         tasks = [make_task(i, dask_support.give, tmp_path, value=i) for i in range(12)]
         outcomes = run_all(ex, tasks)
@@ -120,7 +133,7 @@ def test_requirements_are_matched_to_worker_facts(tmp_path: Path, no_survivors: 
     ex = executor(workers=2, suite_class=dask_support.FactsSuite)
     ex.start()
     try:
-        assert all(f["gnat"] == "14.1" for f in ex._workers.values())
+        assert all(f["gnat"] == "14.1" for f in ex.pool.workers.values())
         tasks = [
             make_task(0, dask_support.give, tmp_path, requires={"os": "linux", "gnat": ">=14"}),
             make_task(1, dask_support.give, tmp_path, requires={"gpu": 1}),
@@ -139,7 +152,7 @@ def test_requirements_are_matched_to_worker_facts(tmp_path: Path, no_survivors: 
 
 def test_workers_with_other_driver_code_get_no_work(tmp_path: Path, no_survivors: None) -> None:
     ex = executor(workers=2)
-    ex.driver_hash = "not-the-workers"
+    ex.pool.driver_hash = "not-the-workers"
     ex.start()
     try:
         outcomes = run_all(ex, [make_task(0, dask_support.give, tmp_path)])
@@ -168,11 +181,7 @@ def test_interrupt_kills_commands_on_every_worker(tmp_path: Path, no_survivors: 
         tasks = [make_task(i, dask_support.shell, tmp_path, cmd="sleep 60") for i in range(4)]
         for task in tasks:
             ex.submit(task)
-        deadline = time.monotonic() + 30
-        sleeping: list[psutil.Process] = []
-        while len(sleeping) < 2 and time.monotonic() < deadline:
-            sleeping = [p for p in psutil.Process().children(recursive=True) if p.name() == "sleep"]
-            time.sleep(0.05)
+        sleeping = wait_for_sleepers(ex, 2)
         assert len(sleeping) == 2
         outcomes = {o.index: o for o in ex.interrupt()}
     finally:
@@ -181,3 +190,105 @@ def test_interrupt_kills_commands_on_every_worker(tmp_path: Path, no_survivors: 
     assert states == ["ABORTED", "ABORTED", "READY", "READY"]
     assert all(o.error == "interrupted" for o in outcomes.values())
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in sleeping)
+
+
+def test_ready_fragments_go_in_batches_with_the_same_outcomes(tmp_path: Path, no_survivors: None) -> None:
+    ex = executor(workers=2)
+    ex.start()
+    try:
+        tasks = [make_task(i, dask_support.give, tmp_path, value=i) for i in range(40)]
+        for task in tasks:
+            ex.submit(task)  # the engine submits while free_slots() > 0: batches form when it waits
+        outcomes: dict[int, FragmentOutcome] = {}
+        started = []
+        deadline = time.monotonic() + 60
+        while len(outcomes) < 40 and time.monotonic() < deadline:
+            outcomes.update({o.index: o for o in ex.wait(0.5)})
+            started += ex.take_started()
+        started += ex.take_started()
+    finally:
+        ex.shutdown()
+    assert ex._seq == 4  # 40 fragments over 4 batch slots: 4 Dask tasks of 10
+    assert sorted(outcomes) == list(range(40))
+    assert all(o.state is FragmentState.COMPLETE for o in outcomes.values())
+    assert [outcomes[i].return_value["value"] for i in range(40)] == list(range(40))
+    assert all(0 <= o.slot < 4 and o.slot == o.return_value["slot"] for o in outcomes.values())
+    # Each fragment told its own start, on its batch's slot, before its own end.
+    assert sorted(s.index for s in started) == list(range(40))
+    by_index = {s.index: s for s in started}
+    assert all(by_index[i].slot == outcomes[i].slot and by_index[i].time <= outcomes[i].end for i in range(40))
+    # A batch runs one fragment at a time: its fragments' runs do not overlap.
+    for slot in range(4):
+        runs = sorted((o.start, o.end) for o in outcomes.values() if o.slot == slot)
+        assert len(runs) == 10
+        assert all(end <= next_start for (_, end), (next_start, _) in zip(runs, runs[1:]))
+
+
+def test_few_ready_fragments_are_not_held_in_one_batch(tmp_path: Path, no_survivors: None) -> None:
+    ex = executor(workers=2)
+    ex.start()
+    try:
+        outcomes = run_all(ex, [make_task(i, dask_support.give, tmp_path) for i in range(3)])
+    finally:
+        ex.shutdown()
+    assert ex._seq == 3  # fewer fragments than batch slots: one each, no thread starves
+    assert len({o.return_value["pid"] for o in outcomes.values()}) == 2
+
+
+def test_a_worker_killed_mid_batch_counts_one_failure(tmp_path: Path, no_survivors: None) -> None:
+    ex = executor(workers=2, jobs=2)  # 2 batch slots: 8 fragments in 2 batches of 4, one per worker
+    ex.start()
+    try:
+        tasks = [make_task(i, dask_support.shell, tmp_path, cmd="sleep 0.5; echo done") for i in range(8)]
+        for task in tasks:
+            ex.submit(task)
+        sleeping = wait_for_sleepers(ex, 1)
+        assert sleeping
+        victim = sleeping[0].parent().parent()  # sleep <- /bin/sh -c <- the Dask worker process
+        victim.kill()
+        outcomes = run_all(ex, tasks, submitted=True)
+    finally:
+        ex.shutdown()
+    assert sorted(outcomes) == list(range(8))
+    assert all(o.state is FragmentState.COMPLETE and "done" in o.delta.log for o in outcomes.values())
+    # The fragment that was running counts one worker failure; those of its
+    # batch that had not started went again uncounted.
+    assert sum(ex._lost.values()) == 1
+
+
+def test_interrupt_with_a_batch_in_flight(tmp_path: Path, no_survivors: None) -> None:
+    ex = executor(workers=1, jobs=1)  # one batch slot: the 5 fragments go in one batch
+    ex.start()
+    try:
+        for i in range(5):
+            ex.submit(make_task(i, dask_support.shell, tmp_path, cmd="sleep 60"))
+        sleeping = wait_for_sleepers(ex, 1)
+        assert len(sleeping) == 1
+        outcomes = {o.index: o for o in ex.interrupt()}
+    finally:
+        ex.shutdown()
+    assert ex._seq == 1
+    assert [outcomes[i].state.name for i in range(5)] == ["ABORTED"] + ["READY"] * 4
+    assert all(o.error == "interrupted" for o in outcomes.values())
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in sleeping)
+
+
+def test_queued_fragments_of_a_batch_are_taken_back_before_they_start(tmp_path: Path, no_survivors: None) -> None:
+    ex = executor(workers=1, jobs=1)
+    ex.start()
+    try:
+        tasks = [make_task(i, dask_support.shell, tmp_path, cmd="sleep 1") for i in range(6)]
+        for task in tasks:
+            ex.submit(task)
+        assert wait_for_sleepers(ex, 1)
+        taken = ex.take_back_queued()  # what the engine does once a failure limit is reached
+        outcomes: dict[int, FragmentOutcome] = {}
+        deadline = time.monotonic() + 30
+        while not outcomes and time.monotonic() < deadline:
+            outcomes.update({o.index: o for o in ex.wait(0.5)})
+        assert not ex.wait(1.0)  # nothing else of the batch runs
+    finally:
+        ex.shutdown()
+    assert sorted(o.index for o in taken) == [1, 2, 3, 4, 5]
+    assert all(o.state is FragmentState.READY for o in taken)
+    assert list(outcomes) == [0] and outcomes[0].state is FragmentState.COMPLETE

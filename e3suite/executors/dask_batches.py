@@ -1,0 +1,131 @@
+"""The Dask executor's bookkeeping of fragments and batches, on the engine's side.
+
+A fragment the engine submits becomes an ``Entry`` (one submission: a
+fragment sent again gets a new ticket). Entries wait in the executor's
+buffer, in the engine's order (the critical path), until they are sent as
+a ``Batch``: up to ``max_batch`` entries with the same placement (worker
+restrictions and Dask resources), one Dask task that a worker runs one
+fragment after the other. ``batch_size`` says how large a batch is, given
+how many fragments are buffered and how many more batches may be in Dask:
+as many batches as threads can take first, so that no worker thread starves
+while fragments wait in another's batch; larger batches only when there are
+more buffered fragments than free batch slots.
+
+``fate_after_loss`` decides what becomes of a batch's fragments when its
+worker was lost (Dask's ``KilledWorker``).
+
+Pure bookkeeping: nothing here talks to Dask, runs a fragment or decides a
+verdict.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from e3suite.executors.base import FragmentTask
+
+#: The most fragments in one Dask task: a batch's fragments run one after
+#: the other, so a larger one would delay the last of them, and a lost
+#: worker or an interruption gives back more.
+MAX_BATCH = 32
+
+#: Where a fragment may run: the workers it is restricted to (None: any), its Dask resources.
+Placement = tuple[tuple[str, ...] | None, tuple[tuple[str, float], ...]]
+
+
+@dataclass(eq=False)
+class Entry:
+    """One submission of a fragment, from ``submit`` to its outcome (or its giving back)."""
+
+    task: FragmentTask
+    ticket: int
+    payload: bytes  # the pickled task
+    placement: Placement
+    submitted: float  # time.time()
+    batch: Batch | None = None
+    started: float | None = None  # time.time() its worker announced its start
+    seen_running: float | None = None  # time.monotonic() of that announcement
+    asked_revoke: bool = False  # a revocation was asked of the workers: not asked twice
+
+
+@dataclass(eq=False)
+class Batch:
+    """Fragments sent as one Dask task."""
+
+    key: str
+    slot: int
+    entries: list[Entry]
+    future: Any = None
+    worker: str | None = None  # its worker's address, known from its first fragment's start
+    open: list[Entry] = field(default_factory=list)  # entries without an outcome yet
+
+    def __post_init__(self) -> None:
+        self.open = list(self.entries)
+        for entry in self.entries:
+            entry.batch = self
+
+
+def batch_size(buffered: int, free_batches: int, max_batch: int = MAX_BATCH) -> int:
+    """How many of ``buffered`` fragments the next batch takes, with ``free_batches`` more batches allowed.
+
+    Buffered fragments are spread over the free batch slots: with fewer
+    fragments than slots, one fragment per batch (no worker thread waits
+    while another's batch holds its fragment); beyond, evenly, at most
+    ``max_batch``.
+    """
+    if buffered <= 0 or free_batches <= 0:
+        return 0
+    return max(1, min(max_batch, -(-buffered // free_batches)))
+
+
+def take_batch(buffer: list[Entry], size: int) -> list[Entry]:
+    """Remove from ``buffer`` and return up to ``size`` entries: its first one, then the next ones of its placement.
+
+    The buffer is in the engine's order: the best fragment goes first and
+    only fragments that may run where it runs join it.
+    """
+    if not buffer or size <= 0:
+        return []
+    placement = buffer[0].placement
+    taken: list[Entry] = []
+    kept: list[Entry] = []
+    for entry in buffer:
+        if len(taken) < size and entry.placement == placement:
+            taken.append(entry)
+        else:
+            kept.append(entry)
+    buffer[:] = kept
+    return taken
+
+
+class Fate(enum.Enum):
+    """What becomes of a fragment of a batch whose worker was lost."""
+
+    DONE = "done"  # its outcome had come: nothing to do
+    LOST = "lost"  # it was running: one more worker failure against it
+    AGAIN = "again"  # it had not started: it goes again, not counted
+
+
+def fate_after_loss(batch: Batch, given_back: dict[int, int], tries: int) -> dict[int, Fate]:
+    """By ticket, the fate of each fragment without an outcome of ``batch``, whose worker died.
+
+    Its worker ran the fragments one after the other, and sent each one's
+    start and outcome on one ordered stream: the first one without an
+    outcome was running when the worker died, if its start came, or may
+    have been (a start still on its way); those after it never started.
+    One whose start did not come is given back, but not for ever
+    (``given_back`` counts it by fragment index, bounded by ``tries``): a
+    fragment that kills its worker at once would otherwise never end.
+    """
+    fates: dict[int, Fate] = {}
+    for position, entry in enumerate(batch.open):
+        if position > 0:
+            fates[entry.ticket] = Fate.AGAIN
+        elif entry.started is not None or given_back.get(entry.task.index, 0) >= tries:
+            fates[entry.ticket] = Fate.LOST
+        else:
+            given_back[entry.task.index] = given_back.get(entry.task.index, 0) + 1
+            fates[entry.ticket] = Fate.AGAIN
+    return fates
