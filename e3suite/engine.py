@@ -155,6 +155,11 @@ class Engine(Retries):
         if use_factory is not None:
             use_factory(self.make_task)
         self.executor.start()
+        if self.executor.jobs > self.admission.jobs:
+            # Sized as it started (a Dask executor: its cluster's threads,
+            # times the fragments of a batch): admission holds as many
+            # fragments as the executor accepts.
+            self.admission.jobs = self.executor.jobs
         try:
             try:
                 self._loop()
