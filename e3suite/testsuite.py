@@ -184,7 +184,7 @@ class Testsuite:
         shown_results_dir = results_dir  # as the user named it, for reports
         results_dir, working_root = Path(os.path.abspath(results_dir)), Path(os.path.abspath(working_root))
         start_cwd = os.getcwd()
-        writer = store.ResultsWriter(results_dir)
+        writer = store.ResultsWriter(results_dir, background=True)
         run_info = self.run_metadata()
         # The run's one event stream: the journal first, then whoever listens.
         bus = EventBus([writer])

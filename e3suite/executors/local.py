@@ -240,14 +240,18 @@ class MultiprocessScheduler:
             until = max(0.0, next_deadline - now)
             timeout = until if timeout is None else min(timeout, until)
         events = self._poller.poll(None if timeout is None else math.ceil(timeout * 1000))
-        slots = set()
-        for fd, _ in events:
+        # Per slot: whether its process may have ended (its sentinel, or a
+        # hang-up of its pipe). A plain message needs no look at the process:
+        # a death shows on the sentinel, at this poll or the next.
+        slots: dict[int, bool] = {}
+        for fd, event in events:
             if fd == self._wakeup_fd:
                 _drain(fd)
             elif (slot := self._fd_slot.get(fd)) is not None:
-                slots.add(slot)
-        for slot in slots:
-            outcomes.extend(self._collect(slot))
+                ended = fd != self._workers_pipe(slot) or bool(event & ~select.POLLIN)
+                slots[slot] = slots.get(slot, False) or ended
+        for slot, ended in slots.items():
+            outcomes.extend(self._collect(slot, ended))
         outcomes.extend(self._expire(time.monotonic()))
         return outcomes
 
@@ -309,13 +313,17 @@ class MultiprocessScheduler:
 
     # -- internals -------------------------------------------------------------
 
-    def _collect(self, slot: int) -> list[FragmentOutcome]:
-        """What the slot's worker reported, and its death if it died."""
+    def _workers_pipe(self, slot: int) -> int:
+        worker = self._workers[slot]
+        return worker.conn.fileno() if worker is not None else -1
+
+    def _collect(self, slot: int, may_have_ended: bool = True) -> list[FragmentOutcome]:
+        """What the slot's worker reported, and its death if it died (looked at only if it ``may_have_ended``)."""
         worker = self._workers[slot]
         if worker is None:
             return []
         outcomes = self._receive_all(slot)
-        if worker.process.is_alive():
+        if not may_have_ended or worker.process.is_alive():
             return outcomes
         cause = worker.death_cause()
         for entry in filter(None, (self._running.pop(slot, None), self._queued.pop(slot, None))):

@@ -106,3 +106,41 @@ def test_rotation_survives_odd_leftovers(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "new", "old"]
     assert (tmp_path / "old" / "marker").read_text() == "previous"
     assert [p.name for p in new.iterdir()] == [store.RECORDS]
+
+
+def test_background_writes_keep_their_order_and_are_all_there_at_close(tmp_path: Path) -> None:
+    from e3suite import events
+
+    new = store.rotate(tmp_path)
+    writer = store.ResultsWriter(new, background=True)
+    writer.run_started(events.RunStarted({"start": 1.0, "jobs": 2}))
+    for i in range(200):
+        writer.test_discovered(events.TestDiscovered(f"t{i:03d}"))
+    for i in range(200):
+        writer.write_result(TestResult(f"t{i:03d}", TestStatus.PASS, f"number {i}", duration=0.01))
+        if i % 7 == 0:
+            writer.housekeeping(0.0)  # the engine hands a batch over once per turn
+    writer.write_index({"start": 1.0})
+    writer.close()
+    lines = [json.loads(line) for line in (new / "journal.jsonl").read_text().splitlines()]
+    kinds = [line["event"] for line in lines]
+    assert kinds == ["run_started"] + ["test_discovered"] * 200 + ["test_result"] * 200
+    assert [line["test"] for line in lines if line["event"] == "test_result"] == [f"t{i:03d}" for i in range(200)]
+    run = store.load_run(new)
+    assert run.complete and len(run.entries) == 200
+    assert store.load_record(run, run.entries[199]).message == "number 199"
+
+
+def test_a_background_write_that_raises_stops_the_writes_and_says_why(tmp_path: Path) -> None:
+    new = store.rotate(tmp_path)
+    writer = store.ResultsWriter(new, background=True)
+    writer.write_result(TestResult("a", TestStatus.PASS, "fine"))
+    writer._line("bad", value=object())  # not JSON: a bug somewhere, not a disk problem
+    writer.write_result(TestResult("b", TestStatus.PASS, "fine"))
+    writer.drain()
+    assert writer.error is not None and "TypeError" in writer.error
+    writer.write_index({"start": 1.0})
+    writer.close()
+    assert not (new / "index.json").exists()
+    assert not (new / "results" / "b.json").exists()
+    assert (new / "results" / "a.json").exists()
