@@ -5,11 +5,11 @@ fragment sent again gets a new ticket). Entries wait in the executor's
 buffer, in the engine's order (the critical path), until they are sent as
 a ``Batch``: up to ``max_batch`` entries with the same placement (worker
 restrictions and Dask resources), one Dask task that a worker runs one
-fragment after the other. ``batch_size`` says how large a batch is, given
-how many fragments are buffered and how many more batches may be in Dask:
-as many batches as threads can take first, so that no worker thread starves
-while fragments wait in another's batch; larger batches only when there are
-more buffered fragments than free batch slots.
+fragment after the other. ``form_batches`` makes them: as many batches as
+batch slots are free before any batch takes a second fragment, so that no
+worker thread starves while fragments wait in another's batch; larger
+batches only when more fragments are buffered than batch slots are free
+(``batch_size``); the best fragments head the batches.
 
 ``fate_after_loss`` decides what becomes of a batch's fragments when its
 worker was lost (Dask's ``KilledWorker``).
@@ -20,6 +20,7 @@ verdict.
 
 from __future__ import annotations
 
+import collections
 import enum
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,24 +81,39 @@ def batch_size(buffered: int, free_batches: int, max_batch: int = MAX_BATCH) -> 
     return max(1, min(max_batch, -(-buffered // free_batches)))
 
 
-def take_batch(buffer: list[Entry], size: int) -> list[Entry]:
-    """Remove from ``buffer`` and return up to ``size`` entries: its first one, then the next ones of its placement.
+def form_batches(buffer: list[Entry], free_batches: int, max_batch: int = MAX_BATCH) -> list[list[Entry]]:
+    """Batches to send now from ``buffer`` (in the engine's order), removed from it; at most ``free_batches``.
 
-    The buffer is in the engine's order: the best fragment goes first and
-    only fragments that may run where it runs join it.
+    The best fragments head the batches (each batch's first fragment is one
+    of the ``free_batches`` best), and the following ones are dealt in turn
+    to the batches of their placement: the batch that starts first does not
+    hold all the best fragments while another thread runs worse ones.
+    What finds no room stays in the buffer.
     """
-    if not buffer or size <= 0:
+    size = batch_size(len(buffer), free_batches, max_batch)
+    if size == 0:
         return []
-    placement = buffer[0].placement
-    taken: list[Entry] = []
+    count = min(free_batches, -(-len(buffer) // size))
+    batches: list[list[Entry]] = []
+    open_by_placement: dict[Placement, collections.deque[list[Entry]]] = {}
     kept: list[Entry] = []
     for entry in buffer:
-        if len(taken) < size and entry.placement == placement:
-            taken.append(entry)
-        else:
+        if len(batches) < count:
+            batch = [entry]
+            batches.append(batch)
+            if size > 1:
+                open_by_placement.setdefault(entry.placement, collections.deque()).append(batch)
+            continue
+        turn = open_by_placement.get(entry.placement)
+        if not turn:
             kept.append(entry)
+            continue
+        batch = turn.popleft()
+        batch.append(entry)
+        if len(batch) < size:
+            turn.append(batch)
     buffer[:] = kept
-    return taken
+    return batches
 
 
 class Fate(enum.Enum):

@@ -59,7 +59,7 @@ import cloudpickle
 
 from e3suite.config import ConfigError, ExecutorSpec
 from e3suite.executors.base import FragmentOutcome, FragmentStarted, FragmentTask
-from e3suite.executors.dask_batches import MAX_BATCH, Batch, Entry, Fate, batch_size, fate_after_loss, take_batch
+from e3suite.executors.dask_batches import MAX_BATCH, Batch, Entry, Fate, fate_after_loss, form_batches
 from e3suite.executors.dask_cluster import ClusterHandle, open_cluster
 from e3suite.executors.dask_facts import hash_files
 from e3suite.executors.dask_placement import dumps_task, eligible_workers, fragment_resources
@@ -270,9 +270,9 @@ class DaskExecutor:
         """
         given = [p for p in self._pending if p.task.index not in self._given_back_since_wait]
         self._pending = [p for p in self._pending if p.task.index in self._given_back_since_wait]
-        for entry in given:
-            self._given_back_since_wait.add(entry.task.index)
-            self._pending_since.setdefault(entry.task.index, entry.since)
+        for pending in given:
+            self._given_back_since_wait.add(pending.task.index)
+            self._pending_since.setdefault(pending.task.index, pending.since)
         outcomes = [self._unstarted(p.task, -1, p.submitted, "not placed yet") for p in given]
         buffered, self._buffer = self._buffer, []
         for entry in buffered:
@@ -388,8 +388,11 @@ class DaskExecutor:
     def _dispatch(self) -> None:
         """Send buffered fragments as batches, while batch slots are free."""
         while self._buffer and self._free:
-            size = batch_size(len(self._buffer), len(self._free), self.max_batch)
-            self._send(take_batch(self._buffer, size))
+            batches = form_batches(self._buffer, len(self._free), self.max_batch)
+            if not batches:
+                break
+            for entries in batches:
+                self._send(entries)
 
     def _send(self, entries: list[Entry]) -> None:
         assert self.handle is not None and entries

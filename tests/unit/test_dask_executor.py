@@ -8,6 +8,7 @@ with psutil that nothing the test started survives it.
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -221,7 +222,7 @@ def test_ready_fragments_go_in_batches_with_the_same_outcomes(tmp_path: Path, no
     for slot in range(4):
         runs = sorted((o.start, o.end) for o in outcomes.values() if o.slot == slot)
         assert len(runs) == 10
-        assert all(end <= next_start for (_, end), (next_start, _) in zip(runs, runs[1:]))
+        assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(runs))
 
 
 def test_few_ready_fragments_are_not_held_in_one_batch(tmp_path: Path, no_survivors: None) -> None:
