@@ -24,6 +24,7 @@ import errno
 import fcntl
 import json
 import os
+import queue
 import shutil
 import threading
 import time
@@ -426,49 +427,35 @@ class _WriterThread:
     """Runs batches of writes one after the other, in the order they were put."""
 
     def __init__(self) -> None:
-        self._batches: list[list[Callable[[], None]]] = []
-        self._busy = False
-        self._stopping = False
+        # A C-level queue: a hand-over costs the engine no Python-level lock dance.
+        self._queue: queue.SimpleQueue[list[Callable[[], None]] | threading.Event | None] = queue.SimpleQueue()
         self.failure: str | None = None  # an unexpected exception of a write
-        self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="e3suite-results-writer", daemon=True)
         self._thread.start()
 
     def put(self, batch: list[Callable[[], None]]) -> None:
-        with self._cond:
-            self._batches.append(batch)
-            self._cond.notify_all()
+        self._queue.put(batch)
 
     def wait_idle(self) -> None:
-        with self._cond:
-            while self._batches or self._busy:
-                self._cond.wait()
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait()
 
     def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
+        self._queue.put(None)
         self._thread.join()
 
     def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._batches and not self._stopping:
-                    self._cond.wait()
-                if not self._batches:
-                    return
-                batch = self._batches.pop(0)
-                self._busy = True
+        while (item := self._queue.get()) is not None:
+            if isinstance(item, threading.Event):
+                item.set()  # everything put before it is written
+                continue
             try:
-                for write in batch:
+                for write in item:
                     if self.failure is None:
                         write()  # OSErrors are kept by the writes themselves (ResultsWriter.error)
             except Exception as exc:  # a bug: nothing more is written, the run says why
                 self.failure = f"cannot write the results: {type(exc).__name__}: {exc}"
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
 
 
 def index_entry(result: TestResult, record: str) -> dict[str, Any]:
