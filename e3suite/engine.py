@@ -193,6 +193,9 @@ class Engine(Retries):
             timeout = HOUSEKEEPING_PERIOD
             if waiting_retry:
                 timeout = max(0.0, min(timeout, self.retry_timers[0][0] - now))
+            # Before waiting: the journal writes what this turn told (see
+            # ResultsWriter), the progress line and status file catch up.
+            bus.housekeeping(time.monotonic())
             for outcome in executor.wait(timeout):
                 self._complete(outcome)
             # After the ends: a worker starts the fragment queued behind the
@@ -204,7 +207,6 @@ class Engine(Retries):
                 # start is not run (running fragments finish).
                 for outcome in executor.take_back_queued():
                     self._complete(outcome)
-            bus.housekeeping(time.monotonic())
 
     def _fill_slots(self) -> None:
         if self.stop_reason is not None:
