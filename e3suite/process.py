@@ -386,6 +386,8 @@ def _supervise(
             # poll() takes a C int of milliseconds (24.8 days at most): a longer
             # timeout (timeout: 1.0e+9) wakes up once a day for nothing.
             events = poller.poll(None if wait_for is None else max(0, int(min(wait_for, 86400.0) * 1000) + 1))
+            # Its exit in the same batch: a zombie has no memory left to sample.
+            exiting = exited or any(fd == pidfd for fd, _ in events)
             for fd, event in events:
                 if fd == pidfd:
                     poller.unregister(pidfd)
@@ -407,7 +409,7 @@ def _supervise(
                     else:
                         poller.unregister(fd)
                         open_fds.discard(fd)
-                        if not exited:  # often the command closing it as it exits: a last look
+                        if not exiting:  # often the command closing it as it exits: a last look
                             sampled_peak = max(sampled_peak, _high_water(pid))
     finally:
         if pidfd >= 0:
