@@ -56,6 +56,13 @@ class _Entry:
     submitted: float  # time.time()
     hard_deadline: float | None = None  # time.monotonic(): the worker is killed whatever it does
     start_reported: bool = False  # take_started() told the engine it began
+    started_at: float | None = None  # its start (time.monotonic()), once the board showed it
+
+    def start_time(self, board: SlotBoard, slot: int) -> float | None:
+        """When it started, from the board until it has (a start never changes: one lock round only)."""
+        if self.started_at is None:
+            self.started_at = board.start_time(slot, self.task.index)
+        return self.started_at
 
 
 class _Worker:
@@ -170,7 +177,7 @@ class MultiprocessScheduler:
         for slot, entry in self._running.items():
             if entry.start_reported:
                 continue
-            at = self._board.start_time(slot, entry.task.index)
+            at = entry.start_time(self._board, slot)
             if at is None:
                 continue
             entry.start_reported = True
@@ -222,7 +229,7 @@ class MultiprocessScheduler:
             # Behind the fragment that started first: likely the first to end.
             slot = min(
                 (s for s in self._running if s not in self._queued),
-                key=lambda s: self._board.start_time(s, self._running[s].task.index) or math.inf,
+                key=lambda s: self._running[s].start_time(self._board, s) or math.inf,
             )
             worker = self._workers[slot]
             assert worker is not None
@@ -372,7 +379,7 @@ class MultiprocessScheduler:
         outcomes = []
         for slot, entry in list(self._running.items()):
             timeout = entry.task.timeout
-            started = self._board.start_time(slot, entry.task.index) if timeout is not None else None
+            started = entry.start_time(self._board, slot) if timeout is not None else None
             if timeout is None or started is None or now < started + timeout:
                 continue
             worker = self._workers[slot]
@@ -405,7 +412,7 @@ class MultiprocessScheduler:
             if entry.hard_deadline is not None:
                 deadlines.append(entry.hard_deadline)
                 continue
-            started = self._board.start_time(slot, entry.task.index)
+            started = entry.start_time(self._board, slot)
             # Not started yet: its worker is about to; look again shortly.
             deadlines.append(started + entry.task.timeout if started is not None else now + 0.05)
         return min(deadlines) if deadlines else None
