@@ -13,6 +13,7 @@ class only wires them and turns errors into exit codes:
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import gc
 import os
@@ -133,6 +134,7 @@ class Testsuite:
             self.options = parser.parse_args(argv)
         except SystemExit as exc:  # --help, --version, usage errors
             return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
+        _cheap_exit()
         try:
             return self._main()
         except (ConfigurationError, discovery.SelectionError, ConfigError, store.ResultsDirBusy) as exc:
@@ -547,6 +549,24 @@ class Testsuite:
         if any(r.status is not None and r.status.is_failure for r in self.results):
             return int(self.options.failure_exit_code)
         return 0
+
+
+_EXIT_HOOKED = False
+
+
+def _cheap_exit() -> None:
+    """At the interpreter's exit, spare the last garbage collection over a run's objects.
+
+    Python's finalization walks every tracked object once more: 0.55 s after
+    a 10,000-testcase run (W5) on this machine, 25 ms after 200. Frozen
+    objects are not walked: everything the run built is frozen once the
+    process is about to end, when nothing can use it again. Only at exit:
+    a program that calls ``main()`` and goes on is not affected.
+    """
+    global _EXIT_HOOKED
+    if not _EXIT_HOOKED:
+        _EXIT_HOOKED = True
+        atexit.register(gc.freeze)
 
 
 def _rotate_results(output_dir: Path) -> Path:
