@@ -56,6 +56,9 @@ class Testcase:
     #: problems worth a word that do not stop the testcase (a likely typo of
     #: a key): printed when the run starts and written at the top of its log
     warnings: list[str] = field(default_factory=list)
+    #: top-level lists and mappings of test.yaml holding items YAML typed
+    #: (``cmd: [true]``), as written (see ``yaml_reader.load_with_written``)
+    written: dict[str, Any] = field(default_factory=dict)
 
 
 def find_testcase_dirs(tests_root: Path) -> list[tuple[str, Path]]:
@@ -193,26 +196,33 @@ def _is_variant(test_id: str, dir_id: str) -> bool:
 
 def read_test_yaml(test_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
     """(mapping, None) or (None, one-line reason)."""
+    data, error, _ = _read_test_yaml(test_dir)
+    return data, error
+
+
+def _read_test_yaml(test_dir: Path) -> tuple[dict[str, Any] | None, str | None, dict[str, Any]]:
+    """``read_test_yaml``, and the items YAML typed as written (``yaml_reader.load_with_written``)."""
     path = test_dir / TEST_YAML
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return None, f"cannot read {path}: {exc}"
+        return None, f"cannot read {path}: {exc}", {}
     try:
-        data = yaml_reader.load(text)  # PyYAML's safe loader, without PyYAML for the plain subset
+        # PyYAML's safe loader, without PyYAML for the plain subset
+        data, written = yaml_reader.load_with_written(text)
     except yaml_reader.DuplicateKeyError as exc:
         first, second = exc.first_line, exc.line
         where = f"on lines {first} and {second}" if first != second else f"twice on line {first}"
-        return None, f"{path}:{second}:{exc.column}: duplicate key {exc.key!r} {where}"
+        return None, f"{path}:{second}:{exc.column}: duplicate key {exc.key!r} {where}", {}
     except yaml_reader.YamlSyntaxError as exc:
         if exc.line is not None:
-            return None, f"{path}:{exc.line}:{exc.column}: invalid YAML: {exc.problem}"
-        return None, f"{path}: invalid YAML: {exc.problem}"
+            return None, f"{path}:{exc.line}:{exc.column}: invalid YAML: {exc.problem}", {}
+        return None, f"{path}: invalid YAML: {exc.problem}", {}
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        return None, f"{path}: test.yaml must be a mapping, not a {type(data).__name__}"
-    return data, None
+        return None, f"{path}: test.yaml must be a mapping, not a {type(data).__name__}", {}
+    return data, None, written
 
 
 def load_testcase(
@@ -263,10 +273,10 @@ def load_testcases(
     the combination whose values read as given. Control conditions are
     evaluated per testcase, with ``matrix`` among the names.
     """
-    test_env, error = read_test_yaml(test_dir)
+    test_env, error, written = _read_test_yaml(test_dir)
     if test_env is None:
         return [Testcase(dir_id, test_dir, error=error)]
-    case = Testcase(dir_id, test_dir, test_env=test_env)
+    case = Testcase(dir_id, test_dir, test_env=test_env, written=written)
     yaml_path = test_dir / TEST_YAML
     driver_name = test_env.get("driver", default_driver)
     if driver_name is None:
@@ -295,7 +305,7 @@ def load_testcases(
             cases = [
                 Testcase(
                     matrix.variant_id(dir_id, c), test_dir, test_env, case.driver_class, matrix=c,
-                    warnings=case.warnings,
+                    warnings=case.warnings, written=written,
                 )
                 for c in combinations
             ]

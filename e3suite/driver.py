@@ -242,6 +242,9 @@ class TestDriver:
         self.options = options
         self.matrix = dict(matrix or {})
         self.fragments: list[FragmentSpec] = []
+        #: test.yaml's lists and mappings holding items YAML typed, as written
+        #: (``cmd: [true]`` -> ``{"cmd": ["true"]}``); set by planning
+        self.test_yaml_written: dict[str, Any] = {}
 
     @property
     def working_dir(self) -> Path:

@@ -130,6 +130,8 @@ class _PlanBuilder:
                 self.options,
                 case.matrix,
             )
+            if case.written:
+                driver.test_yaml_written = case.written
             driver.add_fragments()
         except Exception as exc:  # a driver bug must not stop the run
             name = case.driver_class.__name__

@@ -61,6 +61,32 @@ def load(text: str) -> Any:
         return _pyyaml_load(text)
 
 
+def load_with_written(text: str) -> tuple[Any, dict[str, list[str] | dict[str, str]]]:
+    """``load(text)``, and the top-level lists and mappings holding scalars YAML typed, as written.
+
+    ``cmd: [true, 1.50]`` gives ``{"cmd": ["true", "1.50"]}`` beside the
+    typed ``[True, 1.5]``, so that a driver wanting the text (ShellDriver)
+    need not read the file again. Empty when PyYAML read the text, or when
+    every item is a string already.
+    """
+    try:
+        value, written = _Reader(text).document()
+    except _Unsupported:
+        return _pyyaml_load(text), {}
+    kept: dict[str, list[str] | dict[str, str]] = {}
+    if isinstance(value, dict) and isinstance(written, dict):
+        for key, typed in value.items():
+            items = typed.values() if isinstance(typed, dict) else typed if isinstance(typed, list) else None
+            if items is None or all(isinstance(item, str) for item in items):
+                continue
+            text_items = written.get(key)
+            if isinstance(text_items, (list, dict)):
+                texts = text_items.values() if isinstance(text_items, dict) else text_items
+                if all(isinstance(t, str) for t in texts):
+                    kept[key] = text_items
+    return value, kept
+
+
 def written_scalars(text: str, key: str) -> list[str] | dict[str, str] | None:
     """The items of top-level ``key`` (a list or mapping of scalars) as written, without YAML's typing.
 

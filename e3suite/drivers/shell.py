@@ -77,26 +77,34 @@ class ShellDriver(ClassicDriver):
         cmd = self.test_env["cmd"]
         if isinstance(cmd, str):
             return matrix.substitute(cmd, self.matrix)
-        items = source_text(self.test_dir, "cmd", cmd)
+        items = source_text(self.test_dir, "cmd", cmd, self._written("cmd"))
         return [matrix.substitute(item, self.matrix) for item in items]
+
+    def _written(self, key: str) -> Any:
+        # A matrix variant substitutes in the text, not in test_env: the
+        # written items are those of the one test.yaml all variants share.
+        return getattr(self, "test_yaml_written", {}).get(key)
 
     def yaml_env(self) -> dict[str, str] | None:
         env = self.test_env.get("env")
         if not env:
             return None
-        texts = source_text(self.test_dir, "env", env)
+        texts = source_text(self.test_dir, "env", env, self._written("env"))
         return {str(k): matrix.substitute(v, self.matrix) for k, v in texts.items()}
 
 
-def source_text(test_dir: Path, key: str, value: Any) -> Any:
+def source_text(test_dir: Path, key: str, value: Any, known: Any = None) -> Any:
     """``value`` (a list or mapping of scalars) with each scalar as written.
 
     Strings are already as written, so test.yaml is only composed again (a
-    parse without type resolution) when some item is not a string.
+    parse without type resolution) when some item is not a string, and
+    the items as written are not ``known`` from discovery's reading.
     """
     items = value.values() if isinstance(value, dict) else value
     if all(isinstance(item, str) for item in items):
         return value
+    if known is not None and len(known) == len(value) and isinstance(known, dict) == isinstance(value, dict):
+        return known
     path = test_dir / "test.yaml"
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
