@@ -20,50 +20,107 @@ know the engine, executors or reports.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from e3suite.model import FragmentState, TestResult, TestStatus
 
+_set = object.__setattr__
 
-@dataclass(frozen=True)
-class RunStarted:
+
+class _Event:
+    """Immutable, compared, hashed and shown field by field, as ``@dataclass(frozen=True)`` would.
+
+    Written by hand: every run imports this module, and each frozen
+    dataclass compiles six methods with ``exec`` at import (about 4 million
+    instructions, 0.8 ms, per class; docs/performance.md, Start-up).
+    """
+
+    # Each subclass lists its fields in its constructor's order, which
+    # __reduce__ and __repr__ follow: not sorted (RUF023 is off here).
+    __slots__: ClassVar[tuple[str, ...]] = ()
+    kind: ClassVar[str]
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._values() == other._values()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__qualname__}({fields})"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), self._values()
+
+
+class RunStarted(_Event):
+    __slots__ = ("info",)
     kind: ClassVar[str] = "run_started"
     info: dict[str, Any]  # start, version, argv, cwd, host, python, jobs, tests_dir, selection...
 
+    def __init__(self, info: dict[str, Any]) -> None:
+        _set(self, "info", info)
 
-@dataclass(frozen=True)
-class TestDiscovered:
+
+class TestDiscovered(_Event):
+    __slots__ = ("test_id",)
     kind: ClassVar[str] = "test_discovered"
     test_id: str
 
     __test__ = False
 
+    def __init__(self, test_id: str) -> None:
+        _set(self, "test_id", test_id)
 
-@dataclass(frozen=True)
-class FragmentQueued:
+
+class FragmentQueued(_Event):
     """Handed to the executor: it may wait behind another fragment in a worker."""
 
+    __slots__ = ("index", "fragment_id", "test_id", "attempt")
     kind: ClassVar[str] = "fragment_queued"
     index: int
     fragment_id: str
     test_id: str
     attempt: int
 
+    def __init__(self, index: int, fragment_id: str, test_id: str, attempt: int) -> None:
+        _set(self, "index", index)
+        _set(self, "fragment_id", fragment_id)
+        _set(self, "test_id", test_id)
+        _set(self, "attempt", attempt)
 
-@dataclass(frozen=True)
-class FragmentWaiting:
+
+class FragmentWaiting(_Event):
     """Ready, but admission holds it back: for what (a resource, a lock, slots, a serial fragment)."""
 
+    __slots__ = ("index", "fragment_id", "test_id", "reason")
     kind: ClassVar[str] = "fragment_waiting"
     index: int
     fragment_id: str
     test_id: str
     reason: str
 
+    def __init__(self, index: int, fragment_id: str, test_id: str, reason: str) -> None:
+        _set(self, "index", index)
+        _set(self, "fragment_id", fragment_id)
+        _set(self, "test_id", test_id)
+        _set(self, "reason", reason)
 
-@dataclass(frozen=True)
-class FragmentStarted:
+
+class FragmentStarted(_Event):
+    __slots__ = ("index", "fragment_id", "test_id", "attempt", "slot", "time", "pid")
     kind: ClassVar[str] = "fragment_started"
     index: int
     fragment_id: str
@@ -73,9 +130,20 @@ class FragmentStarted:
     time: float  # time.time() of its real start
     pid: int | None
 
+    def __init__(
+        self, index: int, fragment_id: str, test_id: str, attempt: int, slot: int, time: float, pid: int | None
+    ) -> None:
+        _set(self, "index", index)
+        _set(self, "fragment_id", fragment_id)
+        _set(self, "test_id", test_id)
+        _set(self, "attempt", attempt)
+        _set(self, "slot", slot)
+        _set(self, "time", time)
+        _set(self, "pid", pid)
 
-@dataclass(frozen=True)
-class FragmentEnded:
+
+class FragmentEnded(_Event):
+    __slots__ = ("index", "fragment_id", "test_id", "attempt", "state", "slot", "start", "end", "error")
     kind: ClassVar[str] = "fragment_ended"
     index: int
     fragment_id: str
@@ -85,13 +153,35 @@ class FragmentEnded:
     slot: int | None
     start: float | None
     end: float | None
-    error: str | None = None
+    error: str | None
+
+    def __init__(
+        self,
+        index: int,
+        fragment_id: str,
+        test_id: str,
+        attempt: int,
+        state: FragmentState,
+        slot: int | None,
+        start: float | None,
+        end: float | None,
+        error: str | None = None,
+    ) -> None:
+        _set(self, "index", index)
+        _set(self, "fragment_id", fragment_id)
+        _set(self, "test_id", test_id)
+        _set(self, "attempt", attempt)
+        _set(self, "state", state)
+        _set(self, "slot", slot)
+        _set(self, "start", start)
+        _set(self, "end", end)
+        _set(self, "error", error)
 
 
-@dataclass(frozen=True)
-class AttemptFailed:
+class AttemptFailed(_Event):
     """An attempt of a testcase failed and the testcase will be tried again."""
 
+    __slots__ = ("test_id", "attempt", "attempts", "status", "message", "delay", "rerun")
     kind: ClassVar[str] = "attempt_failed"
     test_id: str
     attempt: int  # the attempt that failed, 1 for the first
@@ -101,24 +191,51 @@ class AttemptFailed:
     delay: float  # seconds before the next attempt starts
     rerun: tuple[str, ...]  # the fragments run again
 
+    def __init__(
+        self,
+        test_id: str,
+        attempt: int,
+        attempts: int,
+        status: TestStatus,
+        message: str,
+        delay: float,
+        rerun: tuple[str, ...],
+    ) -> None:
+        _set(self, "test_id", test_id)
+        _set(self, "attempt", attempt)
+        _set(self, "attempts", attempts)
+        _set(self, "status", status)
+        _set(self, "message", message)
+        _set(self, "delay", delay)
+        _set(self, "rerun", rerun)
 
-@dataclass(frozen=True)
-class TestFinished:
+
+class TestFinished(_Event):
     """A testcase's verdict was decided and is final."""
 
+    __slots__ = ("result",)
     kind: ClassVar[str] = "test_finished"
     result: TestResult
 
     __test__ = False
 
+    def __init__(self, result: TestResult) -> None:
+        _set(self, "result", result)
 
-@dataclass(frozen=True)
-class RunEnded:
+
+class RunEnded(_Event):
+    __slots__ = ("end", "duration", "interrupted", "stop_reason")
     kind: ClassVar[str] = "run_ended"
     end: float
     duration: float
     interrupted: bool
-    stop_reason: str | None = None
+    stop_reason: str | None
+
+    def __init__(self, end: float, duration: float, interrupted: bool, stop_reason: str | None = None) -> None:
+        _set(self, "end", end)
+        _set(self, "duration", duration)
+        _set(self, "interrupted", interrupted)
+        _set(self, "stop_reason", stop_reason)
 
 
 Event = (
