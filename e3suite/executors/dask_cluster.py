@@ -39,11 +39,52 @@ class ClusterHandle:
     submitted_at: float | None = None  # time.time() the batch jobs were submitted
 
     def close(self) -> None:
+        jobs = _batch_job_ids(self.cluster)
         with contextlib.suppress(Exception):
             self.client.close(timeout=10)
         if self.cluster is not None:
             with contextlib.suppress(Exception):
                 self.cluster.close(timeout=30)
+        if jobs:
+            _wait_jobs_gone(jobs, timeout=30.0)
+
+
+def _batch_job_ids(cluster: Any) -> list[str]:
+    """The Slurm job ids of a dask-jobqueue cluster's workers (none for other clusters)."""
+    if type(cluster).__name__ != "SLURMCluster":
+        return []
+    with contextlib.suppress(Exception):
+        return [str(job.job_id) for job in dict(cluster.workers).values() if getattr(job, "job_id", None)]
+    return []
+
+
+#: Slurm job states of a job that holds nothing any more.
+_ENDED_JOB_STATES = {
+    "BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT",
+}
+
+
+def _wait_jobs_gone(jobs: list[str], timeout: float) -> None:
+    """Wait until ``squeue`` no longer lists ``jobs``: cancelled jobs stay COMPLETING a moment.
+
+    Without this, a user's ``squeue`` just after the run still shows them,
+    and a next run may find the node busy. Bounded; a Slurm that does not
+    answer is left as it is.
+    """
+    import subprocess
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            listed = subprocess.run(
+                ["squeue", "-h", "-o", "%T", "-j", ",".join(jobs)], capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            return
+        # squeue fails ("Invalid job id") once every job has left its memory.
+        if listed.returncode != 0 or not set(listed.stdout.split()) - _ENDED_JOB_STATES:
+            return
+        time.sleep(0.2)
 
 
 def describe(spec: ExecutorSpec) -> str:
