@@ -47,6 +47,7 @@ from e3suite.reports.progress import ProgressListener
 from e3suite.reports.status import StatusSink
 from e3suite.reports.status_keys import status_keys
 from e3suite.reports.terminal import TerminalReporter
+from e3suite.results_lock import ResultsDirBusy
 from e3suite.version import __version__
 
 # Imported where used: a plain run shards nothing, compares with no previous
@@ -137,7 +138,7 @@ class Testsuite:
         _cheap_exit()
         try:
             return self._main()
-        except (ConfigurationError, discovery.SelectionError, ConfigError, store.ResultsDirBusy) as exc:
+        except (ConfigurationError, discovery.SelectionError, ConfigError, ResultsDirBusy) as exc:
             print(f"e3suite: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         except Exception as exc:
