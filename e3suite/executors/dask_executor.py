@@ -14,8 +14,8 @@ when few fragments are ready (see ``batch_size``). Dask's ``priority``
 follows the order they were formed in.
 
 Each fragment of a batch announces its start and sends its outcome as Dask
-events (dask_worker.run_one): the engine has them as they happen, not at
-the batch's end. A fragment of a batch may be revoked before it starts
+events (dask_worker.run_one, received by dask_inbox.Inbox on Dask's
+threads): the engine has them as they happen, not at the batch's end. A fragment of a batch may be revoked before it starts
 (dask_worker.revoke): when the engine takes queued fragments back (a
 worker thread idle while fragments wait in another's batch, or scheduling
 stopped at a failure limit) and when an interruption stops the run.
@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import os
 import pickle
 import select
 import sys
@@ -62,6 +61,7 @@ from e3suite.executors.base import FragmentOutcome, FragmentStarted, FragmentTas
 from e3suite.executors.dask_batches import MAX_BATCH, Batch, Entry, Fate, fate_after_loss, form_batches
 from e3suite.executors.dask_cluster import ClusterHandle, open_cluster
 from e3suite.executors.dask_facts import hash_files
+from e3suite.executors.dask_inbox import Inbox, drain
 from e3suite.executors.dask_placement import dumps_task, eligible_workers, fragment_resources
 from e3suite.executors.dask_pool import WorkerPool
 from e3suite.executors.dask_worker import (
@@ -137,13 +137,7 @@ class DaskExecutor:
         self._pending: list[_Pending] = []
         self._ready: list[FragmentOutcome] = []  # outcomes decided here, for the next wait
         self._started: list[FragmentStarted] = []
-        # Filled on Dask's event loop, emptied by the engine's thread (deque operations are atomic).
-        self._events: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
-        self._done: collections.deque[tuple[Any, Any]] = collections.deque()
-        # Written by the engine's thread, read on Dask's loop (dict operations are atomic).
-        self._size_of: dict[str, int] = {}  # Dask key -> fragments in the batch
-        self._key_of: dict[int, str] = {}  # ticket -> Dask key of its batch
-        self._outcomes_seen: collections.Counter[str] = collections.Counter()  # Dask key -> outcome events
+        self._inbox = Inbox()  # what Dask's threads hand over
         self._lost: collections.Counter[int] = collections.Counter()  # fragment index -> worker failures
         self._given_back: dict[int, int] = {}  # fragment index -> given back after a worker loss, unstarted
         self._given_back_since_wait: set[int] = set()  # pending fragments take_back_queued returned
@@ -154,9 +148,6 @@ class DaskExecutor:
         self._next_refresh = 0.0
         self._wakeup_fd: int | None = None
         self._hurry = False
-        self._pipe_r, self._pipe_w = os.pipe()
-        os.set_blocking(self._pipe_r, False)
-        os.set_blocking(self._pipe_w, False)
 
     # -- Executor protocol -------------------------------------------------
 
@@ -177,8 +168,9 @@ class DaskExecutor:
             self.handle = None
             why = f"{type(exc).__name__}: {exc}"
             raise ConfigError(f"executor {self.spec.name!r}: cannot prepare its workers: {why}") from None
-        client.subscribe_topic(start_topic(self.run_id), self._on_start)
-        client.subscribe_topic(outcome_topic(self.run_id), self._on_outcome)
+        self._inbox.client = client
+        client.subscribe_topic(start_topic(self.run_id), self._inbox.on_start)
+        client.subscribe_topic(outcome_topic(self.run_id), self._inbox.on_outcome)
         self.pool.refresh(client)
         self._threads = self.pool.threads(client)
         if self.handle.allowed_failures > 0:
@@ -216,14 +208,14 @@ class DaskExecutor:
         self._given_back_since_wait.clear()
         now = time.monotonic()
         until = max(0.0, self._next_housekeeping - now) if self._needs_housekeeping() else None
-        if outcomes or self._done or self._events:
+        if outcomes or self._inbox.has_news():
             timeout = 0
         if until is not None:
             timeout = until if timeout is None else min(timeout, until)
-        fds = [self._pipe_r] + ([self._wakeup_fd] if self._wakeup_fd is not None else [])
+        fds = [self._inbox.fileno()] + ([self._wakeup_fd] if self._wakeup_fd is not None else [])
         readable, _, _ = select.select(fds, [], [], timeout)
         for fd in readable:
-            _drain(fd)
+            drain(fd)
         outcomes.extend(self._collect())
         if self._needs_housekeeping() and time.monotonic() >= self._next_housekeeping:
             self._next_housekeeping = time.monotonic() + HOUSEKEEPING_PERIOD
@@ -319,7 +311,7 @@ class DaskExecutor:
                                                     error="interrupted"))
                 else:
                     outcomes.append(self._unstarted(entry.task, batch.slot, entry.submitted, "interrupted"))
-        self._events.clear()
+        self._inbox.drop_events()
         self._batches.clear()
         self._free = list(range(self.slots - 1, -1, -1))
         return outcomes
@@ -350,10 +342,8 @@ class DaskExecutor:
             if handle.cluster is not None:
                 # The workers are gone; what they ran on this host must be too.
                 sweep_orphans(self.pool.pids_on_this_host())
-        for fd in (self._pipe_r, self._pipe_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self._pipe_r = self._pipe_w = -1
+        self._inbox.client = None
+        self._inbox.close()
 
     # -- placement and batches -----------------------------------------------
 
@@ -405,16 +395,14 @@ class DaskExecutor:
         key = f"e3suite-{self._seq}-{self.run_id}-{entries[0].task.fragment_id}{more}"
         batch = Batch(key, slot, entries)
         self._batches[key] = batch
-        self._size_of[key] = len(entries)
-        for entry in entries:
-            self._key_of[entry.ticket] = key
+        self._inbox.expect(key, [entry.ticket for entry in entries])
         restrict, resources = entries[0].placement
         batch.future = self.handle.client.submit(
             run_batch, [(e.ticket, e.payload) for e in entries], slot, self.run_id, str(self.root_dir),
             key=key, pure=False, priority=-self._seq, workers=list(restrict) if restrict else None,
             allow_other_workers=False, resources=dict(resources) or None,
         )
-        batch.future.add_done_callback(self._on_done)
+        batch.future.add_done_callback(self._inbox.on_done)
 
     def _not_placed(self, task: FragmentTask, submitted: float, reason: str, at_once: bool) -> FragmentOutcome:
         when = "on any worker of this cluster" if at_once else f"within {self.max_pending_time:g} s"
@@ -457,56 +445,12 @@ class DaskExecutor:
                         self._end_batch(batch)
         return outcomes
 
-    # -- events and completions (Dask's loop) ----------------------------------
-
-    def _on_start(self, event: Any) -> None:
-        message = event[1] if isinstance(event, tuple) else event
-        if isinstance(message, dict):
-            self._events.append(("start", message))
-
-    def _on_outcome(self, event: Any) -> None:
-        message = event[1] if isinstance(event, tuple) else event
-        if isinstance(message, dict) and isinstance(message.get("data"), bytes):
-            key = self._key_of.get(int(message.get("t", -1)))
-            if key is not None:
-                self._outcomes_seen[key] += 1
-            self._events.append(("outcome", message))
-            self._wake()
-
-    def _on_done(self, future: Any) -> None:
-        # Called in Dask's callback thread. A batch's result is fetched only
-        # when some of its outcomes did not come as events, on the client's
-        # event loop, after the events that came before it.
-        handle = self.handle
-        if handle is not None:
-            handle.client.loop.add_callback(self._fetch, handle.client, future)
-
-    async def _fetch(self, client: Any, future: Any) -> None:
-        data: Any = None
-        everything_came = self._outcomes_seen.get(future.key, 0) >= self._size_of.get(future.key, 1)
-        if future.status == "error" or (future.status == "finished" and not everything_came):
-            try:
-                data = await client.gather(future, asynchronous=True)
-            except BaseException as exc:  # the batch's Dask error (KilledWorker...), or a lost connection
-                data = exc
-        self._done.append((future, data))
-        self._wake()
-
-    def _wake(self) -> None:
-        with contextlib.suppress(OSError):
-            os.write(self._pipe_w, b"x")
-
     # -- completions (the engine's thread) ---------------------------------------
 
     def _collect(self) -> list[FragmentOutcome]:
-        # Batches done first: a batch's events came before its end, so
-        # those taken now are all in the events taken after.
-        done = []
-        while self._done:
-            done.append(self._done.popleft())
+        done, events = self._inbox.take()
         outcomes = []
-        while self._events:
-            kind, message = self._events.popleft()
+        for kind, message in events:
             entry = self._entries.get(int(message.get("t", -1)))
             if entry is None or entry.batch is None:
                 continue  # already decided (interrupted, timed out, given back)
@@ -606,7 +550,7 @@ class DaskExecutor:
     def _forget(self, entry: Entry) -> None:
         """``entry`` has its outcome (or is given back): it no longer counts against the window."""
         self._entries.pop(entry.ticket, None)
-        self._key_of.pop(entry.ticket, None)
+        self._inbox.forget_ticket(entry.ticket)
         batch = entry.batch
         if batch is not None and entry in batch.open:
             batch.open.remove(entry)
@@ -614,8 +558,7 @@ class DaskExecutor:
     def _end_batch(self, batch: Batch) -> None:
         if self._batches.pop(batch.key, None) is not None:
             self._free.append(batch.slot)
-            self._size_of.pop(batch.key, None)
-            self._outcomes_seen.pop(batch.key, None)
+            self._inbox.forget_batch(batch.key)
 
     def _failed(self, entry: Entry, slot: int, error: str) -> FragmentOutcome:
         start = entry.started or entry.submitted
@@ -679,10 +622,3 @@ class DaskExecutor:
         assert self.handle is not None
         self.pool.refresh(self.handle.client)
 
-
-def _drain(fd: int) -> None:
-    try:
-        while os.read(fd, 4096):
-            pass
-    except (BlockingIOError, InterruptedError, OSError):
-        pass
