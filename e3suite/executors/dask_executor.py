@@ -15,10 +15,11 @@ follows the order they were formed in.
 
 Each fragment of a batch announces its start and sends its outcome as Dask
 events (dask_worker.run_one, received by dask_inbox.Inbox on Dask's
-threads): the engine has them as they happen, not at the batch's end. A fragment of a batch may be revoked before it starts
-(dask_worker.revoke): when the engine takes queued fragments back (a
-worker thread idle while fragments wait in another's batch, or scheduling
-stopped at a failure limit) and when an interruption stops the run.
+threads): the engine has them as they happen, not at the batch's end. A
+fragment of a batch may be revoked before it starts (dask_worker.revoke):
+when the engine takes queued fragments back (a worker thread idle while
+fragments wait in another's batch, or scheduling stopped at a failure
+limit) and when an interruption stops the run.
 
 Placement: every worker publishes its facts when it joins (dask_pool.py);
 a fragment whose testcase ``requires:`` facts (or whose driver's

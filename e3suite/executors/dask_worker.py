@@ -17,6 +17,9 @@
   when it is interrupted: it stops new fragments of the run from starting
   and kills the process trees of the commands this worker started.
 - ``sweep_orphans``: kills commands whose worker died (tagged with its pid).
+- ``start_guardian``: a process that kills the commands a worker process
+  leaves when it dies, however it dies (distributed ends a LocalCluster's
+  workers with ``os._exit`` when a SIGKILLed engine leaves them).
 
 It must never decide verdicts, write results, or raise into Dask for the
 fragment's sake: every problem becomes a FAILED outcome.
@@ -38,6 +41,7 @@ from typing import Any
 import cloudpickle
 from distributed import WorkerPlugin, get_worker
 
+import e3suite.guardian as guardian
 import e3suite.process as process
 from e3suite.executors.base import FragmentOutcome, FragmentTask, run_fragment
 from e3suite.executors.dask_facts import probe_facts
@@ -63,6 +67,7 @@ class E3suiteWorkerPlugin(WorkerPlugin):
         add_to_path(self.root_dir)
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+        start_guardian()
         worker.e3suite_facts = self.facts()
 
     def facts(self) -> dict[str, Any]:
@@ -255,6 +260,19 @@ def kill_commands(run_id: str, grace: float, settle: float = 3.0) -> int:
             break
         time.sleep(0.05)
     return killed
+
+
+#: This worker process's guardian (e3suite.guardian): it kills the commands
+#: we leave when we die, however we die. We hold its stdin until then.
+_guardian: Any = None
+
+
+def start_guardian() -> None:
+    """Start this worker process's guardian, once (the plugin is set up again for each run)."""
+    global _guardian
+    with _lock:
+        if _guardian is None or _guardian.poll() is not None:
+            _guardian = guardian.start()
 
 
 def forget_run(run_id: str) -> None:
