@@ -95,9 +95,7 @@ class Testsuite:
 
     def __init__(self, root_dir: str | os.PathLike[str] | None = None) -> None:
         if root_dir is None:
-            module = sys.modules.get(type(self).__module__)
-            module_file = getattr(module, "__file__", None)
-            root_dir = Path(module_file).resolve().parent if module_file else Path.cwd()
+            root_dir = _default_root(type(self))
         self.root_dir = Path(root_dir)
         self.options = argparse.Namespace()
         self.results: list[TestResult] = []
@@ -553,6 +551,18 @@ class Testsuite:
 
 
 _EXIT_HOOKED = False
+
+
+def _default_root(cls: type) -> Path:
+    """The directory of the module defining ``cls``: the testsuite's script, as a rule.
+
+    ``Testsuite()`` itself (no subclass) is defined in e3suite's package:
+    then the script that runs it (``__main__``), or the current directory.
+    """
+    module_file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+    if cls.__module__ == __name__ or module_file is None:
+        module_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    return Path(module_file).resolve().parent if module_file else Path.cwd()
 
 
 def _cheap_exit() -> None:

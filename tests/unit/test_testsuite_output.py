@@ -34,3 +34,17 @@ def test_closed_stdout_stops_the_output_not_the_run(tmp_path: Path) -> None:
     assert b"Traceback" not in err
     index = json.loads((suite / "out" / "new" / "index.json").read_text())
     assert len(index["results"]) == 40
+
+
+def test_testsuite_itself_finds_its_tests_beside_the_script(tmp_path: Path) -> None:
+    """``Testsuite().main()`` with no subclass: the tests are beside the script, wherever it runs from."""
+    suite = tmp_path / "suite"
+    (suite / "tests" / "hello").mkdir(parents=True)
+    (suite / "tests" / "hello" / "test.yaml").write_text("description: x\n")
+    (suite / "testsuite.py").write_text(
+        "import sys\nfrom e3suite import Testsuite\nsys.exit(Testsuite().main())\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, str(suite / "testsuite.py"), "--list"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "hello\n", "")
