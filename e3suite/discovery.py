@@ -30,6 +30,10 @@ TEST_YAML = "test.yaml"
 SKIPPED_DIRS = frozenset({".git", ".svn", "CVS", ".hg", "__pycache__"})
 
 
+#: Test types of e3suite.drivers, named in the error of a testsuite that does not map them.
+_STOCK_DRIVERS = {"shell": "e3suite.drivers.ShellDriver", "diff": "e3suite.drivers.DiffDriver"}
+
+
 class SelectionError(Exception):
     """A positional argument selects no testcase (a usage error)."""
 
@@ -285,6 +289,9 @@ def load_testcases(
     if not isinstance(driver_name, str) or driver_name not in driver_map:
         known = ", ".join(sorted(driver_map)) or "none"
         case.error = f"{yaml_path}: unknown driver {driver_name!r} (known: {known})"
+        stock = _STOCK_DRIVERS.get(driver_name) if isinstance(driver_name, str) else None
+        if stock is not None:
+            case.error += f"; the stock one is mapped with test_driver_map = {{{driver_name!r}: {stock}}}"
         return [case]
     case.driver_class = driver_map[driver_name]
     problem = schema.validate(test_env, case.driver_class.test_yaml_schema)

@@ -91,6 +91,15 @@ def test_driver_resolution(tmp_path: Path) -> None:
     assert load_testcase("t", tmp_path, {"dummy": Dummy}, "dummy").driver_class is Dummy
 
 
+def test_a_stock_driver_not_mapped_says_how_to_map_it(tmp_path: Path) -> None:
+    (tmp_path / "test.yaml").write_text("driver: shell\ncmd: [true]\n")
+    error = load_testcase("t", tmp_path, {}, None).error or ""
+    assert error.endswith(
+        "unknown driver 'shell' (known: none); the stock one is mapped with "
+        "test_driver_map = {'shell': e3suite.drivers.ShellDriver}"
+    )
+
+
 def test_the_duplicate_key_check_keeps_the_c_parser() -> None:
     import yaml
 
