@@ -174,14 +174,54 @@ def _scheduler(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> Clu
     from distributed import Client
 
     address = str(spec.get("address"))
+    refused = _refused(address)
+    if refused is not None:
+        raise ConfigError(f"executor {spec.name!r}: cannot reach the Dask scheduler at {address}: {refused}")
     try:
         client = Client(address, timeout=timeout)
     except OSError as exc:
         raise ConfigError(f"executor {spec.name!r}: cannot reach the Dask scheduler at {address}: {exc}") from None
-    client.wait_for_workers(1, timeout=timeout)
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except (OSError, TimeoutError):
+        client.close()
+        raise ConfigError(
+            f"executor {spec.name!r}: the Dask scheduler at {address} has no worker (waited {timeout:g} s)"
+        ) from None
     # Its own setting, not ours: an external scheduler is shared and left as it is.
     theirs = client.run_on_scheduler(_scheduler_allowed_failures)
     return ClusterHandle(client, None, None, int(theirs))
+
+
+def _refused(address: str) -> str | None:
+    """Why a TCP scheduler address cannot be connected to at all, at once; None when it may be.
+
+    distributed's Client retries a refused connection until its timeout
+    (120 s by default): a wrong port or host is said in a second instead.
+    Only refusals and unknown hosts are decided here; a host that does not
+    answer is left to the Client's timeout.
+    """
+    import socket
+    import urllib.parse
+
+    parsed = urllib.parse.urlsplit(address if "://" in address else f"tcp://{address}")
+    if parsed.scheme not in ("tcp", "tls"):
+        return None
+    try:
+        host, port = parsed.hostname, parsed.port
+    except ValueError as exc:
+        return f"not a host:port address ({exc})"
+    if host is None or port is None:
+        return "not a host:port address"
+    try:
+        with socket.create_connection((host, port), timeout=5):
+            return None
+    except ConnectionRefusedError:
+        return "connection refused (is a scheduler listening on that port?)"
+    except socket.gaierror as exc:
+        return f"unknown host {host!r} ({exc.strerror})"
+    except OSError:
+        return None  # a timeout, no route: let the Client try and say so
 
 
 def _scheduler_allowed_failures(dask_scheduler: Any) -> int:
@@ -343,8 +383,6 @@ def _scheduler_config(allowed_failures: int) -> dict[str, Any]:
         "distributed.scheduler.worker-saturation": 1.0,
         "distributed.admin.tick.limit": "30s",
     }
-
-
 
 
 def _is_loopback(host: str) -> bool:

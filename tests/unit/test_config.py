@@ -10,6 +10,7 @@ import pytest
 
 from e3suite.config import (
     ConfigError,
+    ExecutorSpec,
     config_schema,
     load_config,
     max_pending_time,
@@ -123,3 +124,23 @@ def test_reading_a_dask_configuration_imports_no_dask(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[-1] == "[]"
     assert "2 SLURM batch job(s) (sbatch) in queue debug" in out
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("tcp://127.0.0.1:1", "connection refused (is a scheduler listening on that port?)"),
+        ("127.0.0.1:1", "connection refused"),
+        ("tcp://127.0.0.1", "not a host:port address"),
+        ("tcp://no-such-host.invalid:8786", "unknown host 'no-such-host.invalid'"),
+    ],
+)
+def test_a_scheduler_that_cannot_be_reached_is_said_at_once(address: str, message: str) -> None:
+    """Not after the Client's 120 s of retries: a refused port or an unknown host is known at once."""
+    pytest.importorskip("distributed")
+    from e3suite.executors.dask_cluster import open_cluster
+
+    spec = ExecutorSpec("dask-scheduler", "dask-scheduler", {"address": address})
+    with pytest.raises(ConfigError) as caught:
+        open_cluster(spec, allowed_failures=0)
+    assert f"cannot reach the Dask scheduler at {address}: {message}" in str(caught.value)
