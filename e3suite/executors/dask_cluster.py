@@ -26,6 +26,8 @@ from e3suite.config import ConfigError, ExecutorSpec, cpu_count
 
 #: How long a cluster may take to give its first worker (key ``start_timeout``).
 DEFAULT_START_TIMEOUT = 120.0
+#: How long an SSH host's workers wait for a scheduler that no longer answers before they end.
+SSH_DEATH_TIMEOUT = 60
 
 
 @dataclass
@@ -38,8 +40,14 @@ class ClusterHandle:
     allowed_failures: int  # the scheduler's: a fragment runs on at most allowed_failures + 1 workers
     submitted_at: float | None = None  # time.time() the batch jobs were submitted
 
+    watch: str | None = None  # the name of the EngineWatch plugin on a remote scheduler (dask_watch.py)
+
     def close(self) -> None:
         jobs = _batch_job_ids(self.cluster)
+        if self.watch is not None:
+            # A normal end: the scheduler must not close itself when we leave.
+            with contextlib.suppress(Exception):
+                self.client.unregister_scheduler_plugin(self.watch)
         with contextlib.suppress(Exception):
             self.client.close(timeout=10)
         if self.cluster is not None:
@@ -237,7 +245,12 @@ def _ssh(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> ClusterHa
         connect["username"] = spec.get("user")
     if spec.get("key"):
         connect["client_keys"] = [spec.get("key")]
-    worker_options: dict[str, Any] = {"nthreads": int(spec.get("threads_per_worker", 1))}
+    worker_options: dict[str, Any] = {
+        "nthreads": int(spec.get("threads_per_worker", 1)),
+        # A scheduler host that dies (or an unreachable network) ends the
+        # workers after this long, instead of leaving them waiting for ever.
+        "death_timeout": SSH_DEATH_TIMEOUT,
+    }
     scheduler_options: dict[str, Any] = {
         "port": 0, "dashboard_address": "127.0.0.1:0", "dashboard": False, "allowed_failures": allowed_failures
     }
@@ -258,10 +271,27 @@ def _ssh(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> ClusterHa
     try:
         client = Client(cluster, timeout=timeout)
         client.wait_for_workers(len(hosts) - 1, timeout=timeout)
+        watch = _watch_engine(client)
     except BaseException:
         cluster.close()
         raise
-    return ClusterHandle(client, cluster, len(hosts) - 1, allowed_failures)
+    return ClusterHandle(client, cluster, len(hosts) - 1, allowed_failures, watch=watch)
+
+
+def _watch_engine(client: Any) -> str | None:
+    """Make the remote scheduler close its cluster if this engine dies (dask_watch.py); the plugin's name.
+
+    None when the scheduler's host cannot load it (e3suite not installed
+    there): the run goes on, unwatched, as a plain SSHCluster would.
+    """
+    from e3suite.executors.dask_watch import EngineWatch
+
+    plugin = EngineWatch(client.id)
+    try:
+        client.register_plugin(plugin)
+    except Exception:
+        return None
+    return plugin.name
 
 
 def _jobqueue_cluster(spec: ExecutorSpec, allowed_failures: int) -> Any:
