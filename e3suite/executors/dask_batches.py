@@ -12,7 +12,9 @@ batches only when more fragments are buffered than batch slots are free
 (``batch_size``); the best fragments head the batches.
 
 ``fate_after_loss`` decides what becomes of a batch's fragments when its
-worker was lost (Dask's ``KilledWorker``).
+worker was lost (Dask's ``KilledWorker``); ``overdue`` finds the running
+fragments the engine must give up on (their worker did not end them in
+time).
 
 Pure bookkeeping: nothing here talks to Dask, runs a fragment or decides a
 verdict.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,3 +148,19 @@ def fate_after_loss(batch: Batch, given_back: dict[int, int], tries: int) -> dic
             given_back[entry.task.index] = given_back.get(entry.task.index, 0) + 1
             fates[entry.ticket] = Fate.AGAIN
     return fates
+
+
+def overdue(batches: Iterable[Batch], now: float, margin: float) -> list[tuple[Batch, Entry]]:
+    """Fragments running for longer than their timeout plus ``margin`` since their start was announced.
+
+    ``now`` is a ``time.monotonic()``; the list is a copy: the caller may
+    forget the entries it returns.
+    """
+    return [
+        (batch, entry)
+        for batch in list(batches)
+        for entry in list(batch.open)
+        if entry.task.timeout is not None
+        and entry.seen_running is not None
+        and now - entry.seen_running >= entry.task.timeout + margin
+    ]

@@ -51,7 +51,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +58,11 @@ import cloudpickle
 
 from e3suite.config import ConfigError, ExecutorSpec
 from e3suite.executors.base import FragmentOutcome, FragmentStarted, FragmentTask
-from e3suite.executors.dask_batches import MAX_BATCH, Batch, Entry, Fate, fate_after_loss, form_batches
+from e3suite.executors.dask_batches import MAX_BATCH, Batch, Entry, Fate, fate_after_loss, form_batches, overdue
 from e3suite.executors.dask_cluster import ClusterHandle, open_cluster
 from e3suite.executors.dask_facts import hash_files
 from e3suite.executors.dask_inbox import Inbox, drain
-from e3suite.executors.dask_placement import dumps_task, eligible_workers, fragment_resources
+from e3suite.executors.dask_placement import PendingFragments, dumps_task, eligible_workers, fragment_resources
 from e3suite.executors.dask_pool import WorkerPool
 from e3suite.executors.dask_worker import (
     NOT_STARTED,
@@ -86,15 +85,6 @@ WORKER_REFRESH_PERIOD = 2.0
 #: Beyond a fragment's timeout and kill grace: the time its worker gets to
 #: end it itself before the engine gives up on it.
 COMMAND_MARGIN = 2.0
-
-
-@dataclass
-class _Pending:
-    """A fragment no worker can take yet."""
-
-    task: FragmentTask
-    since: float  # time.monotonic()
-    submitted: float  # time.time()
 
 
 class DaskExecutor:
@@ -135,14 +125,12 @@ class DaskExecutor:
         self._buffer: list[Entry] = []  # accepted, not sent yet, in the engine's order
         self._entries: dict[int, Entry] = {}  # ticket -> an entry without an outcome (buffered or in a batch)
         self._batches: dict[str, Batch] = {}  # Dask key -> batch in Dask
-        self._pending: list[_Pending] = []
+        self._pending = PendingFragments()
         self._ready: list[FragmentOutcome] = []  # outcomes decided here, for the next wait
         self._started: list[FragmentStarted] = []
         self._inbox = Inbox()  # what Dask's threads hand over
         self._lost: collections.Counter[int] = collections.Counter()  # fragment index -> worker failures
         self._given_back: dict[int, int] = {}  # fragment index -> given back after a worker loss, unstarted
-        self._given_back_since_wait: set[int] = set()  # pending fragments take_back_queued returned
-        self._pending_since: dict[int, float] = {}  # index -> when it started pending (given back meanwhile)
         self._tickets = 0
         self._seq = 0
         self._next_housekeeping = 0.0
@@ -200,13 +188,13 @@ class DaskExecutor:
 
     def submit(self, task: FragmentTask) -> None:
         # A fragment given back while pending keeps the time it has waited.
-        since = self._pending_since.pop(task.index, None)
+        since = self._pending.since(task.index)
         self._place(task, time.monotonic() if since is None else since, time.time())
 
     def wait(self, timeout: float | None) -> list[FragmentOutcome]:
         self._dispatch()
         outcomes, self._ready = self._ready, []
-        self._given_back_since_wait.clear()
+        self._pending.new_turn()
         now = time.monotonic()
         until = max(0.0, self._next_housekeeping - now) if self._needs_housekeeping() else None
         if outcomes or self._inbox.has_news():
@@ -261,12 +249,7 @@ class DaskExecutor:
         at most once between two ``wait`` calls: the engine may submit them
         again at once, and they keep the time they have been pending.
         """
-        given = [p for p in self._pending if p.task.index not in self._given_back_since_wait]
-        self._pending = [p for p in self._pending if p.task.index in self._given_back_since_wait]
-        for pending in given:
-            self._given_back_since_wait.add(pending.task.index)
-            self._pending_since.setdefault(pending.task.index, pending.since)
-        outcomes = [self._unstarted(p.task, -1, p.submitted, "not placed yet") for p in given]
+        outcomes = [self._unstarted(p.task, -1, p.submitted, "not placed yet") for p in self._pending.give_back()]
         buffered, self._buffer = self._buffer, []
         for entry in buffered:
             self._entries.pop(entry.ticket, None)
@@ -277,8 +260,7 @@ class DaskExecutor:
     def interrupt(self) -> list[FragmentOutcome]:
         outcomes = self._ready + self._collect()
         self._ready = []
-        outcomes.extend(self._unstarted(p.task, -1, p.submitted, "interrupted") for p in self._pending)
-        self._pending.clear()
+        outcomes.extend(self._unstarted(p.task, -1, p.submitted, "interrupted") for p in self._pending.take_all())
         for entry in self._buffer:
             self._entries.pop(entry.ticket, None)
             outcomes.append(self._unstarted(entry.task, -1, entry.submitted, "interrupted"))
@@ -354,10 +336,10 @@ class DaskExecutor:
             if refusal is not None and self._all_joined():
                 self._ready.append(self._not_placed(task, submitted, refusal, at_once=True))
             else:
-                self._pending.append(_Pending(task, since, submitted))
+                self._pending.add(task, since, submitted)
             return
         if self.free_slots() <= 0:  # a pending fragment placed again while the window is full
-            self._pending.append(_Pending(task, since, submitted))
+            self._pending.add(task, since, submitted)
             return
         try:
             payload = dumps_task(task)
@@ -580,9 +562,8 @@ class DaskExecutor:
         if self._pending or not self._all_joined():
             self._refresh_workers()
         if self._pending:
-            pending, self._pending = self._pending, []
             now = time.monotonic()
-            for entry in pending:
+            for entry in self._pending.take_all():
                 eligible, refusal = eligible_workers(entry.task, self.pool.workers, self.pool.resources)
                 if eligible and self.free_slots() > 0:
                     self._place(entry.task, entry.since, entry.submitted)
@@ -591,7 +572,7 @@ class DaskExecutor:
                 elif now - entry.since >= self.max_pending_time:
                     outcomes.append(self._not_placed(entry.task, entry.submitted, refusal or "no free slot", False))
                 else:
-                    self._pending.append(entry)
+                    self._pending.add(entry.task, entry.since, entry.submitted)
         outcomes.extend(self._expire())
         return outcomes
 
@@ -601,20 +582,14 @@ class DaskExecutor:
         The rest of such a fragment's batch is revoked (its worker thread
         is stuck in the callback): given back, it runs elsewhere.
         """
-        now = time.monotonic()
         outcomes = []
-        for batch in list(self._batches.values()):
-            for entry in list(batch.open):
-                timeout = entry.task.timeout
-                if timeout is None or entry.seen_running is None:
-                    continue
-                if now - entry.seen_running < timeout + self.kill_grace + COMMAND_MARGIN + HOUSEKEEPING_PERIOD:
-                    continue
-                self._forget(entry)
-                error = f"timed out after {timeout:g} s (its Dask worker did not end it)"
-                outcomes.append(FragmentOutcome(entry.task.index, FragmentState.TIMEDOUT, batch.slot,
-                                                entry.started or entry.submitted, time.time(), error=error,
-                                                failure_reason=FailureReason.TIMEOUT))
+        margin = self.kill_grace + COMMAND_MARGIN + HOUSEKEEPING_PERIOD
+        for batch, entry in overdue(self._batches.values(), time.monotonic(), margin):
+            self._forget(entry)
+            error = f"timed out after {entry.task.timeout:g} s (its Dask worker did not end it)"
+            outcomes.append(FragmentOutcome(entry.task.index, FragmentState.TIMEDOUT, batch.slot,
+                                            entry.started or entry.submitted, time.time(), error=error,
+                                            failure_reason=FailureReason.TIMEOUT))
         if outcomes:
             outcomes.extend(self._revoke_unstarted())
         return outcomes

@@ -3,16 +3,17 @@
 ``eligible_workers`` matches a fragment's ``requires:`` (worker facts), its
 ``resources:`` (Dask worker resources) and its driver's ``can_run_on``
 against the workers that joined, and says why none fits; ``dumps_task``
-pickles the fragment for a worker.
+pickles the fragment for a worker; ``PendingFragments`` keeps those no
+worker can take yet, with the time each has waited.
 
-Pure functions of their arguments: nothing here talks to Dask or decides a
-verdict.
+Nothing here talks to Dask or decides a verdict.
 """
 
 from __future__ import annotations
 
 import pickle
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import cloudpickle
@@ -88,3 +89,52 @@ def fragment_resources(task: FragmentTask) -> dict[str, float]:
 
 def _pairs(mapping: dict[str, float]) -> str:
     return ", ".join(f"{k}={v:g}" for k, v in mapping.items())
+
+
+@dataclass
+class Pending:
+    """A fragment no worker can take yet."""
+
+    task: FragmentTask
+    since: float  # time.monotonic() it started waiting
+    submitted: float  # time.time()
+
+
+class PendingFragments:
+    """Fragments waiting outside Dask for a worker that satisfies them (at most ``max_pending_time``).
+
+    The engine may take them back (``give_back``) and submit them again at
+    once: each is given back at most once per turn of the engine's loop
+    (``new_turn``), and keeps the time it has waited (``since``).
+    """
+
+    def __init__(self) -> None:
+        self._items: list[Pending] = []
+        self._given_back: set[int] = set()  # indexes given back this turn
+        self._since: dict[int, float] = {}  # index -> when it started waiting, while given back
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def add(self, task: FragmentTask, since: float, submitted: float) -> None:
+        self._items.append(Pending(task, since, submitted))
+
+    def since(self, index: int) -> float | None:
+        """When fragment ``index``, submitted again after it was given back, started waiting."""
+        return self._since.pop(index, None)
+
+    def new_turn(self) -> None:
+        self._given_back.clear()
+
+    def give_back(self) -> list[Pending]:
+        """Those not given back already this turn, which leave the list."""
+        given = [p for p in self._items if p.task.index not in self._given_back]
+        self._items = [p for p in self._items if p.task.index in self._given_back]
+        for pending in given:
+            self._given_back.add(pending.task.index)
+            self._since.setdefault(pending.task.index, pending.since)
+        return given
+
+    def take_all(self) -> list[Pending]:
+        items, self._items = self._items, []
+        return items

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from e3suite.executors.base import FragmentTask
-from e3suite.executors.dask_batches import Batch, Entry, Fate, batch_size, fate_after_loss, form_batches
+from e3suite.executors.dask_batches import Batch, Entry, Fate, batch_size, fate_after_loss, form_batches, overdue
+from e3suite.executors.dask_placement import PendingFragments
 from e3suite.model import TestResult
 
 
@@ -68,3 +70,33 @@ def test_a_fragment_whose_start_never_came_is_given_back_a_bounded_number_of_tim
         batch = Batch("k", 0, [entry(0), entry(1)])
         fates.append(fate_after_loss(batch, given_back, tries=3)[100])
     assert fates == [Fate.AGAIN, Fate.AGAIN, Fate.AGAIN, Fate.LOST]
+
+
+def test_overdue_fragments_are_those_running_past_their_timeout_and_margin() -> None:
+    quick, slow, unstarted, untimed = entry(0), entry(1), entry(2), entry(3)
+    for e in (quick, slow, unstarted):
+        e.task = dataclasses.replace(e.task, timeout=10.0)
+    quick.seen_running, slow.seen_running, untimed.seen_running = 95.0, 80.0, 0.0
+    batch = Batch("k", 0, [quick, slow, unstarted, untimed])
+    assert overdue([batch], now=100.0, margin=5.0) == [(batch, slow)]  # 20 s >= 10 + 5
+    assert overdue([batch], now=100.0, margin=10.0) == [(batch, slow)]
+    assert overdue([batch], now=100.0, margin=10.5) == []
+
+
+def test_pending_fragments_are_given_back_once_a_turn_and_keep_their_wait() -> None:
+    pending = PendingFragments()
+    assert not pending
+    first, second = entry(0).task, entry(1).task
+    pending.add(first, since=1.0, submitted=10.0)
+    pending.add(second, since=2.0, submitted=20.0)
+    assert [p.task.index for p in pending.give_back()] == [0, 1]
+    assert not pending
+    # Submitted again at once by the engine: it keeps the time it has waited...
+    assert pending.since(0) == 1.0 and pending.since(0) is None
+    pending.add(first, since=1.0, submitted=10.0)
+    # ... and is not given back twice in one turn.
+    assert pending.give_back() == [] and bool(pending)
+    pending.new_turn()
+    assert [p.task.index for p in pending.give_back()] == [0]
+    pending.add(second, since=2.0, submitted=20.0)
+    assert [p.since for p in pending.take_all()] == [2.0] and not pending
