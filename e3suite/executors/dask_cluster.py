@@ -26,6 +26,8 @@ from e3suite.config import ConfigError, ExecutorSpec, cpu_count
 
 #: How long a cluster may take to give its first worker (key ``start_timeout``).
 DEFAULT_START_TIMEOUT = 120.0
+#: Messages and events Dask keeps for debugging, per stream and per topic (Dask's default: 1000).
+LOG_LENGTH = 100
 #: How long an SSH host's workers wait for a scheduler that no longer answers before they end.
 SSH_DEATH_TIMEOUT = 60
 
@@ -142,6 +144,14 @@ def open_cluster(spec: ExecutorSpec, allowed_failures: int) -> ClusterHandle:
             f"executor {spec.name!r} needs Dask: pip install 'e3suite[dask]' (distributed, dask-jobqueue)"
         ) from None
     timeout = float(spec.get("start_timeout", DEFAULT_START_TIMEOUT))
+    import dask
+
+    # For the whole process, before any comm opens: the client's and the
+    # scheduler's streams keep their last messages (and the scheduler its
+    # last events by topic) up to this many, for debugging. Outcomes travel
+    # as events of up to 16 KiB: at Dask's 1000, that was some 20 MiB of the
+    # engine's memory on a large run. Workers e3suite starts inherit it.
+    dask.config.set({"distributed.admin.low-level-log-length": LOG_LENGTH})
     opener = {"dask": _local, "dask-scheduler": _scheduler, "ssh": _ssh, "slurm": _batch, "pbs": _batch}[spec.type]
     try:
         handle = opener(spec, allowed_failures, timeout)
