@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from e3suite.config import Config, ExecutorSpec, max_pending_time, select_executor
+from e3suite.config import Config, ConfigError, ExecutorSpec, max_pending_time, select_executor
 from e3suite.options import GivenJobs
 
 if TYPE_CHECKING:
@@ -36,6 +36,11 @@ class ExecutorChoice:
 def choose(options: argparse.Namespace, root_dir: Path) -> ExecutorChoice:
     """The executor the options ask for; raise config.ConfigError for a bad configuration."""
     spec, config = select_executor(options, root_dir)
+    if spec.is_dask and getattr(options, "in_process", False):
+        raise ConfigError(
+            f"--in-process runs every fragment in the engine's own process: "
+            f"it cannot be used with the Dask executor {spec.name!r} ({spec.type})"
+        )
     shared = spec.get("shared_dir")
     if spec.is_dask and shared and getattr(options, "temp_dir", None) is None:
         # Working directories on the shared file system, seen by every host.

@@ -144,3 +144,11 @@ def test_a_scheduler_that_cannot_be_reached_is_said_at_once(address: str, messag
     with pytest.raises(ConfigError) as caught:
         open_cluster(spec, allowed_failures=0)
     assert f"cannot reach the Dask scheduler at {address}: {message}" in str(caught.value)
+
+
+def test_in_process_with_a_dask_executor_is_a_usage_error(tmp_path: Path) -> None:
+    from e3suite.executors.dask_setup import choose
+
+    with pytest.raises(ConfigError, match="--in-process .* cannot be used with the Dask executor 'dask'"):
+        choose(build_parser().parse_args(["--dask", "--in-process"]), tmp_path)
+    assert not choose(build_parser().parse_args(["--in-process"]), tmp_path).is_dask
