@@ -18,7 +18,7 @@ import os
 import subprocess
 import sys
 
-from e3suite.process_tree import TAG_VARIABLE, find_tagged, kill_process_tree
+from e3suite.process_tree import TAG_VARIABLE, kill_tagged
 
 #: Scans of the process table after the death: a tree being killed forks no more.
 _PASSES = 10
@@ -44,13 +44,7 @@ def guard(pid: int) -> int:
             pass
     except OSError:
         pass
-    killed = 0
-    for _ in range(_PASSES):
-        found = find_tagged(f"{pid}:")
-        if not found:
-            break
-        killed += kill_process_tree(list(found), grace=0)
-    return killed
+    return kill_tagged(f"{pid}:", _PASSES)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 import e3suite.process_tree as process_tree
-from e3suite.process_tree import TAG_VARIABLE, become_subreaper, find_tagged, kill_process_tree
+from e3suite.process_tree import TAG_VARIABLE, become_subreaper, find_tagged, kill_process_tree, kill_tagged
 
 #: Default cap of captured output, in bytes (head and tail halves kept).
 DEFAULT_OUTPUT_LIMIT = 1_000_000
@@ -566,5 +566,6 @@ __all__ = [
     "become_subreaper",
     "find_tagged",
     "kill_process_tree",
+    "kill_tagged",
     "run",
 ]

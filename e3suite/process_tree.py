@@ -384,3 +384,20 @@ def find_tagged(prefix: str | tuple[str, ...]) -> set[int]:
         if tag is not None and tag.startswith(prefix) and _is_live(int(entry)):
             found.add(int(entry))
     return found
+
+
+def kill_tagged(prefix: str | tuple[str, ...], passes: int = 10) -> int:
+    """Kill every process tree whose tag starts with ``prefix`` (or one of them); how many processes were killed.
+
+    One scan of /proc is not enough: a shell caught between fork and exec
+    makes a child after the scan passed. Killed processes fork no more, so
+    scanning again until a scan finds nothing (at most ``passes`` times)
+    catches every one.
+    """
+    killed = 0
+    for _ in range(passes):
+        found = find_tagged(prefix)
+        if not found:
+            break
+        killed += kill_process_tree(list(found), grace=0)
+    return killed

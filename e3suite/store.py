@@ -560,3 +560,18 @@ def load_record(run: LoadedRun, entry: dict[str, Any]) -> TestResult:
     result = TestResult(test, status, entry.get("message") or "")
     result.duration = entry.get("duration")
     return result
+
+
+def previous_durations(old_dir: Path) -> dict[str, float]:
+    """Durations of the previous run, for critical-path priorities (best effort)."""
+    try:
+        run = load_run(old_dir)
+    except (StoreError, OSError):
+        return {}
+    # To a tenth of a second: below that, durations are the machine's noise,
+    # and ordering by noise would make two runs of the same suite differ.
+    return {
+        str(e["test"]): round(float(e["duration"]), 1)
+        for e in run.entries
+        if isinstance(e.get("duration"), (int, float))
+    }

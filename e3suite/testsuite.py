@@ -359,7 +359,7 @@ class Testsuite:
     def history(self) -> dict[str, float]:
         """The previous run's durations (DIR/old), read once: priorities and estimates."""
         if self._history is None:
-            self._history = previous_durations(Path(self.options.output_dir) / "old")
+            self._history = store.previous_durations(Path(self.options.output_dir) / "old")
         return self._history
 
     def listeners(self, reporter: TerminalReporter) -> list[Sink]:
@@ -591,18 +591,3 @@ def _rotate_results(output_dir: Path) -> Path:
         return store.rotate(output_dir)
     except OSError as exc:
         raise ConfigurationError(f"cannot write results in {output_dir} (-o): {exc.strerror or exc}") from None
-
-
-def previous_durations(old_dir: Path) -> dict[str, float]:
-    """Durations of the previous run, for critical-path priorities (best effort)."""
-    try:
-        run = store.load_run(old_dir)
-    except (store.StoreError, OSError):
-        return {}
-    # To a tenth of a second: below that, durations are the machine's noise,
-    # and ordering by noise would make two runs of the same suite differ.
-    return {
-        str(e["test"]): round(float(e["duration"]), 1)
-        for e in run.entries
-        if isinstance(e.get("duration"), (int, float))
-    }

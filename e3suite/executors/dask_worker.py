@@ -284,12 +284,4 @@ def forget_run(run_id: str) -> None:
 def sweep_orphans(worker_pids: list[int]) -> int:
     """Kill the commands left by these (dead) worker processes of this host."""
     prefixes = tuple(f"{pid}:" for pid in worker_pids)
-    if not prefixes:
-        return 0
-    killed = 0
-    for _ in range(10):  # killed processes fork no more: scan until a scan finds nothing
-        orphans = process.find_tagged(prefixes)
-        if not orphans:
-            break
-        killed += process.kill_process_tree(list(orphans), grace=0)
-    return killed
+    return process.kill_tagged(prefixes) if prefixes else 0

@@ -455,20 +455,9 @@ class MultiprocessScheduler:
         self._workers[slot] = None
 
     def _sweep(self, worker_pids: list[int]) -> None:
-        """Kill the processes still carrying the tag of these (gone) workers.
-
-        One scan of /proc is not enough: a shell caught between fork and exec
-        makes a child after the scan passed. Killed processes fork no more,
-        so scanning again until a scan finds nothing catches every one.
-        """
-        if not worker_pids:
-            return
-        prefixes = tuple(f"{pid}:" for pid in worker_pids)
-        for _ in range(_SWEEP_PASSES):
-            orphans = process.find_tagged(prefixes)
-            if not orphans:
-                return
-            process.kill_process_tree(list(orphans), grace=0)
+        """Kill the processes still carrying the tag of these (gone) workers (see process.kill_tagged)."""
+        if worker_pids:
+            process.kill_tagged(tuple(f"{pid}:" for pid in worker_pids), _SWEEP_PASSES)
 
     def _outcome(
         self, task: FragmentTask, state: FragmentState, slot: int, start: float, error: str, details: str = ""

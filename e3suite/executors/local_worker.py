@@ -157,11 +157,7 @@ def worker_main(
     except WorkerExit:
         # The engine is gone: whatever any fragment of ours started goes
         # too, wherever it is now (setsid, adopted by init): by its tag.
-        for _ in range(3):
-            leftovers = process.find_tagged(tag)
-            if not leftovers:
-                break
-            process.kill_process_tree(list(leftovers), grace=0)
+        process.kill_tagged(tag, passes=3)
         os._exit(128 + signal.SIGTERM)
 
 
