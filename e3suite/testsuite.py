@@ -558,10 +558,16 @@ def _default_root(cls: type) -> Path:
 
     ``Testsuite()`` itself (no subclass) is defined in e3suite's package:
     then the script that runs it (``__main__``), or the current directory.
+    The script is ``sys.argv[0]`` when that is a file: a runner such as
+    ``python -m cProfile testsuite.py`` leaves its own module as
+    ``__main__`` (whose directory holds no tests) while it runs the script.
     """
-    module_file = getattr(sys.modules.get(cls.__module__), "__file__", None)
-    if cls.__module__ == __name__ or module_file is None:
-        module_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    module = cls.__module__
+    if module == __name__:
+        module = "__main__"
+    module_file = getattr(sys.modules.get(module), "__file__", None)
+    if module == "__main__" and sys.argv and sys.argv[0] and os.path.isfile(sys.argv[0]):
+        module_file = sys.argv[0]
     return Path(module_file).resolve().parent if module_file else Path.cwd()
 
 

@@ -48,3 +48,19 @@ def test_testsuite_itself_finds_its_tests_beside_the_script(tmp_path: Path) -> N
     proc = subprocess.run([sys.executable, str(suite / "testsuite.py"), "--list"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "hello\n", "")
+
+
+def test_a_profiler_running_the_script_finds_its_tests(tmp_path: Path) -> None:
+    """``python -m cProfile testsuite.py``: cProfile stays ``__main__``, the tests are beside the script."""
+    suite = tmp_path / "suite"
+    (suite / "tests" / "hello").mkdir(parents=True)
+    (suite / "tests" / "hello" / "test.yaml").write_text("driver: shell\ncmd: [true]\n")
+    (suite / "testsuite.py").write_text((ROOT / "drivers" / "sample_suite.py").read_text())
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    stats = tmp_path / "run.prof"
+    proc = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats), "testsuite.py", "-q"], cwd=suite,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    index = json.loads((suite / "out" / "new" / "index.json").read_text())
+    assert [(e["test"], e["status"]) for e in index["results"]] == [("hello", "PASS")]
+    assert stats.stat().st_size > 0
