@@ -65,8 +65,26 @@ class Testcase:
     written: dict[str, Any] = field(default_factory=dict)
 
 
+def id_text(name: str) -> str:
+    """``name`` (a file name, or an argument naming one) as text fit for an id.
+
+    Python decodes a file name that is not UTF-8 with lone surrogates
+    (``surrogateescape``), which no UTF-8 file, JSON document or XML report
+    can hold. In an id, each such byte is spelled ``\\xNN`` instead: ids
+    stay readable, stable and writable everywhere, while the testcase's
+    directory keeps its real name.
+    """
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that no file name decoding makes
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def find_testcase_dirs(tests_root: Path) -> list[tuple[str, Path]]:
-    """All (id, directory) pairs below ``tests_root``, sorted by id."""
+    """All (id, directory) pairs below ``tests_root``, sorted by id.
+
+    An id is made of the directory names, as ``id_text`` spells them.
+    """
     found: list[tuple[str, Path]] = []
     seen: set[tuple[int, int]] = set()
     # Iterative walk: deep trees must not hit the recursion limit.
@@ -96,7 +114,8 @@ def find_testcase_dirs(tests_root: Path) -> list[tuple[str, Path]]:
             reverse=True,
         )
         for entry in subdirs:
-            stack.append((f"{rel}/{entry.name}" if rel else entry.name, entry.path))
+            name = id_text(entry.name)
+            stack.append((f"{rel}/{name}" if rel else name, entry.path))
     found.sort(key=lambda item: item[0])
     return found
 
@@ -144,7 +163,8 @@ def select_testcases(
     variant_args: dict[str, list[tuple[str, dict[str, str]]]] = {}
     plain: list[str] = []
     for arg in patterns:
-        split = matrix.split_variant_id(arg) if arg not in by_id else None
+        text = id_text(arg)
+        split = matrix.split_variant_id(text) if text not in by_id else None
         if split is not None and split[0].rstrip("/") in by_id:
             variant_args.setdefault(split[0].rstrip("/"), []).append((arg, split[1]))
         else:
@@ -173,21 +193,21 @@ def _same_values(combination: dict[str, Any], values: dict[str, str]) -> bool:
 def _match_argument(
     arg: str, all_ids: list[str], id_set: set[str], root: Path, cwd: Path
 ) -> list[str]:
-    stripped = arg.rstrip("/")
+    stripped = id_text(arg).rstrip("/")
     if stripped in id_set:
         return [stripped]
     for base in (cwd, root):
         candidate = (base / arg).resolve()
         if candidate.is_dir():
             try:
-                rel = candidate.relative_to(root).as_posix()
+                rel = id_text(candidate.relative_to(root).as_posix())
             except ValueError:
                 continue
             if rel == ".":
                 return list(all_ids)
             return [i for i in all_ids if i == rel or i.startswith(rel + "/") or _is_variant(i, rel)]
     try:
-        regexp = re.compile(arg)
+        regexp = re.compile(id_text(arg))
     except re.error as exc:
         raise SelectionError(f"{arg!r} is neither a testcase, a directory nor a valid regexp: {exc}") from None
     return [i for i in all_ids if regexp.search(i)]

@@ -119,3 +119,16 @@ def test_a_likely_typo_of_a_common_key_is_a_warning_of_every_variant(tmp_path: P
     (tmp_path / "test.yaml").write_text("driver: dummy\nmatrix: {a: [x, y]}\ncontrl: []\n")
     variant = load_testcase("t[a=y]", tmp_path, {"dummy": Dummy}, None)
     assert variant.error is None and len(variant.warnings) == 1 and "did you mean 'control'?" in variant.warnings[0]
+
+
+def test_a_directory_name_that_is_not_utf8_gives_a_writable_id(tmp_path: Path) -> None:
+    """Its undecodable bytes are spelled ``\\xNN`` in the id; the directory keeps its name."""
+    raw = os.fsdecode(b"caf\xe9")
+    make(tmp_path, f"a/{raw}")
+    [(test_id, test_dir)] = find_testcase_dirs(tmp_path)
+    assert test_id == "a/caf\\xe9"
+    test_id.encode("utf-8")  # no lone surrogate left
+    assert test_dir == tmp_path / "a" / raw and (test_dir / "test.yaml").is_file()
+    # The name as a shell passes it (undecodable bytes), the id, a directory, a regexp.
+    for arg in (f"a/{raw}", "a/caf\\xe9", str(tmp_path / "a" / raw), "caf\\\\x"):
+        assert select_ids([test_id], [arg], tmp_path, tmp_path) == [test_id], arg

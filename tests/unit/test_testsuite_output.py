@@ -64,3 +64,19 @@ def test_a_profiler_running_the_script_finds_its_tests(tmp_path: Path) -> None:
     index = json.loads((suite / "out" / "new" / "index.json").read_text())
     assert [(e["test"], e["status"]) for e in index["results"]] == [("hello", "PASS")]
     assert stats.stat().st_size > 0
+
+
+def test_a_testcase_directory_whose_name_is_not_utf8_runs_and_is_reported(tmp_path: Path) -> None:
+    suite = tmp_path / "suite"
+    test_dir = suite / "tests" / os.fsdecode(b"caf\xe9")
+    test_dir.mkdir(parents=True)
+    (test_dir / "test.yaml").write_text("driver: shell\ncmd: [true]\n")
+    (suite / "testsuite.py").write_text((ROOT / "drivers" / "sample_suite.py").read_text())
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "testsuite.py", "-j1", "--progress", "none", "--junit", "junit.xml"],
+                          cwd=suite, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS   caf\\xe9\n" in proc.stdout
+    index = json.loads((suite / "out" / "new" / "index.json").read_text())
+    assert [r["test"] for r in index["results"]] == ["caf\\xe9"]
+    assert 'name="caf\\xe9"' in (suite / "junit.xml").read_text()
