@@ -56,6 +56,8 @@ def _colour(status: TestStatus) -> str:
 
 def _escape_table(keep: str) -> dict[int, str]:
     controls = [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029]  # the last two: line breaks to some
+    # Lone surrogates (a file name that is not UTF-8, as os.listdir decodes it): no stream can write them.
+    controls += range(0xD800, 0xE000)
     return {c: ascii(chr(c))[1:-1] for c in controls if chr(c) not in keep}
 
 
@@ -306,7 +308,14 @@ class TerminalReporter:
         if self._closed:
             return
         try:
-            self.stream.write(text)
+            try:
+                self.stream.write(text)
+            except UnicodeEncodeError:
+                # A log as written may hold what the stream's encoding cannot
+                # (a lone surrogate, or any non-ASCII text on an ASCII stream):
+                # spelled out rather than ending the run with a traceback.
+                encoding = getattr(self.stream, "encoding", None) or "utf-8"
+                self.stream.write(text.encode(encoding, "backslashreplace").decode(encoding, "replace"))
             self.stream.flush()
         except BrokenPipeError:
             self._closed = True

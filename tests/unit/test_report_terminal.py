@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 from report_support import DATA, check_snapshot, run_report
 
@@ -111,6 +112,24 @@ def test_off_a_terminal_logs_keep_their_bytes_but_lines_stay_lines() -> None:
     assert "".join(log) == "    | $ tool\n    | \x1b]0;retitled\x07\x1b[31mred\x1b[0m\tand a CR\r here\n"
     # The summary's failure list names it on one line too.
     assert "  FAIL   odd\\nid\\x1b[2J: clears\\x1b[2Jthe screen\\rand\\nsplits" in summary_lines([result, result])
+
+
+def test_lone_surrogates_never_stop_the_output_on_a_strict_stream() -> None:
+    """A driver's message or log naming a file whose name is not UTF-8 (``os.listdir``'s ``\\udce9``).
+
+    A UTF-8 locale's stdout is strict: such a character used to end the run with a traceback.
+    """
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", errors="strict")
+    reporter = TerminalReporter(stream=stream, show_error_output=True, no_color=True)
+    name = os.fsdecode(b"caf\xe9")
+    result = TestResult("a/b", TestStatus.ERROR, f"no such file {name}")
+    result.log = f"listing: {name}\n"
+    reporter.test_finished(result)
+    assert raw.getvalue().decode("utf-8") == (
+        "ERROR  a/b: no such file caf\\udce9\n"
+        "    | listing: caf\\udce9\n"
+    )
 
 
 def test_show_time_gives_the_cpu_and_peak_rss_of_a_testcase_commands() -> None:
