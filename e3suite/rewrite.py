@@ -60,6 +60,41 @@ def print_summary(
         stream.write(f"  {kind.value:<8} {test_id}: {_relative(path)}\n")
 
 
+def conflicts(results: Iterable[TestResult]) -> dict[str, list[str]]:
+    """Baselines that testcases would rewrite with different outputs: path -> their ids.
+
+    Matrix variants share their directory's baseline: when their refined
+    outputs differ, no content makes them all pass, and writing each in
+    turn leaves whichever came last (an accident of scheduling).
+    """
+    wanted: dict[str, dict[str, list[str]]] = {}
+    for result in results:
+        if FailureReason.DIFF not in result.failure_reasons or result.out is None:
+            continue
+        info = baseline.BaselineInfo.from_json(result.info.get("baseline"))
+        if info is None or info.regexp:
+            continue
+        wanted.setdefault(info.path, {}).setdefault(result.out, []).append(result.test_id)
+    return {
+        path: sorted(test_id for ids in outputs.values() for test_id in ids)
+        for path, outputs in sorted(wanted.items())
+        if len(outputs) > 1
+    }
+
+
+def conflict_message(path: str, test_ids: list[str]) -> str:
+    return (
+        f"{_relative(path)}: {', '.join(test_ids)} give different outputs for this one baseline; "
+        "refine their outputs (refiners) so that they agree"
+    )
+
+
+def print_conflicts(results: Iterable[TestResult], stream: TextIO) -> None:
+    """After a ``--rewrite`` run: the baselines that hold only one of the outputs written to them."""
+    for path, test_ids in conflicts(results).items():
+        stream.write(f"e3suite: warning: {conflict_message(path, test_ids)}: it now holds one of them\n")
+
+
 def relocate(
     info: baseline.BaselineInfo, test_id: str, tests_dir: Path | None
 ) -> baseline.BaselineInfo:
@@ -108,12 +143,14 @@ def rewrite_from_results(
     (see ``relocate``).
     """
     changes: list[tuple[baseline.RewriteAction, str, str]] = []
-    problems: list[str] = []
+    results = list(results)
+    conflicting = conflicts(results)
+    problems = [conflict_message(path, ids) + "; not written" for path, ids in conflicting.items()]
     for result in results:
         if FailureReason.DIFF not in result.failure_reasons or result.out is None:
             continue
         info = baseline.BaselineInfo.from_json(result.info.get("baseline"))
-        if info is None or info.regexp:
+        if info is None or info.regexp or info.path in conflicting:
             continue
         info = relocate(info, result.test_id, tests_dir)
         if info.test_dir and not Path(info.test_dir).is_dir():

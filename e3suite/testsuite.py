@@ -233,6 +233,7 @@ class Testsuite:
             import e3suite.rewrite as rewrite  # only --rewrite runs need the stock drivers' baselines
 
             rewrite.print_summary(rewrite.rewritten(self.results), sys.stdout)
+            rewrite.print_conflicts(self.results, sys.stderr)
         self.write_reports(shown_results_dir)
         return self.exit_code()
 

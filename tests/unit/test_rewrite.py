@@ -187,3 +187,28 @@ def test_an_output_over_the_cap_is_compared_and_rewritten_whole(tmp_path: Path) 
     run = run_suite(root, "-j1", "--rewrite")
     assert run.results["big"]["message"] == "output differs from test.out (baseline updated)"
     assert baseline.read_text() == expected
+
+
+def test_matrix_variants_that_disagree_on_their_shared_baseline(tmp_path: Path) -> None:
+    """No content passes both: the run warns, ``e3suite rewrite`` refuses rather than keep one by chance."""
+    files: dict[str, str | bytes] = {
+        "tests/m/test.yaml": "driver: diff\ncmd: [echo, 'v=${v}']\nmatrix: {v: [a, b]}\n",
+        "tests/m/test.out": "old\n",
+        "tests/agree/test.yaml": "driver: diff\ncmd: [echo, same]\nmatrix: {v: [a, b]}\n",
+    }
+    warning = (
+        "e3suite: warning: tests/m/test.out: m[v=a], m[v=b] give different outputs for this one baseline; "
+        "refine their outputs (refiners) so that they agree"
+    )
+    root = make_suite(tmp_path, files)
+    run = run_suite(root, "-j1")
+    assert run.code == 1
+    for args in (["rewrite", "--dry-run", "out/new"], ["rewrite", "out/new"]):
+        proc = run_e3suite(root, *args)
+        assert proc.returncode == 1, args
+        assert proc.stderr == "e3suite rewrite: error: " + warning[len("e3suite: warning: "):] + "; not written\n"
+        assert "created  agree[v=a]: tests/agree/test.out" in proc.stdout  # the others are still rewritten
+    assert (root / "tests" / "m" / "test.out").read_text() == "old\n"
+    assert (root / "tests" / "agree" / "test.out").read_text() == "same\n"
+    run = run_suite(root, "-j1", "--rewrite", "m")
+    assert warning + ": it now holds one of them\n" in run.stderr
