@@ -9,6 +9,7 @@ must never start processes or touch the results directory itself.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -292,6 +293,14 @@ class TestDriver:
         if isinstance(after, str):
             after = [after]
         names.add(name)
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+            or not math.isfinite(timeout) or timeout <= 0
+        ):  # a string was taken for no timeout at all, 0 or less for a timeout at once
+            raise DriverError(
+                f"fragment {name!r}: timeout={timeout!r}, expected a finite number of seconds greater than 0 "
+                "(None for no timeout)"
+            )
         if slots is not None and (not isinstance(slots, int) or slots < 1):
             raise DriverError(f"fragment {name!r}: slots={slots!r}, expected an integer of at least 1")
         if resources is not None:

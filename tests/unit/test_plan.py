@@ -88,3 +88,25 @@ def test_topological_order_is_linear_on_a_long_chain() -> None:
     steps = {f"s{i}": [f"s{i - 1}"] if i else [] for i in range(20_000)}
     plan = plan_of(case("chain", **steps))
     assert len(topological_order(plan.fragments)) == 20_000
+
+
+class Timed(TestDriver):
+    def add_fragments(self) -> None:
+        self.add_fragment("run", self.noop, timeout=self.test_env["timeout"])
+
+    def noop(self, ctx: FragmentContext) -> None:
+        pass
+
+
+def test_a_fragment_timeout_that_is_no_number_of_seconds_is_the_testcase_error() -> None:
+    """``timeout="5"`` used to mean no timeout at all, and ``0`` or ``-1`` a FAIL "timed out after -1.0 s"."""
+    values: dict[str, Any] = {
+        "str": "5", "zero": 0, "neg": -1.0, "inf": float("inf"), "nan": float("nan"), "bool": True,
+    }
+    cases = [Testcase(k, Path("/t") / k, {"timeout": v}, Timed) for k, v in values.items()]
+    cases.append(Testcase("ok", Path("/t/ok"), {"timeout": 0.5}, Timed))
+    plan = plan_of(*cases)
+    for key, value in values.items():
+        error = plan.tests[key].error
+        assert error is not None and f"fragment 'run': timeout={value!r}, expected a finite number" in error, key
+    assert plan.tests["ok"].error is None
