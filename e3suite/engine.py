@@ -92,6 +92,9 @@ class Engine(Retries):
         self.admission = Admission(jobs, self.capacities, lookahead=jobs)
         self.demands = [demand_of(f, plan.tests[f.test_id]) for f in fragments]
         self._told_waiting: dict[int, str] = {}
+        # Dependants in other testcases skipped by a failure, told once the
+        # failing testcase has its verdict (see _release).
+        self._later_skips: list[tuple[int, str]] = []
         self.retry_timers: list[tuple[float, int, str]] = []  # (due, sequence, test id)
         self.running = 0  # fragments handed to the executor (started, or queued in a worker)
         self.started = [False] * len(fragments)  # its start was told
@@ -398,6 +401,7 @@ class Engine(Retries):
                 self.values[index] = outcome.return_value
             test.stalled[index] = list(fragment.succs)
         self._settle(test)
+        self._skip_later_ones()
 
     def _settle(self, test: TestcaseState) -> None:
         """After one of its fragments ended: retry the testcase, let its failure spread, or finalize it."""
@@ -437,7 +441,18 @@ class Engine(Retries):
                 continue
             if message is None:
                 message = self._failure_message(fragment)
-            self._skip(succ, message)
+            if self.plan.fragments[succ].test_id != fragment.test_id:
+                # After the cause's own verdict: "SKIP b: dependency a:build
+                # failed" must not be printed before a's FAIL line.
+                self._later_skips.append((succ, message))
+            else:
+                self._skip(succ, message)
+
+    def _skip_later_ones(self) -> None:
+        while self._later_skips:  # a skipped testcase may release more when it ends
+            skips, self._later_skips = self._later_skips, []
+            for succ, message in skips:
+                self._skip(succ, message)
 
     def _failure_message(self, fragment: Fragment) -> str:
         state = self.states[fragment.index]

@@ -95,6 +95,21 @@ def test_failed_predecessor_skips_dependants_transitively(tmp_path: Path) -> Non
     }
 
 
+def test_a_failure_is_told_before_the_dependants_it_skips(tmp_path: Path) -> None:
+    """The terminal, the journal and the reports list verdicts as they are decided: the cause comes first."""
+    cases = [
+        Testcase("a", tmp_path, {"build": {"do": ["status FAIL"]}}, Scripted),
+        Testcase("b", tmp_path, {"run": {"after": ["a:build"], "do": ["status PASS"]}}, Scripted),
+        Testcase("c", tmp_path, {"run": {"after": ["b:run"], "do": ["status PASS"]}}, Scripted),
+    ]
+    ns = argparse.Namespace()
+    writer = ResultsWriter(tmp_path / "results")
+    engine = Engine(build_plan(cases, ns, tmp_path / "work"), InProcessExecutor(1), writer, ns)
+    order = [r.test_id for r in engine.run()]
+    writer.close()
+    assert order == ["a", "b", "c"]
+
+
 def test_failure_limit_skips_the_rest_under_their_own_ids(tmp_path: Path) -> None:
     tests = {f"t{i}": {"run": {"do": ["status FAIL"]}} for i in range(5)}
     results = run(tmp_path, tests, jobs=1, max_failures=2)
