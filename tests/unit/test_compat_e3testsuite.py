@@ -384,3 +384,88 @@ def test_scheduler_stops_after_too_many_consecutive_failures() -> None:
     ).run()
     assert collected == ["v0", "v1", "v2"]
     assert status.aborted_too_many_failures
+
+
+RUN_SUITE = '''
+import sys
+from e3.os.process import Run
+from e3.testsuite import Testsuite
+from e3.testsuite.driver import TestDriver
+from e3.testsuite.result import TestStatus
+
+
+class Direct(TestDriver):
+    """Two fragments sharing state (threads of the engine), commands by e3.os.process.Run."""
+
+    def add_test(self, dag):
+        self.add_fragment(dag, "build")
+        self.add_fragment(dag, "check", after=["build"])
+
+    def build(self, prev, slot):
+        self.status = Run(["sh", "-c", "sleep 300 & sleep 300"]).status
+
+    def check(self, prev, slot):
+        self.result.set_status(TestStatus.PASS if self.status == 0 else TestStatus.FAIL)
+        self.push_result()
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"direct": Direct}
+    default_driver = "direct"
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGKILL of the engine alone"])
+def test_commands_not_started_by_shell_die_with_a_threaded_run(how: str, tmp_path: Path) -> None:
+    """What a callback started itself (e3.os.process.Run) carries the engine's tag and dies with the run."""
+    import signal
+    import time
+
+    for name in ("a", "b"):
+        (tmp_path / "tests" / name).mkdir(parents=True)
+        (tmp_path / "tests" / name / "test.yaml").write_text("{}\n")
+    (tmp_path / "testsuite.py").write_text(textwrap.dedent(RUN_SUITE))
+    mark = uuid.uuid4().hex
+    env = dict(os.environ, **{compare.MARK: mark})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "e3suite", "e3", str(tmp_path / "testsuite.py"), "-o", str(tmp_path / "out"), "-j2"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # both testcases' commands started
+            if len([p for p in _marked(mark) if p.name() == "sleep"]) >= 4:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the commands never started")
+        proc.send_signal(signal.SIGINT if how == "SIGINT" else signal.SIGKILL)
+        proc.communicate(timeout=60)
+        deadline = time.monotonic() + 30
+        left = _live_marked(mark)
+        while left and time.monotonic() < deadline:
+            time.sleep(0.1)
+            left = _live_marked(mark)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        killed = compare.leftovers(mark)  # never leave them to the next tests
+    assert left == [], f"still running 30 s after the run ended: {killed}"
+
+
+def _live_marked(mark: str) -> list:
+    import psutil
+
+    live = []
+    for p in _marked(mark):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE:
+                live.append(p)
+        except psutil.Error:
+            continue
+    return live
