@@ -469,3 +469,38 @@ def _live_marked(mark: str) -> list:
         except psutil.Error:
             continue
     return live
+
+
+FAILING_SUITE = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver.classic import ClassicTestDriver
+
+
+class Fails(ClassicTestDriver):
+    def run(self):
+        self.shell(["sh", "-c", "echo the-log-line; exit 3"])
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"fails": Fails}
+    default_driver = "fails"
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+@pytest.mark.parametrize("option", [None, "-E", "--show-error-output"])
+def test_logs_of_failures_are_printed_only_with_show_error_output(option: str | None, tmp_path: Path) -> None:
+    """As under e3-testsuite: without -E only the result line, whatever stdout is (here a pipe)."""
+    (tmp_path / "tests" / "broken").mkdir(parents=True)
+    (tmp_path / "tests" / "broken" / "test.yaml").write_text("{}\n")
+    (tmp_path / "testsuite.py").write_text(textwrap.dedent(FAILING_SUITE))
+    args = [option] if option else []
+    proc = _e3(tmp_path / "testsuite.py", "-o", str(tmp_path / "out"), *args, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAIL   broken: non-zero status code" in proc.stdout
+    assert ("the-log-line" in proc.stdout) == (option is not None), proc.stdout

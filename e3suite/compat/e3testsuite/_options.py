@@ -94,7 +94,7 @@ def e3suite_options(args: argparse.Namespace) -> argparse.Namespace:
     options.jobs = jobs if jobs > 0 else (os.cpu_count() or 1)  # e3-testsuite's -j0
     options.output_dir = args.output_dir
     options.compare = args.old_output_dir
-    options.show_error_output = True if args.show_error_output else None
+    options.show_error_output = bool(args.show_error_output)  # e3-testsuite: logs only with -E
     options.show_time = bool(args.show_time_info)
     options.junit = args.junit or args.xunit_output
     options.html, options.json = args.html, args.json
