@@ -504,3 +504,38 @@ def test_logs_of_failures_are_printed_only_with_show_error_output(option: str | 
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "FAIL   broken: non-zero status code" in proc.stdout
     assert ("the-log-line" in proc.stdout) == (option is not None), proc.stdout
+
+
+DOT_SUITE = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver.classic import ClassicTestDriver
+
+
+class Cat(ClassicTestDriver):
+    def run(self):
+        self.shell(["cat", "data.txt"])
+
+
+class Suite(Testsuite):
+    test_driver_map = {"cat": Cat}  # tests_subdir is e3-testsuite's ".": the temporaries are in the tree
+    default_driver = "cat"
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+@pytest.mark.parametrize("temp", [["--dev-temp"], ["-t", ".", "--cleanup-mode", "none"]])
+def test_kept_working_directories_are_not_found_as_testcases(temp: list[str], tmp_path: Path) -> None:
+    """Working directories kept in the tests tree by a run are not testcases of the next run."""
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "test.yaml").write_text("{}\n")
+        (tmp_path / name / "data.txt").write_text("data\n")
+    (tmp_path / "testsuite.py").write_text(textwrap.dedent(DOT_SUITE))
+    for _ in range(2):
+        proc = _e3(tmp_path / "testsuite.py", *temp, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert sorted(_records(tmp_path / "out")) == ["a", "b"], proc.stdout

@@ -145,7 +145,7 @@ class Testsuite:
 
     def _write_list(self, filename: str) -> None:
         self.set_up()
-        tests, _ = _plan.find_tests(self, list(self._e3_main_object.args.sublist))
+        tests, _ = _plan.find_tests(self, list(self._e3_main_object.args.sublist), self.runner.options.temp_dir)
         entries = [{"test_name": t.test_name, "test_dir": t.test_dir, "test_matcher": t.test_matcher} for t in tests]
         with open(filename, "w") as f:
             json.dump(entries, f)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import traceback
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from e3suite.discovery import Testcase
 from e3suite.driver import TestDriver as E3suiteDriver
 
 SKIPPED_DIRS = (".git", ".svn", "CVS")
+#: how e3suite names a run's working root (tempfile.mkdtemp in e3suite.testsuite)
+WORKING_ROOT_PREFIX = "e3suite-"
 
 
 class E3Testcase(E3suiteDriver):
@@ -39,8 +42,20 @@ class E3Testcase(E3suiteDriver):
             self.add_fragment(name, callback, after)
 
 
-def find_tests(testsuite: Any, sublist: list[str]) -> tuple[list[ParsedTest], list[tuple[str, str, str]]]:
-    """(tests found, (name, directory, error) of probing errors and duplicates)."""
+def find_tests(
+    testsuite: Any, sublist: list[str], temp_dir: str | None = None
+) -> tuple[list[ParsedTest], list[tuple[str, str, str]]]:
+    """(tests found, (name, directory, error) of probing errors and duplicates).
+
+    The working roots of earlier runs (``e3suite-*`` in ``temp_dir``, the
+    directory e3suite makes them in) are never searched: kept ones
+    (``--dev-temp``, ``--cleanup-mode none``) hold copies of testcases, which
+    a tests directory that contains ``temp_dir`` (``tests_subdir = "."``
+    and ``--dev-temp``) would find again at every run. e3-testsuite empties
+    its fixed temporary directory before it searches; e3suite never
+    deletes there what is not its own.
+    """
+    working_parent = os.path.abspath(temp_dir or tempfile.gettempdir())
     found: dict[str, ParsedTest] = {}
     errors: list[tuple[str, str, str]] = []
     finders = testsuite.test_finders
@@ -67,6 +82,8 @@ def find_tests(testsuite: Any, sublist: list[str]) -> tuple[list[ParsedTest], li
             dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
             matches = pattern is None or bool(pattern.search(dirpath))
             dirpath = os.path.abspath(dirpath)
+            if dirpath == working_parent:
+                dirnames[:] = [d for d in dirnames if not d.startswith(WORKING_ROOT_PREFIX)]
             for finder in finders:
                 if finder.test_dedicated_directory and not matches:
                     continue

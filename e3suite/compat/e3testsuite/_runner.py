@@ -42,7 +42,9 @@ class Runner(E3suiteTestsuite):
 
     def discover(self) -> list[tuple[str, Path]]:
         self.suite.set_up()
-        self.found, self.errors = _plan.find_tests(self.suite, list(self.suite.main.args.sublist))
+        self.found, self.errors = _plan.find_tests(
+            self.suite, list(self.suite.main.args.sublist), self.options.temp_dir
+        )
         return [(t.test_name, Path(t.test_dir)) for t in self.found]
 
     def select(self, candidates: list[tuple[str, Path]]) -> list[Testcase]:
