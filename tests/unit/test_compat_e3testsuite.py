@@ -539,3 +539,55 @@ def test_kept_working_directories_are_not_found_as_testcases(temp: list[str], tm
         proc = _e3(tmp_path / "testsuite.py", *temp, cwd=tmp_path)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert sorted(_records(tmp_path / "out")) == ["a", "b"], proc.stdout
+
+
+REPORTING_SUITE = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver.classic import ClassicTestDriver
+from e3.testsuite.result import TestStatus
+
+
+class Timed(ClassicTestDriver):
+    def run(self):
+        self.status = self.shell(["sh", "-c", self.test_env["cmd"]], catch_error=False).status
+        self.result.info["time"] = "1.5 2.5"
+
+    def compute_failures(self):
+        return ["bad status"] if self.status else []
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"timed": Timed}
+    default_driver = "timed"
+
+    def tear_down(self):
+        # What testsuites of AdaCore's (lkql_checker's perf_report) do at the end.
+        for name, entry in sorted(self.report_index.entries.items()):
+            print(f"report: {name} {entry.status.name} {entry.msg} {entry.info.get('time')}")
+        print("report: failures", self.report_index.status_counters[TestStatus.FAIL], self.test_counter)
+        print("report: dirs", bool(self.working_dir), self.output_dir.endswith("new"))
+        super().tear_down()
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+def test_tear_down_reads_the_report_index(tmp_path: Path) -> None:
+    """``self.report_index`` (and working_dir, output_dir) hold the run's results in tear_down."""
+    (tmp_path / "tests" / "a").mkdir(parents=True)
+    (tmp_path / "tests" / "a" / "test.yaml").write_text('cmd: "true"\n')
+    (tmp_path / "tests" / "sub" / "b").mkdir(parents=True)
+    (tmp_path / "tests" / "sub" / "b" / "test.yaml").write_text('cmd: "false"\n')
+    (tmp_path / "testsuite.py").write_text(textwrap.dedent(REPORTING_SUITE))
+    proc = _e3(tmp_path / "testsuite.py", "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert [line for line in proc.stdout.splitlines() if line.startswith("report: ")] == [
+        "report: a PASS None 1.5 2.5",
+        "report: sub__b FAIL bad status 1.5 2.5",
+        "report: failures 1 2",
+        "report: dirs True True",
+    ], proc.stdout + proc.stderr

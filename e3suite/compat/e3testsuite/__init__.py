@@ -25,6 +25,7 @@ from typing import Any
 
 import e3suite.compat.e3testsuite._options as _options
 import e3suite.compat.e3testsuite._plan as _plan
+import e3suite.compat.e3testsuite._report as _report
 from e3suite.compat.e3testsuite._bridge import TestAbort
 from e3suite.compat.e3testsuite.testcase_finder import ParsedTest, TestFinder, YAMLTestFinder
 from e3suite.compat.e3testsuite.unsupported import Unsupported
@@ -63,6 +64,10 @@ class Testsuite:
         self.env: Any = None
         self.use_multiprocessing = False
         self.runner: Any = None  # the e3suite Testsuite that runs this one (_runner.Runner)
+        self.working_dir: str | None = None  # e3suite's working root, once made
+        self.output_dir: str | None = None
+        self.old_output_dir: str | None = None
+        self.report_index = _report.ReportIndex("")  # filled before tear_down (see _runner)
         self._e3_main_object: Any = None
 
     # -- hooks of e3-testsuite -------------------------------------------------
@@ -98,6 +103,20 @@ class Testsuite:
         args = self._e3_main_object.args
         return bool(args.force_multiprocessing or self.multiprocessing_supported)
 
+    # e3-testsuite's deprecated views of the report index, still read by testsuites
+
+    @property
+    def test_counter(self) -> int:
+        return len(self.report_index.entries)
+
+    @property
+    def test_status_counters(self) -> dict[Any, int]:
+        return self.report_index.status_counters
+
+    @property
+    def results(self) -> dict[str, Any]:
+        return {e.test_name: e.status for e in self.report_index.entries.values()}
+
     # -- main ----------------------------------------------------------------------
 
     @property
@@ -127,6 +146,9 @@ class Testsuite:
             self.runner = Runner(self)
             self.runner.options = options = _options.e3suite_options(e3_main.args)
             self.env = _environment(self, e3_main.args, options)
+            self.output_dir = self.env.output_dir
+            self.old_output_dir = os.path.abspath(options.compare or os.path.join(options.output_dir, "old"))
+            self.report_index = _report.ReportIndex(self.output_dir)
             if options.temp_dir:
                 os.makedirs(options.temp_dir, exist_ok=True)  # --dev-temp's directory may be new
             if e3_main.args.list_json:

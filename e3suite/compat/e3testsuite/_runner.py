@@ -17,11 +17,13 @@ It never runs a fragment itself.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import e3suite.compat.e3testsuite._bridge as _bridge
 import e3suite.compat.e3testsuite._plan as _plan
+import e3suite.compat.e3testsuite._report as _report
 from e3suite.compat.e3testsuite._threads import ThreadExecutor
 from e3suite.compat.e3testsuite.testcase_finder import ParsedTest
 from e3suite.discovery import Testcase
@@ -39,8 +41,10 @@ class Runner(E3suiteTestsuite):
         self.tests_subdir = suite.tests_subdir
         self.found: list[ParsedTest] = []
         self.errors: list[tuple[str, str, str]] = []
+        self.started = time.time()
 
     def discover(self) -> list[tuple[str, Path]]:
+        self.started = time.time()
         self.suite.set_up()
         self.found, self.errors = _plan.find_tests(
             self.suite, list(self.suite.main.args.sublist), self.options.temp_dir
@@ -54,10 +58,14 @@ class Runner(E3suiteTestsuite):
         """Done by ``discover``: e3-testsuite sets up before it looks for testcases."""
 
     def tear_down(self) -> None:
+        # What e3-testsuite's tear_down can read: every result of the run, by its e3 name.
+        e3_names = {test_id: entry.test_name for test_id, entry in _bridge.TESTS.items()}
+        _report.fill(self.suite.report_index, self.results, e3_names)
+        self.suite.report_index.duration = time.time() - self.started
         self.suite.tear_down()
 
     def plan(self, cases: list[Testcase], working_root: Path, by_id: dict[str, Path]) -> Plan:
-        self.suite.env.working_dir = str(working_root)
+        self.suite.env.working_dir = self.suite.working_dir = str(working_root)
         e3_cases = _plan.build_cases(self.suite, self.found, self.errors, working_root)
         self.suite.use_multiprocessing = self.suite.env.use_multiprocessing = self.suite.compute_use_multiprocessing()
         return build_plan(e3_cases, self.options, working_root, estimates=self.history())

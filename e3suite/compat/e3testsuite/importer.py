@@ -23,7 +23,7 @@ from e3suite.compat.e3testsuite.unsupported import message
 ALIAS = "e3.testsuite"
 TARGET = "e3suite.compat.e3testsuite"
 #: private modules of the compatibility layer, never served as e3.testsuite.*
-_PRIVATE = ("_bridge", "_plan", "_options", "_threads", "importer", "command", "unsupported")
+_PRIVATE = ("_bridge", "_plan", "_options", "_report", "_threads", "importer", "command", "unsupported")
 
 
 class _AliasLoader(importlib.abc.Loader):
