@@ -83,7 +83,11 @@ class Admission:
         self.jobs = max(1, jobs)
         self.lookahead = max(0, lookahead)
         self.capacities = dict(capacities)
-        self._free_ids: dict[str, list[int]] = {name: list(range(n)) for name, n in self.capacities.items()}
+        # Instances given back (a heap, lowest first), and per resource how
+        # many were never handed out yet: ids are made as they are first
+        # needed, so a huge count (--resource license=1000000000) costs nothing.
+        self._returned_ids: dict[str, list[int]] = {name: [] for name in self.capacities}
+        self._fresh: dict[str, int] = {name: 0 for name in self.capacities}
         self._locks: set[str] = set()
         self._units = 0  # slots held by admitted fragments
         self._admitted = 0
@@ -172,7 +176,7 @@ class Admission:
         self._admitted -= 1
         for name, ids in grant.instances.items():
             for instance in ids:
-                heapq.heappush(self._free_ids[name], instance)
+                heapq.heappush(self._returned_ids[name], instance)
         self._locks.difference_update(grant.locks)
         if grant.serial:
             self._serial = False
@@ -208,20 +212,31 @@ class Admission:
         elif "slots" in reserved or self._units + slots > self.jobs:
             return f"{slots} free slots", {"slots"}
         for name, count in demand.resources:
-            if name in reserved or len(self._free_ids.get(name, ())) < count:
+            if name in reserved or self._free_count(name) < count:
                 return f"{name} ({count} of {self.capacities.get(name, 0)})", {name}
         for lock in demand.locks:
             if lock in self._locks or f"lock:{lock}" in reserved:
                 return f"lock {lock}", {f"lock:{lock}"}
         return None, set()
 
+    def _free_count(self, name: str) -> int:
+        if name not in self.capacities:
+            return 0
+        return len(self._returned_ids[name]) + self.capacities[name] - self._fresh[name]
+
+    def _take_id(self, name: str) -> int:
+        """The lowest free instance of ``name``: the lowest given back (all below the never used), else the next."""
+        returned = self._returned_ids[name]
+        if returned:
+            return heapq.heappop(returned)
+        self._fresh[name] += 1
+        return self._fresh[name] - 1
+
     def _take(self, demand: Demand) -> Grant:
         slots = min(demand.slots, self.jobs)
         self._units += slots
         self._admitted += 1
-        instances = {
-            name: [heapq.heappop(self._free_ids[name]) for _ in range(count)] for name, count in demand.resources
-        }
+        instances = {name: [self._take_id(name) for _ in range(count)] for name, count in demand.resources}
         self._locks.update(demand.locks)
         if demand.serial:
             self._serial = True

@@ -49,6 +49,21 @@ def test_resource_instances_are_numbered_and_never_shared() -> None:
     assert index == 2 and grant.instances == {"gpu": [grants[0].instances["gpu"][0]]}
 
 
+def test_a_huge_count_costs_nothing_and_ids_stay_lowest_first() -> None:
+    # --resource license=100000000000000000000: instances were all listed up
+    # front (an OverflowError, or gigabytes for 10**8).
+    admission = Admission(4, {"license": 10**20})
+    demand = Demand(resources=(("license", 1),))
+    for index in range(3):
+        admission.push(index, 1.0, demand)
+    grants = dict(admission.admit(lambda i: True, lambda d, ahead: True))
+    assert [grants[i].instances["license"] for i in range(3)] == [[0], [1], [2]]
+    admission.release(1)
+    admission.push(3, 1.0, Demand(resources=(("license", 2),)))
+    [(index, grant)] = list(admission.admit(lambda i: True, lambda d, ahead: True))
+    assert index == 3 and grant.instances == {"license": [1, 3]}
+
+
 def test_a_lock_keeps_holders_apart_and_needs_no_declaration() -> None:
     admission = Admission(4, {})
     db = Demand(locks=("database",))
