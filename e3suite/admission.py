@@ -29,7 +29,7 @@ This module is pure bookkeeping: no I/O, no processes, no clock.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 
@@ -64,6 +64,22 @@ class Grant:
     instances: dict[str, list[int]] = field(default_factory=dict)
     locks: tuple[str, ...] = ()
     serial: bool = False
+
+
+class CapacityError(ValueError):
+    """``Testsuite.resources`` cannot be used: a usage error naming the entry (exit 2)."""
+
+
+def capacities(declared: object, given: Iterable[tuple[str, int]] = ()) -> dict[str, int]:
+    """The run's counts: ``Testsuite.resources`` (checked), then ``--resource NAME=COUNT`` (already checked)."""
+    if not isinstance(declared, Mapping):
+        raise CapacityError(f"Testsuite.resources = {declared!r}: expected a dict of name -> count, e.g. {{'gpu': 2}}")
+    for name, count in declared.items():
+        if not isinstance(name, str) or not name:
+            raise CapacityError(f"Testsuite.resources: the name {name!r} is not a non-empty string")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise CapacityError(f"Testsuite.resources: {name}={count!r}, expected an integer count >= 0")
+    return {**declared, **dict(given)}
 
 
 def impossible(demand: Demand, capacities: Mapping[str, int]) -> str | None:

@@ -32,6 +32,7 @@ import e3suite.control as control
 import e3suite.discovery as discovery
 import e3suite.matrix as matrix
 import e3suite.store as store
+from e3suite.admission import CapacityError, capacities
 from e3suite.config import ConfigError
 from e3suite.driver import TestDriver
 from e3suite.engine import Engine
@@ -136,7 +137,7 @@ class Testsuite:
         _cheap_exit()
         try:
             return self._main()
-        except (ConfigurationError, discovery.SelectionError, ConfigError, ResultsDirBusy) as exc:
+        except (ConfigurationError, discovery.SelectionError, ConfigError, ResultsDirBusy, CapacityError) as exc:
             print(f"e3suite: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         except Exception as exc:
@@ -147,7 +148,7 @@ class Testsuite:
     def _main(self) -> int:
         options = self.options
         count_flaky_as("failed" if getattr(options, "flaky_result", "pass") == "fail" else "passed")
-        options.resource_capacities = {**self.resources, **dict(getattr(options, "resource", None) or [])}
+        options.resource_capacities = capacities(self.resources, getattr(options, "resource", None) or [])
         candidates = self.discover()
         cases = self.select(candidates)
         # Once per test.yaml (matrix variants share theirs), before anything runs.

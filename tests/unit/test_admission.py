@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from test_interrupt_run import REPO
 
-from e3suite.admission import LIGHT, Admission, Demand, impossible
+from e3suite.admission import LIGHT, Admission, CapacityError, Demand, capacities, impossible
 
 GPU = Demand(resources=(("gpu", 1),))
 
@@ -218,3 +219,20 @@ def test_resource_on_the_command_line(tmp_path: Path) -> None:
                                    "-j2", "--resource", "gpu=3", "--resource", "fpga=1")
     assert code == 0, out
     assert records["a"]["info"]["gpu"] == [0, 1, 2]
+
+
+def test_a_bad_testsuite_resources_declaration_is_a_usage_error(tmp_path: Path) -> None:
+    # It died with "internal error: TypeError: 'str' object cannot be interpreted as an integer".
+    assert capacities({"gpu": 2}, [("gpu", 4), ("fpga", 1)]) == {"gpu": 4, "fpga": 1}
+    for bad in ({"gpu": "2"}, {"gpu": 1.5}, {"gpu": -1}, {"gpu": True}, {"": 1}, [("gpu", 1)]):
+        with pytest.raises(CapacityError, match=r"Testsuite\.resources"):
+            capacities(bad)
+    (tmp_path / "testsuite.py").write_text(SUITE.replace('resources = {"gpu": 2}', 'resources = {"gpu": "2"}'))
+    (tmp_path / "tests" / "a").mkdir(parents=True)
+    (tmp_path / "tests" / "a" / "test.yaml").write_text("{}")
+    proc = subprocess.run(
+        [sys.executable, "testsuite.py", "--no-color", "--progress", "none"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == "e3suite: error: Testsuite.resources: gpu='2', expected an integer count >= 0"
