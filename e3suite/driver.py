@@ -303,6 +303,12 @@ class TestDriver:
             )
         if slots is not None and (not isinstance(slots, int) or slots < 1):
             raise DriverError(f"fragment {name!r}: slots={slots!r}, expected an integer of at least 1")
+        if isinstance(locks, str):
+            locks = [locks]  # one lock, as for after: not one lock per character
+        if locks is not None:
+            locks = tuple(locks)
+            if not all(isinstance(lock, str) and lock for lock in locks):
+                raise DriverError(f"fragment {name!r}: locks={list(locks)!r}: lock names must be non-empty strings")
         if resources is not None:
             bad = {k: v for k, v in resources.items() if not isinstance(v, int) or isinstance(v, bool) or v < 1}
             if bad:

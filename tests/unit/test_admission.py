@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import os
@@ -13,7 +14,9 @@ from typing import Any
 import pytest
 from test_interrupt_run import REPO
 
+from e3suite import FragmentContext, TestDriver
 from e3suite.admission import LIGHT, Admission, CapacityError, Demand, capacities, impossible
+from e3suite.driver import DriverError
 
 GPU = Demand(resources=(("gpu", 1),))
 
@@ -115,6 +118,25 @@ def test_a_resource_waiter_does_not_stop_those_needing_none() -> None:
     admission.push(1, 2.0, GPU)
     admission.push(2, 1.0)
     assert admitted(admission) == [0, 2]
+
+
+def test_a_lock_given_as_one_string_is_one_lock(tmp_path: Path) -> None:
+    # add_fragment(..., locks="database") held the locks d, a, t, b, s and e:
+    # it kept apart from locks="dog" (d), and not only from "database".
+    class Driver(TestDriver):
+        def add_fragments(self) -> None:
+            self.add_fragment("a", self.run, locks="database")
+            self.add_fragment("b", self.run, locks=["database", "net"])
+
+        def run(self, ctx: FragmentContext) -> None:
+            pass
+
+    driver = Driver("t", {}, tmp_path, tmp_path, argparse.Namespace())
+    driver.add_fragments()
+    assert [spec.locks for spec in driver.fragments] == [("database",), ("database", "net")]
+    for number, bad in enumerate(([""], [1], ["db", None])):
+        with pytest.raises(DriverError, match="lock names must be non-empty strings"):
+            driver.add_fragment(f"bad{number}", driver.run, locks=bad)  # type: ignore[list-item]
 
 
 def test_impossible_demands_are_named() -> None:
