@@ -36,6 +36,10 @@ if TYPE_CHECKING:  # options.py imports this module: it must stay light
     from e3suite.plan import Plan
 
 METHODS = ("duration", "hash")
+#: The most parts ``--shard K/N`` accepts: far above any CI matrix (GitHub
+#: Actions allows 256 jobs, GitLab's ``parallel`` 200), low enough that the
+#: per-part work (the balance lines, LPT's lightest-part search) stays cheap.
+MAX_SHARDS = 1000
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ def parse_shard(text: str) -> ShardSpec:
         raise argparse.ArgumentTypeError(f"{text!r} is not K/N (e.g. 2/4)") from None
     if not sep or count < 1 or not 1 <= index <= count:
         raise argparse.ArgumentTypeError(f"{text!r}: K/N needs 1 <= K <= N (e.g. 2/4)")
+    if count > MAX_SHARDS:
+        raise argparse.ArgumentTypeError(f"{text!r}: N is at most {MAX_SHARDS}")
     return ShardSpec(index, count)
 
 

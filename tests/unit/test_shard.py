@@ -27,6 +27,12 @@ def test_parse_shard() -> None:
     for bad in ("0/2", "3/2", "1/0", "2", "a/b", "1/2/3", "-1/2"):
         with pytest.raises(argparse.ArgumentTypeError):
             shard.parse_shard(bad)
+    assert shard.parse_shard(f"1/{shard.MAX_SHARDS}").count == shard.MAX_SHARDS
+    # A typo'd N was an OverflowError traceback (1/99999999999999999999), or
+    # seconds and hundreds of MiB of empty parts (1/1000000).
+    for bad in (f"1/{shard.MAX_SHARDS + 1}", "1/1000000", "1/99999999999999999999"):
+        with pytest.raises(argparse.ArgumentTypeError, match=f"N is at most {shard.MAX_SHARDS}"):
+            shard.parse_shard(bad)
 
 
 def test_connected_groups_follow_edges_both_ways_and_keep_order() -> None:
