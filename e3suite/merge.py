@@ -53,6 +53,19 @@ class _Input:
         return value if isinstance(value, str) else None
 
     @property
+    def shards(self) -> list[str]:
+        """The shards it holds: its own, or those a merge was made of (in K order)."""
+        if self.shard:
+            return [self.shard]
+        merged = self.loaded.run.get("merged_from")
+        shards: list[str] = []
+        for entry in merged if isinstance(merged, list) else []:
+            held = entry.get("shards", [entry.get("shard")]) if isinstance(entry, dict) else []
+            if isinstance(held, list):
+                shards.extend(s for s in held if isinstance(s, str))
+        return sorted(shards, key=_shard_order)
+
+    @property
     def ids(self) -> list[str]:
         return [str(e.get("test")) for e in self.loaded.entries]
 
@@ -62,9 +75,13 @@ def _shown(ids: list[str]) -> str:
     return text + (f" ... and {len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS else "")
 
 
-def _shard_key(item: _Input) -> tuple[int, int]:
-    index, _, count = (item.shard or "").partition("/")
+def _shard_order(shard: str) -> tuple[int, int]:
+    index, _, count = shard.partition("/")
     return (int(count), int(index)) if index.isdigit() and count.isdigit() else (1 << 30, 0)
+
+
+def _shard_key(item: _Input) -> tuple[int, int]:
+    return _shard_order((item.shards or [""])[0])
 
 
 def read_inputs(paths: list[Path]) -> list[_Input]:
@@ -112,11 +129,11 @@ def check(inputs: list[_Input], allow_partial: bool) -> tuple[list[str], list[st
             whole.update(dict.fromkeys(str(t) for t in recorded))
     missing = [t for t in whole if t not in where]
     if missing:
-        counts = {_shard_key(i)[0] for i in inputs if i.shard}
-        present = sorted(i.shard for i in inputs if i.shard)
+        present = sorted(shard for i in inputs for shard in i.shards)
+        counts = {shard.partition("/")[2] for shard in present}
         hint = ""
-        if len(counts) == 1:
-            total = counts.pop()
+        if len(counts) == 1 and (total_text := counts.pop()).isdigit():
+            total = int(total_text)
             absent = [f"{k}/{total}" for k in range(1, total + 1) if f"{k}/{total}" not in present]
             if absent:
                 hint = f" (shard{'s' if len(absent) > 1 else ''} {', '.join(absent)} not given)"
@@ -139,10 +156,15 @@ def merged_run(inputs: list[_Input], missing: list[str], argv: list[str]) -> dic
     selection: list[str] = []
     for run in runs:
         for item in run.get("selection") or []:
-            if not str(item).startswith("--shard=") and item not in selection:
+            # A merge's own "--merge-partial" is not inherited: what is missing now is counted below.
+            if not str(item).startswith(("--shard=", "--merge-partial=")) and item not in selection:
                 selection.append(str(item))
     if missing:
         selection.append(f"--merge-partial={len(missing)} missing")
+    whole: dict[str, None] = {}
+    for run in runs:
+        if isinstance(run.get("shard_whole"), list):
+            whole.update(dict.fromkeys(str(t) for t in run["shard_whole"]))
     first = runs[0] if runs else {}
     info: dict[str, Any] = {
         "start": min(starts) if starts else None,
@@ -160,6 +182,7 @@ def merged_run(inputs: list[_Input], missing: list[str], argv: list[str]) -> dic
             {
                 "path": str(item.path),
                 "shard": item.shard,
+                "shards": item.shards,  # a merge's: those it was made of
                 "host": item.loaded.run.get("host"),
                 "testcases": len(item.loaded.entries),
                 "complete": item.loaded.complete,
@@ -167,6 +190,9 @@ def merged_run(inputs: list[_Input], missing: list[str], argv: list[str]) -> dic
             for item in inputs
         ],
     }
+    if whole:
+        # Kept, so that merging a partial merge with the missing shard later checks the whole again.
+        info["shard_whole"] = list(whole)
     if ends:
         info["end"] = max(ends)
         if starts:

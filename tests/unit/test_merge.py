@@ -196,6 +196,7 @@ def test_merge_refuses_an_overlap_and_a_missing_shard(tmp_path: Path) -> None:
     assert f"{first[0]} (in shard1/new and full/new)" in overlap.stderr
     assert not (root / "merged").exists()
 
+    first_ids, second_ids = ([e["test"] for e in index(d)["results"]] for d in dirs)
     missing = run_e3suite(root, "merge", "shard1", "-o", "merged")
     assert missing.returncode == 2
     second = sorted(index(dirs[1])["run"]["shard_part"])
@@ -209,6 +210,19 @@ def test_merge_refuses_an_overlap_and_a_missing_shard(tmp_path: Path) -> None:
     partial = run_e3suite(root, "merge", "shard1", "-o", "merged", "--allow-partial")
     assert partial.returncode == 0 and "warning" in partial.stderr
     assert index(root / "merged")["run"]["selection"] == [f"--merge-partial={len(second)} missing"]
+    # The partial merge still knows the whole: merged again alone it is refused, and
+    # merged with the missing shard it is whole (neither was so: the merge dropped
+    # shard_whole and passed its "--merge-partial" on).
+    again = run_e3suite(root, "merge", "merged", "-o", "again")
+    assert again.returncode == 2 and "of the whole run missing (shard 2/2 not given)" in again.stderr, again.stderr
+    completed = run_e3suite(root, "merge", "shard2", "merged", "-o", "completed")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == "e3suite merge: 12 testcases from 2 results directories (merged, 2/2) in completed\n"
+    run = index(root / "completed")["run"]
+    assert run["selection"] == []
+    assert sorted(run["shard_whole"]) == sorted(ALL)
+    assert [m["shards"] for m in run["merged_from"]] == [["1/2"], ["2/2"]]
+    assert [e["test"] for e in index(root / "completed")["results"]] == first_ids + second_ids
     # A later merge replaces OUT; OUT that is not a results directory is never replaced.
     assert run_e3suite(root, "merge", "shard1", "shard2", "-o", "merged").returncode == 0
     assert len(index(root / "merged")["results"]) == 12
