@@ -250,12 +250,11 @@ class Testsuite:
         cases = discovery.select_testcases(
             candidates, self.options.tests, self.tests_dir, Path.cwd(), self.load_testcases
         )
-        if getattr(self.options, "failed", False):
-            failed = self.previous_failures()
-            cases = [case for case in cases if case.test_id in failed]
+        failed = self.previous_failures() if getattr(self.options, "failed", False) else None
         if getattr(self.options, "shard", None) is not None:
+            # The whole is split, as the failed run's was (not the failures: docs/sharding.md).
             cases = self.shard_selection(cases, candidates)
-        return cases
+        return cases if failed is None else [case for case in cases if case.test_id in failed]
 
     def shard_selection(
         self, cases: list[discovery.Testcase], candidates: list[tuple[str, Path]]
@@ -316,9 +315,10 @@ class Testsuite:
         except (store.StoreError, OSError):
             return []
         ran = {r.test_id for r in self.results}
+        part = set(self.sharding.part) if self.sharding is not None else None  # a shard carries its part only
         carried = []
         for entry in run.entries:
-            if str(entry.get("test")) in ran:
+            if str(entry.get("test")) in ran or (part is not None and str(entry.get("test")) not in part):
                 continue
             result = store.load_record(run, entry)
             result.carried_over = True

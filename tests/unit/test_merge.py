@@ -184,6 +184,41 @@ def test_a_shard_compared_with_its_previous_run_removes_nothing(tmp_path: Path) 
     assert whole["comparison"]["old_count"] == 12 and whole["comparison"]["removed"] == []
 
 
+def test_failed_with_shard_reruns_every_failure_once_and_merges(tmp_path: Path) -> None:
+    # The failures alone were split: each machine reran a part of its own
+    # failures (2 of 4 here) and carried the others over, rerun by no one;
+    # after a merged previous run, each carried over the whole, so the merge
+    # of the reruns was refused as an overlap.
+    failing = {f"fail/f{i}" for i in range(1, 9)}
+    files = {**FILES, **{f"tests/{t}/test.yaml": "cmd: 'exit 1'\n" for t in failing}}
+    root = make_suite(tmp_path / "suite", files, SUITE)
+    run_shards(root, 2, "--timeout", "60")
+    failures = failing | {"differs"}
+
+    def rerun(prefix: str) -> list[set[str]]:
+        ran = []
+        for k in (1, 2):
+            run = run_suite(root, "-j2", "--failed", "--shard", f"{k}/2", "-o", f"{prefix}{k}")
+            assert run.code == 1, run.stdout + run.stderr
+            entries = index(root / f"{prefix}{k}" / "new")["results"]
+            ran.append({e["test"] for e in entries if not e.get("carried_over")})
+        return ran
+
+    ran = rerun("shard")
+    assert ran[0] | ran[1] == failures and not ran[0] & ran[1]
+    assert run_e3suite(root, "merge", "shard1", "shard2", "-o", "merged").returncode == 0
+    assert {e["test"] for e in index(root / "merged")["results"]} == ALL | failing
+
+    # Every machine's previous run is the merge (restored as -o DIR/new): the same, once each.
+    for k in (1, 2):
+        shutil.copytree(root / "merged", root / f"again{k}" / "new")
+    ran = rerun("again")
+    assert ran[0] | ran[1] == failures and not ran[0] & ran[1]
+    merged = run_e3suite(root, "merge", "again1", "again2", "-o", "merged-again")
+    assert merged.returncode == 0, merged.stderr
+    assert len(index(root / "merged-again")["results"]) == len(ALL | failing)
+
+
 def test_merge_refuses_an_overlap_and_a_missing_shard(tmp_path: Path) -> None:
     root = make_suite(tmp_path / "suite", FILES, SUITE)
     dirs = run_shards(root)
