@@ -9,10 +9,16 @@ not a subcommand: that is the user's ``testsuite.py``; the one exception is
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 
 from e3suite.version import __version__
+
+#: The exit status when stdout's reader went away (``| head``): 128 + SIGPIPE,
+#: what a command-line tool killed by the signal exits with.
+EXIT_READER_GONE = 141
 
 #: subcommand name -> (module path, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -69,4 +75,20 @@ def main(argv: list[str] | None = None) -> int:
     if module is None:
         parser.print_help(sys.stderr)
         return 2
-    return int(module.run(args))
+    try:
+        return int(module.run(args))
+    except BrokenPipeError:
+        return reader_gone()
+
+
+def reader_gone() -> int:
+    """Stdout's reader went away (``e3suite status | head``): stop quietly, as other tools do.
+
+    Stdout is pointed at /dev/null first: the interpreter flushes it once more
+    at exit, which would print a second broken-pipe error.
+    """
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return EXIT_READER_GONE

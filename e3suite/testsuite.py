@@ -13,7 +13,6 @@ class only wires them and turns errors into exit codes:
 from __future__ import annotations
 
 import argparse
-import atexit
 import contextlib
 import gc
 import os
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import e3suite.control as control
 import e3suite.discovery as discovery
 import e3suite.matrix as matrix
+import e3suite.script as script
 import e3suite.store as store
 from e3suite.admission import CapacityError, capacities
 from e3suite.config import ConfigError
@@ -96,7 +96,7 @@ class Testsuite:
 
     def __init__(self, root_dir: str | os.PathLike[str] | None = None) -> None:
         if root_dir is None:
-            root_dir = _default_root(type(self))
+            root_dir = script.default_root(type(self))
         self.root_dir = Path(root_dir)
         self.options = argparse.Namespace()
         self.results: list[TestResult] = []
@@ -134,12 +134,16 @@ class Testsuite:
             self.options = parser.parse_args(argv)
         except SystemExit as exc:  # --help, --version, usage errors
             return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
-        _cheap_exit()
+        script.cheap_exit()
         try:
             return self._main()
         except (ConfigurationError, discovery.SelectionError, ConfigError, ResultsDirBusy, CapacityError) as exc:
             print(f"e3suite: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        except BrokenPipeError:  # `--list | head` (a run itself stops only its output: see TerminalReporter)
+            from e3suite.cli import reader_gone
+
+            return reader_gone()
         except Exception as exc:
             traceback.print_exc()
             print(f"e3suite: internal error: {type(exc).__name__}: {exc} (traceback above)", file=sys.stderr)
@@ -550,42 +554,6 @@ class Testsuite:
         if any(r.status is not None and r.status.is_failure for r in self.results):
             return int(self.options.failure_exit_code)
         return 0
-
-
-_EXIT_HOOKED = False
-
-
-def _default_root(cls: type) -> Path:
-    """The directory of the module defining ``cls``: the testsuite's script, as a rule.
-
-    ``Testsuite()`` itself (no subclass) is defined in e3suite's package:
-    then the script that runs it (``__main__``), or the current directory.
-    The script is ``sys.argv[0]`` when that is a file: a runner such as
-    ``python -m cProfile testsuite.py`` leaves its own module as
-    ``__main__`` (whose directory holds no tests) while it runs the script.
-    """
-    module = cls.__module__
-    if module == __name__:
-        module = "__main__"
-    module_file = getattr(sys.modules.get(module), "__file__", None)
-    if module == "__main__" and sys.argv and sys.argv[0] and os.path.isfile(sys.argv[0]):
-        module_file = sys.argv[0]
-    return Path(module_file).resolve().parent if module_file else Path.cwd()
-
-
-def _cheap_exit() -> None:
-    """At the interpreter's exit, spare the last garbage collection over a run's objects.
-
-    Python's finalization walks every tracked object once more: 0.55 s after
-    a 10,000-testcase run (W5) on this machine, 25 ms after 200. Frozen
-    objects are not walked: everything the run built is frozen once the
-    process is about to end, when nothing can use it again. Only at exit:
-    a program that calls ``main()`` and goes on is not affected.
-    """
-    global _EXIT_HOOKED
-    if not _EXIT_HOOKED:
-        _EXIT_HOOKED = True
-        atexit.register(gc.freeze)
 
 
 def _rotate_results(output_dir: Path) -> Path:

@@ -80,3 +80,29 @@ def test_a_testcase_directory_whose_name_is_not_utf8_runs_and_is_reported(tmp_pa
     index = json.loads((suite / "out" / "new" / "index.json").read_text())
     assert [r["test"] for r in index["results"]] == ["caf\\xe9"]
     assert 'name="caf\\xe9"' in (suite / "junit.xml").read_text()
+
+
+def test_listings_stop_quietly_when_their_reader_goes_away(tmp_path: Path) -> None:
+    """``--list | head``, ``e3suite status | head``: no broken-pipe traceback, the status of a SIGPIPE'd tool."""
+    suite = tmp_path / "suite"
+    for i in range(3):
+        (suite / "tests" / f"t{i}").mkdir(parents=True)
+        (suite / "tests" / f"t{i}" / "test.yaml").write_text("driver: shell\ncmd: [true]\n")
+    (suite / "testsuite.py").write_text((ROOT / "drivers" / "sample_suite.py").read_text())
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    assert subprocess.run([sys.executable, "testsuite.py", "-q"], cwd=suite, env=env, timeout=120).returncode == 0
+    commands = [
+        [sys.executable, "testsuite.py", "--list"],
+        [sys.executable, "-m", "e3suite", "status", "out", "--json"],
+        [sys.executable, "-m", "e3suite", "report", "out", "--json", "-"],
+    ]
+    for argv in commands:
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # the reader is gone before the first line
+        try:
+            proc = subprocess.run(argv, cwd=suite, env=env, stdout=write_end, stderr=subprocess.PIPE, text=True,
+                                  timeout=120)
+        finally:
+            os.close(write_end)
+        assert "Traceback" not in proc.stderr and "Broken pipe" not in proc.stderr, (argv, proc.stderr)
+        assert proc.returncode == 141, (argv, proc.returncode, proc.stderr)
