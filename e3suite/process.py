@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import math
 import os
 import resource
 import select
@@ -240,8 +241,14 @@ def run(
     ADDED to ``os.environ``. ``timeout`` (fractional seconds) ends the whole
     tree: SIGTERM to the group, ``kill_grace`` seconds, then SIGKILL to
     every remaining descendant. Descendants left running after a normal exit
-    are killed and counted in ``leaked``.
+    are killed and counted in ``leaked``. A ``timeout`` that is no number of
+    seconds (``"5"``, 0, ``inf``) is the caller's mistake: a ValueError
+    saying so, before anything starts.
     """
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf
+    ):
+        raise ValueError(f"timeout={timeout!r}: expected a finite number of seconds greater than 0 (None for none)")
     argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else [os.fspath(a) for a in cmd]
     full_env: dict[bytes, bytes] | None = None
     if not env and _environ_tag is not None and os.environ.get(TAG_VARIABLE) == _environ_tag:

@@ -237,6 +237,8 @@ def _number_hint(value: Any) -> str:
     exponent = exponent if exponent[0] in "+-" else "+" + exponent
     spellings = [f"{mantissa}e{exponent}"] if f"{mantissa}e{exponent}" != value else []
     number = float(value.replace("_", ""))
+    if not math.isfinite(number):
+        return ""  # 1e400: as a number it would be infinite, which no key takes
     if number.is_integer() and abs(number) < 1e16:
         spellings.append(str(int(number)))
     if not spellings:

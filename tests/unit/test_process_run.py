@@ -270,3 +270,9 @@ def test_capture_under_the_limit_is_whole() -> None:
     capture.add(b"abc")
     capture.add("é".encode())
     assert capture.text() == "abcé"
+
+
+@pytest.mark.parametrize("timeout", ["5", 0, -1, float("inf"), float("nan"), True])
+def test_a_timeout_that_is_no_number_of_seconds_is_refused_before_anything_starts(timeout: object) -> None:
+    with pytest.raises(ValueError, match=r"timeout=.*expected a finite number of seconds greater than 0"):
+        process.run(["sh", "-c", "exit 0"], timeout=timeout)  # type: ignore[arg-type]
