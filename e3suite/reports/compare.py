@@ -135,6 +135,7 @@ def compare(
     threshold: float = DEFAULT_SLOWDOWN_THRESHOLD,
     partial: bool = False,
     old_partial: bool = False,
+    unfinished: Iterable[str] = (),
 ) -> Comparison:
     """Classify every testcase of ``new`` and ``old``; lists are sorted by id.
 
@@ -142,10 +143,12 @@ def compare(
     were not run rather than removed, and ``removed`` stays empty.
     ``old_partial``: likewise, ``old`` was a selection, so a testcase it lacks
     is not new, and ``new`` stays empty.
+    ``unfinished``: testcases of a run still going that have no verdict yet:
+    in no category (they are not removed either).
     """
     old_by_id = {o.test_id: o for o in old}
     comparison = Comparison(old_dir=old_dir, threshold=threshold, old_count=len(old_by_id))
-    seen: set[str] = set()
+    seen: set[str] = set(unfinished)
     for now in new:
         seen.add(now.test_id)
         before = old_by_id.get(now.test_id)

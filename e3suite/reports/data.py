@@ -76,9 +76,15 @@ def log_excerpt(log: str, limit: int = LOG_EXCERPT_CHARS) -> tuple[str, bool]:
     return tail, True
 
 
+def unfinished(result: TestResult) -> bool:
+    """A testcase of a run still going that has no verdict yet: running, or waiting (see store.load_record)."""
+    return result.status is None and result.message in ("running", "waiting")
+
+
 def outcomes(results: list[TestResult]) -> list[Outcome]:
+    """What the comparison compares: the testcases that have a verdict (unfinished ones are left out)."""
     return [
-        Outcome(r.test_id, r.status or TestStatus.ERROR, r.duration, r.message) for r in results
+        Outcome(r.test_id, r.status or TestStatus.ERROR, r.duration, r.message) for r in results if not unfinished(r)
     ]
 
 
@@ -98,7 +104,8 @@ def compare_with_dir(
         return None
     old_partial = bool(old.run.get("selection"))
     return compare(
-        outcomes(results), outcomes_from_entries(old.entries), str(old_dir), threshold, partial, old_partial
+        outcomes(results), outcomes_from_entries(old.entries), str(old_dir), threshold, partial, old_partial,
+        [r.test_id for r in results if unfinished(r)],
     )
 
 

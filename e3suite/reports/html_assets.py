@@ -146,9 +146,11 @@ SCRIPT = r"""
   data.testcases.forEach(function (t, index) {
     var tr = el("tr", "result");
     tr.setAttribute("data-id", t.id);
-    tr.setAttribute("data-status", t.status);
+    // No verdict yet (a run still going): RUNNING or WAITING, never "null".
+    var label = t.status || t.message.toUpperCase();
+    tr.setAttribute("data-status", label);
     var verdict = el("td", "verdict");
-    verdict.appendChild(el("span", "badge " + t.status, t.status));
+    verdict.appendChild(el("span", "badge " + label, label));
     tr.appendChild(verdict);
     tr.appendChild(el("td", "id", t.id));
     var note = t.attempts.length ? (t.status === "FLAKY" ? "attempt " + t.attempts.length + " of " +

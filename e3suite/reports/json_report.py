@@ -16,7 +16,7 @@ from typing import Any
 
 from e3suite.model import TestResult, TestStatus
 from e3suite.reports.compare import CATEGORIES
-from e3suite.reports.data import RunReport, log_excerpt
+from e3suite.reports.data import RunReport, log_excerpt, unfinished
 
 FORMAT = "e3suite-report"
 VERSION = 1
@@ -112,7 +112,8 @@ SCHEMA: dict[str, Any] = {
                 ],
                 "properties": {
                     "id": {"type": "string"},
-                    "status": _STATUS,
+                    # null: no verdict yet, in a run still going ("message": "running" or "waiting")
+                    "status": {"anyOf": [_STATUS, {"type": "null"}]},
                     "message": {"type": "string"},
                     "failure_reasons": {"type": "array", "items": {"type": "string"}},
                     "duration": _NUMBER_OR_NULL,
@@ -176,7 +177,7 @@ def testcase_json(result: TestResult, change: str | None) -> dict[str, Any]:
     diff = log_excerpt(result.diff)[0] if result.diff else result.diff
     return {
         "id": result.test_id,
-        "status": result.status.value if result.status else "ERROR",
+        "status": result.status.value if result.status else (None if unfinished(result) else "ERROR"),
         "message": result.message,
         "failure_reasons": sorted(r.value for r in result.failure_reasons),
         "duration": result.duration,

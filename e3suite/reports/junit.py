@@ -30,7 +30,7 @@ import datetime
 import re
 
 from e3suite.model import TestResult, TestStatus
-from e3suite.reports.data import RunReport, log_excerpt
+from e3suite.reports.data import RunReport, log_excerpt, unfinished
 
 #: Logs in <system-out> are cut to their last this-many characters.
 LOG_CHARS = 65_536
@@ -76,6 +76,11 @@ def _testcase(result: TestResult, change: str | None, xpass_as_failure: bool) ->
     status = result.status or TestStatus.ERROR
     classname, name = split_id(result.test_id)
     out = [f"<testcase classname={xml_attr(classname)} name={xml_attr(name)} time=\"{_seconds(result.duration)}\">"]
+    if unfinished(result):  # a run still going: no verdict yet, which is no error
+        state = result.message.upper()
+        out.append(f'<properties><property name="verdict" value="{state}"/></properties>')
+        out.append(f'<skipped message="{result.message}: the run is still going"/></testcase>')
+        return "".join(out)
     props = [f'<property name="verdict" value="{status.value}"/>']
     props.extend(
         f'<property name="failure_reason" value="{r.value}"/>'
@@ -132,6 +137,7 @@ def render_junit(report: RunReport, xpass_as_failure: bool = False) -> str:
     )
     errors = sum(1 for s in statuses if s is TestStatus.ERROR)
     skipped = sum(1 for s in statuses if s.is_skip or s is TestStatus.XFAIL)
+    skipped += sum(1 for r in report.results if unfinished(r))  # shown as <skipped>: no verdict yet
     total = len(report.results)
     duration = report.run.get("duration")
     time_attr = _seconds(duration if isinstance(duration, (int, float)) else sum(

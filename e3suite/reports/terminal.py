@@ -242,7 +242,7 @@ def summary_lines(
         lines.append("e3suite: the run did not finish: results rebuilt from its journal")
     if carried:
         lines.append(f"e3suite: {carried} testcase{'s' if carried > 1 else ''} carried over from the previous run")
-    lines.append(count_line(statuses))
+    lines.append(count_line(statuses) if statuses or not live else "e3suite: no testcase finished yet")
     lines.append(summary_line(statuses))
     return lines
 
