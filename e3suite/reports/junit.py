@@ -88,6 +88,8 @@ def _testcase(result: TestResult, change: str | None, xpass_as_failure: bool) ->
     )
     if change:
         props.append(f'<property name="change" value="{change}"/>')
+    if result.carried_over:  # --failed did not run it again: the previous run's result
+        props.append('<property name="carried_over" value="true"/>')
     out.append("<properties>" + "".join(props) + "</properties>")
     message = xml_attr(result.message)
     if status is TestStatus.FAIL or (status is TestStatus.XPASS and xpass_as_failure):
@@ -131,7 +133,9 @@ def _earlier_attempts(result: TestResult) -> list[str]:
 
 def render_junit(report: RunReport, xpass_as_failure: bool = False) -> str:
     """The JUnit XML document of ``report``."""
-    statuses = report.statuses
+    # Every testcase the document lists, carried-over ones (--failed) too:
+    # the counts must agree with its <failure>, <error> and <skipped> elements.
+    statuses = [r.status for r in report.results if r.status is not None]
     failures = sum(
         1 for s in statuses if s is TestStatus.FAIL or (s is TestStatus.XPASS and xpass_as_failure)
     )

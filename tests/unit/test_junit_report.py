@@ -113,3 +113,20 @@ def test_killed_run_junit_is_valid(tmp_path: Path) -> None:
     target.write_text(render_junit(report), encoding="utf-8")
     SCHEMA.validate(str(target))
     assert '<property name="e3suite.complete" value="false"/>' in target.read_text()
+
+
+def test_carried_over_testcases_are_counted_as_listed_and_marked(tmp_path: Path) -> None:
+    # A --failed run of `a`: the previous run's FAIL of `b` and SKIP of `c` are carried over.
+    ran = TestResult("a", TestStatus.PASS, "fixed")
+    kept_fail = TestResult("b", TestStatus.FAIL, "still wrong")
+    kept_skip = TestResult("c", TestStatus.SKIP, "needs a GPU")
+    for kept in (kept_fail, kept_skip):
+        kept.carried_over = True
+    target = tmp_path / "carried.xml"
+    target.write_text(render_junit(RunReport(tmp_path, {}, [ran, kept_fail, kept_skip], True)), encoding="utf-8")
+    SCHEMA.validate(str(target))
+    [suite] = list(junitparser.JUnitXml.fromfile(str(target)))
+    # The counts agree with the <failure>/<skipped> elements the document holds.
+    assert (suite.tests, suite.failures, suite.errors, suite.skipped) == (3, 1, 0, 1)
+    text = target.read_text()
+    assert text.count('<property name="carried_over" value="true"/>') == 2
