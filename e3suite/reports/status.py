@@ -227,14 +227,16 @@ class StatusSink(Sink):
             if index in ended or index in running or index in queued:
                 continue
             retry = self.retrying.get(fragment.test_id)
+            entry: dict[str, Any] = {"test": fragment.test_id, "fragment": fragment.fragment_id}
             if index in self.held:
-                reason = self.held[index]
+                entry["waits_for"] = self.held[index]
             elif retry is not None and retry["at"] > self.clock():
-                reason = f"retry (attempt {retry['attempt']} of {retry['attempts']}) at {retry['at']:.3f}"
+                entry["waits_for"] = f"retry (attempt {retry['attempt']} of {retry['attempts']})"
+                entry["retry_at"] = retry["at"]  # Unix time
             else:
                 preds = [fragments[p].fragment_id for p in fragment.preds if p not in ended]
-                reason = ", ".join(preds) if preds else "a free slot"
-            shown.append({"test": fragment.test_id, "fragment": fragment.fragment_id, "waits_for": reason})
+                entry["waits_for"] = ", ".join(preds) if preds else "a free slot"
+            shown.append(entry)
         return shown, max(0, count)
 
     def write(self, wait: bool = False) -> None:
@@ -335,7 +337,10 @@ def render(status: dict[str, Any], now: float) -> str:
     waiting = status.get("waiting") or []
     if waiting and state == "running":
         lines.append("waiting:")
-        lines.extend(f"  {w.get('fragment')}  for {w.get('waits_for')}" for w in waiting)
+        for w in waiting:
+            at = w.get("retry_at")
+            due = f" in {format_clock(max(0.0, float(at) - now))}" if isinstance(at, (int, float)) else ""
+            lines.append(f"  {w.get('fragment')}  for {w.get('waits_for')}{due}")
         more = int(frags.get("waiting", 0)) - len(waiting)
         if more > 0:
             lines.append(f"  ... and {more} more")

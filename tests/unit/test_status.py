@@ -146,3 +146,13 @@ def test_the_t_key_prints_the_status_in_the_runs_terminal(tmp_path: Path) -> Non
     assert "e3suite: run of pid " in text_out
     assert "  slot 0  slow:run pid " in text_out
     assert "timed out after 4.0 s" in text_out
+
+
+def test_a_retry_s_delay_reads_as_time_left_for_a_person() -> None:
+    from e3suite.reports.status import render
+
+    status = {
+        "state": "running", "pid": 1, "elapsed": 5.0, "tests": {}, "fragments": {"waiting": 1},
+        "waiting": [{"test": "t", "fragment": "t:run", "waits_for": "retry (attempt 2 of 3)", "retry_at": 1090.0}],
+    }
+    assert "  t:run  for retry (attempt 2 of 3) in 1:30\n" in render(status, 1000.0)
