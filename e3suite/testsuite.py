@@ -45,7 +45,7 @@ from e3suite.model import TestResult, TestStatus, count_flaky_as
 from e3suite.options import build_parser
 from e3suite.plan import Plan, build_plan
 from e3suite.reports.progress import ProgressListener
-from e3suite.reports.status import StatusSink
+from e3suite.reports.status import StatusSink, write_starting
 from e3suite.reports.status_keys import status_keys
 from e3suite.reports.terminal import TerminalReporter
 from e3suite.results_lock import ResultsDirBusy
@@ -195,6 +195,7 @@ class Testsuite:
         # The run's one event stream: the journal first, then whoever listens.
         bus = EventBus([writer])
         bus.emit(RunStarted(run_info))
+        write_starting(writer, run_info)  # set-up and planning may be long: the run reads as starting
         reporter = self.make_reporter()
         try:
             self.set_up()

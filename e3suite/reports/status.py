@@ -35,7 +35,7 @@ from e3suite.events import (
 )
 from e3suite.plan import Plan
 from e3suite.reports.progress import Estimate, format_clock
-from e3suite.store import STATUS, pid_alive
+from e3suite.store import STATUS, ResultsWriter, pid_alive
 
 FORMAT = "e3suite-status"
 VERSION = 1
@@ -295,6 +295,31 @@ class _FileWriter:
                 return
 
 
+def write_starting(writer: ResultsWriter, run_info: dict[str, Any]) -> None:
+    """The journal's first line written, and the status of a run without a plan yet: running, starting.
+
+    Set-up and planning may take long (a build); meanwhile another terminal
+    must not take the run for one that stopped (no status file) nor its
+    directory for no results directory (an empty journal). The StatusSink
+    replaces this status once the plan is made.
+    """
+    writer.drain()
+    status = {
+        "format": FORMAT, "version": VERSION, "pid": os.getpid(), "state": "running", "phase": "starting",
+        "updated": time.time(), "run": {k: run_info.get(k) for k in ("start", "argv", "cwd", "host", "jobs")},
+        "elapsed": 0.0, "eta": None, "tests": {"total": 0, "done": 0, "by_status": {}},
+        "fragments": {"total": 0, "running": 0, "queued": 0, "ended": 0, "waiting": 0, "held": 0},
+        "running": [], "waiting": [], "retrying": [],
+    }
+    path = writer.path / STATUS
+    tmp = path.with_name(STATUS + ".tmp")
+    try:
+        tmp.write_text(json.dumps(status, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # the journal's sink reports write errors; a status is best effort
+
+
 def _rounded(value: float | None) -> float | None:
     return round(value, 1) if value is not None else None
 
@@ -312,6 +337,13 @@ def render(status: dict[str, Any], now: float) -> str:
         head = f"e3suite: the run (pid {status.get('pid')}) ended after {elapsed}"
     elif state == "stopped":
         head = f"e3suite: the run stopped without finishing: its engine (pid {status.get('pid')}) is gone"
+    elif status.get("phase") == "starting":
+        start = (status.get("run") or {}).get("start")
+        since = format_clock(max(0.0, now - start)) if isinstance(start, (int, float)) else elapsed
+        return (
+            f"e3suite: run of pid {status.get('pid')}, starting for {since}: "
+            "set-up and planning, no testcase runs yet\n"
+        )
     else:
         eta = status.get("eta")
         left = f", ~{format_clock(eta)} left" if isinstance(eta, (int, float)) else ""

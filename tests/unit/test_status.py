@@ -156,3 +156,38 @@ def test_a_retry_s_delay_reads_as_time_left_for_a_person() -> None:
         "waiting": [{"test": "t", "fragment": "t:run", "waits_for": "retry (attempt 2 of 3)", "retry_at": 1090.0}],
     }
     assert "  t:run  for retry (attempt 2 of 3) in 1:30\n" in render(status, 1000.0)
+
+
+def test_a_run_still_in_its_set_up_is_running_not_stopped(tmp_path: Path) -> None:
+    # Its set_up (a build, say) waits for a file this test writes once it has looked.
+    go = tmp_path / "go"
+    suite = (tmp_path / "testsuite.py")
+    make_suite(tmp_path, {"t": {"cmd": "true"}})
+    suite.write_text(suite.read_text().replace(
+        "class Suite(Testsuite):\n",
+        "class Suite(Testsuite):\n"
+        "    def set_up(self):\n"
+        "        import time\n"
+        f"        while not os.path.exists({str(go)!r}):\n"
+        "            time.sleep(0.05)\n\n",
+    ))
+    proc = start(tmp_path, "--progress", "none")
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "out" / "new" / "status.json").exists():
+            assert time.monotonic() < deadline and proc.poll() is None, "no status file while the run sets up"
+            time.sleep(0.05)
+        status = json.loads(e3suite(tmp_path, "status", "--json").stdout)
+        assert (status["state"], status["pid"], status["phase"]) == ("running", proc.pid, "starting")
+        assert "starting for" in e3suite(tmp_path, "status").stdout
+        report = e3suite(tmp_path, "report", "out")  # a results directory already, of a run still going
+        assert report.returncode == 0, report.stderr
+        assert "e3suite: the run is still going" in report.stdout
+        early = e3suite(tmp_path, "status", "--wait", "done", "--timeout", "0.5")
+        assert early.returncode == 1 and "still waiting" in early.stderr  # not "stopped"
+    finally:
+        go.write_text("")
+        out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    done = e3suite(tmp_path, "status", "--wait", "done", "--timeout", "60")
+    assert done.returncode == 0 and "ended after" in done.stdout
