@@ -542,6 +542,9 @@ class Testsuite:
         if mode == "all":
             shutil.rmtree(working_root, ignore_errors=True)
         elif mode == "passed":
+            if not any(result.status is None or result.status.is_failure for result in self.results):
+                shutil.rmtree(working_root, ignore_errors=True)  # nothing failed: nothing to keep or tell
+                return
             for result in self.results:
                 if result.status is not None and not result.status.is_failure:
                     shutil.rmtree(working_root / result.test_id, ignore_errors=True)

@@ -144,3 +144,13 @@ def test_cleanup_mode_passed_keeps_a_failing_testcase_directory(tmp_path: Path) 
     assert run.code == 1
     (working_root,) = temp.iterdir()
     assert sorted(p.name for p in working_root.iterdir()) == ["a-fails"]
+
+
+def test_cleanup_mode_passed_with_nothing_failing_keeps_and_tells_nothing(tmp_path: Path) -> None:
+    root = make_suite(tmp_path / "suite", {"tests/b-passes/test.yaml": "driver: shell\ncmd: [true]\n"})
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    run = run_suite(root, "-j1", "--cleanup-mode", "passed", "--temp-dir", str(temp))
+    assert run.code == 0, run.stdout + run.stderr
+    assert list(temp.iterdir()) == []
+    assert "kept in" not in run.stderr
