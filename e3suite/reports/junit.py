@@ -8,6 +8,10 @@ Mapping (docs/reports.md has the full table):
 - XFAIL -> ``<skipped message="expected failure: ...">``;
 - XPASS -> a passing testcase with the property ``verdict=XPASS`` (or a
   ``<failure>`` with ``xpass_as_failure``); VERIFY -> passing, same property;
+- FLAKY -> a ``<flakyFailure>``/``<flakyError>`` per failed attempt, and
+  passing unless the run had ``--flaky-result fail`` (its ``flaky_result``
+  metadata): then also a ``<failure type="FLAKY">``, counted in ``failures``,
+  as the summary line counts it as failed;
 - every testcase carries ``verdict`` and ``failure_reason`` properties and,
   when compared with a previous run, a ``change`` property; the suite carries
   the comparison's counts and the removed testcases as properties;
@@ -72,7 +76,25 @@ def _body(result: TestResult) -> str:
     return "\n".join(parts)
 
 
-def _testcase(result: TestResult, change: str | None, xpass_as_failure: bool) -> str:
+def _flaky_message(result: TestResult) -> str:
+    """``flaky: failed on attempt 1, passed on attempt 2``: the <failure> of a FLAKY testcase counted as failed."""
+    if not result.attempts:  # a record without its attempts: say what FLAKY means
+        return "flaky: failed, then passed when tried again"
+    failed = [str(a.number) for a in result.attempts[:-1]]
+    tries = "attempt" if len(failed) == 1 else "attempts"
+    return f"flaky: failed on {tries} {', '.join(failed)}, passed on attempt {result.attempts[-1].number}"
+
+
+def _is_failure(status: TestStatus, xpass_as_failure: bool, flaky_as_failure: bool) -> bool:
+    """What the document shows as a <failure> (and counts in ``failures``)."""
+    return (
+        status is TestStatus.FAIL
+        or (status is TestStatus.XPASS and xpass_as_failure)
+        or (status is TestStatus.FLAKY and flaky_as_failure)
+    )
+
+
+def _testcase(result: TestResult, change: str | None, xpass_as_failure: bool, flaky_as_failure: bool) -> str:
     status = result.status or TestStatus.ERROR
     classname, name = split_id(result.test_id)
     out = [f"<testcase classname={xml_attr(classname)} name={xml_attr(name)} time=\"{_seconds(result.duration)}\">"]
@@ -92,7 +114,11 @@ def _testcase(result: TestResult, change: str | None, xpass_as_failure: bool) ->
         props.append('<property name="carried_over" value="true"/>')
     out.append("<properties>" + "".join(props) + "</properties>")
     message = xml_attr(result.message)
-    if status is TestStatus.FAIL or (status is TestStatus.XPASS and xpass_as_failure):
+    if status is TestStatus.FLAKY and flaky_as_failure:
+        text = _flaky_message(result)
+        body = "\n".join(part for part in (text, _body(result)) if part)
+        out.append(f'<failure type="FLAKY" message={xml_attr(text)}>{xml_text(body)}</failure>')
+    elif _is_failure(status, xpass_as_failure, flaky_as_failure):
         out.append(f'<failure type="{status.value}" message={message}>{xml_text(_body(result))}</failure>')
     elif status is TestStatus.ERROR:
         out.append(f'<error type="ERROR" message={message}>{xml_text(_body(result))}</error>')
@@ -136,9 +162,11 @@ def render_junit(report: RunReport, xpass_as_failure: bool = False) -> str:
     # Every testcase the document lists, carried-over ones (--failed) too:
     # the counts must agree with its <failure>, <error> and <skipped> elements.
     statuses = [r.status for r in report.results if r.status is not None]
-    failures = sum(
-        1 for s in statuses if s is TestStatus.FAIL or (s is TestStatus.XPASS and xpass_as_failure)
-    )
+    # --flaky-result fail: the summary line counts FLAKY as failed, and so does
+    # this document. The run's metadata says it, so a report regenerated later
+    # from the results directory agrees with the run's own.
+    flaky_as_failure = report.run.get("flaky_result") == "fail"
+    failures = sum(1 for s in statuses if _is_failure(s, xpass_as_failure, flaky_as_failure))
     errors = sum(1 for s in statuses if s is TestStatus.ERROR)
     skipped = sum(1 for s in statuses if s.is_skip or s is TestStatus.XFAIL)
     skipped += sum(1 for r in report.results if unfinished(r))  # shown as <skipped>: no verdict yet
@@ -187,7 +215,7 @@ def render_junit(report: RunReport, xpass_as_failure: bool = False) -> str:
         "<properties>" + "".join(props) + "</properties>\n",
     ]
     parts.extend(
-        _testcase(r, changes.get(r.test_id), xpass_as_failure) + "\n" for r in report.results
+        _testcase(r, changes.get(r.test_id), xpass_as_failure, flaky_as_failure) + "\n" for r in report.results
     )
     parts.append("</testsuite>\n</testsuites>\n")
     return "".join(parts)

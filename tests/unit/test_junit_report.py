@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import junitparser
@@ -9,7 +10,8 @@ import pytest
 import xmlschema
 from report_support import DATA, check_snapshot, run_report
 
-from e3suite.model import TestResult, TestStatus
+import e3suite.store as store
+from e3suite.model import Attempt, TestResult, TestStatus, count_flaky_as
 from e3suite.reports.data import RunReport, load_report
 from e3suite.reports.junit import LOG_CHARS, render_junit, split_id, xml_attr, xml_text
 
@@ -130,3 +132,90 @@ def test_carried_over_testcases_are_counted_as_listed_and_marked(tmp_path: Path)
     assert (suite.tests, suite.failures, suite.errors, suite.skipped) == (3, 1, 0, 1)
     text = target.read_text()
     assert text.count('<property name="carried_over" value="true"/>') == 2
+
+
+def flaky_result() -> TestResult:
+    """A testcase that failed twice, then passed on its third attempt."""
+    result = TestResult("a/wobbly", TestStatus.FLAKY, "passed on attempt 3")
+    result.attempts = [
+        Attempt(1, TestStatus.FAIL, "failed on attempt 1", 0.1, log="try 1\n"),
+        Attempt(2, TestStatus.ERROR, "raised on attempt 2", 0.1),
+        Attempt(3, TestStatus.PASS, "passed on attempt 3", 0.1),
+    ]
+    result.attempts_allowed = 3
+    result.duration = 0.3
+    return result
+
+
+def junit_kinds(text: str, tmp_path: Path) -> tuple[junitparser.TestSuite, list[str]]:
+    target = tmp_path / "flaky.xml"
+    target.write_text(text, encoding="utf-8")
+    SCHEMA.validate(str(target))
+    [suite] = list(junitparser.JUnitXml.fromfile(str(target)))
+    [case] = list(suite)
+    return suite, [child.tag for child in case._elem if child.tag not in ("properties", "system-out")]
+
+
+@pytest.fixture
+def flaky_counted_as_passed_afterwards() -> Iterator[None]:
+    """load_report sets how FLAKY counts from the run it reads: put the default back."""
+    yield
+    count_flaky_as("passed")
+
+
+def test_flaky_is_a_passing_testcase_by_default(tmp_path: Path) -> None:
+    for run in ({}, {"flaky_result": "pass"}):
+        suite, kinds = junit_kinds(render_junit(RunReport(tmp_path, run, [flaky_result()], True)), tmp_path)
+        assert (suite.tests, suite.failures, suite.errors) == (1, 0, 0)
+        assert kinds == ["flakyFailure", "flakyError"]
+
+
+def test_flaky_result_fail_makes_flaky_a_failure(tmp_path: Path) -> None:
+    text = render_junit(RunReport(tmp_path, {"flaky_result": "fail"}, [flaky_result()], True))
+    suite, kinds = junit_kinds(text, tmp_path)
+    # Counted as the summary line counts it (failed), its attempts still listed.
+    assert (suite.tests, suite.failures, suite.errors, suite.skipped) == (1, 1, 0, 0)
+    assert kinds == ["failure", "flakyFailure", "flakyError"]
+    [case] = list(suite)
+    failure = case.result[0]
+    assert failure.type == "FLAKY"
+    assert failure.message == "flaky: failed on attempts 1, 2, passed on attempt 3"
+    assert "passed on attempt 3" in failure.text
+    assert '<testsuites name="e3suite" tests="1" failures="1"' in text
+
+
+def test_flaky_failure_message_for_one_failed_attempt(tmp_path: Path) -> None:
+    result = flaky_result()
+    result.attempts = [result.attempts[0], result.attempts[2]]
+    result.attempts[1].number = 2
+    text = render_junit(RunReport(tmp_path, {"flaky_result": "fail"}, [result], True))
+    assert 'message="flaky: failed on attempt 1, passed on attempt 2"' in text
+
+
+@pytest.mark.parametrize("finished", [True, False], ids=["index", "journal"])
+def test_regenerated_junit_knows_the_runs_flaky_result(
+    tmp_path: Path, finished: bool, flaky_counted_as_passed_afterwards: None
+) -> None:
+    # The run's metadata (index.json, or the journal's run_started when the run
+    # was killed) says --flaky-result fail: `e3suite report --junit` agrees with
+    # the summary line, which counts FLAKY as failed.
+    path = tmp_path / "new"
+    info = {"start": 1000.0, "version": "0.1.0", "argv": ["t.py"], "jobs": 1, "flaky_result": "fail"}
+    writer = store.ResultsWriter(path)
+    writer.journal.write("run_started", **info)
+    writer.journal.write("test_discovered", test="a/wobbly")
+    writer.write_result(flaky_result())
+    if finished:
+        writer.write_index({**info, "end": 1001.0, "duration": 1.0, "interrupted": False})
+        writer.close()
+    else:
+        writer.journal.close()
+    report = load_report(path)
+    assert report.complete is finished
+    assert report.counts()["failed"] == 1
+    suite, kinds = junit_kinds(render_junit(report), tmp_path)
+    assert suite.failures == 1 and kinds[0] == "failure"
+    code, out, err = run_report([str(path), "--junit", "-", "--no-compare"], tmp_path)
+    assert code == 0
+    assert "e3suite: 0 passed, 1 failed, 0 skipped" in err  # the summary goes to stderr
+    assert out == render_junit(report)
