@@ -235,8 +235,8 @@ def summary_lines(
         unfinished = [r for r in results if r.status is None]
         running = sum(1 for r in unfinished if r.message == "running")
         lines.append(
-            f"e3suite: the run is still going: {running} testcases running, {len(unfinished) - running} waiting "
-            "(e3suite status tells more)"
+            f"e3suite: the run is still going: {running} testcase{'' if running == 1 else 's'} running,"
+            f" {len(unfinished) - running} waiting (e3suite status tells more)"
         )
     elif not complete:
         lines.append("e3suite: the run did not finish: results rebuilt from its journal")

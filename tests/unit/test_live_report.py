@@ -73,7 +73,21 @@ def test_the_summary_of_a_live_run_with_nothing_finished(tmp_path: Path) -> None
 
     report = load_report(make_run(tmp_path / "new", 2000.0, {}, live=True))
     assert summary_lines(report.results, live=report.live) == [
-        "e3suite: the run is still going: 1 testcases running, 1 waiting (e3suite status tells more)",
+        "e3suite: the run is still going: 1 testcase running, 1 waiting (e3suite status tells more)",
         "e3suite: no testcase finished yet",
         "e3suite: 0 passed, 0 failed, 0 skipped",
     ]
+
+
+def test_the_still_going_line_counts_testcases_in_singular_and_plural() -> None:
+    from e3suite.reports.terminal import summary_lines
+
+    def still_going(running: int, waiting: int) -> str:
+        results = [TestResult(f"r{i}", None, "running") for i in range(running)]
+        results += [TestResult(f"w{i}", None, "waiting") for i in range(waiting)]
+        return summary_lines(results, live=True)[0]
+
+    tail = " (e3suite status tells more)"
+    assert still_going(1, 0) == "e3suite: the run is still going: 1 testcase running, 0 waiting" + tail
+    assert still_going(2, 3) == "e3suite: the run is still going: 2 testcases running, 3 waiting" + tail
+    assert still_going(0, 1) == "e3suite: the run is still going: 0 testcases running, 1 waiting" + tail

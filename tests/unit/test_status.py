@@ -60,7 +60,7 @@ def test_status_of_a_running_run_then_of_the_finished_one(tmp_path: Path) -> Non
         # e3suite report while it runs: the running testcase is running, not lost.
         report = e3suite(tmp_path, "report", "out/new", "-a", "--no-color")
         assert "RUNNING slow" in report.stdout
-        assert "e3suite: the run is still going: 1 testcases running" in report.stdout
+        assert "e3suite: the run is still going: 1 testcase running," in report.stdout
         # In the run's own terminal: SIGUSR1 prints the same snapshot.
         os.kill(proc.pid, signal.SIGUSR1)
         waited = e3suite(tmp_path, "status", "--wait", "slow", "--timeout", "60")
