@@ -310,6 +310,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"e3suite merge: error: cannot write {out}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     shards = ", ".join(item.shard or str(item.path) for item in inputs)
-    print(f"e3suite merge: {count} testcases from {len(inputs)} results directories ({shards}) in {out}")
+    testcases = "1 testcase" if count == 1 else f"{count} testcases"
+    directories = "1 results directory" if len(inputs) == 1 else f"{len(inputs)} results directories"
+    print(f"e3suite merge: {testcases} from {directories} ({shards}) in {out}")
     return 0
 

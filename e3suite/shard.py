@@ -308,9 +308,10 @@ class Sharding:
         ]
         for k, (part, expected) in enumerate(zip(self.split.parts, self.split.expected, strict=True), start=1):
             share = expected / total if total else 0.0
-            amount = _seconds(expected) if self.split.unit == "seconds" else f"{expected:.0f} testcases"
+            amount = _seconds(expected) if self.split.unit == "seconds" else _testcases(round(expected))
             mark = "  <- this shard" if k == self.spec.index else ""
-            lines.append(f"  part {k}/{self.spec.count}: {len(part)} testcases, expected {amount} ({share:.0%}){mark}")
+            size = _testcases(len(part))
+            lines.append(f"  part {k}/{self.spec.count}: {size}, expected {amount} ({share:.0%}){mark}")
         return lines
 
 
@@ -331,3 +332,7 @@ def shard_plan(
     part = set(result.parts[spec.index - 1])
     selected = {t for t, planned in plan.tests.items() if planned.selected and t in part}
     return Sharding(spec, method, history if durations else None, result, list(plan.tests), selected)
+
+
+def _testcases(count: int) -> str:
+    return f"{count} testcase" if count == 1 else f"{count} testcases"

@@ -191,7 +191,7 @@ def test_groups_of_a_plan_and_the_sharding_record(tmp_path: Path) -> None:
         "e3suite: shard 2/2: 1 of 4 testcases (split by durations of h.json, 2 parts, split "
         f"{timed.split.digest()})",
         "  part 1/2: 3 testcases, expected 24.0 s (86%)",  # app1, app2 count as the mean, 7 s
-        "  part 2/2: 1 testcases, expected 4.0 s (14%)  <- this shard",
+        "  part 2/2: 1 testcase, expected 4.0 s (14%)  <- this shard",
     ]
 
 
