@@ -148,6 +148,94 @@ def _validator(driver_schema: dict[str, Any]) -> jsonschema.protocols.Validator:
     return validator
 
 
+_schema_problems: dict[int, tuple[Any, str | None]] = {}
+
+
+def driver_schema_problem(driver_schema: Any) -> str | None:
+    """None when a driver's ``test_yaml_schema`` is a usable JSON Schema, else a one-line reason.
+
+    Checked once per schema, whatever the test.yaml files hold: a schema
+    that is itself invalid (``"type": "intger"``, ``properties`` given as a
+    list) must not pass unnoticed until a testcase happens to use the key,
+    and then stop the run with jsonschema's traceback. The keywords the fast
+    check knows are checked here; jsonschema (its metaschema) is asked only
+    about the others, or for the words of a problem.
+    """
+    cached = _schema_problems.get(id(driver_schema))
+    if cached is not None and cached[0] is driver_schema:
+        return cached[1]
+    problem = _driver_schema_problem(driver_schema)
+    _schema_problems[id(driver_schema)] = (driver_schema, problem)
+    return problem
+
+
+def _driver_schema_problem(driver_schema: Any) -> str | None:
+    if not isinstance(driver_schema, dict):
+        return f"expected a mapping (a JSON Schema object), got {_describe(driver_schema)}"
+    properties = driver_schema.get("properties")
+    if properties is not None and not isinstance(properties, dict):
+        return f"'properties' must map each key to its schema, got {_describe(properties)}"
+    required = driver_schema.get("required")
+    if required is not None and (
+        not isinstance(required, list) or not all(isinstance(key, str) for key in required)
+    ):
+        return f"'required' must be a list of key names, got {_describe(required)}"
+    schema = full_schema(driver_schema)
+    if _schema_looks_valid(schema) is True:
+        return None
+    import jsonschema  # a keyword the light check does not know, or a problem to put in words
+
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.exceptions.SchemaError as exc:
+        where = "".join(f"[{part!r}]" for part in exc.absolute_path)
+        return f"at {where or 'the top'}: {exc.message}"
+    return None
+
+
+_NON_NEGATIVE = ("minItems", "maxItems", "minProperties", "maxProperties", "minLength", "maxLength")
+_NUMBER_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _schema_looks_valid(schema: Any) -> bool | None:
+    """Is ``schema`` valid under Draft 2020-12's metaschema: True, or None (not sure)."""
+    if isinstance(schema, bool):
+        return True
+    if not isinstance(schema, dict):
+        return None
+    for keyword, value in schema.items():
+        if keyword in ("description", "title", "$comment"):
+            ok: bool | None = isinstance(value, str)
+        elif keyword in ("default", "examples", "deprecated"):
+            ok = isinstance(value, list) if keyword == "examples" else (
+                isinstance(value, bool) if keyword == "deprecated" else True
+            )
+        elif keyword == "type":
+            names = value if isinstance(value, list) else [value]
+            ok = bool(names) and len(set(map(str, names))) == len(names) and all(
+                isinstance(name, str) and name in _TYPE_CHECKS for name in names
+            )
+        elif keyword == "enum":
+            ok = isinstance(value, list)
+        elif keyword == "properties":
+            ok = isinstance(value, dict) and _all(_schema_looks_valid(sub) for sub in value.values())
+        elif keyword in ("additionalProperties", "items"):
+            ok = _schema_looks_valid(value)
+        elif keyword in ("prefixItems", "anyOf", "oneOf", "allOf"):
+            ok = isinstance(value, list) and bool(value) and _all(_schema_looks_valid(sub) for sub in value)
+        elif keyword == "required":
+            ok = isinstance(value, list) and all(isinstance(k, str) for k in value) and len(set(value)) == len(value)
+        elif keyword in _NON_NEGATIVE:
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        elif keyword in _NUMBER_BOUNDS:
+            ok = _TYPE_CHECKS["number"](value)
+        else:
+            ok = None
+        if ok is not True:
+            return None
+    return True
+
+
 def validate(test_env: dict[str, Any], driver_schema: dict[str, Any]) -> str | None:
     """None when ``test_env`` is valid, else a one-line message."""
     schema, known = _full_schema(driver_schema)

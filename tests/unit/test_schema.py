@@ -161,3 +161,67 @@ def test_a_valid_test_yaml_is_checked_without_importing_jsonschema() -> None:
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out == "False\nkey 'timeout': expected a number greater than 0, got -1\n"
+
+
+# -- a driver's schema that is itself invalid ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("driver_schema", "message"),
+    [
+        ({"properties": {"x": {"type": "intger"}}},
+         "at ['properties']['x']['type']: 'intger' is not valid under any of the given schemas"),
+        ({"properties": {"x": 3}}, "at ['properties']['x']: 3 is not of type 'object', 'boolean'"),
+        ({"properties": ["x"]}, "'properties' must map each key to its schema, got list ['x']"),
+        ({"properties": {"x": {}}, "required": "x"}, "'required' must be a list of key names, got string 'x'"),
+        ({"properties": {"x": {"minItems": -1}}},
+         "at ['properties']['x']['minItems']: -1 is less than the minimum of 0"),
+        ({"properties": {"x": {"type": "string", "pattern": "["}}},
+         "at ['properties']['x']['pattern']: '[' is not a 'regex'"),
+        ([], "expected a mapping (a JSON Schema object), got list []"),
+    ],
+)
+def test_an_invalid_driver_schema_is_named(driver_schema: Any, message: str) -> None:
+    from e3suite.schema import driver_schema_problem
+
+    assert driver_schema_problem(driver_schema) == message
+
+
+def test_valid_driver_schemas_are_accepted() -> None:
+    from e3suite.drivers import DiffDriver, ShellDriver
+    from e3suite.schema import driver_schema_problem
+
+    for driver_schema in ({}, DRIVER, ShellDriver.test_yaml_schema, DiffDriver.test_yaml_schema,
+                          {"properties": {"x": {"type": "string", "format": "uri"}}, "additionalProperties": True}):
+        assert driver_schema_problem(driver_schema) is None
+
+
+def test_an_invalid_driver_schema_makes_its_testcases_error_whatever_they_hold(tmp_path: Any) -> None:
+    """Each testcase of that driver ERRORs with the reason (not an internal error when one uses the key)."""
+    from e3suite.discovery import load_testcases
+    from e3suite.driver import TestDriver
+
+    class Typo(TestDriver):
+        test_yaml_schema = {"properties": {"x": {"type": "intger"}}}
+
+    for name, text in (("uses", "driver: typo\nx: 1\n"), ("does-not", "driver: typo\n")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "test.yaml").write_text(text)
+        [case] = load_testcases(name, tmp_path / name, {"typo": Typo}, None)
+        assert case.error == (
+            "driver Typo: invalid test_yaml_schema: at ['properties']['x']['type']: "
+            "'intger' is not valid under any of the given schemas"
+        )
+
+
+def test_checking_a_stock_driver_schema_does_not_import_jsonschema() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from e3suite.schema import driver_schema_problem; from e3suite.drivers import DiffDriver;"
+        "assert driver_schema_problem(DiffDriver.test_yaml_schema) is None;"
+        "print('jsonschema' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out == "False\n"
