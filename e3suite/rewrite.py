@@ -65,20 +65,26 @@ def conflicts(results: Iterable[TestResult]) -> dict[str, list[str]]:
 
     Matrix variants share their directory's baseline: when their refined
     outputs differ, no content makes them all pass, and writing each in
-    turn leaves whichever came last (an accident of scheduling).
+    turn leaves whichever came last (an accident of scheduling). A variant
+    whose output matched the baseline wants it too: writing a failing
+    variant's output there would make it fail next time, unannounced.
     """
     wanted: dict[str, dict[str, list[str]]] = {}
+    to_write: set[str] = set()
     for result in results:
-        if FailureReason.DIFF not in result.failure_reasons or result.out is None:
+        if result.out is None:
             continue
         info = baseline.BaselineInfo.from_json(result.info.get("baseline"))
         if info is None or info.regexp:
             continue
+        # A record with a baseline and no DIFF reason compared equal to it (DiffDriver).
+        if FailureReason.DIFF in result.failure_reasons:
+            to_write.add(info.path)
         wanted.setdefault(info.path, {}).setdefault(result.out, []).append(result.test_id)
     return {
         path: sorted(test_id for ids in outputs.values() for test_id in ids)
         for path, outputs in sorted(wanted.items())
-        if len(outputs) > 1
+        if len(outputs) > 1 and path in to_write
     }
 
 

@@ -212,3 +212,25 @@ def test_matrix_variants_that_disagree_on_their_shared_baseline(tmp_path: Path) 
     assert (root / "tests" / "agree" / "test.out").read_text() == "same\n"
     run = run_suite(root, "-j1", "--rewrite", "m")
     assert warning + ": it now holds one of them\n" in run.stderr
+
+
+def test_a_variant_that_matched_the_shared_baseline_is_not_broken_by_a_rewrite(tmp_path: Path) -> None:
+    """m[v=a] passes with test.out, m[v=b] fails: writing m[v=b]'s output would make m[v=a] fail."""
+    files: dict[str, str | bytes] = {
+        "tests/m/test.yaml": "driver: diff\ncmd: [echo, 'v=${v}']\nmatrix: {v: [a, b]}\n",
+        "tests/m/test.out": "v=a\n",
+    }
+    message = (
+        "tests/m/test.out: m[v=a], m[v=b] give different outputs for this one baseline; "
+        "refine their outputs (refiners) so that they agree"
+    )
+    root = make_suite(tmp_path, files)
+    run = run_suite(root, "-j1")
+    assert (run.results["m[v=a]"]["status"], run.results["m[v=b]"]["status"]) == ("PASS", "FAIL")
+    for args in (["rewrite", "--dry-run", "out/new"], ["rewrite", "out/new"]):
+        proc = run_e3suite(root, *args)
+        assert proc.returncode == 1, args
+        assert proc.stderr == f"e3suite rewrite: error: {message}; not written\n"
+    assert (root / "tests" / "m" / "test.out").read_text() == "v=a\n"
+    run = run_suite(root, "-j1", "--rewrite")
+    assert f"e3suite: warning: {message}: it now holds one of them\n" in run.stderr
