@@ -281,6 +281,33 @@ def load_testcase(
     return Testcase(test_id, test_dir, error=f"{test_id} is a matrix testcase: name one variant, e.g. {example}")
 
 
+def testcase_by_id(test_id: str, test_dir: Path, load: Callable[[str, Path], list[Testcase]]) -> Testcase:
+    """``load_testcase``, with the directory read by ``load(dir_id, test_dir)`` (a testsuite's own reader).
+
+    A variant id picks its combination among all those ``load`` gives
+    (axis order free, as on the command line); errors read as
+    ``load_testcase``'s.
+    """
+    split = matrix.split_variant_id(test_id)
+    if split is not None and (test_dir / TEST_YAML).is_file():
+        dir_id, wanted = split
+        loaded = load(dir_id, test_dir)
+        if len(loaded) == 1 and loaded[0].error is not None:
+            return loaded[0]
+        found = [case for case in loaded if case.matrix and _same_values(case.matrix, wanted)]
+        if len(found) == 1 and found[0].test_id == test_id:
+            return found[0]
+        message = f"no matrix variant {test_id!r} in {test_dir / TEST_YAML}"
+        if len(found) == 1:
+            message += f" (its id is {found[0].test_id!r})"
+        return Testcase(test_id, test_dir, error=message)
+    cases = load(test_id, test_dir)
+    if len(cases) == 1 and cases[0].test_id == test_id:
+        return cases[0]
+    example = cases[0].test_id if cases else f"{test_id}[...]"
+    return Testcase(test_id, test_dir, error=f"{test_id} is a matrix testcase: name one variant, e.g. {example}")
+
+
 def load_testcases(
     dir_id: str,
     test_dir: Path,

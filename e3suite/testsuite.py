@@ -342,13 +342,22 @@ class Testsuite:
         return self._names
 
     def load_testcases(self, dir_id: str, test_dir: Path) -> list[discovery.Testcase]:
-        """The testcases of one directory (several for a matrix)."""
+        """The testcases of one directory (several for a matrix).
+
+        Every testcase of the run is read here: those ``select`` keeps, and
+        the dependencies outside the selection (through ``load_testcase``),
+        so that an override applies to all of them.
+        """
         return discovery.load_testcases(
             dir_id, test_dir, self.test_driver_map, self.default_driver, self._condition_names
         )
 
     def load_testcase(self, test_id: str, test_dir: Path) -> discovery.Testcase:
-        """One testcase by id (``dir[opt=O0]`` for a matrix variant of ``dir``)."""
+        """One testcase by id (``dir[opt=O0]`` for a matrix variant of ``dir``): a dependency not selected."""
+        if type(self).load_testcases is not Testsuite.load_testcases:
+            # The testsuite reads directories its own way: dependencies too.
+            return discovery.testcase_by_id(test_id, test_dir, self.load_testcases)
+        # Only the variant asked for is made, not the whole matrix.
         return discovery.load_testcase(
             test_id, test_dir, self.test_driver_map, self.default_driver, self._condition_names
         )
