@@ -283,8 +283,8 @@ class TestDriver:
         """
         if when not in WHEN_VALUES:
             raise DriverError(f"fragment {name!r}: when={when!r}, expected one of {', '.join(WHEN_VALUES)}")
-        if not name or ":" in name:
-            raise DriverError(f"invalid fragment name {name!r}: it must be non-empty, without ':'")
+        if not isinstance(name, str) or not name or ":" in name:
+            raise DriverError(f"invalid fragment name {name!r}: it must be a non-empty string, without ':'")
         names = self.__dict__.setdefault("_fragment_names", set())
         if name in names:
             raise DriverError(f"fragment {name!r} declared twice")
@@ -292,6 +292,18 @@ class TestDriver:
             raise DriverError(f"fragment {name!r}: callback {callback!r} is not callable")
         if isinstance(after, str):
             after = [after]
+        refs: tuple[Any, ...]
+        try:
+            refs = tuple(after)
+        except TypeError:
+            refs = (after,)  # after=None: reported just below
+        not_names = [ref for ref in refs if not isinstance(ref, str) or not ref]
+        if not_names:  # found now, not as an AttributeError deep in planning that stops the whole run
+            raise DriverError(
+                f"fragment {name!r}: after={not_names[0]!r} is no fragment name: expected strings, "
+                "'build' (this testcase) or 'other/test:build'"
+            )
+        after = refs
         names.add(name)
         if timeout is not None and (
             isinstance(timeout, bool) or not isinstance(timeout, (int, float))

@@ -110,3 +110,31 @@ def test_a_fragment_timeout_that_is_no_number_of_seconds_is_the_testcase_error()
         error = plan.tests[key].error
         assert error is not None and f"fragment 'run': timeout={value!r}, expected a finite number" in error, key
     assert plan.tests["ok"].error is None
+
+
+def test_an_after_that_names_no_fragment_is_the_error_of_its_testcase_only() -> None:
+    """after=[1] (or None) used to stop the whole run with an AttributeError while planning edges."""
+    plan = plan_of(
+        case("ints", a=[], b=[1]), case("none", a=None), case("empty", a=[""]), case("fine", a=[]),
+    )
+    errors = {test_id: planned.error for test_id, planned in plan.tests.items()}
+    expected = "expected strings, 'build' (this testcase) or 'other/test:build'"
+    assert errors == {
+        "ints": f"driver Declared failed to declare fragments: DriverError: fragment 'b': after=1 is no "
+        f"fragment name: {expected}",
+        "none": f"driver Declared failed to declare fragments: DriverError: fragment 'a': after=None is no "
+        f"fragment name: {expected}",
+        "empty": f"driver Declared failed to declare fragments: DriverError: fragment 'a': after='' is no "
+        f"fragment name: {expected}",
+        "fine": None,
+    }
+
+
+def test_a_fragment_name_that_is_no_string_is_refused() -> None:
+    import pytest
+
+    from e3suite.driver import DriverError
+
+    driver = Declared("t", {}, Path("/t"), Path("/w"), argparse.Namespace())
+    with pytest.raises(DriverError, match="invalid fragment name 3: it must be a non-empty string, without ':'"):
+        driver.add_fragment(3, driver.noop)  # type: ignore[arg-type]
