@@ -246,6 +246,9 @@ class TestDriver:
         #: test.yaml's lists and mappings holding items YAML typed, as written
         #: (``cmd: [true]`` -> ``{"cmd": ["true"]}``); set by planning
         self.test_yaml_written: dict[str, Any] = {}
+        #: set by planning when ``control`` expects this testcase to fail (XFAIL):
+        #: its message, "" for none; its output is then not one to keep as a baseline
+        self.expected_failure: str | None = None
 
     @property
     def working_dir(self) -> Path:

@@ -132,6 +132,7 @@ class _PlanBuilder:
             )
             if case.written:
                 driver.test_yaml_written = case.written
+            driver.expected_failure = case.expected_failure
             driver.add_fragments()
         except Exception as exc:  # a driver bug must not stop the run
             name = case.driver_class.__name__

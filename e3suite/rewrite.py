@@ -26,7 +26,7 @@ import e3suite.drivers.baseline as baseline
 import e3suite.matrix as matrix
 import e3suite.store as store
 from e3suite.drivers.diff import unified_diff
-from e3suite.model import FailureReason, TestResult
+from e3suite.model import FailureReason, TestResult, TestStatus
 from e3suite.reports.data import load_run
 
 _ORDER = (baseline.RewriteAction.UPDATED, baseline.RewriteAction.CREATED, baseline.RewriteAction.DELETED)
@@ -72,7 +72,7 @@ def conflicts(results: Iterable[TestResult]) -> dict[str, list[str]]:
     wanted: dict[str, dict[str, list[str]]] = {}
     to_write: set[str] = set()
     for result in results:
-        if result.out is None:
+        if result.out is None or result.status is TestStatus.XFAIL:  # an expected failure wants no baseline
             continue
         info = baseline.BaselineInfo.from_json(result.info.get("baseline"))
         if info is None or info.regexp:
@@ -155,6 +155,8 @@ def rewrite_from_results(
     for result in results:
         if FailureReason.DIFF not in result.failure_reasons or result.out is None:
             continue
+        if result.status is TestStatus.XFAIL:
+            continue  # the failure was expected: its output is not the baseline
         info = baseline.BaselineInfo.from_json(result.info.get("baseline"))
         if info is None or info.regexp or info.path in conflicting:
             continue

@@ -234,3 +234,25 @@ def test_a_variant_that_matched_the_shared_baseline_is_not_broken_by_a_rewrite(t
     assert (root / "tests" / "m" / "test.out").read_text() == "v=a\n"
     run = run_suite(root, "-j1", "--rewrite")
     assert f"e3suite: warning: {message}: it now holds one of them\n" in run.stderr
+
+
+def test_an_expected_failure_keeps_its_baseline(tmp_path: Path) -> None:
+    """XFAIL says the output is the wrong one: neither --rewrite nor ``e3suite rewrite`` makes it the baseline."""
+    files: dict[str, str | bytes] = {
+        "tests/known-bug/test.yaml": "driver: diff\ncmd: [echo, wrong]\ncontrol: [[XFAIL, 'True', 'bug 42']]\n",
+        "tests/known-bug/test.out": "right\n",
+        "tests/update/test.yaml": "driver: diff\ncmd: [echo, new]\n",
+        "tests/update/test.out": "old\n",
+    }
+    root = make_suite(tmp_path, files)
+    run = run_suite(root, "-j2", "--rewrite")
+    assert run.results["known-bug"]["status"] == "XFAIL"
+    assert (root / "tests/known-bug/test.out").read_text() == "right\n"
+    assert (root / "tests/update/test.out").read_text() == "new\n"
+    (root / "tests/update/test.out").write_text("old\n")
+    run = run_suite(root, "-j2")
+    assert run.results["known-bug"]["status"] == "XFAIL"
+    done = run_e3suite(root, "rewrite", "out/new")
+    assert done.returncode == 0, done.stderr
+    assert (root / "tests/known-bug/test.out").read_text() == "right\n"
+    assert (root / "tests/update/test.out").read_text() == "new\n"
