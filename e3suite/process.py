@@ -249,7 +249,10 @@ def run(
         isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf
     ):
         raise ValueError(f"timeout={timeout!r}: expected a finite number of seconds greater than 0 (None for none)")
-    argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else [os.fspath(a) for a in cmd]
+    try:
+        argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else [os.fspath(a) for a in cmd]
+    except TypeError:
+        raise TypeError(_not_text("cmd", cmd)) from None
     full_env: dict[bytes, bytes] | None = None
     if not env and _environ_tag is not None and os.environ.get(TAG_VARIABLE) == _environ_tag:
         tag = _environ_tag  # already in our environment (see tag_environment)
@@ -259,7 +262,10 @@ def run(
         data = getattr(os.environ, "_data", None)  # CPython's encoded store: a C-level copy
         full_env = dict(data) if isinstance(data, dict) else dict(os.environb)
         if env:
-            full_env.update((os.fsencode(k), os.fsencode(v)) for k, v in env.items())
+            try:
+                full_env.update((os.fsencode(k), os.fsencode(v)) for k, v in env.items())
+            except TypeError:
+                raise TypeError(_not_text("env", env)) from None
         full_env[_TAG_KEY] = tag.encode()
     search_path = os.environb.get(b"PATH") if full_env is None else full_env.get(b"PATH")
     cwd_text = os.fspath(cwd) if cwd is not None else None
@@ -284,6 +290,20 @@ def run(
         )
     with process_tree.watching(proc.pid):
         return _supervise(proc, argv, tag, cwd_text, stdin, timeout, kill_grace, output_limit, start)
+
+
+def _not_text(name: str, value: Any) -> str:
+    """What is wrong with a ``cmd`` or ``env`` holding something that is no string (``["echo", 3]``)."""
+    if isinstance(value, Mapping):
+        items = [(f"{name}[{k!r}]", v) for k, v in value.items()] + [(f"a key of {name}", k) for k in value]
+    elif isinstance(value, (list, tuple)):
+        items = [(f"{name}[{i}]", v) for i, v in enumerate(value)]
+    else:
+        return f"{name} is {value!r} ({type(value).__name__}): expected a string or a list of strings"
+    for where, item in items:
+        if not isinstance(item, (str, bytes, os.PathLike)):
+            return f"{where} is {item!r} ({type(item).__name__}): expected a string"
+    return f"{name}: expected strings"
 
 
 @functools.lru_cache(maxsize=1)

@@ -278,3 +278,18 @@ def test_capture_under_the_limit_is_whole() -> None:
 def test_a_timeout_that_is_no_number_of_seconds_is_refused_before_anything_starts(timeout: object) -> None:
     with pytest.raises(ValueError, match=r"timeout=.*expected a finite number of seconds greater than 0"):
         process.run(["sh", "-c", "exit 0"], timeout=timeout)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"cmd": ["echo", 3]}, "cmd[1] is 3 (int): expected a string"),
+        ({"cmd": 42}, "cmd is 42 (int): expected a string or a list of strings"),
+        ({"cmd": ["true"], "env": {"N": 3}}, "env['N'] is 3 (int): expected a string"),
+    ],
+)
+def test_a_command_or_environment_holding_no_string_says_which_item(kwargs: dict, message: str) -> None:
+    cmd = kwargs.pop("cmd")
+    with pytest.raises(TypeError) as raised:
+        process.run(cmd, **kwargs)
+    assert str(raised.value) == message
