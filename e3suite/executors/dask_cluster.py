@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -304,10 +306,31 @@ def _watch_engine(client: Any) -> str | None:
     return plugin.name
 
 
+def _import_jobqueue() -> Any:
+    """``dask_jobqueue``, imported without letting it take over Ctrl-C.
+
+    Importing it sets the process's SIGINT handler to ``sys.exit()`` (its
+    ``runner`` module, made for scripts of its own). The engine's handler is
+    installed before the cluster starts: replaced, a Ctrl-C of a Slurm or
+    PBS run raised SystemExit wherever the engine was, and the run ended
+    with exit status 0, no verdict and "interrupted": false. The handler in
+    place before the import is put back.
+    """
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if in_main else None
+    try:
+        import dask_jobqueue
+    finally:
+        if previous is not None and signal.getsignal(signal.SIGINT) is not previous:
+            signal.signal(signal.SIGINT, previous)
+    return dask_jobqueue
+
+
 def _jobqueue_cluster(spec: ExecutorSpec, allowed_failures: int) -> Any:
     try:
         import dask
-        import dask_jobqueue
+
+        dask_jobqueue = _import_jobqueue()
     except ImportError:
         raise ConfigError(f"executor {spec.name!r} needs dask-jobqueue: pip install 'e3suite[dask]'") from None
     s = spec.get
@@ -330,7 +353,7 @@ def _jobqueue_cluster(spec: ExecutorSpec, allowed_failures: int) -> Any:
     resources = s("resources")
     if resources:
         kwargs["worker_extra_args"] = ["--resources", ",".join(f"{k}={v}" for k, v in resources.items())]
-    cls = dask_jobqueue.SLURMCluster if spec.type == "slurm" else dask_jobqueue.PBSCluster  # type: ignore[attr-defined]
+    cls = dask_jobqueue.SLURMCluster if spec.type == "slurm" else dask_jobqueue.PBSCluster
     with dask.config.set(_scheduler_config(allowed_failures)):
         return cls(**kwargs)
 

@@ -1,7 +1,14 @@
 """Run on Slurm; each worker is a batch job named after the executor; none is left afterwards."""
 
+import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
+
+import psutil
 
 
 def jobs() -> list[str]:
@@ -22,3 +29,37 @@ print("$ testsuite.py --executor refused")
 print(run.stdout + run.stderr, end="")
 print(f"[exit {run.returncode}]")
 print("batch jobs left:", len(jobs()))
+
+# Ctrl-C in a terminal (SIGINT to the engine's process group) while a
+# command runs in a batch job: the run ends as interrupted (exit 130), its
+# command and its batch jobs end. Importing dask_jobqueue once replaced the
+# engine's SIGINT handler with sys.exit(): exit 0, no verdict at all.
+MARK = f"318.{os.getpid()}"
+
+
+def sleeping() -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["cmdline"]) if (p.info["cmdline"] or [])[:2] == ["sleep", MARK]]
+
+
+# Written here, not in the suite: the first run above must not wait for it.
+slow = Path("tests/slow")
+slow.mkdir()
+(slow / "test.yaml").write_text(f'fragments: [{{name: run, shell: "sleep {MARK}", status: PASS}}]\n')
+engine = subprocess.Popen([sys.executable, "testsuite.py", "--executor", "batch", "--no-color", "--no-compare", "slow"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+deadline = time.monotonic() + 120
+while not sleeping() and time.monotonic() < deadline:
+    time.sleep(0.1)
+print("$ testsuite.py --executor batch slow  # then Ctrl-C (SIGINT to its process group)")
+print("the command runs in a batch job:", bool(sleeping()))
+os.killpg(engine.pid, signal.SIGINT)
+out, _ = engine.communicate(timeout=120)
+print(out, end="")
+print(f"[exit {engine.returncode}]")
+deadline = time.monotonic() + 60
+while (sleeping() or jobs()) and time.monotonic() < deadline:
+    time.sleep(0.2)
+print("left:", len(sleeping()), "commands,", len(jobs()), "batch jobs")
+for proc in sleeping():
+    proc.kill()
+shutil.rmtree(slow)

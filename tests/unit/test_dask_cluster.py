@@ -1,0 +1,30 @@
+"""dask_cluster.py: starting clusters and describing them, without side effects on the engine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def test_importing_dask_jobqueue_leaves_the_engines_ctrl_c_handler() -> None:
+    """dask_jobqueue's import sets SIGINT to sys.exit(): a Ctrl-C of a Slurm run ended it with status 0.
+
+    The engine installs its handler before the cluster starts; building a
+    SLURMCluster (here through ``job_script``, which submits nothing) must
+    leave that handler in place. In a fresh interpreter: this one may have
+    imported dask_jobqueue already.
+    """
+    pytest.importorskip("dask_jobqueue")
+    code = (
+        "import signal\n"
+        "def mine(signum, frame): pass\n"
+        "signal.signal(signal.SIGINT, mine)\n"
+        "from e3suite.config import ExecutorSpec\n"
+        "from e3suite.executors.dask_cluster import job_script\n"
+        "job_script(ExecutorSpec('big', 'slurm', {'queue': 'debug'}))\n"
+        "print(signal.getsignal(signal.SIGINT) is mine)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split()[-1] == "True"
