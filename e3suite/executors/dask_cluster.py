@@ -129,7 +129,13 @@ def job_script(spec: ExecutorSpec) -> str:
     """The batch script a ``slurm``/``pbs`` executor submits (no job is submitted)."""
     if spec.type not in ("slurm", "pbs"):
         raise ConfigError(f"executor {spec.name!r} is of type {spec.type}: it submits no batch job")
-    cluster = _jobqueue_cluster(spec, allowed_failures=2)
+    try:
+        cluster = _jobqueue_cluster(spec, allowed_failures=2)
+    except ConfigError:
+        raise
+    except Exception as exc:  # a value dask-jobqueue refuses (memory: lots)
+        raise ConfigError(f"executor {spec.name!r} ({spec.type}): cannot make its job script: "
+                          f"{type(exc).__name__}: {exc}") from None
     try:
         return str(cluster.job_script())
     finally:

@@ -28,3 +28,16 @@ def test_importing_dask_jobqueue_leaves_the_engines_ctrl_c_handler() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.split()[-1] == "True"
+
+
+def test_a_job_script_dask_jobqueue_refuses_is_an_error_naming_the_executor() -> None:
+    """``e3suite executors --job-script`` on ``memory: lots`` said so with a traceback."""
+    pytest.importorskip("dask_jobqueue")
+    from e3suite.config import ConfigError, ExecutorSpec
+    from e3suite.executors.dask_cluster import job_script
+
+    with pytest.raises(ConfigError) as caught:
+        job_script(ExecutorSpec("big", "slurm", {"memory": "lots"}))
+    assert str(caught.value) == (
+        "executor 'big' (slurm): cannot make its job script: ValueError: Could not interpret 'lots' as a byte unit"
+    )
