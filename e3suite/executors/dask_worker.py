@@ -40,6 +40,7 @@ from typing import Any
 
 import cloudpickle
 from distributed import WorkerPlugin, get_worker
+from distributed.utils import sync
 
 import e3suite.guardian as guardian
 import e3suite.process as process
@@ -215,11 +216,30 @@ def _announce_start(run_id: str, ticket: int, slot: int) -> None:
     # timeout it enforces itself), on which worker (where its batch's other
     # fragments may be revoked), and that a worker lost now was running it,
     # not merely holding it in its queue.
+    #
+    # A round trip to the scheduler, not the worker's batched stream
+    # (log_event): that one is flushed by the worker's event loop some
+    # milliseconds later, and a fragment that kills its worker at once
+    # (os._exit, a crash) took its start with it. The engine then could not
+    # tell it from the fragments merely queued on that worker, and counted
+    # those innocent ones as lost too (dask_batches.fate_after_loss). Once
+    # this returns, the scheduler has published the start: it reaches the
+    # engine before the worker's death does.
+    message: dict[str, Any] = {"t": ticket, "time": time.time(), "pid": os.getpid()}
     try:
-        address = get_worker().address
-    except Exception:
-        address = ""
-    _send_event(start_topic(run_id), {"t": ticket, "time": time.time(), "pid": os.getpid(), "worker": address})
+        worker = get_worker()
+    except Exception:  # not in a worker
+        return
+    message["worker"] = worker.address
+    try:
+        sync(worker.loop, worker.scheduler.log_event, topic=start_topic(run_id), msg=message,
+             callback_timeout=START_TIMEOUT)
+    except Exception:  # the scheduler does not answer: the stream may still get it there
+        _send_event(start_topic(run_id), message)
+
+
+#: How long a fragment's start announcement may take to reach the scheduler before the fragment runs anyway.
+START_TIMEOUT = 10.0
 
 
 def _dump(outcome: FragmentOutcome, fragment_id: str = "?") -> bytes:

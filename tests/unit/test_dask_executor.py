@@ -175,6 +175,33 @@ def test_a_lost_worker_is_retried_then_an_error(tmp_path: Path, no_survivors: No
     assert outcomes[0].error == "worker lost while running t0:run (tried 2 times)"
 
 
+def test_fragments_queued_behind_one_that_kills_its_worker_are_not_blamed(
+    tmp_path: Path, no_survivors: None
+) -> None:
+    """Two batches on one 1-thread worker: the first one's fragment kills the worker at once.
+
+    The second batch was only queued there. The start of the one that
+    killed its worker used to go on the worker's batched stream and die
+    with it: the engine could not tell which one ran, gave both back, and
+    then counted worker failures against the queued, innocent fragment
+    too ("worker lost while running t1:run"), while the culprit took
+    twice as many worker deaths as --max-worker-failures.
+    """
+    ex = executor(workers=1, jobs=2, max_worker_failures=1)  # 2 batch slots, both on the one worker
+    ex.start()
+    try:
+        tasks = [make_task(0, dask_support.die, tmp_path)] + [
+            make_task(i, dask_support.give, tmp_path, value=i) for i in range(1, 4)
+        ]
+        outcomes = run_all(ex, tasks)
+    finally:
+        ex.shutdown()
+    assert outcomes[0].state is FragmentState.FAILED
+    assert outcomes[0].error == "worker lost while running t0:run (tried 1 time)"
+    assert [outcomes[i].state for i in range(1, 4)] == [FragmentState.COMPLETE] * 3
+    assert not ex._given_back.get(0)  # its start came: counted at its first loss, never given back
+
+
 def test_interrupt_kills_commands_on_every_worker(tmp_path: Path, no_survivors: None) -> None:
     ex = executor(workers=2, jobs=4)
     ex.start()
