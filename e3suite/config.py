@@ -163,6 +163,13 @@ def parse_config(text: str, where: str, builtin: dict[str, ExecutorSpec] | None 
     _validate(data, where)
     executors = dict(builtin or {"local": ExecutorSpec("local", "local")})
     for name, body in (data.get("executors") or {}).items():
+        if str(name) == "local" and body["type"] != "local":
+            # The default of every run: declared as a cluster, a plain
+            # ./testsuite.py would silently start one.
+            raise ConfigError(
+                f"{where}: executors.local: 'local' is the built-in local executor, the default of every run; "
+                f"give this {body['type']} executor another name"
+            )
         settings = {k: v for k, v in body.items() if k != "type"}
         executors[str(name)] = ExecutorSpec(str(name), body["type"], settings, where)
     pending = data.get("max_pending_time")

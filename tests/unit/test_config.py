@@ -61,6 +61,15 @@ def test_errors_name_the_key(text: str, message: str) -> None:
     assert message in error_of(text)
 
 
+def test_the_builtin_local_executor_cannot_be_redeclared_as_a_cluster() -> None:
+    """``local`` is the default of every run: as a Dask cluster, a plain run silently started one."""
+    assert error_of("executors: {local: {type: dask, workers: 1}}") == (
+        "e3suite.yaml: executors.local: 'local' is the built-in local executor, the default of every run; "
+        "give this dask executor another name"
+    )
+    assert not parse_config("executors: {local: {type: local}}", "e3suite.yaml").executors["local"].is_dask
+
+
 def test_schema_lists_every_type() -> None:
     types = config_schema()["properties"]["executors"]["additionalProperties"]["properties"]["type"]["enum"]
     assert types == ["local", "dask", "dask-scheduler", "ssh", "slurm", "pbs"]
