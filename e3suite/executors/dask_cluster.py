@@ -279,6 +279,9 @@ def _ssh(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> ClusterHa
         worker_options["resources"] = spec.get("resources")
     # The remote processes' log lines would be relayed to the terminal.
     logging.getLogger("distributed.deploy.ssh").setLevel(logging.WARNING)
+    # A host that cannot be reached is said once, by open_cluster's error;
+    # not also by distributed's "Cluster closed without starting up" line.
+    logging.getLogger("distributed.deploy.spec").setLevel(logging.ERROR)
     cluster = SSHCluster(
         hosts,
         connect_options=connect,

@@ -41,3 +41,27 @@ def test_a_job_script_dask_jobqueue_refuses_is_an_error_naming_the_executor() ->
     assert str(caught.value) == (
         "executor 'big' (slurm): cannot make its job script: ValueError: Could not interpret 'lots' as a byte unit"
     )
+
+
+def test_an_ssh_host_that_refuses_is_said_in_one_line() -> None:
+    """The error names the executor; distributed's own warning line is not printed besides it.
+
+    In a fresh interpreter, as a run: distributed's log handler writes to
+    the stderr it found when imported.
+    """
+    pytest.importorskip("asyncssh")
+    code = (
+        "import socket\n"
+        "from e3suite.config import ConfigError, ExecutorSpec\n"
+        "from e3suite.executors.dask_cluster import open_cluster\n"
+        "probe = socket.socket(); probe.bind(('127.0.0.1', 0)); port = probe.getsockname()[1]; probe.close()\n"
+        "spec = ExecutorSpec('hosts', 'ssh', {'hosts': ['127.0.0.1', '127.0.0.1'], 'port': port})\n"
+        "try:\n"
+        "    open_cluster(spec, allowed_failures=0)\n"
+        "except ConfigError as exc:\n"
+        "    print(exc)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.stdout.startswith("cannot start executor 'hosts' (ssh): "), run.stdout + run.stderr
+    assert "Connect call failed" in run.stdout
+    assert run.stderr == ""
