@@ -248,6 +248,10 @@ class DependencyOutcome:
         return self.state is FragmentState.SKIPPED
 
 
+#: What a command's entry in ``TestResult.processes`` holds of its output (see release_outputs).
+COMMAND_TEXTS = frozenset(("output", "stderr"))
+
+
 @dataclass
 class TestResult:
     """The result of one testcase, as drivers fill it and reports read it.
@@ -367,6 +371,29 @@ class TestResult:
             diff=self.diff,
             processes=list(self.processes),
         )
+
+    def release_outputs(self, keep_out: bool = False) -> None:
+        """Drop the texts of a committed result: log, outputs, diff, commands' output.
+
+        Once its TestFinished event was handled (its record encoded, its
+        lines printed), a run keeps a finished testcase's result for the
+        summary, the exit code and the comparison: verdict, message, reasons,
+        info, times, fragments, each command's figures. Its texts are in its
+        record (``store.load_record``); keeping them in memory too made a run
+        hold every log until its end (1 GB for 1000 testcases printing 1 MB).
+        ``keep_out``: keep ``out``, which ``--rewrite`` compares between the
+        testcases that share a baseline.
+        """
+        self.log = ""
+        self.expected = self.diff = None
+        if not keep_out:
+            self.out = None
+        self.processes = [
+            {k: v for k, v in p.items() if k not in COMMAND_TEXTS} if isinstance(p, dict) else p
+            for p in self.processes
+        ]
+        for attempt in self.attempts:
+            attempt.log = ""
 
     # -- JSON -------------------------------------------------------------
 

@@ -208,7 +208,9 @@ class Testsuite:
                     results_dir, plan, options.jobs, self.history(), printer=reporter, run_info=run_info
                 )
                 bus.add(self.status)
-                engine = Engine(plan, self.make_executor(), bus, options)
+                # Every result's texts are in its record once committed: the
+                # run does not keep them (1 MB per testcase printing 1 MB).
+                engine = Engine(plan, self.make_executor(), bus, options, release_outputs=True)
                 # What discovery and planning built lives as long as the
                 # run: keep the collector from walking it again and again
                 # (3% of W5's wall time), and forked workers from touching
@@ -329,6 +331,7 @@ class Testsuite:
             result.carried_over = True
             carried.append(result)
             bus.emit(TestFinished(result))
+            result.release_outputs()  # as the engine does: the summary needs none of its texts
         return carried
 
     def condition_facts(self) -> dict[str, Any]:
