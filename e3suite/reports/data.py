@@ -66,11 +66,18 @@ class RunReport:
 
 
 def log_excerpt(log: str, limit: int = LOG_EXCERPT_CHARS) -> tuple[str, bool]:
-    """The last ``limit`` characters of ``log`` (cut at a line start) and whether it was cut."""
+    """The last ``limit`` characters of ``log`` and whether it was cut.
+
+    The cut moves to the next line start when one is near (in the first
+    quarter of the excerpt), so that the excerpt does not begin with half a
+    line; a longer first line is cut in its middle instead: skipping it
+    would leave nothing but the lines after it (a 20 MB line of output, then
+    "[exit status 1]", gave just "[exit status 1]").
+    """
     if len(log) <= limit:
         return log, False
     tail = log[-limit:]
-    newline = tail.find("\n")
+    newline = tail.find("\n", 0, max(1, limit // 4))
     if 0 <= newline < len(tail) - 1:
         tail = tail[newline + 1 :]
     return tail, True
