@@ -24,7 +24,9 @@ under ``--rewrite``.
 
 from __future__ import annotations
 
+import bisect
 import difflib
+import itertools
 import re
 from pathlib import Path
 from typing import Any, ClassVar
@@ -166,12 +168,172 @@ def stored_text(text: str, limit: int = STORED_TEXT_LIMIT) -> str:
     return f"{text[:half]}\n[... {len(text) - 2 * half} characters omitted ...]\n{text[-half:]}"
 
 
+#: Up to this many pairs of lines (expected x actual), difflib's matcher
+#: compares them; beyond, its cost grows with their product (a 100,000-line
+#: output with every other line changed took over 5 minutes), and the lines
+#: are matched on anchors first (see _matching_blocks).
+DIFFLIB_PAIRS = 1_000_000
+#: ... and between two anchors, up to this many.
+GAP_PAIRS = 100_000
+
+Block = tuple[int, int, int]  # (i, j, n): expected[i:i+n] == actual[j:j+n]
+Opcode = tuple[str, int, int, int, int]
+
+
 def unified_diff(expected: str, actual: str, context: int = 3) -> str:
-    """A plain unified diff (no colours); a missing final newline is spelled out."""
-    lines = difflib.unified_diff(
-        _lines(expected), _lines(actual), fromfile="expected", tofile="actual", n=context
-    )
-    return "".join(lines)
+    """A plain unified diff (no colours); a missing final newline is spelled out.
+
+    Labelled ``expected`` and ``actual``. Up to DIFFLIB_PAIRS pairs of
+    lines, the lines are matched by difflib's SequenceMatcher, as always;
+    larger ones in a time about linear in their size (see _matching_blocks).
+    """
+    a, b = _lines(expected), _lines(actual)
+    if a == b:
+        return ""
+    if len(a) * len(b) <= DIFFLIB_PAIRS:
+        matched = difflib.SequenceMatcher(None, a, b).get_matching_blocks()[:-1]
+        blocks: list[Block] = [(m.a, m.b, m.size) for m in matched]
+    else:
+        blocks = _matching_blocks(a, b)
+    out = ["--- expected\n", "+++ actual\n"]
+    for group in _hunks(_opcodes(blocks, len(a), len(b)), context):
+        first, last = group[0], group[-1]
+        out.append(f"@@ -{_range(first[1], last[2])} +{_range(first[3], last[4])} @@\n")
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                out.extend(" " + line for line in a[i1:i2])
+                continue
+            out.extend("-" + line for line in a[i1:i2])
+            out.extend("+" + line for line in b[j1:j2])
+    return "".join(out)
+
+
+def _matching_blocks(a: list[str], b: list[str]) -> list[Block]:
+    """Equal runs of ``a`` and ``b``, in order, for long inputs.
+
+    Within each range still to match: the common first and last lines are
+    equal runs; a range small enough (GAP_PAIRS) goes to difflib; a larger
+    one is cut at anchors, the lines that occur once in each side, the
+    longest run of them in the same order on both (patience sorting), and
+    each stretch between two anchors is a range of its own. A large range
+    with no anchor is a replacement (a correct diff, maybe not the smallest).
+    """
+    blocks: list[Block] = []
+    todo = [(0, len(a), 0, len(b))]
+    while todo:
+        alo, ahi, blo, bhi = todo.pop()
+        while alo < ahi and blo < bhi and a[alo] == b[blo]:
+            blocks.append((alo, blo, 1))
+            alo, blo = alo + 1, blo + 1
+        while alo < ahi and blo < bhi and a[ahi - 1] == b[bhi - 1]:
+            ahi, bhi = ahi - 1, bhi - 1
+            blocks.append((ahi, bhi, 1))
+        if alo == ahi or blo == bhi:
+            continue
+        if (ahi - alo) * (bhi - blo) <= GAP_PAIRS:
+            matcher = difflib.SequenceMatcher(None, a[alo:ahi], b[blo:bhi])
+            blocks.extend((alo + i, blo + j, n) for i, j, n in matcher.get_matching_blocks() if n)
+            continue
+        anchors = _anchors(a, alo, ahi, b, blo, bhi)
+        if not anchors:
+            continue  # a replacement
+        for i, j in anchors:
+            blocks.append((i, j, 1))
+        ends = [(alo - 1, blo - 1), *anchors, (ahi, bhi)]
+        todo.extend((i + 1, next_i, j + 1, next_j) for (i, j), (next_i, next_j) in itertools.pairwise(ends))
+    blocks.sort()
+    merged: list[Block] = []
+    for i, j, n in blocks:
+        if merged and merged[-1][0] + merged[-1][2] == i and merged[-1][1] + merged[-1][2] == j:
+            merged[-1] = (merged[-1][0], merged[-1][1], merged[-1][2] + n)
+        else:
+            merged.append((i, j, n))
+    return merged
+
+
+def _anchors(a: list[str], alo: int, ahi: int, b: list[str], blo: int, bhi: int) -> list[tuple[int, int]]:
+    """(i, j) of lines found once in a[alo:ahi] and once in b[blo:bhi], the longest run in the same order."""
+    seen_a: dict[str, int] = {}
+    for i in range(alo, ahi):
+        seen_a[a[i]] = -1 if a[i] in seen_a else i
+    seen_b: dict[str, int] = {}
+    for j in range(blo, bhi):
+        line = b[j]
+        if seen_a.get(line, -1) >= 0:
+            seen_b[line] = -1 if line in seen_b else j
+    pairs = [(seen_a[line], j) for line, j in seen_b.items() if j >= 0]
+    pairs.sort()
+    # Longest increasing run of j (i increases already): patience sorting.
+    tops: list[int] = []  # tops[k]: the smallest j ending a run of k + 1
+    top_pair: list[int] = []  # index in pairs of that j
+    back: list[int] = []  # index in pairs of the pair before it in its run
+    for index, (_, j) in enumerate(pairs):
+        k = bisect.bisect_left(tops, j)
+        back.append(top_pair[k - 1] if k else -1)
+        if k == len(tops):
+            tops.append(j)
+            top_pair.append(index)
+        else:
+            tops[k], top_pair[k] = j, index
+    run: list[tuple[int, int]] = []
+    index = top_pair[-1] if top_pair else -1
+    while index >= 0:
+        run.append(pairs[index])
+        index = back[index]
+    run.reverse()
+    return run
+
+
+def _opcodes(blocks: list[Block], len_a: int, len_b: int) -> list[Opcode]:
+    """What turns a into b, block by block: equal, replace, delete, insert."""
+    opcodes: list[Opcode] = []
+    i = j = 0
+    for block_i, block_j, n in [*blocks, (len_a, len_b, 0)]:
+        if i < block_i and j < block_j:
+            opcodes.append(("replace", i, block_i, j, block_j))
+        elif i < block_i:
+            opcodes.append(("delete", i, block_i, j, j))
+        elif j < block_j:
+            opcodes.append(("insert", i, i, j, block_j))
+        i, j = block_i + n, block_j + n
+        if n:
+            opcodes.append(("equal", block_i, i, block_j, j))
+    return opcodes
+
+
+def _hunks(opcodes: list[Opcode], context: int) -> list[list[Opcode]]:
+    """The opcodes in hunks: changes with ``context`` equal lines around them, close ones together.
+
+    Equal runs at either end keep the ``context`` lines next to a change; one
+    between two changes longer than twice the context ends a hunk.
+    """
+    ops = list(opcodes)
+    if ops and ops[0][0] == "equal":
+        tag, i1, i2, j1, j2 = ops[0]
+        ops[0] = (tag, max(i1, i2 - context), i2, max(j1, j2 - context), j2)
+    if ops and ops[-1][0] == "equal":
+        tag, i1, i2, j1, j2 = ops[-1]
+        ops[-1] = (tag, i1, min(i2, i1 + context), j1, min(j2, j1 + context))
+    hunks: list[list[Opcode]] = []
+    hunk: list[Opcode] = []
+    for tag, i1, i2, j1, j2 in ops:
+        if tag == "equal" and i2 - i1 > 2 * context:
+            hunk.append((tag, i1, i1 + context, j1, j1 + context))
+            hunks.append(hunk)
+            hunk = []
+            i1, j1 = i2 - context, j2 - context
+        hunk.append((tag, i1, i2, j1, j2))
+    if hunk and not (len(hunk) == 1 and hunk[0][0] == "equal"):
+        hunks.append(hunk)
+    return hunks
+
+
+def _range(start: int, stop: int) -> str:
+    """A unified diff's range: ``first,count``, ``first`` alone for one line, ``before,0`` for none."""
+    count = stop - start
+    if count == 1:
+        return str(start + 1)
+    return f"{start + 1 if count else start},{count}"
 
 
 def _lines(text: str) -> list[str]:
