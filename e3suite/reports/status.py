@@ -147,6 +147,9 @@ class StatusSink(Sink):
         planned = self.plan.tests.get(result.test_id)
         if planned is not None:  # its skipped fragments too: none of them waits any more
             self.ended.update(planned.fragments.values())
+            # Nor is one queued: a fragment an executor gave back unstarted
+            # (then not run: interrupted, a failure limit) was never told ended.
+            self.queued.difference_update(planned.fragments.values())
         status = result.status.value if result.status else "ERROR"
         self.by_status[status] = self.by_status.get(status, 0) + 1
         self.retrying.pop(result.test_id, None)
