@@ -75,7 +75,6 @@ class Engine(Retries):
         events: EventBus | Sink,
         options: argparse.Namespace,
         listeners: Iterable[Sink] | None = None,
-        release_outputs: bool = False,
     ) -> None:
         self.plan = plan
         self.executor = executor
@@ -108,11 +107,6 @@ class Engine(Retries):
         self.default_timeout: float | None = getattr(options, "timeout", None)
         self.leak_fails = getattr(options, "leak_result", "pass") == "fail"
         self.recycle_dirs = getattr(options, "cleanup_mode", None) == "all"
-        # Committed results keep no texts (log, outputs, diff) when a sink
-        # has them on disk (the Testsuite's records) but for ``out`` under
-        # --rewrite, which compares the testcases sharing a baseline after the run.
-        self.release_outputs = release_outputs
-        self.keep_out = bool(getattr(options, "rewrite", False))
         self.retries_started = 0
         self.max_retries_total: int | None = getattr(options, "max_retries_total", None)
         self.retry_delay = float(getattr(options, "retry_delay", 0.0) or 0.0)
@@ -589,10 +583,6 @@ class Engine(Retries):
         result.duration = round(test.run_time, 6)
         self.results.append(result)
         self.bus.emit(TestFinished(result))
-        if self.release_outputs:
-            # Its record is encoded and its lines printed: the run keeps what
-            # the summary, the exit code and the comparison read, not its texts.
-            result.release_outputs(keep_out=self.keep_out)
         self._count_failure(result.status)
         # Results of their own ids it reported (e3-testsuite's push_result):
         # each a record, a line and a count of its own, after its parent.
@@ -601,8 +591,6 @@ class Engine(Retries):
             sub.start, sub.end, sub.duration = result.start, result.end, 0.0
             self.results.append(sub)
             self.bus.emit(TestFinished(sub))
-            if self.release_outputs:
-                sub.release_outputs(keep_out=self.keep_out)
             self._count_failure(sub.status or TestStatus.ERROR)
 
     def _count_failure(self, status: TestStatus) -> None:

@@ -79,6 +79,21 @@ class _TerminalSink(Sink):
             self.reporter.test_finished(event.result)
 
 
+class _ReleaseTexts(Sink):
+    """The last sink of a run: a finished testcase's texts go once every other sink has handled it.
+
+    Its record holds them by then (``TestResult.release_outputs``); ``out``
+    stays under --rewrite, which compares testcases sharing a baseline after the run.
+    """
+
+    def __init__(self, keep_out: bool) -> None:
+        self.keep_out = keep_out
+
+    def test_finished(self, event: TestFinished) -> None:
+        result = event.result
+        result.release_outputs(keep_out=self.keep_out and not result.carried_over)
+
+
 class Testsuite:
     """Subclass it, map test types to drivers, end with ``sys.exit(MySuite().main())``."""
 
@@ -208,9 +223,8 @@ class Testsuite:
                     results_dir, plan, options.jobs, self.history(), printer=reporter, run_info=run_info
                 )
                 bus.add(self.status)
-                # Every result's texts are in its record once committed: the
-                # run does not keep them (1 MB per testcase printing 1 MB).
-                engine = Engine(plan, self.make_executor(), bus, options, release_outputs=True)
+                bus.add(_ReleaseTexts(keep_out=bool(getattr(options, "rewrite", False))))
+                engine = Engine(plan, self.make_executor(), bus, options)
                 # What discovery and planning built lives as long as the
                 # run: keep the collector from walking it again and again
                 # (3% of W5's wall time), and forked workers from touching
@@ -330,8 +344,7 @@ class Testsuite:
             result = store.load_record(run, entry)
             result.carried_over = True
             carried.append(result)
-            bus.emit(TestFinished(result))
-            result.release_outputs()  # as the engine does: the summary needs none of its texts
+            bus.emit(TestFinished(result))  # its texts go with it (_ReleaseTexts)
         return carried
 
     def condition_facts(self) -> dict[str, Any]:
