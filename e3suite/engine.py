@@ -46,6 +46,7 @@ from e3suite.model import (
     TestStatus,
 )
 from e3suite.plan import Fragment, Plan, PlannedTest
+from e3suite.propagation import Propagation
 from e3suite.retries import Retries
 from e3suite.testcase_state import TestcaseState, demand_of, fresh_result, merge_outcome
 from e3suite.verdicts import INTERRUPTED, AttemptState, Rules, attempt_verdict, final_verdict, retryable
@@ -59,15 +60,8 @@ NOT_RUN_WRITE_ERROR = "not run: the results could not be written"
 
 __all__ = ["INTERRUPTED", "NOT_RUN_FAILURE_LIMIT", "NOT_RUN_INTERRUPTED", "Engine"]
 
-_FAILURE_WORDS = {
-    FragmentState.FAILED: "failed",
-    FragmentState.TIMEDOUT: "timed out",
-    FragmentState.ABORTED: "was interrupted",
-    FragmentState.SKIPPED: "was skipped",
-}
 
-
-class Engine(Retries):
+class Engine(Propagation, Retries):
     def __init__(
         self,
         plan: Plan,
@@ -92,9 +86,7 @@ class Engine(Retries):
         self.admission = Admission(jobs, self.capacities, lookahead=jobs)
         self.demands = [demand_of(f, plan.tests[f.test_id]) for f in fragments]
         self._told_waiting: dict[int, str] = {}
-        # Dependants in other testcases skipped by a failure, told once the
-        # failing testcase has its verdict (see _release).
-        self._later_skips: list[tuple[int, str]] = []
+        self._later_skips = []  # see Propagation
         self.retry_timers: list[tuple[float, int, str]] = []  # (due, sequence, test id)
         self.running = 0  # fragments handed to the executor (started, or queued in a worker)
         self.started = [False] * len(fragments)  # its start was told
@@ -426,70 +418,6 @@ class Engine(Retries):
             success = not failing and self.states[index] is FragmentState.COMPLETE
             self._release(fragment, succs, success=success)
 
-    def _release(self, fragment: Fragment, succs: list[int], success: bool) -> None:
-        """``fragment`` ended (successfully or not): its dependants in ``succs`` run, wait or are skipped."""
-        message: str | None = None
-        for succ in succs:
-            state = self.states[succ]
-            if state is not FragmentState.BLOCKED:
-                continue  # skipped already (another predecessor failed)
-            spec = self.plan.fragments[succ].spec
-            if success or (spec is not None and spec.when == "always"):
-                self.indegree[succ] -= 1
-                if self.indegree[succ] == 0:
-                    self._make_ready(succ)
-                continue
-            if message is None:
-                message = self._failure_message(fragment)
-            if self.plan.fragments[succ].test_id != fragment.test_id:
-                # After the cause's own verdict: "SKIP b: dependency a:build
-                # failed" must not be printed before a's FAIL line.
-                self._later_skips.append((succ, message))
-            else:
-                self._skip(succ, message)
-
-    def _skip_later_ones(self) -> None:
-        while self._later_skips:  # a skipped testcase may release more when it ends
-            skips, self._later_skips = self._later_skips, []
-            for succ, message in skips:
-                self._skip(succ, message)
-
-    def _failure_message(self, fragment: Fragment) -> str:
-        state = self.states[fragment.index]
-        how = _FAILURE_WORDS.get(state, "failed")
-        if state is FragmentState.SKIPPED:
-            cause = self.tests[fragment.test_id].state.skip_message
-            if cause:
-                return f"dependency {fragment.fragment_id} was skipped ({cause})"
-        return f"dependency {fragment.fragment_id} {how}"
-
-    def _skip(self, index: int, message: str) -> None:
-        """Skip a fragment that cannot run, then its dependants, transitively (``when="always"`` ones run)."""
-        stack = [index]
-        while stack:
-            index = stack.pop()
-            if self.states[index] is not FragmentState.BLOCKED and self.states[index] is not FragmentState.READY:
-                continue
-            self.states[index] = FragmentState.SKIPPED
-            dependant = self.plan.fragments[index]
-            test = self.tests[dependant.test_id]
-            if test.state.skip_message is None:
-                test.state.skip_message = message
-            test.records.append(FragmentRecord(dependant.name, FragmentState.SKIPPED, attempt=test.attempt))
-            test.remaining -= 1
-            for succ in dependant.succs:
-                if self.states[succ] is not FragmentState.BLOCKED:
-                    continue
-                spec = self.plan.fragments[succ].spec
-                if spec is not None and spec.when == "always":
-                    self.indegree[succ] -= 1
-                    if self.indegree[succ] == 0:
-                        self._make_ready(succ)
-                else:
-                    stack.append(succ)
-            if test.remaining <= 0 and not test.done and test.running == 0:
-                self._settle(test)
-
     # -- planning errors, stops ------------------------------------------------
 
     def _fail_planned_errors(self) -> None:
@@ -526,13 +454,6 @@ class Engine(Retries):
                 status, message = test.planned.case.verdict or (TestStatus.SKIP, "")
                 how = "was skipped" if status is TestStatus.SKIP else f"did not run ({status.value})"
                 self._skip_dependants_of(test, how + (f": {message}" if message else ""))
-
-    def _skip_dependants_of(self, test: TestcaseState, how: str) -> None:
-        for index in test.planned.fragments.values():
-            fragment = self.plan.fragments[index]
-            for succ in fragment.succs:
-                if self.states[succ] is FragmentState.BLOCKED:
-                    self._skip(succ, f"dependency {fragment.fragment_id} {how}")
 
     def _skip_not_run(self) -> None:
         """After a stop: every fragment that never ran is skipped with the reason."""
