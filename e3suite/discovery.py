@@ -220,33 +220,33 @@ def _is_variant(test_id: str, dir_id: str) -> bool:
 
 def read_test_yaml(test_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
     """(mapping, None) or (None, one-line reason)."""
-    data, error, _ = _read_test_yaml(test_dir)
+    data, error, _, _ = _read_test_yaml(test_dir)
     return data, error
 
 
-def _read_test_yaml(test_dir: Path) -> tuple[dict[str, Any] | None, str | None, dict[str, Any]]:
-    """``read_test_yaml``, and the items YAML typed as written (``yaml_reader.load_with_written``)."""
+def _read_test_yaml(test_dir: Path) -> tuple[dict[str, Any] | None, str | None, dict[str, Any], str]:
+    """``read_test_yaml``, the items YAML typed as written (``yaml_reader.load_with_written``), the text."""
     path = test_dir / TEST_YAML
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return None, f"cannot read {path}: {exc}", {}
+        return None, f"cannot read {path}: {exc}", {}, ""
     try:
         # PyYAML's safe loader, without PyYAML for the plain subset
         data, written = yaml_reader.load_with_written(text)
     except yaml_reader.DuplicateKeyError as exc:
         first, second = exc.first_line, exc.line
         where = f"on lines {first} and {second}" if first != second else f"twice on line {first}"
-        return None, f"{path}:{second}:{exc.column}: duplicate key {exc.key!r} {where}", {}
+        return None, f"{path}:{second}:{exc.column}: duplicate key {exc.key!r} {where}", {}, text
     except yaml_reader.YamlSyntaxError as exc:
         if exc.line is not None:
-            return None, f"{path}:{exc.line}:{exc.column}: invalid YAML: {exc.problem}", {}
-        return None, f"{path}: invalid YAML: {exc.problem}", {}
+            return None, f"{path}:{exc.line}:{exc.column}: invalid YAML: {exc.problem}", {}, text
+        return None, f"{path}: invalid YAML: {exc.problem}", {}, text
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        return None, f"{path}: test.yaml must be a mapping, not a {type(data).__name__}", {}
-    return data, None, written
+        return None, f"{path}: test.yaml must be a mapping, not a {type(data).__name__}", {}, text
+    return data, None, written, text
 
 
 def load_testcase(
@@ -324,7 +324,7 @@ def load_testcases(
     the combination whose values read as given. Control conditions are
     evaluated per testcase, with ``matrix`` among the names.
     """
-    test_env, error, written = _read_test_yaml(test_dir)
+    test_env, error, written, text = _read_test_yaml(test_dir)
     if test_env is None:
         return [Testcase(dir_id, test_dir, error=error)]
     case = Testcase(dir_id, test_dir, test_env=test_env, written=written)
@@ -346,11 +346,11 @@ def load_testcases(
         # A bug of the driver, not of this test.yaml: each of its testcases says so, the others run.
         case.error = f"driver {case.driver_class.__name__}: invalid test_yaml_schema: {problem}"
         return [case]
-    problem = schema.validate(test_env, case.driver_class.test_yaml_schema)
+    problem, warnings = _checked(text, test_env, case.driver_class)
     if problem is not None:
         case.error = f"{yaml_path}: {problem}"
         return [case]
-    case.warnings = [f"{yaml_path}: {w}" for w in schema.typo_warnings(test_env, case.driver_class.test_yaml_schema)]
+    case.warnings = [f"{yaml_path}: {w}" for w in warnings]
     spec = test_env.get("matrix")
     if spec is None:
         cases = [case]
@@ -379,6 +379,25 @@ def load_testcases(
         for one in cases:
             _apply_control(one, names, yaml_path)
     return cases
+
+
+#: What validation said of a test.yaml text for a driver class (with the
+#: schema it was checked against): suites often hold thousands of test.yaml
+#: files that say the same (``driver: diff``), and checking one against its
+#: schema costs more than reading it (a third of discovery on W1).
+_CHECKED: dict[tuple[str, type[TestDriver]], tuple[Any, str | None, list[str]]] = {}
+
+
+def _checked(text: str, test_env: dict[str, Any], driver_class: type[TestDriver]) -> tuple[str | None, list[str]]:
+    """``schema.validate`` and ``schema.typo_warnings`` of ``test_env`` (parsed from ``text``), once per text."""
+    driver_schema = driver_class.test_yaml_schema
+    known = _CHECKED.get((text, driver_class))
+    if known is not None and known[0] is driver_schema:
+        return known[1], known[2]
+    problem = schema.validate(test_env, driver_schema)
+    warnings = schema.typo_warnings(test_env, driver_schema) if problem is None else []
+    _CHECKED[(text, driver_class)] = (driver_schema, problem, warnings)
+    return problem, warnings
 
 
 def _apply_control(case: Testcase, names: dict[str, Any], yaml_path: Path) -> None:

@@ -132,3 +132,28 @@ def test_a_directory_name_that_is_not_utf8_gives_a_writable_id(tmp_path: Path) -
     # The name as a shell passes it (undecodable bytes), the id, a directory, a regexp.
     for arg in (f"a/{raw}", "a/caf\\xe9", str(tmp_path / "a" / raw), "caf\\\\x"):
         assert select_ids([test_id], [arg], tmp_path, tmp_path) == [test_id], arg
+
+
+def test_identical_test_yaml_files_each_get_their_own_error_and_warnings(tmp_path: Path) -> None:
+    # Validation is done once per text and driver (discovery's largest cost):
+    # every directory still reports with its own path, and another driver,
+    # or a schema changed since, is checked anew.
+    class Strict(TestDriver):
+        test_yaml_schema = {"type": "object", "properties": {"cmd": {"type": "string"}}, "additionalProperties": False}
+
+        def add_fragments(self) -> None:
+            pass
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "test.yaml").write_text("cmd: 3\ntimout: 1\n")
+    drivers = {"dummy": Dummy, "strict": Strict}
+    for name in ("a", "b"):
+        case = load_testcase(name, tmp_path / name, drivers, "strict")
+        assert case.error is not None and case.error.startswith(f"{tmp_path / name / 'test.yaml'}: ")
+    for name in ("a", "b"):
+        case = load_testcase(name, tmp_path / name, drivers, "dummy")
+        assert case.error is None
+        assert [w.split(": ", 1)[0] for w in case.warnings] == [str(tmp_path / name / "test.yaml")]
+    Strict.test_yaml_schema = {"type": "object"}
+    assert load_testcase("a", tmp_path / "a", drivers, "strict").error is None
