@@ -2,12 +2,12 @@
 
 Layout of a results directory (``DIR/new`` for the current run)::
 
-    journal.jsonl        one JSON object per event, appended and flushed
+    journal.jsonl        one JSON object per event, appended (a batch at a time)
     results/<name>.json  one record per testcase (name derived from the id)
     index.json           written at the end: run metadata + one line a test
 
-Promise 2 of docs/index.md lives here: every event is flushed to the OS as soon as it is
-written, and a record is written before its journal line (the line is the
+Promise 2 of docs/index.md lives here: the events of each turn of the engine reach the OS
+together (unbuffered, one write), and a record is written before its journal line (the line is the
 commit marker), so a SIGKILL of the engine leaves a directory that
 ``load_run`` reads, rebuilding the index from the journal. A run holds the
 directory's lock (``DIR/.lock``) from the rotation to the end, and a write
@@ -150,7 +150,7 @@ class ResultsWriteError(Exception):
 
 
 class Journal:
-    """Append-only JSON-lines event log, flushed at every event.
+    """Append-only JSON-lines event log, flushed at every event (or batch of events: ``hold``).
 
     A write that fails (disk full...) is not raised at the caller, which may
     be deep in the engine: it is kept in ``error`` and the journal writes
@@ -164,26 +164,48 @@ class Journal:
         # would cost more than the event itself. Unbuffered bytes: a failed
         # write leaves nothing in a buffer to be written later, half a line.
         self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        self._held: list[str] | None = None  # lines kept for one write (see hold)
+
+    def hold(self) -> None:
+        """Keep the next lines for one write at ``release``: a batch of events costs one system call."""
+        if self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        """Write the lines kept since ``hold``, and write each line at once again."""
+        held, self._held = self._held, None
+        if held:
+            self._append("".join(held))
 
     def write(self, event: str, **fields: Any) -> None:
         if self._fd is None:
             return
         fields["event"] = event
-        # One write call per line: a reader (or a crash) sees whole lines
-        # only, except possibly a truncated last one.
-        line = memoryview((json.dumps(fields, separators=(",", ":")) + "\n").encode())
+        line = json.dumps(fields, separators=(",", ":")) + "\n"
+        if self._held is not None:
+            self._held.append(line)
+        else:
+            self._append(line)
+
+    def _append(self, text: str) -> None:
+        if self._fd is None:
+            return
+        # One write call per line or batch of lines: a reader (or a crash)
+        # sees whole lines only, except possibly a truncated last one.
+        line = memoryview(text.encode())
         left = line
         try:
             while left:  # a short write means the next one tells why
                 left = left[os.write(self._fd, left) :]
         except OSError as exc:
             self.error = _describe(exc, self.path)
-            if len(left) < len(line):  # cut the half line: the journal keeps whole lines
+            if len(left) < len(line):  # cut the partial write: the journal keeps whole lines
                 with contextlib.suppress(OSError):
                     os.ftruncate(self._fd, os.fstat(self._fd).st_size - (len(line) - len(left)))
             self.close()
 
     def close(self) -> None:
+        self.release()  # the lines of a batch cut short (a record that could not be written) are the journal's
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
@@ -206,8 +228,10 @@ class ResultsWriter(Sink):
     each batch over at ``housekeeping`` (once per turn of the loop, before
     it waits for fragments). Creating a record file and appending lines are
     system calls that took 7% of the engine's time on 10,000 testcases; the
-    thread makes them while the engine works or waits. What a SIGKILL can
-    lose is what was in flight: the events of the engine's current turn.
+    thread makes them while the engine works or waits, and appends the
+    lines of one batch in one write, after the batch's records. What a
+    SIGKILL can lose is what was in flight: the events of the engine's
+    current turn.
     ``write_index`` and ``close`` wait for everything queued to be written.
     """
 
@@ -323,7 +347,9 @@ class ResultsWriter(Sink):
     def _hand_over(self) -> None:
         if self._thread is not None and self._batch:
             batch, self._batch = self._batch, []
-            self._thread.put(batch)
+            # The batch's lines go in one write, after its records: what a
+            # kill loses is still what was in flight (this turn's events).
+            self._thread.put([self.journal.hold, *batch, self.journal.release])
 
     def _commit(self, name: str, data: bytes, entry: dict[str, Any]) -> None:
         # No temporary file + rename here (it costs 5x more per record): the

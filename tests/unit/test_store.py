@@ -144,3 +144,35 @@ def test_a_background_write_that_raises_stops_the_writes_and_says_why(tmp_path: 
     assert not (new / "index.json").exists()
     assert not (new / "results" / "b.json").exists()
     assert (new / "results" / "a.json").exists()
+
+
+def test_a_batch_of_journal_lines_is_one_write_after_its_records(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    from e3suite import events
+
+    new = store.rotate(tmp_path)
+    writer = store.ResultsWriter(new, background=True)
+    journal_fd = writer.journal._fd
+    real_write = os.write
+    writes: list[bytes] = []
+
+    def counting_write(fd: int, data: bytes) -> int:
+        if fd == journal_fd:
+            # Each of this batch's records is on disk before the lines that commit them.
+            assert all((new / "results" / f"t{i}.json").exists() for i in range(3))
+            writes.append(bytes(data))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(store.os, "write", counting_write)
+    for i in range(50):
+        writer.test_discovered(events.TestDiscovered(f"t{i}"))
+    for i in range(3):
+        writer.write_result(TestResult(f"t{i}", TestStatus.PASS, "fine"))
+    writer.housekeeping(0.0)
+    writer.drain()
+    assert len(writes) == 1 and writes[0].count(b"\n") == 53 and writes[0].endswith(b"\n")
+    writer.close()
+    assert [json.loads(line)["event"] for line in (new / "journal.jsonl").read_text().splitlines()] == (
+        ["test_discovered"] * 50 + ["test_result"] * 3
+    )
