@@ -38,11 +38,18 @@ time.sleep(600)
 """
 
 
+def _alive(proc: psutil.Process) -> bool:
+    try:  # one that ends between two questions is gone
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _gone_within(processes: list[psutil.Process], seconds: float) -> list[psutil.Process]:
     deadline = time.monotonic() + seconds
     left = processes
     while time.monotonic() < deadline:
-        left = [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        left = [p for p in processes if _alive(p)]
         if not left:
             break
         time.sleep(0.1)

@@ -148,9 +148,17 @@ def scheduler() -> Iterator[MultiprocessScheduler]:
     sched.shutdown()
     me = psutil.Process()
     deadline = time.monotonic() + 5
-    while [c for c in me.children(recursive=True) if c.status() != psutil.STATUS_ZOMBIE]:
+    while [c for c in me.children(recursive=True) if _alive(c)]:
         assert time.monotonic() < deadline, "the scheduler left processes behind"
         time.sleep(0.05)
+
+
+def _alive(proc: psutil.Process) -> bool:
+    """Running and no zombie; one that ends while we look is gone (not an error of the test)."""
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def mark() -> str:
