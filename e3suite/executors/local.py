@@ -20,6 +20,7 @@ it reports how each fragment ended as a ``FragmentOutcome``.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import multiprocessing
 import os
@@ -54,6 +55,7 @@ class _Entry:
 
     task: FragmentTask
     submitted: float  # time.time()
+    ticket: int  # this submission's number on the slot board (an attempt sent again gets a new one)
     hard_deadline: float | None = None  # time.monotonic(): the worker is killed whatever it does
     start_reported: bool = False  # take_started() told the engine it began
     started_at: float | None = None  # its start (time.monotonic()), once the board showed it
@@ -61,7 +63,7 @@ class _Entry:
     def start_time(self, board: SlotBoard, slot: int) -> float | None:
         """When it started, from the board until it has (a start never changes: one lock round only)."""
         if self.started_at is None:
-            self.started_at = board.start_time(slot, self.task.index)
+            self.started_at = board.start_time(slot, self.ticket)
         return self.started_at
 
 
@@ -150,6 +152,10 @@ class MultiprocessScheduler:
         self._poller = select.poll()
         self._fd_slot: dict[int, int] = {}  # worker pipe or sentinel -> slot
         self._factory: TaskFactory | None = None
+        # The board knows submissions by ticket, not by fragment: the next
+        # attempt of a fragment, on the slot where its last one ran, must
+        # not look started (or unrevokable) from the start it had before.
+        self._tickets = itertools.count()
 
     # -- Executor protocol -------------------------------------------------
 
@@ -219,12 +225,13 @@ class MultiprocessScheduler:
         if self._factory is not None:
             message = (task.index, task.attempt, task.previous, task.result, task.outcomes, task.resources,
                        task.recycle_working_dir)
+        ticket = next(self._tickets)
         try:
-            data = HEADER.pack(task.index) + pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+            data = HEADER.pack(ticket) + pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
             self._ready.append(self._outcome(task, FragmentState.FAILED, -1, time.time(), _unpicklable(task, exc)))
             return
-        entry = _Entry(task, time.time())
+        entry = _Entry(task, time.time(), ticket)
         if self._free:
             slot = self._free.pop()
             worker = self._workers[slot]
@@ -274,7 +281,7 @@ class MultiprocessScheduler:
         """Fragments queued behind running ones that have not started: READY outcomes."""
         outcomes = []
         for slot, entry in list(self._queued.items()):
-            if self._board.revoke(slot, entry.task.index):
+            if self._board.revoke(slot, entry.ticket):
                 del self._queued[slot]
                 outcomes.append(self._outcome(entry.task, FragmentState.READY, slot, entry.submitted, "not started"))
         return outcomes
@@ -301,7 +308,7 @@ class MultiprocessScheduler:
             process.kill_process_tree(pids, grace=0)
         for slot in list(self._running):
             for entry in filter(None, (self._running.pop(slot, None), self._queued.pop(slot, None))):
-                started = self._board.has_started(slot, entry.task.index)
+                started = self._board.has_started(slot, entry.ticket)
                 state = FragmentState.ABORTED if started else FragmentState.READY
                 outcomes.append(self._outcome(entry.task, state, slot, entry.submitted, "interrupted"))
             self._forget_worker(slot)
@@ -342,7 +349,7 @@ class MultiprocessScheduler:
             return outcomes
         cause = worker.death_cause()
         for entry in filter(None, (self._running.pop(slot, None), self._queued.pop(slot, None))):
-            if entry.start_reported or self._board.has_started(slot, entry.task.index):
+            if entry.start_reported or self._board.has_started(slot, entry.ticket):
                 error = f"worker died ({cause}) while running {entry.task.fragment_id}"
                 outcomes.append(self._outcome(entry.task, FragmentState.FAILED, slot, entry.submitted, error))
             else:

@@ -58,7 +58,8 @@ OUTCOME = "outcome"
 ERROR = "error"
 
 
-#: Each task message starts with the fragment's index (8 bytes, little-endian).
+#: Each task message starts with its ticket (8 bytes, little-endian): the
+#: number of this submission, which the slot board knows it by.
 HEADER = struct.Struct("<q")
 
 
@@ -71,12 +72,16 @@ class SlotBoard:
     a fragment started unless the engine revoked it first, and the engine
     revokes a fragment only if it has not started: each queued fragment runs
     exactly once, or comes back to the engine unstarted.
+
+    Submissions are known by their *ticket*, a number the engine gives each
+    one: a fragment sent again (its next attempt) to the slot where it ran
+    before is another submission, not started until its worker starts it.
     """
 
     def __init__(self, jobs: int, context: Any) -> None:
-        self.started = context.RawArray("q", [-1] * jobs)  # index of the fragment started last
+        self.started = context.RawArray("q", [-1] * jobs)  # ticket of the submission started last
         self.started_at = context.RawArray("d", jobs)  # its time.monotonic() start (system-wide clock)
-        self.revoked = context.RawArray("q", [-1] * jobs)  # a queued fragment that must not start
+        self.revoked = context.RawArray("q", [-1] * jobs)  # ticket of a queued one that must not start
         # One byte-range lock per slot in an unlinked file: POSIX record
         # locks are released by the kernel when their holder dies, so a
         # worker killed inside start() never leaves the engine blocked (a
@@ -92,32 +97,32 @@ class SlotBoard:
         finally:
             fcntl.lockf(fd, fcntl.LOCK_UN, 1, slot)
 
-    def start(self, slot: int, index: int) -> bool:
-        """Worker side: mark ``index`` started; False when the engine took it back."""
+    def start(self, slot: int, ticket: int) -> bool:
+        """Worker side: mark ``ticket`` started; False when the engine took it back."""
         with self._locked(slot):
-            if self.revoked[slot] == index:
+            if self.revoked[slot] == ticket:
                 self.revoked[slot] = -1
                 return False
             self.started_at[slot] = time.monotonic()
-            self.started[slot] = index
+            self.started[slot] = ticket
             return True
 
-    def revoke(self, slot: int, index: int) -> bool:
-        """Engine side: True when ``index``, queued on ``slot``, will never start there."""
+    def revoke(self, slot: int, ticket: int) -> bool:
+        """Engine side: True when ``ticket``, queued on ``slot``, will never start there."""
         with self._locked(slot):
-            if self.started[slot] == index or self.revoked[slot] != -1:
+            if self.started[slot] == ticket or self.revoked[slot] != -1:
                 return False
-            self.revoked[slot] = index
+            self.revoked[slot] = ticket
             return True
 
-    def start_time(self, slot: int, index: int) -> float | None:
-        """When ``index`` started on ``slot`` (time.monotonic()), or None if it has not."""
+    def start_time(self, slot: int, ticket: int) -> float | None:
+        """When ``ticket`` started on ``slot`` (time.monotonic()), or None if it has not."""
         with self._locked(slot):
-            return self.started_at[slot] if self.started[slot] == index else None
+            return self.started_at[slot] if self.started[slot] == ticket else None
 
-    def has_started(self, slot: int, index: int) -> bool:
+    def has_started(self, slot: int, ticket: int) -> bool:
         with self._locked(slot):
-            return bool(self.started[slot] == index)
+            return bool(self.started[slot] == ticket)
 
     def reset(self, slot: int) -> None:
         """A new worker takes the slot."""

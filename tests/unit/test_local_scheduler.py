@@ -419,3 +419,34 @@ def test_a_worker_killed_holding_its_slot_lock_does_not_block_the_engine() -> No
     thread.start()
     thread.join(10)
     assert answer == [False]
+
+
+def test_a_retry_on_the_same_slot_starts_when_it_really_starts(tmp_path: Path) -> None:
+    """A fragment sent again (its next attempt) is not taken for the attempt that ran there before.
+
+    Before, the slot board knew fragments by index: the engine saw the retry
+    as started at its first attempt's start, and killed it at once when
+    that attempt had lasted longer than the retry's timeout.
+    """
+    sched = MultiprocessScheduler(1, kill_grace=0.5)
+    sched.start()
+    try:
+        first = run_all(sched, [make_task(0, sleep_for, tmp_path, seconds=0.6)])[0]
+        assert first.state is FragmentState.COMPLETE
+        retry = make_task(0, sleep_for, tmp_path, timeout=0.5, seconds=0.05)
+        retry.attempt = 2
+        sched.submit(retry)
+        started: list[float] = []
+        outcomes: list[FragmentOutcome] = []
+        deadline = time.monotonic() + 30
+        while not outcomes:
+            assert time.monotonic() < deadline
+            outcomes = sched.wait(0.2)
+            started += [s.time for s in sched.take_started()]
+    finally:
+        sched.shutdown()
+    [second] = outcomes
+    assert second.state is FragmentState.COMPLETE, second.error
+    assert second.start >= first.end
+    assert all(at >= first.end for at in started)
+
