@@ -157,6 +157,13 @@ def _adopted_orphans(tag: str) -> list[int]:
     return found
 
 
+def _reap_group(pgid: int) -> None:
+    """Reap those of our children in process group ``pgid`` that have ended."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        while os.waitid(os.P_PGID, pgid, os.WEXITED | os.WNOHANG) is not None:
+            pass
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -172,6 +179,7 @@ def reap_leftovers(pid: int, tag: str, known: set[int]) -> int:
 
     ``known``: processes of its tree seen earlier (at a timeout).
     """
+    _reap_group(pid)  # what of its group ended on its own is no leak, and needs no scan
     orphans = _adopted_orphans(tag)
     known = {p for p in known if p != pid and _is_live(p)}
     if not orphans and not known and not _group_alive(pid):
@@ -198,6 +206,10 @@ def finish_timeout(pid: int, tag: str, victims: set[int], kill_at: float | None)
     remaining = {p for p in victims | collect([], tag) | group_members_of(victims, pid) if p != pid}
     while kill_at is not None and time.monotonic() < kill_at:
         remaining = {p for p in remaining if _is_live(p)}
+        # A process of the group that died may be our zombie: a grandchild
+        # that sh left behind, which we adopted as subreaper. kill(-group, 0)
+        # still finds it until it is reaped, and the whole grace went by.
+        _reap_group(pid)
         if not remaining and not _group_alive(pid):
             return
         time.sleep(0.02)

@@ -83,6 +83,11 @@ def sleep_for(ctx: FragmentContext) -> float:
     return time.monotonic()
 
 
+def shell_grandchild(ctx: FragmentContext) -> None:
+    # "; true": sh must wait for sleep, not become it (dash execs a last command).
+    ctx.shell(["sh", "-c", f"sleep {ctx.test_env['mark']}; true"])
+
+
 def chdir_and_setenv(ctx: FragmentContext) -> None:
     os.chdir("/")
     os.environ["E3SUITE_TEST_LEFTOVER"] = "1"
@@ -450,3 +455,18 @@ def test_a_retry_on_the_same_slot_starts_when_it_really_starts(tmp_path: Path) -
     assert second.start >= first.end
     assert all(at >= first.end for at in started)
 
+
+def test_a_timed_out_command_whose_shell_had_children_ends_without_waiting_the_grace(tmp_path: Path) -> None:
+    """Its grandchild, orphaned to the worker (a subreaper) when sh dies, is reaped, not waited for as if alive."""
+    sched = MultiprocessScheduler(1, kill_grace=20)
+    sched.start()
+    text = mark()
+    task = make_task(0, shell_grandchild, tmp_path, timeout=0.5, mark=text)
+    task.options = argparse.Namespace(kill_grace=20)  # ctx.shell's grace after its SIGTERM
+    try:
+        outcome = run_all(sched, [task])[0]
+    finally:
+        sched.shutdown()
+    assert outcome.state is FragmentState.TIMEDOUT
+    assert outcome.end - outcome.start < 10, "the whole kill grace was waited for dead processes"
+    assert survivors(text) == []
