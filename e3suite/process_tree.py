@@ -164,6 +164,14 @@ def _reap_group(pgid: int) -> None:
             pass
 
 
+def _group_has_live_member(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs (its zombies do not count)."""
+    if not _group_alive(pgid):
+        return False
+    _reap_group(pgid)
+    return _group_alive(pgid) and any(_is_live(p) for p in _group_members(pgid))
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -206,11 +214,10 @@ def finish_timeout(pid: int, tag: str, victims: set[int], kill_at: float | None)
     remaining = {p for p in victims | collect([], tag) | group_members_of(victims, pid) if p != pid}
     while kill_at is not None and time.monotonic() < kill_at:
         remaining = {p for p in remaining if _is_live(p)}
-        # A process of the group that died may be our zombie: a grandchild
-        # that sh left behind, which we adopted as subreaper. kill(-group, 0)
-        # still finds it until it is reaped, and the whole grace went by.
-        _reap_group(pid)
-        if not remaining and not _group_alive(pid):
+        # kill(-group, 0) also finds the group's zombies: a grandchild that
+        # sh left behind dies at once but waits for its reaper (we, as
+        # subreaper, or init), and the whole grace went by.
+        if not remaining and not _group_has_live_member(pid):
             return
         time.sleep(0.02)
     remaining |= _group_members(pid) if _group_alive(pid) else set()

@@ -293,3 +293,29 @@ def test_a_command_or_environment_holding_no_string_says_which_item(kwargs: dict
     with pytest.raises(TypeError) as raised:
         process.run(cmd, **kwargs)
     assert str(raised.value) == message
+
+
+def test_a_group_of_zombies_is_no_live_group() -> None:
+    """After a timeout's SIGTERM, what is left of the command's group may be zombies that another
+    process reaps in its own time (init, a non-reaping parent): they are dead, and the kill
+    grace must not be waited for them (a `sh -c` command used to take the whole grace)."""
+    from e3suite import process_tree
+
+    # A parent that never reaps: its child, in a session of its own, exits at once.
+    code = (
+        "import subprocess, time; print(subprocess.Popen(['true'], start_new_session=True).pid, flush=True); "
+        "time.sleep(60)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        deadline = time.monotonic() + 30
+        while psutil.Process(child).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert process_tree._group_alive(child)  # kill(-group, 0) finds the zombie
+        assert not process_tree._group_has_live_member(child)
+    finally:
+        parent.kill()
+        parent.wait()
