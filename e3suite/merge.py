@@ -201,22 +201,26 @@ def merged_run(inputs: list[_Input], missing: list[str], argv: list[str]) -> dic
     return info
 
 
-def _record(item: _Input, entry: dict[str, Any], slot_offset: int) -> bytes | None:
-    """The record of ``entry``, its fragments' slots moved by ``slot_offset``; None without one."""
-    record = entry.get("record")
-    if not record:
-        return None
-    data = (item.path / str(record)).read_bytes()
-    if slot_offset == 0:
-        return data
+def _record(item: _Input, entry: dict[str, Any], slot_offset: int) -> str | None:
+    """The record of ``entry`` as JSON, its fragments' slots moved by ``slot_offset``; None without one.
+
+    An unreadable record is None too: the entry keeps its ``record``, and
+    the merged run reports it unreadable, as the shard's did.
+    """
     try:
-        document = json.loads(data)
-        for fragment in document.get("fragments") or []:
-            if isinstance(fragment.get("slot"), int):
-                fragment["slot"] += slot_offset
-    except (ValueError, AttributeError, TypeError):
-        return data  # unreadable: copied as it is, reported as unreadable like the original
-    return json.dumps(document, separators=(",", ":")).encode()
+        document = store.record_document(item.loaded, entry)
+    except (OSError, ValueError):
+        return None
+    if document is None:
+        return None
+    if slot_offset:
+        try:
+            for fragment in document.get("fragments") or []:
+                if isinstance(fragment.get("slot"), int):
+                    fragment["slot"] += slot_offset
+        except (AttributeError, TypeError):
+            pass  # not a record's shape: TestResult.from_json says so when it is read
+    return json.dumps(document, separators=(",", ":"))
 
 
 def write_merged(inputs: list[_Input], out: Path, run: dict[str, Any]) -> int:
@@ -225,25 +229,25 @@ def write_merged(inputs: list[_Input], out: Path, run: dict[str, Any]) -> int:
     staging = out.with_name(f".{out.name}.merging-{os.getpid()}")
     if staging.exists():
         shutil.rmtree(staging)
-    (staging / store.RECORDS).mkdir(parents=True)
+    staging.mkdir(parents=True)
     try:
         entries = []
+        records: list[str | None] = []
         slot_offset = 0
         for item in inputs:
             for entry in item.loaded.entries:
                 entry = dict(entry)
                 data = _record(item, entry, slot_offset)
                 if data is not None:
-                    name = f"{store.RECORDS}/{store.record_name(str(entry.get('test')))}"
-                    (staging / name).write_bytes(data)
-                    entry["record"] = name  # relative: OUT moves as a whole
+                    entry["record"] = store.IN_JOURNAL
                 entries.append(entry)
+                records.append(data)
             jobs = item.loaded.run.get("jobs")
             slot_offset += jobs if isinstance(jobs, int) and jobs > 0 else 1
         journal = store.Journal(staging / store.JOURNAL)
         journal.write("run_started", **{k: v for k, v in run.items() if k not in ("end", "duration", "interrupted")})
-        for entry in entries:
-            journal.write("test_result", **entry)
+        for entry, data in zip(entries, records, strict=True):
+            journal.write_with("test_result", entry, {"result": data} if data is not None else None)
         if "end" in run:
             journal.write("run_ended", end=run["end"], duration=run.get("duration"), interrupted=run["interrupted"])
         journal.close()

@@ -2,13 +2,21 @@
 
 Layout of a results directory (``DIR/new`` for the current run)::
 
-    journal.jsonl        one JSON object per event, appended (a batch at a time)
-    results/<name>.json  one record per testcase (name derived from the id)
+    journal.jsonl        one JSON object per event, appended (a batch at a time);
+                         a testcase's ``test_result`` line holds its record
     index.json           written at the end: run metadata + one line a test
 
+Directories written before 2026-12-03 hold each record in a file of its
+own, ``results/<name>.json`` (``RECORDS``, ``record_name``); they are read
+as they are. A file per record cost an inode per testcase: on an ext4
+without a journal, right after mass deletions (a previous run's directory,
+a CI workspace wiped), the kernel checks every recently freed inode at each
+creation (``recently_deleted`` in ``find_inode_bit``), and creating the
+records was most of a fresh run's time (docs/performance.md).
+
 Promise 2 of docs/index.md lives here: the events of each turn of the engine reach the OS
-together (unbuffered, one write), and a record is written before its journal line (the line is the
-commit marker), so a SIGKILL of the engine leaves a directory that
+together (unbuffered, one write), and a record is its testcase's journal
+line, whole or torn, so a SIGKILL of the engine leaves a directory that
 ``load_run`` reads, rebuilding the index from the journal. A run holds the
 directory's lock (``DIR/.lock``) from the rotation to the end, and a write
 that fails is kept as the writer's ``error`` (never raised deep in the
@@ -20,6 +28,7 @@ give it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import queue
@@ -38,7 +47,10 @@ from e3suite.results_lock import lock_results_dir, unlock_results_dir
 
 JOURNAL = "journal.jsonl"
 INDEX = "index.json"
+#: The directory of record files, in results directories written before records went in the journal.
 RECORDS = "results"
+#: An index entry's ``record`` when its record is the ``result`` of its ``test_result`` journal line.
+IN_JOURNAL = JOURNAL
 INDEX_FORMAT = "e3suite-index"
 INDEX_VERSION = 1
 # File names are limited to 255 bytes on common filesystems.
@@ -46,7 +58,7 @@ _MAX_NAME = 200
 
 
 def record_name(test_id: str) -> str:
-    """The record's file name for ``test_id``: readable, unambiguous, stable.
+    """The record's file name for ``test_id`` in a directory of record files: readable, unambiguous, stable.
 
     Percent-encoding keeps ``/`` out of names and makes the mapping
     reversible; very long ids keep a readable prefix plus a digest.
@@ -73,14 +85,9 @@ def rotate(output_dir: Path) -> Path:
     It first takes DIR's lock (``results_lock.ResultsDirBusy`` when another run holds
     it), which ``ResultsWriter.close`` of ``DIR/new`` gives back.
 
-    The run before last is not deleted but recycled: everything in it goes
-    except its records, which the new run overwrites in place (the writer
-    removes those it did not write when it closes). On ext4, deleting a
-    thousand records and creating a thousand new ones seconds later is slow:
-    the kernel avoids reusing recently freed inodes by checking every one of
-    them at each creation (``recently_deleted`` in ``find_inode_bit``), which
-    made a record cost 0.6 ms of CPU instead of 0.03 ms on our machines.
-    Overwriting an existing file allocates no inode.
+    The run before last is emptied and renamed to be the new ``DIR/new``
+    (the record files of a directory written before records went in the
+    journal go with the rest).
     """
     new, old, spare = output_dir / "new", output_dir / "old", output_dir / _RECYCLING
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -93,37 +100,12 @@ def rotate(output_dir: Path) -> Path:
         new.rename(old)
     if spare.is_dir() and not spare.is_symlink():
         for entry in os.scandir(spare):
-            if entry.name != RECORDS or not entry.is_dir(follow_symlinks=False):
-                _remove(Path(entry.path))
+            _remove(Path(entry.path))
         spare.rename(new)
     elif os.path.lexists(spare):
         _remove(spare)  # an "old" that was a file or a link
-    (new / RECORDS).mkdir(parents=True, exist_ok=True)
+    new.mkdir(parents=True, exist_ok=True)
     return new
-
-
-def _overwrite(path: Path, data: bytes) -> None:
-    """Write ``data`` as the whole content of ``path``, in place.
-
-    Not ``open(path, "w")``: truncating a recycled record first frees its
-    blocks only for the write to allocate them again (0.06-0.15 ms on ext4
-    here, against 0.01 ms to write over them and cut what is left). A kill
-    in between leaves a record that does not parse, as a torn write would.
-    """
-    try:  # a fresh results directory: nothing to write over, nothing to cut
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-        created = True
-    except FileExistsError:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
-        created = False
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        if not created and os.fstat(fd).st_size > len(data):
-            os.ftruncate(fd, len(data))
-    finally:
-        os.close(fd)
 
 
 def _remove(path: Path) -> None:
@@ -178,10 +160,16 @@ class Journal:
             self._append("".join(held))
 
     def write(self, event: str, **fields: Any) -> None:
+        self.write_with(event, fields)
+
+    def write_with(self, event: str, fields: dict[str, Any], encoded: dict[str, str] | None = None) -> None:
+        """One line: ``fields``, ``event``, then ``encoded``'s values, already JSON texts (a record)."""
         if self._fd is None:
             return
-        fields["event"] = event
-        line = json.dumps(fields, separators=(",", ":")) + "\n"
+        line = json.dumps({**fields, "event": event}, separators=(",", ":"))
+        if encoded:
+            line = line[:-1] + "".join(f",{json.dumps(key)}:{text}" for key, text in encoded.items()) + "}"
+        line += "\n"
         if self._held is not None:
             self._held.append(line)
         else:
@@ -197,6 +185,10 @@ class Journal:
         try:
             while left:  # a short write means the next one tells why
                 left = left[os.write(self._fd, left) :]
+            # Removed under us (rm -rf DIR/new), the file still takes lines
+            # that nobody will ever read: that is a failed write too.
+            if os.fstat(self._fd).st_nlink == 0:
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(self.path))
         except OSError as exc:
             self.error = _describe(exc, self.path)
             if len(left) < len(line):  # cut the partial write: the journal keeps whole lines
@@ -220,28 +212,22 @@ class ResultsWriter(Sink):
     """The journal sink of the run's events: persists the run as it goes.
 
     Every event but ``fragment_queued`` becomes a journal line; a finished
-    testcase's record is written before its line (the line is the commit
-    marker).
+    testcase's line (``test_result``) holds its whole record, as ``result``.
 
     With ``background``, the writes are made by a thread of their own, in
     the order of the events: the engine's loop only queues them, and hands
     each batch over at ``housekeeping`` (once per turn of the loop, before
-    it waits for fragments). Creating a record file and appending lines are
-    system calls that took 7% of the engine's time on 10,000 testcases; the
-    thread makes them while the engine works or waits, and appends the
-    lines of one batch in one write, after the batch's records. What a
-    SIGKILL can lose is what was in flight: the events of the engine's
-    current turn.
+    it waits for fragments). The thread appends the lines of one batch in
+    one write while the engine works or waits. What a SIGKILL can lose is
+    what was in flight: the events of the engine's current turn.
     ``write_index`` and ``close`` wait for everything queued to be written.
     """
 
     def __init__(self, path: Path, background: bool = False) -> None:
         self.path = path
-        self.records = path / RECORDS
-        self.records.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(path / JOURNAL)
         self.index: list[dict[str, Any]] = []
-        self._written: set[str] = set()
         self._error: str | None = None
         self._thread: _WriterThread | None = _WriterThread() if background else None
         self._batch: list[Callable[[], None]] = []
@@ -298,16 +284,14 @@ class ResultsWriter(Sink):
         self._line("run_ended", end=event.end, duration=event.duration, interrupted=event.interrupted)
 
     def write_result(self, result: TestResult) -> None:
-        """Persist a final result: record file first, then the journal line."""
+        """Persist a final result: its journal line, which holds its record."""
         if self.error is not None:
             return
-        name = record_name(result.test_id)
         # Encoded now: the result may change once the event is handled.
-        data = json.dumps(result.to_json(), separators=(",", ":")).encode()
-        entry = index_entry(result, f"{RECORDS}/{name}")
-        self._written.add(name)
+        data = json.dumps(result.to_json(), separators=(",", ":"))
+        entry = index_entry(result, IN_JOURNAL)
         self.index.append(entry)
-        self._queue(lambda: self._commit(name, data, entry))
+        self._queue(lambda: self.journal.write_with("test_result", entry, {"result": data}))
 
     def write_index(self, run: dict[str, Any]) -> None:
         self.drain()
@@ -319,18 +303,13 @@ class ResultsWriter(Sink):
             self._error = _describe(exc, self.path / INDEX)
 
     def close(self) -> None:
-        """End of the run: the journal is closed, records left by a recycled run go."""
+        """End of the run: the journal is closed, the directory's lock given back."""
         try:
             self.drain()
         finally:
             if self._thread is not None:
                 self._thread.stop()
             self.journal.close()
-        try:
-            if self.error is not None:
-                return  # keep what is there: it may be all that is left to read
-            self._remove_unwritten()
-        finally:
             unlock_results_dir(self.path.parent)
 
     # -- writing -----------------------------------------------------------------
@@ -347,31 +326,9 @@ class ResultsWriter(Sink):
     def _hand_over(self) -> None:
         if self._thread is not None and self._batch:
             batch, self._batch = self._batch, []
-            # The batch's lines go in one write, after its records: what a
-            # kill loses is still what was in flight (this turn's events).
+            # The batch's lines go in one write: what a kill loses is still
+            # what was in flight (this turn's events).
             self._thread.put([self.journal.hold, *batch, self.journal.release])
-
-    def _commit(self, name: str, data: bytes, entry: dict[str, Any]) -> None:
-        # No temporary file + rename here (it costs 5x more per record): the
-        # journal line written next is the commit marker, and a record that
-        # a kill truncated is reported as unreadable by load_record.
-        if self.error is not None:
-            return
-        path = self.records / name
-        try:
-            _overwrite(path, data)
-        except OSError as exc:
-            self._error = _describe(exc, path)
-            self.journal.close()
-            return
-        self.journal.write("test_result", **entry)
-
-    def _remove_unwritten(self) -> None:
-        with contextlib.suppress(OSError):
-            for entry in os.scandir(self.records):
-                if entry.name not in self._written:
-                    with contextlib.suppress(OSError):
-                        _remove(Path(entry.path))
 
 
 class _WriterThread:
@@ -458,6 +415,17 @@ class LoadedRun:
     complete: bool  # False when the index had to be rebuilt from the journal
     events: list[dict[str, Any]] = field(default_factory=list)
     live: bool = False  # the run is still going: unfinished testcases are running or waiting, not lost
+    #: The records of the journal's test_result lines, by test id (None: the journal was not read yet).
+    journal_records: dict[str, Any] | None = None
+
+    def record_in_journal(self, test: str) -> Any:
+        """The record the journal holds for ``test`` (the last one), or None."""
+        if self.journal_records is None:
+            self.journal_records = {}
+            for event in read_journal(self.path):
+                if event.get("event") == "test_result" and "result" in event:
+                    self.journal_records[str(event.get("test"))] = event["result"]
+        return self.journal_records.get(test)
 
 
 #: The live status of a running run (written by e3suite.reports.status).
@@ -512,6 +480,7 @@ def rebuild_from_journal(path: Path) -> LoadedRun:
     run: dict[str, Any] = {}
     discovered: dict[str, None] = {}
     finished: dict[str, dict[str, Any]] = {}
+    records: dict[str, Any] = {}  # the records test_result lines hold
     running: set[str] = set()  # testcases that started a fragment
     for event in read_journal(path):
         kind = event.get("event")
@@ -522,7 +491,9 @@ def rebuild_from_journal(path: Path) -> LoadedRun:
         elif kind == "test_result":
             test = str(event.get("test"))
             discovered.setdefault(test, None)
-            finished[test] = {k: v for k, v in event.items() if k != "event"}
+            finished[test] = {k: v for k, v in event.items() if k not in ("event", "result")}
+            if "result" in event:
+                records[test] = event["result"]
         elif kind == "run_ended":
             run.update({k: v for k, v in event.items() if k != "event"})
         elif kind == "fragment_started":
@@ -547,14 +518,17 @@ def rebuild_from_journal(path: Path) -> LoadedRun:
                 "record": None,
             }
         entries.append(entry)
-    return LoadedRun(path, run, entries, False, live=live)
+    return LoadedRun(path, run, entries, False, live=live, journal_records=records)
 
 
 def _entry_from_record(path: Path, test: str, run_start: Any) -> dict[str, Any] | None:
-    """The entry of a record the journal does not name, if this run wrote it.
+    """The entry of a record file the journal does not name, if this run wrote it.
 
-    A killed run's directory may still hold records of the run it recycled
-    (see ``rotate``): those are older than the run's start.
+    In a directory of record files (written before records went in the
+    journal), the record was written before its journal line: a kill in
+    between left a finished testcase without its line. Such a directory
+    may also hold records of the run it recycled: those are older than the
+    run's start.
     """
     record = f"{RECORDS}/{record_name(test)}"
     try:
@@ -566,6 +540,34 @@ def _entry_from_record(path: Path, test: str, run_start: Any) -> dict[str, Any] 
     return index_entry(result, record)
 
 
+def record_document(run: LoadedRun, entry: dict[str, Any]) -> Any:
+    """The JSON of an entry's record (its journal line's, or its file's); None when it has none.
+
+    OSError or ValueError when it cannot be read.
+    """
+    record = entry.get("record")
+    if not record:
+        return None
+    if record == IN_JOURNAL:
+        document = run.record_in_journal(str(entry.get("test")))
+        if document is None:
+            raise ValueError("no test_result line holds it")
+        return document
+    return json.loads((run.path / str(record)).read_text(encoding="utf-8"))
+
+
+def load_records(path: Path) -> dict[str, Any]:
+    """Every readable record of the results directory ``path`` (``DIR/new``), as JSON, by test id."""
+    run = load_run(path)
+    records = {}
+    for entry in run.entries:
+        with contextlib.suppress(OSError, ValueError):
+            document = record_document(run, entry)
+            if document is not None:
+                records[str(entry.get("test"))] = document
+    return records
+
+
 def load_record(run: LoadedRun, entry: dict[str, Any]) -> TestResult:
     """The full result of an index entry; a missing or corrupt record gives ERROR."""
     record = entry.get("record")
@@ -574,9 +576,10 @@ def load_record(run: LoadedRun, entry: dict[str, Any]) -> TestResult:
         return TestResult(test, None, str(entry.get("message") or ""))  # no verdict yet: it runs, or waits
     if record:
         try:
-            return TestResult.from_json(json.loads((run.path / record).read_text(encoding="utf-8")))
+            return TestResult.from_json(record_document(run, entry))
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            result = TestResult(test, TestStatus.ERROR, f"unreadable result record {record}: {exc}")
+            where = f"of {test} in {JOURNAL}" if record == IN_JOURNAL else str(record)
+            result = TestResult(test, TestStatus.ERROR, f"unreadable result record {where}: {exc}")
             result.duration = entry.get("duration")
             return result
     try:

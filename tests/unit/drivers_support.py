@@ -6,7 +6,7 @@ so exit codes, printed lines and result records are what users get.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import subprocess
 import sys
@@ -14,6 +14,8 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import e3suite.store as store
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,11 +61,8 @@ def run_suite(root: Path, *args: str, timeout: float = 120) -> Run:
         cwd=root, capture_output=True, text=True, timeout=timeout, env=env,
     )
     results: dict[str, dict[str, Any]] = {}
-    records = root / "out" / "new" / "results"
-    if records.is_dir():
-        for record in records.glob("*.json"):
-            data = json.loads(record.read_text())
-            results[data["id"]] = data
+    with contextlib.suppress(store.StoreError):
+        results = store.load_records(root / "out" / "new")
     return Run(proc.returncode, proc.stdout, proc.stderr, results)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from test_interrupt_run import REPO
 
+import e3suite.store as store
 from e3suite import FragmentContext, TestDriver
 from e3suite.admission import LIGHT, Admission, CapacityError, Demand, capacities, impossible
 from e3suite.driver import DriverError
@@ -185,9 +186,7 @@ def run_suite(root: Path, tests: dict[str, dict[str, Any]], *args: str) -> tuple
         [sys.executable, "testsuite.py", "--no-color", "--progress", "none", *args],
         cwd=root, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300,
     )
-    new = root / "out" / "new"
-    index = json.loads((new / "index.json").read_text())
-    records = {e["test"]: json.loads((new / e["record"]).read_text()) for e in index["results"]}
+    records = store.load_records(root / "out" / "new")
     return proc.returncode, proc.stdout + proc.stderr, records
 
 

@@ -11,7 +11,6 @@ handed to dependants, refusals that name what is refused.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+import e3suite.store as store
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_SUITES = ROOT / "tests" / "compat" / "real-suites"
@@ -58,9 +59,7 @@ def _e3(script: Path, *args: str, cwd: Path, env: dict[str, str] | None = None) 
 
 
 def _records(out: Path) -> dict[str, dict]:
-    return {
-        r["id"]: r for r in (json.loads(p.read_text()) for p in (out / "new" / "results").glob("*.json"))
-    }
+    return store.load_records(out / "new")
 
 
 MAPPED_SUITE = '''

@@ -18,6 +18,8 @@ from pathlib import Path
 import psutil
 from test_interrupt_run import finish, make_suite, mark, start, survivors, wait_running
 
+import e3suite.store as store
+
 FORKING_SUITE = '''
 import os
 import subprocess
@@ -98,9 +100,7 @@ def run_forking(tmp_path: Path, how: str, *args: str) -> tuple[int, str, dict[st
     (root / "testsuite.py").write_text(FORKING_SUITE)
     proc = start(root, "--progress", "none", "--timeout", "60", *args)
     code, out = finish(proc, text)
-    new = root / "out" / "new"
-    index = json.loads((new / "index.json").read_text())
-    results = {r["test"]: json.loads((new / r["record"]).read_text()) for r in index["results"]}
+    results = store.load_records(root / "out" / "new")
     return code, out, results
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import psutil
 
+import e3suite.store as store
+
 REPO = Path(__file__).resolve().parents[2]
 
 SUITE = '''
@@ -228,8 +230,7 @@ def test_timeout_verdict_and_tree_kill_in_a_run(tmp_path: Path) -> None:
     code, out = finish(proc, text)
     assert code == 1
     assert "FAIL   slow: timed out after 0.5 s" in out
-    [record_file] = (root / "out" / "new" / "results").iterdir()
-    record = json.loads(record_file.read_text())
+    [record] = store.load_records(root / "out" / "new").values()
     assert record["failure_reasons"] == ["TIMEOUT"]
     assert record["processes"][0]["timed_out"] is True
 

@@ -32,8 +32,10 @@ def make_killed_run(tmp_path: Path) -> Path:
     done = TestResult("done", TestStatus.PASS, "fine")
     done.duration = 0.5
     writer.write_result(done)
-    # Killed between writing the record and its journal line:
+    # A directory of record files (as e3suite wrote them before records went
+    # in the journal), killed between writing a record and its journal line:
     record = TestResult("record-only", TestStatus.FAIL, "wrong")
+    (path / store.RECORDS).mkdir()
     (path / store.RECORDS / store.record_name("record-only")).write_text(json.dumps(record.to_json()))
     writer.journal.write("fragment_started", fragment="running:run", time=1000.2)
     writer.journal.close()  # not writer.close(): a killed run never gets there

@@ -93,7 +93,7 @@ def test_a_full_disk_ends_the_run_with_one_line_and_a_readable_journal(tmp_path:
     python_suite(tmp_path, 60)
     # The journal grows past this size after a few testcases: writes then
     # fail with EFBIG, as they would with ENOSPC on a full disk.
-    done = run(tmp_path, "-j2", file_size_limit=6000)
+    done = run(tmp_path, "-j2", file_size_limit=12000)
     assert done.returncode == 3, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("e3suite: error:")]

@@ -135,11 +135,17 @@ def test_e3suite_rewrite_refuses_a_record_pointing_outside_its_test_directory(tm
     run = run_suite(root, "-j1")
     assert run.code == 1
     # A record edited by hand (or by a tool) must not turn `e3suite rewrite` into a file writer.
-    record = root / "out" / "new" / "results" / "a.json"
-    data = json.loads(record.read_text())
+    journal = root / "out" / "new" / "journal.jsonl"
+    events = [json.loads(line) for line in journal.read_text().splitlines()]
+    [event] = [e for e in events if e["event"] == "test_result" and e["test"] == "a"]
+    data = event["result"]
+
+    def write_record() -> None:
+        journal.write_text("".join(json.dumps(e) + "\n" for e in events))
+
     target = tmp_path / "victim.txt"
     data["info"]["baseline"]["path"] = str(target)
-    record.write_text(json.dumps(data))
+    write_record()
     for args in (["rewrite", "--dry-run", "out/new"], ["rewrite", "out/new"]):
         proc = run_e3suite(root, *args)
         assert proc.returncode == 1
@@ -147,7 +153,7 @@ def test_e3suite_rewrite_refuses_a_record_pointing_outside_its_test_directory(tm
     # A record that does not say where its test directory is (older e3suite): refused too.
     del data["info"]["baseline"]["test_dir"]
     data["info"]["baseline"]["path"] = str(root / "tests" / "a" / "test.out")
-    record.write_text(json.dumps(data))
+    write_record()
     proc = run_e3suite(root, "rewrite", "out/new")
     assert proc.returncode == 1 and "its test directory is not recorded" in proc.stderr
     assert not target.exists() and not (root / "tests" / "a" / "test.out").exists()

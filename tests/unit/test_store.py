@@ -42,36 +42,50 @@ def test_journal_is_readable_before_close_and_index_rebuilds(tmp_path: Path) -> 
     writer.write_index({"start": 1.0})
     writer.close()
     index = json.loads((tmp_path / "index.json").read_text())
-    assert index["format"] == "e3suite-index" and index["results"][0]["record"] == "results/a.json"
+    assert index["format"] == "e3suite-index" and index["results"][0]["record"] == "journal.jsonl"
+    assert not (tmp_path / store.RECORDS).exists()  # no file per record (see store's docstring)
 
 
-def test_rotation_recycles_the_run_before_last(tmp_path: Path) -> None:
-    """Records are overwritten in place (no inode churn); everything else of that run goes."""
-    inodes = {}
+def test_rotation_recycles_the_run_before_last_and_empties_it(tmp_path: Path) -> None:
+    """The run before last's directory becomes the new run's, with nothing of it left (its record files either)."""
     for run in range(3):
         new = store.rotate(tmp_path)
         (new / "junit.xml").write_text(f"run {run}")
+        if run == 0:  # as e3suite wrote records before they went in the journal
+            (new / store.RECORDS).mkdir()
+            (new / store.RECORDS / "gone.json").write_text("{}")
         writer = store.ResultsWriter(new)
-        tests = ["a", "b", "gone"] if run == 0 else ["a", "b"]
-        for test in tests:
+        for test in ("a", "b"):
             writer.write_result(TestResult(test, TestStatus.PASS, f"run {run}"))
         writer.close()
-        inodes[run] = {p.name: p.stat().st_ino for p in (new / store.RECORDS).iterdir()}
     new = tmp_path / "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "new", "old"]
+    assert sorted(p.name for p in new.iterdir()) == ["journal.jsonl", "junit.xml"]
     assert (new / "junit.xml").read_text() == "run 2"
-    # Run 2 reused run 0's record files; the record of a testcase it did not run is gone.
-    assert inodes[2] == {name: ino for name, ino in inodes[0].items() if name != "gone.json"}
     run2 = store.load_run(new)
     assert [store.load_record(run2, e).message for e in run2.entries] == ["run 2", "run 2"]
     assert (tmp_path / "old" / "junit.xml").read_text() == "run 1"
 
 
+def test_a_directory_of_record_files_is_still_read(tmp_path: Path) -> None:
+    """Written by e3suite before records went in the journal: the index points at results/<name>.json."""
+    record = TestResult("a/b", TestStatus.FAIL, "from its file")
+    (tmp_path / store.RECORDS).mkdir()
+    (tmp_path / store.RECORDS / store.record_name("a/b")).write_text(json.dumps(record.to_json()))
+    entry = store.index_entry(record, f"{store.RECORDS}/{store.record_name('a/b')}")
+    store.write_index(tmp_path, {"start": 1.0}, [entry])
+    run = store.load_run(tmp_path)
+    assert store.load_record(run, run.entries[0]).message == "from its file"
+    assert store.load_records(tmp_path)["a/b"]["message"] == "from its file"
+
+
 def test_a_killed_run_ignores_records_of_the_run_it_recycled(tmp_path: Path) -> None:
+    """In a directory of record files (see test_a_directory_of_record_files_is_still_read)."""
     import os
     import time
 
     writer = store.ResultsWriter(tmp_path)
+    (tmp_path / store.RECORDS).mkdir()
     start = time.time()
     writer.journal.write("run_started", start=start, jobs=1)
     for test in ("fresh", "stale"):
@@ -85,14 +99,12 @@ def test_a_killed_run_ignores_records_of_the_run_it_recycled(tmp_path: Path) -> 
     writer.close()
 
 
-def test_a_recycled_record_is_overwritten_whole(tmp_path: Path) -> None:
+def test_a_record_written_twice_reads_as_the_last(tmp_path: Path) -> None:
     writer = store.ResultsWriter(tmp_path)
-    long = TestResult("a", TestStatus.FAIL, "x" * 5000)
-    writer.write_result(long)
+    writer.write_result(TestResult("a", TestStatus.FAIL, "x" * 5000))
     writer.write_result(TestResult("a", TestStatus.PASS, "short"))
     writer.close()
-    text = (tmp_path / store.RECORDS / "a.json").read_text()
-    assert json.loads(text)["message"] == "short" and "xxx" not in text
+    assert store.load_records(tmp_path)["a"]["message"] == "short"
 
 
 def test_rotation_survives_odd_leftovers(tmp_path: Path) -> None:
@@ -105,7 +117,7 @@ def test_rotation_survives_odd_leftovers(tmp_path: Path) -> None:
     new = store.rotate(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "new", "old"]
     assert (tmp_path / "old" / "marker").read_text() == "previous"
-    assert [p.name for p in new.iterdir()] == [store.RECORDS]
+    assert list(new.iterdir()) == []
 
 
 def test_background_writes_keep_their_order_and_are_all_there_at_close(tmp_path: Path) -> None:
@@ -142,11 +154,10 @@ def test_a_background_write_that_raises_stops_the_writes_and_says_why(tmp_path: 
     writer.write_index({"start": 1.0})
     writer.close()
     assert not (new / "index.json").exists()
-    assert not (new / "results" / "b.json").exists()
-    assert (new / "results" / "a.json").exists()
+    assert set(store.load_records(new)) == {"a"}
 
 
-def test_a_batch_of_journal_lines_is_one_write_after_its_records(tmp_path: Path, monkeypatch) -> None:
+def test_a_batch_of_journal_lines_is_one_write_with_its_records(tmp_path: Path, monkeypatch) -> None:
     import os
 
     from e3suite import events
@@ -159,8 +170,6 @@ def test_a_batch_of_journal_lines_is_one_write_after_its_records(tmp_path: Path,
 
     def counting_write(fd: int, data: bytes) -> int:
         if fd == journal_fd:
-            # Each of this batch's records is on disk before the lines that commit them.
-            assert all((new / "results" / f"t{i}.json").exists() for i in range(3))
             writes.append(bytes(data))
         return real_write(fd, data)
 
@@ -176,3 +185,4 @@ def test_a_batch_of_journal_lines_is_one_write_after_its_records(tmp_path: Path,
     assert [json.loads(line)["event"] for line in (new / "journal.jsonl").read_text().splitlines()] == (
         ["test_discovered"] * 50 + ["test_result"] * 3
     )
+    assert [r["message"] for r in store.load_records(new).values()] == ["fine"] * 3  # the records are the lines

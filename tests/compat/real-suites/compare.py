@@ -26,6 +26,8 @@ from pathlib import Path
 
 import psutil
 
+import e3suite.store as store
+
 HERE = Path(__file__).resolve().parent
 SUITES = ["bc", "classic", "fragments", "gnatformat", "startup-gen"]
 MARK = "E3COMPAT_RUN_MARK"
@@ -45,8 +47,7 @@ def e3suite_verdicts(results_dir: Path) -> dict[str, str]:
     that pushed nothing has none, and is no e3 result.
     """
     verdicts: dict[str, str] = {}
-    for path in sorted((results_dir / "results").glob("*.json")):
-        record = json.loads(path.read_text())
+    for _, record in sorted(store.load_records(results_dir).items()):
         name = (record.get("info") or {}).get("e3_name")
         if name is not None:
             verdicts[name] = record["status"]

@@ -1,10 +1,11 @@
 """Each attempt of each testcase: its log, and when it ran (from the records)."""
 
-import json
 from pathlib import Path
 
+import e3suite.store as store
+
 for name in ("direct", "sleeper"):
-    record = json.loads(Path(f"out/new/results/{name}.json").read_text(encoding="utf-8"))
+    record = store.load_records(Path("out/new"))[name]
     print(f"{name}: {record['status']}, {len(record['attempts'])} attempts")
     previous_end = 0.0
     for attempt in record["attempts"]:

@@ -1,10 +1,10 @@
 """The record keeps the head and tail of the output and its full size."""
 
-import json
 from pathlib import Path
 
-[record_file] = Path("out/new/results").iterdir()
-record = json.loads(record_file.read_text())
+import e3suite.store as store
+
+[record] = store.load_records(Path("out/new")).values()
 command = record["processes"][0]
 print("output_size:", command["output_size"])
 print("kept in the record:", len(command["output"]), "characters")

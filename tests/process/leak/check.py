@@ -1,10 +1,11 @@
 """The leaked sleep is gone; the record counts it."""
 
-import json
 import time
 from pathlib import Path
 
 import psutil
+
+import e3suite.store as store
 
 
 def left() -> list[int]:
@@ -15,5 +16,5 @@ deadline = time.time() + 5
 while left() and time.time() < deadline:
     time.sleep(0.05)
 print("survivors:", len(left()))
-[record_file] = Path("out/new/results").iterdir()
-print("leaked:", json.loads(record_file.read_text())["processes"][0]["leaked"])
+[record] = store.load_records(Path("out/new")).values()
+print("leaked:", record["processes"][0]["leaked"])

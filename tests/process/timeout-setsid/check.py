@@ -1,10 +1,11 @@
 """No process of the run survives; the record says how the command ended."""
 
-import json
 import time
 from pathlib import Path
 
 import psutil
+
+import e3suite.store as store
 
 
 def left() -> list[int]:
@@ -15,9 +16,7 @@ deadline = time.time() + 5
 while left() and time.time() < deadline:
     time.sleep(0.05)
 print("survivors:", len(left()))
-index = json.loads(Path("out/new/index.json").read_text())
-slow = next(e for e in index["results"] if e["test"] == "slow")
-record = json.loads(Path("out/new", slow["record"]).read_text())
+record = store.load_records(Path("out/new"))["slow"]
 print("failure reasons:", record["failure_reasons"])
 [command] = record["processes"]
 print("argv:", command["argv"])
