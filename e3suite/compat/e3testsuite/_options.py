@@ -37,7 +37,7 @@ def add_e3_options(parser: argparse.ArgumentParser, testsuite: Any) -> None:
                       help="where working directories are created")
     temp.add_argument("--no-random-temp-subdir", dest="random_temp_subdir", action="store_false",
                       help="use --temp-dir itself as the working directory root")
-    temp.add_argument("--dev-temp", metavar="DIR", nargs="?", default=None, const="tmp",
+    temp.add_argument("-d", "--dev-temp", metavar="DIR", nargs="?", default=None, const="tmp",
                       help="working directories in DIR (default: tmp), never cleaned up")
     temp.add_argument("--cleanup-mode", choices=list(CLEANUP_MODES), default=None,
                       help="which working directories to remove (default: passing)")
