@@ -57,3 +57,49 @@ def test_dev_temp_has_its_short_option(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     kept = list((tmp_path / "dev").glob("e3suite-*/a"))
     assert len(kept) == 1, proc.stdout + proc.stderr
+
+
+SETTING_UP_SUITE = '''
+import os, sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver.classic import ClassicTestDriver
+
+
+class Shell(ClassicTestDriver):
+    def run(self):
+        self.shell(["test", "-f", os.path.join(self.env.shared_dir, "built")])
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"shell": Shell}
+    default_driver = "shell"
+
+    def set_up(self):
+        # What AdaCore testsuites do: build once in the working directory,
+        # note the run in the results directory.
+        print("set_up:", os.path.isdir(self.working_dir), self.env.working_dir == self.working_dir,
+              "run-notes.txt" in os.listdir(self.output_dir))
+        self.env.shared_dir = os.path.join(self.working_dir, "shared")
+        os.mkdir(self.env.shared_dir)
+        open(os.path.join(self.env.shared_dir, "built"), "w").close()
+        with open(os.path.join(self.output_dir, "run-notes.txt"), "w") as f:
+            f.write("noted\\n")
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+def test_set_up_finds_the_working_dir_made_and_the_results_dir_fresh(tmp_path: Path) -> None:
+    """As under e3-testsuite, set_up may build in ``self.working_dir`` and write in ``self.output_dir``."""
+    script = _suite(tmp_path, SETTING_UP_SUITE)
+    out = tmp_path / "out"
+    for run in range(2):
+        proc = _e3(script, "-o", str(out), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "set_up: True True False" in proc.stdout, proc.stdout  # the previous run's notes went to old
+        assert "PASS   a" in proc.stdout, proc.stdout
+        assert (out / "new" / "run-notes.txt").read_text() == "noted\n"
+    assert (out / "old" / "run-notes.txt").is_file()  # the first run's, rotated with its results

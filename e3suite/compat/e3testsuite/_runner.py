@@ -5,8 +5,10 @@ e3-style testsuite it wraps, so that the run is e3suite's main pipeline
 itself (results directory, reporter, engine, executors, reports, exit code)
 and follows it as it changes:
 
-- ``discover`` calls the testsuite's ``set_up`` first (e3-testsuite's order)
-  and then its test finders;
+- ``set_up`` calls the testsuite's ``set_up`` once the working root and
+  the fresh results directory exist (``self.working_dir``,
+  ``self.output_dir``), and then its test finders: e3-testsuite's order
+  (``discover`` finds nothing itself);
 - ``plan`` instantiates the e3 drivers, maps their DAG (``_plan``) and
   builds e3suite's plan from it;
 - ``make_executor`` picks worker processes or threads (see
@@ -45,17 +47,25 @@ class Runner(E3suiteTestsuite):
 
     def discover(self) -> list[tuple[str, Path]]:
         self.started = time.time()
+        return []  # set_up finds them: e3-testsuite sets up first, and its set_up may change test_dir
+
+    def select(self, candidates: list[tuple[str, Path]]) -> list[Testcase]:
+        return []  # the e3 finders select (set_up); plan() makes the testcases
+
+    def set_up(self) -> None:
+        """The testsuite's set_up, then its finders, as e3-testsuite does.
+
+        e3-testsuite's set_up finds the working directory made and the
+        results directory fresh (testsuites build shared things in
+        ``self.working_dir`` and write files in ``self.output_dir``): e3suite
+        calls it once both exist, the previous results moved to ``old``.
+        """
+        assert self.working_root is not None
+        self.suite.env.working_dir = self.suite.working_dir = str(self.working_root)
         self.suite.set_up()
         self.found, self.errors = _plan.find_tests(
             self.suite, list(self.suite.main.args.sublist), self.options.temp_dir
         )
-        return [(t.test_name, Path(t.test_dir)) for t in self.found]
-
-    def select(self, candidates: list[tuple[str, Path]]) -> list[Testcase]:
-        return []  # the e3 finders selected already; plan() makes the testcases
-
-    def set_up(self) -> None:
-        """Done by ``discover``: e3-testsuite sets up before it looks for testcases."""
 
     def tear_down(self) -> None:
         # What e3-testsuite's tear_down can read: every result of the run, by its e3 name.
