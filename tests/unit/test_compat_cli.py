@@ -103,3 +103,13 @@ def test_set_up_finds_the_working_dir_made_and_the_results_dir_fresh(tmp_path: P
         assert "PASS   a" in proc.stdout, proc.stdout
         assert (out / "new" / "run-notes.txt").read_text() == "noted\n"
     assert (out / "old" / "run-notes.txt").is_file()  # the first run's, rotated with its results
+
+
+def test_rotate_output_dirs_is_accepted_and_rotates(tmp_path: Path) -> None:
+    """``--rotate-output-dirs`` asks for what e3suite always does: the previous DIR/new becomes DIR/old."""
+    script = _suite(tmp_path)
+    out = tmp_path / "out"
+    for _ in range(2):
+        proc = _e3(script, "-o", str(out), "--rotate-output-dirs", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (out / "old" / "index.json").is_file() and (out / "new" / "index.json").is_file()

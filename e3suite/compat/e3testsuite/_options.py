@@ -24,7 +24,6 @@ REFUSED = {
     "gaia_output": "--gaia-output",
     "notify_events": "--notify-events",
     "skip_passed": "--skip-passed",
-    "rotate_output_dirs": "--rotate-output-dirs",
     "dump_environ": "--dump-environ",
     "generate_text_report": "--generate-text-report",
 }
@@ -46,7 +45,9 @@ def add_e3_options(parser: argparse.ArgumentParser, testsuite: Any) -> None:
     output.add_argument("-o", "--output-dir", metavar="DIR", default="./out",
                         help="results go to DIR/new, the previous DIR/new to DIR/old")
     output.add_argument("--old-output-dir", metavar="DIR", help="results directory to compare with")
-    output.add_argument("--rotate-output-dirs", action="store_true", default=False, help=argparse.SUPPRESS)
+    # What e3suite always does (DIR/new moves to DIR/old): accepted, so that CI scripts keep working.
+    output.add_argument("--rotate-output-dirs", action="store_true", default=False,
+                        help="move the previous DIR/new to DIR/old (e3suite always does)")
     output.add_argument("-E", "--show-error-output", action="store_true", help="show logs of failing tests")
     output.add_argument("--show-time-info", action="store_true", help="show the duration of each testcase")
     output.add_argument("--xunit-output", metavar="FILE", help="write a JUnit XML report to FILE")
