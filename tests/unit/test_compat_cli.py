@@ -7,10 +7,14 @@ what a user of that testsuite under e3-testsuite would see: its options
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
 
 SUITE = '''
 import os, sys
@@ -113,3 +117,51 @@ def test_rotate_output_dirs_is_accepted_and_rotates(tmp_path: Path) -> None:
         proc = _e3(script, "-o", str(out), "--rotate-output-dirs", cwd=tmp_path)
         assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (out / "old" / "index.json").is_file() and (out / "new" / "index.json").is_file()
+
+
+XUNIT_SUITE = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver.classic import ClassicTestDriver
+
+
+class Shell(ClassicTestDriver):
+    def run(self):
+        if self.test_env.get("crash"):
+            raise RuntimeError("boom")
+        self.shell(["sh", "-c", self.test_env.get("cmd", "true")])
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"shell": Shell}
+    default_driver = "shell"
+
+
+if __name__ == "__main__":
+    sys.exit(Suite(testsuite_name="my suite").testsuite_main())
+'''
+
+
+@pytest.mark.skipif(importlib.util.find_spec("e3.testsuite") is None, reason="e3-testsuite 27.x is in the test extra")
+def test_xunit_output_names_testcases_as_e3_testsuite_does(tmp_path: Path) -> None:
+    """Same suite and (classname, name) pairs as e3-testsuite's file: CI keeps each testcase's history."""
+    script = _suite(tmp_path, XUNIT_SUITE, {"top": 'cmd: "true"\n', "sub/nested": 'cmd: "false"\n', "c": "crash: true\n"})
+
+    def names(path: Path) -> tuple[str, list[tuple[str, str]]]:
+        root = ElementTree.parse(path).getroot()
+        suites = [root.get("name")] + [s.get("name") for s in root.iter("testsuite")]
+        return "|".join(str(s) for s in suites), sorted(
+            (str(c.get("classname")), str(c.get("name"))) for c in root.iter("testcase")
+        )
+
+    real = subprocess.run(
+        [sys.executable, str(script), "-o", str(tmp_path / "e3-out"), "--xunit-output", str(tmp_path / "e3.xml")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert real.returncode == 1, real.stdout + real.stderr
+    proc = _e3(script, "-o", str(tmp_path / "out"), "--xunit-output", str(tmp_path / "ours.xml"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert names(tmp_path / "ours.xml") == names(tmp_path / "e3.xml")
+    assert names(tmp_path / "ours.xml")[1] == [("my suite", "c.run_wrapper"), ("my suite", "sub__nested"),
+                                               ("my suite", "top")]

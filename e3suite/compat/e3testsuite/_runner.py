@@ -80,6 +80,11 @@ class Runner(E3suiteTestsuite):
         self.suite.use_multiprocessing = self.suite.env.use_multiprocessing = self.suite.compute_use_multiprocessing()
         return build_plan(e3_cases, self.options, working_root, estimates=self.history())
 
+    def run_metadata(self) -> dict[str, Any]:
+        # The JUnit report names testcases as e3-testsuite's --xunit-output
+        # does (reports/junit.py), from the results directory alone.
+        return {**super().run_metadata(), "e3_testsuite_name": self.suite.testsuite_name}
+
     def make_executor(self) -> Executor:
         """Worker processes when fragments may run there; else threads, as e3-testsuite does."""
         if self.options.in_process or (not self.suite.use_multiprocessing and not _single_fragment_tests()):
