@@ -165,3 +165,15 @@ def test_xunit_output_names_testcases_as_e3_testsuite_does(tmp_path: Path) -> No
     assert names(tmp_path / "ours.xml") == names(tmp_path / "e3.xml")
     assert names(tmp_path / "ours.xml")[1] == [("my suite", "c.run_wrapper"), ("my suite", "sub__nested"),
                                                ("my suite", "top")]
+
+
+def test_a_test_yaml_pyyaml_cannot_scan_is_that_testcase_s_error(tmp_path: Path) -> None:
+    """An unterminated string (a scanner error, which e3-core does not wrap) is an ERROR, not a crashed run."""
+    script = _suite(tmp_path, tests={"ok": 'cmd: "true"\n', "unterminated": 'cmd: "true\n', "tab": "cmd:\t\"x\n"})
+    proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if not line.startswith(" ")]
+    assert "PASS   ok" in lines, proc.stdout
+    for name in ("unterminated", "tab"):
+        assert any(line.startswith(f"ERROR  {name}: invalid syntax for test.yaml") for line in lines), proc.stdout
