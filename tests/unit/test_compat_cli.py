@@ -177,3 +177,27 @@ def test_a_test_yaml_pyyaml_cannot_scan_is_that_testcase_s_error(tmp_path: Path)
     assert "PASS   ok" in lines, proc.stdout
     for name in ("unterminated", "tab"):
         assert any(line.startswith(f"ERROR  {name}: invalid syntax for test.yaml") for line in lines), proc.stdout
+
+
+def test_a_bad_test_yaml_or_driver_name_says_where_and_which(tmp_path: Path) -> None:
+    """The ERROR of a test.yaml names the line to fix, that of an unknown driver the name (no log holds it)."""
+    script = _suite(tmp_path, tests={"flow": "driver: [shell\n", "typo": "driver: shel\n"})
+    proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    flow = tmp_path / "tests" / "flow" / "test.yaml"
+    assert f"ERROR  flow: invalid syntax for test.yaml: {flow}:2:1: did not find expected ',' or ']'" in proc.stdout
+    assert "ERROR  typo: cannot find driver: 'shel'" in proc.stdout, proc.stdout
+
+
+def test_a_probing_error_of_a_testsuite_s_own_finder_keeps_its_message() -> None:
+    from e3suite.compat.e3testsuite._plan import probing_message
+    from e3suite.compat.e3testsuite.testcase_finder import ProbingError
+
+    assert probing_message(ProbingError("two drivers named")) == "two drivers named"
+    try:
+        try:
+            raise OSError(2, "No such file or directory", "/x/test.yaml")
+        except OSError as exc:
+            raise ProbingError("invalid syntax for test.yaml") from exc
+    except ProbingError as exc:
+        assert probing_message(exc) == "invalid syntax for test.yaml: /x/test.yaml: No such file or directory"
