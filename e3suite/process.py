@@ -282,7 +282,11 @@ def run(
             start_new_session=True,
         )
     except OSError as exc:
-        message = f"{argv[0]}: {exc.strerror or exc}"
+        # The child names what failed: the working directory (chdir) or the program.
+        if cwd_text is not None and exc.filename == cwd_text:
+            message = f"{argv[0]}: working directory {cwd_text}: {exc.strerror or exc}"
+        else:
+            message = f"{argv[0]}: {exc.strerror or exc}"
         return CommandResult(
             argv=argv, status=127, signal=None, timed_out=False, timeout=timeout,
             output=message + "\n", output_size=len(message) + 1, error=message, cwd=cwd_text,

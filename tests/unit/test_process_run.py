@@ -293,3 +293,11 @@ def test_a_command_or_environment_holding_no_string_says_which_item(kwargs: dict
     with pytest.raises(TypeError) as raised:
         process.run(cmd, **kwargs)
     assert str(raised.value) == message
+
+
+def test_a_missing_working_directory_is_named_not_the_program(tmp_path: Path) -> None:
+    """"sh: No such file or directory" sent users looking for sh; the directory is what is missing."""
+    missing = tmp_path / "gone"
+    result = process.run(["sh", "-c", "true"], cwd=missing)
+    assert result.status == 127
+    assert result.error == f"sh: working directory {missing}: No such file or directory"
