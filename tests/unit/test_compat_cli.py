@@ -8,6 +8,7 @@ what a user of that testsuite under e3-testsuite would see: its options
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 import textwrap
@@ -201,3 +202,42 @@ def test_a_probing_error_of_a_testsuite_s_own_finder_keeps_its_message() -> None
             raise ProbingError("invalid syntax for test.yaml") from exc
     except ProbingError as exc:
         assert probing_message(exc) == "invalid syntax for test.yaml: /x/test.yaml: No such file or directory"
+
+
+NO_COPY_SUITE = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver.classic import ClassicTestDriver
+
+
+class NoCopy(ClassicTestDriver):
+    copy_test_directory = False  # and nothing makes the working directory
+
+    def run(self):
+        self.shell(["true"])
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"nocopy": NoCopy}
+    default_driver = "nocopy"
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+@pytest.mark.skipif(importlib.util.find_spec("e3.testsuite") is None, reason="e3-testsuite 27.x is in the test extra")
+def test_a_command_in_a_missing_working_directory_is_an_error_as_under_e3_testsuite(tmp_path: Path) -> None:
+    """e3-testsuite cannot start it and the fragment raises (ERROR a.run_wrapper), no FAIL of a status 127."""
+    script = _suite(tmp_path, NO_COPY_SUITE)
+    real = subprocess.run([sys.executable, str(script), "-o", str(tmp_path / "e3-out")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    index = json.loads((tmp_path / "e3-out" / "new" / "_index.json").read_text())
+    assert [(e["test_name"], e["status"]) for e in index["entries"]] == [("a.run_wrapper", "ERROR")], real.stderr
+    proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "ERROR  a: a.run_wrapper" in proc.stdout, proc.stdout
+    record = json.loads((tmp_path / "out" / "new" / "results" / "a.json").read_text())
+    assert "FileNotFoundError" in record["log"] and str(tmp_path) in record["log"]

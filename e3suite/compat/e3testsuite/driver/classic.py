@@ -14,6 +14,7 @@ commands are started: e3suite.process does.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shlex
@@ -125,6 +126,10 @@ class ClassicTestDriver(TestDriver):
             kill_grace=float(getattr(ctx.options, "kill_grace", 2.0)) if ctx is not None else 2.0,
             output_limit=OUTPUT_LIMIT,
         )
+        if ran.error is not None and not os.path.isdir(cwd):
+            # e3-testsuite's Run cannot start rlimit there and raises: the
+            # fragment's ERROR (not a non-zero status, hence a FAIL).
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), cwd)
         if ctx is not None:
             ctx.result.processes.append(ran.to_json())
             if ran.leaked:
