@@ -241,3 +241,14 @@ def test_a_command_in_a_missing_working_directory_is_an_error_as_under_e3_testsu
     assert "ERROR  a: a.run_wrapper" in proc.stdout, proc.stdout
     record = json.loads((tmp_path / "out" / "new" / "results" / "a.json").read_text())
     assert "FileNotFoundError" in record["log"] and str(tmp_path) in record["log"]
+
+
+def test_a_default_driver_missing_from_the_map_is_an_error_of_each_testcase_using_it(tmp_path: Path) -> None:
+    """A typo in default_driver: a clear ERROR (naming the known drivers), not a KeyError traceback."""
+    script = _suite(tmp_path, SUITE.replace('default_driver = "shell"', 'default_driver = "shel"'),
+                    {"uses_default": "{}\n", "names_its_own": "driver: shell\n"})
+    proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "ERROR  uses_default: default_driver 'shel' is not in test_driver_map (known: shell)" in proc.stdout
+    assert "PASS   names_its_own" in proc.stdout, proc.stdout

@@ -167,7 +167,12 @@ def build_cases(
         test_env["working_dir"] = str(working_root / case.test_id)
         driver_cls = parsed.driver_cls
         if driver_cls is None and testsuite.default_driver:
-            driver_cls = testsuite.test_driver_map[testsuite.default_driver]
+            driver_cls = testsuite.test_driver_map.get(testsuite.default_driver)
+            if driver_cls is None:
+                # e3-testsuite stops the whole run on the KeyError; one ERROR per testcase that needs it.
+                known = ", ".join(sorted(map(str, testsuite.test_driver_map))) or "none"
+                case.error = f"default_driver {testsuite.default_driver!r} is not in test_driver_map (known: {known})"
+                continue
         if driver_cls is None:
             case.error = "missing test driver"
             continue
