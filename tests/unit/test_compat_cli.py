@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -252,3 +253,42 @@ def test_a_default_driver_missing_from_the_map_is_an_error_of_each_testcase_usin
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "ERROR  uses_default: default_driver 'shel' is not in test_driver_map (known: shell)" in proc.stdout
     assert "PASS   names_its_own" in proc.stdout, proc.stdout
+
+
+ENV_SUITE = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver.classic import ClassicTestDriver
+
+
+class Tool(ClassicTestDriver):
+    def run(self):
+        # An environment of its own, without PATH: the program is still found on the testsuite's.
+        self.shell(["mytool"], env={"FOO": "exact"})
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"tool": Tool}
+    default_driver = "tool"
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+def test_a_program_on_the_testsuite_s_path_runs_with_an_environment_without_path(tmp_path: Path) -> None:
+    """e3's Run looks the program up on the testsuite's PATH, then passes exactly ``env``."""
+    script = _suite(tmp_path, ENV_SUITE)
+    tool = tmp_path / "bin" / "mytool"
+    tool.parent.mkdir()
+    tool.write_text('#!/bin/sh\necho "FOO=$FOO BAR=${BAR-unset}"\n')
+    tool.chmod(0o755)
+    env = dict(os.environ, PATH=f"{tool.parent}{os.pathsep}{os.environ['PATH']}", BAR="leaks")
+    proc = subprocess.run([sys.executable, "-m", "e3suite", "e3", str(script), "-o", str(tmp_path / "out"), "-E"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS   a" in proc.stdout, proc.stdout
+    record = json.loads((tmp_path / "out" / "new" / "results" / "a.json").read_text())
+    assert "FOO=exact BAR=unset" in record["log"], record["log"]

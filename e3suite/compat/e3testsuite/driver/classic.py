@@ -118,7 +118,7 @@ class ClassicTestDriver(TestDriver):
         self.result.processes.append(info)
         ctx = _bridge.current_context()
         ran = process.run(
-            _exact_environment(argv, env, ignore_environ),
+            _exact_environment(_resolved(argv), env, ignore_environ),
             cwd=cwd,
             env=env,
             stdin=_stdin_data(stdin),
@@ -251,6 +251,18 @@ class ClassicTestDriver(TestDriver):
             self.push_failure(" | ".join(failures))
         else:
             self.push_success()
+
+
+def _resolved(argv: list[str]) -> list[str]:
+    """``argv`` with its program looked up on the testsuite's PATH, as e3's ``Run`` does.
+
+    The command's own ``env`` may have another PATH, or none (with
+    ``ignore_environ``): the program is still the one the testsuite sees.
+    """
+    if not argv or os.sep in argv[0]:
+        return argv
+    found = shutil.which(argv[0])
+    return [found, *argv[1:]] if found is not None else argv
 
 
 def _exact_environment(argv: list[str], env: dict[str, str] | None, ignore_environ: bool) -> list[str]:
