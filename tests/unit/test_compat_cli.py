@@ -102,7 +102,7 @@ def test_set_up_finds_the_working_dir_made_and_the_results_dir_fresh(tmp_path: P
     """As under e3-testsuite, set_up may build in ``self.working_dir`` and write in ``self.output_dir``."""
     script = _suite(tmp_path, SETTING_UP_SUITE)
     out = tmp_path / "out"
-    for run in range(2):
+    for _ in range(2):
         proc = _e3(script, "-o", str(out), cwd=tmp_path)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "set_up: True True False" in proc.stdout, proc.stdout  # the previous run's notes went to old
@@ -148,7 +148,8 @@ if __name__ == "__main__":
 @pytest.mark.skipif(importlib.util.find_spec("e3.testsuite") is None, reason="e3-testsuite 27.x is in the test extra")
 def test_xunit_output_names_testcases_as_e3_testsuite_does(tmp_path: Path) -> None:
     """Same suite and (classname, name) pairs as e3-testsuite's file: CI keeps each testcase's history."""
-    script = _suite(tmp_path, XUNIT_SUITE, {"top": 'cmd: "true"\n', "sub/nested": 'cmd: "false"\n', "c": "crash: true\n"})
+    tests = {"top": 'cmd: "true"\n', "sub/nested": 'cmd: "false"\n', "c": "crash: true\n"}
+    script = _suite(tmp_path, XUNIT_SUITE, tests)
 
     def names(path: Path) -> tuple[str, list[tuple[str, str]]]:
         root = ElementTree.parse(path).getroot()
@@ -292,3 +293,45 @@ def test_a_program_on_the_testsuite_s_path_runs_with_an_environment_without_path
     assert "PASS   a" in proc.stdout, proc.stdout
     record = json.loads((tmp_path / "out" / "new" / "results" / "a.json").read_text())
     assert "FOO=exact BAR=unset" in record["log"], record["log"]
+
+
+ENCODING_SUITE = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver.diff import DiffTestDriver
+
+
+class Latin1(DiffTestDriver):
+    def run(self):
+        self.shell(["printf", "caf\\\\351\\\\n"])
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"latin1": Latin1}
+    default_driver = "latin1"
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+@pytest.mark.skipif(importlib.util.find_spec("e3.testsuite") is None, reason="e3-testsuite 27.x is in the test extra")
+def test_outputs_are_decoded_with_the_testcase_s_encoding_as_under_e3_testsuite(tmp_path: Path) -> None:
+    """A Latin-1 or binary output matches its baseline byte for byte; one that does not decode is an ERROR."""
+    script = _suite(tmp_path, ENCODING_SUITE, {
+        "latin1": "encoding: iso-8859-1\n", "binary": "encoding: binary\n", "not_utf8": "{}\n",
+    })
+    for name in ("latin1", "binary", "not_utf8"):
+        (tmp_path / "tests" / name / "test.out").write_bytes(b"caf\xe9\n")
+    real = subprocess.run([sys.executable, str(script), "-o", str(tmp_path / "e3-out")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    index = json.loads((tmp_path / "e3-out" / "new" / "_index.json").read_text())
+    e3 = {e["test_name"]: e["status"] for e in index["entries"]}
+    assert e3 == {"latin1": "PASS", "binary": "PASS", "not_utf8": "ERROR"}, real.stderr
+    proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
+    records = (json.loads(p.read_text()) for p in (tmp_path / "out" / "new" / "results").glob("*.json"))
+    ours = {r["id"]: r["status"] for r in records}
+    assert ours == e3, proc.stdout + proc.stderr
+    assert "ERROR  not_utf8: cannot decode process output (UnicodeDecodeError:" in proc.stdout

@@ -125,6 +125,7 @@ class ClassicTestDriver(TestDriver):
             timeout=timeout,
             kill_grace=float(getattr(ctx.options, "kill_grace", 2.0)) if ctx is not None else 2.0,
             output_limit=OUTPUT_LIMIT,
+            keep_bytes=True,
         )
         if ran.error is not None and not os.path.isdir(cwd):
             # e3-testsuite's Run cannot start rlimit there and raises: the
@@ -134,20 +135,23 @@ class ClassicTestDriver(TestDriver):
             ctx.result.processes.append(ran.to_json())
             if ran.leaked:
                 ctx.result.log += f"{shown}: {ran.describe()}\n"
-        text = ran.output
+        # The bytes as written (a capped runaway output: its UTF-8 text, with the cut marked).
+        raw = ran.output_bytes if ran.output_bytes is not None else ran.output.encode("utf-8")
         status = ran.status if ran.status is not None else 128 + (ran.signal or 0)
         if ran.timed_out:
             # What rlimit, which e3-testsuite wraps commands in, prints and returns.
-            text += f"rlimit: Real time limit ({timeout} s) exceeded\n"
+            raw += f"rlimit: Real time limit ({timeout} s) exceeded\n".encode()
             status = 2
         encoding = encoding or self.default_encoding
         out: str | bytes
         if encoding == "binary":
-            out = text.encode("utf-8", errors="surrogateescape")
-        elif encoding.replace("-", "").lower() in ("utf8", "ascii"):
-            out = text
+            out = raw
         else:
-            out = text.encode("utf-8", errors="surrogateescape").decode(encoding, errors="replace")
+            try:
+                out = raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                self.result.log += "Cannot decode subprocess output:\n\n" + indent(binary_repr(raw))
+                raise TestAbortWithError(f"cannot decode process output ({type(exc).__name__}: {exc})") from exc
         result = ProcessResult(status, out)
         info["status"] = status
         info["output"] = Log(out)
