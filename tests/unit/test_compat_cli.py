@@ -335,3 +335,42 @@ def test_outputs_are_decoded_with_the_testcase_s_encoding_as_under_e3_testsuite(
     ours = {r["id"]: r["status"] for r in records}
     assert ours == e3, proc.stdout + proc.stderr
     assert "ERROR  not_utf8: cannot decode process output (UnicodeDecodeError:" in proc.stdout
+
+
+STATUS_SUITE = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver import TestDriver
+from e3.testsuite.result import TestStatus
+
+
+class Status(TestDriver):
+    def add_test(self, dag):
+        self.add_fragment(dag, "report")
+
+    def report(self, previous, slot):
+        status = self.test_env["status"]
+        self.result.set_status(TestStatus[status], "as told")
+        self.result.log += f"log of {status}\\n"
+        self.push_result()
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"status": Status}
+    default_driver = "status"
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+def test_show_error_output_shows_the_logs_e3_testsuite_shows(tmp_path: Path) -> None:
+    """-E: the logs of every result but PASS, XFAIL, XPASS and SKIP (a VERIFY's is what is to be verified)."""
+    statuses = ["PASS", "FAIL", "XFAIL", "XPASS", "VERIFY", "SKIP", "NOT_APPLICABLE", "ERROR"]
+    script = _suite(tmp_path, STATUS_SUITE, {s.lower(): f"status: {s}\n" for s in statuses})
+    proc = _e3(script, "-o", str(tmp_path / "out"), "-E", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    shown = sorted(s for s in statuses if f"    | log of {s}" in proc.stdout)
+    assert shown == ["ERROR", "FAIL", "NOT_APPLICABLE", "VERIFY"], proc.stdout

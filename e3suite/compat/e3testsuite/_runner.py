@@ -30,7 +30,9 @@ from e3suite.compat.e3testsuite._threads import ThreadExecutor
 from e3suite.compat.e3testsuite.testcase_finder import ParsedTest
 from e3suite.discovery import Testcase
 from e3suite.executors.base import Executor
+from e3suite.model import TestStatus
 from e3suite.plan import Plan, build_plan
+from e3suite.reports.terminal import TerminalReporter
 from e3suite.testsuite import Testsuite as E3suiteTestsuite
 
 
@@ -79,6 +81,13 @@ class Runner(E3suiteTestsuite):
         e3_cases = _plan.build_cases(self.suite, self.found, self.errors, working_root)
         self.suite.use_multiprocessing = self.suite.env.use_multiprocessing = self.suite.compute_use_multiprocessing()
         return build_plan(e3_cases, self.options, working_root, estimates=self.history())
+
+    def make_reporter(self) -> TerminalReporter:
+        reporter = super().make_reporter()
+        # e3-testsuite's -E shows the logs of every result but PASS, XFAIL,
+        # XPASS and SKIP: VERIFY's (to verify) and NOT_APPLICABLE's too.
+        reporter.logs_of = frozenset({TestStatus.FAIL, TestStatus.ERROR, TestStatus.VERIFY, TestStatus.NOT_APPLICABLE})
+        return reporter
 
     def run_metadata(self) -> dict[str, Any]:
         # The JUnit report names testcases as e3-testsuite's --xunit-output
