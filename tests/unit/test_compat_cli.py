@@ -374,3 +374,15 @@ def test_show_error_output_shows_the_logs_e3_testsuite_shows(tmp_path: Path) -> 
     assert proc.returncode == 1, proc.stdout + proc.stderr
     shown = sorted(s for s in statuses if f"    | log of {s}" in proc.stdout)
     assert shown == ["ERROR", "FAIL", "NOT_APPLICABLE", "VERIFY"], proc.stdout
+
+
+def test_list_json_runs_set_up_with_a_working_dir(tmp_path: Path) -> None:
+    """--list-json calls set_up first, as e3-testsuite does: it finds the working directory made."""
+    script = _suite(tmp_path, SETTING_UP_SUITE)
+    listing = tmp_path / "list.json"
+    temp = tmp_path / "temp"
+    proc = _e3(script, "-o", str(tmp_path / "out"), "-t", str(temp), "--list-json", str(listing), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "set_up: True True False" in proc.stdout, proc.stdout
+    assert [t["test_name"] for t in json.loads(listing.read_text())] == ["a"]
+    assert list(temp.iterdir()) == [] and not (tmp_path / "out").exists()  # a listing leaves nothing behind

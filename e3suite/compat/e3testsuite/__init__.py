@@ -19,7 +19,9 @@ import inspect
 import json
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import traceback
 from typing import Any
 
@@ -166,8 +168,18 @@ class Testsuite:
             return EXIT_INTERNAL
 
     def _write_list(self, filename: str) -> None:
-        self.set_up()
-        tests, _ = _plan.find_tests(self, list(self._e3_main_object.args.sublist), self.runner.options.temp_dir)
+        # set_up sees a working directory and an empty results directory, as in a run (and in
+        # e3-testsuite's --list-json); a listing writes no results: that one is thrown away with the other.
+        temp_dir = self.runner.options.temp_dir
+        working_root = tempfile.mkdtemp(prefix=_plan.WORKING_ROOT_PREFIX, dir=temp_dir)
+        self.env.working_dir = self.working_dir = working_root
+        self.env.output_dir = self.output_dir = os.path.join(working_root, "listing-output")
+        os.mkdir(self.output_dir)
+        try:
+            self.set_up()
+            tests, _ = _plan.find_tests(self, list(self._e3_main_object.args.sublist), temp_dir)
+        finally:
+            shutil.rmtree(working_root, ignore_errors=True)
         entries = [{"test_name": t.test_name, "test_dir": t.test_dir, "test_matcher": t.test_matcher} for t in tests]
         with open(filename, "w") as f:
             json.dump(entries, f)
