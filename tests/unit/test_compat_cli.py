@@ -7,9 +7,11 @@ what a user of that testsuite under e3-testsuite would see: its options
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
+import pty
 import subprocess
 import sys
 import textwrap
@@ -386,3 +388,26 @@ def test_list_json_runs_set_up_with_a_working_dir(tmp_path: Path) -> None:
     assert "set_up: True True False" in proc.stdout, proc.stdout
     assert [t["test_name"] for t in json.loads(listing.read_text())] == ["a"]
     assert list(temp.iterdir()) == [] and not (tmp_path / "out").exists()  # a listing leaves nothing behind
+
+
+def test_at_a_terminal_failing_logs_are_shown_without_e(tmp_path: Path) -> None:
+    """e3-testsuite implies -E when stdout and stderr are a terminal (and no --log-file)."""
+    script = _suite(tmp_path, tests={"broken": 'cmd: "echo the-log-line; exit 3"\n'})
+    for extra, shown in (([], True), (["--log-file", str(tmp_path / "log")], False)):
+        primary, secondary = pty.openpty()
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "e3suite", "e3", str(script), "-o", str(tmp_path / "out"), *extra],
+                cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary, timeout=300,
+            )
+            os.close(secondary)
+            output = b""
+            with contextlib.suppress(OSError):  # EIO once the terminal's writer is gone
+                while chunk := os.read(primary, 65536):
+                    output += chunk
+        finally:
+            os.close(primary)
+        text = output.decode(errors="replace")
+        assert proc.returncode == 1, text
+        assert "FAIL   broken: non-zero status code" in text, text
+        assert ("the-log-line" in text) == shown, text

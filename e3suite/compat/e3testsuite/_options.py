@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from e3suite.compat.e3testsuite.unsupported import refuse
@@ -95,7 +96,10 @@ def e3suite_options(args: argparse.Namespace) -> argparse.Namespace:
     options.jobs = jobs if jobs > 0 else (os.cpu_count() or 1)  # e3-testsuite's -j0
     options.output_dir = args.output_dir
     options.compare = args.old_output_dir
-    options.show_error_output = bool(args.show_error_output)  # e3-testsuite: logs only with -E
+    # e3-testsuite: logs with -E, and always for a person at a terminal (no --log-file, both streams ttys)
+    options.show_error_output = bool(args.show_error_output) or (
+        not getattr(args, "log_file", None) and sys.stdout.isatty() and sys.stderr.isatty()
+    )
     options.show_time = bool(args.show_time_info)
     options.junit = args.junit or args.xunit_output
     options.html, options.json = args.html, args.json
