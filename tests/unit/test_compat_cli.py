@@ -411,3 +411,21 @@ def test_at_a_terminal_failing_logs_are_shown_without_e(tmp_path: Path) -> None:
         assert proc.returncode == 1, text
         assert "FAIL   broken: non-zero status code" in text, text
         assert ("the-log-line" in text) == shown, text
+
+
+@pytest.mark.skipif(importlib.util.find_spec("e3.testsuite") is None, reason="e3-testsuite 27.x is in the test extra")
+def test_timeouts_are_whole_seconds_and_zero_kills_at_once_as_under_e3_testsuite(tmp_path: Path) -> None:
+    """e3's Run hands rlimit "%d" % timeout: 0 and 0.5 time out at once (a FAIL), not a ValueError (an ERROR)."""
+    cmd = 'cmd: "sleep 2; echo done"\n'
+    script = _suite(tmp_path, tests={"zero": cmd + "timeout: 0\n", "half": cmd + "timeout: 0.5\n"})
+    real = subprocess.run([sys.executable, str(script), "-o", str(tmp_path / "e3-out"), "-E"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    index = json.loads((tmp_path / "e3-out" / "new" / "_index.json").read_text())
+    assert {e["test_name"]: e["status"] for e in index["entries"]} == {"zero": "FAIL", "half": "FAIL"}, real.stderr
+    assert "rlimit: Real time limit (0 s) exceeded" in real.stderr
+    proc = _e3(script, "-o", str(tmp_path / "out"), "-E", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    for name in ("zero", "half"):
+        assert f"FAIL   {name}: non-zero status code" in proc.stdout, proc.stdout
+    assert proc.stdout.count("| rlimit: Real time limit (0 s) exceeded") == 2, proc.stdout
+    assert "| done" not in proc.stdout  # never ran to its end

@@ -109,6 +109,8 @@ class ClassicTestDriver(TestDriver):
             cwd = self.test_env["working_dir"]
         if timeout is None:
             timeout = self.default_process_timeout
+        # e3's Run gives rlimit "%d" % timeout: whole seconds; 0 (or 0.5) kills the command at once.
+        timeout = int(timeout)
         if truncate_logs_threshold is None:
             truncate_logs_threshold = int(getattr(self.testsuite_options, "truncate_logs", 200))
         argv = [os.fspath(a) for a in args]
@@ -117,16 +119,20 @@ class ClassicTestDriver(TestDriver):
         info: dict[str, Any] = {"cmd": argv, "cwd": cwd}
         self.result.processes.append(info)
         ctx = _bridge.current_context()
-        ran = process.run(
-            _exact_environment(_resolved(argv), env, ignore_environ),
-            cwd=cwd,
-            env=env,
-            stdin=_stdin_data(stdin),
-            timeout=timeout,
-            kill_grace=float(getattr(ctx.options, "kill_grace", 2.0)) if ctx is not None else 2.0,
-            output_limit=OUTPUT_LIMIT,
-            keep_bytes=True,
-        )
+        if timeout <= 0:
+            # rlimit kills it as soon as it is started: nothing it would do happens.
+            ran = process.CommandResult(argv, None, None, True, 0.0, "", 0, cwd=cwd, output_bytes=b"")
+        else:
+            ran = process.run(
+                _exact_environment(_resolved(argv), env, ignore_environ),
+                cwd=cwd,
+                env=env,
+                stdin=_stdin_data(stdin),
+                timeout=timeout,
+                kill_grace=float(getattr(ctx.options, "kill_grace", 2.0)) if ctx is not None else 2.0,
+                output_limit=OUTPUT_LIMIT,
+                keep_bytes=True,
+            )
         if ran.error is not None and not os.path.isdir(cwd):
             # e3-testsuite's Run cannot start rlimit there and raises: the
             # fragment's ERROR (not a non-zero status, hence a FAIL).
