@@ -429,3 +429,18 @@ def test_timeouts_are_whole_seconds_and_zero_kills_at_once_as_under_e3_testsuite
         assert f"FAIL   {name}: non-zero status code" in proc.stdout, proc.stdout
     assert proc.stdout.count("| rlimit: Real time limit (0 s) exceeded") == 2, proc.stdout
     assert "| done" not in proc.stdout  # never ran to its end
+
+
+def test_an_old_output_dir_without_e3suite_results_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    """e3-testsuite ignores a missing or empty --old-output-dir (a CI job's first run): the run goes on."""
+    script = _suite(tmp_path)
+    not_results = tmp_path / "e3-testsuite-results"
+    not_results.mkdir()
+    (not_results / "_index.json").write_text("{}")
+    for old in (tmp_path / "missing", not_results):
+        proc = _e3(script, "-o", str(tmp_path / "out"), "--old-output-dir", str(old), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "PASS   a" in proc.stdout
+        assert f"e3suite: warning: --old-output-dir: {old} is not" in proc.stderr, proc.stderr
+    proc = _e3(script, "-o", str(tmp_path / "again"), "--old-output-dir", str(tmp_path / "out" / "new"), cwd=tmp_path)
+    assert proc.returncode == 0 and "warning" not in proc.stderr, proc.stdout + proc.stderr

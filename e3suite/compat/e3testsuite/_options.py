@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from e3suite.compat.e3testsuite.unsupported import refuse
@@ -95,7 +96,7 @@ def e3suite_options(args: argparse.Namespace) -> argparse.Namespace:
     jobs = int(args.jobs)
     options.jobs = jobs if jobs > 0 else (os.cpu_count() or 1)  # e3-testsuite's -j0
     options.output_dir = args.output_dir
-    options.compare = args.old_output_dir
+    options.compare = _old_output_dir(args.old_output_dir)
     # e3-testsuite: logs with -E, and always for a person at a terminal (no --log-file, both streams ttys)
     options.show_error_output = bool(args.show_error_output) or (
         not getattr(args, "log_file", None) and sys.stdout.isatty() and sys.stderr.isatty()
@@ -118,3 +119,25 @@ def e3suite_options(args: argparse.Namespace) -> argparse.Namespace:
     options.temp_dir = os.path.abspath(temp_dir) if temp_dir else None
     options.tests = list(args.sublist)  # selected with e3-testsuite's rules, in _plan
     return options
+
+
+def _old_output_dir(path: str | None) -> str | None:
+    """What ``--old-output-dir`` compares with: nothing, with a warning, when it holds no e3suite results.
+
+    e3-testsuite ignores an old directory that does not exist or holds no
+    results (a CI job's first run, a baseline from e3-testsuite itself);
+    e3suite's ``--compare`` refuses it. The run goes on either way.
+    """
+    if path is None:
+        return None
+    from e3suite.reports.data import explicit_compare_dir
+    from e3suite.store import StoreError
+
+    try:
+        explicit_compare_dir(Path(path))
+    except StoreError as exc:
+        reason = str(exc).removeprefix("--compare: ")
+        print(f"e3suite: warning: --old-output-dir: {reason}: nothing to compare with", file=sys.stderr)
+        return None
+    return path
+
