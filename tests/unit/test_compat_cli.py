@@ -444,3 +444,47 @@ def test_an_old_output_dir_without_e3suite_results_is_ignored_with_a_warning(tmp
         assert f"e3suite: warning: --old-output-dir: {old} is not" in proc.stderr, proc.stderr
     proc = _e3(script, "-o", str(tmp_path / "again"), "--old-output-dir", str(tmp_path / "out" / "new"), cwd=tmp_path)
     assert proc.returncode == 0 and "warning" not in proc.stderr, proc.stdout + proc.stderr
+
+
+MKDIR_SUITE = '''
+import os, sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver import TestDriver
+from e3.testsuite.result import TestStatus
+
+
+class Build(TestDriver):
+    """e3-testsuite's documented pattern: the fragment makes its working directory."""
+
+    def add_test(self, dag):
+        self.add_fragment(dag, "build")
+
+    def build(self, previous, slot):
+        os.mkdir(self.working_dir())
+        same = os.path.join(self.env.working_dir, self.test_name) == self.working_dir()
+        ok = same and not self.test_env.get("fail")
+        self.result.set_status(TestStatus.PASS if ok else TestStatus.FAIL, f"named after the test: {same}")
+        self.push_result()
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"build": Build}
+    default_driver = "build"
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+def test_working_dirs_are_named_after_e3_test_names(tmp_path: Path) -> None:
+    """A nested testcase works in WORKING_ROOT/group__one, as under e3-testsuite: os.mkdir of it works."""
+    script = _suite(tmp_path, MKDIR_SUITE, {"group/one": "{}\n", "group/two": "fail: true\n"})
+    temp = tmp_path / "temp"
+    proc = _e3(script, "-o", str(tmp_path / "out"), "-t", str(temp), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "PASS   group/one" in proc.stdout, proc.stdout
+    assert "FAIL   group/two: named after the test: True" in proc.stdout, proc.stdout
+    [root] = temp.glob("e3suite-*")
+    assert sorted(p.name for p in root.iterdir()) == ["group__two"]  # the passing one's removed

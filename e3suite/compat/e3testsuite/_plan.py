@@ -164,7 +164,9 @@ def build_cases(
         test_env = dict(parsed.test_env)
         test_env["test_dir"] = parsed.test_dir
         test_env["test_name"] = parsed.test_name
-        test_env["working_dir"] = str(working_root / case.test_id)
+        # e3-testsuite's: named after the test name (group__one), so a driver's
+        # os.mkdir(self.working_dir()) works and env.working_dir/test_name finds it.
+        test_env["working_dir"] = os.path.join(str(working_root), parsed.test_name)
         driver_cls = parsed.driver_cls
         if driver_cls is None and testsuite.default_driver:
             driver_cls = testsuite.test_driver_map.get(testsuite.default_driver)

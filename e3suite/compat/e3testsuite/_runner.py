@@ -19,6 +19,7 @@ It never runs a fragment itself.
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,15 @@ class Runner(E3suiteTestsuite):
         e3_cases = _plan.build_cases(self.suite, self.found, self.errors, working_root)
         self.suite.use_multiprocessing = self.suite.env.use_multiprocessing = self.suite.compute_use_multiprocessing()
         return build_plan(e3_cases, self.options, working_root, estimates=self.history())
+
+    def clean_working_dirs(self, working_root: Path) -> None:
+        # A testcase works in working_root / its e3 name (group__one), not / its id (group/one).
+        if self.options.cleanup_mode == "passed":
+            for result in self.results:
+                entry = _bridge.TESTS.get(result.test_id)
+                if entry is not None and result.status is not None and not result.status.is_failure:
+                    shutil.rmtree(working_root / entry.test_name, ignore_errors=True)
+        super().clean_working_dirs(working_root)
 
     def make_reporter(self) -> TerminalReporter:
         reporter = super().make_reporter()
