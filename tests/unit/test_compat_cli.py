@@ -488,3 +488,22 @@ def test_working_dirs_are_named_after_e3_test_names(tmp_path: Path) -> None:
     assert "FAIL   group/two: named after the test: True" in proc.stdout, proc.stdout
     [root] = temp.glob("e3suite-*")
     assert sorted(p.name for p in root.iterdir()) == ["group__two"]  # the passing one's removed
+
+
+@pytest.mark.skipif(importlib.util.find_spec("e3.testsuite") is None, reason="e3-testsuite 27.x is in the test extra")
+def test_log_file_holds_the_result_lines_as_under_e3_testsuite(tmp_path: Path) -> None:
+    """--log-file: e3-testsuite logs each result there (the CI artifact people read); so does e3suite."""
+    script = _suite(tmp_path, tests={"a": 'cmd: "true"\n', "sub/b": 'cmd: "false"\n'})
+
+    def result_lines(log: Path) -> list[str]:
+        lines = [line.split(": INFO     ", 1)[1] for line in log.read_text().splitlines() if ": INFO     " in line]
+        return sorted(line for line in lines if line.split()[0] in ("PASS", "FAIL"))
+
+    real = [sys.executable, str(script), "-o", str(tmp_path / "e3-out"), "--log-file", str(tmp_path / "e3.log")]
+    subprocess.run(real, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    proc = _e3(script, "-o", str(tmp_path / "out"), "--log-file", str(tmp_path / "ours.log"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert result_lines(tmp_path / "ours.log") == result_lines(tmp_path / "e3.log") == [
+        "FAIL            sub__b: non-zero status code", "PASS            a",
+    ]
+    assert proc.stdout.count("PASS   a") == 1  # the terminal has e3suite's line only

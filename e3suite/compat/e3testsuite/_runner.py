@@ -19,6 +19,7 @@ It never runs a fragment itself.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ import e3suite.compat.e3testsuite._report as _report
 from e3suite.compat.e3testsuite._threads import ThreadExecutor
 from e3suite.compat.e3testsuite.testcase_finder import ParsedTest
 from e3suite.discovery import Testcase
+from e3suite.events import Sink, TestFinished
 from e3suite.executors.base import Executor
 from e3suite.model import TestStatus
 from e3suite.plan import Plan, build_plan
@@ -92,6 +94,12 @@ class Runner(E3suiteTestsuite):
                     shutil.rmtree(working_root / entry.test_name, ignore_errors=True)
         super().clean_working_dirs(working_root)
 
+    def listeners(self, reporter: TerminalReporter) -> list[Sink]:
+        listeners = super().listeners(reporter)
+        if getattr(self.suite.main.args, "log_file", None):
+            listeners.append(_LogFileSink())
+        return listeners
+
     def make_reporter(self) -> TerminalReporter:
         reporter = super().make_reporter()
         # e3-testsuite's -E shows the logs of every result but PASS, XFAIL,
@@ -121,3 +129,22 @@ def _single_fragment_tests() -> bool:
         if sum(1 for name, _, _ in planned if name != _bridge.RESULTS_FRAGMENT) > 1:
             return False
     return True
+
+
+class _LogFileSink(Sink):
+    """e3-testsuite's result lines in the ``--log-file`` (``testsuite: INFO PASS name``), not on the terminal.
+
+    e3-testsuite logs every result to its ``testsuite`` logger, so the log
+    file of a CI job holds them; the terminal already has e3suite's lines.
+    """
+
+    def test_finished(self, event: TestFinished) -> None:
+        result = event.result
+        name = result.info.get("e3_name") or result.test_id.replace("/", "__")
+        status = result.status.value if result.status is not None else "ERROR"
+        line = f"{status:<8} {'':>6} {name}" + (f": {result.message}" if result.message else "")
+        record = logging.getLogger("testsuite").makeRecord("testsuite", logging.INFO, __file__, 0, line, (), None)
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.FileHandler) and record.levelno >= handler.level:
+                handler.handle(record)
+
