@@ -507,3 +507,63 @@ def test_log_file_holds_the_result_lines_as_under_e3_testsuite(tmp_path: Path) -
         "FAIL            sub__b: non-zero status code", "PASS            a",
     ]
     assert proc.stdout.count("PASS   a") == 1  # the terminal has e3suite's line only
+
+
+TWICE_SUITE = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver import TestDriver
+from e3.testsuite.result import TestResult, TestStatus
+
+
+class Twice(TestDriver):
+    """A driver bug: two results under the testcase's name."""
+
+    def add_test(self, dag):
+        self.add_fragment(dag, "go")
+
+    def go(self, previous, slot):
+        self.result.set_status(TestStatus.PASS, "first")
+        self.push_result()
+        self.push_result(TestResult(self.test_name, env=self.test_env, status=TestStatus.FAIL, msg="second"))
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"twice": Twice}
+    default_driver = "twice"
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+@pytest.mark.skipif(importlib.util.find_spec("e3.testsuite") is None, reason="e3-testsuite 27.x is in the test extra")
+def test_a_name_pushed_twice_is_an_error_as_under_e3_testsuite(tmp_path: Path) -> None:
+    """e3-testsuite keeps the result it collects first (the last pushed) and adds NAME__except1, an ERROR."""
+    script = _suite(tmp_path, TWICE_SUITE)
+    subprocess.run([sys.executable, str(script), "-o", str(tmp_path / "e3-out")],
+                   cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    index = json.loads((tmp_path / "e3-out" / "new" / "_index.json").read_text())
+    e3 = {e["test_name"]: e["status"] for e in index["entries"]}
+    assert e3 == {"a": "FAIL", "a__except1": "ERROR"}
+    proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    records = [json.loads(p.read_text()) for p in (tmp_path / "out" / "new" / "results").glob("*.json")]
+    assert {r["info"]["e3_name"]: r["status"] for r in records} == e3
+    assert "ERROR  a/except1: cannot push twice results for a" in proc.stdout, proc.stdout
+
+
+def test_renamed_duplicates_follows_e3_testsuite_s_collection_order() -> None:
+    from e3suite.compat.e3testsuite._bridge import PushedResult, renamed_duplicates
+
+    first, second = PushedResult("t", "PASS", "1"), PushedResult("t", "FAIL", "2")
+    error = PushedResult("t", "ERROR", "3")
+    other = PushedResult("t.sub", "PASS", None)
+    # One fragment: collected last pushed first; a second fragment's after.
+    result = renamed_duplicates([[first, other, second], [error]])
+    assert [(p.name, p.status, p.msg) for p in result] == [
+        ("t__except1", "ERROR", "cannot push twice results for t"), ("t.sub", "PASS", None), ("t", "FAIL", "2"),
+        ("t__except2", "ERROR", "3"),
+    ]
