@@ -567,3 +567,16 @@ def test_renamed_duplicates_follows_e3_testsuite_s_collection_order() -> None:
         ("t__except1", "ERROR", "cannot push twice results for t"), ("t.sub", "PASS", None), ("t", "FAIL", "2"),
         ("t__except2", "ERROR", "3"),
     ]
+
+
+def test_sys_exit_with_a_message_in_set_up_prints_it_and_exits_1(tmp_path: Path) -> None:
+    """What Python (and so e3-testsuite) does with sys.exit("gnat not found"): the message, status 1."""
+    source = SUITE.replace('''    default_driver = "shell"
+''', '''    default_driver = "shell"
+
+    def set_up(self):
+        sys.exit("gnat not found on PATH")
+''')
+    proc = _e3(_suite(tmp_path, source), "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "gnat not found on PATH" in proc.stderr, proc.stdout + proc.stderr

@@ -158,7 +158,12 @@ class Testsuite:
                 return 0
             return int(self.runner._main())  # e3suite's own pipeline (see _runner)
         except SystemExit as exc:
-            return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
+            # argparse's (--help, a usage error) has printed its message; a testsuite's own
+            # sys.exit("message") (in set_up, say) gets what Python does with it: printed, status 1.
+            if isinstance(exc.code, str):
+                print(exc.code, file=sys.stderr)
+                return 1
+            return int(exc.code or 0)
         except (Unsupported, ConfigurationError) as exc:
             print(f"e3suite: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
