@@ -580,3 +580,20 @@ def test_sys_exit_with_a_message_in_set_up_prints_it_and_exits_1(tmp_path: Path)
     proc = _e3(_suite(tmp_path, source), "-o", str(tmp_path / "out"), cwd=tmp_path)
     assert proc.returncode == 1
     assert "gnat not found on PATH" in proc.stderr, proc.stdout + proc.stderr
+
+
+def test_auto_generate_text_report_writes_the_report_file(tmp_path: Path) -> None:
+    """A testsuite with auto_generate_text_report runs (it was refused) and gets DIR/new/report."""
+    source = SUITE.replace('''    default_driver = "shell"
+''', '''    default_driver = "shell"
+    auto_generate_text_report = True
+''')
+    script = _suite(tmp_path, source, {"good": 'cmd: "true"\n', "bad": 'cmd: "echo the-log-line; exit 3"\n'})
+    proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    report = (tmp_path / "out" / "new" / "report").read_text()
+    assert "PASS   good" in report and "FAIL   bad: non-zero status code" in report
+    assert "    | the-log-line" in report  # the log of what is to be looked at
+    assert report.endswith("e3suite: 1 passed, 1 failed, 0 skipped\n"), report
+    proc = _e3(script, "-o", str(tmp_path / "out2"), "--no-generate-text-report", cwd=tmp_path)
+    assert proc.returncode == 1 and not (tmp_path / "out2" / "new" / "report").exists()

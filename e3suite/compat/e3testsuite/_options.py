@@ -27,7 +27,6 @@ REFUSED = {
     "notify_events": "--notify-events",
     "skip_passed": "--skip-passed",
     "dump_environ": "--dump-environ",
-    "generate_text_report": "--generate-text-report",
 }
 
 
@@ -56,9 +55,10 @@ def add_e3_options(parser: argparse.ArgumentParser, testsuite: Any) -> None:
     output.add_argument("--gaia-output", action="store_true", help=argparse.SUPPRESS)
     output.add_argument("--status-update-interval", type=float, default=1.0, help="ignored (e3suite: --progress)")
     output.add_argument("--generate-text-report", action="store_true",
-                        default=bool(getattr(testsuite, "auto_generate_text_report", False)), help=argparse.SUPPRESS)
+                        default=bool(getattr(testsuite, "auto_generate_text_report", False)),
+                        help="write a text report of the run to DIR/new/report")
     output.add_argument("--no-generate-text-report", dest="generate_text_report", action="store_false",
-                        help=argparse.SUPPRESS)
+                        help="write no text report (see --generate-text-report)")
     output.add_argument("--truncate-logs", "-T", metavar="N", type=int, default=200,
                         help="keep the first and last N lines of command outputs in logs (0: all)")
     output.add_argument("--dump-environ", action="store_true", help=argparse.SUPPRESS)

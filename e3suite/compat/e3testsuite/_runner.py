@@ -107,6 +107,11 @@ class Runner(E3suiteTestsuite):
         reporter.logs_of = frozenset({TestStatus.FAIL, TestStatus.ERROR, TestStatus.VERIFY, TestStatus.NOT_APPLICABLE})
         return reporter
 
+    def write_reports(self, results_dir: Path) -> None:
+        super().write_reports(results_dir)
+        if self.suite.main.args.generate_text_report:
+            write_text_report(results_dir, self.compare_dir())
+
     def run_metadata(self) -> dict[str, Any]:
         # The JUnit report names testcases as e3-testsuite's --xunit-output
         # does (reports/junit.py), from the results directory alone.
@@ -129,6 +134,24 @@ def _single_fragment_tests() -> bool:
         if sum(1 for name, _, _ in planned if name != _bridge.RESULTS_FRAGMENT) > 1:
             return False
     return True
+
+
+def write_text_report(results_dir: Path, compare_dir: Path | None) -> None:
+    """``--generate-text-report`` (``auto_generate_text_report``): RESULTS_DIR/report, from the directory alone.
+
+    e3suite's own lines, not e3-testsuite's layout: every result, the logs
+    of those to look at (failures, expected failures, VERIFY), the
+    comparison with the previous run and the summary.
+    """
+    from e3suite.reports.data import load_report
+
+    report = load_report(results_dir, compare_dir)
+    with open(results_dir / "report", "w", encoding="utf-8") as stream:
+        reporter = TerminalReporter(stream=stream, show_error_output=True, no_color=True, show_time=True)
+        reporter.logs_of = frozenset({TestStatus.FAIL, TestStatus.ERROR, TestStatus.XFAIL, TestStatus.VERIFY})
+        for result in report.results:
+            reporter.test_finished(result)
+        reporter.summary(report.results, report.comparison, report.complete)
 
 
 class _LogFileSink(Sink):
