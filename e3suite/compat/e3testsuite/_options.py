@@ -140,4 +140,3 @@ def _old_output_dir(path: str | None) -> str | None:
         print(f"e3suite: warning: --old-output-dir: {reason}: nothing to compare with", file=sys.stderr)
         return None
     return path
-

@@ -36,6 +36,7 @@ from e3suite.executors.base import Executor
 from e3suite.model import TestStatus
 from e3suite.plan import Plan, build_plan
 from e3suite.reports.terminal import TerminalReporter
+from e3suite.testsuite import ConfigurationError
 from e3suite.testsuite import Testsuite as E3suiteTestsuite
 
 
@@ -110,7 +111,10 @@ class Runner(E3suiteTestsuite):
     def write_reports(self, results_dir: Path) -> None:
         super().write_reports(results_dir)
         if self.suite.main.args.generate_text_report:
-            write_text_report(results_dir, self.compare_dir())
+            try:
+                write_text_report(results_dir, self.compare_dir())
+            except OSError as exc:
+                raise ConfigurationError(f"cannot write the text report: {exc}") from None
 
     def run_metadata(self) -> dict[str, Any]:
         # The JUnit report names testcases as e3-testsuite's --xunit-output
