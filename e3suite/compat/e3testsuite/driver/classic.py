@@ -121,7 +121,10 @@ class ClassicTestDriver(TestDriver):
         ctx = _bridge.current_context()
         if timeout <= 0:
             # rlimit kills it as soon as it is started: nothing it would do happens.
-            ran = process.CommandResult(argv, None, None, True, 0.0, "", 0, cwd=cwd, output_bytes=b"")
+            ran = process.CommandResult(
+                argv=argv, status=None, signal=None, timed_out=True, timeout=0.0, output="", output_size=0,
+                cwd=cwd, output_bytes=b"",
+            )
         else:
             ran = process.run(
                 _exact_environment(_resolved(argv), env, ignore_environ),
