@@ -2,7 +2,8 @@
 
 Each test runs a small e3-style testsuite through ``e3suite e3`` and pins
 what a user of that testsuite under e3-testsuite would see: its options
-(short spellings included), the state ``set_up`` finds, its reports.
+(short spellings included), the state ``set_up`` finds, its reports and
+logs (what drivers do: test_compat_drivers.py).
 """
 
 from __future__ import annotations
@@ -14,48 +15,13 @@ import os
 import pty
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-
-SUITE = '''
-import os, sys
-from e3.testsuite import Testsuite
-from e3.testsuite.driver.classic import ClassicTestDriver
-
-
-class Shell(ClassicTestDriver):
-    def run(self):
-        self.shell(["sh", "-c", self.test_env.get("cmd", "true")])
-
-
-class Suite(Testsuite):
-    tests_subdir = "tests"
-    test_driver_map = {"shell": Shell}
-    default_driver = "shell"
-
-
-if __name__ == "__main__":
-    sys.exit(Suite().testsuite_main())
-'''
-
-
-def _e3(script: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "e3suite", "e3", str(script), *args],
-        cwd=cwd, capture_output=True, text=True, timeout=300,
-    )
-
-
-def _suite(tmp_path: Path, source: str = SUITE, tests: dict[str, str] | None = None) -> Path:
-    for name, yaml in (tests or {"a": 'cmd: "true"\n'}).items():
-        (tmp_path / "tests" / name).mkdir(parents=True)
-        (tmp_path / "tests" / name / "test.yaml").write_text(yaml)
-    script = tmp_path / "testsuite.py"
-    script.write_text(textwrap.dedent(source))
-    return script
+from compat_support import SUITE
+from compat_support import make_suite as _suite
+from compat_support import run_e3 as _e3
 
 
 def test_dev_temp_has_its_short_option(tmp_path: Path) -> None:
@@ -208,45 +174,6 @@ def test_a_probing_error_of_a_testsuite_s_own_finder_keeps_its_message() -> None
         assert probing_message(exc) == "invalid syntax for test.yaml: /x/test.yaml: No such file or directory"
 
 
-NO_COPY_SUITE = '''
-import sys
-from e3.testsuite import Testsuite
-from e3.testsuite.driver.classic import ClassicTestDriver
-
-
-class NoCopy(ClassicTestDriver):
-    copy_test_directory = False  # and nothing makes the working directory
-
-    def run(self):
-        self.shell(["true"])
-
-
-class Suite(Testsuite):
-    tests_subdir = "tests"
-    test_driver_map = {"nocopy": NoCopy}
-    default_driver = "nocopy"
-
-
-if __name__ == "__main__":
-    sys.exit(Suite().testsuite_main())
-'''
-
-
-@pytest.mark.skipif(importlib.util.find_spec("e3.testsuite") is None, reason="e3-testsuite 27.x is in the test extra")
-def test_a_command_in_a_missing_working_directory_is_an_error_as_under_e3_testsuite(tmp_path: Path) -> None:
-    """e3-testsuite cannot start it and the fragment raises (ERROR a.run_wrapper), no FAIL of a status 127."""
-    script = _suite(tmp_path, NO_COPY_SUITE)
-    real = subprocess.run([sys.executable, str(script), "-o", str(tmp_path / "e3-out")],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    index = json.loads((tmp_path / "e3-out" / "new" / "_index.json").read_text())
-    assert [(e["test_name"], e["status"]) for e in index["entries"]] == [("a.run_wrapper", "ERROR")], real.stderr
-    proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "ERROR  a: a.run_wrapper" in proc.stdout, proc.stdout
-    record = json.loads((tmp_path / "out" / "new" / "results" / "a.json").read_text())
-    assert "FileNotFoundError" in record["log"] and str(tmp_path) in record["log"]
-
-
 def test_a_default_driver_missing_from_the_map_is_an_error_of_each_testcase_using_it(tmp_path: Path) -> None:
     """A typo in default_driver: a clear ERROR (naming the known drivers), not a KeyError traceback."""
     script = _suite(tmp_path, SUITE.replace('default_driver = "shell"', 'default_driver = "shel"'),
@@ -256,87 +183,6 @@ def test_a_default_driver_missing_from_the_map_is_an_error_of_each_testcase_usin
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "ERROR  uses_default: default_driver 'shel' is not in test_driver_map (known: shell)" in proc.stdout
     assert "PASS   names_its_own" in proc.stdout, proc.stdout
-
-
-ENV_SUITE = '''
-import sys
-from e3.testsuite import Testsuite
-from e3.testsuite.driver.classic import ClassicTestDriver
-
-
-class Tool(ClassicTestDriver):
-    def run(self):
-        # An environment of its own, without PATH: the program is still found on the testsuite's.
-        self.shell(["mytool"], env={"FOO": "exact"})
-
-
-class Suite(Testsuite):
-    tests_subdir = "tests"
-    test_driver_map = {"tool": Tool}
-    default_driver = "tool"
-
-
-if __name__ == "__main__":
-    sys.exit(Suite().testsuite_main())
-'''
-
-
-def test_a_program_on_the_testsuite_s_path_runs_with_an_environment_without_path(tmp_path: Path) -> None:
-    """e3's Run looks the program up on the testsuite's PATH, then passes exactly ``env``."""
-    script = _suite(tmp_path, ENV_SUITE)
-    tool = tmp_path / "bin" / "mytool"
-    tool.parent.mkdir()
-    tool.write_text('#!/bin/sh\necho "FOO=$FOO BAR=${BAR-unset}"\n')
-    tool.chmod(0o755)
-    env = dict(os.environ, PATH=f"{tool.parent}{os.pathsep}{os.environ['PATH']}", BAR="leaks")
-    proc = subprocess.run([sys.executable, "-m", "e3suite", "e3", str(script), "-o", str(tmp_path / "out"), "-E"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "PASS   a" in proc.stdout, proc.stdout
-    record = json.loads((tmp_path / "out" / "new" / "results" / "a.json").read_text())
-    assert "FOO=exact BAR=unset" in record["log"], record["log"]
-
-
-ENCODING_SUITE = '''
-import sys
-from e3.testsuite import Testsuite
-from e3.testsuite.driver.diff import DiffTestDriver
-
-
-class Latin1(DiffTestDriver):
-    def run(self):
-        self.shell(["printf", "caf\\\\351\\\\n"])
-
-
-class Suite(Testsuite):
-    tests_subdir = "tests"
-    test_driver_map = {"latin1": Latin1}
-    default_driver = "latin1"
-
-
-if __name__ == "__main__":
-    sys.exit(Suite().testsuite_main())
-'''
-
-
-@pytest.mark.skipif(importlib.util.find_spec("e3.testsuite") is None, reason="e3-testsuite 27.x is in the test extra")
-def test_outputs_are_decoded_with_the_testcase_s_encoding_as_under_e3_testsuite(tmp_path: Path) -> None:
-    """A Latin-1 or binary output matches its baseline byte for byte; one that does not decode is an ERROR."""
-    script = _suite(tmp_path, ENCODING_SUITE, {
-        "latin1": "encoding: iso-8859-1\n", "binary": "encoding: binary\n", "not_utf8": "{}\n",
-    })
-    for name in ("latin1", "binary", "not_utf8"):
-        (tmp_path / "tests" / name / "test.out").write_bytes(b"caf\xe9\n")
-    real = subprocess.run([sys.executable, str(script), "-o", str(tmp_path / "e3-out")],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    index = json.loads((tmp_path / "e3-out" / "new" / "_index.json").read_text())
-    e3 = {e["test_name"]: e["status"] for e in index["entries"]}
-    assert e3 == {"latin1": "PASS", "binary": "PASS", "not_utf8": "ERROR"}, real.stderr
-    proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
-    records = (json.loads(p.read_text()) for p in (tmp_path / "out" / "new" / "results").glob("*.json"))
-    ours = {r["id"]: r["status"] for r in records}
-    assert ours == e3, proc.stdout + proc.stderr
-    assert "ERROR  not_utf8: cannot decode process output (UnicodeDecodeError:" in proc.stdout
 
 
 STATUS_SUITE = '''
@@ -413,24 +259,6 @@ def test_at_a_terminal_failing_logs_are_shown_without_e(tmp_path: Path) -> None:
         assert ("the-log-line" in text) == shown, text
 
 
-@pytest.mark.skipif(importlib.util.find_spec("e3.testsuite") is None, reason="e3-testsuite 27.x is in the test extra")
-def test_timeouts_are_whole_seconds_and_zero_kills_at_once_as_under_e3_testsuite(tmp_path: Path) -> None:
-    """e3's Run hands rlimit "%d" % timeout: 0 and 0.5 time out at once (a FAIL), not a ValueError (an ERROR)."""
-    cmd = 'cmd: "sleep 2; echo done"\n'
-    script = _suite(tmp_path, tests={"zero": cmd + "timeout: 0\n", "half": cmd + "timeout: 0.5\n"})
-    real = subprocess.run([sys.executable, str(script), "-o", str(tmp_path / "e3-out"), "-E"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    index = json.loads((tmp_path / "e3-out" / "new" / "_index.json").read_text())
-    assert {e["test_name"]: e["status"] for e in index["entries"]} == {"zero": "FAIL", "half": "FAIL"}, real.stderr
-    assert "rlimit: Real time limit (0 s) exceeded" in real.stderr
-    proc = _e3(script, "-o", str(tmp_path / "out"), "-E", cwd=tmp_path)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    for name in ("zero", "half"):
-        assert f"FAIL   {name}: non-zero status code" in proc.stdout, proc.stdout
-    assert proc.stdout.count("| rlimit: Real time limit (0 s) exceeded") == 2, proc.stdout
-    assert "| done" not in proc.stdout  # never ran to its end
-
-
 def test_an_old_output_dir_without_e3suite_results_is_ignored_with_a_warning(tmp_path: Path) -> None:
     """e3-testsuite ignores a missing or empty --old-output-dir (a CI job's first run): the run goes on."""
     script = _suite(tmp_path)
@@ -444,50 +272,6 @@ def test_an_old_output_dir_without_e3suite_results_is_ignored_with_a_warning(tmp
         assert f"e3suite: warning: --old-output-dir: {old} is not" in proc.stderr, proc.stderr
     proc = _e3(script, "-o", str(tmp_path / "again"), "--old-output-dir", str(tmp_path / "out" / "new"), cwd=tmp_path)
     assert proc.returncode == 0 and "warning" not in proc.stderr, proc.stdout + proc.stderr
-
-
-MKDIR_SUITE = '''
-import os, sys
-from e3.testsuite import Testsuite
-from e3.testsuite.driver import TestDriver
-from e3.testsuite.result import TestStatus
-
-
-class Build(TestDriver):
-    """e3-testsuite's documented pattern: the fragment makes its working directory."""
-
-    def add_test(self, dag):
-        self.add_fragment(dag, "build")
-
-    def build(self, previous, slot):
-        os.mkdir(self.working_dir())
-        same = os.path.join(self.env.working_dir, self.test_name) == self.working_dir()
-        ok = same and not self.test_env.get("fail")
-        self.result.set_status(TestStatus.PASS if ok else TestStatus.FAIL, f"named after the test: {same}")
-        self.push_result()
-
-
-class Suite(Testsuite):
-    tests_subdir = "tests"
-    test_driver_map = {"build": Build}
-    default_driver = "build"
-
-
-if __name__ == "__main__":
-    sys.exit(Suite().testsuite_main())
-'''
-
-
-def test_working_dirs_are_named_after_e3_test_names(tmp_path: Path) -> None:
-    """A nested testcase works in WORKING_ROOT/group__one, as under e3-testsuite: os.mkdir of it works."""
-    script = _suite(tmp_path, MKDIR_SUITE, {"group/one": "{}\n", "group/two": "fail: true\n"})
-    temp = tmp_path / "temp"
-    proc = _e3(script, "-o", str(tmp_path / "out"), "-t", str(temp), cwd=tmp_path)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "PASS   group/one" in proc.stdout, proc.stdout
-    assert "FAIL   group/two: named after the test: True" in proc.stdout, proc.stdout
-    [root] = temp.glob("e3suite-*")
-    assert sorted(p.name for p in root.iterdir()) == ["group__two"]  # the passing one's removed
 
 
 @pytest.mark.skipif(importlib.util.find_spec("e3.testsuite") is None, reason="e3-testsuite 27.x is in the test extra")
@@ -507,66 +291,6 @@ def test_log_file_holds_the_result_lines_as_under_e3_testsuite(tmp_path: Path) -
         "FAIL            sub__b: non-zero status code", "PASS            a",
     ]
     assert proc.stdout.count("PASS   a") == 1  # the terminal has e3suite's line only
-
-
-TWICE_SUITE = '''
-import sys
-from e3.testsuite import Testsuite
-from e3.testsuite.driver import TestDriver
-from e3.testsuite.result import TestResult, TestStatus
-
-
-class Twice(TestDriver):
-    """A driver bug: two results under the testcase's name."""
-
-    def add_test(self, dag):
-        self.add_fragment(dag, "go")
-
-    def go(self, previous, slot):
-        self.result.set_status(TestStatus.PASS, "first")
-        self.push_result()
-        self.push_result(TestResult(self.test_name, env=self.test_env, status=TestStatus.FAIL, msg="second"))
-
-
-class Suite(Testsuite):
-    tests_subdir = "tests"
-    test_driver_map = {"twice": Twice}
-    default_driver = "twice"
-
-
-if __name__ == "__main__":
-    sys.exit(Suite().testsuite_main())
-'''
-
-
-@pytest.mark.skipif(importlib.util.find_spec("e3.testsuite") is None, reason="e3-testsuite 27.x is in the test extra")
-def test_a_name_pushed_twice_is_an_error_as_under_e3_testsuite(tmp_path: Path) -> None:
-    """e3-testsuite keeps the result it collects first (the last pushed) and adds NAME__except1, an ERROR."""
-    script = _suite(tmp_path, TWICE_SUITE)
-    subprocess.run([sys.executable, str(script), "-o", str(tmp_path / "e3-out")],
-                   cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    index = json.loads((tmp_path / "e3-out" / "new" / "_index.json").read_text())
-    e3 = {e["test_name"]: e["status"] for e in index["entries"]}
-    assert e3 == {"a": "FAIL", "a__except1": "ERROR"}
-    proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    records = [json.loads(p.read_text()) for p in (tmp_path / "out" / "new" / "results").glob("*.json")]
-    assert {r["info"]["e3_name"]: r["status"] for r in records} == e3
-    assert "ERROR  a/except1: cannot push twice results for a" in proc.stdout, proc.stdout
-
-
-def test_renamed_duplicates_follows_e3_testsuite_s_collection_order() -> None:
-    from e3suite.compat.e3testsuite._bridge import PushedResult, renamed_duplicates
-
-    first, second = PushedResult("t", "PASS", "1"), PushedResult("t", "FAIL", "2")
-    error = PushedResult("t", "ERROR", "3")
-    other = PushedResult("t.sub", "PASS", None)
-    # One fragment: collected last pushed first; a second fragment's after.
-    result = renamed_duplicates([[first, other, second], [error]])
-    assert [(p.name, p.status, p.msg) for p in result] == [
-        ("t__except1", "ERROR", "cannot push twice results for t"), ("t.sub", "PASS", None), ("t", "FAIL", "2"),
-        ("t__except2", "ERROR", "3"),
-    ]
 
 
 def test_sys_exit_with_a_message_in_set_up_prints_it_and_exits_1(tmp_path: Path) -> None:
