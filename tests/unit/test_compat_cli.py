@@ -321,3 +321,21 @@ def test_auto_generate_text_report_writes_the_report_file(tmp_path: Path) -> Non
     assert report.endswith("e3suite: 1 passed, 1 failed, 0 skipped\n"), report
     proc = _e3(script, "-o", str(tmp_path / "out2"), "--no-generate-text-report", cwd=tmp_path)
     assert proc.returncode == 1 and not (tmp_path / "out2" / "new" / "report").exists()
+
+
+def test_an_overridden_get_test_list_chooses_the_testcases(tmp_path: Path) -> None:
+    """Testsuites override e3-testsuite's get_test_list to filter what the finders found."""
+    source = SUITE.replace('''    default_driver = "shell"
+''', '''    default_driver = "shell"
+
+    def get_test_list(self, sublist):
+        return [t for t in super().get_test_list(sublist) if not t.test_name.startswith("slow")]
+''')
+    script = _suite(tmp_path, source, {"quick": 'cmd: "true"\n', "slow_one": 'cmd: "true"\n', "bad": "[\n"})
+    proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "PASS   quick" in proc.stdout and "slow_one" not in proc.stdout, proc.stdout
+    assert "ERROR  bad: invalid syntax for test.yaml" in proc.stdout  # what the finders could not probe
+    listing = tmp_path / "list.json"
+    proc = _e3(script, "-o", str(tmp_path / "out"), "--list-json", str(listing), cwd=tmp_path)
+    assert [t["test_name"] for t in json.loads(listing.read_text())] == ["quick"], proc.stderr

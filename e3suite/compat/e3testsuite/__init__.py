@@ -71,6 +71,7 @@ class Testsuite:
         self.old_output_dir: str | None = None
         self.report_index = _report.ReportIndex("")  # filled before tear_down (see _runner)
         self._e3_main_object: Any = None
+        self._probing_errors: list[tuple[str, str, str]] = []  # (name, directory, error) of get_test_list
 
     # -- hooks of e3-testsuite -------------------------------------------------
 
@@ -96,6 +97,16 @@ class Testsuite:
 
     def adjust_dag_dependencies(self, dag: Any) -> None:
         """Change the DAG of fragments after every driver's ``add_test``."""
+
+    def get_test_list(self, sublist: list[str]) -> list[ParsedTest]:
+        """The testcases to run: the test finders' in the tests directory, or in ``sublist``'s directories/patterns.
+
+        Testsuites override it to filter or add testcases (calling this one);
+        directories the finders could not probe become ERROR results.
+        """
+        temp_dir = self.runner.options.temp_dir if self.runner is not None else None
+        tests, self._probing_errors = _plan.find_tests(self, list(sublist), temp_dir)
+        return tests
 
     def write_comment_file(self, comment_file: Any) -> None:
         comment_file.write("Testsuite options:\n  " + " ".join(sys.argv) + "\n")
@@ -182,7 +193,7 @@ class Testsuite:
         os.mkdir(self.output_dir)
         try:
             self.set_up()
-            tests, _ = _plan.find_tests(self, list(self._e3_main_object.args.sublist), temp_dir)
+            tests = self.get_test_list(list(self._e3_main_object.args.sublist))
         finally:
             shutil.rmtree(working_root, ignore_errors=True)
         entries = [{"test_name": t.test_name, "test_dir": t.test_dir, "test_matcher": t.test_matcher} for t in tests]

@@ -69,9 +69,8 @@ class Runner(E3suiteTestsuite):
         assert self.working_root is not None
         self.suite.env.working_dir = self.suite.working_dir = str(self.working_root)
         self.suite.set_up()
-        self.found, self.errors = _plan.find_tests(
-            self.suite, list(self.suite.main.args.sublist), self.options.temp_dir
-        )
+        self.found = list(self.suite.get_test_list(list(self.suite.main.args.sublist)))
+        self.errors = self.suite._probing_errors
 
     def tear_down(self) -> None:
         # What e3-testsuite's tear_down can read: every result of the run, by its e3 name.
