@@ -80,6 +80,9 @@ class CommandResult:
     #: the whole output when it is capped (see ``full_output``); never pickled
     output_file: IO[bytes] | None = field(default=None, repr=False, compare=False)
     stderr_file: IO[bytes] | None = field(default=None, repr=False, compare=False)
+    #: stdout (+stderr when merged) as the command wrote it, with ``run(keep_bytes=True)`` and
+    #: when not capped: ``output`` is UTF-8 with undecodable bytes replaced; never pickled
+    output_bytes: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -115,7 +118,7 @@ class CommandResult:
     def __getstate__(self) -> dict[str, Any]:
         # An open file does not travel (a callback may return its CommandResult).
         state = dict(self.__dict__)
-        state["output_file"] = state["stderr_file"] = None
+        state["output_file"] = state["stderr_file"] = state["output_bytes"] = None
         return state
 
     def to_json(self) -> dict[str, Any]:
@@ -234,6 +237,7 @@ def run(
     kill_grace: float = 2.0,
     output_limit: int = DEFAULT_OUTPUT_LIMIT,
     merge_stderr: bool = True,
+    keep_bytes: bool = False,
 ) -> CommandResult:
     """Run ``cmd`` to its end and return how it ended; never raises for the command's sake.
 
@@ -243,7 +247,8 @@ def run(
     every remaining descendant. Descendants left running after a normal exit
     are killed and counted in ``leaked``. A ``timeout`` that is no number of
     seconds (``"5"``, 0, ``inf``) is the caller's mistake: a ValueError
-    saying so, before anything starts.
+    saying so, before anything starts. ``keep_bytes`` keeps the output's
+    bytes too (``output_bytes``), for callers that decode it otherwise.
     """
     if timeout is not None and (
         isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf
@@ -282,14 +287,18 @@ def run(
             start_new_session=True,
         )
     except OSError as exc:
-        message = f"{argv[0]}: {exc.strerror or exc}"
+        # The child names what failed: the working directory (chdir) or the program.
+        if cwd_text is not None and exc.filename == cwd_text:
+            message = f"{argv[0]}: working directory {cwd_text}: {exc.strerror or exc}"
+        else:
+            message = f"{argv[0]}: {exc.strerror or exc}"
         return CommandResult(
             argv=argv, status=127, signal=None, timed_out=False, timeout=timeout,
             output=message + "\n", output_size=len(message) + 1, error=message, cwd=cwd_text,
             wall=time.monotonic() - start,
         )
     with process_tree.watching(proc.pid):
-        return _supervise(proc, argv, tag, cwd_text, stdin, timeout, kill_grace, output_limit, start)
+        return _supervise(proc, argv, tag, cwd_text, stdin, timeout, kill_grace, output_limit, start, keep_bytes)
 
 
 def _not_text(name: str, value: Any) -> str:
@@ -332,6 +341,7 @@ def _supervise(
     kill_grace: float,
     output_limit: int,
     start: float,
+    keep_bytes: bool = False,
 ) -> CommandResult:
     pid = proc.pid
     out = _Capture(output_limit, cwd)
@@ -483,6 +493,7 @@ def _supervise(
         stderr_capped=err.capped,
         output_file=out.spill,
         stderr_file=err.spill,
+        output_bytes=bytes(out.head) + bytes(out.tail) if keep_bytes and not out.capped else None,
         wall=wall,
         cpu=cpu,
         peak_rss=peak,

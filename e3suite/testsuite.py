@@ -123,6 +123,7 @@ class Testsuite:
         self._names: dict[str, Any] | None = None
         self.executor_choice: dask_setup.ExecutorChoice | None = None
         self.sharding: shard.Sharding | None = None  # --shard K/N: this run's part (select)
+        self.working_root: Path | None = None  # the run's working directories, once made (before set_up)
 
     # -- hooks ---------------------------------------------------------------
 
@@ -204,6 +205,7 @@ class Testsuite:
         # must not move the results or working directories under it.
         shown_results_dir = results_dir  # as the user named it, for reports
         results_dir, working_root = Path(os.path.abspath(results_dir)), Path(os.path.abspath(working_root))
+        self.working_root = working_root
         start_cwd = os.getcwd()
         writer = store.ResultsWriter(results_dir, background=True)
         run_info = self.run_metadata()

@@ -16,7 +16,11 @@ Mapping (docs/reports.md has the full table):
   when compared with a previous run, a ``change`` property; the suite carries
   the comparison's counts and the removed testcases as properties;
 - ``classname``/``name`` from the id: ``a/b/c`` -> ``a.b`` / ``c`` (CI
-  tools group by classname, i.e. by directory);
+  tools group by classname, i.e. by directory); a run of an e3-testsuite
+  testsuite (its metadata names it: ``e3_testsuite_name``) is named as
+  e3-testsuite's ``--xunit-output`` names it, so that CI keeps each
+  testcase's history: the testsuite's name for the suites and every
+  classname, the e3 result name (``info["e3_name"]``) for the name;
 - logs go to ``<system-out>``, cut to their last LOG_CHARS characters.
 
 The XML is written by hand rather than with ElementTree: for 10,000
@@ -63,6 +67,15 @@ def split_id(test_id: str) -> tuple[str, str]:
     return (directory.replace("/", ".") if directory else SUITE_NAME), name
 
 
+def testcase_names(result: TestResult, e3_suite_name: str | None) -> tuple[str, str]:
+    """(classname, name) of ``result``; e3-testsuite's when the run was one of its testsuites."""
+    if e3_suite_name is None:
+        return split_id(result.test_id)
+    e3_name = result.info.get("e3_name")
+    # A testcase that pushed no result has no e3 name: e3-testsuite's default one.
+    return e3_suite_name, str(e3_name) if e3_name is not None else result.test_id.replace("/", "__")
+
+
 def _seconds(value: float | None) -> str:
     return f"{value or 0.0:.3f}"
 
@@ -94,9 +107,11 @@ def _is_failure(status: TestStatus, xpass_as_failure: bool, flaky_as_failure: bo
     )
 
 
-def _testcase(result: TestResult, change: str | None, xpass_as_failure: bool, flaky_as_failure: bool) -> str:
+def _testcase(
+    result: TestResult, change: str | None, xpass_as_failure: bool, flaky_as_failure: bool, e3_suite: str | None
+) -> str:
     status = result.status or TestStatus.ERROR
-    classname, name = split_id(result.test_id)
+    classname, name = testcase_names(result, e3_suite)
     out = [f"<testcase classname={xml_attr(classname)} name={xml_attr(name)} time=\"{_seconds(result.duration)}\">"]
     if unfinished(result):  # a run still going: no verdict yet, which is no error
         state = result.message.upper()
@@ -181,7 +196,10 @@ def render_junit(report: RunReport, xpass_as_failure: bool = False) -> str:
         if isinstance(start, (int, float))
         else None
     )
-    suite_attrs = f'name="{SUITE_NAME}" tests="{total}" failures="{failures}" errors="{errors}" skipped="{skipped}"'
+    e3_suite = report.run.get("e3_testsuite_name")
+    e3_suite = e3_suite if isinstance(e3_suite, str) else None
+    suite_name = xml_attr(e3_suite if e3_suite is not None else SUITE_NAME)
+    suite_attrs = f'name={suite_name} tests="{total}" failures="{failures}" errors="{errors}" skipped="{skipped}"'
     suite_attrs += f' time="{time_attr}"'
     if timestamp:
         suite_attrs += f' timestamp="{timestamp}"'
@@ -209,13 +227,14 @@ def render_junit(report: RunReport, xpass_as_failure: bool = False) -> str:
 
     parts = [
         '<?xml version="1.0" encoding="UTF-8"?>\n',
-        f'<testsuites name="{SUITE_NAME}" tests="{total}" failures="{failures}" errors="{errors}"'
+        f'<testsuites name={suite_name} tests="{total}" failures="{failures}" errors="{errors}"'
         f' time="{time_attr}">\n',
         f"<testsuite {suite_attrs}>\n",
         "<properties>" + "".join(props) + "</properties>\n",
     ]
     parts.extend(
-        _testcase(r, changes.get(r.test_id), xpass_as_failure, flaky_as_failure) + "\n" for r in report.results
+        _testcase(r, changes.get(r.test_id), xpass_as_failure, flaky_as_failure, e3_suite) + "\n"
+        for r in report.results
     )
     parts.append("</testsuite>\n</testsuites>\n")
     return "".join(parts)

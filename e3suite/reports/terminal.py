@@ -274,6 +274,8 @@ class TerminalReporter:
             # gets them on request (-E) and in the results directory.
             show_error_output = not (getattr(self.stream, "isatty", None) and self.stream.isatty())
         self.show_error_output = show_error_output
+        #: the verdicts whose logs show_error_output prints (None: the failing ones)
+        self.logs_of: frozenset[TestStatus] | None = None
         if self.colour:
             _colorama().just_fix_windows_console()
         self._lock = threading.Lock()
@@ -351,7 +353,8 @@ class TerminalReporter:
         if self.quiet and not failing:
             return
         text = result_line(result, self.colour, self.show_time) + "\n"
-        if self.verbose or (failing and self.show_error_output):
+        shown = failing if self.logs_of is None else status in self.logs_of
+        if self.verbose or (shown and self.show_error_output):
             text += indented_log(result, escape=self.isatty)
         self.write(text)
 

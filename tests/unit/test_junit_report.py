@@ -219,3 +219,23 @@ def test_regenerated_junit_knows_the_runs_flaky_result(
     assert code == 0
     assert "e3suite: 0 passed, 1 failed, 0 skipped" in err  # the summary goes to stderr
     assert out == render_junit(report)
+
+
+def test_a_run_of_an_e3_testsuite_testsuite_is_named_as_e3_testsuite_names_it(tmp_path: Path) -> None:
+    """CI keys a testcase's history on classname + name: those of e3-testsuite's --xunit-output."""
+    nested = TestResult("sub/nested", TestStatus.PASS, "")
+    nested.info["e3_name"] = "sub__nested"
+    pushed = TestResult("crash", TestStatus.ERROR, "crash.run_wrapper")
+    pushed.info["e3_name"] = "crash.run_wrapper"
+    nothing = TestResult("only/computes", TestStatus.NOT_APPLICABLE, "no result pushed")
+    run = {"e3_testsuite_name": "My <suite>"}
+    target = tmp_path / "e3.xml"
+    target.write_text(render_junit(RunReport(tmp_path, run, [nested, pushed, nothing], True)), encoding="utf-8")
+    SCHEMA.validate(str(target))
+    xml = junitparser.JUnitXml.fromfile(str(target))
+    assert xml.name == "My <suite>"
+    [suite] = list(xml)
+    assert suite.name == "My <suite>"
+    assert [(c.classname, c.name) for c in suite] == [
+        ("My <suite>", "sub__nested"), ("My <suite>", "crash.run_wrapper"), ("My <suite>", "only__computes"),
+    ]

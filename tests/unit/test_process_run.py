@@ -319,3 +319,20 @@ def test_a_group_of_zombies_is_no_live_group() -> None:
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_a_missing_working_directory_is_named_not_the_program(tmp_path: Path) -> None:
+    """"sh: No such file or directory" sent users looking for sh; the directory is what is missing."""
+    missing = tmp_path / "gone"
+    result = process.run(["sh", "-c", "true"], cwd=missing)
+    assert result.status == 127
+    assert result.error == f"sh: working directory {missing}: No such file or directory"
+
+
+def test_keep_bytes_gives_the_output_as_written() -> None:
+    """``output`` is UTF-8 text; callers with another encoding (the e3 compat layer) need the bytes."""
+    result = process.run(["printf", "caf\\351\\n"], keep_bytes=True)
+    assert result.output_bytes == b"caf\xe9\n"
+    assert result.output == "caf\ufffd\n"
+    assert pickle.loads(pickle.dumps(result)).output_bytes is None  # never crosses a pipe
+    assert process.run(["printf", "x"]).output_bytes is None

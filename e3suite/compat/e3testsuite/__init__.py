@@ -19,7 +19,9 @@ import inspect
 import json
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import traceback
 from typing import Any
 
@@ -69,6 +71,7 @@ class Testsuite:
         self.old_output_dir: str | None = None
         self.report_index = _report.ReportIndex("")  # filled before tear_down (see _runner)
         self._e3_main_object: Any = None
+        self._probing_errors: list[tuple[str, str, str]] = []  # (name, directory, error) of get_test_list
 
     # -- hooks of e3-testsuite -------------------------------------------------
 
@@ -94,6 +97,16 @@ class Testsuite:
 
     def adjust_dag_dependencies(self, dag: Any) -> None:
         """Change the DAG of fragments after every driver's ``add_test``."""
+
+    def get_test_list(self, sublist: list[str]) -> list[ParsedTest]:
+        """The testcases to run: the test finders' in the tests directory, or in ``sublist``'s directories/patterns.
+
+        Testsuites override it to filter or add testcases (calling this one);
+        directories the finders could not probe become ERROR results.
+        """
+        temp_dir = self.runner.options.temp_dir if self.runner is not None else None
+        tests, self._probing_errors = _plan.find_tests(self, list(sublist), temp_dir)
+        return tests
 
     def write_comment_file(self, comment_file: Any) -> None:
         comment_file.write("Testsuite options:\n  " + " ".join(sys.argv) + "\n")
@@ -156,7 +169,12 @@ class Testsuite:
                 return 0
             return int(self.runner._main())  # e3suite's own pipeline (see _runner)
         except SystemExit as exc:
-            return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
+            # argparse's (--help, a usage error) has printed its message; a testsuite's own
+            # sys.exit("message") (in set_up, say) gets what Python does with it: printed, status 1.
+            if isinstance(exc.code, str):
+                print(exc.code, file=sys.stderr)
+                return 1
+            return int(exc.code or 0)
         except (Unsupported, ConfigurationError) as exc:
             print(f"e3suite: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -166,8 +184,18 @@ class Testsuite:
             return EXIT_INTERNAL
 
     def _write_list(self, filename: str) -> None:
-        self.set_up()
-        tests, _ = _plan.find_tests(self, list(self._e3_main_object.args.sublist), self.runner.options.temp_dir)
+        # set_up sees a working directory and an empty results directory, as in a run (and in
+        # e3-testsuite's --list-json); a listing writes no results: that one is thrown away with the other.
+        temp_dir = self.runner.options.temp_dir
+        working_root = tempfile.mkdtemp(prefix=_plan.WORKING_ROOT_PREFIX, dir=temp_dir)
+        self.env.working_dir = self.working_dir = working_root
+        self.env.output_dir = self.output_dir = os.path.join(working_root, "listing-output")
+        os.mkdir(self.output_dir)
+        try:
+            self.set_up()
+            tests = self.get_test_list(list(self._e3_main_object.args.sublist))
+        finally:
+            shutil.rmtree(working_root, ignore_errors=True)
         entries = [{"test_name": t.test_name, "test_dir": t.test_dir, "test_matcher": t.test_matcher} for t in tests]
         with open(filename, "w") as f:
             json.dump(entries, f)

@@ -30,7 +30,7 @@ import pickle
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from e3suite.model import FailureReason as E3suiteReason
@@ -174,12 +174,14 @@ class ResultsCall:
 
     def __call__(self, ctx: FragmentContext) -> None:
         entry = TESTS[self.test_id]
-        pushed = list(entry.early)
+        chunks = []  # what each fragment pushed
         for name in entry.fragments:
             value = ctx.previous.get(name)
             if isinstance(value, Returned):
-                pushed.extend(value.pushed)
-        decide(ctx, entry.test_name, pushed)
+                chunks.append(value.pushed)
+        # add_test's results are collected with the first fragment's
+        chunks = [entry.early + (chunks[0] if chunks else []), *chunks[1:]]
+        decide(ctx, entry.test_name, renamed_duplicates(chunks))
 
 
 def run_vertex(vertex: Vertex, ctx: FragmentContext) -> Any:
@@ -205,7 +207,7 @@ def run_vertex(vertex: Vertex, ctx: FragmentContext) -> Any:
     finally:
         _local.sink = _local.ctx = None
     if vertex.decides:
-        decide(ctx, vertex.test_name, TESTS[ctx.test_id].early + sink)
+        decide(ctx, vertex.test_name, renamed_duplicates([TESTS[ctx.test_id].early + sink]))
         return None
     return Returned(_portable(value), sink)
 
@@ -219,6 +221,33 @@ def _portable(value: Any) -> Any:
     except Exception as exc:
         return Unpicklable(f"{type(value).__name__}: {value!r:.200} ({exc})")
     return value
+
+
+def renamed_duplicates(chunks: list[list[PushedResult]]) -> list[PushedResult]:
+    """The pushed results (in push order), a name pushed again renamed as e3-testsuite's index renames it.
+
+    e3-testsuite collects each fragment's results last pushed first; a name
+    already collected becomes ``NAME__exceptN``, and a result so renamed
+    that is no ERROR is replaced by an ERROR, "cannot push twice results
+    for NAME": pushing twice is a bug of the driver, not a second verdict.
+    """
+    order = [(c, i) for c, chunk in enumerate(chunks) for i in reversed(range(len(chunk)))]
+    seen: set[str] = set()
+    renamed: dict[tuple[int, int], PushedResult] = {}
+    for c, i in order:
+        pushed = chunks[c][i]
+        if pushed.name in seen:
+            n = 1
+            while f"{pushed.name}__except{n}" in seen:
+                n += 1
+            name = f"{pushed.name}__except{n}"
+            if pushed.status == "ERROR":
+                pushed = replace(pushed, name=name)
+            else:
+                pushed = PushedResult(name, "ERROR", f"cannot push twice results for {pushed.name}", info=pushed.info)
+        seen.add(pushed.name)
+        renamed[(c, i)] = pushed
+    return [renamed[(c, i)] for c, chunk in enumerate(chunks) for i in range(len(chunk))]
 
 
 def decide(ctx: FragmentContext, test_name: str, pushed: list[PushedResult]) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
 from e3suite.compat.e3testsuite.unsupported import refuse
@@ -24,9 +26,7 @@ REFUSED = {
     "gaia_output": "--gaia-output",
     "notify_events": "--notify-events",
     "skip_passed": "--skip-passed",
-    "rotate_output_dirs": "--rotate-output-dirs",
     "dump_environ": "--dump-environ",
-    "generate_text_report": "--generate-text-report",
 }
 
 
@@ -37,7 +37,7 @@ def add_e3_options(parser: argparse.ArgumentParser, testsuite: Any) -> None:
                       help="where working directories are created")
     temp.add_argument("--no-random-temp-subdir", dest="random_temp_subdir", action="store_false",
                       help="use --temp-dir itself as the working directory root")
-    temp.add_argument("--dev-temp", metavar="DIR", nargs="?", default=None, const="tmp",
+    temp.add_argument("-d", "--dev-temp", metavar="DIR", nargs="?", default=None, const="tmp",
                       help="working directories in DIR (default: tmp), never cleaned up")
     temp.add_argument("--cleanup-mode", choices=list(CLEANUP_MODES), default=None,
                       help="which working directories to remove (default: passing)")
@@ -46,16 +46,19 @@ def add_e3_options(parser: argparse.ArgumentParser, testsuite: Any) -> None:
     output.add_argument("-o", "--output-dir", metavar="DIR", default="./out",
                         help="results go to DIR/new, the previous DIR/new to DIR/old")
     output.add_argument("--old-output-dir", metavar="DIR", help="results directory to compare with")
-    output.add_argument("--rotate-output-dirs", action="store_true", default=False, help=argparse.SUPPRESS)
+    # What e3suite always does (DIR/new moves to DIR/old): accepted, so that CI scripts keep working.
+    output.add_argument("--rotate-output-dirs", action="store_true", default=False,
+                        help="move the previous DIR/new to DIR/old (e3suite always does)")
     output.add_argument("-E", "--show-error-output", action="store_true", help="show logs of failing tests")
     output.add_argument("--show-time-info", action="store_true", help="show the duration of each testcase")
     output.add_argument("--xunit-output", metavar="FILE", help="write a JUnit XML report to FILE")
     output.add_argument("--gaia-output", action="store_true", help=argparse.SUPPRESS)
     output.add_argument("--status-update-interval", type=float, default=1.0, help="ignored (e3suite: --progress)")
     output.add_argument("--generate-text-report", action="store_true",
-                        default=bool(getattr(testsuite, "auto_generate_text_report", False)), help=argparse.SUPPRESS)
+                        default=bool(getattr(testsuite, "auto_generate_text_report", False)),
+                        help="write a text report of the run to DIR/new/report")
     output.add_argument("--no-generate-text-report", dest="generate_text_report", action="store_false",
-                        help=argparse.SUPPRESS)
+                        help="write no text report (see --generate-text-report)")
     output.add_argument("--truncate-logs", "-T", metavar="N", type=int, default=200,
                         help="keep the first and last N lines of command outputs in logs (0: all)")
     output.add_argument("--dump-environ", action="store_true", help=argparse.SUPPRESS)
@@ -93,8 +96,11 @@ def e3suite_options(args: argparse.Namespace) -> argparse.Namespace:
     jobs = int(args.jobs)
     options.jobs = jobs if jobs > 0 else (os.cpu_count() or 1)  # e3-testsuite's -j0
     options.output_dir = args.output_dir
-    options.compare = args.old_output_dir
-    options.show_error_output = bool(args.show_error_output)  # e3-testsuite: logs only with -E
+    options.compare = _old_output_dir(args.old_output_dir)
+    # e3-testsuite: logs with -E, and always for a person at a terminal (no --log-file, both streams ttys)
+    options.show_error_output = bool(args.show_error_output) or (
+        not getattr(args, "log_file", None) and sys.stdout.isatty() and sys.stderr.isatty()
+    )
     options.show_time = bool(args.show_time_info)
     options.junit = args.junit or args.xunit_output
     options.html, options.json = args.html, args.json
@@ -113,3 +119,24 @@ def e3suite_options(args: argparse.Namespace) -> argparse.Namespace:
     options.temp_dir = os.path.abspath(temp_dir) if temp_dir else None
     options.tests = list(args.sublist)  # selected with e3-testsuite's rules, in _plan
     return options
+
+
+def _old_output_dir(path: str | None) -> str | None:
+    """What ``--old-output-dir`` compares with: nothing, with a warning, when it holds no e3suite results.
+
+    e3-testsuite ignores an old directory that does not exist or holds no
+    results (a CI job's first run, a baseline from e3-testsuite itself);
+    e3suite's ``--compare`` refuses it. The run goes on either way.
+    """
+    if path is None:
+        return None
+    from e3suite.reports.data import explicit_compare_dir
+    from e3suite.store import StoreError
+
+    try:
+        explicit_compare_dir(Path(path))
+    except StoreError as exc:
+        reason = str(exc).removeprefix("--compare: ")
+        print(f"e3suite: warning: --old-output-dir: {reason}: nothing to compare with", file=sys.stderr)
+        return None
+    return path

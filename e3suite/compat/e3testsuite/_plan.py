@@ -90,7 +90,7 @@ def find_tests(
                 try:
                     probed = finder.probe(testsuite, dirpath, dirnames, filenames)
                 except ProbingError as exc:
-                    errors.append((testsuite.test_name(dirpath), dirpath, str(exc)))
+                    errors.append((testsuite.test_name(dirpath), dirpath, probing_message(exc)))
                     break
                 if isinstance(probed, list):
                     for test in probed:
@@ -103,6 +103,28 @@ def find_tests(
     for spec in sublist or [testsuite.test_dir]:
         walk(spec)
     return list(found.values()), errors
+
+
+def probing_message(exc: ProbingError) -> str:
+    """A probing error's message, with where its cause points (``invalid syntax for test.yaml: FILE:3:7: ...``).
+
+    e3-testsuite keeps that in the traceback it logs; an e3suite error has
+    no log, and "invalid syntax" alone does not say which line to fix.
+    """
+    cause = exc.__cause__
+    while cause is not None and cause.__cause__ is not None:
+        cause = cause.__cause__  # e3-core's YamlError wraps PyYAML's, which has the position
+    if cause is None:
+        return str(exc)
+    mark = getattr(cause, "problem_mark", None)
+    problem = getattr(cause, "problem", None)
+    if mark is not None and problem:
+        detail = f"{mark.name}:{mark.line + 1}:{mark.column + 1}: {problem}"
+    elif isinstance(cause, OSError) and cause.strerror:
+        detail = f"{cause.filename}: {cause.strerror}" if cause.filename else cause.strerror
+    else:
+        detail = " ".join(str(cause).split())
+    return f"{exc}: {detail}" if detail else str(exc)
 
 
 def test_id_for(testsuite: Any, test_name: str, test_dir: str) -> str:
@@ -142,10 +164,17 @@ def build_cases(
         test_env = dict(parsed.test_env)
         test_env["test_dir"] = parsed.test_dir
         test_env["test_name"] = parsed.test_name
-        test_env["working_dir"] = str(working_root / case.test_id)
+        # e3-testsuite's: named after the test name (group__one), so a driver's
+        # os.mkdir(self.working_dir()) works and env.working_dir/test_name finds it.
+        test_env["working_dir"] = os.path.join(str(working_root), parsed.test_name)
         driver_cls = parsed.driver_cls
         if driver_cls is None and testsuite.default_driver:
-            driver_cls = testsuite.test_driver_map[testsuite.default_driver]
+            driver_cls = testsuite.test_driver_map.get(testsuite.default_driver)
+            if driver_cls is None:
+                # e3-testsuite stops the whole run on the KeyError; one ERROR per testcase that needs it.
+                known = ", ".join(sorted(map(str, testsuite.test_driver_map))) or "none"
+                case.error = f"default_driver {testsuite.default_driver!r} is not in test_driver_map (known: {known})"
+                continue
         if driver_cls is None:
             case.error = "missing test driver"
             continue

@@ -5,8 +5,10 @@ e3-style testsuite it wraps, so that the run is e3suite's main pipeline
 itself (results directory, reporter, engine, executors, reports, exit code)
 and follows it as it changes:
 
-- ``discover`` calls the testsuite's ``set_up`` first (e3-testsuite's order)
-  and then its test finders;
+- ``set_up`` calls the testsuite's ``set_up`` once the working root and
+  the fresh results directory exist (``self.working_dir``,
+  ``self.output_dir``), and then its test finders: e3-testsuite's order
+  (``discover`` finds nothing itself);
 - ``plan`` instantiates the e3 drivers, maps their DAG (``_plan``) and
   builds e3suite's plan from it;
 - ``make_executor`` picks worker processes or threads (see
@@ -17,6 +19,8 @@ It never runs a fragment itself.
 
 from __future__ import annotations
 
+import logging
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -27,8 +31,12 @@ import e3suite.compat.e3testsuite._report as _report
 from e3suite.compat.e3testsuite._threads import ThreadExecutor
 from e3suite.compat.e3testsuite.testcase_finder import ParsedTest
 from e3suite.discovery import Testcase
+from e3suite.events import Sink, TestFinished
 from e3suite.executors.base import Executor
+from e3suite.model import TestStatus
 from e3suite.plan import Plan, build_plan
+from e3suite.reports.terminal import TerminalReporter
+from e3suite.testsuite import ConfigurationError
 from e3suite.testsuite import Testsuite as E3suiteTestsuite
 
 
@@ -45,17 +53,24 @@ class Runner(E3suiteTestsuite):
 
     def discover(self) -> list[tuple[str, Path]]:
         self.started = time.time()
-        self.suite.set_up()
-        self.found, self.errors = _plan.find_tests(
-            self.suite, list(self.suite.main.args.sublist), self.options.temp_dir
-        )
-        return [(t.test_name, Path(t.test_dir)) for t in self.found]
+        return []  # set_up finds them: e3-testsuite sets up first, and its set_up may change test_dir
 
     def select(self, candidates: list[tuple[str, Path]]) -> list[Testcase]:
-        return []  # the e3 finders selected already; plan() makes the testcases
+        return []  # the e3 finders select (set_up); plan() makes the testcases
 
     def set_up(self) -> None:
-        """Done by ``discover``: e3-testsuite sets up before it looks for testcases."""
+        """The testsuite's set_up, then its finders, as e3-testsuite does.
+
+        e3-testsuite's set_up finds the working directory made and the
+        results directory fresh (testsuites build shared things in
+        ``self.working_dir`` and write files in ``self.output_dir``): e3suite
+        calls it once both exist, the previous results moved to ``old``.
+        """
+        assert self.working_root is not None
+        self.suite.env.working_dir = self.suite.working_dir = str(self.working_root)
+        self.suite.set_up()
+        self.found = list(self.suite.get_test_list(list(self.suite.main.args.sublist)))
+        self.errors = self.suite._probing_errors
 
     def tear_down(self) -> None:
         # What e3-testsuite's tear_down can read: every result of the run, by its e3 name.
@@ -69,6 +84,41 @@ class Runner(E3suiteTestsuite):
         e3_cases = _plan.build_cases(self.suite, self.found, self.errors, working_root)
         self.suite.use_multiprocessing = self.suite.env.use_multiprocessing = self.suite.compute_use_multiprocessing()
         return build_plan(e3_cases, self.options, working_root, estimates=self.history())
+
+    def clean_working_dirs(self, working_root: Path) -> None:
+        # A testcase works in working_root / its e3 name (group__one), not / its id (group/one).
+        if self.options.cleanup_mode == "passed":
+            for result in self.results:
+                entry = _bridge.TESTS.get(result.test_id)
+                if entry is not None and result.status is not None and not result.status.is_failure:
+                    shutil.rmtree(working_root / entry.test_name, ignore_errors=True)
+        super().clean_working_dirs(working_root)
+
+    def listeners(self, reporter: TerminalReporter) -> list[Sink]:
+        listeners = super().listeners(reporter)
+        if getattr(self.suite.main.args, "log_file", None):
+            listeners.append(_LogFileSink())
+        return listeners
+
+    def make_reporter(self) -> TerminalReporter:
+        reporter = super().make_reporter()
+        # e3-testsuite's -E shows the logs of every result but PASS, XFAIL,
+        # XPASS and SKIP: VERIFY's (to verify) and NOT_APPLICABLE's too.
+        reporter.logs_of = frozenset({TestStatus.FAIL, TestStatus.ERROR, TestStatus.VERIFY, TestStatus.NOT_APPLICABLE})
+        return reporter
+
+    def write_reports(self, results_dir: Path) -> None:
+        super().write_reports(results_dir)
+        if self.suite.main.args.generate_text_report:
+            try:
+                write_text_report(results_dir, self.compare_dir())
+            except OSError as exc:
+                raise ConfigurationError(f"cannot write the text report: {exc}") from None
+
+    def run_metadata(self) -> dict[str, Any]:
+        # The JUnit report names testcases as e3-testsuite's --xunit-output
+        # does (reports/junit.py), from the results directory alone.
+        return {**super().run_metadata(), "e3_testsuite_name": self.suite.testsuite_name}
 
     def make_executor(self) -> Executor:
         """Worker processes when fragments may run there; else threads, as e3-testsuite does."""
@@ -87,3 +137,40 @@ def _single_fragment_tests() -> bool:
         if sum(1 for name, _, _ in planned if name != _bridge.RESULTS_FRAGMENT) > 1:
             return False
     return True
+
+
+def write_text_report(results_dir: Path, compare_dir: Path | None) -> None:
+    """``--generate-text-report`` (``auto_generate_text_report``): RESULTS_DIR/report, from the directory alone.
+
+    e3suite's own lines, not e3-testsuite's layout: every result, the logs
+    of those to look at (failures, expected failures, VERIFY), the
+    comparison with the previous run and the summary.
+    """
+    from e3suite.reports.data import load_report
+
+    report = load_report(results_dir, compare_dir)
+    with open(results_dir / "report", "w", encoding="utf-8") as stream:
+        reporter = TerminalReporter(stream=stream, show_error_output=True, no_color=True, show_time=True)
+        reporter.logs_of = frozenset({TestStatus.FAIL, TestStatus.ERROR, TestStatus.XFAIL, TestStatus.VERIFY})
+        for result in report.results:
+            reporter.test_finished(result)
+        reporter.summary(report.results, report.comparison, report.complete)
+
+
+class _LogFileSink(Sink):
+    """e3-testsuite's result lines in the ``--log-file`` (``testsuite: INFO PASS name``), not on the terminal.
+
+    e3-testsuite logs every result to its ``testsuite`` logger, so the log
+    file of a CI job holds them; the terminal already has e3suite's lines.
+    """
+
+    def test_finished(self, event: TestFinished) -> None:
+        result = event.result
+        name = result.info.get("e3_name") or result.test_id.replace("/", "__")
+        status = result.status.value if result.status is not None else "ERROR"
+        line = f"{status:<8} {'':>6} {name}" + (f": {result.message}" if result.message else "")
+        record = logging.getLogger("testsuite").makeRecord("testsuite", logging.INFO, __file__, 0, line, (), None)
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.FileHandler) and record.levelno >= handler.level:
+                handler.handle(record)
+

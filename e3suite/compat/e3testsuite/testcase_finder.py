@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import e3.yaml
+import yaml
 from e3.env import Env
 
 
@@ -61,7 +62,10 @@ class YAMLTestFinder(TestFinder):
         try:
             # e3-core's loader, as e3-testsuite: "case_*" keys select values by platform.
             test_env = e3.yaml.load_with_config(os.path.join(dirpath, "test.yaml"), Env().to_dict())
-        except (OSError, e3.yaml.YamlError) as exc:
+        except (OSError, e3.yaml.YamlError, yaml.YAMLError) as exc:
+            # e3-core wraps PyYAML's parser errors, not its scanner's (an
+            # unterminated string, a tab): those are bad syntax too, and get
+            # the testcase its ERROR instead of stopping the whole run.
             raise ProbingError("invalid syntax for test.yaml") from exc
         if test_env is None:
             test_env = {}

@@ -14,6 +14,7 @@ commands are started: e3suite.process does.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shlex
@@ -108,6 +109,8 @@ class ClassicTestDriver(TestDriver):
             cwd = self.test_env["working_dir"]
         if timeout is None:
             timeout = self.default_process_timeout
+        # e3's Run gives rlimit "%d" % timeout: whole seconds; 0 (or 0.5) kills the command at once.
+        timeout = int(timeout)
         if truncate_logs_threshold is None:
             truncate_logs_threshold = int(getattr(self.testsuite_options, "truncate_logs", 200))
         argv = [os.fspath(a) for a in args]
@@ -116,33 +119,48 @@ class ClassicTestDriver(TestDriver):
         info: dict[str, Any] = {"cmd": argv, "cwd": cwd}
         self.result.processes.append(info)
         ctx = _bridge.current_context()
-        ran = process.run(
-            _exact_environment(argv, env, ignore_environ),
-            cwd=cwd,
-            env=env,
-            stdin=_stdin_data(stdin),
-            timeout=timeout,
-            kill_grace=float(getattr(ctx.options, "kill_grace", 2.0)) if ctx is not None else 2.0,
-            output_limit=OUTPUT_LIMIT,
-        )
+        if timeout <= 0:
+            # rlimit kills it as soon as it is started: nothing it would do happens.
+            ran = process.CommandResult(
+                argv=argv, status=None, signal=None, timed_out=True, timeout=0.0, output="", output_size=0,
+                cwd=cwd, output_bytes=b"",
+            )
+        else:
+            ran = process.run(
+                _exact_environment(_resolved(argv), env, ignore_environ),
+                cwd=cwd,
+                env=env,
+                stdin=_stdin_data(stdin),
+                timeout=timeout,
+                kill_grace=float(getattr(ctx.options, "kill_grace", 2.0)) if ctx is not None else 2.0,
+                output_limit=OUTPUT_LIMIT,
+                keep_bytes=True,
+            )
+        if ran.error is not None and not os.path.isdir(cwd):
+            # e3-testsuite's Run cannot start rlimit there and raises: the
+            # fragment's ERROR (not a non-zero status, hence a FAIL).
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), cwd)
         if ctx is not None:
             ctx.result.processes.append(ran.to_json())
             if ran.leaked:
                 ctx.result.log += f"{shown}: {ran.describe()}\n"
-        text = ran.output
+        # The bytes as written (a capped runaway output: its UTF-8 text, with the cut marked).
+        raw = ran.output_bytes if ran.output_bytes is not None else ran.output.encode("utf-8")
         status = ran.status if ran.status is not None else 128 + (ran.signal or 0)
         if ran.timed_out:
             # What rlimit, which e3-testsuite wraps commands in, prints and returns.
-            text += f"rlimit: Real time limit ({timeout} s) exceeded\n"
+            raw += f"rlimit: Real time limit ({timeout} s) exceeded\n".encode()
             status = 2
         encoding = encoding or self.default_encoding
         out: str | bytes
         if encoding == "binary":
-            out = text.encode("utf-8", errors="surrogateescape")
-        elif encoding.replace("-", "").lower() in ("utf8", "ascii"):
-            out = text
+            out = raw
         else:
-            out = text.encode("utf-8", errors="surrogateescape").decode(encoding, errors="replace")
+            try:
+                out = raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                self.result.log += "Cannot decode subprocess output:\n\n" + indent(binary_repr(raw))
+                raise TestAbortWithError(f"cannot decode process output ({type(exc).__name__}: {exc})") from exc
         result = ProcessResult(status, out)
         info["status"] = status
         info["output"] = Log(out)
@@ -246,6 +264,18 @@ class ClassicTestDriver(TestDriver):
             self.push_failure(" | ".join(failures))
         else:
             self.push_success()
+
+
+def _resolved(argv: list[str]) -> list[str]:
+    """``argv`` with its program looked up on the testsuite's PATH, as e3's ``Run`` does.
+
+    The command's own ``env`` may have another PATH, or none (with
+    ``ignore_environ``): the program is still the one the testsuite sees.
+    """
+    if not argv or os.sep in argv[0]:
+        return argv
+    found = shutil.which(argv[0])
+    return [found, *argv[1:]] if found is not None else argv
 
 
 def _exact_environment(argv: list[str], env: dict[str, str] | None, ignore_environ: bool) -> list[str]:
