@@ -389,16 +389,18 @@ def write_index(path: Path, run: dict[str, Any], entries: list[dict[str, Any]]) 
 # -- reading ---------------------------------------------------------------
 
 
-def read_journal(path: Path) -> Iterator[dict[str, Any]]:
-    """The journal's events; a torn or corrupt line is skipped."""
+def read_journal(path: Path, only: bytes | None = None) -> Iterator[dict[str, Any]]:
+    """The journal's events (with ``only``, those of the lines holding it); a torn or corrupt line is skipped."""
     try:
-        f = open(path / JOURNAL, encoding="utf-8", errors="replace")  # noqa: SIM115 - a missing journal is no error
+        f = open(path / JOURNAL, "rb")  # noqa: SIM115 - a missing journal is no error
     except OSError:
         return
     with f:
         for line in f:
+            if only is not None and only not in line:
+                continue
             try:
-                event = json.loads(line)
+                event = json.loads(line.decode("utf-8", errors="replace"))
             except ValueError:
                 continue
             if isinstance(event, dict):
@@ -422,7 +424,8 @@ class LoadedRun:
         """The record the journal holds for ``test`` (the last one), or None."""
         if self.journal_records is None:
             self.journal_records = {}
-            for event in read_journal(self.path):
+            # Only test_result lines hold records: the others are not parsed.
+            for event in read_journal(self.path, only=b'"test_result"'):
                 if event.get("event") == "test_result" and "result" in event:
                     self.journal_records[str(event.get("test"))] = event["result"]
         return self.journal_records.get(test)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import compileall
-import json
 import os
 import shutil
 import statistics
@@ -31,6 +30,8 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+
+import e3suite.store as store
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -66,7 +67,7 @@ def one_run(
         stderr = errors.read().decode(errors="replace")
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(argv)} exited with {os.waitstatus_to_exitcode(status)}:\n{stderr[-3000:]}")
-    record = json.loads((out / "new" / "results" / "first.json").read_text())
+    record = store.load_records(out / "new")["first"]
     first = float(record["processes"][0]["output"])
     imports: dict[str, int] = {}
     for line in stderr.splitlines():
