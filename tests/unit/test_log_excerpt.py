@@ -35,5 +35,5 @@ def test_reports_show_the_end_of_a_long_line() -> None:
     result.log = "$ gen\n" + "z" * 200_000 + "\n[exit status 1]\n"
     entry = json_report.testcase_json(result, None)
     assert entry["log_truncated"] and entry["log"].count("z") == LOG_EXCERPT_CHARS - len("\n[exit status 1]\n")
-    junit = _testcase(result, None, False, False)
+    junit = _testcase(result, None, False, False, None)
     assert junit.count("z") == LOG_CHARS - len("\n[exit status 1]\n")
