@@ -415,6 +415,11 @@ def _supervise(
                         os.kill(escaped, signal.SIGTERM)
                 kill_at = now + kill_grace
             if kill_at is not None and now >= kill_at:
+                if not exited:  # not reaped yet, so the pid is still its own
+                    # The command first: a shell killed after its child would
+                    # exit 137 ("exit status 137") instead of dying by SIGKILL.
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
                 process_tree.kill_pids(victims | process_tree.collect([pid], tag), grace=0, tag=tag)
                 kill_at = None
             wait_for = _next_wakeup(now, deadline if not timed_out else None, kill_at, None if exited else next_sample)
