@@ -302,9 +302,10 @@ def test_a_group_of_zombies_is_no_live_group() -> None:
     from e3suite import process_tree
 
     # A parent that never reaps: its child, in a session of its own, exits at once.
+    # (The Popen is kept: collected, it would reap its child.)
     code = (
-        "import subprocess, time; print(subprocess.Popen(['true'], start_new_session=True).pid, flush=True); "
-        "time.sleep(60)"
+        "import subprocess, time; child = subprocess.Popen(['true'], start_new_session=True); "
+        "print(child.pid, flush=True); time.sleep(60)"
     )
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
