@@ -97,6 +97,17 @@ def test_rewrite_after_the_fact_with_dry_run(tmp_path: Path) -> None:
     assert again.stdout.splitlines() == ["e3suite: baselines: 0 updated, 0 created, 0 deleted"]
 
 
+def test_rewrite_of_an_output_directory_means_its_new_run(tmp_path: Path) -> None:
+    """`e3suite rewrite out` reads out/new, as `e3suite report out` does."""
+    root = make_suite(tmp_path, FILES)
+    run_suite(root, "-j2")
+    dry = run_e3suite(root, "rewrite", "--dry-run", "out")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines()[-len(SUMMARY):] == [
+        SUMMARY[0].replace("baselines:", "baselines that would change:"), *SUMMARY[1:]
+    ]
+
+
 def test_rewrite_of_a_directory_that_is_not_a_results_directory(tmp_path: Path) -> None:
     proc = run_e3suite(tmp_path, "rewrite", str(tmp_path))
     assert proc.returncode == 2
