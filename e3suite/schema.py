@@ -380,6 +380,8 @@ def _expectation(error: jsonschema.exceptions.ValidationError) -> str:
         return f"expected a number greater than {expected}, got {error.instance!r}"
     if validator == "minimum":
         return f"expected a number at least {expected}, got {error.instance!r}"
+    if validator == "maximum":
+        return f"expected a number at most {expected}, got {error.instance!r}"
     if validator in ("minItems", "maxItems"):
         bound = "at least" if validator == "minItems" else "at most"
         return f"expected {bound} {expected} item(s), got {error.instance!r}"

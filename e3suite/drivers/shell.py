@@ -38,7 +38,8 @@ SHELL_PROPERTIES: dict[str, Any] = {
         "description": "an argv list, or a string run by /bin/sh",
         "anyOf": [{"type": "string", "minLength": 1}, {"type": "array", "minItems": 1, "items": _SCALAR}],
     },
-    "status": {"type": "integer", "description": "the expected exit status (default 0)"},
+    # An exit status is 0..255: any other value could never be met, every run would FAIL.
+    "status": {"type": "integer", "minimum": 0, "maximum": 255, "description": "the expected exit status (default 0)"},
     "stdin": {"type": "string", "description": "text fed to the command's standard input"},
     "env": {
         "type": "object",

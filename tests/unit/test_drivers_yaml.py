@@ -23,6 +23,8 @@ FILES: dict[str, str | bytes] = {
     "tests/shell/missing-cmd/test.yaml": "driver: shell\nstatus: 0\n",
     "tests/shell/typo/test.yaml": "driver: shell\ncmd: [true]\ntimout: 3\n",
     "tests/shell/signal/test.yaml": "driver: shell\ncmd: 'kill -9 $$'\n",
+    "tests/shell/status-too-big/test.yaml": "driver: shell\ncmd: [true]\nstatus: 256\n",
+    "tests/shell/status-negative/test.yaml": "driver: shell\ncmd: [true]\nstatus: -1\n",
     # -- diff -------------------------------------------------------------
     # items YAML reads as booleans/numbers are passed as written
     "tests/diff/source-text/test.yaml": "driver: diff\ncmd: [echo, yes, 1e3, 0x10, true, 1.50, null]\n",
@@ -142,6 +144,10 @@ def test_errors_name_the_problem(run: Run) -> None:
     assert status == "ERROR" and message.endswith("test.yaml: missing required key 'cmd'")
     status, message = verdict(run, "shell/typo")
     assert status == "ERROR" and message.endswith("test.yaml: unknown key 'timout': did you mean 'timeout'?")
+    status, message = verdict(run, "shell/status-too-big")  # no exit status is 256: it could never pass
+    assert status == "ERROR" and message.endswith("test.yaml: key 'status': expected a number at most 255, got 256")
+    status, message = verdict(run, "shell/status-negative")
+    assert status == "ERROR" and message.endswith("test.yaml: key 'status': expected a number at least 0, got -1")
     status, message = verdict(run, "diff/regexp-bad")
     assert status == "ERROR" and message.startswith("invalid regexp baseline test.out: missing ), unterminated")
     status, message = verdict(run, "diff/bad-refiner")
@@ -193,7 +199,7 @@ def test_commands_are_logged_and_recorded(run: Run) -> None:
 
 def test_summary_and_exit_code(run: Run) -> None:
     assert run.code == 1
-    assert run.stdout.rstrip().splitlines()[-1] == "e3suite: 14 passed, 14 failed, 0 skipped"
+    assert run.stdout.rstrip().splitlines()[-1] == "e3suite: 14 passed, 16 failed, 0 skipped"
 
 
 def test_regexp_baseline_is_not_refined_into_a_literal(tmp_path: Path) -> None:
