@@ -56,17 +56,22 @@ class ShellDriver(ClassicDriver):
 
     #: the exit status of the YAML command, once run
     exit_status: int | None = None
+    #: why the YAML command could not be started (its status is then 127, as /bin/sh gives)
+    start_error: str | None = None
 
     def run(self) -> None:
         cmd = self.yaml_command()
         result = self.shell(cmd, env=self.yaml_env(), stdin=self.test_env.get("stdin"), catch_error=False)
         self.exit_status = result.status
+        self.start_error = result.error
 
     def compute_failures(self) -> list[str]:
         failures = super().compute_failures()
         expected = int(self.test_env.get("status", 0))
         if self.exit_status is not None and self.exit_status != expected:
-            failures.append(f"exit status {self.exit_status} (expected {expected})")
+            # "exit status 127" alone reads as the command's own verdict: say it never started.
+            why = f"cannot run: {self.start_error}: " if self.start_error else ""
+            failures.append(f"{why}exit status {self.exit_status} (expected {expected})")
         return failures
 
     # -- reading the YAML ------------------------------------------------------------

@@ -23,6 +23,7 @@ FILES: dict[str, str | bytes] = {
     "tests/shell/missing-cmd/test.yaml": "driver: shell\nstatus: 0\n",
     "tests/shell/typo/test.yaml": "driver: shell\ncmd: [true]\ntimout: 3\n",
     "tests/shell/signal/test.yaml": "driver: shell\ncmd: 'kill -9 $$'\n",
+    "tests/shell/not-found/test.yaml": "driver: shell\ncmd: [no-such-command-e3suite]\n",
     "tests/shell/status-too-big/test.yaml": "driver: shell\ncmd: [true]\nstatus: 256\n",
     "tests/shell/status-negative/test.yaml": "driver: shell\ncmd: [true]\nstatus: -1\n",
     # -- diff -------------------------------------------------------------
@@ -115,6 +116,11 @@ def verdict(run: Run, test_id: str) -> tuple[str, str]:
         ("shell/wrong-status", "FAIL", "exit status 3 (expected 4)"),
         ("shell/timeout", "FAIL", "timed out after 0.5 s"),
         ("shell/signal", "FAIL", "kill -9 $$: killed by SIGKILL"),
+        (
+            "shell/not-found",
+            "FAIL",
+            "cannot run: no-such-command-e3suite: No such file or directory: exit status 127 (expected 0)",
+        ),
         ("diff/source-text", "PASS", ""),
         ("diff/stdin-env", "PASS", ""),
         ("diff/pass", "PASS", ""),
@@ -199,7 +205,7 @@ def test_commands_are_logged_and_recorded(run: Run) -> None:
 
 def test_summary_and_exit_code(run: Run) -> None:
     assert run.code == 1
-    assert run.stdout.rstrip().splitlines()[-1] == "e3suite: 14 passed, 16 failed, 0 skipped"
+    assert run.stdout.rstrip().splitlines()[-1] == "e3suite: 14 passed, 17 failed, 0 skipped"
 
 
 def test_regexp_baseline_is_not_refined_into_a_literal(tmp_path: Path) -> None:
