@@ -61,6 +61,10 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
 
+class _SetUpFailed(Exception):
+    """The testsuite's set_up raised: the run records why and stops before planning."""
+
+
 class ConfigurationError(Exception):
     """A problem of the testsuite's set-up, reported without a traceback."""
 
@@ -212,8 +216,23 @@ class Testsuite:
         bus.emit(RunStarted(run_info))
         write_starting(writer, run_info)  # set-up and planning may be long: the run reads as starting
         reporter = self.make_reporter()
+        set_up_error, set_up_exit = None, 0
         try:
-            self.set_up()
+            try:
+                self.set_up()
+            except Exception as exc:
+                # The testsuite's own code, not e3suite's: its traceback (none
+                # for a ConfigurationError, a usage error), then a verdict for
+                # every testcase (promise 1), so that the results directory
+                # says why nothing ran rather than "no testcase".
+                if isinstance(exc, ConfigurationError):
+                    set_up_error, set_up_exit = str(exc), EXIT_USAGE
+                else:
+                    traceback.print_exc()
+                    set_up_error = f"the testsuite's set_up raised {type(exc).__name__}: {exc} (traceback above)"
+                    set_up_exit = EXIT_INTERNAL
+                self.results = self.not_run(cases, bus, f"not run: {set_up_error.removesuffix(' (traceback above)')}")
+                raise _SetUpFailed from None
             try:
                 plan = self.plan(cases, working_root, dict(candidates))
                 self.progress = self.make_progress(reporter, plan)
@@ -240,10 +259,16 @@ class Testsuite:
                 if self.progress is not None:
                     self.progress.stop()
                 self.tear_down()
+        except _SetUpFailed:
+            pass
         finally:
             self.clean_working_dirs(working_root)
             self.finish_results_dir(writer, run_info, bus)
         comparison = self.compare_with_previous()
+        if set_up_error is not None:
+            reporter.summary(self.results, comparison)
+            print(f"e3suite: error: {set_up_error}", file=sys.stderr)
+            return set_up_exit
         if writer.error is not None:
             # Scheduling stopped at the first write that failed; what was
             # written before it (journal, records) stays readable.
@@ -322,6 +347,16 @@ class Testsuite:
             if e.get("status") in rerun
             or (e.get("status") == TestStatus.SKIP.value and str(e.get("message") or "").startswith("dependency "))
         }
+
+    def not_run(self, cases: list[discovery.Testcase], bus: EventBus, message: str) -> list[TestResult]:
+        """An ERROR for each testcase of a run that stopped before planning (its set_up raised)."""
+        results = []
+        for case in cases:
+            result = TestResult(case.test_id)
+            result.set_status(TestStatus.ERROR, message)
+            results.append(result)
+            bus.emit(TestFinished(result))
+        return results
 
     def carry_over(self, bus: EventBus) -> list[TestResult]:
         """``--failed``: the previous run's results of the testcases not run again, into this run's directory.

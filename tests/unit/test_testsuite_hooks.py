@@ -67,3 +67,39 @@ def test_dependencies_read_by_an_override_fail_as_by_default(tmp_path: Path, ove
         "u2": ("SKIP", "dependency m[w=x,v=a]:build failed"),
         "u3": ("SKIP", "dependency m:build failed"),
     }
+
+
+SET_UP_RAISES = '''
+import sys
+from e3suite import Testsuite
+from e3suite.drivers import ShellDriver
+from e3suite.testsuite import ConfigurationError
+
+class Suite(Testsuite):
+    test_driver_map = {"shell": ShellDriver}
+
+    def set_up(self):
+        if "--usage" in sys.argv:
+            raise ConfigurationError("no compiler in PATH")
+        raise RuntimeError("cannot find the compiler")
+
+if __name__ == "__main__":
+    sys.exit(Suite().main([a for a in sys.argv[1:] if a != "--usage"]))
+'''
+
+
+@pytest.mark.parametrize("usage", [False, True])
+def test_a_set_up_that_raises_leaves_a_verdict_for_every_testcase(tmp_path: Path, usage: bool) -> None:
+    """The results directory says why nothing ran; the error names the testsuite's set_up, not e3suite."""
+    files: dict[str, str | bytes] = {f"tests/{name}/test.yaml": "driver: shell\ncmd: [true]\n" for name in "ab"}
+    root = make_suite(tmp_path, files, SET_UP_RAISES)
+    run = run_suite(root, "-j1", *(["--usage"] if usage else []))
+    reason = "no compiler in PATH" if usage else "the testsuite's set_up raised RuntimeError: cannot find the compiler"
+    assert run.code == (2 if usage else 3)
+    assert {test_id: (r["status"], r["message"]) for test_id, r in run.results.items()} == {
+        "a": ("ERROR", f"not run: {reason}"), "b": ("ERROR", f"not run: {reason}"),
+    }
+    assert run.stdout.splitlines()[-1] == "e3suite: 0 passed, 2 failed, 0 skipped"
+    assert "internal error" not in run.stderr
+    assert run.stderr.endswith(f"e3suite: error: {reason}" + ("" if usage else " (traceback above)") + "\n")
+    assert ("Traceback (most recent call last)" in run.stderr) is not usage
