@@ -216,7 +216,7 @@ class Testsuite:
         bus.emit(RunStarted(run_info))
         write_starting(writer, run_info)  # set-up and planning may be long: the run reads as starting
         reporter = self.make_reporter()
-        set_up_error, set_up_exit = None, 0
+        set_up_error, set_up_exit, tear_down_error = None, 0, None
         try:
             try:
                 self.set_up()
@@ -258,7 +258,12 @@ class Testsuite:
                 gc.unfreeze()
                 if self.progress is not None:
                     self.progress.stop()
-                self.tear_down()
+                try:
+                    self.tear_down()
+                except Exception as exc:
+                    # The run's results are whole: record them, print the summary, then say it.
+                    traceback.print_exc()
+                    tear_down_error = f"the testsuite's tear_down raised {type(exc).__name__}: {exc} (traceback above)"
         except _SetUpFailed:
             pass
         finally:
@@ -282,6 +287,10 @@ class Testsuite:
             rewrite.print_summary(rewrite.rewritten(self.results), sys.stdout)
             rewrite.print_conflicts(self.results, sys.stderr)
         self.write_reports(shown_results_dir)
+        if tear_down_error is not None:
+            print(f"e3suite: error: {tear_down_error}", file=sys.stderr)
+            if self._signal is None:
+                return EXIT_INTERNAL
         return self.exit_code()
 
     # -- steps -------------------------------------------------------------------

@@ -103,3 +103,23 @@ def test_a_set_up_that_raises_leaves_a_verdict_for_every_testcase(tmp_path: Path
     assert "internal error" not in run.stderr
     assert run.stderr.endswith(f"e3suite: error: {reason}" + ("" if usage else " (traceback above)") + "\n")
     assert ("Traceback (most recent call last)" in run.stderr) is not usage
+
+
+TEAR_DOWN_RAISES = SET_UP_RAISES.replace("def set_up(self):", "def tear_down(self):").replace(
+    "cannot find the compiler", "cleanup failed"
+)
+
+
+def test_a_tear_down_that_raises_keeps_the_summary_and_the_reports(tmp_path: Path) -> None:
+    files: dict[str, str | bytes] = {"tests/a/test.yaml": "driver: shell\ncmd: [true]\n"}
+    root = make_suite(tmp_path, files, TEAR_DOWN_RAISES)
+    run = run_suite(root, "-j1", "--junit", "junit.xml")
+    assert run.code == 3
+    assert run.results["a"]["status"] == "PASS"
+    assert run.stdout.splitlines()[-1] == "e3suite: 1 passed, 0 failed, 0 skipped"
+    assert (root / "junit.xml").is_file()
+    assert "internal error" not in run.stderr
+    assert "Traceback (most recent call last)" in run.stderr
+    assert run.stderr.endswith(
+        "e3suite: error: the testsuite's tear_down raised RuntimeError: cleanup failed (traceback above)\n"
+    )
