@@ -192,6 +192,13 @@ class Testsuite:
                 explicit_compare_dir(Path(options.compare))
             except store.StoreError as exc:
                 raise ConfigurationError(str(exc)) from None
+        if any(getattr(options, name, None) for name in ("junit", "html", "json")):
+            from e3suite.reports import command as report_command
+
+            try:  # now, not once the run is over and its report has nowhere to go
+                report_command.check_targets(options)
+            except report_command.ReportError as exc:
+                raise ConfigurationError(str(exc)) from None
         # Both directories are checked before the previous results rotate:
         # a bad -o or --temp-dir is a usage error that leaves them as they were.
         try:
