@@ -371,8 +371,10 @@ def _supervise(
     open_fds = set(captures)
     # The command's own peak RSS: wait4's figure includes our image (see
     # below), so /proc's high-water mark is read while it runs, more and
-    # more rarely (5 ms, 10 ms, ... then every second).
-    sampled_peak = _high_water(pid)
+    # more rarely (5 ms, 10 ms, ... then every second). Not at once: the
+    # image has just been exec'd, its mark is a page or two (4096 bytes for
+    # a command that then ends before the first reading, shown as 0.0 MiB).
+    sampled_peak = 0
     sample_period = _FIRST_SAMPLE
     next_sample = start + sample_period
     try:
