@@ -93,6 +93,24 @@ def test_wait_gives_up_after_its_timeout(tmp_path: Path) -> None:
         finish(proc, text)
 
 
+def test_wait_for_an_id_the_run_does_not_have_says_so_at_once(tmp_path: Path) -> None:
+    text = mark()
+    make_suite(tmp_path, {"slow": {"cmd": f"sleep {text}"}})
+    proc = start(tmp_path, "-j1", "--progress", "none")
+    try:
+        wait_running(text, 1)
+        status_file(tmp_path)
+        waited = e3suite(tmp_path, "status", "--wait", "slwo", "--timeout", "60")
+        assert waited.returncode == 2
+        assert waited.stderr == "e3suite: --wait slwo: no testcase of that id in this run\n"
+        # a sub-result of a testcase (slow/check) is announced by its result only: it is waited for
+        waited = e3suite(tmp_path, "status", "--wait", "slow/check", "--timeout", "0.3")
+        assert waited.returncode == 1, waited.stderr
+    finally:
+        proc.terminate()
+        finish(proc, text)
+
+
 def test_a_killed_run_stopped_without_finishing(tmp_path: Path) -> None:
     text = mark()
     make_suite(tmp_path, {"slow": {"cmd": f"sleep {text}"}})
