@@ -305,7 +305,8 @@ class Testsuite:
     def discover(self) -> list[tuple[str, Path]]:
         if not self.tests_dir.is_dir():
             raise ConfigurationError(f"tests directory {self.tests_dir} does not exist")
-        return discovery.find_testcase_dirs(self.tests_dir)
+        return _without_working_roots(discovery.find_testcase_dirs(self.tests_dir), self.tests_dir,
+                                      getattr(self.options, "temp_dir", None))
 
     def select(self, candidates: list[tuple[str, Path]]) -> list[discovery.Testcase]:
         """The testcases the positional arguments select (and ``--failed``), test.yaml read."""
@@ -634,6 +635,24 @@ class Testsuite:
         if any(r.status is not None and r.status.is_failure for r in self.results):
             return int(self.options.failure_exit_code)
         return 0
+
+
+def _without_working_roots(
+    found: list[tuple[str, Path]], tests_dir: Path, temp_dir: str | None
+) -> list[tuple[str, Path]]:
+    """``found`` less what lies in the working roots (``e3suite-*``) of earlier runs.
+
+    Kept ones (``--cleanup-mode none``/``passed``) hold copies of testcases,
+    test.yaml included: with the working directories inside the tests
+    directory (``tests_subdir = "."`` and ``--temp-dir .``) every run would
+    find the copies of the one before as testcases of their own.
+    """
+    parent = os.path.abspath(temp_dir or tempfile.gettempdir())
+    tests = os.path.abspath(tests_dir)
+    if parent != tests and not parent.startswith(tests.rstrip(os.sep) + os.sep):
+        return found  # the common case: no working root can be below the tests directory
+    prefix = os.path.join(parent, "e3suite-")
+    return [(test_id, path) for test_id, path in found if not os.path.abspath(path).startswith(prefix)]
 
 
 def _rotate_results(output_dir: Path) -> Path:

@@ -123,3 +123,27 @@ def test_a_tear_down_that_raises_keeps_the_summary_and_the_reports(tmp_path: Pat
     assert run.stderr.endswith(
         "e3suite: error: the testsuite's tear_down raised RuntimeError: cleanup failed (traceback above)\n"
     )
+
+
+DOT_SUITE = '''
+import sys
+from e3suite import Testsuite
+from e3suite.drivers import ShellDriver
+
+class Suite(Testsuite):
+    tests_subdir = "."
+    test_driver_map = {"shell": ShellDriver}
+
+if __name__ == "__main__":
+    sys.exit(Suite().main())
+'''
+
+
+def test_kept_working_directories_inside_the_tests_directory_are_not_testcases(tmp_path: Path) -> None:
+    """tests_subdir "." and --temp-dir .: the copies a kept working root holds are found no more."""
+    root = make_suite(tmp_path, {"a/test.yaml": "driver: shell\ncmd: [cat, test.yaml]\n", "a/data": "x\n"}, DOT_SUITE)
+    run = run_suite(root, "-j1", "--temp-dir", ".", "--cleanup-mode", "none")
+    assert run.code == 0, run.stderr
+    assert [p.name for p in root.glob("e3suite-*")] != []  # kept, with a copy of a/test.yaml
+    again = run_suite(root, "-j1", "--temp-dir", ".", "--list")
+    assert again.stdout.splitlines() == ["a"]
