@@ -317,7 +317,11 @@ class Testsuite:
         if getattr(self.options, "shard", None) is not None:
             # The whole is split, as the failed run's was (not the failures: docs/sharding.md).
             cases = self.shard_selection(cases, candidates)
-        return cases if failed is None else [case for case in cases if case.test_id in failed]
+        if failed is None:
+            return cases
+        # A failed sub-result (`<testcase id>/<name>`) is rerun by running its testcase.
+        owners = {failed_id.rsplit("/", n)[0] for failed_id in failed for n in range(failed_id.count("/") + 1)}
+        return [case for case in cases if case.test_id in owners]
 
     def shard_selection(
         self, cases: list[discovery.Testcase], candidates: list[tuple[str, Path]]

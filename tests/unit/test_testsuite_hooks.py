@@ -147,3 +147,35 @@ def test_kept_working_directories_inside_the_tests_directory_are_not_testcases(t
     assert [p.name for p in root.glob("e3suite-*")] != []  # kept, with a copy of a/test.yaml
     again = run_suite(root, "-j1", "--temp-dir", ".", "--list")
     assert again.stdout.splitlines() == ["a"]
+
+
+SUB_RESULTS = '''
+import sys
+from e3suite import Testsuite, TestDriver, TestStatus
+
+class Checks(TestDriver):
+    def add_fragments(self):
+        self.add_fragment("run", self.run)
+
+    def run(self, ctx):
+        ctx.result.add_sub_result("check", TestStatus(self.test_env["check"]), "sub")
+        ctx.result.set_status(TestStatus.PASS)
+
+class Suite(Testsuite):
+    test_driver_map = {"checks": Checks}
+    default_driver = "checks"
+
+if __name__ == "__main__":
+    sys.exit(Suite().main())
+'''
+
+
+def test_failed_reruns_the_testcase_of_a_failed_sub_result(tmp_path: Path) -> None:
+    """The testcase passed, its sub-result failed: --failed must run it again, not carry the failure over."""
+    files: dict[str, str | bytes] = {"tests/m/test.yaml": "check: FAIL\n", "tests/ok/test.yaml": "check: PASS\n"}
+    root = make_suite(tmp_path, files, SUB_RESULTS)
+    assert run_suite(root, "-j1").code == 1
+    again = run_suite(root, "-j1", "--failed")
+    assert again.code == 1, again.stdout  # still failing: not a green rerun of nothing
+    assert "e3suite: 2 testcases carried over from the previous run" in again.stdout  # ok and ok/check
+    assert again.stdout.splitlines()[-1] == "e3suite: 1 passed, 1 failed, 0 skipped"
