@@ -148,7 +148,13 @@ class Testsuite:
     def main(self, argv: list[str] | None = None) -> int:
         """Run the testsuite; return the exit code."""
         parser = build_parser(prog=Path(sys.argv[0]).name or "testsuite.py", description=type(self).__doc__)
-        self.add_options(parser)
+        try:
+            self.add_options(parser)
+        except argparse.ArgumentError as exc:
+            # An option e3suite has already (--timeout, -j): the testsuite's mistake, said in one line.
+            print(f"e3suite: error: the testsuite's add_options: {exc} (e3suite's own options: --help)",
+                  file=sys.stderr)
+            return EXIT_USAGE
         try:
             self.options = parser.parse_args(argv)
         except SystemExit as exc:  # --help, --version, usage errors

@@ -179,3 +179,19 @@ def test_failed_reruns_the_testcase_of_a_failed_sub_result(tmp_path: Path) -> No
     assert again.code == 1, again.stdout  # still failing: not a green rerun of nothing
     assert "e3suite: 2 testcases carried over from the previous run" in again.stdout  # ok and ok/check
     assert again.stdout.splitlines()[-1] == "e3suite: 1 passed, 1 failed, 0 skipped"
+
+
+def test_an_option_of_the_testsuite_that_e3suite_has_already_is_a_usage_error(tmp_path: Path) -> None:
+    suite = DOT_SUITE.replace(
+        '    test_driver_map = {"shell": ShellDriver}\n',
+        '    test_driver_map = {"shell": ShellDriver}\n\n'
+        '    def add_options(self, parser):\n'
+        '        parser.add_argument("--timeout", type=int)\n',
+    )
+    root = make_suite(tmp_path, {"a/test.yaml": "driver: shell\ncmd: [true]\n"}, suite)
+    run = run_suite(root, "-j1")
+    assert run.code == 2  # not 1, which says a testcase failed
+    assert run.stderr == (
+        "e3suite: error: the testsuite's add_options: argument --timeout: conflicting option string: --timeout "
+        "(e3suite's own options: --help)\n"
+    )
