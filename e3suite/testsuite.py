@@ -178,6 +178,7 @@ class Testsuite:
         options = self.options
         count_flaky_as("failed" if getattr(options, "flaky_result", "pass") == "fail" else "passed")
         options.resource_capacities = capacities(self.resources, getattr(options, "resource", None) or [])
+        self.check_driver_map()
         candidates = self.discover()
         cases = self.select(candidates)
         # Once per test.yaml (matrix variants share theirs), before anything runs.
@@ -307,6 +308,14 @@ class Testsuite:
         return self.exit_code()
 
     # -- steps -------------------------------------------------------------------
+
+    def check_driver_map(self) -> None:
+        """Every value of ``test_driver_map`` is a driver class: a usage error before anything runs, not a traceback."""
+        for name, driver in self.test_driver_map.items():
+            if not (isinstance(driver, type) and issubclass(driver, TestDriver)):
+                raise ConfigurationError(
+                    f"{type(self).__name__}.test_driver_map[{name!r}]: {driver!r} is not a TestDriver subclass"
+                )
 
     def discover(self) -> list[tuple[str, Path]]:
         if not self.tests_dir.is_dir():

@@ -195,3 +195,13 @@ def test_an_option_of_the_testsuite_that_e3suite_has_already_is_a_usage_error(tm
         "e3suite: error: the testsuite's add_options: argument --timeout: conflicting option string: --timeout "
         "(e3suite's own options: --help)\n"
     )
+
+
+def test_a_driver_map_value_that_is_no_driver_class_is_a_usage_error(tmp_path: Path) -> None:
+    suite = DOT_SUITE.replace('{"shell": ShellDriver}', '{"shell": ShellDriver, "lint": object}')
+    root = make_suite(tmp_path, {"a/test.yaml": "driver: shell\ncmd: [true]\n"}, suite)
+    run = run_suite(root, "-j1")
+    assert run.code == 2, run.stderr
+    assert run.stderr == (
+        "e3suite: error: Suite.test_driver_map['lint']: <class 'object'> is not a TestDriver subclass\n"
+    )
