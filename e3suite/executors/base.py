@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import time
@@ -219,9 +220,41 @@ def run_fragment(task: FragmentTask, slot: int, *, propagate_interrupt: bool = T
         return ended(FragmentState.FAILED, error=error, details=_callback_traceback(exc))
     if os.getpid() != pid:
         os._exit(0)
+    problem = _unrecordable(result)
+    if problem is not None:
+        return ended(FragmentState.FAILED, error=f"{task.fragment_id}: {problem}")
     if ctx.timed_out is not None:  # a command it ran timed out (ctx.shell)
         return ended(FragmentState.TIMEDOUT, error=ctx.timed_out, failure_reason=FailureReason.TIMEOUT)
     return ended(FragmentState.COMPLETE, return_value=value)
+
+
+def _unrecordable(result: TestResult) -> str | None:
+    """What of the result a callback filled cannot be recorded (None: all can); that part is made recordable.
+
+    The record is JSON: a non-JSON ``info`` value found when the record is
+    written would stop the whole run, and a ``log`` that is no string breaks
+    the delta sent back from a worker. The testcase gets ERROR saying which.
+    """
+    if not isinstance(result.log, str):
+        kind = type(result.log).__name__
+        result.log = str(result.log)
+        return f"ctx.result.log must be a str (appended to with +=), not {kind}"
+    if not result.info:
+        return None
+    try:
+        json.dumps(result.info)
+        return None
+    except (TypeError, ValueError):
+        pass
+    for key, value in list(result.info.items()):
+        try:
+            json.dumps({key: value})
+        except (TypeError, ValueError) as exc:
+            result.info = {**result.info, str(key): repr(value)}
+            if not isinstance(key, str):
+                del result.info[key]
+            return f"ctx.result.info[{key!r}] is not JSON-ready ({exc}); its repr was recorded"
+    return None
 
 
 class ProcessState:

@@ -205,3 +205,44 @@ def test_a_driver_map_value_that_is_no_driver_class_is_a_usage_error(tmp_path: P
     assert run.stderr == (
         "e3suite: error: Suite.test_driver_map['lint']: <class 'object'> is not a TestDriver subclass\n"
     )
+
+
+UNRECORDABLE = '''
+import sys
+from e3suite import Testsuite, TestDriver, TestStatus
+
+class Careless(TestDriver):
+    def add_fragments(self):
+        self.add_fragment("run", self.run)
+
+    def run(self, ctx):
+        kind = self.test_env["kind"]
+        if kind == "info":
+            ctx.result.info["handle"] = object()  # not JSON
+        elif kind == "log":
+            ctx.result.log = 42
+        ctx.result.set_status(TestStatus.PASS)
+
+class Suite(Testsuite):
+    test_driver_map = {"careless": Careless}
+    default_driver = "careless"
+
+if __name__ == "__main__":
+    sys.exit(Suite().main())
+'''
+
+
+def test_a_result_that_cannot_be_recorded_is_its_testcase_s_error_not_the_run_s(tmp_path: Path) -> None:
+    """A non-JSON info value stopped the whole run (internal error, the other verdicts lost)."""
+    files: dict[str, str | bytes] = {f"tests/{k}/test.yaml": f"kind: {k}\n" for k in ("info", "log", "ok")}
+    root = make_suite(tmp_path, files, UNRECORDABLE)
+    run = run_suite(root, "-j2")
+    assert run.code == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    assert {test_id: (r["status"], r["message"]) for test_id, r in run.results.items()} == {
+        "info": ("ERROR", "info:run: ctx.result.info['handle'] is not JSON-ready "
+                          "(Object of type object is not JSON serializable); its repr was recorded"),
+        "log": ("ERROR", "log:run: ctx.result.log must be a str (appended to with +=), not int"),
+        "ok": ("PASS", ""),
+    }
+    assert run.results["info"]["info"]["handle"].startswith("<object object at ")
