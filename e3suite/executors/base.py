@@ -231,14 +231,25 @@ def run_fragment(task: FragmentTask, slot: int, *, propagate_interrupt: bool = T
 def _unrecordable(result: TestResult) -> str | None:
     """What of the result a callback filled cannot be recorded (None: all can); that part is made recordable.
 
-    The record is JSON: a non-JSON ``info`` value found when the record is
-    written would stop the whole run, and a ``log`` that is no string breaks
-    the delta sent back from a worker. The testcase gets ERROR saying which.
+    The record is JSON: a non-JSON ``info`` value (or ``out`` in bytes) found
+    when the record is written would stop the whole run, and a ``log`` that is
+    no string, or a failure reason that is no FailureReason, breaks the delta
+    sent back from a worker. The testcase gets ERROR saying which.
     """
     if not isinstance(result.log, str):
         kind = type(result.log).__name__
         result.log = str(result.log)
         return f"ctx.result.log must be a str (appended to with +=), not {kind}"
+    for name in ("out", "expected", "diff"):
+        value = getattr(result, name)
+        if value is not None and not isinstance(value, str):
+            text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+            setattr(result, name, text)
+            return f"ctx.result.{name} must be a str or None, not {type(value).__name__}"
+    strays = [r for r in result.failure_reasons if not isinstance(r, FailureReason)]
+    if strays:
+        result.failure_reasons = {r for r in result.failure_reasons if isinstance(r, FailureReason)}
+        return f"ctx.result.failure_reasons holds {strays[0]!r}, not a FailureReason"
     if not result.info:
         return None
     try:

@@ -221,6 +221,10 @@ class Careless(TestDriver):
             ctx.result.info["handle"] = object()  # not JSON
         elif kind == "log":
             ctx.result.log = 42
+        elif kind == "out":
+            ctx.result.out = b"bytes"
+        elif kind == "reason":
+            ctx.result.failure_reasons.add("DIFF")
         ctx.result.set_status(TestStatus.PASS)
 
 class Suite(Testsuite):
@@ -234,7 +238,9 @@ if __name__ == "__main__":
 
 def test_a_result_that_cannot_be_recorded_is_its_testcase_s_error_not_the_run_s(tmp_path: Path) -> None:
     """A non-JSON info value stopped the whole run (internal error, the other verdicts lost)."""
-    files: dict[str, str | bytes] = {f"tests/{k}/test.yaml": f"kind: {k}\n" for k in ("info", "log", "ok")}
+    files: dict[str, str | bytes] = {
+        f"tests/{k}/test.yaml": f"kind: {k}\n" for k in ("info", "log", "out", "reason", "ok")
+    }
     root = make_suite(tmp_path, files, UNRECORDABLE)
     run = run_suite(root, "-j2")
     assert run.code == 1, run.stderr
@@ -243,6 +249,8 @@ def test_a_result_that_cannot_be_recorded_is_its_testcase_s_error_not_the_run_s(
         "info": ("ERROR", "info:run: ctx.result.info['handle'] is not JSON-ready "
                           "(Object of type object is not JSON serializable); its repr was recorded"),
         "log": ("ERROR", "log:run: ctx.result.log must be a str (appended to with +=), not int"),
+        "out": ("ERROR", "out:run: ctx.result.out must be a str or None, not bytes"),
+        "reason": ("ERROR", "reason:run: ctx.result.failure_reasons holds 'DIFF', not a FailureReason"),
         "ok": ("PASS", ""),
     }
     assert run.results["info"]["info"]["handle"].startswith("<object object at ")
