@@ -324,7 +324,9 @@ class TestResult:
 
     def add_sub_result(self, name: str, status: TestStatus, message: str = "", log: str = "") -> TestResult:
         """Report a result of its own id, ``<this id>/<name>``, besides this testcase's own verdict."""
-        sub = TestResult(f"{self.test_id}/{name}", status, message, log)
+        if not isinstance(status, TestStatus):  # as set_status: here, not when the record is written
+            raise TypeError(f"add_sub_result expects a TestStatus, got {status!r}")
+        sub = TestResult(f"{self.test_id}/{name}", status, str(message), str(log))
         self.sub_results.append(sub)
         return sub
 
