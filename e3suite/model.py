@@ -295,6 +295,10 @@ class TestResult:
         """Set the verdict. Setting it twice is an error reported by the engine."""
         if not isinstance(status, TestStatus):
             raise TypeError(f"set_status expects a TestStatus, got {status!r}")
+        if status is TestStatus.FLAKY:
+            # Decided by the engine from the attempts (retries:), with what reports show of them.
+            raise ValueError("FLAKY is the engine's verdict for a testcase that failed, then passed when retried: "
+                             "set FAIL or PASS (and retries:)")
         self._verdict_calls.append(VerdictCall(status, str(message)))
         self.status = status
         self.message = str(message)

@@ -227,6 +227,8 @@ class Careless(TestDriver):
             ctx.result.failure_reasons.add("DIFF")
         elif kind == "sub":
             ctx.result.add_sub_result("check", "PASS")
+        elif kind == "flaky":
+            ctx.result.set_status(TestStatus.FLAKY)
         ctx.result.set_status(TestStatus.PASS)
 
 class Suite(Testsuite):
@@ -241,7 +243,7 @@ if __name__ == "__main__":
 def test_a_result_that_cannot_be_recorded_is_its_testcase_s_error_not_the_run_s(tmp_path: Path) -> None:
     """A non-JSON info value stopped the whole run (internal error, the other verdicts lost)."""
     files: dict[str, str | bytes] = {
-        f"tests/{k}/test.yaml": f"kind: {k}\n" for k in ("info", "log", "out", "reason", "sub", "ok")
+        f"tests/{k}/test.yaml": f"kind: {k}\n" for k in ("info", "log", "out", "reason", "sub", "flaky", "ok")
     }
     root = make_suite(tmp_path, files, UNRECORDABLE)
     run = run_suite(root, "-j2")
@@ -254,6 +256,8 @@ def test_a_result_that_cannot_be_recorded_is_its_testcase_s_error_not_the_run_s(
         "out": ("ERROR", "out:run: ctx.result.out must be a str or None, not bytes"),
         "reason": ("ERROR", "reason:run: ctx.result.failure_reasons holds 'DIFF', not a FailureReason"),
         "sub": ("ERROR", "sub:run raised TypeError: add_sub_result expects a TestStatus, got 'PASS'"),
+        "flaky": ("ERROR", "flaky:run raised ValueError: FLAKY is the engine's verdict for a testcase that failed, "
+                           "then passed when retried: set FAIL or PASS (and retries:)"),
         "ok": ("PASS", ""),
     }
     assert run.results["info"]["info"]["handle"].startswith("<object object at ")
