@@ -61,6 +61,10 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
 
+#: Messages of the SKIPs that say a testcase never got to run (engine.py's NOT_RUN_*, and a failed dependency).
+_NOT_RUN = ("dependency ", "not run: ")
+
+
 class _SetUpFailed(Exception):
     """The testsuite's set_up raised: the run records why and stops before planning."""
 
@@ -379,9 +383,10 @@ class Testsuite:
         return {
             str(e.get("test"))
             for e in run.entries
-            # ... and those a failed dependency kept from running: they get their chance too.
+            # ... and those a failed dependency, an interruption or a failure limit kept
+            # from running ("not run: ..."): they get their chance too.
             if e.get("status") in rerun
-            or (e.get("status") == TestStatus.SKIP.value and str(e.get("message") or "").startswith("dependency "))
+            or (e.get("status") == TestStatus.SKIP.value and str(e.get("message") or "").startswith(_NOT_RUN))
         }
 
     def not_run(self, cases: list[discovery.Testcase], bus: EventBus, message: str) -> list[TestResult]:

@@ -261,3 +261,15 @@ def test_a_result_that_cannot_be_recorded_is_its_testcase_s_error_not_the_run_s(
         "ok": ("PASS", ""),
     }
     assert run.results["info"]["info"]["handle"].startswith("<object object at ")
+
+
+def test_failed_runs_what_a_failure_limit_kept_from_running(tmp_path: Path) -> None:
+    """-M / --max-failures stopped the run: --failed must run the rest, not carry their SKIP over for ever."""
+    files: dict[str, str | bytes] = {f"tests/t{i}/test.yaml": "driver: shell\ncmd: [false]\n" for i in range(4)}
+    root = make_suite(tmp_path, files)
+    first = run_suite(root, "-j1", "--max-failures", "1")
+    assert [r["message"] for r in first.results.values()].count("not run: failure limit reached") == 3
+    again = run_suite(root, "-j1", "--failed")
+    assert sorted(again.results) == ["t0", "t1", "t2", "t3"]
+    assert {r["status"] for r in again.results.values()} == {"FAIL"}
+    assert "carried over" not in again.stdout
