@@ -21,8 +21,10 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -35,7 +37,7 @@ import e3suite.store as store
 from e3suite.admission import CapacityError, capacities
 from e3suite.config import ConfigError
 from e3suite.driver import TestDriver
-from e3suite.engine import Engine
+from e3suite.engine import NOT_RUN_INTERRUPTED, Engine
 from e3suite.events import AttemptFailed, EventBus, RunEnded, RunStarted, Sink, TestFinished
 from e3suite.executors import dask_setup
 from e3suite.executors.base import Executor
@@ -67,6 +69,38 @@ _NOT_RUN = ("dependency ", "not run: ")
 
 class _SetUpFailed(Exception):
     """The testsuite's set_up raised: the run records why and stops before planning."""
+
+
+class _Interrupted(BaseException):
+    """SIGINT or SIGTERM during set-up or planning, before the engine takes over the signals."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _interrupts_raise() -> Iterator[None]:
+    """While set_up and planning run (a build may take minutes), Ctrl-C and SIGTERM raise _Interrupted.
+
+    A signal the process ignores (SIGINT in a background job) stays ignored.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise _Interrupted(signum)
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            previous[sig] = signal.signal(sig, interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class ConfigurationError(Exception):
@@ -169,6 +203,9 @@ class Testsuite:
         except (ConfigurationError, discovery.SelectionError, ConfigError, ResultsDirBusy, CapacityError) as exc:
             print(f"e3suite: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        except KeyboardInterrupt:  # Ctrl-C while looking for testcases: nothing was written yet
+            print("e3suite: interrupted", file=sys.stderr)
+            return 128 + signal.SIGINT
         except BrokenPipeError:  # `--list | head` (a run itself stops only its output: see TerminalReporter)
             from e3suite.cli import reader_gone
 
@@ -237,7 +274,8 @@ class Testsuite:
         set_up_error, set_up_exit, tear_down_error = None, 0, None
         try:
             try:
-                self.set_up()
+                with _interrupts_raise():
+                    self.set_up()
             except Exception as exc:
                 # The testsuite's own code, not e3suite's: its traceback (none
                 # for a ConfigurationError, a usage error), then a verdict for
@@ -252,16 +290,17 @@ class Testsuite:
                 self.results = self.not_run(cases, bus, f"not run: {set_up_error.removesuffix(' (traceback above)')}")
                 raise _SetUpFailed from None
             try:
-                plan = self.plan(cases, working_root, dict(candidates))
-                self.progress = self.make_progress(reporter, plan)
-                for sink in self.listeners(reporter):
-                    bus.add(sink)
-                self.status = StatusSink(
-                    results_dir, plan, options.jobs, self.history(), printer=reporter, run_info=run_info
-                )
-                bus.add(self.status)
-                bus.add(_ReleaseTexts(keep_out=bool(getattr(options, "rewrite", False))))
-                engine = Engine(plan, self.make_executor(), bus, options)
+                with _interrupts_raise():
+                    plan = self.plan(cases, working_root, dict(candidates))
+                    self.progress = self.make_progress(reporter, plan)
+                    for sink in self.listeners(reporter):
+                        bus.add(sink)
+                    self.status = StatusSink(
+                        results_dir, plan, options.jobs, self.history(), printer=reporter, run_info=run_info
+                    )
+                    bus.add(self.status)
+                    bus.add(_ReleaseTexts(keep_out=bool(getattr(options, "rewrite", False))))
+                    engine = Engine(plan, self.make_executor(), bus, options)
                 # What discovery and planning built lives as long as the
                 # run: keep the collector from walking it again and again
                 # (3% of W5's wall time), and forked workers from touching
@@ -284,6 +323,10 @@ class Testsuite:
                     tear_down_error = f"the testsuite's tear_down raised {type(exc).__name__}: {exc} (traceback above)"
         except _SetUpFailed:
             pass
+        except _Interrupted as exc:
+            # Nothing ran yet: every testcase "not run: interrupted", as the engine says of those it did not start.
+            self._signal = exc.signum
+            self.results = self.not_run(cases, bus, NOT_RUN_INTERRUPTED, TestStatus.SKIP)
         finally:
             self.clean_working_dirs(working_root)
             self.finish_results_dir(writer, run_info, bus)
@@ -389,12 +432,14 @@ class Testsuite:
             or (e.get("status") == TestStatus.SKIP.value and str(e.get("message") or "").startswith(_NOT_RUN))
         }
 
-    def not_run(self, cases: list[discovery.Testcase], bus: EventBus, message: str) -> list[TestResult]:
-        """An ERROR for each testcase of a run that stopped before planning (its set_up raised)."""
+    def not_run(
+        self, cases: list[discovery.Testcase], bus: EventBus, message: str, status: TestStatus = TestStatus.ERROR
+    ) -> list[TestResult]:
+        """A verdict for each testcase of a run that stopped before running (its set_up raised, Ctrl-C)."""
         results = []
         for case in cases:
             result = TestResult(case.test_id)
-            result.set_status(TestStatus.ERROR, message)
+            result.set_status(status, message)
             results.append(result)
             bus.emit(TestFinished(result))
         return results

@@ -68,13 +68,19 @@ def run(args: argparse.Namespace) -> int:
 def current(path: Path) -> dict[str, Any]:
     """The status file's view, or one made from the index / journal for a run that has none."""
     status = read_status(path)
+    ended_early = False
     if status is not None:
-        if status["state"] == "running" and (path / store.INDEX).is_file() and _ended(path):
+        ended = (path / store.INDEX).is_file() and _ended(path)
+        if status["state"] == "running" and ended:
             status["state"] = "ended"
-        return status
+        # A run that ended before its status file left "starting" (its set_up raised, Ctrl-C
+        # while planning) has an index all the same: it ended, with the verdicts the index holds.
+        ended_early = status.get("phase") == "starting" and ended
+        if not ended_early:
+            return status
     run = store.load_run(path)
     ended = run.complete or _ended(path)
-    pid = None
+    pid = status.get("pid") if status is not None and ended_early else None
     return {
         "format": "e3suite-status",
         "version": 1,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from drivers_support import make_suite, run_suite
+from drivers_support import make_suite, run_e3suite, run_suite
 
 SUITE = '''
 import sys
@@ -273,3 +273,52 @@ def test_failed_runs_what_a_failure_limit_kept_from_running(tmp_path: Path) -> N
     assert sorted(again.results) == ["t0", "t1", "t2", "t3"]
     assert {r["status"] for r in again.results.values()} == {"FAIL"}
     assert "carried over" not in again.stdout
+
+
+LONG_SET_UP = '''
+import sys, time
+from pathlib import Path
+from e3suite import Testsuite
+from e3suite.drivers import ShellDriver
+
+class Suite(Testsuite):
+    test_driver_map = {"shell": ShellDriver}
+
+    def set_up(self):  # a build that takes a while
+        Path("setting-up").write_text("")
+        time.sleep(60)
+
+if __name__ == "__main__":
+    sys.exit(Suite().main())
+'''
+
+
+@pytest.mark.parametrize("sig", [2, 15])
+def test_an_interruption_during_set_up_ends_the_run_as_any_interruption(tmp_path: Path, sig: int) -> None:
+    """Ctrl-C during a long set_up gave a KeyboardInterrupt traceback, SIGTERM no verdict at all."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from drivers_support import REPO
+
+    files: dict[str, str | bytes] = {f"tests/{k}/test.yaml": "driver: shell\ncmd: [true]\n" for k in "ab"}
+    root = make_suite(tmp_path, files, LONG_SET_UP)
+    proc = subprocess.Popen(
+        [sys.executable, "testsuite.py", "-j1", "--no-color"], cwd=root, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
+    deadline = time.monotonic() + 60
+    while not (root / "setting-up").exists():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, err
+    assert "Traceback" not in err
+    assert out.splitlines()[-1] == "e3suite: 0 passed, 0 failed, 2 skipped"
+    report = run_e3suite(root, "report", "out", "-a")
+    assert report.stdout.splitlines()[:2] == ["SKIP   a: not run: interrupted", "SKIP   b: not run: interrupted"]
+    status = run_e3suite(root, "status")
+    assert status.stdout.startswith(f"e3suite: the run (pid {proc.pid}) ended after "), status.stdout
