@@ -236,10 +236,10 @@ def _unrecordable(result: TestResult) -> str | None:
     no string, or a failure reason that is no FailureReason, breaks the delta
     sent back from a worker. The testcase gets ERROR saying which.
     """
-    if not isinstance(result.log, str):
-        kind = type(result.log).__name__
-        result.log = str(result.log)
-        return f"ctx.result.log must be a str (appended to with +=), not {kind}"
+    log: Any = result.log  # typed str, but a callback may have put anything there
+    if not isinstance(log, str):
+        result.log = str(log)
+        return f"ctx.result.log must be a str (appended to with +=), not {type(log).__name__}"
     for name in ("out", "expected", "diff"):
         value = getattr(result, name)
         if value is not None and not isinstance(value, str):
@@ -261,9 +261,9 @@ def _unrecordable(result: TestResult) -> str | None:
         try:
             json.dumps({key: value})
         except (TypeError, ValueError) as exc:
-            result.info = {**result.info, str(key): repr(value)}
-            if not isinstance(key, str):
-                del result.info[key]
+            recorded = {k: v for k, v in result.info.items() if k != key}
+            recorded[str(key)] = repr(value)
+            result.info = recorded
             return f"ctx.result.info[{key!r}] is not JSON-ready ({exc}); its repr was recorded"
     return None
 
