@@ -91,7 +91,8 @@ class DiffDriver(ShellDriver):
         try:
             from_yaml = refiners.from_yaml(self.test_env.get("refiners"), places)
         except RefinerError as exc:
-            raise TestAbortWithError(f"test.yaml: {exc}") from None
+            # Named as every other problem of a test.yaml is: by its path.
+            raise TestAbortWithError(f"{self.test_dir / 'test.yaml'}: {exc}") from None
         return [CanonicalizeLineEndings(), *from_yaml]
 
     # -- the comparison ----------------------------------------------------------

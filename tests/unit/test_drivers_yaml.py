@@ -88,6 +88,7 @@ FILES: dict[str, str | bytes] = {
     "tests/diff/copied/input.txt": "copied into the working directory\n",
     "tests/diff/copied/test.out": "copied into the working directory\n",
     "tests/diff/bad-refiner/test.yaml": "driver: diff\ncmd: [true]\nrefiners: [{regex: 'a', subst: b}]\n",
+    "tests/diff/bad-regex-refiner/test.yaml": "driver: diff\ncmd: [true]\nrefiners: [{regex: '(', replace: b}]\n",
 }
 
 
@@ -156,6 +157,11 @@ def test_errors_name_the_problem(run: Run) -> None:
     assert status == "ERROR" and message.endswith("test.yaml: key 'status': expected a number at least 0, got -1")
     status, message = verdict(run, "diff/regexp-bad")
     assert status == "ERROR" and message.startswith("invalid regexp baseline test.out: missing ), unterminated")
+    status, message = verdict(run, "diff/bad-regex-refiner")
+    assert status == "ERROR" and message.endswith(
+        "/tests/diff/bad-regex-refiner/test.yaml: refiner 1: invalid regex '(': missing ), unterminated subpattern "
+        "at position 0"
+    ) and message.startswith("/"), message
     status, message = verdict(run, "diff/bad-refiner")
     assert status == "ERROR" and "key 'refiners[0]'" in message
 
@@ -205,7 +211,7 @@ def test_commands_are_logged_and_recorded(run: Run) -> None:
 
 def test_summary_and_exit_code(run: Run) -> None:
     assert run.code == 1
-    assert run.stdout.rstrip().splitlines()[-1] == "e3suite: 14 passed, 17 failed, 0 skipped"
+    assert run.stdout.rstrip().splitlines()[-1] == "e3suite: 14 passed, 18 failed, 0 skipped"
 
 
 def test_regexp_baseline_is_not_refined_into_a_literal(tmp_path: Path) -> None:
