@@ -31,7 +31,9 @@ from e3suite.drivers.classic import ClassicDriver, TestAbortWithError
 if TYPE_CHECKING:
     import yaml
 
-_SCALAR = {"type": ["string", "number", "boolean", "null"]}
+# Any scalar, its text as written is what runs (see source_text): a date that
+# YAML makes of 2024-01-01 too (it has no JSON type: hence the second branch).
+_SCALAR = {"anyOf": [{"type": ["string", "number", "boolean", "null"]}, {"not": {"type": ["array", "object"]}}]}
 
 SHELL_PROPERTIES: dict[str, Any] = {
     "cmd": {

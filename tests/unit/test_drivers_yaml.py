@@ -30,6 +30,11 @@ FILES: dict[str, str | bytes] = {
     # items YAML reads as booleans/numbers are passed as written
     "tests/diff/source-text/test.yaml": "driver: diff\ncmd: [echo, yes, 1e3, 0x10, true, 1.50, null]\n",
     "tests/diff/source-text/test.out": "yes 1e3 0x10 true 1.50 null\n",
+    # ... dates too: YAML makes a date of them, which no JSON type holds
+    "tests/diff/source-date/test.yaml": (
+        "driver: diff\ncmd: [echo, 2024-02-29, 2024-02-29 10:30:00]\nenv: {D: 2024-01-01}\n"
+    ),
+    "tests/diff/source-date/test.out": "2024-02-29 2024-02-29 10:30:00\n",
     "tests/diff/stdin-env/test.yaml": """\
         driver: diff
         cmd: 'cat; echo "$GREETING $FLAG"'
@@ -123,6 +128,7 @@ def verdict(run: Run, test_id: str) -> tuple[str, str]:
             "cannot run: no-such-command-e3suite: No such file or directory: exit status 127 (expected 0)",
         ),
         ("diff/source-text", "PASS", ""),
+        ("diff/source-date", "PASS", ""),
         ("diff/stdin-env", "PASS", ""),
         ("diff/pass", "PASS", ""),
         ("diff/mismatch", "FAIL", "output differs from test.out"),
@@ -211,7 +217,7 @@ def test_commands_are_logged_and_recorded(run: Run) -> None:
 
 def test_summary_and_exit_code(run: Run) -> None:
     assert run.code == 1
-    assert run.stdout.rstrip().splitlines()[-1] == "e3suite: 14 passed, 18 failed, 0 skipped"
+    assert run.stdout.rstrip().splitlines()[-1] == "e3suite: 15 passed, 18 failed, 0 skipped"
 
 
 def test_regexp_baseline_is_not_refined_into_a_literal(tmp_path: Path) -> None:
