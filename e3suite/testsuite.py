@@ -237,9 +237,13 @@ class Testsuite:
             from e3suite.reports.data import explicit_compare_dir
 
             try:  # now, not after the run: a comparison asked for is never dropped in silence
-                explicit_compare_dir(Path(options.compare))
+                resolved = explicit_compare_dir(Path(options.compare))
             except store.StoreError as exc:
                 raise ConfigurationError(str(exc)) from None
+            # `--compare out` (or out/new) with -o out names the previous run, which the
+            # rotation is about to move to out/old: compare with it there, not with this run.
+            if os.path.abspath(resolved) == os.path.abspath(Path(options.output_dir) / "new"):
+                options.compare = str(Path(options.output_dir) / "old")
         if any(getattr(options, name, None) for name in ("junit", "html", "json")):
             from e3suite.reports import command as report_command
 

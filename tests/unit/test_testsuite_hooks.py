@@ -322,3 +322,16 @@ def test_an_interruption_during_set_up_ends_the_run_as_any_interruption(tmp_path
     assert report.stdout.splitlines()[:2] == ["SKIP   a: not run: interrupted", "SKIP   b: not run: interrupted"]
     status = run_e3suite(root, "status")
     assert status.stdout.startswith(f"e3suite: the run (pid {proc.pid}) ended after "), status.stdout
+
+
+def test_compare_with_the_output_directory_itself_means_the_previous_run(tmp_path: Path) -> None:
+    """--compare out with -o out: out/new is the previous run until the rotation, then this one."""
+    root = make_suite(tmp_path, {"tests/t/test.yaml": "driver: shell\ncmd: [test, -e, flag]\n"})
+    assert run_suite(root, "-j1").code == 1
+    (root / "tests" / "t" / "flag").write_text("")
+    for compare in ("out", "out/new"):
+        run = run_suite(root, "-j1", "--compare", compare)
+        assert "compared with out/old: fixed: 1" in run.stdout, (compare, run.stdout)
+        (root / "tests" / "t" / "flag").unlink()
+        assert run_suite(root, "-j1").code == 1
+        (root / "tests" / "t" / "flag").write_text("")
