@@ -345,12 +345,18 @@ class Testsuite:
             print(f"e3suite: error: {writer.error}; the run stopped there", file=sys.stderr)
             reporter.summary(self.results, comparison)
             return EXIT_INTERNAL
-        reporter.summary(self.results + self.carried, comparison)
         if options.rewrite:
+            import io
+
             import e3suite.rewrite as rewrite  # only --rewrite runs need the stock drivers' baselines
 
-            rewrite.print_summary(rewrite.rewritten(self.results), sys.stdout)
+            # Before the summary, whose line stays the run's last (README), and on the
+            # reporter's stream: stderr when a report document goes to stdout (--json -).
+            changes = io.StringIO()
+            rewrite.print_summary(rewrite.rewritten(self.results), changes)
+            reporter.write(changes.getvalue())
             rewrite.print_conflicts(self.results, sys.stderr)
+        reporter.summary(self.results + self.carried, comparison)
         self.write_reports(shown_results_dir)
         if tear_down_error is not None:
             print(f"e3suite: error: {tear_down_error}", file=sys.stderr)
