@@ -382,9 +382,9 @@ class Testsuite:
 
     def select(self, candidates: list[tuple[str, Path]]) -> list[discovery.Testcase]:
         """The testcases the positional arguments select (and ``--failed``), test.yaml read."""
-        cases = discovery.select_testcases(
-            candidates, self.options.tests, self.tests_dir, Path.cwd(), self.load_testcases
-        )
+        dir_ids = {test_id for test_id, _ in candidates}
+        patterns = [_sub_result_owner(arg, dir_ids) for arg in self.options.tests]
+        cases = discovery.select_testcases(candidates, patterns, self.tests_dir, Path.cwd(), self.load_testcases)
         failed = self.previous_failures() if getattr(self.options, "failed", False) else None
         if getattr(self.options, "shard", None) is not None:
             # The whole is split, as the failed run's was (not the failures: docs/sharding.md).
@@ -714,6 +714,23 @@ class Testsuite:
         if any(r.status is not None and r.status.is_failure for r in self.results):
             return int(self.options.failure_exit_code)
         return 0
+
+
+def _sub_result_owner(arg: str, dir_ids: set[str]) -> str:
+    """``arg``, or the testcase it is a sub-result of (``a/b/check`` of ``a/b``, as the failures list names it).
+
+    Testcases do not nest, so an id below a testcase's can only be one of
+    its sub-results (add_sub_result): running it is running its testcase.
+    """
+    if arg in dir_ids or "/" not in arg or Path(arg).is_dir():
+        return arg
+    owner = arg
+    while "/" in owner:
+        owner = owner.rsplit("/", 1)[0]
+        split = matrix.split_variant_id(owner)
+        if owner in dir_ids or (split is not None and split[0] in dir_ids):
+            return owner
+    return arg
 
 
 def _without_working_roots(

@@ -335,3 +335,15 @@ def test_compare_with_the_output_directory_itself_means_the_previous_run(tmp_pat
         (root / "tests" / "t" / "flag").unlink()
         assert run_suite(root, "-j1").code == 1
         (root / "tests" / "t" / "flag").write_text("")
+
+
+def test_a_sub_result_id_on_the_command_line_runs_its_testcase(tmp_path: Path) -> None:
+    """`FAIL m/check` in the failures list; `./testsuite.py m/check` must not answer "no testcase matches"."""
+    files: dict[str, str | bytes] = {
+        "tests/m/test.yaml": "check: FAIL\n",
+        "tests/v/test.yaml": "check: FAIL\nmatrix: {x: [a, b]}\n",
+        "tests/ok/test.yaml": "check: PASS\n",
+    }
+    root = make_suite(tmp_path, files, SUB_RESULTS)
+    run = run_suite(root, "-j1", "m/check", "v[x=b]/check")
+    assert sorted(run.results) == ["m", "m/check", "v[x=b]", "v[x=b]/check"], run.stderr
