@@ -337,6 +337,7 @@ class Testsuite:
         comparison = self.compare_with_previous()
         if set_up_error is not None:
             reporter.summary(self.results, comparison)
+            self.write_reports(shown_results_dir)  # CI shows the ERRORs rather than a missing JUnit file
             print(f"e3suite: error: {set_up_error}", file=sys.stderr)
             return set_up_exit
         if writer.error is not None:

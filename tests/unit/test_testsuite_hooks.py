@@ -93,8 +93,9 @@ def test_a_set_up_that_raises_leaves_a_verdict_for_every_testcase(tmp_path: Path
     """The results directory says why nothing ran; the error names the testsuite's set_up, not e3suite."""
     files: dict[str, str | bytes] = {f"tests/{name}/test.yaml": "driver: shell\ncmd: [true]\n" for name in "ab"}
     root = make_suite(tmp_path, files, SET_UP_RAISES)
-    run = run_suite(root, "-j1", *(["--usage"] if usage else []))
+    run = run_suite(root, "-j1", "--junit", "junit.xml", *(["--usage"] if usage else []))
     reason = "no compiler in PATH" if usage else "the testsuite's set_up raised RuntimeError: cannot find the compiler"
+    assert 'errors="2"' in (root / "junit.xml").read_text()
     assert run.code == (2 if usage else 3)
     assert {test_id: (r["status"], r["message"]) for test_id, r in run.results.items()} == {
         "a": ("ERROR", f"not run: {reason}"), "b": ("ERROR", f"not run: {reason}"),
