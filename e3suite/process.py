@@ -496,6 +496,10 @@ def _supervise(
 #: First and last period of the peak RSS samples of a running command (s).
 _FIRST_SAMPLE = 0.005
 _LAST_SAMPLE = 1.0
+#: A high-water mark below this is an image the kernel has just exec'd (a page
+#: or four: 4096 bytes for `true` read before it ever ran, as on a loaded
+#: machine), not what any command uses: such a reading says nothing.
+_MIN_PEAK = 64 * 1024
 
 
 def _high_water(pid: int) -> int:
@@ -514,9 +518,10 @@ def _high_water(pid: int) -> int:
     if at < 0:
         return 0  # a zombie: its memory is gone already
     try:
-        return int(data[at + 6 : data.index(b"kB", at)]) * 1024
+        peak = int(data[at + 6 : data.index(b"kB", at)]) * 1024
     except ValueError:
         return 0
+    return peak if peak >= _MIN_PEAK else 0
 
 
 def _next_wakeup(now: float, *times: float | None) -> float | None:
