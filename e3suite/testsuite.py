@@ -248,7 +248,8 @@ class Testsuite:
             from e3suite.reports import command as report_command
 
             try:  # now, not once the run is over and its report has nowhere to go
-                report_command.check_targets(options)
+                output_dir = Path(options.output_dir)
+                report_command.check_targets(options, made=(output_dir, output_dir / "new"))
             except report_command.ReportError as exc:
                 raise ConfigurationError(str(exc)) from None
         # Both directories are checked before the previous results rotate:

@@ -40,19 +40,24 @@ def check_stdout_use(options: argparse.Namespace) -> bool:
     return bool(to_stdout)
 
 
-def check_targets(options: argparse.Namespace) -> bool:
+def check_targets(options: argparse.Namespace, made: tuple[Path, ...] = ()) -> bool:
     """Check the report files asked for before anything runs; True when one goes to stdout.
 
     A run may take hours: a --junit path with a typo must not be found only
-    when the run is over and its report cannot be written.
+    when the run is over and its report cannot be written. ``made``: the
+    directories the run makes before it writes its reports (``-o DIR`` and
+    ``DIR/new``), where a report may go though they do not exist yet.
     """
     to_stdout = check_stdout_use(options)
+    will_exist = {os.path.abspath(d) for d in made}
     for name in ("junit", "html", "json"):
         target = getattr(options, name, None)
         if not target or target == "-":
             continue
         path = Path(target)
         parent = path.parent
+        if os.path.abspath(parent) in will_exist and not parent.exists():
+            continue
         if path.is_dir():
             problem = "it is a directory"
         elif not parent.is_dir():

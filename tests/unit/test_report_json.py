@@ -120,6 +120,10 @@ def test_a_report_file_with_nowhere_to_go_is_refused_before_anything_runs(tmp_pa
         name = option[2:]
         assert run.stderr == f"e3suite: error: cannot write the {name} report to {target} ({option}): {problem}\n"
         assert not (root / "out").exists()  # refused before the results directory was touched
+    # ... but the results directory, which the run makes, is a place for them, even the first time
+    run = run_suite(root, "--junit", "out/new/junit.xml", "--json", "out/run.json")
+    assert run.code == 0, run.stderr
+    assert (root / "out" / "new" / "junit.xml").is_file() and (root / "out" / "run.json").is_file()
     proc = run_report(["results/new", "--junit", str(tmp_path / "no-such-dir" / "r.xml")], DATA)
     assert proc[0] == 2
     assert proc[2] == (
