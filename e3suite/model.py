@@ -295,6 +295,10 @@ class TestResult:
         """Set the verdict. Setting it twice is an error reported by the engine."""
         if not isinstance(status, TestStatus):
             raise TypeError(f"set_status expects a TestStatus, got {status!r}")
+        if status is TestStatus.FLAKY:
+            # Decided by the engine from the attempts (retries:), with what reports show of them.
+            raise ValueError("FLAKY is the engine's verdict for a testcase that failed, then passed when retried: "
+                             "set FAIL or PASS (and retries:)")
         self._verdict_calls.append(VerdictCall(status, str(message)))
         self.status = status
         self.message = str(message)
@@ -324,7 +328,9 @@ class TestResult:
 
     def add_sub_result(self, name: str, status: TestStatus, message: str = "", log: str = "") -> TestResult:
         """Report a result of its own id, ``<this id>/<name>``, besides this testcase's own verdict."""
-        sub = TestResult(f"{self.test_id}/{name}", status, message, log)
+        if not isinstance(status, TestStatus):  # as set_status: here, not when the record is written
+            raise TypeError(f"add_sub_result expects a TestStatus, got {status!r}")
+        sub = TestResult(f"{self.test_id}/{name}", status, str(message), str(log))
         self.sub_results.append(sub)
         return sub
 

@@ -112,8 +112,9 @@ def build_parser(prog: str | None = None, description: str | None = None) -> arg
     sel.add_argument("--list", action="store_true", help="print the selected testcase ids and exit")
     sel.add_argument(
         "--failed", "--skip-passed", dest="failed", action="store_true",
-        help="run only the testcases that ended FAIL, ERROR or FLAKY in the previous run of this -o directory "
-        "(and what they depend on); the others keep their previous result, marked as carried over",
+        help="run only the testcases that ended FAIL, ERROR or FLAKY in the previous run of this -o directory, "
+        "or did not run (a failed dependency, -M, Ctrl-C), and what they depend on; the others keep their "
+        "previous result, marked as carried over",
     )
     sel.add_argument(
         "--shard", type=parse_shard, default=None, metavar="K/N",

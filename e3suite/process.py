@@ -381,8 +381,10 @@ def _supervise(
     open_fds = set(captures)
     # The command's own peak RSS: wait4's figure includes our image (see
     # below), so /proc's high-water mark is read while it runs, more and
-    # more rarely (5 ms, 10 ms, ... then every second).
-    sampled_peak = _high_water(pid)
+    # more rarely (5 ms, 10 ms, ... then every second). Not at once: the
+    # image has just been exec'd, its mark is a page or two (4096 bytes for
+    # a command that then ends before the first reading, shown as 0.0 MiB).
+    sampled_peak = 0
     sample_period = _FIRST_SAMPLE
     next_sample = start + sample_period
     try:
@@ -510,6 +512,10 @@ def _supervise(
 #: First and last period of the peak RSS samples of a running command (s).
 _FIRST_SAMPLE = 0.005
 _LAST_SAMPLE = 1.0
+#: A high-water mark below this is an image the kernel has just exec'd (a page
+#: or four: 4096 bytes for `true` read before it ever ran, as on a loaded
+#: machine), not what any command uses: such a reading says nothing.
+_MIN_PEAK = 64 * 1024
 
 
 def _high_water(pid: int) -> int:
@@ -528,9 +534,10 @@ def _high_water(pid: int) -> int:
     if at < 0:
         return 0  # a zombie: its memory is gone already
     try:
-        return int(data[at + 6 : data.index(b"kB", at)]) * 1024
+        peak = int(data[at + 6 : data.index(b"kB", at)]) * 1024
     except ValueError:
         return 0
+    return peak if peak >= _MIN_PEAK else 0
 
 
 def _next_wakeup(now: float, *times: float | None) -> float | None:

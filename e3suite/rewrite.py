@@ -27,7 +27,7 @@ import e3suite.matrix as matrix
 import e3suite.store as store
 from e3suite.drivers.diff import unified_diff
 from e3suite.model import FailureReason, TestResult, TestStatus
-from e3suite.reports.data import load_run
+from e3suite.reports.data import load_run, resolve_results_dir
 
 _ORDER = (baseline.RewriteAction.UPDATED, baseline.RewriteAction.CREATED, baseline.RewriteAction.DELETED)
 
@@ -215,7 +215,7 @@ def _relative(path: str) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("results_dir", metavar="RESULTS_DIR", help="a results directory (e.g. out/new)")
+    parser.add_argument("results_dir", metavar="RESULTS_DIR", help="a results directory (out/new), or its parent")
     parser.add_argument("--dry-run", action="store_true", help="print the changes as diffs; write nothing")
     parser.add_argument(
         "--tests-dir", metavar="DIR", default=None,
@@ -225,7 +225,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = Path(args.results_dir)
+    path = resolve_results_dir(Path(args.results_dir))  # `out` means `out/new`, as for `e3suite report`
     try:
         loaded = load_run(path)
     except store.StoreError as exc:

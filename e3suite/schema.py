@@ -219,7 +219,7 @@ def _schema_looks_valid(schema: Any) -> bool | None:
             ok = isinstance(value, list)
         elif keyword == "properties":
             ok = isinstance(value, dict) and _all(_schema_looks_valid(sub) for sub in value.values())
-        elif keyword in ("additionalProperties", "items"):
+        elif keyword in ("additionalProperties", "items", "not"):
             ok = _schema_looks_valid(value)
         elif keyword in ("prefixItems", "anyOf", "oneOf", "allOf"):
             ok = isinstance(value, list) and bool(value) and _all(_schema_looks_valid(sub) for sub in value)
@@ -361,7 +361,8 @@ def _expectation(error: jsonschema.exceptions.ValidationError) -> str:
         return f"expected {' or '.join(words)}, got {_describe(error.instance)}{hint}"
     if validator in ("anyOf", "oneOf") and isinstance(expected, list):
         # jsonschema says "42 is not valid under any of the given schemas": name the alternatives.
-        types = [sub.get("type") for sub in expected if isinstance(sub, dict)]
+        # (a branch without a type, `not: ...`, says what is refused, not what is expected)
+        types = [sub.get("type") for sub in expected if isinstance(sub, dict) and "type" in sub]
         if types and all(types):
             words = []
             for t in types:
@@ -380,6 +381,8 @@ def _expectation(error: jsonschema.exceptions.ValidationError) -> str:
         return f"expected a number greater than {expected}, got {error.instance!r}"
     if validator == "minimum":
         return f"expected a number at least {expected}, got {error.instance!r}"
+    if validator == "maximum":
+        return f"expected a number at most {expected}, got {error.instance!r}"
     if validator in ("minItems", "maxItems"):
         bound = "at least" if validator == "minItems" else "at most"
         return f"expected {bound} {expected} item(s), got {error.instance!r}"
@@ -540,6 +543,11 @@ def _any_of(expected: Any, value: Any, schema: dict[str, Any]) -> bool | None:
     return None if None in outcomes else False
 
 
+def _not(expected: Any, value: Any, schema: dict[str, Any]) -> bool | None:
+    outcome = fast_check(expected, value)
+    return None if outcome is None else not outcome
+
+
 def _one_of(expected: Any, value: Any, schema: dict[str, Any]) -> bool | None:
     if not isinstance(expected, list):
         return None
@@ -574,6 +582,7 @@ _KEYWORDS: dict[str, Any] = {
     "exclusiveMinimum": _bound("number", lambda v, n: v > n),
     "exclusiveMaximum": _bound("number", lambda v, n: v < n),
     "anyOf": _any_of,
+    "not": _not,
     "oneOf": _one_of,
     "allOf": _all_of,
 }

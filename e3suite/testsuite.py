@@ -21,8 +21,10 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -35,7 +37,7 @@ import e3suite.store as store
 from e3suite.admission import CapacityError, capacities
 from e3suite.config import ConfigError
 from e3suite.driver import TestDriver
-from e3suite.engine import Engine
+from e3suite.engine import NOT_RUN_INTERRUPTED, Engine
 from e3suite.events import AttemptFailed, EventBus, RunEnded, RunStarted, Sink, TestFinished
 from e3suite.executors import dask_setup
 from e3suite.executors.base import Executor
@@ -59,6 +61,46 @@ if TYPE_CHECKING:
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+
+
+#: Messages of the SKIPs that say a testcase never got to run (engine.py's NOT_RUN_*, and a failed dependency).
+_NOT_RUN = ("dependency ", "not run: ")
+
+
+class _SetUpFailed(Exception):
+    """The testsuite's set_up raised: the run records why and stops before planning."""
+
+
+class _Interrupted(BaseException):
+    """SIGINT or SIGTERM during set-up or planning, before the engine takes over the signals."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _interrupts_raise() -> Iterator[None]:
+    """While set_up and planning run (a build may take minutes), Ctrl-C and SIGTERM raise _Interrupted.
+
+    A signal the process ignores (SIGINT in a background job) stays ignored.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise _Interrupted(signum)
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            previous[sig] = signal.signal(sig, interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class ConfigurationError(Exception):
@@ -145,7 +187,13 @@ class Testsuite:
     def main(self, argv: list[str] | None = None) -> int:
         """Run the testsuite; return the exit code."""
         parser = build_parser(prog=Path(sys.argv[0]).name or "testsuite.py", description=type(self).__doc__)
-        self.add_options(parser)
+        try:
+            self.add_options(parser)
+        except argparse.ArgumentError as exc:
+            # An option e3suite has already (--timeout, -j): the testsuite's mistake, said in one line.
+            print(f"e3suite: error: the testsuite's add_options: {exc} (e3suite's own options: --help)",
+                  file=sys.stderr)
+            return EXIT_USAGE
         try:
             self.options = parser.parse_args(argv)
         except SystemExit as exc:  # --help, --version, usage errors
@@ -156,6 +204,9 @@ class Testsuite:
         except (ConfigurationError, discovery.SelectionError, ConfigError, ResultsDirBusy, CapacityError) as exc:
             print(f"e3suite: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        except KeyboardInterrupt:  # Ctrl-C while looking for testcases: nothing was written yet
+            print("e3suite: interrupted", file=sys.stderr)
+            return 128 + signal.SIGINT
         except BrokenPipeError:  # `--list | head` (a run itself stops only its output: see TerminalReporter)
             from e3suite.cli import reader_gone
 
@@ -169,6 +220,7 @@ class Testsuite:
         options = self.options
         count_flaky_as("failed" if getattr(options, "flaky_result", "pass") == "fail" else "passed")
         options.resource_capacities = capacities(self.resources, getattr(options, "resource", None) or [])
+        self.check_driver_map()
         candidates = self.discover()
         cases = self.select(candidates)
         # Once per test.yaml (matrix variants share theirs), before anything runs.
@@ -186,8 +238,20 @@ class Testsuite:
             from e3suite.reports.data import explicit_compare_dir
 
             try:  # now, not after the run: a comparison asked for is never dropped in silence
-                explicit_compare_dir(Path(options.compare))
+                resolved = explicit_compare_dir(Path(options.compare))
             except store.StoreError as exc:
+                raise ConfigurationError(str(exc)) from None
+            # `--compare out` (or out/new) with -o out names the previous run, which the
+            # rotation is about to move to out/old: compare with it there, not with this run.
+            if os.path.abspath(resolved) == os.path.abspath(Path(options.output_dir) / "new"):
+                options.compare = str(Path(options.output_dir) / "old")
+        if any(getattr(options, name, None) for name in ("junit", "html", "json")):
+            from e3suite.reports import command as report_command
+
+            try:  # now, not once the run is over and its report has nowhere to go
+                output_dir = Path(options.output_dir)
+                report_command.check_targets(options, made=(output_dir, output_dir / "new"))
+            except report_command.ReportError as exc:
                 raise ConfigurationError(str(exc)) from None
         # Both directories are checked before the previous results rotate:
         # a bad -o or --temp-dir is a usage error that leaves them as they were.
@@ -214,19 +278,36 @@ class Testsuite:
         bus.emit(RunStarted(run_info))
         write_starting(writer, run_info)  # set-up and planning may be long: the run reads as starting
         reporter = self.make_reporter()
+        set_up_error, set_up_exit, tear_down_error = None, 0, None
         try:
-            self.set_up()
             try:
-                plan = self.plan(cases, working_root, dict(candidates))
-                self.progress = self.make_progress(reporter, plan)
-                for sink in self.listeners(reporter):
-                    bus.add(sink)
-                self.status = StatusSink(
-                    results_dir, plan, options.jobs, self.history(), printer=reporter, run_info=run_info
-                )
-                bus.add(self.status)
-                bus.add(_ReleaseTexts(keep_out=bool(getattr(options, "rewrite", False))))
-                engine = Engine(plan, self.make_executor(), bus, options)
+                with _interrupts_raise():
+                    self.set_up()
+            except Exception as exc:
+                # The testsuite's own code, not e3suite's: its traceback (none
+                # for a ConfigurationError, a usage error), then a verdict for
+                # every testcase (promise 1), so that the results directory
+                # says why nothing ran rather than "no testcase".
+                if isinstance(exc, ConfigurationError):
+                    set_up_error, set_up_exit = str(exc), EXIT_USAGE
+                else:
+                    traceback.print_exc()
+                    set_up_error = f"the testsuite's set_up raised {type(exc).__name__}: {exc} (traceback above)"
+                    set_up_exit = EXIT_INTERNAL
+                self.results = self.not_run(cases, bus, f"not run: {set_up_error.removesuffix(' (traceback above)')}")
+                raise _SetUpFailed from None
+            try:
+                with _interrupts_raise():
+                    plan = self.plan(cases, working_root, dict(candidates))
+                    self.progress = self.make_progress(reporter, plan)
+                    for sink in self.listeners(reporter):
+                        bus.add(sink)
+                    self.status = StatusSink(
+                        results_dir, plan, options.jobs, self.history(), printer=reporter, run_info=run_info
+                    )
+                    bus.add(self.status)
+                    bus.add(_ReleaseTexts(keep_out=bool(getattr(options, "rewrite", False))))
+                    engine = Engine(plan, self.make_executor(), bus, options)
                 # What discovery and planning built lives as long as the
                 # run: keep the collector from walking it again and again
                 # (3% of W5's wall time), and forked workers from touching
@@ -241,43 +322,82 @@ class Testsuite:
                 gc.unfreeze()
                 if self.progress is not None:
                     self.progress.stop()
-                self.tear_down()
+                try:
+                    self.tear_down()
+                except Exception as exc:
+                    # The run's results are whole: record them, print the summary, then say it.
+                    traceback.print_exc()
+                    tear_down_error = f"the testsuite's tear_down raised {type(exc).__name__}: {exc} (traceback above)"
+        except _SetUpFailed:
+            pass
+        except _Interrupted as exc:
+            # Nothing ran yet: every testcase "not run: interrupted", as the engine says of those it did not start.
+            self._signal = exc.signum
+            self.results = self.not_run(cases, bus, NOT_RUN_INTERRUPTED, TestStatus.SKIP)
         finally:
             self.clean_working_dirs(working_root)
             self.finish_results_dir(writer, run_info, bus)
         comparison = self.compare_with_previous()
+        if set_up_error is not None:
+            reporter.summary(self.results, comparison)
+            self.write_reports(shown_results_dir)  # CI shows the ERRORs rather than a missing JUnit file
+            print(f"e3suite: error: {set_up_error}", file=sys.stderr)
+            return set_up_exit
         if writer.error is not None:
             # Scheduling stopped at the first write that failed; what was
             # written before it (journal, records) stays readable.
             print(f"e3suite: error: {writer.error}; the run stopped there", file=sys.stderr)
             reporter.summary(self.results, comparison)
             return EXIT_INTERNAL
-        reporter.summary(self.results + self.carried, comparison)
         if options.rewrite:
+            import io
+
             import e3suite.rewrite as rewrite  # only --rewrite runs need the stock drivers' baselines
 
-            rewrite.print_summary(rewrite.rewritten(self.results), sys.stdout)
+            # Before the summary, whose line stays the run's last (README), and on the
+            # reporter's stream: stderr when a report document goes to stdout (--json -).
+            changes = io.StringIO()
+            rewrite.print_summary(rewrite.rewritten(self.results), changes)
+            reporter.write(changes.getvalue())
             rewrite.print_conflicts(self.results, sys.stderr)
+        reporter.summary(self.results + self.carried, comparison)
         self.write_reports(shown_results_dir)
+        if tear_down_error is not None:
+            print(f"e3suite: error: {tear_down_error}", file=sys.stderr)
+            if self._signal is None:
+                return EXIT_INTERNAL
         return self.exit_code()
 
     # -- steps -------------------------------------------------------------------
 
+    def check_driver_map(self) -> None:
+        """Every value of ``test_driver_map`` is a driver class: a usage error before anything runs, not a traceback."""
+        for name, driver in self.test_driver_map.items():
+            if not (isinstance(driver, type) and issubclass(driver, TestDriver)):
+                raise ConfigurationError(
+                    f"{type(self).__name__}.test_driver_map[{name!r}]: {driver!r} is not a TestDriver subclass"
+                )
+
     def discover(self) -> list[tuple[str, Path]]:
         if not self.tests_dir.is_dir():
             raise ConfigurationError(f"tests directory {self.tests_dir} does not exist")
-        return discovery.find_testcase_dirs(self.tests_dir)
+        return _without_working_roots(discovery.find_testcase_dirs(self.tests_dir), self.tests_dir,
+                                      getattr(self.options, "temp_dir", None))
 
     def select(self, candidates: list[tuple[str, Path]]) -> list[discovery.Testcase]:
         """The testcases the positional arguments select (and ``--failed``), test.yaml read."""
-        cases = discovery.select_testcases(
-            candidates, self.options.tests, self.tests_dir, Path.cwd(), self.load_testcases
-        )
+        dir_ids = {test_id for test_id, _ in candidates}
+        patterns = [_sub_result_owner(arg, dir_ids) for arg in self.options.tests]
+        cases = discovery.select_testcases(candidates, patterns, self.tests_dir, Path.cwd(), self.load_testcases)
         failed = self.previous_failures() if getattr(self.options, "failed", False) else None
         if getattr(self.options, "shard", None) is not None:
             # The whole is split, as the failed run's was (not the failures: docs/sharding.md).
             cases = self.shard_selection(cases, candidates)
-        return cases if failed is None else [case for case in cases if case.test_id in failed]
+        if failed is None:
+            return cases
+        # A failed sub-result (`<testcase id>/<name>`) is rerun by running its testcase.
+        owners = {failed_id.rsplit("/", n)[0] for failed_id in failed for n in range(failed_id.count("/") + 1)}
+        return [case for case in cases if case.test_id in owners]
 
     def shard_selection(
         self, cases: list[discovery.Testcase], candidates: list[tuple[str, Path]]
@@ -320,10 +440,23 @@ class Testsuite:
         return {
             str(e.get("test"))
             for e in run.entries
-            # ... and those a failed dependency kept from running: they get their chance too.
+            # ... and those a failed dependency, an interruption or a failure limit kept
+            # from running ("not run: ..."): they get their chance too.
             if e.get("status") in rerun
-            or (e.get("status") == TestStatus.SKIP.value and str(e.get("message") or "").startswith("dependency "))
+            or (e.get("status") == TestStatus.SKIP.value and str(e.get("message") or "").startswith(_NOT_RUN))
         }
+
+    def not_run(
+        self, cases: list[discovery.Testcase], bus: EventBus, message: str, status: TestStatus = TestStatus.ERROR
+    ) -> list[TestResult]:
+        """A verdict for each testcase of a run that stopped before running (its set_up raised, Ctrl-C)."""
+        results = []
+        for case in cases:
+            result = TestResult(case.test_id)
+            result.set_status(status, message)
+            results.append(result)
+            bus.emit(TestFinished(result))
+        return results
 
     def carry_over(self, bus: EventBus) -> list[TestResult]:
         """``--failed``: the previous run's results of the testcases not run again, into this run's directory.
@@ -585,6 +718,41 @@ class Testsuite:
         if any(r.status is not None and r.status.is_failure for r in self.results):
             return int(self.options.failure_exit_code)
         return 0
+
+
+def _sub_result_owner(arg: str, dir_ids: set[str]) -> str:
+    """``arg``, or the testcase it is a sub-result of (``a/b/check`` of ``a/b``, as the failures list names it).
+
+    Testcases do not nest, so an id below a testcase's can only be one of
+    its sub-results (add_sub_result): running it is running its testcase.
+    """
+    if arg in dir_ids or "/" not in arg or Path(arg).is_dir():
+        return arg
+    owner = arg
+    while "/" in owner:
+        owner = owner.rsplit("/", 1)[0]
+        split = matrix.split_variant_id(owner)
+        if owner in dir_ids or (split is not None and split[0] in dir_ids):
+            return owner
+    return arg
+
+
+def _without_working_roots(
+    found: list[tuple[str, Path]], tests_dir: Path, temp_dir: str | None
+) -> list[tuple[str, Path]]:
+    """``found`` less what lies in the working roots (``e3suite-*``) of earlier runs.
+
+    Kept ones (``--cleanup-mode none``/``passed``) hold copies of testcases,
+    test.yaml included: with the working directories inside the tests
+    directory (``tests_subdir = "."`` and ``--temp-dir .``) every run would
+    find the copies of the one before as testcases of their own.
+    """
+    parent = os.path.abspath(temp_dir or tempfile.gettempdir())
+    tests = os.path.abspath(tests_dir)
+    if parent != tests and not parent.startswith(tests.rstrip(os.sep) + os.sep):
+        return found  # the common case: no working root can be below the tests directory
+    prefix = os.path.join(parent, "e3suite-")
+    return [(test_id, path) for test_id, path in found if not os.path.abspath(path).startswith(prefix)]
 
 
 def _rotate_results(output_dir: Path) -> Path:

@@ -460,5 +460,11 @@ def strict_loader() -> Any:
                         raise DuplicateKeyError(key, first.line + 1, mark.line + 1, mark.column + 1)
                 return super().construct_mapping(node, deep)
 
+        # A lone `=` is YAML 1.1's "value" key, which no safe loader constructs: PyYAML
+        # refuses `cmd: [test, "$x", =, y]`, the shell's most common comparison. It is its text.
+        def value_key(loader: yaml.BaseLoader, node: yaml.Node) -> str:
+            return str(node.value)
+
+        StrictLoader.add_constructor("tag:yaml.org,2002:value", value_key)
         _strict_loader = StrictLoader
     return _strict_loader

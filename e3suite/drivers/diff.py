@@ -69,9 +69,21 @@ class DiffDriver(ShellDriver):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # A subclass with its own run() reads its own keys and may not use
-        # `cmd`: unless it declares a schema, check the baseline keys only.
-        if "run" in cls.__dict__ and "test_yaml_schema" not in cls.__dict__:
+        declared = cls.__dict__.get("test_yaml_schema")
+        if declared is not None and isinstance(declared.get("properties", {}), dict):
+            # The keys a subclass declares come on top of those DiffDriver itself
+            # reads (baseline, refiners, ...; and cmd, status, ... unless it has a
+            # run() of its own): the comparison and its refiners stay "for free".
+            own_run = cls.run is not ShellDriver.run
+            base = dict(BASELINE_PROPERTIES) if own_run else {**SHELL_PROPERTIES, **BASELINE_PROPERTIES}
+            merged = {**declared, "properties": {**base, **declared.get("properties", {})}}
+            required = list(declared.get("required", [])) + ([] if own_run else ["cmd"])
+            if required:
+                merged["required"] = list(dict.fromkeys(required))
+            cls.test_yaml_schema = merged
+        elif "run" in cls.__dict__ and declared is None:
+            # A subclass with its own run() reads its own keys and may not use
+            # `cmd`: unless it declares a schema, check the baseline keys only.
             cls.test_yaml_schema = {"properties": dict(BASELINE_PROPERTIES), "additionalProperties": True}
 
     # -- what subclasses may override ------------------------------------------
@@ -91,7 +103,8 @@ class DiffDriver(ShellDriver):
         try:
             from_yaml = refiners.from_yaml(self.test_env.get("refiners"), places)
         except RefinerError as exc:
-            raise TestAbortWithError(f"test.yaml: {exc}") from None
+            # Named as every other problem of a test.yaml is: by its path.
+            raise TestAbortWithError(f"{self.test_dir / 'test.yaml'}: {exc}") from None
         return [CanonicalizeLineEndings(), *from_yaml]
 
     # -- the comparison ----------------------------------------------------------

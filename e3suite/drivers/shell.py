@@ -31,14 +31,17 @@ from e3suite.drivers.classic import ClassicDriver, TestAbortWithError
 if TYPE_CHECKING:
     import yaml
 
-_SCALAR = {"type": ["string", "number", "boolean", "null"]}
+# Any scalar, its text as written is what runs (see source_text): a date that
+# YAML makes of 2024-01-01 too (it has no JSON type: hence the second branch).
+_SCALAR = {"anyOf": [{"type": ["string", "number", "boolean", "null"]}, {"not": {"type": ["array", "object"]}}]}
 
 SHELL_PROPERTIES: dict[str, Any] = {
     "cmd": {
         "description": "an argv list, or a string run by /bin/sh",
         "anyOf": [{"type": "string", "minLength": 1}, {"type": "array", "minItems": 1, "items": _SCALAR}],
     },
-    "status": {"type": "integer", "description": "the expected exit status (default 0)"},
+    # An exit status is 0..255: any other value could never be met, every run would FAIL.
+    "status": {"type": "integer", "minimum": 0, "maximum": 255, "description": "the expected exit status (default 0)"},
     "stdin": {"type": "string", "description": "text fed to the command's standard input"},
     "env": {
         "type": "object",
@@ -55,17 +58,22 @@ class ShellDriver(ClassicDriver):
 
     #: the exit status of the YAML command, once run
     exit_status: int | None = None
+    #: why the YAML command could not be started (its status is then 127, as /bin/sh gives)
+    start_error: str | None = None
 
     def run(self) -> None:
         cmd = self.yaml_command()
         result = self.shell(cmd, env=self.yaml_env(), stdin=self.test_env.get("stdin"), catch_error=False)
         self.exit_status = result.status
+        self.start_error = result.error
 
     def compute_failures(self) -> list[str]:
         failures = super().compute_failures()
         expected = int(self.test_env.get("status", 0))
         if self.exit_status is not None and self.exit_status != expected:
-            failures.append(f"exit status {self.exit_status} (expected {expected})")
+            # "exit status 127" alone reads as the command's own verdict: say it never started.
+            why = f"cannot run: {self.start_error}: " if self.start_error else ""
+            failures.append(f"{why}exit status {self.exit_status} (expected {expected})")
         return failures
 
     # -- reading the YAML ------------------------------------------------------------

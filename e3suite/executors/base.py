@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import time
@@ -219,9 +220,52 @@ def run_fragment(task: FragmentTask, slot: int, *, propagate_interrupt: bool = T
         return ended(FragmentState.FAILED, error=error, details=_callback_traceback(exc))
     if os.getpid() != pid:
         os._exit(0)
+    problem = _unrecordable(result)
+    if problem is not None:
+        return ended(FragmentState.FAILED, error=f"{task.fragment_id}: {problem}")
     if ctx.timed_out is not None:  # a command it ran timed out (ctx.shell)
         return ended(FragmentState.TIMEDOUT, error=ctx.timed_out, failure_reason=FailureReason.TIMEOUT)
     return ended(FragmentState.COMPLETE, return_value=value)
+
+
+def _unrecordable(result: TestResult) -> str | None:
+    """What of the result a callback filled cannot be recorded (None: all can); that part is made recordable.
+
+    The record is JSON: a non-JSON ``info`` value (or ``out`` in bytes) found
+    when the record is written would stop the whole run, and a ``log`` that is
+    no string, or a failure reason that is no FailureReason, breaks the delta
+    sent back from a worker. The testcase gets ERROR saying which.
+    """
+    log: Any = result.log  # typed str, but a callback may have put anything there
+    if not isinstance(log, str):
+        result.log = str(log)
+        return f"ctx.result.log must be a str (appended to with +=), not {type(log).__name__}"
+    for name in ("out", "expected", "diff"):
+        value = getattr(result, name)
+        if value is not None and not isinstance(value, str):
+            text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+            setattr(result, name, text)
+            return f"ctx.result.{name} must be a str or None, not {type(value).__name__}"
+    strays = [r for r in result.failure_reasons if not isinstance(r, FailureReason)]
+    if strays:
+        result.failure_reasons = {r for r in result.failure_reasons if isinstance(r, FailureReason)}
+        return f"ctx.result.failure_reasons holds {strays[0]!r}, not a FailureReason"
+    if not result.info:
+        return None
+    try:
+        json.dumps(result.info)
+        return None
+    except (TypeError, ValueError):
+        pass
+    for key, value in list(result.info.items()):
+        try:
+            json.dumps({key: value})
+        except (TypeError, ValueError) as exc:
+            recorded = {k: v for k, v in result.info.items() if k != key}
+            recorded[str(key)] = repr(value)
+            result.info = recorded
+            return f"ctx.result.info[{key!r}] is not JSON-ready ({exc}); its repr was recorded"
+    return None
 
 
 class ProcessState:

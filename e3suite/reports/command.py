@@ -14,6 +14,7 @@ directory.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +38,36 @@ def check_stdout_use(options: argparse.Namespace) -> bool:
     if len(to_stdout) > 1:
         raise ReportError(f"only one report can go to stdout, not --{' and --'.join(to_stdout)}")
     return bool(to_stdout)
+
+
+def check_targets(options: argparse.Namespace, made: tuple[Path, ...] = ()) -> bool:
+    """Check the report files asked for before anything runs; True when one goes to stdout.
+
+    A run may take hours: a --junit path with a typo must not be found only
+    when the run is over and its report cannot be written. ``made``: the
+    directories the run makes before it writes its reports (``-o DIR`` and
+    ``DIR/new``), where a report may go though they do not exist yet.
+    """
+    to_stdout = check_stdout_use(options)
+    will_exist = {os.path.abspath(d) for d in made}
+    for name in ("junit", "html", "json"):
+        target = getattr(options, name, None)
+        if not target or target == "-":
+            continue
+        path = Path(target)
+        parent = path.parent
+        if os.path.abspath(parent) in will_exist and not parent.exists():
+            continue
+        if path.is_dir():
+            problem = "it is a directory"
+        elif not parent.is_dir():
+            problem = f"{parent} is not a directory" if parent.exists() else f"no directory {parent}"
+        elif not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            problem = "permission denied"
+        else:
+            continue
+        raise ReportError(f"cannot write the {name} report to {target} (--{name}): {problem}")
+    return to_stdout
 
 
 def write_report_files(report: RunReport, options: argparse.Namespace, stdout: TextIO | None = None) -> list[str]:
@@ -65,7 +96,7 @@ def write_report_files(report: RunReport, options: argparse.Namespace, stdout: T
         try:
             Path(target).write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise ReportError(f"cannot write the {name} report: {exc}") from None
+            raise ReportError(f"cannot write the {name} report to {target}: {exc.strerror or exc}") from None
         written.append(target)
     return written
 
@@ -77,7 +108,7 @@ def write_durations(report: RunReport, target: Path) -> None:
     try:
         target.write_text(durations_document((r.test_id, r.duration) for r in report.results), encoding="utf-8")
     except OSError as exc:
-        raise ReportError(f"cannot write the durations: {exc}") from None
+        raise ReportError(f"cannot write the durations to {target}: {exc.strerror or exc}") from None
 
 
 def compare_dir(options: argparse.Namespace, results_dir: Path) -> Path | None:
@@ -114,7 +145,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        to_stdout = check_stdout_use(args)
+        to_stdout = check_targets(args)
         results_dir = resolve_results_dir(Path(args.results_dir))
         old_dir = compare_dir(args, results_dir)
         report = load_report(results_dir, old_dir, args.slowdown_threshold)

@@ -334,8 +334,14 @@ def render(status: dict[str, Any], now: float) -> str:
     """The snapshot for a person, several lines."""
     tests = status.get("tests") or {}
     frags = status.get("fragments") or {}
-    elapsed = format_clock(float(status.get("elapsed") or 0.0))
     state = status.get("state")
+    seconds = float(status.get("elapsed") or 0.0)
+    updated = status.get("updated")
+    # The file is rewritten when something happens, not as time passes: while
+    # long fragments run it may be minutes old. A running run's clocks are
+    # read at ``now``, as the running fragments' are below.
+    stale = max(0.0, now - float(updated)) if state == "running" and isinstance(updated, (int, float)) else 0.0
+    elapsed = format_clock(seconds + stale)
     if state == "ended":
         head = f"e3suite: the run (pid {status.get('pid')}) ended after {elapsed}"
     elif state == "stopped":
@@ -349,7 +355,7 @@ def render(status: dict[str, Any], now: float) -> str:
         )
     else:
         eta = status.get("eta")
-        left = f", ~{format_clock(eta)} left" if isinstance(eta, (int, float)) else ""
+        left = f", ~{format_clock(max(0.0, eta - stale))} left" if isinstance(eta, (int, float)) else ""
         head = f"e3suite: run of pid {status.get('pid')}, running for {elapsed}{left}"
     by_status = tests.get("by_status") or {}
     verdicts = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))

@@ -8,7 +8,8 @@ that testcase has a verdict, which it prints; ``--timeout`` bounds both.
 
 Exit codes: 0 (answered; for ``--wait``: the run ended, or the testcase has
 its verdict, whatever it is), 1 (``--wait``: time up, or the run stopped
-first), 2 (no results directory there).
+first), 2 (no results directory there, or ``--wait`` names no testcase of
+the run).
 """
 
 from __future__ import annotations
@@ -67,13 +68,19 @@ def run(args: argparse.Namespace) -> int:
 def current(path: Path) -> dict[str, Any]:
     """The status file's view, or one made from the index / journal for a run that has none."""
     status = read_status(path)
+    ended_early = False
     if status is not None:
-        if status["state"] == "running" and (path / store.INDEX).is_file() and _ended(path):
+        ended = (path / store.INDEX).is_file() and _ended(path)
+        if status["state"] == "running" and ended:
             status["state"] = "ended"
-        return status
+        # A run that ended before its status file left "starting" (its set_up raised, Ctrl-C
+        # while planning) has an index all the same: it ended, with the verdicts the index holds.
+        ended_early = status.get("phase") == "starting" and ended
+        if not ended_early:
+            return status
     run = store.load_run(path)
     ended = run.complete or _ended(path)
-    pid = None
+    pid = status.get("pid") if status is not None and ended_early else None
     return {
         "format": "e3suite-status",
         "version": 1,
@@ -114,6 +121,7 @@ def _show(status: dict[str, Any], as_json: bool, clear: bool = False) -> None:
 def _wait(path: Path, what: str, timeout: float | None, as_json: bool) -> int:
     deadline = None if timeout is None else time.monotonic() + timeout
     offset = 0
+    seen = _Discovered()
     while True:
         if what == "done":
             status = current(path)
@@ -124,7 +132,11 @@ def _wait(path: Path, what: str, timeout: float | None, as_json: bool) -> int:
                 _show(status, as_json)
                 return 1
         else:
-            verdict, offset = _find_verdict(path, what, offset)
+            verdict, offset = _find_verdict(path, what, offset, seen)
+            if verdict is None and seen.complete and not seen.may_have(what):
+                # A typo must not block until the run is over (or --timeout).
+                print(f"e3suite: --wait {printable(what)}: no testcase of that id in this run", file=sys.stderr)
+                return 2
             if verdict is not None:
                 if as_json:
                     print(json.dumps(verdict))
@@ -143,7 +155,36 @@ def _wait(path: Path, what: str, timeout: float | None, as_json: bool) -> int:
         time.sleep(POLL)
 
 
-def _find_verdict(path: Path, test_id: str, offset: int) -> tuple[dict[str, Any] | None, int]:
+class _Discovered:
+    """The testcases a run's journal announced; complete once anything came after them.
+
+    The engine announces every testcase (test_discovered) before any
+    fragment starts, so a later event means the list is whole.
+    """
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+        self.complete = False
+        self.carries = False  # a --failed run also writes results it did not run, at its end
+
+    def see(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "run_started":
+            argv = event.get("argv")
+            self.carries = isinstance(argv, list) and bool({"--failed", "--skip-passed"} & set(map(str, argv)))
+        elif kind == "test_discovered":
+            self.ids.add(str(event.get("test")))
+        elif self.ids and not self.carries:
+            self.complete = True
+
+    def may_have(self, test_id: str) -> bool:
+        """A discovered id, or one of their sub-results (``<id>/<name>``, announced by their result only)."""
+        return test_id in self.ids or any(test_id.startswith(f"{i}/") for i in self.ids)
+
+
+def _find_verdict(
+    path: Path, test_id: str, offset: int, seen: _Discovered | None = None
+) -> tuple[dict[str, Any] | None, int]:
     """The test_result line of ``test_id`` in the journal, read from byte ``offset`` on (whole lines only)."""
     try:
         with open(path / store.JOURNAL, "rb") as handle:
@@ -157,7 +198,11 @@ def _find_verdict(path: Path, test_id: str, offset: int) -> tuple[dict[str, Any]
             event = json.loads(line)
         except ValueError:
             continue
-        if isinstance(event, dict) and event.get("event") == "test_result" and event.get("test") == test_id:
+        if not isinstance(event, dict):
+            continue
+        if seen is not None:
+            seen.see(event)
+        if event.get("event") == "test_result" and event.get("test") == test_id:
             return event, offset + end
     return None, offset + end
 

@@ -122,3 +122,18 @@ def test_set_status_only_once() -> None:
     ours.set_status(TestStatus.PASS)
     theirs.set_status(RealStatus.PASS)
     assert (ours.status.name, ours.msg) == (theirs.status.name, theirs.msg)
+
+
+def test_e3_given_a_directory_names_the_script_it_holds(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from e3suite.compat.e3testsuite.command import run_script
+
+    assert run_script(str(tmp_path), []) == 2
+    assert capsys.readouterr().err == f"e3suite e3: error: {tmp_path} is a directory, not a testsuite script\n"
+    (tmp_path / "testsuite.py").write_text("")
+    assert run_script(str(tmp_path), []) == 2
+    assert capsys.readouterr().err == (
+        f"e3suite e3: error: {tmp_path} is a directory, not a testsuite script "
+        f"(did you mean {tmp_path}/testsuite.py?)\n"
+    )
+    assert run_script(str(tmp_path / "nope.py"), []) == 2
+    assert capsys.readouterr().err == f"e3suite e3: error: {tmp_path}/nope.py: no such file\n"

@@ -164,3 +164,48 @@ if __name__ == "__main__":
         "ERROR", "head -c 3000000 /dev/zero printed 3000000 bytes, more than the 2000000 that can be compared"
     )
     assert not (root / "tests" / "huge" / "test.out").exists()
+
+
+DECLARING = '''
+import sys
+from e3suite import Testsuite
+from e3suite.drivers import DiffDriver
+
+class Script(DiffDriver):
+    """Its own run() and its own key, as the tutorial's ScriptDriver."""
+    test_yaml_schema = {"properties": {"word": {"type": "string"}}}
+
+    def run(self):
+        self.shell(["echo", self.test_env["word"]])
+
+class Extra(DiffDriver):
+    """No run() of its own: cmd and the other shell keys still apply."""
+    test_yaml_schema = {"properties": {"note": {"type": "string"}}}
+
+class Suite(Testsuite):
+    test_driver_map = {"script": Script, "extra": Extra}
+
+if __name__ == "__main__":
+    sys.exit(Suite().main())
+'''
+
+
+def test_a_diff_subclass_that_declares_its_keys_keeps_diffdriver_s(tmp_path: Path) -> None:
+    """Declaring test_yaml_schema refused `refiners:` and `baseline:` (and `cmd:` for a subclass without run())."""
+    files: dict[str, str | bytes] = {
+        "tests/s/test.yaml": (
+            "driver: script\nword: hello\nbaseline: exp.txt\nrefiners: [{substring: hello, replace: HI}]\n"
+        ),
+        "tests/s/exp.txt": "HI\n",
+        "tests/e/test.yaml": "driver: extra\nnote: why\ncmd: [echo, x]\nstatus: 0\n",
+        "tests/e/test.out": "x\n",
+        "tests/no-cmd/test.yaml": "driver: extra\nnote: why\n",
+        "tests/typo/test.yaml": "driver: script\nword: a\nrefiner: []\n",
+    }
+    run = run_suite(make_suite(tmp_path, files, DECLARING), "-j1")
+    verdicts = {test_id: (r["status"], r["message"]) for test_id, r in run.results.items()}
+    assert verdicts["s"] == ("PASS", ""), run.stdout
+    assert verdicts["e"] == ("PASS", ""), run.stdout
+    assert verdicts["no-cmd"][0] == "ERROR" and verdicts["no-cmd"][1].endswith("missing required key 'cmd'")
+    assert verdicts["typo"][0] == "ERROR"
+    assert verdicts["typo"][1].endswith("unknown key 'refiner': did you mean 'refiners'?")

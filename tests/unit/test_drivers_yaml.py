@@ -23,10 +23,18 @@ FILES: dict[str, str | bytes] = {
     "tests/shell/missing-cmd/test.yaml": "driver: shell\nstatus: 0\n",
     "tests/shell/typo/test.yaml": "driver: shell\ncmd: [true]\ntimout: 3\n",
     "tests/shell/signal/test.yaml": "driver: shell\ncmd: 'kill -9 $$'\n",
+    "tests/shell/not-found/test.yaml": "driver: shell\ncmd: [no-such-command-e3suite]\n",
+    "tests/shell/status-too-big/test.yaml": "driver: shell\ncmd: [true]\nstatus: 256\n",
+    "tests/shell/status-negative/test.yaml": "driver: shell\ncmd: [true]\nstatus: -1\n",
     # -- diff -------------------------------------------------------------
     # items YAML reads as booleans/numbers are passed as written
     "tests/diff/source-text/test.yaml": "driver: diff\ncmd: [echo, yes, 1e3, 0x10, true, 1.50, null]\n",
     "tests/diff/source-text/test.out": "yes 1e3 0x10 true 1.50 null\n",
+    # ... dates too: YAML makes a date of them, which no JSON type holds
+    "tests/diff/source-date/test.yaml": (
+        "driver: diff\ncmd: [echo, 2024-02-29, 2024-02-29 10:30:00]\nenv: {D: 2024-01-01}\n"
+    ),
+    "tests/diff/source-date/test.out": "2024-02-29 2024-02-29 10:30:00\n",
     "tests/diff/stdin-env/test.yaml": """\
         driver: diff
         cmd: 'cat; echo "$GREETING $FLAG"'
@@ -85,6 +93,7 @@ FILES: dict[str, str | bytes] = {
     "tests/diff/copied/input.txt": "copied into the working directory\n",
     "tests/diff/copied/test.out": "copied into the working directory\n",
     "tests/diff/bad-refiner/test.yaml": "driver: diff\ncmd: [true]\nrefiners: [{regex: 'a', subst: b}]\n",
+    "tests/diff/bad-regex-refiner/test.yaml": "driver: diff\ncmd: [true]\nrefiners: [{regex: '(', replace: b}]\n",
 }
 
 
@@ -113,7 +122,13 @@ def verdict(run: Run, test_id: str) -> tuple[str, str]:
         ("shell/wrong-status", "FAIL", "exit status 3 (expected 4)"),
         ("shell/timeout", "FAIL", "timed out after 0.5 s"),
         ("shell/signal", "FAIL", "kill -9 $$: killed by SIGKILL"),
+        (
+            "shell/not-found",
+            "FAIL",
+            "cannot run: no-such-command-e3suite: No such file or directory: exit status 127 (expected 0)",
+        ),
         ("diff/source-text", "PASS", ""),
+        ("diff/source-date", "PASS", ""),
         ("diff/stdin-env", "PASS", ""),
         ("diff/pass", "PASS", ""),
         ("diff/mismatch", "FAIL", "output differs from test.out"),
@@ -142,8 +157,17 @@ def test_errors_name_the_problem(run: Run) -> None:
     assert status == "ERROR" and message.endswith("test.yaml: missing required key 'cmd'")
     status, message = verdict(run, "shell/typo")
     assert status == "ERROR" and message.endswith("test.yaml: unknown key 'timout': did you mean 'timeout'?")
+    status, message = verdict(run, "shell/status-too-big")  # no exit status is 256: it could never pass
+    assert status == "ERROR" and message.endswith("test.yaml: key 'status': expected a number at most 255, got 256")
+    status, message = verdict(run, "shell/status-negative")
+    assert status == "ERROR" and message.endswith("test.yaml: key 'status': expected a number at least 0, got -1")
     status, message = verdict(run, "diff/regexp-bad")
     assert status == "ERROR" and message.startswith("invalid regexp baseline test.out: missing ), unterminated")
+    status, message = verdict(run, "diff/bad-regex-refiner")
+    assert status == "ERROR" and message.endswith(
+        "/tests/diff/bad-regex-refiner/test.yaml: refiner 1: invalid regex '(': missing ), unterminated subpattern "
+        "at position 0"
+    ) and message.startswith("/"), message
     status, message = verdict(run, "diff/bad-refiner")
     assert status == "ERROR" and "key 'refiners[0]'" in message
 
@@ -193,7 +217,7 @@ def test_commands_are_logged_and_recorded(run: Run) -> None:
 
 def test_summary_and_exit_code(run: Run) -> None:
     assert run.code == 1
-    assert run.stdout.rstrip().splitlines()[-1] == "e3suite: 14 passed, 14 failed, 0 skipped"
+    assert run.stdout.rstrip().splitlines()[-1] == "e3suite: 15 passed, 18 failed, 0 skipped"
 
 
 def test_regexp_baseline_is_not_refined_into_a_literal(tmp_path: Path) -> None:

@@ -232,6 +232,12 @@ def test_the_peak_rss_of_a_command_smaller_than_its_runner_is_its_own() -> None:
     del ballast
 
 
+def test_a_command_that_ends_at_once_has_no_peak_rather_than_a_page() -> None:
+    """Read right after exec, the high-water mark is one page: a figure that says nothing."""
+    peaks = [process.run(["true"]).peak_rss for _ in range(20)]
+    assert all(peak is None or peak > 64 * 2**10 for peak in peaks), peaks
+
+
 def test_kill_process_tree_reaches_setsid_descendants() -> None:
     mark = marker()
     proc = subprocess.Popen(["/bin/sh", "-c", f"setsid sleep {mark} & sleep {mark} & wait"], start_new_session=True)

@@ -102,3 +102,31 @@ def test_cpu_and_peak_rss_of_a_testcase_come_from_its_commands() -> None:
     assert data["cpu"] == 1.751
     assert data["peak_rss"] == 7 * 2**20
     assert testcase_json(TestResult("c/d", TestStatus.PASS), None)["cpu"] is None
+
+
+def test_a_report_file_with_nowhere_to_go_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    """A typo in --junit's directory must not be found once a long run is over (nor rotate out/)."""
+    from drivers_support import make_suite, run_suite
+
+    root = make_suite(tmp_path, {"tests/t/test.yaml": "driver: shell\ncmd: [true]\n"})
+    (root / "a-dir").mkdir()
+    for option, target, problem in (
+        ("--junit", "no-such-dir/report.xml", "no directory no-such-dir"),
+        ("--html", "a-dir", "it is a directory"),
+        ("--json", "testsuite.py/r.json", "testsuite.py is not a directory"),
+    ):
+        run = run_suite(root, option, target)
+        assert run.code == 2, run.stderr
+        name = option[2:]
+        assert run.stderr == f"e3suite: error: cannot write the {name} report to {target} ({option}): {problem}\n"
+        assert not (root / "out").exists()  # refused before the results directory was touched
+    # ... but the results directory, which the run makes, is a place for them, even the first time
+    run = run_suite(root, "--junit", "out/new/junit.xml", "--json", "out/run.json")
+    assert run.code == 0, run.stderr
+    assert (root / "out" / "new" / "junit.xml").is_file() and (root / "out" / "run.json").is_file()
+    proc = run_report(["results/new", "--junit", str(tmp_path / "no-such-dir" / "r.xml")], DATA)
+    assert proc[0] == 2
+    assert proc[2] == (
+        f"e3suite: error: cannot write the junit report to {tmp_path}/no-such-dir/r.xml (--junit): "
+        f"no directory {tmp_path}/no-such-dir\n"
+    )

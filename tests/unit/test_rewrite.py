@@ -69,11 +69,24 @@ def test_rewrite_during_the_run(tmp_path: Path) -> None:
     assert messages["required-empty"] == ("FAIL", "missing baseline expected.txt (baseline created)")
     assert messages["status"] == ("FAIL", "exit status 1 (expected 0)")  # not a DIFF: untouched
     assert messages["regexp"] == ("FAIL", "output differs from test.out")  # regexps are never rewritten
-    assert run.stdout.splitlines()[-len(SUMMARY):] == SUMMARY
+    lines = run.stdout.splitlines()
+    at = lines.index(SUMMARY[0])
+    assert lines[at : at + len(SUMMARY)] == SUMMARY
+    assert lines[-1] == "e3suite: 1 passed, 7 failed, 0 skipped"  # the summary line stays the last one
     assert snapshot(root) == AFTER
     # and now the rewritten testcases pass
     run = run_suite(root, "update", "create", "delete", "required-empty", "binary", "same")
     assert {v["status"] for v in run.results.values()} == {"PASS"}
+
+
+def test_rewrite_with_a_report_on_stdout_leaves_stdout_to_the_document(tmp_path: Path) -> None:
+    import json
+
+    root = make_suite(tmp_path, FILES)
+    run = run_suite(root, "-j2", "--rewrite", "--json", "-")
+    document = json.loads(run.stdout)  # nothing else on stdout
+    assert document["counts"]["failed"] == 7
+    assert SUMMARY[0] in run.stderr.splitlines()
 
 
 def test_rewrite_after_the_fact_with_dry_run(tmp_path: Path) -> None:
@@ -95,6 +108,17 @@ def test_rewrite_after_the_fact_with_dry_run(tmp_path: Path) -> None:
     # applying it again changes nothing
     again = run_e3suite(root, "rewrite", "out/new")
     assert again.stdout.splitlines() == ["e3suite: baselines: 0 updated, 0 created, 0 deleted"]
+
+
+def test_rewrite_of_an_output_directory_means_its_new_run(tmp_path: Path) -> None:
+    """`e3suite rewrite out` reads out/new, as `e3suite report out` does."""
+    root = make_suite(tmp_path, FILES)
+    run_suite(root, "-j2")
+    dry = run_e3suite(root, "rewrite", "--dry-run", "out")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines()[-len(SUMMARY):] == [
+        SUMMARY[0].replace("baselines:", "baselines that would change:"), *SUMMARY[1:]
+    ]
 
 
 def test_rewrite_of_a_directory_that_is_not_a_results_directory(tmp_path: Path) -> None:

@@ -93,6 +93,24 @@ def test_wait_gives_up_after_its_timeout(tmp_path: Path) -> None:
         finish(proc, text)
 
 
+def test_wait_for_an_id_the_run_does_not_have_says_so_at_once(tmp_path: Path) -> None:
+    text = mark()
+    make_suite(tmp_path, {"slow": {"cmd": f"sleep {text}"}})
+    proc = start(tmp_path, "-j1", "--progress", "none")
+    try:
+        wait_running(text, 1)
+        status_file(tmp_path)
+        waited = e3suite(tmp_path, "status", "--wait", "slwo", "--timeout", "60")
+        assert waited.returncode == 2
+        assert waited.stderr == "e3suite: --wait slwo: no testcase of that id in this run\n"
+        # a sub-result of a testcase (slow/check) is announced by its result only: it is waited for
+        waited = e3suite(tmp_path, "status", "--wait", "slow/check", "--timeout", "0.3")
+        assert waited.returncode == 1, waited.stderr
+    finally:
+        proc.terminate()
+        finish(proc, text)
+
+
 def test_a_killed_run_stopped_without_finishing(tmp_path: Path) -> None:
     text = mark()
     make_suite(tmp_path, {"slow": {"cmd": f"sleep {text}"}})
@@ -156,6 +174,24 @@ def test_a_retry_s_delay_reads_as_time_left_for_a_person() -> None:
         "waiting": [{"test": "t", "fragment": "t:run", "waits_for": "retry (attempt 2 of 3)", "retry_at": 1090.0}],
     }
     assert "  t:run  for retry (attempt 2 of 3) in 1:30\n" in render(status, 1000.0)
+
+
+def test_a_status_file_written_a_while_ago_reads_at_the_time_asked() -> None:
+    """Nothing ended for 40 s (one long fragment): the file is 40 s old, the clocks are not."""
+    from e3suite.reports.status import render
+
+    status = {
+        "state": "running", "pid": 1, "updated": 1000.0, "elapsed": 5.0, "eta": 60.0, "tests": {},
+        "fragments": {"running": 1},
+        "running": [{"test": "t", "fragment": "t:run", "slot": 0, "start": 996.0}],
+    }
+    text = render(status, 1040.0)
+    assert text.startswith("e3suite: run of pid 1, running for 0:45, ~0:20 left\n"), text
+    assert "  slot 0  t:run  0:44\n" in text
+    assert render(status, 1200.0).startswith("e3suite: run of pid 1, running for 3:25, ~0:00 left\n")
+    # a finished run's file says how long it took, whenever it is read
+    ended = {**status, "state": "ended", "eta": None}
+    assert render(ended, 5000.0).startswith("e3suite: the run (pid 1) ended after 0:05\n")
 
 
 def test_a_run_still_in_its_set_up_is_running_not_stopped(tmp_path: Path) -> None:

@@ -329,3 +329,9 @@ def test_reading_a_plain_test_yaml_does_not_import_pyyaml(tmp_path: Path) -> Non
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
     assert out.strip() == "{'driver': 'shell', 'cmd': [True, 'x'], 'env': {'A': 1}} False"
+
+
+def test_a_lone_equals_sign_is_its_text() -> None:
+    """`cmd: [test, "$x", =, y]`: PyYAML's safe loader refuses `=` (YAML 1.1's value key) as a constructor error."""
+    assert yaml_reader.load('cmd: [test, "$x", =, y]\n') == {"cmd": ["test", "$x", "=", "y"]}
+    assert yaml_reader.load("cmd:\n  - test\n  - =\n") == {"cmd": ["test", "="]}

@@ -29,7 +29,13 @@ def run(args: argparse.Namespace) -> int:
 def run_script(script: str, argv: list[str]) -> int:
     """Run ``script`` as python would, with e3.testsuite served by e3suite."""
     if not os.path.isfile(script):
-        print(f"e3suite e3: error: {script}: no such file", file=sys.stderr)
+        if os.path.isdir(script):
+            # `e3suite e3 .` or the testsuite's directory: name the script it holds, if any.
+            inside = os.path.join(script, "testsuite.py")
+            hint = f" (did you mean {inside}?)" if os.path.isfile(inside) else ""
+            print(f"e3suite e3: error: {script} is a directory, not a testsuite script{hint}", file=sys.stderr)
+        else:
+            print(f"e3suite e3: error: {script}: no such file", file=sys.stderr)
         return 2
     importer.install()
     saved_argv, saved_path = sys.argv, list(sys.path)
