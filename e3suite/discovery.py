@@ -100,7 +100,9 @@ def find_testcase_dirs(tests_root: Path) -> list[tuple[str, Path]]:
             continue  # symlink loop, or a directory linked twice
         seen.add(key)
         # One stat tells a testcase (most directories) without listing it.
-        if rel and os.path.isfile(os.path.join(path, TEST_YAML)):
+        # Whatever is there by that name makes one: a test.yaml that cannot
+        # be read (a dangling link, a directory) is its testcase's ERROR.
+        if rel and os.path.lexists(os.path.join(path, TEST_YAML)):
             found.append((rel, Path(path)))
             continue
         try:
@@ -198,6 +200,8 @@ def _match_argument(
         return [stripped]
     for base in (cwd, root):
         candidate = (base / arg).resolve()
+        if candidate.name == TEST_YAML and candidate.is_file():
+            candidate = candidate.parent  # a testcase named by its test.yaml, as lit takes a test's file
         if candidate.is_dir():
             try:
                 rel = id_text(candidate.relative_to(root).as_posix())

@@ -157,3 +157,24 @@ def test_identical_test_yaml_files_each_get_their_own_error_and_warnings(tmp_pat
         assert [w.split(": ", 1)[0] for w in case.warnings] == [str(tmp_path / name / "test.yaml")]
     Strict.test_yaml_schema = {"type": "object"}
     assert load_testcase("a", tmp_path / "a", drivers, "strict").error is None
+
+
+def test_a_test_yaml_that_cannot_be_read_is_a_testcase_in_error(tmp_path: Path) -> None:
+    """A dangling test.yaml symlink, or a directory named test.yaml: not a silent non-testcase."""
+    make(tmp_path, "fine")
+    (tmp_path / "dangling").mkdir()
+    os.symlink(tmp_path / "nowhere.yaml", tmp_path / "dangling" / "test.yaml")
+    (tmp_path / "dir" / "test.yaml").mkdir(parents=True)
+    found = dict(find_testcase_dirs(tmp_path))
+    assert sorted(found) == ["dangling", "dir", "fine"]
+    for name in ("dangling", "dir"):
+        data, error = read_test_yaml(found[name])
+        assert data is None and error is not None and error.startswith(f"cannot read {tmp_path / name / 'test.yaml'}: ")
+
+
+def test_a_testcase_is_selected_by_the_path_of_its_test_yaml(tmp_path: Path) -> None:
+    """As lit takes a test file's path: `./testsuite.py tests/sum/test.yaml` (shell completion gives it)."""
+    ids = ["arith/add", "arith/mul"]
+    make(tmp_path, *ids)
+    assert select_ids(ids, [str(tmp_path / "arith" / "mul" / "test.yaml")], tmp_path, Path("/")) == ["arith/mul"]
+    assert select_ids(ids, ["arith/add/test.yaml"], tmp_path, tmp_path) == ["arith/add"]
