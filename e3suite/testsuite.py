@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import e3suite.control as control
 import e3suite.discovery as discovery
 import e3suite.matrix as matrix
+import e3suite.rerun as rerun
 import e3suite.script as script
 import e3suite.store as store
 from e3suite.admission import CapacityError, capacities
@@ -41,7 +42,7 @@ from e3suite.executors import dask_setup
 from e3suite.executors.base import Executor
 from e3suite.executors.local import MultiprocessScheduler
 from e3suite.executors.local import max_slots as max_local_slots
-from e3suite.model import TestResult, TestStatus, count_flaky_as
+from e3suite.model import TestResult, count_flaky_as
 from e3suite.options import build_parser
 from e3suite.plan import Plan, build_plan
 from e3suite.reports.progress import ProgressListener
@@ -306,22 +307,14 @@ class Testsuite:
         return [case for case in cases if case.test_id in self.sharding.selected]
 
     def previous_failures(self) -> set[str]:
-        """Ids that ended FAIL, ERROR or FLAKY in the last run of this -o directory (``--failed``)."""
+        """Ids the last run of this -o directory did not see pass (``--failed``: e3suite/rerun.py)."""
         last = Path(self.options.output_dir) / "new"
         try:
-            run = store.load_run(last)
+            return rerun.to_run_again(last)
         except (store.StoreError, OSError):
             raise ConfigurationError(
                 f"--failed: no previous run in {last} to take the failures of (run without --failed first)"
             ) from None
-        rerun = {TestStatus.FAIL.value, TestStatus.ERROR.value, TestStatus.FLAKY.value}
-        return {
-            str(e.get("test"))
-            for e in run.entries
-            # ... and those a failed dependency kept from running: they get their chance too.
-            if e.get("status") in rerun
-            or (e.get("status") == TestStatus.SKIP.value and str(e.get("message") or "").startswith("dependency "))
-        }
 
     def carry_over(self, bus: EventBus) -> list[TestResult]:
         """``--failed``: the previous run's results of the testcases not run again, into this run's directory.
@@ -330,20 +323,9 @@ class Testsuite:
         so the results directory gives the whole picture; the summary and
         the exit code count only what this run ran.
         """
-        previous = Path(self.options.output_dir) / "old"
-        try:
-            run = store.load_run(previous)
-        except (store.StoreError, OSError):
-            return []
-        ran = {r.test_id for r in self.results}
         part = set(self.sharding.part) if self.sharding is not None else None  # a shard carries its part only
-        carried = []
-        for entry in run.entries:
-            if str(entry.get("test")) in ran or (part is not None and str(entry.get("test")) not in part):
-                continue
-            result = store.load_record(run, entry)
-            result.carried_over = True
-            carried.append(result)
+        carried = rerun.carried_over(Path(self.options.output_dir) / "old", {r.test_id for r in self.results}, part)
+        for result in carried:
             bus.emit(TestFinished(result))  # its texts go with it (_ReleaseTexts)
         return carried
 
