@@ -23,8 +23,8 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import e3suite.control as control
@@ -36,13 +36,14 @@ import e3suite.store as store
 from e3suite.admission import CapacityError, capacities
 from e3suite.config import ConfigError
 from e3suite.driver import TestDriver
-from e3suite.engine import Engine
-from e3suite.events import AttemptFailed, EventBus, RunEnded, RunStarted, Sink, TestFinished
+from e3suite.engine import NOT_RUN_INTERRUPTED, Engine
+from e3suite.events import AttemptFailed, EventBus, RunEnded, RunStarted, Sink, TestDiscovered, TestFinished
 from e3suite.executors import dask_setup
 from e3suite.executors.base import Executor
 from e3suite.executors.local import MultiprocessScheduler
 from e3suite.executors.local import max_slots as max_local_slots
-from e3suite.model import TestResult, count_flaky_as
+from e3suite.interruption import InterruptGuard, RunInterrupted, engine_signals
+from e3suite.model import TestResult, TestStatus, count_flaky_as
 from e3suite.options import build_parser
 from e3suite.plan import Plan, build_plan
 from e3suite.reports.progress import ProgressListener
@@ -119,6 +120,7 @@ class Testsuite:
         self.carried: list[TestResult] = []  # --failed: the previous run's results kept
         self.status: StatusSink | None = None
         self._signal: int | None = None
+        self._guard = InterruptGuard(self._note_signal)
         self._history: dict[str, float] | None = None
         self.progress: ProgressListener | None = None
         self._names: dict[str, Any] | None = None
@@ -152,7 +154,11 @@ class Testsuite:
             return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
         script.cheap_exit()
         try:
-            return self._main()
+            with self._guard:
+                return self._main()
+        except RunInterrupted as exc:  # before the results directory turned, or after it was written
+            print(f"e3suite: interrupted ({exc})", file=sys.stderr)
+            return 128 + (self._signal or exc.signum)
         except (ConfigurationError, discovery.SelectionError, ConfigError, ResultsDirBusy, CapacityError) as exc:
             print(f"e3suite: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -196,23 +202,26 @@ class Testsuite:
         except OSError as exc:
             raise ConfigurationError(f"cannot create working directories in {options.temp_dir} (--temp-dir): "
                                      f"{exc.strerror or exc}") from None
-        try:
-            results_dir = _rotate_results(Path(options.output_dir))
-        except BaseException:
-            shutil.rmtree(working_root, ignore_errors=True)
-            raise
-        # The engine holds absolute paths: a callback's os.chdir (in-process)
-        # must not move the results or working directories under it.
-        shown_results_dir = results_dir  # as the user named it, for reports
-        results_dir, working_root = Path(os.path.abspath(results_dir)), Path(os.path.abspath(working_root))
-        start_cwd = os.getcwd()
-        writer = store.ResultsWriter(results_dir, background=True)
-        run_info = self.run_metadata()
-        # The run's one event stream: the journal first, then whoever listens.
-        bus = EventBus([writer])
-        bus.emit(RunStarted(run_info))
-        write_starting(writer, run_info)  # set-up and planning may be long: the run reads as starting
         reporter = self.make_reporter()
+        # A signal from the rotation to the first journal line would leave an
+        # empty DIR/new, which the next run would rotate over the last real one.
+        with self._guard.deferred():
+            try:
+                results_dir = _rotate_results(Path(options.output_dir))
+            except BaseException:
+                shutil.rmtree(working_root, ignore_errors=True)
+                raise
+            # The engine holds absolute paths: a callback's os.chdir (in-process)
+            # must not move the results or working directories under it.
+            shown_results_dir = results_dir  # as the user named it, for reports
+            results_dir, working_root = Path(os.path.abspath(results_dir)), Path(os.path.abspath(working_root))
+            start_cwd = os.getcwd()
+            writer = store.ResultsWriter(results_dir, background=True)
+            run_info = self.run_metadata()
+            # The run's one event stream: the journal first, then whoever listens.
+            bus = EventBus([writer])
+            bus.emit(RunStarted(run_info))
+            write_starting(writer, run_info)  # set-up and planning may be long: the run reads as starting
         try:
             self.set_up()
             try:
@@ -241,9 +250,14 @@ class Testsuite:
                 if self.progress is not None:
                     self.progress.stop()
                 self.tear_down()
+        except RunInterrupted:
+            pass  # in set-up, planning or tear-down: told as any interruption (self._signal)
         finally:
-            self.clean_working_dirs(working_root)
-            self.finish_results_dir(writer, run_info, bus)
+            with self._guard.deferred():  # the index and the lock's release are never cut short
+                if self._signal is not None:
+                    self.results += self.skip_not_run(bus, cases, writer)
+                self.clean_working_dirs(working_root)
+                self.finish_results_dir(writer, run_info, bus)
         comparison = self.compare_with_previous()
         if writer.error is not None:
             # Scheduling stopped at the first write that failed; what was
@@ -328,6 +342,21 @@ class Testsuite:
         for result in carried:
             bus.emit(TestFinished(result))  # its texts go with it (_ReleaseTexts)
         return carried
+
+    def skip_not_run(
+        self, bus: EventBus, cases: list[discovery.Testcase], writer: store.ResultsWriter
+    ) -> list[TestResult]:
+        """SKIP "not run: interrupted" for the testcases an interruption before the engine kept from running."""
+        told = {entry["test"] for entry in writer.index}
+        skipped = [TestResult(c.test_id, TestStatus.SKIP, NOT_RUN_INTERRUPTED) for c in cases if c.test_id not in told]
+        for result in skipped:
+            bus.emit(TestDiscovered(result.test_id))
+            bus.emit(TestFinished(result))
+        return skipped
+
+    def _note_signal(self, signum: int) -> None:
+        if self._signal is None:
+            self._signal = signum
 
     def condition_facts(self) -> dict[str, Any]:
         """Names for ``control:`` conditions, besides ``env``, ``options`` and ``matrix``."""
@@ -466,37 +495,23 @@ class Testsuite:
     def run(self, engine: Engine) -> list[TestResult]:
         executor = engine.executor
 
-        def on_signal(signum: int, frame: FrameType | None) -> None:
+        def on_signal(signum: int) -> None:
             if self._signal is not None and signum == signal.SIGINT:
                 executor.hurry()  # second Ctrl-C: no more grace for running processes
                 return
             self._signal = signum
             engine.request_interrupt()
 
-        # The wake-up fd makes the executor's wait return as soon as a signal
-        # arrives, instead of at the end of its housekeeping period.
-        wake_read, wake_write = os.pipe()
-        os.set_blocking(wake_read, False)
-        os.set_blocking(wake_write, False)
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         status = self.status
-        if status is not None:
-            # kill -USR1 PID: the run's status printed here, the run goes on.
-            previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, lambda signum, frame: status.request_print())
+        # kill -USR1 PID: the run's status printed here, the run goes on.
+        extra: dict[int, Callable[[], None]] = {signal.SIGUSR1: status.request_print} if status is not None else {}
         keys = status_keys(status.request_print) if status is not None else None
-        previous_fd = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
-        executor.set_wakeup_fd(wake_read)
         try:
-            return engine.run()
+            with engine_signals(on_signal, executor.set_wakeup_fd, extra):
+                return engine.run()
         finally:
             if keys is not None:
                 keys.stop()
-            signal.set_wakeup_fd(previous_fd)
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            executor.set_wakeup_fd(None)
-            os.close(wake_read)
-            os.close(wake_write)
 
     def run_metadata(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,127 @@
+"""Ctrl-C and SIGTERM before the engine runs (discovery, set-up) and after it (tear-down).
+
+They printed a KeyboardInterrupt traceback (SIGTERM ended the process on the
+spot), exited -2 or -15 instead of 130/143, and an interruption in set-up
+left an index with no testcase and ``interrupted: false``: the next
+comparison called every testcase "removed".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from test_interrupt_run import REPO, make_suite
+
+SUITE = '''
+import os
+import sys
+import time
+from pathlib import Path
+
+from e3suite import FragmentContext, TestDriver, Testsuite, TestStatus
+
+
+def pause(where):
+    if os.environ.get("PAUSE_IN") == where:
+        Path("paused").write_text(where)
+        time.sleep(120)
+
+
+class Driver(TestDriver):
+    def add_fragments(self):
+        self.add_fragment("run", self.run)
+
+    def run(self, ctx: FragmentContext):
+        ctx.result.set_status(TestStatus.PASS)
+
+
+class Suite(Testsuite):
+    test_driver_map = {"d": Driver}
+    default_driver = "d"
+
+    def discover(self):
+        pause("discover")
+        return super().discover()
+
+    def set_up(self):
+        pause("set_up")
+
+    def tear_down(self):
+        pause("tear_down")
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().main())
+'''
+
+
+def run_paused(root: Path, where: str, sig: int) -> tuple[int, str]:
+    (root / "testsuite.py").write_text(SUITE)
+    (root / "paused").unlink(missing_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PAUSE_IN": where}
+    proc = subprocess.Popen(
+        [sys.executable, "testsuite.py", "--no-color", "-j1"],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (root / "paused").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the run never reached its pause"
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, out
+
+
+def index(root: Path) -> dict[str, object]:
+    return dict(json.loads((root / "out" / "new" / "index.json").read_text()))
+
+
+def test_ctrl_c_in_set_up_skips_every_testcase_and_exits_130(tmp_path: Path) -> None:
+    make_suite(tmp_path, {"a": {}, "b": {}})
+    code, out = run_paused(tmp_path, "set_up", signal.SIGINT)
+    assert code == 130, out
+    assert "Traceback" not in out
+    assert "e3suite: 0 passed, 0 failed, 2 skipped" in out
+    document = index(tmp_path)
+    assert document["run"]["interrupted"] is True  # type: ignore[index]
+    assert {(e["test"], e["status"], e["message"]) for e in document["results"]} == {  # type: ignore[attr-defined]
+        ("a", "SKIP", "not run: interrupted"), ("b", "SKIP", "not run: interrupted"),
+    }
+
+
+def test_sigterm_in_tear_down_keeps_the_results_and_exits_143(tmp_path: Path) -> None:
+    make_suite(tmp_path, {"a": {}, "b": {}})
+    code, out = run_paused(tmp_path, "tear_down", signal.SIGTERM)
+    assert code == 143, out
+    assert "Traceback" not in out
+    assert "e3suite: 2 passed, 0 failed, 0 skipped" in out
+    document = index(tmp_path)
+    assert document["run"]["interrupted"] is True  # type: ignore[index]
+    assert [e["status"] for e in document["results"]] == ["PASS", "PASS"]  # type: ignore[attr-defined]
+
+
+def test_ctrl_c_in_discovery_leaves_the_previous_results_as_they_were(tmp_path: Path) -> None:
+    make_suite(tmp_path, {"a": {}})
+    (tmp_path / "testsuite.py").write_text(SUITE)
+    first = subprocess.run(
+        [sys.executable, "testsuite.py", "-j1"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = (tmp_path / "out" / "new" / "index.json").read_text()
+    code, out = run_paused(tmp_path, "discover", signal.SIGINT)
+    assert code == 130, out
+    assert "Traceback" not in out
+    assert "e3suite: interrupted (SIGINT)" in out
+    assert (tmp_path / "out" / "new" / "index.json").read_text() == before
+    assert not (tmp_path / "out" / "old").exists()
