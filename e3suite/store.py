@@ -499,13 +499,25 @@ def load_run(path: Path) -> LoadedRun:
     if index_path.is_file():
         try:
             document = json.loads(index_path.read_text(encoding="utf-8"))
-            if document.get("format") == INDEX_FORMAT:
+            if _is_index(document):
                 return LoadedRun(path, document.get("run") or {}, document["results"], True)
-        except (OSError, ValueError, KeyError, AttributeError):
+        except (OSError, ValueError):
             pass  # fall back on the journal
     if not (path / JOURNAL).is_file():
         raise StoreError(f"{path} is not an e3suite results directory (no {INDEX}, no {JOURNAL})")
     return rebuild_from_journal(path)
+
+
+def _is_index(document: Any) -> bool:
+    """Whether ``document`` is an index every reader can walk (one damaged by hand is not: the journal tells)."""
+    if not isinstance(document, dict) or document.get("format") != INDEX_FORMAT:
+        return False
+    results, run = document.get("results"), document.get("run")
+    return (
+        isinstance(results, list)
+        and all(isinstance(entry, dict) and isinstance(entry.get("test"), str) for entry in results)
+        and (run is None or isinstance(run, dict))
+    )
 
 
 def rebuild_from_journal(path: Path) -> LoadedRun:

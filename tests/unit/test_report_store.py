@@ -10,8 +10,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
+import pytest
 from report_support import copy_results, run_report
 
 from e3suite import store
@@ -91,6 +93,31 @@ def test_missing_index_falls_back_on_the_journal(tmp_path: Path) -> None:
     assert not report.complete
     assert len(report.results) == 10
     assert report.results[1].diff is not None  # full records, not just index entries
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda d: {**d, "results": 5},
+        lambda d: {**d, "results": [5, *d["results"][1:]]},
+        lambda d: {**d, "results": [{"test": None}, *d["results"][1:]]},
+        lambda d: {**d, "run": [1]},
+        lambda d: [d],
+    ],
+    ids=["results-not-a-list", "entry-not-a-mapping", "entry-without-id", "run-not-a-mapping", "not-a-mapping"],
+)
+def test_an_index_damaged_by_hand_falls_back_on_the_journal(tmp_path: Path, damage: Any) -> None:
+    """They gave a traceback (TypeError, AttributeError) in every report and in --failed."""
+    results = copy_results(tmp_path)
+    index = results / "new" / "index.json"
+    index.write_text(json.dumps(damage(json.loads(index.read_text()))))
+    report = load_report(results / "new")
+    assert not report.complete
+    assert len(report.results) == 10
+    argv = [str(results / "new"), "--json", "r.json", "--junit", "r.xml", "--html", "r.html"]
+    code, out, err = run_report(argv, tmp_path)
+    assert code == 0, err
+    assert "the run did not finish: results rebuilt from its journal" in out
 
 
 def _journal_results(path: Path) -> int:
