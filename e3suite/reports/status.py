@@ -337,7 +337,8 @@ def render(status: dict[str, Any], now: float) -> str:
     elapsed = format_clock(float(status.get("elapsed") or 0.0))
     state = status.get("state")
     if state == "ended":
-        head = f"e3suite: the run (pid {status.get('pid')}) ended after {elapsed}"
+        interrupted = ", interrupted" if (status.get("run") or {}).get("interrupted") else ""
+        head = f"e3suite: the run (pid {status.get('pid')}) ended after {elapsed}{interrupted}"
     elif state == "stopped":
         head = f"e3suite: the run stopped without finishing: its engine (pid {status.get('pid')}) is gone"
     elif status.get("phase") == "starting":
