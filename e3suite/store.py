@@ -88,9 +88,15 @@ def rotate(output_dir: Path) -> Path:
     if os.path.lexists(spare):
         _remove(spare)  # a rotation that was interrupted half-way
     if new.exists():
-        if os.path.lexists(old):
-            old.rename(spare)
-        new.rename(old)
+        if not _holds_a_run(new) and _holds_a_run(old):
+            # A start cut short (killed between this rotation and its first
+            # journal line) left a DIR/new without a run: rotated, it would
+            # push the last real run out of DIR/old. It is recycled instead.
+            new.rename(spare)
+        else:
+            if os.path.lexists(old):
+                old.rename(spare)
+            new.rename(old)
     if spare.is_dir() and not spare.is_symlink():
         for entry in os.scandir(spare):
             if entry.name != RECORDS or not entry.is_dir(follow_symlinks=False):
@@ -100,6 +106,11 @@ def rotate(output_dir: Path) -> Path:
         _remove(spare)  # an "old" that was a file or a link
     (new / RECORDS).mkdir(parents=True, exist_ok=True)
     return new
+
+
+def _holds_a_run(path: Path) -> bool:
+    """Whether ``path`` is a results directory some run began to write (its journal or index is there)."""
+    return (path / JOURNAL).is_file() or (path / INDEX).is_file()
 
 
 def _overwrite(path: Path, data: bytes) -> None:

@@ -176,3 +176,24 @@ def test_a_batch_of_journal_lines_is_one_write_after_its_records(tmp_path: Path,
     assert [json.loads(line)["event"] for line in (new / "journal.jsonl").read_text().splitlines()] == (
         ["test_discovered"] * 50 + ["test_result"] * 3
     )
+
+
+def test_a_start_killed_before_its_first_journal_line_does_not_push_out_the_last_run(tmp_path: Path) -> None:
+    """Killed between the rotation and its first journal line, a run leaves DIR/new with no run in it.
+
+    The next rotation moved that empty directory to DIR/old and recycled the last real run: the
+    comparison, --failed and the history (priorities) lost it.
+    """
+    last = store.rotate(tmp_path)
+    writer = store.ResultsWriter(last)
+    writer.journal.write("run_started", start=1.0)
+    writer.write_result(TestResult("a", TestStatus.FAIL, "the last real run"))
+    writer.write_index({"start": 1.0})
+    writer.close()
+    store.rotate(tmp_path)  # ... and the engine is killed here, before writing anything
+    assert not (tmp_path / "new" / store.JOURNAL).exists()
+    new = store.rotate(tmp_path)
+    old = store.load_run(tmp_path / "old")
+    assert [(e["test"], e["message"]) for e in old.entries] == [("a", "the last real run")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "new", "old"]
+    assert [p.name for p in new.iterdir()] == [store.RECORDS]
