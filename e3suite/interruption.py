@@ -40,10 +40,17 @@ class RunInterrupted(BaseException):
 
 
 class InterruptGuard:
-    """Installs handlers for SIGINT and SIGTERM for the ``with`` block; ``note(signum)`` hears every one."""
+    """Installs handlers for SIGINT and SIGTERM for the ``with`` block.
 
-    def __init__(self, note: Callable[[int], None]) -> None:
+    ``note(signum)`` hears every one; ``interrupted()`` says whether the run
+    was already interrupted (by an earlier signal, or one the engine's own
+    handlers took): a signal arriving then in a deferred block is dropped,
+    since the run already stops and will say so.
+    """
+
+    def __init__(self, note: Callable[[int], None], interrupted: Callable[[], bool]) -> None:
         self._note = note
+        self._interrupted = interrupted
         self._previous: dict[int, Any] = {}
         self._deferring = 0
         self._pending: int | None = None
@@ -73,9 +80,11 @@ class InterruptGuard:
                 raise RunInterrupted(signum)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        first = not self._interrupted()
         self._note(signum)
         if self._deferring:
-            self._pending = signum
+            if first:
+                self._pending = signum
             return
         raise RunInterrupted(signum)
 

@@ -120,7 +120,7 @@ class Testsuite:
         self.carried: list[TestResult] = []  # --failed: the previous run's results kept
         self.status: StatusSink | None = None
         self._signal: int | None = None
-        self._guard = InterruptGuard(self._note_signal)
+        self._guard = InterruptGuard(self._note_signal, lambda: self._signal is not None)
         self._history: dict[str, float] | None = None
         self.progress: ProgressListener | None = None
         self._names: dict[str, Any] | None = None
@@ -258,21 +258,23 @@ class Testsuite:
                     self.results += self.skip_not_run(bus, cases, writer)
                 self.clean_working_dirs(working_root)
                 self.finish_results_dir(writer, run_info, bus)
-        comparison = self.compare_with_previous()
-        if writer.error is not None:
-            # Scheduling stopped at the first write that failed; what was
-            # written before it (journal, records) stays readable.
-            print(f"e3suite: error: {writer.error}; the run stopped there", file=sys.stderr)
-            reporter.summary(self.results, comparison)
-            return EXIT_INTERNAL
-        reporter.summary(self.results + self.carried, comparison)
-        if options.rewrite:
-            import e3suite.rewrite as rewrite  # only --rewrite runs need the stock drivers' baselines
+        # The summary and reports of a run an earlier signal already stopped are not cut short by another.
+        with self._guard.deferred():
+            comparison = self.compare_with_previous()
+            if writer.error is not None:
+                # Scheduling stopped at the first write that failed; what was
+                # written before it (journal, records) stays readable.
+                print(f"e3suite: error: {writer.error}; the run stopped there", file=sys.stderr)
+                reporter.summary(self.results, comparison)
+                return EXIT_INTERNAL
+            reporter.summary(self.results + self.carried, comparison)
+            if options.rewrite:
+                import e3suite.rewrite as rewrite  # only --rewrite runs need the stock drivers' baselines
 
-            rewrite.print_summary(rewrite.rewritten(self.results), sys.stdout)
-            rewrite.print_conflicts(self.results, sys.stderr)
-        self.write_reports(shown_results_dir)
-        return self.exit_code()
+                rewrite.print_summary(rewrite.rewritten(self.results), sys.stdout)
+                rewrite.print_conflicts(self.results, sys.stderr)
+            self.write_reports(shown_results_dir)
+            return self.exit_code()
 
     # -- steps -------------------------------------------------------------------
 

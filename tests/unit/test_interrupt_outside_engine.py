@@ -125,3 +125,31 @@ def test_ctrl_c_in_discovery_leaves_the_previous_results_as_they_were(tmp_path: 
     assert "e3suite: interrupted (SIGINT)" in out
     assert (tmp_path / "out" / "new" / "index.json").read_text() == before
     assert not (tmp_path / "out" / "old").exists()
+
+
+def test_the_guard_raises_defers_and_drops() -> None:
+    """A signal raises at once; in a deferred block at its end; once the run is interrupted, in a deferred
+    block not at all (Ctrl-C hammered during an interrupted run's summary cut the summary short)."""
+    import pytest
+
+    from e3suite.interruption import InterruptGuard, RunInterrupted
+
+    heard: list[int] = []
+    guard = InterruptGuard(heard.append, lambda: bool(heard))
+    with guard:
+        with pytest.raises(RunInterrupted) as raised:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler runs first
+        assert raised.value.signum == signal.SIGTERM
+        heard.clear()
+        done = []
+        with pytest.raises(RunInterrupted), guard.deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            done.append("the block went on")
+        assert done == ["the block went on"]
+        with guard.deferred():  # the run is interrupted already (heard is not empty)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+        assert heard == [signal.SIGINT, signal.SIGINT]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
