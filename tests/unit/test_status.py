@@ -238,3 +238,31 @@ def test_status_of_another_tool_s_journal_is_a_usage_error(tmp_path: Path) -> No
     shown = e3suite(tmp_path, "status", "other")
     assert shown.returncode == 2
     assert "is not an e3suite results directory (its journal has no run_started event)" in shown.stderr
+
+
+def test_ctrl_c_ends_watch_without_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C is how ``--watch`` of a run still going ends: it printed a KeyboardInterrupt traceback."""
+    from e3suite import store
+    from e3suite.reports.status import write_starting
+
+    results = tmp_path / "out" / "new"
+    writer = store.ResultsWriter(results)
+    info = {"start": time.time(), "argv": ["t.py"], "cwd": str(tmp_path), "host": "h", "jobs": 1}
+    writer.journal.write("run_started", **info)
+    write_starting(writer, info)  # a run of this very process, "starting": alive
+    writer.journal.close()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "e3suite", "status", "--watch", "--interval", "0.1", str(results)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert "starting for" in proc.stdout.readline()  # it watches
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
