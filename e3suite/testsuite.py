@@ -242,7 +242,7 @@ class Testsuite:
                 gc.freeze()
                 self.results = self.run(engine)
                 if getattr(options, "failed", False):
-                    self.carried = self.carry_over(bus)
+                    self.carry_over(bus, writer)
             finally:
                 with contextlib.suppress(OSError):
                     os.chdir(start_cwd)  # relative options (--compare) read as the user meant them
@@ -256,10 +256,11 @@ class Testsuite:
             with self._guard.deferred():  # the index and the lock's release are never cut short
                 if self._signal is not None:
                     self.results += self.skip_not_run(bus, cases, writer)
+                    if getattr(options, "failed", False):  # interrupted before it: the picture stays whole
+                        self.carry_over(bus, writer)
                 self.clean_working_dirs(working_root)
                 self.finish_results_dir(writer, run_info, bus)
-        # The summary and reports of a run an earlier signal already stopped are not cut short by another.
-        with self._guard.deferred():
+        with self._guard.deferred():  # the summary of a run an earlier signal stopped is not cut short by another
             comparison = self.compare_with_previous()
             if writer.error is not None:
                 # Scheduling stopped at the first write that failed; what was
@@ -332,22 +333,23 @@ class Testsuite:
                 f"--failed: no previous run in {last} to take the failures of (run without --failed first)"
             ) from None
 
-    def carry_over(self, bus: EventBus) -> list[TestResult]:
+    def carry_over(self, bus: EventBus, writer: store.ResultsWriter) -> list[TestResult]:
         """``--failed``: the previous run's results of the testcases not run again, into this run's directory.
 
         They reach the journal as finished testcases marked ``carried_over``,
         so the results directory gives the whole picture; the summary and
-        the exit code count only what this run ran.
+        the exit code count only what this run ran. Those the journal has
+        already (run, skipped, or carried by an earlier call) are left out.
         """
         part = set(self.sharding.part) if self.sharding is not None else None  # a shard carries its part only
-        carried = rerun.carried_over(Path(self.options.output_dir) / "old", {r.test_id for r in self.results}, part)
-        for result in carried:
+        told = {entry["test"] for entry in writer.index}
+        for result in rerun.carried_over(Path(self.options.output_dir) / "old", told, part):
             bus.emit(TestFinished(result))  # its texts go with it (_ReleaseTexts)
-        return carried
+            self.carried.append(result)
+        return self.carried
 
-    def skip_not_run(
-        self, bus: EventBus, cases: list[discovery.Testcase], writer: store.ResultsWriter
-    ) -> list[TestResult]:
+    def skip_not_run(self, bus: EventBus, cases: list[discovery.Testcase],
+                     writer: store.ResultsWriter) -> list[TestResult]:
         """SKIP "not run: interrupted" for the testcases an interruption before the engine kept from running."""
         told = {entry["test"] for entry in writer.index}
         skipped = [TestResult(c.test_id, TestStatus.SKIP, NOT_RUN_INTERRUPTED) for c in cases if c.test_id not in told]

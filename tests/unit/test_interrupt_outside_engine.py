@@ -38,7 +38,7 @@ class Driver(TestDriver):
         self.add_fragment("run", self.run)
 
     def run(self, ctx: FragmentContext):
-        ctx.result.set_status(TestStatus.PASS)
+        ctx.result.set_status(TestStatus.FAIL if self.test_env.get("fail") else TestStatus.PASS)
 
 
 class Suite(Testsuite):
@@ -61,12 +61,12 @@ if __name__ == "__main__":
 '''
 
 
-def run_paused(root: Path, where: str, sig: int) -> tuple[int, str]:
+def run_paused(root: Path, where: str, sig: int, *args: str) -> tuple[int, str]:
     (root / "testsuite.py").write_text(SUITE)
     (root / "paused").unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": str(REPO), "PAUSE_IN": where}
     proc = subprocess.Popen(
-        [sys.executable, "testsuite.py", "--no-color", "-j1"],
+        [sys.executable, "testsuite.py", "--no-color", "-j1", *args],
         cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
@@ -153,3 +153,18 @@ def test_the_guard_raises_defers_and_drops() -> None:
             time.sleep(0.05)
         assert heard == [signal.SIGINT, signal.SIGINT]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_failed_run_interrupted_in_set_up_still_carries_the_others_over(tmp_path: Path) -> None:
+    """The testcases --failed does not run again kept no result: the next report and --failed lost them."""
+    make_suite(tmp_path, {"bad": {"fail": True}, "good": {}})
+    (tmp_path / "testsuite.py").write_text(SUITE)
+    first = subprocess.run(
+        [sys.executable, "testsuite.py", "-j1"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert first.returncode == 1, first.stdout + first.stderr
+    code, out = run_paused(tmp_path, "set_up", signal.SIGINT, "--failed")
+    assert code == 130, out
+    results = {e["test"]: (e["status"], e.get("carried_over", False)) for e in index(tmp_path)["results"]}  # type: ignore[attr-defined]
+    assert results == {"bad": ("SKIP", False), "good": ("PASS", True)}
