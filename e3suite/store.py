@@ -515,7 +515,8 @@ def load_run(path: Path) -> LoadedRun:
         except (OSError, ValueError):
             pass  # fall back on the journal
     if not (path / JOURNAL).is_file():
-        raise StoreError(f"{path} is not an e3suite results directory (no {INDEX}, no {JOURNAL})")
+        index = f"its {INDEX} is not an e3suite index" if index_path.exists() else f"no {INDEX}"
+        raise StoreError(f"{path} is not an e3suite results directory ({index}, no {JOURNAL})")
     return rebuild_from_journal(path)
 
 
