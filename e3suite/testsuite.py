@@ -45,6 +45,7 @@ from e3suite.executors.local import max_slots as max_local_slots
 from e3suite.interruption import InterruptGuard, RunInterrupted, engine_signals
 from e3suite.model import TestResult, TestStatus, count_flaky_as
 from e3suite.options import build_parser
+from e3suite.output_dir import OutputDirError, rotate_output_dir
 from e3suite.plan import Plan, build_plan
 from e3suite.reports.progress import ProgressListener
 from e3suite.reports.status import StatusSink, write_starting
@@ -159,7 +160,8 @@ class Testsuite:
         except RunInterrupted as exc:  # before the results directory turned, or after it was written
             print(f"e3suite: interrupted ({exc})", file=sys.stderr)
             return 128 + (self._signal or exc.signum)
-        except (ConfigurationError, discovery.SelectionError, ConfigError, ResultsDirBusy, CapacityError) as exc:
+        except (ConfigurationError, discovery.SelectionError, ConfigError, ResultsDirBusy, CapacityError,
+                OutputDirError) as exc:
             print(f"e3suite: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         except BrokenPipeError:  # `--list | head` (a run itself stops only its output: see TerminalReporter)
@@ -207,7 +209,7 @@ class Testsuite:
         # empty DIR/new, which the next run would rotate over the last real one.
         with self._guard.deferred():
             try:
-                results_dir = _rotate_results(Path(options.output_dir))
+                results_dir = rotate_output_dir(Path(options.output_dir))
             except BaseException:
                 shutil.rmtree(working_root, ignore_errors=True)
                 raise
@@ -260,7 +262,7 @@ class Testsuite:
                         self.carry_over(bus, writer)
                 self.clean_working_dirs(working_root)
                 self.finish_results_dir(writer, run_info, bus)
-        with self._guard.deferred():  # the summary of a run an earlier signal stopped is not cut short by another
+        with self._guard.deferred():  # a run an earlier signal stopped says so in full
             comparison = self.compare_with_previous()
             if writer.error is not None:
                 # Scheduling stopped at the first write that failed; what was
@@ -585,15 +587,3 @@ class Testsuite:
             return int(self.options.failure_exit_code)
         return 0
 
-
-def _rotate_results(output_dir: Path) -> Path:
-    """``store.rotate``, once ``output_dir`` is known to be a directory we can write in."""
-    try:
-        if output_dir.exists() and not output_dir.is_dir():
-            raise ConfigurationError(f"cannot write results in {output_dir} (-o): it is not a directory")
-        output_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=output_dir):
-            pass
-        return store.rotate(output_dir)
-    except OSError as exc:
-        raise ConfigurationError(f"cannot write results in {output_dir} (-o): {exc.strerror or exc}") from None
