@@ -90,7 +90,7 @@ def rotate(output_dir: Path) -> Path:
     if new.exists():
         if not _holds_a_run(new) and _holds_a_run(old):
             # A start cut short (killed between this rotation and its first
-            # journal line) left a DIR/new without a run: rotated, it would
+            # testcase) left a DIR/new without results: rotated, it would
             # push the last real run out of DIR/old. It is recycled instead.
             new.rename(spare)
         else:
@@ -109,8 +109,19 @@ def rotate(output_dir: Path) -> Path:
 
 
 def _holds_a_run(path: Path) -> bool:
-    """Whether ``path`` is a results directory some run began to write (its journal or index is there)."""
-    return (path / JOURNAL).is_file() or (path / INDEX).is_file()
+    """Whether ``path`` holds results of a run: an index, or a journal past its ``run_started`` line.
+
+    A run killed during its set-up or planning (a build, say) journaled
+    nothing but its start: there is nothing in it to compare with.
+    """
+    if (path / INDEX).is_file():
+        return True
+    try:
+        with open(path / JOURNAL, "rb") as journal:
+            journal.readline()
+            return bool(journal.readline())
+    except OSError:
+        return False
 
 
 def _overwrite(path: Path, data: bytes) -> None:

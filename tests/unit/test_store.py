@@ -195,5 +195,10 @@ def test_a_start_killed_before_its_first_journal_line_does_not_push_out_the_last
     new = store.rotate(tmp_path)
     old = store.load_run(tmp_path / "old")
     assert [(e["test"], e["message"]) for e in old.entries] == [("a", "the last real run")]
+    # ... and this one is killed in its set-up: its journal says it started, nothing more.
+    (new / store.JOURNAL).write_text('{"event":"run_started","start":2.0}\n')
+    new = store.rotate(tmp_path)
+    old = store.load_run(tmp_path / "old")
+    assert [(e["test"], e["message"]) for e in old.entries] == [("a", "the last real run")]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "new", "old"]
     assert [p.name for p in new.iterdir()] == [store.RECORDS]
