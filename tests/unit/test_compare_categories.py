@@ -95,3 +95,15 @@ def test_a_flaky_testcase_is_its_own_category() -> None:
     assert ids(c, "flaky") == ["a", "b"]
     assert ids(c, "fixed") == [] and ids(c, "new_failures") == []
     assert c.changed
+
+
+def test_a_run_killed_before_its_testcases_were_journaled_adds_and_removes_nothing(tmp_path: Path) -> None:
+    """Killed in its set-up, a run's journal holds its start only: the comparison called every testcase of
+    the previous run removed, and the next run called every one of its own new."""
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    (killed / "journal.jsonl").write_text('{"event": "run_started", "start": 1.0, "selection": []}\n')
+    against_old = load_report(killed, RESULTS / "new").comparison
+    assert against_old is not None and ids(against_old, "removed") == [] and not against_old.changed
+    against_killed = load_report(RESULTS / "new", killed).comparison
+    assert against_killed is not None and ids(against_killed, "new") == []
