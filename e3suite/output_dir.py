@@ -34,4 +34,5 @@ def rotate_output_dir(output_dir: Path) -> Path:
             pass
         return store.rotate(output_dir)
     except OSError as exc:
-        raise OutputDirError(f"cannot write results in {output_dir} (-o): {exc.strerror or exc}") from None
+        where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != output_dir else ""
+        raise OutputDirError(f"cannot write results in {output_dir} (-o): {exc.strerror or exc}{where}") from None

@@ -86,7 +86,10 @@ def rotate(output_dir: Path) -> Path:
     output_dir.mkdir(parents=True, exist_ok=True)
     lock_results_dir(output_dir)
     if os.path.lexists(spare):
-        _remove(spare)  # a rotation that was interrupted half-way
+        try:
+            _remove(spare)  # a rotation that was interrupted half-way, or a run before last that resisted
+        except OSError as exc:  # named whole: rmtree names a file inside it by a relative path
+            raise OSError(exc.errno, exc.strerror, str(spare)) from exc
     if new.exists():
         if not _holds_a_run(new) and _holds_a_run(old):
             # A start cut short (killed between this rotation and its first
@@ -98,10 +101,17 @@ def rotate(output_dir: Path) -> Path:
                 old.rename(spare)
             new.rename(old)
     if spare.is_dir() and not spare.is_symlink():
-        for entry in os.scandir(spare):
-            if entry.name != RECORDS or not entry.is_dir(follow_symlinks=False):
-                _remove(Path(entry.path))
-        spare.rename(new)
+        try:
+            for entry in os.scandir(spare):
+                if entry.name != RECORDS or not entry.is_dir(follow_symlinks=False):
+                    _remove(Path(entry.path))
+            spare.rename(new)
+        except OSError:
+            # Recycling is a saving, not a need: a run before last that cannot
+            # be emptied (its files' permissions) must not stop this run once
+            # DIR/new has moved. This run starts afresh; the next start
+            # removes the leftover, or stops there, before anything moves.
+            pass
     elif os.path.lexists(spare):
         _remove(spare)  # an "old" that was a file or a link
     (new / RECORDS).mkdir(parents=True, exist_ok=True)

@@ -202,3 +202,25 @@ def test_a_start_killed_before_its_first_journal_line_does_not_push_out_the_last
     assert [(e["test"], e["message"]) for e in old.entries] == [("a", "the last real run")]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "new", "old"]
     assert [p.name for p in new.iterdir()] == [store.RECORDS]
+
+
+def test_a_run_before_last_that_cannot_be_emptied_does_not_stop_the_run(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Recycling it failed after DIR/new had moved to DIR/old: the run stopped with 'Permission denied'
+    and left no DIR/new, so e3suite report and --failed found no last run."""
+    for marker in ("before last", "last"):
+        new = store.rotate(tmp_path)
+        (new / "marker").write_text(marker)
+    real_remove = store._remove
+
+    def refuse(path: Path) -> None:
+        if store._RECYCLING in path.parts:
+            raise PermissionError(13, "Permission denied", str(path))
+        real_remove(path)
+
+    monkeypatch.setattr(store, "_remove", refuse)
+    new = store.rotate(tmp_path)
+    assert (tmp_path / "old" / "marker").read_text() == "last"
+    assert [p.name for p in new.iterdir()] == [store.RECORDS]  # a fresh one
+    monkeypatch.setattr(store, "_remove", real_remove)
+    store.rotate(tmp_path)  # the leftover goes at the next start
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "new", "old"]
