@@ -1,4 +1,4 @@
-"""The results directory: journal, one record per testcase, index, rotation.
+"""The results directory: journal, one record per testcase, index (its rotation: e3suite/output_dir.py).
 
 Layout of a results directory (``DIR/new`` for the current run)::
 
@@ -34,7 +34,7 @@ from typing import Any
 import e3suite.events as events
 from e3suite.events import Sink
 from e3suite.model import TestResult, TestStatus
-from e3suite.results_lock import lock_results_dir, unlock_results_dir
+from e3suite.results_lock import unlock_results_dir
 
 JOURNAL = "journal.jsonl"
 INDEX = "index.json"
@@ -60,78 +60,9 @@ def record_name(test_id: str) -> str:
     return name + ".json"
 
 
-#: Where the rotation puts the run before last while it makes it the new run's directory.
-_RECYCLING = ".recycling"
 #: A record found on disk belongs to the run whose journal starts at most this much later
 #: (file times come from a coarse kernel clock).
 _MTIME_SLACK = 0.5
-
-
-def rotate(output_dir: Path) -> Path:
-    """Move ``DIR/new`` to ``DIR/old``; the run before last becomes the new ``DIR/new``.
-
-    It first takes DIR's lock (``results_lock.ResultsDirBusy`` when another run holds
-    it), which ``ResultsWriter.close`` of ``DIR/new`` gives back.
-
-    The run before last is not deleted but recycled: everything in it goes
-    except its records, which the new run overwrites in place (the writer
-    removes those it did not write when it closes). On ext4, deleting a
-    thousand records and creating a thousand new ones seconds later is slow:
-    the kernel avoids reusing recently freed inodes by checking every one of
-    them at each creation (``recently_deleted`` in ``find_inode_bit``), which
-    made a record cost 0.6 ms of CPU instead of 0.03 ms on our machines.
-    Overwriting an existing file allocates no inode.
-    """
-    new, old, spare = output_dir / "new", output_dir / "old", output_dir / _RECYCLING
-    output_dir.mkdir(parents=True, exist_ok=True)
-    lock_results_dir(output_dir)
-    if os.path.lexists(spare):
-        try:
-            _remove(spare)  # a rotation that was interrupted half-way, or a run before last that resisted
-        except OSError as exc:  # named whole: rmtree names a file inside it by a relative path
-            raise OSError(exc.errno, exc.strerror, str(spare)) from exc
-    if new.exists():
-        if not _holds_a_run(new) and _holds_a_run(old):
-            # A start cut short (killed between this rotation and its first
-            # testcase) left a DIR/new without results: rotated, it would
-            # push the last real run out of DIR/old. It is recycled instead.
-            new.rename(spare)
-        else:
-            if os.path.lexists(old):
-                old.rename(spare)
-            new.rename(old)
-    if spare.is_dir() and not spare.is_symlink():
-        try:
-            for entry in os.scandir(spare):
-                if entry.name != RECORDS or not entry.is_dir(follow_symlinks=False):
-                    _remove(Path(entry.path))
-            spare.rename(new)
-        except OSError:
-            # Recycling is a saving, not a need: a run before last that cannot
-            # be emptied (its files' permissions) must not stop this run once
-            # DIR/new has moved. This run starts afresh; the next start
-            # removes the leftover, or stops there, before anything moves.
-            pass
-    elif os.path.lexists(spare):
-        _remove(spare)  # an "old" that was a file or a link
-    (new / RECORDS).mkdir(parents=True, exist_ok=True)
-    return new
-
-
-def _holds_a_run(path: Path) -> bool:
-    """Whether ``path`` holds results of a run: an index, or a journal past its ``run_started`` line.
-
-    A run killed during its set-up or planning (a build, say) journaled
-    nothing but its start: there is nothing in it to compare with.
-    """
-    if (path / INDEX).is_file():
-        return True
-    try:
-        with open(path / JOURNAL, "rb") as journal:
-            journal.readline()
-            return bool(journal.readline())
-    except OSError:
-        return False
 
 
 def _overwrite(path: Path, data: bytes) -> None:
@@ -158,7 +89,8 @@ def _overwrite(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def _remove(path: Path) -> None:
+def remove_path(path: Path) -> None:
+    """Remove a file, a link or a whole directory."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     else:
@@ -403,7 +335,7 @@ class ResultsWriter(Sink):
             for entry in os.scandir(self.records):
                 if entry.name not in self._written:
                     with contextlib.suppress(OSError):
-                        _remove(Path(entry.path))
+                        remove_path(Path(entry.path))
 
 
 class _WriterThread:

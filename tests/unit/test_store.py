@@ -1,11 +1,11 @@
-"""Unit tests of e3suite.store (writing side): names, rotation, journal, index."""
+"""Unit tests of e3suite.store (writing side) and of the rotation (e3suite.output_dir): names, journal, index."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from e3suite import store
+from e3suite import output_dir, store
 from e3suite.model import TestResult, TestStatus
 
 
@@ -19,7 +19,7 @@ def test_record_names_are_unambiguous_and_stable() -> None:
 
 def test_rotation_keeps_one_previous_run(tmp_path: Path) -> None:
     for marker in ("one", "two", "three"):
-        new = store.rotate(tmp_path)
+        new = output_dir.rotate(tmp_path)
         (new / "marker").write_text(marker)
     assert (tmp_path / "new" / "marker").read_text() == "three"
     assert (tmp_path / "old" / "marker").read_text() == "two"
@@ -49,7 +49,7 @@ def test_rotation_recycles_the_run_before_last(tmp_path: Path) -> None:
     """Records are overwritten in place (no inode churn); everything else of that run goes."""
     inodes = {}
     for run in range(3):
-        new = store.rotate(tmp_path)
+        new = output_dir.rotate(tmp_path)
         (new / "junit.xml").write_text(f"run {run}")
         writer = store.ResultsWriter(new)
         tests = ["a", "b", "gone"] if run == 0 else ["a", "b"]
@@ -102,7 +102,7 @@ def test_rotation_survives_odd_leftovers(tmp_path: Path) -> None:
     (tmp_path / "old").write_text("not a directory")
     (tmp_path / ".recycling").mkdir()
     (tmp_path / ".recycling" / "junk").write_text("x")
-    new = store.rotate(tmp_path)
+    new = output_dir.rotate(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "new", "old"]
     assert (tmp_path / "old" / "marker").read_text() == "previous"
     assert [p.name for p in new.iterdir()] == [store.RECORDS]
@@ -111,7 +111,7 @@ def test_rotation_survives_odd_leftovers(tmp_path: Path) -> None:
 def test_background_writes_keep_their_order_and_are_all_there_at_close(tmp_path: Path) -> None:
     from e3suite import events
 
-    new = store.rotate(tmp_path)
+    new = output_dir.rotate(tmp_path)
     writer = store.ResultsWriter(new, background=True)
     writer.run_started(events.RunStarted({"start": 1.0, "jobs": 2}))
     for i in range(200):
@@ -132,7 +132,7 @@ def test_background_writes_keep_their_order_and_are_all_there_at_close(tmp_path:
 
 
 def test_a_background_write_that_raises_stops_the_writes_and_says_why(tmp_path: Path) -> None:
-    new = store.rotate(tmp_path)
+    new = output_dir.rotate(tmp_path)
     writer = store.ResultsWriter(new, background=True)
     writer.write_result(TestResult("a", TestStatus.PASS, "fine"))
     writer._line("bad", value=object())  # not JSON: a bug somewhere, not a disk problem
@@ -151,7 +151,7 @@ def test_a_batch_of_journal_lines_is_one_write_after_its_records(tmp_path: Path,
 
     from e3suite import events
 
-    new = store.rotate(tmp_path)
+    new = output_dir.rotate(tmp_path)
     writer = store.ResultsWriter(new, background=True)
     journal_fd = writer.journal._fd
     real_write = os.write
@@ -184,20 +184,20 @@ def test_a_start_killed_before_its_first_journal_line_does_not_push_out_the_last
     The next rotation moved that empty directory to DIR/old and recycled the last real run: the
     comparison, --failed and the history (priorities) lost it.
     """
-    last = store.rotate(tmp_path)
+    last = output_dir.rotate(tmp_path)
     writer = store.ResultsWriter(last)
     writer.journal.write("run_started", start=1.0)
     writer.write_result(TestResult("a", TestStatus.FAIL, "the last real run"))
     writer.write_index({"start": 1.0})
     writer.close()
-    store.rotate(tmp_path)  # ... and the engine is killed here, before writing anything
+    output_dir.rotate(tmp_path)  # ... and the engine is killed here, before writing anything
     assert not (tmp_path / "new" / store.JOURNAL).exists()
-    new = store.rotate(tmp_path)
+    new = output_dir.rotate(tmp_path)
     old = store.load_run(tmp_path / "old")
     assert [(e["test"], e["message"]) for e in old.entries] == [("a", "the last real run")]
     # ... and this one is killed in its set-up: its journal says it started, nothing more.
     (new / store.JOURNAL).write_text('{"event":"run_started","start":2.0}\n')
-    new = store.rotate(tmp_path)
+    new = output_dir.rotate(tmp_path)
     old = store.load_run(tmp_path / "old")
     assert [(e["test"], e["message"]) for e in old.entries] == [("a", "the last real run")]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "new", "old"]
@@ -208,19 +208,19 @@ def test_a_run_before_last_that_cannot_be_emptied_does_not_stop_the_run(tmp_path
     """Recycling it failed after DIR/new had moved to DIR/old: the run stopped with 'Permission denied'
     and left no DIR/new, so e3suite report and --failed found no last run."""
     for marker in ("before last", "last"):
-        new = store.rotate(tmp_path)
+        new = output_dir.rotate(tmp_path)
         (new / "marker").write_text(marker)
-    real_remove = store._remove
+    real_remove = store.remove_path
 
     def refuse(path: Path) -> None:
-        if store._RECYCLING in path.parts:
+        if output_dir._RECYCLING in path.parts:
             raise PermissionError(13, "Permission denied", str(path))
         real_remove(path)
 
-    monkeypatch.setattr(store, "_remove", refuse)
-    new = store.rotate(tmp_path)
+    monkeypatch.setattr(store, "remove_path", refuse)
+    new = output_dir.rotate(tmp_path)
     assert (tmp_path / "old" / "marker").read_text() == "last"
     assert [p.name for p in new.iterdir()] == [store.RECORDS]  # a fresh one
-    monkeypatch.setattr(store, "_remove", real_remove)
-    store.rotate(tmp_path)  # the leftover goes at the next start
+    monkeypatch.setattr(store, "remove_path", real_remove)
+    output_dir.rotate(tmp_path)  # the leftover goes at the next start
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "new", "old"]
