@@ -135,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
     if args.all or args.show_error_output:
         for result in report.results:
             reporter.test_finished(result)
-    reporter.summary(report.results, report.comparison, report.complete, live=report.live)
+    ended = report.run.get("end") is not None  # the journal's run_ended: only the index is lost
+    reporter.summary(report.results, report.comparison, report.complete, live=report.live, ended=ended)
     try:
         write_report_files(report, args)
         if getattr(args, "durations", None):
