@@ -470,6 +470,10 @@ def load_run(path: Path) -> LoadedRun:
     if not (path / JOURNAL).is_file():
         index = f"its {INDEX} is not an e3suite index" if index_path.exists() else f"no {INDEX}"
         raise StoreError(f"{path} is not an e3suite results directory ({index}, no {JOURNAL})")
+    try:  # read_journal skips what it cannot read: unreadable, it would look like another tool's journal
+        open(path / JOURNAL, "rb").close()
+    except OSError as exc:
+        raise StoreError(f"cannot read {path / JOURNAL}: {exc.strerror or exc}") from None
     return rebuild_from_journal(path)
 
 

@@ -175,3 +175,23 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_an_unreadable_journal_is_named_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It read as another tool's journal ("its journal has no run_started event")."""
+    import builtins
+
+    results = copy_results(tmp_path)
+    (results / "new" / "index.json").unlink()
+    journal = results / "new" / "journal.jsonl"
+    real_open = builtins.open
+
+    def refuse(file, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if Path(file) == journal:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refuse)  # as root, chmod 000 would not stop us reading
+    code, _, err = run_report([str(results / "new")], tmp_path)
+    assert code == 2
+    assert err == f"e3suite: error: cannot read {journal}: Permission denied\n"
