@@ -36,7 +36,11 @@ def _run_again(entry: dict[str, object]) -> bool:
 
 
 def carried_over(previous: Path, ran: set[str], part: set[str] | None) -> list[TestResult]:
-    """The results of ``previous`` that were not run again (within ``part``, a shard's), marked carried over."""
+    """The results of ``previous`` that are not run again (within ``part``, a shard's), marked carried over.
+
+    A testcase in ``ran`` reports its sub-results (``<id>/<name>``) again
+    itself: its old ones are not carried either.
+    """
     try:
         run = store.load_run(previous)
     except (store.StoreError, OSError):
@@ -44,9 +48,19 @@ def carried_over(previous: Path, ran: set[str], part: set[str] | None) -> list[T
     carried = []
     for entry in run.entries:
         test = str(entry.get("test"))
-        if test in ran or (part is not None and test not in part):
+        if test in ran or _sub_result_of(test, ran) or (part is not None and test not in part):
             continue
         result = store.load_record(run, entry)
         result.carried_over = True
         carried.append(result)
     return carried
+
+
+def _sub_result_of(test: str, ran: set[str]) -> bool:
+    """Whether ``test`` is a sub-result id of a testcase of ``ran``: ``a/b/check`` of ``a/b``."""
+    cut = test.rfind("/")
+    while cut > 0:
+        if test[:cut] in ran:
+            return True
+        cut = test.rfind("/", 0, cut)
+    return False

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -228,6 +228,8 @@ class Testsuite:
             self.set_up()
             try:
                 plan = self.plan(cases, working_root, dict(candidates))
+                if getattr(options, "failed", False):  # before anything runs: a killed run still holds them
+                    self.carry_over(bus, writer, plan.tests)
                 self.progress = self.make_progress(reporter, plan)
                 for sink in self.listeners(reporter):
                     bus.add(sink)
@@ -243,8 +245,6 @@ class Testsuite:
                 # its pages.
                 gc.freeze()
                 self.results = self.run(engine)
-                if getattr(options, "failed", False):
-                    self.carry_over(bus, writer)
             finally:
                 with contextlib.suppress(OSError):
                     os.chdir(start_cwd)  # relative options (--compare) read as the user meant them
@@ -335,18 +335,21 @@ class Testsuite:
                 f"--failed: no previous run in {last} to take the failures of (run without --failed first)"
             ) from None
 
-    def carry_over(self, bus: EventBus, writer: store.ResultsWriter) -> list[TestResult]:
+    def carry_over(self, bus: EventBus, writer: store.ResultsWriter, planned: Iterable[str] = ()) -> list[TestResult]:
         """``--failed``: the previous run's results of the testcases not run again, into this run's directory.
 
         They reach the journal as finished testcases marked ``carried_over``,
-        so the results directory gives the whole picture; the summary and
-        the exit code count only what this run ran. Those the journal has
-        already (run, skipped, or carried by an earlier call) are left out.
+        before the engine starts (the terminal, status file and progress line
+        do not listen yet): a run killed half-way still gives the whole
+        picture to its report and to the next ``--failed``. The summary and
+        the exit code count only what this run ran. The ``planned`` testcases
+        and those the journal has already are left out.
         """
         part = set(self.sharding.part) if self.sharding is not None else None  # a shard carries its part only
-        told = {entry["test"] for entry in writer.index}
+        told = {entry["test"] for entry in writer.index}.union(planned)
         for result in rerun.carried_over(Path(self.options.output_dir) / "old", told, part):
-            bus.emit(TestFinished(result))  # its texts go with it (_ReleaseTexts)
+            bus.emit(TestFinished(result))
+            result.release_outputs(keep_out=False)  # its record holds them
             self.carried.append(result)
         return self.carried
 

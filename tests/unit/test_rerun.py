@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import e3suite.rerun as rerun
@@ -61,3 +62,54 @@ def test_failed_after_a_failure_limit_runs_what_the_limit_skipped(tmp_path: Path
     assert {e["test"]: (e["status"], e.get("carried_over", False)) for e in index["results"]} == {
         "a": ("FAIL", False), "b": ("PASS", False), "c": ("PASS", False),
     }
+
+
+def test_a_rerun_testcase_s_old_sub_results_are_not_carried(tmp_path: Path) -> None:
+    entries = [
+        {"test": test, "status": "PASS", "message": "", "duration": 0.1, "record": None}
+        for test in ("a", "a/check", "a/deep/check", "ab/check", "b", "b/check")
+    ]
+    store.write_index(tmp_path, {"start": 1.0}, entries)
+    carried = rerun.carried_over(tmp_path, {"a"}, None)
+    assert [r.test_id for r in carried] == ["ab/check", "b", "b/check"]
+    assert all(r.carried_over for r in carried)
+
+
+def test_a_failed_run_killed_half_way_still_holds_what_it_carries_over(tmp_path: Path) -> None:
+    """They were carried at the end of the run: killed before it, the run held the rerun testcases only, and
+    its report and the next --failed lost every other result."""
+    import signal
+
+    from test_interrupt_run import finish, mark, wait_running
+
+    text = mark()
+    slow = tmp_path / "slow-now"
+    make_suite(tmp_path, {"bad": {"cmd": f"test -f {slow} && sleep {text}; exit 1"}, "good": {"cmd": "true"}})
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    first = subprocess.run(
+        [sys.executable, "testsuite.py", "-j1"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert first.returncode == 1, first.stdout + first.stderr
+    slow.write_text("")
+    proc = subprocess.Popen(
+        [sys.executable, "testsuite.py", "-j1", "--failed"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        wait_running(text, 1)
+        journal = tmp_path / "out" / "new" / "journal.jsonl"
+        deadline = time.monotonic() + 60
+        while '"test":"good"' not in journal.read_text():  # written while "bad" still runs
+            assert time.monotonic() < deadline, "the carried-over result never reached the journal"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        finish(proc, text)
+    killed = store.load_run(tmp_path / "out" / "new")
+    assert {e["test"]: e["status"] for e in killed.entries} == {"good": "PASS", "bad": "ERROR"}
+    slow.unlink()
+    again = subprocess.run(
+        [sys.executable, "testsuite.py", "-j1", "--failed"], cwd=tmp_path, env=env, capture_output=True,
+        text=True, timeout=120,
+    )
+    assert "FAIL   bad" in again.stdout and "1 testcase carried over" in again.stdout, again.stdout
