@@ -107,3 +107,14 @@ def test_a_run_killed_before_its_testcases_were_journaled_adds_and_removes_nothi
     assert against_old is not None and ids(against_old, "removed") == [] and not against_old.changed
     against_killed = load_report(RESULTS / "new", killed).comparison
     assert against_killed is not None and ids(against_killed, "new") == []
+
+
+def test_a_testcase_that_did_not_run_is_never_slower() -> None:
+    """A testcase an interruption skipped (0 s) read as "markedly slower" when it ran next time."""
+    c = compare(
+        [Outcome("ran-now", P, 1.2), Outcome("skipped-now", S, 3.0)],
+        [Outcome("ran-now", S, 0.0), Outcome("skipped-now", P, 0.1)],
+        "old",
+    )
+    assert ids(c, "slower") == []
+    assert ids(compare([Outcome("t", P, 1.2)], [Outcome("t", P, 0.1)], "old"), "slower") == ["t"]
