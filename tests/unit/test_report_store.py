@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -195,3 +196,26 @@ def test_an_unreadable_journal_is_named_as_such(tmp_path: Path, monkeypatch: pyt
     code, _, err = run_report([str(results / "new")], tmp_path)
     assert code == 2
     assert err == f"e3suite: error: cannot read {journal}: Permission denied\n"
+
+
+def test_a_report_file_is_replaced_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run killed while it wrote its JUnit file (a CI timeout) left half an XML file that CI could not parse:
+    a write cut short now leaves the previous file as it was, and nothing else."""
+    from e3suite.reports import command
+
+    results = copy_results(tmp_path)
+    (tmp_path / "junit.xml").write_text("<previous/>")
+
+    def killed(*args: object) -> None:
+        raise KeyboardInterrupt  # as a signal before the new file is in place
+
+    monkeypatch.setattr(command.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        command.write_report_files(load_report(results / "new"), argparse.Namespace(junit=str(tmp_path / "junit.xml")))
+    monkeypatch.undo()
+    assert (tmp_path / "junit.xml").read_text() == "<previous/>"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junit.xml", "results"]
+    link = tmp_path / "link.xml"
+    link.symlink_to("junit.xml")
+    command.write_report_files(load_report(results / "new"), argparse.Namespace(junit=str(link)))
+    assert link.is_symlink() and (tmp_path / "junit.xml").read_text().startswith("<?xml")
