@@ -27,11 +27,12 @@ from typing import Any
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-class RunInterrupted(BaseException):
+class RunInterrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM arrived outside the engine's loop.
 
-    A BaseException, as KeyboardInterrupt is: a hook's ``except Exception``
-    does not swallow it.
+    A KeyboardInterrupt, as Ctrl-C gave before: a hook's ``except Exception``
+    does not swallow it, and one that cleans up on ``except
+    KeyboardInterrupt`` (then raises again) still does.
     """
 
     def __init__(self, signum: int) -> None:
