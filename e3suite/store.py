@@ -496,12 +496,14 @@ def rebuild_from_journal(path: Path) -> LoadedRun:
     running: set[str] = set()  # testcases that started a fragment
     for event in read_journal(path):
         kind = event.get("event")
+        if kind in ("test_discovered", "test_result") and not (isinstance(event.get("test"), str) and event["test"]):
+            continue  # a line damaged by hand would make a testcase named "None"
         if kind == "run_started":
             run = {k: v for k, v in event.items() if k != "event"}
         elif kind == "test_discovered":
-            discovered.setdefault(str(event.get("test")), None)
+            discovered.setdefault(event["test"], None)
         elif kind == "test_result":
-            test = str(event.get("test"))
+            test = event["test"]
             discovered.setdefault(test, None)
             finished[test] = {k: v for k, v in event.items() if k != "event"}
         elif kind == "run_ended":

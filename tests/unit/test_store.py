@@ -224,3 +224,17 @@ def test_a_run_before_last_that_cannot_be_emptied_does_not_stop_the_run(tmp_path
     monkeypatch.setattr(store, "remove_path", real_remove)
     output_dir.rotate(tmp_path)  # the leftover goes at the next start
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "new", "old"]
+
+
+def test_journal_lines_without_a_testcase_id_are_skipped(tmp_path: Path) -> None:
+    """A line damaged by hand ("test": null, a number) made a phantom testcase named "None" or "5"."""
+    lines = [
+        {"event": "run_started", "start": 1.0},
+        {"event": "test_discovered", "test": "a"},
+        {"event": "test_discovered", "test": None},
+        {"event": "test_result", "test": 5, "status": "PASS"},
+        {"event": "test_result", "test": "", "status": "PASS"},
+        {"event": "test_result", "test": "a", "status": "PASS", "message": "", "duration": 0.1, "record": None},
+    ]
+    (tmp_path / store.JOURNAL).write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert [(e["test"], e["status"]) for e in store.load_run(tmp_path).entries] == [("a", "PASS")]
