@@ -224,10 +224,12 @@ class Testsuite:
             bus = EventBus([writer])
             bus.emit(RunStarted(run_info))
             write_starting(writer, run_info)  # set-up and planning may be long: the run reads as starting
+        to_run = [case.test_id for case in cases]
         try:
             self.set_up()
             try:
                 plan = self.plan(cases, working_root, dict(candidates))
+                to_run = list(plan.tests)  # with the dependencies outside the selection
                 if getattr(options, "failed", False):  # before anything runs: a killed run still holds them
                     self.carry_over(bus, writer, plan.tests)
                 self.progress = self.make_progress(reporter, plan)
@@ -257,7 +259,7 @@ class Testsuite:
         finally:
             with self._guard.deferred():  # the index and the lock's release are never cut short
                 if self._signal is not None:
-                    self.results += self.skip_not_run(bus, cases, writer)
+                    self.results += self.skip_not_run(bus, to_run, writer)
                     if getattr(options, "failed", False):  # interrupted before it: the picture stays whole
                         self.carry_over(bus, writer)
                 self.clean_working_dirs(working_root)
@@ -353,11 +355,10 @@ class Testsuite:
             self.carried.append(result)
         return self.carried
 
-    def skip_not_run(self, bus: EventBus, cases: list[discovery.Testcase],
-                     writer: store.ResultsWriter) -> list[TestResult]:
+    def skip_not_run(self, bus: EventBus, test_ids: Iterable[str], writer: store.ResultsWriter) -> list[TestResult]:
         """SKIP "not run: interrupted" for the testcases an interruption before the engine kept from running."""
         told = {entry["test"] for entry in writer.index}
-        skipped = [TestResult(c.test_id, TestStatus.SKIP, NOT_RUN_INTERRUPTED) for c in cases if c.test_id not in told]
+        skipped = [TestResult(test, TestStatus.SKIP, NOT_RUN_INTERRUPTED) for test in test_ids if test not in told]
         for result in skipped:
             bus.emit(TestDiscovered(result.test_id))
             bus.emit(TestFinished(result))

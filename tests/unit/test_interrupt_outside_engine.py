@@ -35,7 +35,7 @@ def pause(where):
 
 class Driver(TestDriver):
     def add_fragments(self):
-        self.add_fragment("run", self.run)
+        self.add_fragment("run", self.run, after=self.test_env.get("after", []))
 
     def run(self, ctx: FragmentContext):
         ctx.result.set_status(TestStatus.FAIL if self.test_env.get("fail") else TestStatus.PASS)
@@ -54,6 +54,10 @@ class Suite(Testsuite):
 
     def tear_down(self):
         pause("tear_down")
+
+    def make_executor(self):  # planned, not run yet
+        pause("make_executor")
+        return super().make_executor()
 
 
 if __name__ == "__main__":
@@ -169,3 +173,13 @@ def test_a_failed_run_interrupted_in_set_up_still_carries_the_others_over(tmp_pa
     assert code == 130, out
     results = {e["test"]: (e["status"], e.get("carried_over", False)) for e in index(tmp_path)["results"]}  # type: ignore[attr-defined]
     assert results == {"bad": ("SKIP", False), "good": ("PASS", True)}
+
+
+def test_an_interruption_between_planning_and_running_skips_the_dependencies_too(tmp_path: Path) -> None:
+    """Only the selected testcases were skipped: a dependency outside the selection had no verdict."""
+    make_suite(tmp_path, {"app": {"after": ["lib:run"]}, "lib": {}})
+    code, out = run_paused(tmp_path, "make_executor", signal.SIGTERM, "app")
+    assert code == 143, out
+    assert {(e["test"], e["status"]) for e in index(tmp_path)["results"]} == {  # type: ignore[attr-defined]
+        ("app", "SKIP"), ("lib", "SKIP"),
+    }
