@@ -231,7 +231,8 @@ class Testsuite:
                 plan = self.plan(cases, working_root, dict(candidates))
                 to_run = list(plan.tests)  # with the dependencies outside the selection
                 if getattr(options, "failed", False):  # before anything runs: a killed run still holds them
-                    self.carry_over(bus, writer, plan.tests)
+                    with self._guard.deferred():  # a signal would cut an event in half (an index entry, no record)
+                        self.carry_over(bus, writer, plan.tests)
                 self.progress = self.make_progress(reporter, plan)
                 for sink in self.listeners(reporter):
                     bus.add(sink)

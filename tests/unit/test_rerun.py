@@ -113,3 +113,43 @@ def test_a_failed_run_killed_half_way_still_holds_what_it_carries_over(tmp_path:
         text=True, timeout=120,
     )
     assert "FAIL   bad" in again.stdout and "1 testcase carried over" in again.stdout, again.stdout
+
+
+def test_a_signal_while_carrying_over_does_not_cut_a_result_in_half(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Between a carried result's index entry and the write of its record, Ctrl-C left an index naming a record
+    that was never written: the report showed an unreadable record instead of the carried result."""
+    import signal
+
+    from e3suite import FragmentContext, TestDriver, Testsuite, TestStatus
+    from e3suite.reports.data import load_report
+
+    class Driver(TestDriver):
+        def add_fragments(self) -> None:
+            self.add_fragment("run", self.run)
+
+        def run(self, ctx: FragmentContext) -> None:
+            ctx.result.set_status(TestStatus.FAIL if self.test_env.get("fail") else TestStatus.PASS)
+
+    class Suite(Testsuite):
+        test_driver_map = {"d": Driver}
+        default_driver = "d"
+
+    for name, env in {"bad": '{"fail": true}', "good": "{}"}.items():
+        (tmp_path / "tests" / name).mkdir(parents=True)
+        (tmp_path / "tests" / name / "test.yaml").write_text(env)
+    out = str(tmp_path / "out")
+    assert Suite(tmp_path).main(["-j1", "--in-process", "-o", out, "--progress", "none"]) == 1
+    real_queue = store.ResultsWriter._queue
+    sent = []
+
+    def queue_after_a_signal(self, write):  # type: ignore[no-untyped-def]
+        if not sent and any(e.get("carried_over") for e in self.index):
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGINT)  # its handler runs before the write is queued
+        real_queue(self, write)
+
+    monkeypatch.setattr(store.ResultsWriter, "_queue", queue_after_a_signal)
+    code = Suite(tmp_path).main(["-j1", "--in-process", "-o", out, "--failed", "--progress", "none"])
+    assert sent and code == 130
+    results = {r.test_id: (r.status, r.carried_over) for r in load_report(tmp_path / "out" / "new").results}
+    assert results == {"bad": (TestStatus.SKIP, False), "good": (TestStatus.PASS, True)}
