@@ -225,6 +225,7 @@ class Testsuite:
             bus.emit(RunStarted(run_info))
             write_starting(writer, run_info)  # set-up and planning may be long: the run reads as starting
         to_run = [case.test_id for case in cases]
+        engine: Engine | None = None
         try:
             self.set_up()
             try:
@@ -259,6 +260,8 @@ class Testsuite:
             pass  # in set-up, planning or tear-down: told as any interruption (self._signal)
         finally:
             with self._guard.deferred():  # the index and the lock's release are never cut short
+                if engine is not None and not self.results:  # a signal came as run() returned them
+                    self.results = engine.results
                 if self._signal is not None:
                     self.results += self.skip_not_run(bus, to_run, writer)
                     if getattr(options, "failed", False):  # interrupted before it: the picture stays whole

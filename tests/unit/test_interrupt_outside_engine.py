@@ -183,3 +183,32 @@ def test_an_interruption_between_planning_and_running_skips_the_dependencies_too
     assert {(e["test"], e["status"]) for e in index(tmp_path)["results"]} == {  # type: ignore[attr-defined]
         ("app", "SKIP"), ("lib", "SKIP"),
     }
+
+
+def test_a_signal_as_the_engine_returns_keeps_its_results(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Ctrl-C landing between the engine's end and run() returning lost the results: "e3suite: no testcase"."""
+    from e3suite import FragmentContext, TestDriver, Testsuite, TestStatus
+
+    class Driver(TestDriver):
+        def add_fragments(self) -> None:
+            self.add_fragment("run", self.run)
+
+        def run(self, ctx: FragmentContext) -> None:
+            ctx.result.set_status(TestStatus.FAIL if self.test_env.get("fail") else TestStatus.PASS)
+
+    class Suite(Testsuite):
+        test_driver_map = {"d": Driver}
+        default_driver = "d"
+
+        def run(self, engine):  # type: ignore[no-untyped-def]
+            results = super().run(engine)
+            os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C lands while run() returns
+            time.sleep(5)
+            return results
+
+    for name, env in {"bad": '{"fail": true}', "good": "{}"}.items():
+        (tmp_path / "tests" / name).mkdir(parents=True)
+        (tmp_path / "tests" / name / "test.yaml").write_text(env)
+    code = Suite(tmp_path).main(["-j1", "--in-process", "-o", str(tmp_path / "out"), "--progress", "none"])
+    assert code == 130
+    assert "e3suite: 1 passed, 1 failed, 0 skipped" in capsys.readouterr().out
