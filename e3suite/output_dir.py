@@ -9,6 +9,9 @@ the directory's lock. This module never writes a result.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -96,16 +99,19 @@ def rotate(output_dir: Path) -> Path:
 
 
 def _holds_a_run(path: Path) -> bool:
-    """Whether ``path`` holds results of a run: an index, or a journal past its ``run_started`` line.
+    """Whether ``path`` holds results of a run: its journal tells of a testcase (without a journal: an index).
 
     A run killed during its set-up or planning (a build, say) journaled
-    nothing but its start: there is nothing in it to compare with.
+    nothing but its start, and one whose set-up stopped it (a tool missing:
+    exit 2) its start and its end: there is nothing in them to compare with.
+    A run with testcases tells of one by its second line (``test_discovered``).
     """
-    if (path / store.INDEX).is_file():
-        return True
     try:
         with open(path / store.JOURNAL, "rb") as journal:
-            journal.readline()
-            return bool(journal.readline())
-    except OSError:
+            for line in itertools.islice(journal, 3):
+                with contextlib.suppress(ValueError, AttributeError):
+                    if json.loads(line).get("event") not in ("run_started", "run_ended"):
+                        return True
         return False
+    except OSError:
+        return (path / store.INDEX).is_file()

@@ -200,6 +200,12 @@ def test_a_start_killed_before_its_first_journal_line_does_not_push_out_the_last
     new = output_dir.rotate(tmp_path)
     old = store.load_run(tmp_path / "old")
     assert [(e["test"], e["message"]) for e in old.entries] == [("a", "the last real run")]
+    # ... and this one's set-up stopped it (a usage error): it started and ended, with no testcase.
+    (new / store.JOURNAL).write_text('{"event":"run_started","start":3.0}\n{"event":"run_ended","end":3.1}\n')
+    store.write_index(new, {"start": 3.0}, [])
+    new = output_dir.rotate(tmp_path)
+    old = store.load_run(tmp_path / "old")
+    assert [(e["test"], e["message"]) for e in old.entries] == [("a", "the last real run")]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "new", "old"]
     assert [p.name for p in new.iterdir()] == [store.RECORDS]
 
