@@ -71,7 +71,7 @@ def rotate(output_dir: Path) -> Path:
         except OSError as exc:  # named whole: rmtree names a file inside it by a relative path
             raise OSError(exc.errno, exc.strerror, str(spare)) from exc
     if new.exists():
-        if not _holds_a_run(new) and _holds_a_run(old):
+        if last_run(output_dir) == old:
             # A start cut short (killed between this rotation and its first
             # testcase) left a DIR/new without results: rotated, it would
             # push the last real run out of DIR/old. It is recycled instead.
@@ -96,6 +96,15 @@ def rotate(output_dir: Path) -> Path:
         store.remove_path(spare)  # an "old" that was a file or a link
     (new / store.RECORDS).mkdir(parents=True, exist_ok=True)
     return new
+
+
+def last_run(output_dir: Path) -> Path:
+    """The last run of ``output_dir`` with results: ``DIR/new``, or ``DIR/old`` when ``DIR/new`` holds none.
+
+    What the next rotation keeps as ``DIR/old``, and what ``--failed`` reruns the failures of.
+    """
+    new, old = output_dir / "new", output_dir / "old"
+    return old if not _holds_a_run(new) and _holds_a_run(old) else new
 
 
 def _holds_a_run(path: Path) -> bool:

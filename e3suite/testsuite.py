@@ -45,7 +45,7 @@ from e3suite.executors.local import max_slots as max_local_slots
 from e3suite.interruption import InterruptGuard, RunInterrupted, engine_signals
 from e3suite.model import TestResult, TestStatus, count_flaky_as
 from e3suite.options import build_parser
-from e3suite.output_dir import OutputDirError, rotate_output_dir
+from e3suite.output_dir import OutputDirError, last_run, rotate_output_dir
 from e3suite.plan import Plan, build_plan
 from e3suite.reports.progress import ProgressListener
 from e3suite.reports.status import StatusSink, write_starting
@@ -333,7 +333,7 @@ class Testsuite:
 
     def previous_failures(self) -> set[str]:
         """Ids the last run of this -o directory did not see pass (``--failed``: e3suite/rerun.py)."""
-        last = Path(self.options.output_dir) / "new"
+        last = last_run(Path(self.options.output_dir))  # DIR/old when DIR/new holds no results
         try:
             return rerun.to_run_again(last)
         except (store.StoreError, OSError):

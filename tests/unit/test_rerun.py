@@ -153,3 +153,36 @@ def test_a_signal_while_carrying_over_does_not_cut_a_result_in_half(tmp_path: Pa
     assert sent and code == 130
     results = {r.test_id: (r.status, r.carried_over) for r in load_report(tmp_path / "out" / "new").results}
     assert results == {"bad": (TestStatus.SKIP, False), "good": (TestStatus.PASS, True)}
+
+
+def test_failed_after_a_run_its_set_up_stopped_reruns_the_last_real_run_s_failures(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A set-up that stops the run (a usage error) leaves a DIR/new with no testcase: --failed took the failures
+    of that one (none), carried everything over and ran nothing."""
+    from e3suite import FragmentContext, TestDriver, Testsuite, TestStatus
+    from e3suite.testsuite import ConfigurationError
+
+    class Driver(TestDriver):
+        def add_fragments(self) -> None:
+            self.add_fragment("run", self.run)
+
+        def run(self, ctx: FragmentContext) -> None:
+            ctx.result.set_status(TestStatus.FAIL if self.test_env.get("fail") else TestStatus.PASS)
+
+    class Suite(Testsuite):
+        test_driver_map = {"d": Driver}
+        default_driver = "d"
+
+    class Broken(Suite):
+        def set_up(self) -> None:
+            raise ConfigurationError("the compiler is missing")
+
+    for name, env in {"bad": '{"fail": true}', "good": "{}"}.items():
+        (tmp_path / "tests" / name).mkdir(parents=True)
+        (tmp_path / "tests" / name / "test.yaml").write_text(env)
+    argv = ["-j1", "--in-process", "-o", str(tmp_path / "out"), "--progress", "none"]
+    assert Suite(tmp_path).main(argv) == 1
+    assert Broken(tmp_path).main(argv) == 2
+    capsys.readouterr()
+    assert Suite(tmp_path).main([*argv, "--failed"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL   bad" in out and "1 testcase carried over" in out, out
