@@ -117,12 +117,13 @@ def compare_with_dir(
 
 
 def _partial(run: store.LoadedRun) -> bool:
-    """Whether ``run`` holds only some of the testcases: it ran a selection, or died before journaling any.
+    """Whether ``run`` holds only some of the testcases: it ran a selection, or none at all.
 
-    A run killed in its set-up or planning has no testcase yet: against it
-    every testcase would read as new, and it would call every one removed.
+    A run killed in its set-up or planning, or one its set-up stopped (a
+    usage error), has no testcase: against it every testcase would read as
+    new, and it would call every one removed.
     """
-    return bool(run.run.get("selection")) or (not run.complete and not run.entries)
+    return bool(run.run.get("selection")) or not run.entries
 
 
 def load_run(path: Path) -> store.LoadedRun:

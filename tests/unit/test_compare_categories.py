@@ -118,3 +118,16 @@ def test_a_testcase_that_did_not_run_is_never_slower() -> None:
     )
     assert ids(c, "slower") == []
     assert ids(compare([Outcome("t", P, 1.2)], [Outcome("t", P, 0.1)], "old"), "slower") == ["t"]
+
+
+def test_a_run_its_set_up_stopped_adds_and_removes_nothing(tmp_path: Path) -> None:
+    """A set-up that stops the run (exit 2) writes an index with no testcase: it called every one removed."""
+    from e3suite import store
+
+    stopped = tmp_path / "stopped"
+    stopped.mkdir()
+    store.write_index(stopped, {"start": 1.0, "selection": []}, [])
+    against_old = load_report(stopped, RESULTS / "new").comparison
+    assert against_old is not None and ids(against_old, "removed") == []
+    against_stopped = load_report(RESULTS / "new", stopped).comparison
+    assert against_stopped is not None and ids(against_stopped, "new") == []
