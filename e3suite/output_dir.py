@@ -37,6 +37,13 @@ def rotate_output_dir(output_dir: Path) -> Path:
         output_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=output_dir):
             pass
+        for name in ("new", "old"):  # the rotation moves the one and empties the other
+            if _foreign(output_dir / name):
+                raise OutputDirError(
+                    f"cannot write results in {output_dir} (-o): {output_dir / name} is not a results directory "
+                    f"(no {store.JOURNAL}, {store.INDEX} nor {store.RECORDS}/), which the rotation of results "
+                    "would move or empty: move it away, or give this run another -o directory"
+                )
         return rotate(output_dir)
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != output_dir else ""
@@ -96,6 +103,24 @@ def rotate(output_dir: Path) -> Path:
         store.remove_path(spare)  # an "old" that was a file or a link
     (new / store.RECORDS).mkdir(parents=True, exist_ok=True)
     return new
+
+
+#: What a directory the rotation may move or empty holds: e3suite's files, or e3-testsuite's index
+#: (its results, which e3-testsuite rotates the same way).
+_RESULTS_NAMES = (store.JOURNAL, store.INDEX, store.RECORDS, store.STATUS, "_index.json")
+
+
+def _foreign(path: Path) -> bool:
+    """Whether ``path`` is a directory with something in it, but no results: a user's own ``new`` or ``old``.
+
+    ``-o .`` in a project with an ``old/`` directory, or ``-o tests`` with a
+    testcase named ``old``: the rotation would have emptied it.
+    """
+    if not path.is_dir() or path.is_symlink():
+        return False
+    with os.scandir(path) as entries:
+        names = {entry.name for entry in entries}
+    return bool(names) and not names.intersection(_RESULTS_NAMES)
 
 
 def last_run(output_dir: Path) -> Path:

@@ -244,3 +244,21 @@ def test_journal_lines_without_a_testcase_id_are_skipped(tmp_path: Path) -> None
     ]
     (tmp_path / store.JOURNAL).write_text("".join(json.dumps(line) + "\n" for line in lines))
     assert [(e["test"], e["status"]) for e in store.load_run(tmp_path).entries] == [("a", "PASS")]
+
+
+def test_a_new_or_old_directory_that_holds_no_results_is_never_moved_nor_emptied(tmp_path: Path) -> None:
+    """``-o .`` in a project with its own ``old/`` (or ``-o tests`` with a testcase named ``old``): the second
+    run recycled it, deleting every file in it."""
+    import pytest
+
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "precious.c").write_text("int main;")
+    with pytest.raises(output_dir.OutputDirError, match=r"old is not a results directory .* move it away"):
+        output_dir.rotate_output_dir(tmp_path)
+    assert (tmp_path / "old" / "precious.c").read_text() == "int main;"
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "old" / "precious.c").unlink()  # empty, or e3-testsuite's results: the rotation may go on
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "_index.json").write_text("{}")
+    output_dir.rotate_output_dir(tmp_path)
+    assert (tmp_path / "old" / "_index.json").exists()
