@@ -1,7 +1,7 @@
 """The lock of a results directory: one run at a time writes in ``DIR``.
 
 Two runs with the same ``-o`` would rotate, recycle and write each other's
-files. ``store.rotate`` takes ``DIR/.lock`` (an exclusive ``flock``) before
+files. ``output_dir.rotate`` takes ``DIR/.lock`` (an exclusive ``flock``) before
 it touches anything, and the results writer releases it once the run's
 results are written. The file names its holder, so that the second run
 says which run is in the way.

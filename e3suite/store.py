@@ -1,4 +1,4 @@
-"""The results directory: journal, one record per testcase, index, rotation.
+"""The results directory: journal, one record per testcase, index (its rotation: e3suite/output_dir.py).
 
 Layout of a results directory (``DIR/new`` for the current run)::
 
@@ -43,7 +43,7 @@ from typing import Any
 import e3suite.events as events
 from e3suite.events import Sink
 from e3suite.model import TestResult, TestStatus
-from e3suite.results_lock import lock_results_dir, unlock_results_dir
+from e3suite.results_lock import unlock_results_dir
 
 JOURNAL = "journal.jsonl"
 INDEX = "index.json"
@@ -72,43 +72,13 @@ def record_name(test_id: str) -> str:
     return name + ".json"
 
 
-#: Where the rotation puts the run before last while it makes it the new run's directory.
-_RECYCLING = ".recycling"
 #: A record found on disk belongs to the run whose journal starts at most this much later
 #: (file times come from a coarse kernel clock).
 _MTIME_SLACK = 0.5
 
 
-def rotate(output_dir: Path) -> Path:
-    """Move ``DIR/new`` to ``DIR/old``; the run before last becomes the new ``DIR/new``.
-
-    It first takes DIR's lock (``results_lock.ResultsDirBusy`` when another run holds
-    it), which ``ResultsWriter.close`` of ``DIR/new`` gives back.
-
-    The run before last is emptied and renamed to be the new ``DIR/new``
-    (the record files of a directory written before records went in the
-    journal go with the rest).
-    """
-    new, old, spare = output_dir / "new", output_dir / "old", output_dir / _RECYCLING
-    output_dir.mkdir(parents=True, exist_ok=True)
-    lock_results_dir(output_dir)
-    if os.path.lexists(spare):
-        _remove(spare)  # a rotation that was interrupted half-way
-    if new.exists():
-        if os.path.lexists(old):
-            old.rename(spare)
-        new.rename(old)
-    if spare.is_dir() and not spare.is_symlink():
-        for entry in os.scandir(spare):
-            _remove(Path(entry.path))
-        spare.rename(new)
-    elif os.path.lexists(spare):
-        _remove(spare)  # an "old" that was a file or a link
-    new.mkdir(parents=True, exist_ok=True)
-    return new
-
-
-def _remove(path: Path) -> None:
+def remove_path(path: Path) -> None:
+    """Remove a file, a link or a whole directory."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     else:
@@ -470,13 +440,30 @@ def load_run(path: Path) -> LoadedRun:
     if index_path.is_file():
         try:
             document = json.loads(index_path.read_text(encoding="utf-8"))
-            if document.get("format") == INDEX_FORMAT:
+            if _is_index(document):
                 return LoadedRun(path, document.get("run") or {}, document["results"], True)
-        except (OSError, ValueError, KeyError, AttributeError):
+        except (OSError, ValueError):
             pass  # fall back on the journal
     if not (path / JOURNAL).is_file():
-        raise StoreError(f"{path} is not an e3suite results directory (no {INDEX}, no {JOURNAL})")
+        index = f"its {INDEX} is not an e3suite index" if index_path.exists() else f"no {INDEX}"
+        raise StoreError(f"{path} is not an e3suite results directory ({index}, no {JOURNAL})")
+    try:  # read_journal skips what it cannot read: unreadable, it would look like another tool's journal
+        open(path / JOURNAL, "rb").close()
+    except OSError as exc:
+        raise StoreError(f"cannot read {path / JOURNAL}: {exc.strerror or exc}") from None
     return rebuild_from_journal(path)
+
+
+def _is_index(document: Any) -> bool:
+    """Whether ``document`` is an index every reader can walk (one damaged by hand is not: the journal tells)."""
+    if not isinstance(document, dict) or document.get("format") != INDEX_FORMAT:
+        return False
+    results, run = document.get("results"), document.get("run")
+    return (
+        isinstance(results, list)
+        and all(isinstance(entry, dict) and isinstance(entry.get("test"), str) for entry in results)
+        and (run is None or isinstance(run, dict))
+    )
 
 
 def rebuild_from_journal(path: Path) -> LoadedRun:
@@ -487,12 +474,14 @@ def rebuild_from_journal(path: Path) -> LoadedRun:
     running: set[str] = set()  # testcases that started a fragment
     for event in read_journal(path):
         kind = event.get("event")
+        if kind in ("test_discovered", "test_result") and not (isinstance(event.get("test"), str) and event["test"]):
+            continue  # a line damaged by hand would make a testcase named "None"
         if kind == "run_started":
             run = {k: v for k, v in event.items() if k != "event"}
         elif kind == "test_discovered":
-            discovered.setdefault(str(event.get("test")), None)
+            discovered.setdefault(event["test"], None)
         elif kind == "test_result":
-            test = str(event.get("test"))
+            test = event["test"]
             discovered.setdefault(test, None)
             finished[test] = {k: v for k, v in event.items() if k not in ("event", "result")}
             if "result" in event:

@@ -21,30 +21,31 @@ import signal
 import socket
 import sys
 import tempfile
-import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import e3suite.control as control
 import e3suite.discovery as discovery
 import e3suite.matrix as matrix
+import e3suite.rerun as rerun
 import e3suite.script as script
 import e3suite.store as store
 from e3suite.admission import CapacityError, capacities
 from e3suite.config import ConfigError
 from e3suite.driver import TestDriver
 from e3suite.engine import NOT_RUN_INTERRUPTED, Engine
-from e3suite.events import AttemptFailed, EventBus, RunEnded, RunStarted, Sink, TestFinished
+from e3suite.events import AttemptFailed, EventBus, RunEnded, RunStarted, Sink, TestDiscovered, TestFinished
 from e3suite.executors import dask_setup
 from e3suite.executors.base import Executor
 from e3suite.executors.local import MultiprocessScheduler
 from e3suite.executors.local import max_slots as max_local_slots
+from e3suite.interruption import InterruptGuard, RunInterrupted, engine_signals
 from e3suite.model import TestResult, TestStatus, count_flaky_as
 from e3suite.options import build_parser
+from e3suite.output_dir import OutputDirError, last_run, rotate_output_dir
 from e3suite.plan import Plan, build_plan
 from e3suite.reports.progress import ProgressListener
 from e3suite.reports.status import StatusSink, write_starting
@@ -63,44 +64,10 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
 
-#: Messages of the SKIPs that say a testcase never got to run (engine.py's NOT_RUN_*, and a failed dependency).
-_NOT_RUN = ("dependency ", "not run: ")
 
 
 class _SetUpFailed(Exception):
     """The testsuite's set_up raised: the run records why and stops before planning."""
-
-
-class _Interrupted(BaseException):
-    """SIGINT or SIGTERM during set-up or planning, before the engine takes over the signals."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def _interrupts_raise() -> Iterator[None]:
-    """While set_up and planning run (a build may take minutes), Ctrl-C and SIGTERM raise _Interrupted.
-
-    A signal the process ignores (SIGINT in a background job) stays ignored.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise _Interrupted(signum)
-
-    previous = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        if signal.getsignal(sig) is not signal.SIG_IGN:
-            previous[sig] = signal.signal(sig, interrupt)
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 class ConfigurationError(Exception):
@@ -160,6 +127,7 @@ class Testsuite:
         self.carried: list[TestResult] = []  # --failed: the previous run's results kept
         self.status: StatusSink | None = None
         self._signal: int | None = None
+        self._guard = InterruptGuard(self._note_signal, lambda: self._signal is not None)
         self._history: dict[str, float] | None = None
         self.progress: ProgressListener | None = None
         self._names: dict[str, Any] | None = None
@@ -200,8 +168,13 @@ class Testsuite:
             return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
         script.cheap_exit()
         try:
-            return self._main()
-        except (ConfigurationError, discovery.SelectionError, ConfigError, ResultsDirBusy, CapacityError) as exc:
+            with self._guard:
+                return self._main()
+        except RunInterrupted as exc:  # before the results directory turned, or after it was written
+            print(f"e3suite: interrupted ({exc})", file=sys.stderr)
+            return 128 + (self._signal or exc.signum)
+        except (ConfigurationError, discovery.SelectionError, ConfigError, ResultsDirBusy, CapacityError,
+                OutputDirError) as exc:
             print(f"e3suite: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         except KeyboardInterrupt:  # Ctrl-C while looking for testcases: nothing was written yet
@@ -260,62 +233,68 @@ class Testsuite:
         except OSError as exc:
             raise ConfigurationError(f"cannot create working directories in {options.temp_dir} (--temp-dir): "
                                      f"{exc.strerror or exc}") from None
-        try:
-            results_dir = _rotate_results(Path(options.output_dir))
-        except BaseException:
-            shutil.rmtree(working_root, ignore_errors=True)
-            raise
-        # The engine holds absolute paths: a callback's os.chdir (in-process)
-        # must not move the results or working directories under it.
-        shown_results_dir = results_dir  # as the user named it, for reports
-        results_dir, working_root = Path(os.path.abspath(results_dir)), Path(os.path.abspath(working_root))
-        self.working_root = working_root
-        start_cwd = os.getcwd()
-        writer = store.ResultsWriter(results_dir, background=True)
-        run_info = self.run_metadata()
-        # The run's one event stream: the journal first, then whoever listens.
-        bus = EventBus([writer])
-        bus.emit(RunStarted(run_info))
-        write_starting(writer, run_info)  # set-up and planning may be long: the run reads as starting
         reporter = self.make_reporter()
+        # A signal from the rotation to the first journal line would leave an
+        # empty DIR/new, which the next run would rotate over the last real one.
+        with self._guard.deferred():
+            try:
+                results_dir = rotate_output_dir(Path(options.output_dir))
+            except BaseException:
+                shutil.rmtree(working_root, ignore_errors=True)
+                raise
+            # The engine holds absolute paths: a callback's os.chdir (in-process)
+            # must not move the results or working directories under it.
+            shown_results_dir = results_dir  # as the user named it, for reports
+            results_dir, working_root = Path(os.path.abspath(results_dir)), Path(os.path.abspath(working_root))
+            self.working_root = working_root
+            start_cwd = os.getcwd()
+            writer = store.ResultsWriter(results_dir, background=True)
+            run_info = self.run_metadata()
+            # The run's one event stream: the journal first, then whoever listens.
+            bus = EventBus([writer])
+            bus.emit(RunStarted(run_info))
+            write_starting(writer, run_info)  # set-up and planning may be long: the run reads as starting
+        to_run = [case.test_id for case in cases]
+        engine: Engine | None = None
         set_up_error, set_up_exit, tear_down_error = None, 0, None
         try:
             try:
-                with _interrupts_raise():
+                try:
                     self.set_up()
-            except Exception as exc:
-                # The testsuite's own code, not e3suite's: its traceback (none
-                # for a ConfigurationError, a usage error), then a verdict for
-                # every testcase (promise 1), so that the results directory
-                # says why nothing ran rather than "no testcase".
-                if isinstance(exc, ConfigurationError):
-                    set_up_error, set_up_exit = str(exc), EXIT_USAGE
-                else:
-                    traceback.print_exc()
-                    set_up_error = f"the testsuite's set_up raised {type(exc).__name__}: {exc} (traceback above)"
-                    set_up_exit = EXIT_INTERNAL
-                self.results = self.not_run(cases, bus, f"not run: {set_up_error.removesuffix(' (traceback above)')}")
-                raise _SetUpFailed from None
-            try:
-                with _interrupts_raise():
-                    plan = self.plan(cases, working_root, dict(candidates))
-                    self.progress = self.make_progress(reporter, plan)
-                    for sink in self.listeners(reporter):
-                        bus.add(sink)
-                    self.status = StatusSink(
-                        results_dir, plan, options.jobs, self.history(), printer=reporter, run_info=run_info
-                    )
-                    bus.add(self.status)
-                    bus.add(_ReleaseTexts(keep_out=bool(getattr(options, "rewrite", False))))
-                    engine = Engine(plan, self.make_executor(), bus, options)
+                except Exception as exc:
+                    # The testsuite's own code, not e3suite's: its traceback (none
+                    # for a ConfigurationError, a usage error), then a verdict for
+                    # every testcase (promise 1), so that the results directory
+                    # says why nothing ran rather than "no testcase".
+                    if isinstance(exc, ConfigurationError):
+                        set_up_error, set_up_exit = str(exc), EXIT_USAGE
+                    else:
+                        traceback.print_exc()
+                        set_up_error = f"the testsuite's set_up raised {type(exc).__name__}: {exc} (traceback above)"
+                        set_up_exit = EXIT_INTERNAL
+                    message = f"not run: {set_up_error.removesuffix(' (traceback above)')}"
+                    self.results = self.not_run(cases, bus, message)
+                    raise _SetUpFailed from None
+                plan = self.plan(cases, working_root, dict(candidates))
+                to_run = list(plan.tests)  # with the dependencies outside the selection
+                if getattr(options, "failed", False):  # before anything runs: a killed run still holds them
+                    with self._guard.deferred():  # a signal would cut an event in half (an index entry, no record)
+                        self.carry_over(bus, writer, plan.tests)
+                self.progress = self.make_progress(reporter, plan)
+                for sink in self.listeners(reporter):
+                    bus.add(sink)
+                self.status = StatusSink(
+                    results_dir, plan, options.jobs, self.history(), printer=reporter, run_info=run_info
+                )
+                bus.add(self.status)
+                bus.add(_ReleaseTexts(keep_out=bool(getattr(options, "rewrite", False))))
+                engine = Engine(plan, self.make_executor(), bus, options)
                 # What discovery and planning built lives as long as the
                 # run: keep the collector from walking it again and again
                 # (3% of W5's wall time), and forked workers from touching
                 # its pages.
                 gc.freeze()
                 self.results = self.run(engine)
-                if getattr(options, "failed", False):
-                    self.carried = self.carry_over(bus)
             finally:
                 with contextlib.suppress(OSError):
                     os.chdir(start_cwd)  # relative options (--compare) read as the user meant them
@@ -330,43 +309,49 @@ class Testsuite:
                     tear_down_error = f"the testsuite's tear_down raised {type(exc).__name__}: {exc} (traceback above)"
         except _SetUpFailed:
             pass
-        except _Interrupted as exc:
-            # Nothing ran yet: every testcase "not run: interrupted", as the engine says of those it did not start.
-            self._signal = exc.signum
-            self.results = self.not_run(cases, bus, NOT_RUN_INTERRUPTED, TestStatus.SKIP)
+        except RunInterrupted:
+            pass  # in set-up, planning or tear-down: told as any interruption (self._signal)
         finally:
-            self.clean_working_dirs(working_root)
-            self.finish_results_dir(writer, run_info, bus)
-        comparison = self.compare_with_previous()
-        if set_up_error is not None:
-            reporter.summary(self.results, comparison)
-            self.write_reports(shown_results_dir)  # CI shows the ERRORs rather than a missing JUnit file
-            print(f"e3suite: error: {set_up_error}", file=sys.stderr)
-            return set_up_exit
-        if writer.error is not None:
-            # Scheduling stopped at the first write that failed; what was
-            # written before it (journal, records) stays readable.
-            print(f"e3suite: error: {writer.error}; the run stopped there", file=sys.stderr)
-            reporter.summary(self.results, comparison)
-            return EXIT_INTERNAL
-        if options.rewrite:
-            import io
-
-            import e3suite.rewrite as rewrite  # only --rewrite runs need the stock drivers' baselines
-
-            # Before the summary, whose line stays the run's last (README), and on the
-            # reporter's stream: stderr when a report document goes to stdout (--json -).
-            changes = io.StringIO()
-            rewrite.print_summary(rewrite.rewritten(self.results), changes)
-            reporter.write(changes.getvalue())
-            rewrite.print_conflicts(self.results, sys.stderr)
-        reporter.summary(self.results + self.carried, comparison)
-        self.write_reports(shown_results_dir)
-        if tear_down_error is not None:
-            print(f"e3suite: error: {tear_down_error}", file=sys.stderr)
-            if self._signal is None:
+            with self._guard.deferred():  # the index and the lock's release are never cut short
+                if engine is not None and not self.results:  # a signal came as run() returned them
+                    self.results = engine.results
+                if self._signal is not None:
+                    self.results += self.skip_not_run(bus, to_run, writer)
+                    if getattr(options, "failed", False):  # interrupted before it: the picture stays whole
+                        self.carry_over(bus, writer)
+                self.clean_working_dirs(working_root)
+                self.finish_results_dir(writer, run_info, bus)
+        with self._guard.deferred():  # a run an earlier signal stopped says so in full
+            comparison = self.compare_with_previous()
+            if set_up_error is not None:
+                reporter.summary(self.results, comparison)
+                self.write_reports(shown_results_dir)  # CI shows the ERRORs rather than a missing JUnit file
+                print(f"e3suite: error: {set_up_error}", file=sys.stderr)
+                return set_up_exit
+            if writer.error is not None:
+                # Scheduling stopped at the first write that failed; what was
+                # written before it (journal, records) stays readable.
+                print(f"e3suite: error: {writer.error}; the run stopped there", file=sys.stderr)
+                reporter.summary(self.results, comparison)
                 return EXIT_INTERNAL
-        return self.exit_code()
+            if options.rewrite:
+                import io
+
+                import e3suite.rewrite as rewrite  # only --rewrite runs need the stock drivers' baselines
+
+                # Before the summary, whose line stays the run's last (README), and on the
+                # reporter's stream: stderr when a report document goes to stdout (--json -).
+                changes = io.StringIO()
+                rewrite.print_summary(rewrite.rewritten(self.results), changes)
+                reporter.write(changes.getvalue())
+                rewrite.print_conflicts(self.results, sys.stderr)
+            reporter.summary(self.results + self.carried, comparison)
+            self.write_reports(shown_results_dir)
+            if tear_down_error is not None:
+                print(f"e3suite: error: {tear_down_error}", file=sys.stderr)
+                if self._signal is None:
+                    return EXIT_INTERNAL
+            return self.exit_code()
 
     # -- steps -------------------------------------------------------------------
 
@@ -428,23 +413,14 @@ class Testsuite:
         return [case for case in cases if case.test_id in self.sharding.selected]
 
     def previous_failures(self) -> set[str]:
-        """Ids that ended FAIL, ERROR or FLAKY in the last run of this -o directory (``--failed``)."""
-        last = Path(self.options.output_dir) / "new"
+        """Ids the last run of this -o directory did not see pass (``--failed``: e3suite/rerun.py)."""
+        last = last_run(Path(self.options.output_dir))  # DIR/old when DIR/new holds no results
         try:
-            run = store.load_run(last)
+            return rerun.to_run_again(last)
         except (store.StoreError, OSError):
             raise ConfigurationError(
                 f"--failed: no previous run in {last} to take the failures of (run without --failed first)"
             ) from None
-        rerun = {TestStatus.FAIL.value, TestStatus.ERROR.value, TestStatus.FLAKY.value}
-        return {
-            str(e.get("test"))
-            for e in run.entries
-            # ... and those a failed dependency, an interruption or a failure limit kept
-            # from running ("not run: ..."): they get their chance too.
-            if e.get("status") in rerun
-            or (e.get("status") == TestStatus.SKIP.value and str(e.get("message") or "").startswith(_NOT_RUN))
-        }
 
     def not_run(
         self, cases: list[discovery.Testcase], bus: EventBus, message: str, status: TestStatus = TestStatus.ERROR
@@ -458,29 +434,36 @@ class Testsuite:
             bus.emit(TestFinished(result))
         return results
 
-    def carry_over(self, bus: EventBus) -> list[TestResult]:
+    def carry_over(self, bus: EventBus, writer: store.ResultsWriter, planned: Iterable[str] = ()) -> list[TestResult]:
         """``--failed``: the previous run's results of the testcases not run again, into this run's directory.
 
         They reach the journal as finished testcases marked ``carried_over``,
-        so the results directory gives the whole picture; the summary and
-        the exit code count only what this run ran.
+        before the engine starts (the terminal, status file and progress line
+        do not listen yet): a run killed half-way still gives the whole
+        picture to its report and to the next ``--failed``. The summary and
+        the exit code count only what this run ran. The ``planned`` testcases
+        and those the journal has already are left out.
         """
-        previous = Path(self.options.output_dir) / "old"
-        try:
-            run = store.load_run(previous)
-        except (store.StoreError, OSError):
-            return []
-        ran = {r.test_id for r in self.results}
         part = set(self.sharding.part) if self.sharding is not None else None  # a shard carries its part only
-        carried = []
-        for entry in run.entries:
-            if str(entry.get("test")) in ran or (part is not None and str(entry.get("test")) not in part):
-                continue
-            result = store.load_record(run, entry)
-            result.carried_over = True
-            carried.append(result)
-            bus.emit(TestFinished(result))  # its texts go with it (_ReleaseTexts)
-        return carried
+        told = {entry["test"] for entry in writer.index}.union(planned)
+        for result in rerun.carried_over(Path(self.options.output_dir) / "old", told, part):
+            bus.emit(TestFinished(result))
+            result.release_outputs(keep_out=False)  # its record holds them
+            self.carried.append(result)
+        return self.carried
+
+    def skip_not_run(self, bus: EventBus, test_ids: Iterable[str], writer: store.ResultsWriter) -> list[TestResult]:
+        """SKIP "not run: interrupted" for the testcases an interruption before the engine kept from running."""
+        told = {entry["test"] for entry in writer.index}
+        skipped = [TestResult(test, TestStatus.SKIP, NOT_RUN_INTERRUPTED) for test in test_ids if test not in told]
+        for result in skipped:
+            bus.emit(TestDiscovered(result.test_id))
+            bus.emit(TestFinished(result))
+        return skipped
+
+    def _note_signal(self, signum: int) -> None:
+        if self._signal is None:
+            self._signal = signum
 
     def condition_facts(self) -> dict[str, Any]:
         """Names for ``control:`` conditions, besides ``env``, ``options`` and ``matrix``."""
@@ -619,37 +602,23 @@ class Testsuite:
     def run(self, engine: Engine) -> list[TestResult]:
         executor = engine.executor
 
-        def on_signal(signum: int, frame: FrameType | None) -> None:
+        def on_signal(signum: int) -> None:
             if self._signal is not None and signum == signal.SIGINT:
                 executor.hurry()  # second Ctrl-C: no more grace for running processes
                 return
             self._signal = signum
             engine.request_interrupt()
 
-        # The wake-up fd makes the executor's wait return as soon as a signal
-        # arrives, instead of at the end of its housekeeping period.
-        wake_read, wake_write = os.pipe()
-        os.set_blocking(wake_read, False)
-        os.set_blocking(wake_write, False)
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         status = self.status
-        if status is not None:
-            # kill -USR1 PID: the run's status printed here, the run goes on.
-            previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, lambda signum, frame: status.request_print())
+        # kill -USR1 PID: the run's status printed here, the run goes on.
+        extra: dict[int, Callable[[], None]] = {signal.SIGUSR1: status.request_print} if status is not None else {}
         keys = status_keys(status.request_print) if status is not None else None
-        previous_fd = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
-        executor.set_wakeup_fd(wake_read)
         try:
-            return engine.run()
+            with engine_signals(on_signal, executor.set_wakeup_fd, extra):
+                return engine.run()
         finally:
             if keys is not None:
                 keys.stop()
-            signal.set_wakeup_fd(previous_fd)
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            executor.set_wakeup_fd(None)
-            os.close(wake_read)
-            os.close(wake_write)
 
     def run_metadata(self) -> dict[str, Any]:
         return {
@@ -753,16 +722,3 @@ def _without_working_roots(
         return found  # the common case: no working root can be below the tests directory
     prefix = os.path.join(parent, "e3suite-")
     return [(test_id, path) for test_id, path in found if not os.path.abspath(path).startswith(prefix)]
-
-
-def _rotate_results(output_dir: Path) -> Path:
-    """``store.rotate``, once ``output_dir`` is known to be a directory we can write in."""
-    try:
-        if output_dir.exists() and not output_dir.is_dir():
-            raise ConfigurationError(f"cannot write results in {output_dir} (-o): it is not a directory")
-        output_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=output_dir):
-            pass
-        return store.rotate(output_dir)
-    except OSError as exc:
-        raise ConfigurationError(f"cannot write results in {output_dir} (-o): {exc.strerror or exc}") from None

@@ -14,6 +14,7 @@ directory.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -94,11 +95,40 @@ def write_report_files(report: RunReport, options: argparse.Namespace, stdout: T
             out.flush()
             continue
         try:
-            Path(target).write_text(text, encoding="utf-8")
+            write_whole(Path(target), text)
         except OSError as exc:
             raise ReportError(f"cannot write the {name} report to {target}: {exc.strerror or exc}") from None
         written.append(target)
     return written
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader finds the old file or the new one, never half of one.
+
+    A run killed while it wrote its JUnit file (a CI timeout) left a
+    truncated XML that CI could not parse. A regular file (or a link to one)
+    is replaced by a rename; anything else (``/dev/stdout``, a pipe) is
+    written in place, as the file a ``/dev`` or ``/proc`` path stands for.
+    """
+    target = Path(os.path.realpath(path))
+    # /dev/stdout of a command run with `>> ci.log` resolves to ci.log: replaced, the log would be lost.
+    if (target.exists() and not target.is_file()) or os.path.abspath(path).startswith(("/dev/", "/proc/")):
+        path.write_text(text, encoding="utf-8")
+        return
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    except OSError:  # a directory we may not create in, but a file we may write
+        target.write_text(text, encoding="utf-8")
+        return
+    try:
+        with open(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def write_durations(report: RunReport, target: Path) -> None:
@@ -166,7 +196,8 @@ def run(args: argparse.Namespace) -> int:
     if args.all or args.show_error_output:
         for result in report.results:
             reporter.test_finished(result)
-    reporter.summary(report.results, report.comparison, report.complete, live=report.live)
+    ended = report.run.get("end") is not None  # the journal's run_ended: only the index is lost
+    reporter.summary(report.results, report.comparison, report.complete, live=report.live, ended=ended)
     try:
         write_report_files(report, args)
         if getattr(args, "durations", None):

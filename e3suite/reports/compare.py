@@ -172,7 +172,9 @@ def compare(
             comparison.fixed.append(change)
         elif now.status.is_skip and not before.status.is_skip:
             comparison.newly_skipped.append(change)
-        if _markedly_slower(now.duration, before.duration, threshold):
+        # A testcase skipped then (not run: interrupted, say) or now did not run: its 0 s compares with nothing.
+        ran_both = not now.status.is_skip and not before.status.is_skip
+        if ran_both and _markedly_slower(now.duration, before.duration, threshold):
             comparison.slower.append(change)
     comparison.removed = [
         Change(o.test_id, None, o.status, o.message, None, o.duration)

@@ -109,11 +109,21 @@ def compare_with_dir(
         old = store.load_run(old_dir)
     except (store.StoreError, OSError):
         return None
-    old_partial = bool(old.run.get("selection"))
+    old_partial = _partial(old)
     return compare(
         outcomes(results), outcomes_from_entries(old.entries), str(old_dir), threshold, partial, old_partial,
         [r.test_id for r in results if unfinished(r)],
     )
+
+
+def _partial(run: store.LoadedRun) -> bool:
+    """Whether ``run`` holds only some of the testcases: it ran a selection, or none at all.
+
+    A run killed in its set-up or planning, or one its set-up stopped (a
+    usage error), has no testcase: against it every testcase would read as
+    new, and it would call every one removed.
+    """
+    return bool(run.run.get("selection")) or not run.entries
 
 
 def load_run(path: Path) -> store.LoadedRun:
@@ -172,6 +182,5 @@ def load_report(
     results = [store.load_record(loaded, entry) for entry in loaded.entries]
     report = RunReport(path, dict(loaded.run), results, loaded.complete, live=loaded.live)
     if compare_dir is not None:
-        partial = bool(loaded.run.get("selection"))
-        report.comparison = compare_with_dir(results, compare_dir, threshold, partial)
+        report.comparison = compare_with_dir(results, compare_dir, threshold, _partial(loaded))
     return report

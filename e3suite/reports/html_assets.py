@@ -80,7 +80,10 @@ SCRIPT = r"""
                ["jobs", run.jobs], ["e3suite", run.version], ["python", run.python],
                ["command", run.argv ? run.argv.join(" ") : null]];
   facts.forEach(function (f) { if (f[1] !== null && f[1] !== undefined) { meta.appendChild(el("span", "", f[0] + ": " + f[1])); } });
-  if (!run.complete) { meta.appendChild(el("strong", "", "The run did not finish: results rebuilt from its journal.")); }
+  if (!run.complete) {
+    meta.appendChild(el("strong", "", run.end !== null ? "The run's index is missing or unreadable: results rebuilt from its journal."
+                                                      : "The run did not finish: results rebuilt from its journal."));
+  }
 
   // The comparison with the previous run: first, because it is the news.
   var comparison = data.comparison;

@@ -343,7 +343,8 @@ def render(status: dict[str, Any], now: float) -> str:
     stale = max(0.0, now - float(updated)) if state == "running" and isinstance(updated, (int, float)) else 0.0
     elapsed = format_clock(seconds + stale)
     if state == "ended":
-        head = f"e3suite: the run (pid {status.get('pid')}) ended after {elapsed}"
+        interrupted = ", interrupted" if (status.get("run") or {}).get("interrupted") else ""
+        head = f"e3suite: the run (pid {status.get('pid')}) ended after {elapsed}{interrupted}"
     elif state == "stopped":
         head = f"e3suite: the run stopped without finishing: its engine (pid {status.get('pid')}) is gone"
     elif status.get("phase") == "starting":

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import e3suite.store as store
+from e3suite.reports.data import load_run
 from e3suite.reports.status import alive, read_status, render
 from e3suite.reports.terminal import printable
 
@@ -55,6 +56,11 @@ def run(args: argparse.Namespace) -> int:
     if not (path / store.JOURNAL).is_file():
         print(f"e3suite: error: {path} is not an e3suite results directory (no {store.JOURNAL})", file=sys.stderr)
         return 2
+    try:
+        current(path)
+    except store.StoreError as exc:
+        print(f"e3suite: error: {exc}", file=sys.stderr)
+        return 2
     if args.wait is not None:
         return _wait(path, args.wait, args.timeout, args.json)
     while True:
@@ -66,39 +72,47 @@ def run(args: argparse.Namespace) -> int:
 
 
 def current(path: Path) -> dict[str, Any]:
-    """The status file's view, or one made from the index / journal for a run that has none."""
+    """The status file's view while its engine runs; once it is gone, one made from the index / journal.
+
+    The status file is written at most twice a second, and not at all
+    after an engine's death: a killed run's file still shows fragments
+    running and fewer testcases done than the journal holds, and one that
+    ended before its first fragment (a failing or interrupted set-up) still
+    says "starting". The journal says what really happened.
+    """
     status = read_status(path)
-    ended_early = False
-    if status is not None:
-        ended = (path / store.INDEX).is_file() and _ended(path)
-        if status["state"] == "running" and ended:
-            status["state"] = "ended"
-        # A run that ended before its status file left "starting" (its set_up raised, Ctrl-C
-        # while planning) has an index all the same: it ended, with the verdicts the index holds.
-        ended_early = status.get("phase") == "starting" and ended
-        if not ended_early:
-            return status
-    run = store.load_run(path)
-    ended = run.complete or _ended(path)
-    pid = status.get("pid") if status is not None and ended_early else None
+    if status is not None and status["state"] == "ended":
+        return status
+    ended = (path / store.INDEX).is_file() and _ended(path)
+    if status is not None and status["state"] == "running" and not ended:
+        return status
+    run = load_run(path)  # StoreError: a journal no e3suite run wrote
+    ended = ended or run.complete or _ended(path)
+    # A stopped run's index is rebuilt: its unfinished testcases have no record.
+    done = [e for e in run.entries if ended or e.get("record") is not None]
     return {
         "format": "e3suite-status",
         "version": 1,
-        "pid": pid,
+        "pid": status.get("pid") if status is not None else None,
         "state": "ended" if ended else "stopped",
         "run": run.run,
-        "elapsed": run.run.get("duration") or 0.0,
+        "elapsed": run.run.get("duration") or (status.get("elapsed") if status is not None else None) or 0.0,
         "eta": None,
-        "tests": {"total": len(run.entries), "done": len(run.entries), "by_status": _by_status(run.entries)},
-        "fragments": {},
+        "tests": {"total": len(run.entries), "done": len(done), "by_status": _by_status(done)},
+        "fragments": {"ended": _count(path, "fragment_ended")},
         "running": [],
         "waiting": [],
         "retrying": [],
     }
 
 
+def _count(path: Path, event: str) -> int:
+    """How many ``event`` lines the journal holds (the others are not parsed)."""
+    return sum(1 for e in store.read_journal(path, only=f'"{event}"'.encode()) if e.get("event") == event)
+
+
 def _ended(path: Path) -> bool:
-    return any(e.get("event") == "run_ended" for e in store.read_journal(path))
+    return any(e.get("event") == "run_ended" for e in store.read_journal(path, only=b'"run_ended"'))
 
 
 def _by_status(entries: list[dict[str, Any]]) -> dict[str, int]:

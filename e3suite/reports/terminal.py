@@ -210,8 +210,12 @@ def summary_lines(
     show_time: bool = False,
     complete: bool = True,
     live: bool = False,
+    ended: bool = False,
 ) -> list[str]:
     """The end-of-run summary, identical for a run and for ``e3suite report``.
+
+    ``ended``: a results directory rebuilt from its journal (not ``complete``)
+    whose run did end (its journal says so): only its index is missing.
 
     The comparison comes first: when something changed, that is the news.
     The last line is always ``summary_line``.
@@ -238,6 +242,8 @@ def summary_lines(
             f"e3suite: the run is still going: {running} testcase{'' if running == 1 else 's'} running,"
             f" {len(unfinished) - running} waiting (e3suite status tells more)"
         )
+    elif not complete and ended:
+        lines.append("e3suite: the run's index is missing or unreadable: results rebuilt from its journal")
     elif not complete:
         lines.append("e3suite: the run did not finish: results rebuilt from its journal")
     if carried:
@@ -364,8 +370,9 @@ class TerminalReporter:
         comparison: Comparison | None = None,
         complete: bool = True,
         live: bool = False,
+        ended: bool = False,
     ) -> None:
         if self._status:
             self.set_status("")
-        lines = summary_lines(results, comparison, self.colour, self.show_time, complete, live)
+        lines = summary_lines(results, comparison, self.colour, self.show_time, complete, live, ended)
         self.write("\n".join(lines) + "\n")

@@ -95,3 +95,39 @@ def test_a_flaky_testcase_is_its_own_category() -> None:
     assert ids(c, "flaky") == ["a", "b"]
     assert ids(c, "fixed") == [] and ids(c, "new_failures") == []
     assert c.changed
+
+
+def test_a_run_killed_before_its_testcases_were_journaled_adds_and_removes_nothing(tmp_path: Path) -> None:
+    """Killed in its set-up, a run's journal holds its start only: the comparison called every testcase of
+    the previous run removed, and the next run called every one of its own new."""
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    (killed / "journal.jsonl").write_text('{"event": "run_started", "start": 1.0, "selection": []}\n')
+    against_old = load_report(killed, RESULTS / "new").comparison
+    assert against_old is not None and ids(against_old, "removed") == [] and not against_old.changed
+    against_killed = load_report(RESULTS / "new", killed).comparison
+    assert against_killed is not None and ids(against_killed, "new") == []
+
+
+def test_a_testcase_that_did_not_run_is_never_slower() -> None:
+    """A testcase an interruption skipped (0 s) read as "markedly slower" when it ran next time."""
+    c = compare(
+        [Outcome("ran-now", P, 1.2), Outcome("skipped-now", S, 3.0)],
+        [Outcome("ran-now", S, 0.0), Outcome("skipped-now", P, 0.1)],
+        "old",
+    )
+    assert ids(c, "slower") == []
+    assert ids(compare([Outcome("t", P, 1.2)], [Outcome("t", P, 0.1)], "old"), "slower") == ["t"]
+
+
+def test_a_run_its_set_up_stopped_adds_and_removes_nothing(tmp_path: Path) -> None:
+    """A set-up that stops the run (exit 2) writes an index with no testcase: it called every one removed."""
+    from e3suite import store
+
+    stopped = tmp_path / "stopped"
+    stopped.mkdir()
+    store.write_index(stopped, {"start": 1.0, "selection": []}, [])
+    against_old = load_report(stopped, RESULTS / "new").comparison
+    assert against_old is not None and ids(against_old, "removed") == []
+    against_stopped = load_report(RESULTS / "new", stopped).comparison
+    assert against_stopped is not None and ids(against_stopped, "new") == []

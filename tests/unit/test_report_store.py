@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -10,8 +11,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
+import pytest
 from report_support import copy_results, run_report
 
 from e3suite import store
@@ -95,6 +98,33 @@ def test_missing_index_falls_back_on_the_journal(tmp_path: Path) -> None:
     assert report.results[1].diff is not None  # full records, not just index entries
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda d: {**d, "results": 5},
+        lambda d: {**d, "results": [5, *d["results"][1:]]},
+        lambda d: {**d, "results": [{"test": None}, *d["results"][1:]]},
+        lambda d: {**d, "run": [1]},
+        lambda d: [d],
+    ],
+    ids=["results-not-a-list", "entry-not-a-mapping", "entry-without-id", "run-not-a-mapping", "not-a-mapping"],
+)
+def test_an_index_damaged_by_hand_falls_back_on_the_journal(tmp_path: Path, damage: Any) -> None:
+    """They gave a traceback (TypeError, AttributeError) in every report and in --failed."""
+    results = copy_results(tmp_path)
+    index = results / "new" / "index.json"
+    index.write_text(json.dumps(damage(json.loads(index.read_text()))))
+    report = load_report(results / "new")
+    assert not report.complete
+    assert len(report.results) == 10
+    argv = [str(results / "new"), "--json", "r.json", "--junit", "r.xml", "--html", "r.html"]
+    code, out, err = run_report(argv, tmp_path)
+    assert code == 0, err
+    # The journal says the run ended: only its index is lost, the run did finish.
+    assert "e3suite: the run's index is missing or unreadable: results rebuilt from its journal" in out
+    assert "did not finish" not in out
+
+
 def _journal_results(path: Path) -> int:
     try:
         return sum(1 for e in store.read_journal(path) if e.get("event") == "test_result")
@@ -148,3 +178,46 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_an_unreadable_journal_is_named_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It read as another tool's journal ("its journal has no run_started event")."""
+    import builtins
+
+    results = copy_results(tmp_path)
+    (results / "new" / "index.json").unlink()
+    journal = results / "new" / "journal.jsonl"
+    real_open = builtins.open
+
+    def refuse(file, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if Path(file) == journal:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refuse)  # as root, chmod 000 would not stop us reading
+    code, _, err = run_report([str(results / "new")], tmp_path)
+    assert code == 2
+    assert err == f"e3suite: error: cannot read {journal}: Permission denied\n"
+
+
+def test_a_report_file_is_replaced_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run killed while it wrote its JUnit file (a CI timeout) left half an XML file that CI could not parse:
+    a write cut short now leaves the previous file as it was, and nothing else."""
+    from e3suite.reports import command
+
+    results = copy_results(tmp_path)
+    (tmp_path / "junit.xml").write_text("<previous/>")
+
+    def killed(*args: object) -> None:
+        raise KeyboardInterrupt  # as a signal before the new file is in place
+
+    monkeypatch.setattr(command.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        command.write_report_files(load_report(results / "new"), argparse.Namespace(junit=str(tmp_path / "junit.xml")))
+    monkeypatch.undo()
+    assert (tmp_path / "junit.xml").read_text() == "<previous/>"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junit.xml", "results"]
+    link = tmp_path / "link.xml"
+    link.symlink_to("junit.xml")
+    command.write_report_files(load_report(results / "new"), argparse.Namespace(junit=str(link)))
+    assert link.is_symlink() and (tmp_path / "junit.xml").read_text().startswith("<?xml")

@@ -227,3 +227,78 @@ def test_a_run_still_in_its_set_up_is_running_not_stopped(tmp_path: Path) -> Non
     assert proc.returncode == 0, out
     done = e3suite(tmp_path, "status", "--wait", "done", "--timeout", "60")
     assert done.returncode == 0 and "ended after" in done.stdout
+
+
+def test_a_killed_run_s_status_counts_what_its_journal_holds(tmp_path: Path) -> None:
+    """The status file lags (twice a second) and nobody updates it after a SIGKILL: it showed fragments
+    still running and fewer testcases done than the journal held."""
+    text = mark()
+    make_suite(tmp_path, {"a": {"cmd": "true"}, "b": {"cmd": "true"}, "slow": {"cmd": f"sleep {text}"}})
+    proc = start(tmp_path, "-j1", "--progress", "none")
+    try:
+        wait_running(text, 1)
+        status_file(tmp_path)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        finish(proc, text)
+    path = tmp_path / "out" / "new" / "status.json"
+    stale = json.loads(path.read_text())
+    stale["tests"]["done"], stale["tests"]["by_status"] = 0, {}  # as a file written before the two ends
+    path.write_text(json.dumps(stale))
+    status = json.loads(e3suite(tmp_path, "status", "--json").stdout)
+    assert status["state"] == "stopped"
+    assert (status["tests"]["done"], status["tests"]["total"], status["tests"]["by_status"]) == (2, 3, {"PASS": 2})
+    assert status["running"] == [] and status["fragments"].get("running", 0) == 0
+    assert "testcases: 2/3 done: 2 PASS" in e3suite(tmp_path, "status").stdout
+
+
+def test_a_run_that_ended_before_its_first_fragment_has_ended(tmp_path: Path) -> None:
+    """A set-up that fails leaves the status file at "starting": the run was called stopped, 0/0 testcases."""
+    suite = tmp_path / "testsuite.py"
+    make_suite(tmp_path, {"t": {"cmd": "true"}})
+    suite.write_text(suite.read_text().replace(
+        "class Suite(Testsuite):\n", "class Suite(Testsuite):\n    def set_up(self):\n        raise SystemExit(5)\n\n"
+    ))
+    proc = start(tmp_path, "--progress", "none")
+    proc.communicate(timeout=120)
+    shown = e3suite(tmp_path, "status")
+    assert shown.returncode == 0, shown.stderr
+    assert "ended after" in shown.stdout, shown.stdout
+    assert e3suite(tmp_path, "status", "--wait", "done", "--timeout", "5").returncode == 0
+
+
+def test_status_of_another_tool_s_journal_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "journal.jsonl").write_text('{"a": 1}\n')
+    shown = e3suite(tmp_path, "status", "other")
+    assert shown.returncode == 2
+    assert "is not an e3suite results directory (its journal has no run_started event)" in shown.stderr
+
+
+def test_ctrl_c_ends_watch_without_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C is how ``--watch`` of a run still going ends: it printed a KeyboardInterrupt traceback."""
+    from e3suite import store
+    from e3suite.reports.status import write_starting
+
+    results = tmp_path / "out" / "new"
+    writer = store.ResultsWriter(results)
+    info = {"start": time.time(), "argv": ["t.py"], "cwd": str(tmp_path), "host": "h", "jobs": 1}
+    writer.journal.write("run_started", **info)
+    write_starting(writer, info)  # a run of this very process, "starting": alive
+    writer.journal.close()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "e3suite", "status", "--watch", "--interval", "0.1", str(results)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert "starting for" in proc.stdout.readline()  # it watches
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err

@@ -1,11 +1,11 @@
-"""Unit tests of e3suite.store (writing side): names, rotation, journal, index."""
+"""Unit tests of e3suite.store (writing side) and of the rotation (e3suite.output_dir): names, journal, index."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from e3suite import store
+from e3suite import output_dir, store
 from e3suite.model import TestResult, TestStatus
 
 
@@ -19,7 +19,7 @@ def test_record_names_are_unambiguous_and_stable() -> None:
 
 def test_rotation_keeps_one_previous_run(tmp_path: Path) -> None:
     for marker in ("one", "two", "three"):
-        new = store.rotate(tmp_path)
+        new = output_dir.rotate(tmp_path)
         (new / "marker").write_text(marker)
     assert (tmp_path / "new" / "marker").read_text() == "three"
     assert (tmp_path / "old" / "marker").read_text() == "two"
@@ -49,7 +49,7 @@ def test_journal_is_readable_before_close_and_index_rebuilds(tmp_path: Path) -> 
 def test_rotation_recycles_the_run_before_last_and_empties_it(tmp_path: Path) -> None:
     """The run before last's directory becomes the new run's, with nothing of it left (its record files either)."""
     for run in range(3):
-        new = store.rotate(tmp_path)
+        new = output_dir.rotate(tmp_path)
         (new / "junit.xml").write_text(f"run {run}")
         if run == 0:  # as e3suite wrote records before they went in the journal
             (new / store.RECORDS).mkdir()
@@ -114,7 +114,7 @@ def test_rotation_survives_odd_leftovers(tmp_path: Path) -> None:
     (tmp_path / "old").write_text("not a directory")
     (tmp_path / ".recycling").mkdir()
     (tmp_path / ".recycling" / "junk").write_text("x")
-    new = store.rotate(tmp_path)
+    new = output_dir.rotate(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "new", "old"]
     assert (tmp_path / "old" / "marker").read_text() == "previous"
     assert list(new.iterdir()) == []
@@ -123,7 +123,7 @@ def test_rotation_survives_odd_leftovers(tmp_path: Path) -> None:
 def test_background_writes_keep_their_order_and_are_all_there_at_close(tmp_path: Path) -> None:
     from e3suite import events
 
-    new = store.rotate(tmp_path)
+    new = output_dir.rotate(tmp_path)
     writer = store.ResultsWriter(new, background=True)
     writer.run_started(events.RunStarted({"start": 1.0, "jobs": 2}))
     for i in range(200):
@@ -144,7 +144,7 @@ def test_background_writes_keep_their_order_and_are_all_there_at_close(tmp_path:
 
 
 def test_a_background_write_that_raises_stops_the_writes_and_says_why(tmp_path: Path) -> None:
-    new = store.rotate(tmp_path)
+    new = output_dir.rotate(tmp_path)
     writer = store.ResultsWriter(new, background=True)
     writer.write_result(TestResult("a", TestStatus.PASS, "fine"))
     writer._line("bad", value=object())  # not JSON: a bug somewhere, not a disk problem
@@ -162,7 +162,7 @@ def test_a_batch_of_journal_lines_is_one_write_with_its_records(tmp_path: Path, 
 
     from e3suite import events
 
-    new = store.rotate(tmp_path)
+    new = output_dir.rotate(tmp_path)
     writer = store.ResultsWriter(new, background=True)
     journal_fd = writer.journal._fd
     real_write = os.write
@@ -186,3 +186,89 @@ def test_a_batch_of_journal_lines_is_one_write_with_its_records(tmp_path: Path, 
         ["test_discovered"] * 50 + ["test_result"] * 3
     )
     assert [r["message"] for r in store.load_records(new).values()] == ["fine"] * 3  # the records are the lines
+
+
+def test_a_start_killed_before_its_first_journal_line_does_not_push_out_the_last_run(tmp_path: Path) -> None:
+    """Killed between the rotation and its first journal line, a run leaves DIR/new with no run in it.
+
+    The next rotation moved that empty directory to DIR/old and recycled the last real run: the
+    comparison, --failed and the history (priorities) lost it.
+    """
+    last = output_dir.rotate(tmp_path)
+    writer = store.ResultsWriter(last)
+    writer.journal.write("run_started", start=1.0)
+    writer.write_result(TestResult("a", TestStatus.FAIL, "the last real run"))
+    writer.write_index({"start": 1.0})
+    writer.close()
+    output_dir.rotate(tmp_path)  # ... and the engine is killed here, before writing anything
+    assert not (tmp_path / "new" / store.JOURNAL).exists()
+    new = output_dir.rotate(tmp_path)
+    old = store.load_run(tmp_path / "old")
+    assert [(e["test"], e["message"]) for e in old.entries] == [("a", "the last real run")]
+    # ... and this one is killed in its set-up: its journal says it started, nothing more.
+    (new / store.JOURNAL).write_text('{"event":"run_started","start":2.0}\n')
+    new = output_dir.rotate(tmp_path)
+    old = store.load_run(tmp_path / "old")
+    assert [(e["test"], e["message"]) for e in old.entries] == [("a", "the last real run")]
+    # ... and this one's set-up stopped it (a usage error): it started and ended, with no testcase.
+    (new / store.JOURNAL).write_text('{"event":"run_started","start":3.0}\n{"event":"run_ended","end":3.1}\n')
+    store.write_index(new, {"start": 3.0}, [])
+    new = output_dir.rotate(tmp_path)
+    old = store.load_run(tmp_path / "old")
+    assert [(e["test"], e["message"]) for e in old.entries] == [("a", "the last real run")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "new", "old"]
+    assert list(new.iterdir()) == []
+
+
+def test_a_run_before_last_that_cannot_be_emptied_does_not_stop_the_run(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Recycling it failed after DIR/new had moved to DIR/old: the run stopped with 'Permission denied'
+    and left no DIR/new, so e3suite report and --failed found no last run."""
+    for marker in ("before last", "last"):
+        new = output_dir.rotate(tmp_path)
+        (new / "marker").write_text(marker)
+    real_remove = store.remove_path
+
+    def refuse(path: Path) -> None:
+        if output_dir._RECYCLING in path.parts:
+            raise PermissionError(13, "Permission denied", str(path))
+        real_remove(path)
+
+    monkeypatch.setattr(store, "remove_path", refuse)
+    new = output_dir.rotate(tmp_path)
+    assert (tmp_path / "old" / "marker").read_text() == "last"
+    assert list(new.iterdir()) == []  # a fresh one
+    monkeypatch.setattr(store, "remove_path", real_remove)
+    output_dir.rotate(tmp_path)  # the leftover goes at the next start
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "new", "old"]
+
+
+def test_journal_lines_without_a_testcase_id_are_skipped(tmp_path: Path) -> None:
+    """A line damaged by hand ("test": null, a number) made a phantom testcase named "None" or "5"."""
+    lines = [
+        {"event": "run_started", "start": 1.0},
+        {"event": "test_discovered", "test": "a"},
+        {"event": "test_discovered", "test": None},
+        {"event": "test_result", "test": 5, "status": "PASS"},
+        {"event": "test_result", "test": "", "status": "PASS"},
+        {"event": "test_result", "test": "a", "status": "PASS", "message": "", "duration": 0.1, "record": None},
+    ]
+    (tmp_path / store.JOURNAL).write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert [(e["test"], e["status"]) for e in store.load_run(tmp_path).entries] == [("a", "PASS")]
+
+
+def test_a_new_or_old_directory_that_holds_no_results_is_never_moved_nor_emptied(tmp_path: Path) -> None:
+    """``-o .`` in a project with its own ``old/`` (or ``-o tests`` with a testcase named ``old``): the second
+    run recycled it, deleting every file in it."""
+    import pytest
+
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "precious.c").write_text("int main;")
+    with pytest.raises(output_dir.OutputDirError, match=r"old is not a results directory .* move it away"):
+        output_dir.rotate_output_dir(tmp_path)
+    assert (tmp_path / "old" / "precious.c").read_text() == "int main;"
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "old" / "precious.c").unlink()  # empty, or e3-testsuite's results: the rotation may go on
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "_index.json").write_text("{}")
+    output_dir.rotate_output_dir(tmp_path)
+    assert (tmp_path / "old" / "_index.json").exists()

@@ -1,0 +1,66 @@
+"""``--failed``: which testcases of the last run are run again, and what is carried over.
+
+A testcase is run again when the last run did not see it pass: it ended
+FAIL, ERROR or FLAKY, a failed dependency kept it from running (SKIP
+"dependency ..."), or it was never run because the run stopped (SKIP
+"not run: ...": an interruption, a failure limit, a results directory that
+could not be written). The others keep their result, carried over into the
+new run's directory. This module reads results directories and decides
+nothing else: the Testsuite emits what it carries over.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import e3suite.store as store
+from e3suite.engine import NOT_RUN_FAILURE_LIMIT, NOT_RUN_INTERRUPTED, NOT_RUN_WRITE_ERROR
+from e3suite.model import TestResult, TestStatus
+
+_RERUN = {TestStatus.FAIL.value, TestStatus.ERROR.value, TestStatus.FLAKY.value}
+#: A SKIP with one of these messages says the testcase never ran: it gets its chance.
+_NOT_RUN = (NOT_RUN_INTERRUPTED, NOT_RUN_FAILURE_LIMIT, NOT_RUN_WRITE_ERROR)
+
+
+def to_run_again(last: Path) -> set[str]:
+    """The ids of ``last`` (a results directory) that ``--failed`` runs again; StoreError when it is none."""
+    run = store.load_run(last)
+    return {str(entry.get("test")) for entry in run.entries if _run_again(entry)}
+
+
+def _run_again(entry: dict[str, object]) -> bool:
+    status, message = entry.get("status"), str(entry.get("message") or "")
+    if status in _RERUN:
+        return True
+    return status == TestStatus.SKIP.value and (message.startswith("dependency ") or message in _NOT_RUN)
+
+
+def carried_over(previous: Path, ran: set[str], part: set[str] | None) -> list[TestResult]:
+    """The results of ``previous`` that are not run again (within ``part``, a shard's), marked carried over.
+
+    A testcase in ``ran`` reports its sub-results (``<id>/<name>``) again
+    itself: its old ones are not carried either.
+    """
+    try:
+        run = store.load_run(previous)
+    except (store.StoreError, OSError):
+        return []
+    carried = []
+    for entry in run.entries:
+        test = str(entry.get("test"))
+        if test in ran or _sub_result_of(test, ran) or (part is not None and test not in part):
+            continue
+        result = store.load_record(run, entry)
+        result.carried_over = True
+        carried.append(result)
+    return carried
+
+
+def _sub_result_of(test: str, ran: set[str]) -> bool:
+    """Whether ``test`` is a sub-result id of a testcase of ``ran``: ``a/b/check`` of ``a/b``."""
+    cut = test.rfind("/")
+    while cut > 0:
+        if test[:cut] in ran:
+            return True
+        cut = test.rfind("/", 0, cut)
+    return False

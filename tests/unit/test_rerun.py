@@ -1,0 +1,188 @@
+"""``--failed`` takes again what the last run did not see pass, testcases it never ran included.
+
+A run stopped by Ctrl-C or a failure limit gives the testcases it did not
+reach SKIP "not run: ...": ``--failed`` left them out and carried their SKIP
+over, so a testcase that failed before the interruption was never run again
+and the ``--failed`` run passed (exit 0).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import e3suite.rerun as rerun
+import e3suite.store as store
+from test_interrupt_run import REPO, make_suite
+
+
+def test_what_runs_again(tmp_path: Path) -> None:
+    entries = [
+        {"test": test, "status": status, "message": message, "duration": 0.1, "record": None}
+        for test, status, message in [
+            ("pass", "PASS", ""),
+            ("fail", "FAIL", "exit status 1"),
+            ("error", "ERROR", "no verdict: the run ended before this testcase finished"),
+            ("flaky", "FLAKY", "passed on attempt 2"),
+            ("dependant", "SKIP", "dependency fail:run failed"),
+            ("interrupted", "SKIP", "not run: interrupted"),
+            ("limited", "SKIP", "not run: failure limit reached"),
+            ("unwritten", "SKIP", "not run: the results could not be written"),
+            ("control", "SKIP", "needs a GPU"),
+            ("na", "NOT_APPLICABLE", "not run: interrupted as a driver's own words"),
+        ]
+    ]
+    store.write_index(tmp_path, {"start": 1.0}, entries)
+    assert rerun.to_run_again(tmp_path) == {
+        "fail", "error", "flaky", "dependant", "interrupted", "limited", "unwritten",
+    }
+
+
+def test_failed_after_a_failure_limit_runs_what_the_limit_skipped(tmp_path: Path) -> None:
+    make_suite(tmp_path, {"a": {"cmd": "exit 1"}, "b": {"cmd": "true"}, "c": {"cmd": "true"}})
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "testsuite.py", "--no-color", "-j1", *args],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        )
+
+    first = run("--max-failures", "1")
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert "SKIP   b: not run: failure limit reached" in first.stdout
+    again = run("--failed")
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "PASS   b" in again.stdout and "PASS   c" in again.stdout and "FAIL   a" in again.stdout
+    index = json.loads((tmp_path / "out" / "new" / "index.json").read_text())
+    assert {e["test"]: (e["status"], e.get("carried_over", False)) for e in index["results"]} == {
+        "a": ("FAIL", False), "b": ("PASS", False), "c": ("PASS", False),
+    }
+
+
+def test_a_rerun_testcase_s_old_sub_results_are_not_carried(tmp_path: Path) -> None:
+    entries = [
+        {"test": test, "status": "PASS", "message": "", "duration": 0.1, "record": None}
+        for test in ("a", "a/check", "a/deep/check", "ab/check", "b", "b/check")
+    ]
+    store.write_index(tmp_path, {"start": 1.0}, entries)
+    carried = rerun.carried_over(tmp_path, {"a"}, None)
+    assert [r.test_id for r in carried] == ["ab/check", "b", "b/check"]
+    assert all(r.carried_over for r in carried)
+
+
+def test_a_failed_run_killed_half_way_still_holds_what_it_carries_over(tmp_path: Path) -> None:
+    """They were carried at the end of the run: killed before it, the run held the rerun testcases only, and
+    its report and the next --failed lost every other result."""
+    import signal
+
+    from test_interrupt_run import finish, mark, wait_running
+
+    text = mark()
+    slow = tmp_path / "slow-now"
+    make_suite(tmp_path, {"bad": {"cmd": f"test -f {slow} && sleep {text}; exit 1"}, "good": {"cmd": "true"}})
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    first = subprocess.run(
+        [sys.executable, "testsuite.py", "-j1"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert first.returncode == 1, first.stdout + first.stderr
+    slow.write_text("")
+    proc = subprocess.Popen(
+        [sys.executable, "testsuite.py", "-j1", "--failed"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        wait_running(text, 1)
+        journal = tmp_path / "out" / "new" / "journal.jsonl"
+        deadline = time.monotonic() + 60
+        while '"test":"good"' not in journal.read_text():  # written while "bad" still runs
+            assert time.monotonic() < deadline, "the carried-over result never reached the journal"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        finish(proc, text)
+    killed = store.load_run(tmp_path / "out" / "new")
+    assert {e["test"]: e["status"] for e in killed.entries} == {"good": "PASS", "bad": "ERROR"}
+    slow.unlink()
+    again = subprocess.run(
+        [sys.executable, "testsuite.py", "-j1", "--failed"], cwd=tmp_path, env=env, capture_output=True,
+        text=True, timeout=120,
+    )
+    assert "FAIL   bad" in again.stdout and "1 testcase carried over" in again.stdout, again.stdout
+
+
+def test_a_signal_while_carrying_over_does_not_cut_a_result_in_half(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Between a carried result's index entry and the write of its record, Ctrl-C left an index naming a record
+    that was never written: the report showed an unreadable record instead of the carried result."""
+    import signal
+
+    from e3suite import FragmentContext, TestDriver, Testsuite, TestStatus
+    from e3suite.reports.data import load_report
+
+    class Driver(TestDriver):
+        def add_fragments(self) -> None:
+            self.add_fragment("run", self.run)
+
+        def run(self, ctx: FragmentContext) -> None:
+            ctx.result.set_status(TestStatus.FAIL if self.test_env.get("fail") else TestStatus.PASS)
+
+    class Suite(Testsuite):
+        test_driver_map = {"d": Driver}
+        default_driver = "d"
+
+    for name, env in {"bad": '{"fail": true}', "good": "{}"}.items():
+        (tmp_path / "tests" / name).mkdir(parents=True)
+        (tmp_path / "tests" / name / "test.yaml").write_text(env)
+    out = str(tmp_path / "out")
+    assert Suite(tmp_path).main(["-j1", "--in-process", "-o", out, "--progress", "none"]) == 1
+    real_queue = store.ResultsWriter._queue
+    sent = []
+
+    def queue_after_a_signal(self, write):  # type: ignore[no-untyped-def]
+        if not sent and any(e.get("carried_over") for e in self.index):
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGINT)  # its handler runs before the write is queued
+        real_queue(self, write)
+
+    monkeypatch.setattr(store.ResultsWriter, "_queue", queue_after_a_signal)
+    code = Suite(tmp_path).main(["-j1", "--in-process", "-o", out, "--failed", "--progress", "none"])
+    assert sent and code == 130
+    results = {r.test_id: (r.status, r.carried_over) for r in load_report(tmp_path / "out" / "new").results}
+    assert results == {"bad": (TestStatus.SKIP, False), "good": (TestStatus.PASS, True)}
+
+
+def test_failed_after_a_run_its_set_up_stopped_reruns_the_last_real_run_s_failures(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A set-up that stops the run (a usage error) leaves a DIR/new with no testcase: --failed took the failures
+    of that one (none), carried everything over and ran nothing."""
+    from e3suite import FragmentContext, TestDriver, Testsuite, TestStatus
+    from e3suite.testsuite import ConfigurationError
+
+    class Driver(TestDriver):
+        def add_fragments(self) -> None:
+            self.add_fragment("run", self.run)
+
+        def run(self, ctx: FragmentContext) -> None:
+            ctx.result.set_status(TestStatus.FAIL if self.test_env.get("fail") else TestStatus.PASS)
+
+    class Suite(Testsuite):
+        test_driver_map = {"d": Driver}
+        default_driver = "d"
+
+    class Broken(Suite):
+        def set_up(self) -> None:
+            raise ConfigurationError("the compiler is missing")
+
+    for name, env in {"bad": '{"fail": true}', "good": "{}"}.items():
+        (tmp_path / "tests" / name).mkdir(parents=True)
+        (tmp_path / "tests" / name / "test.yaml").write_text(env)
+    argv = ["-j1", "--in-process", "-o", str(tmp_path / "out"), "--progress", "none"]
+    assert Suite(tmp_path).main(argv) == 1
+    assert Broken(tmp_path).main(argv) == 2
+    capsys.readouterr()
+    assert Suite(tmp_path).main([*argv, "--failed"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL   bad" in out and "1 testcase carried over" in out, out
