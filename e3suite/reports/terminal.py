@@ -246,6 +246,11 @@ def summary_lines(
         lines.append("e3suite: the run's index is missing or unreadable: results rebuilt from its journal")
     elif not complete:
         lines.append("e3suite: the run did not finish: results rebuilt from its journal")
+    # A stopped run (failure limit, Ctrl-C, a results write that failed) says so,
+    # even with -q, where its SKIP lines are not printed.
+    not_run = Counter(r.message for r in results if r.status is TestStatus.SKIP and r.message.startswith("not run: "))
+    for message, count in sorted(not_run.items()):
+        lines.append(f"e3suite: {count} testcase{'' if count == 1 else 's'} {message}")
     if carried:
         lines.append(f"e3suite: {carried} testcase{'s' if carried > 1 else ''} carried over from the previous run")
     lines.append(count_line(statuses) if statuses or not live else "e3suite: no testcase finished yet")

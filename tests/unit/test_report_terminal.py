@@ -141,3 +141,20 @@ def test_show_time_gives_the_cpu_and_peak_rss_of_a_testcase_commands() -> None:
     result.processes = [{"cpu": 0.12, "peak_rss": 3 * 2**20 + 2**19}, {"cpu": 0.01, "peak_rss": None}]
     assert result_line(result, show_time=True) == "PASS   a/b (0.31s, cpu 0.13s, 3.5 MiB)"
     assert result_line(result) == "PASS   a/b"
+
+
+def test_the_summary_says_how_many_testcases_a_stopped_run_did_not_run() -> None:
+    """With -q only "N skipped" said that a failure limit (or Ctrl-C) stopped the run; now a line says so."""
+    results = [
+        TestResult("a", TestStatus.FAIL, "exit status 1"),
+        TestResult("b", TestStatus.SKIP, "not run: failure limit reached"),
+        TestResult("c", TestStatus.SKIP, "not run: failure limit reached"),
+        TestResult("d", TestStatus.SKIP, "needs a GPU"),  # a SKIP the testcase chose: not a stopped run
+    ]
+    lines = summary_lines(results)
+    assert lines[-3:] == [
+        "e3suite: 2 testcases not run: failure limit reached",
+        "e3suite: 1 FAIL, 3 SKIP",
+        "e3suite: 0 passed, 1 failed, 3 skipped",
+    ]
+    assert "not run" not in "".join(summary_lines(results[:1] + results[3:]))
