@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import e3suite.store as store
+from e3suite.options import positive_seconds
 from e3suite.reports.data import load_run
 from e3suite.reports.status import alive, read_status, render
 from e3suite.reports.terminal import printable
@@ -39,13 +40,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--watch", action="store_true", help="print it again every --interval seconds until the run ends"
     )
-    parser.add_argument("--interval", type=float, default=1.0, metavar="SECONDS", help="for --watch (default: 1)")
+    parser.add_argument(
+        "--interval", type=positive_seconds, default=1.0, metavar="SECONDS", help="for --watch (default: 1)"
+    )
     parser.add_argument(
         "--wait", metavar="done|TEST_ID",
         help="block until the run has ended (done), or until the testcase TEST_ID has a verdict (printed)",
     )
     parser.add_argument(
-        "--timeout", type=float, default=None, metavar="SECONDS", help="with --wait: give up after this long (exit 1)"
+        "--timeout", type=positive_seconds, default=None, metavar="SECONDS",
+        help="with --wait: give up after this long (exit 1)",
     )
 
 

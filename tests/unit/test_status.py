@@ -302,3 +302,10 @@ def test_ctrl_c_ends_watch_without_a_traceback(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == 130
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
+
+
+def test_an_interval_or_timeout_that_is_no_time_is_a_usage_error(tmp_path: Path) -> None:
+    """--interval -1 watched in a busy loop, --timeout -1 gave up at once: both are the user's slip."""
+    for args in (["--watch", "--interval", "-1"], ["--wait", "done", "--timeout", "-1"], ["--interval", "0"]):
+        done = e3suite(tmp_path, "status", str(tmp_path), *args)
+        assert done.returncode == 2 and "must" in done.stderr, (args, done.stderr)
