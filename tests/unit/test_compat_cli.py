@@ -339,3 +339,35 @@ def test_an_overridden_get_test_list_chooses_the_testcases(tmp_path: Path) -> No
     listing = tmp_path / "list.json"
     proc = _e3(script, "-o", str(tmp_path / "out"), "--list-json", str(listing), cwd=tmp_path)
     assert [t["test_name"] for t in json.loads(listing.read_text())] == ["quick"], proc.stderr
+
+
+def test_ctrl_c_in_set_up_is_an_interrupted_run(tmp_path: Path) -> None:
+    """Under e3suite e3 the index said interrupted: false (exit 130 all the same).
+
+    As in e3-testsuite, the testcases are listed after set_up: there are none to skip yet.
+    """
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    source = SUITE.replace(
+        '    default_driver = "shell"\n',
+        '    default_driver = "shell"\n\n    def set_up(self):\n'
+        '        open(os.path.join(os.environ["MARK_DIR"], "in-set-up"), "w").close()\n'
+        '        import time; time.sleep(60)\n',
+    )
+    script = _suite(tmp_path, source, {"a": 'cmd: "true"\n', "b": 'cmd: "true"\n'})
+    env = {**os.environ, "MARK_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "e3suite", "e3", str(script)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "in-set-up").exists():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    index = json.loads((tmp_path / "out" / "new" / "index.json").read_text())
+    assert index["run"]["interrupted"] is True and index["results"] == []

@@ -32,6 +32,7 @@ from e3suite.compat.e3testsuite._bridge import TestAbort
 from e3suite.compat.e3testsuite.testcase_finder import ParsedTest, TestFinder, YAMLTestFinder
 from e3suite.compat.e3testsuite.unsupported import Unsupported
 from e3suite.compat.e3testsuite.utils import CleanupMode, ColorConfig
+from e3suite.interruption import RunInterrupted
 from e3suite.testsuite import EXIT_INTERNAL, EXIT_USAGE, ConfigurationError
 
 __all__ = ["CleanupMode", "ParsedTest", "TestAbort", "Testsuite", "TestsuiteCore", "logger"]
@@ -167,7 +168,13 @@ class Testsuite:
             if e3_main.args.list_json:
                 self._write_list(e3_main.args.list_json)
                 return 0
-            return int(self.runner._main())  # e3suite's own pipeline (see _runner)
+            # e3suite's own pipeline (see _runner), under its guard: a Ctrl-C in set_up or
+            # planning gives every testcase SKIP "not run: interrupted", as a run of e3suite does.
+            with self.runner._guard:
+                return int(self.runner._main())
+        except RunInterrupted as exc:
+            print(f"e3suite: interrupted ({exc})", file=sys.stderr)
+            return 128 + (self.runner._signal or exc.signum)
         except SystemExit as exc:
             # argparse's (--help, a usage error) has printed its message; a testsuite's own
             # sys.exit("message") (in set_up, say) gets what Python does with it: printed, status 1.
