@@ -261,3 +261,41 @@ def test_renamed_duplicates_follows_e3_testsuite_s_collection_order() -> None:
         ("t__except1", "ERROR", "cannot push twice results for t"), ("t.sub", "PASS", None), ("t", "FAIL", "2"),
         ("t__except2", "ERROR", "3"),
     ]
+
+
+STRING_SHELL_SUITE = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver.classic import ClassicTestDriver
+
+
+class Stringly(ClassicTestDriver):
+    def run(self):
+        self.shell("echo hi")
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"stringly": Stringly}
+    default_driver = "stringly"
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+@pytest.mark.skipif(importlib.util.find_spec("e3.testsuite") is None, reason="e3-testsuite 27.x is in the test extra")
+def test_shell_given_a_string_is_an_error_as_under_e3_testsuite(tmp_path: Path) -> None:
+    """It ran its first letter ("e": FAIL, status 127); e3-testsuite raises (ERROR): the message says what to write."""
+    script = _suite(tmp_path, STRING_SHELL_SUITE)
+    real = subprocess.run([sys.executable, str(script), "-o", str(tmp_path / "e3-out")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    index = json.loads((tmp_path / "e3-out" / "new" / "_index.json").read_text())
+    assert [e["status"] for e in index["entries"]] == ["ERROR"], real.stderr
+    proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "ERROR  a: a.run_wrapper" in proc.stdout, proc.stdout  # e3-testsuite's name for it
+    assert "takes the command as a list of arguments, not a string: 'echo hi'" in store.load_records(
+        tmp_path / "out" / "new"
+    )["a"]["log"]

@@ -105,6 +105,12 @@ class ClassicTestDriver(TestDriver):
         stdin: Any = DEVNULL,
     ) -> ProcessResult:
         """Run ``args``; log it; add its output to ``self.output``; FAIL on a non-zero status."""
+        if isinstance(args, (str, bytes)):  # type: ignore[unreachable]
+            # e3's Run raises on it too; iterated, it ran its first letter (status 127, a FAIL).
+            raise TypeError(
+                f"shell() takes the command as a list of arguments, not a string: {args!r} "
+                f"(for a shell command line: shell(['sh', '-c', {args!r}]))"
+            )
         if cwd is None:
             cwd = self.test_env["working_dir"]
         if timeout is None:
