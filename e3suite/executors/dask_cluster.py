@@ -207,6 +207,14 @@ def _scheduler(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> Clu
         client = Client(address, timeout=timeout)
     except OSError as exc:
         raise ConfigError(f"executor {spec.name!r}: cannot reach the Dask scheduler at {address}: {exc}") from None
+    except Exception as exc:
+        # Something else listens there (an sshd, a web server): distributed
+        # reads its first bytes as a frame length and fails with MemoryError
+        # or a msgpack error, which says nothing of the address.
+        raise ConfigError(
+            f"executor {spec.name!r}: cannot reach the Dask scheduler at {address}: "
+            f"it does not answer as a Dask scheduler ({type(exc).__name__}; is it the scheduler's port?)"
+        ) from None
     try:
         client.wait_for_workers(1, timeout=timeout)
     except (OSError, TimeoutError):
