@@ -105,6 +105,10 @@ class Executor(Protocol):
 
     #: number of slots
     jobs: int
+    #: True when the executor's workers declare resources of their own (Dask
+    #: worker resources): a ``resources:`` name the testsuite does not count
+    #: is then theirs to check and hold, not a plan-time error of the engine.
+    places_worker_resources: bool
 
     def start(self) -> None:
         """Acquire resources (workers, cluster connection)."""
@@ -146,6 +150,8 @@ class Executor(Protocol):
 
 class ExecutorDefaults:
     """The optional abilities of the Executor protocol, as no-ops: executors inherit what they lack."""
+
+    places_worker_resources = False
 
     def take_started(self) -> list[FragmentStarted]:
         return []

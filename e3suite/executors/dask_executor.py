@@ -90,6 +90,10 @@ COMMAND_MARGIN = 2.0
 class DaskExecutor:
     """Runs fragments on the workers of a Dask cluster (see the module docstring)."""
 
+    # test.yaml ``resources:`` are Dask worker resources (the executor's
+    # ``resources`` key): Dask places and holds them, per worker.
+    places_worker_resources = True
+
     def __init__(
         self,
         spec: ExecutorSpec,
