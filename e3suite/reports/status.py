@@ -334,8 +334,12 @@ def render(status: dict[str, Any], now: float) -> str:
     """The snapshot for a person, several lines."""
     tests = status.get("tests") or {}
     frags = status.get("fragments") or {}
-    elapsed = format_clock(float(status.get("elapsed") or 0.0))
     state = status.get("state")
+    # The file is replaced on events only: while long fragments run, nothing
+    # changes for minutes, and its elapsed and eta are as of ``updated``.
+    updated = status.get("updated")
+    age = max(0.0, now - updated) if state == "running" and isinstance(updated, (int, float)) else 0.0
+    elapsed = format_clock(float(status.get("elapsed") or 0.0) + age)
     if state == "ended":
         head = f"e3suite: the run (pid {status.get('pid')}) ended after {elapsed}"
     elif state == "stopped":
@@ -349,7 +353,7 @@ def render(status: dict[str, Any], now: float) -> str:
         )
     else:
         eta = status.get("eta")
-        left = f", ~{format_clock(eta)} left" if isinstance(eta, (int, float)) else ""
+        left = f", ~{format_clock(max(0.0, eta - age))} left" if isinstance(eta, (int, float)) else ""
         head = f"e3suite: run of pid {status.get('pid')}, running for {elapsed}{left}"
     by_status = tests.get("by_status") or {}
     verdicts = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))

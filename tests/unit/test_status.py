@@ -191,3 +191,20 @@ def test_a_run_still_in_its_set_up_is_running_not_stopped(tmp_path: Path) -> Non
     assert proc.returncode == 0, out
     done = e3suite(tmp_path, "status", "--wait", "done", "--timeout", "60")
     assert done.returncode == 0 and "ended after" in done.stdout
+
+
+def test_a_run_whose_fragments_run_long_is_not_shown_younger_than_they_are() -> None:
+    """The status file is written on events only: 10 s into two long fragments, it said "running for 0:02".
+
+    Its ``elapsed`` and ``eta`` are as of ``updated``; a reader ages them to now.
+    """
+    from e3suite.reports.status import render
+
+    status = {
+        "state": "running", "pid": 1, "updated": 1002.0, "elapsed": 2.0, "eta": 30.0,
+        "run": {"start": 1000.0}, "tests": {}, "fragments": {"running": 1},
+        "running": [{"test": "t", "fragment": "t:run", "slot": 0, "start": 1001.0}],
+    }
+    shown = render(status, 1012.0)
+    assert shown.startswith("e3suite: run of pid 1, running for 0:12, ~0:20 left\n"), shown
+    assert "  slot 0  t:run  0:11\n" in shown
