@@ -40,7 +40,10 @@ def eligible_workers(
         if any(offered.get(name, 0) < amount for name, amount in resources.items()):
             continue
         if can_run_on is not None:
-            verdict = can_run_on(facts)
+            try:
+                verdict = can_run_on(facts)
+            except Exception as exc:  # the driver's bug: this testcase's ERROR, not the engine's end
+                verdict = f"raised {type(exc).__name__}: {exc}"
             if verdict is not True:
                 refusals.append(str(verdict) if isinstance(verdict, str) and verdict else "can_run_on refused it")
                 continue
