@@ -393,6 +393,11 @@ class DaskExecutor:
 
     def _not_placed(self, task: FragmentTask, submitted: float, reason: str, at_once: bool) -> FragmentOutcome:
         when = "on any worker of this cluster" if at_once else f"within {self.max_pending_time:g} s"
+        refused = list(self.pool.refused.values())
+        if refused:
+            # Said once on stderr as they joined; the verdict, which reports show later, says it too.
+            count = f"{len(refused)} worker{'s' if len(refused) > 1 else ''}"
+            reason = f"{reason}; {count} given no work: {refused[0]}"
         error = f"{task.fragment_id} not placed {when}: {reason}"
         return FragmentOutcome(task.index, FragmentState.FAILED, -1, submitted, time.time(), error=error)
 

@@ -161,6 +161,8 @@ def test_workers_with_other_driver_code_get_no_work(tmp_path: Path, no_survivors
         ex.shutdown()
     assert len(ex.notices) == 1 and "is given no work: its driver code differs" in ex.notices[0]  # type: ignore[attr-defined]
     assert outcomes[0].state is FragmentState.FAILED and "not placed" in str(outcomes[0].error)
+    # The notice went to stderr only: the verdict, which the reports show later, says why too.
+    assert "no usable worker; 2 workers given no work: its driver code differs (hash " in str(outcomes[0].error)
 
 
 def test_a_lost_worker_is_retried_then_an_error(tmp_path: Path, no_survivors: None) -> None:
