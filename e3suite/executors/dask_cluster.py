@@ -393,6 +393,11 @@ def _batch(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> Cluster
     from distributed import Client
 
     cluster = _jobqueue_cluster(spec, allowed_failures)
+    # Its scheduler runs in the engine's process: a lost batch job is
+    # reported as a verdict (the fragment runs again elsewhere), not as the
+    # scheduler's "Task ... marked as failed because 1 workers died" lines
+    # (silence_logs keeps errors, for _Recorder's loggers).
+    logging.getLogger("distributed.scheduler").setLevel(logging.CRITICAL)
     if spec.type == "slurm":
         _check_with_sbatch(spec, cluster)
     recorder = _Recorder()
