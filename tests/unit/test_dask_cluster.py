@@ -110,3 +110,20 @@ def test_a_port_that_is_no_dask_scheduler_is_said_so() -> None:
         f"executor 'dask-scheduler': cannot reach the Dask scheduler at {address}: "
         "it does not answer as a Dask scheduler ("
     ), str(caught.value)
+
+
+def test_the_ssh_schedulers_preloaded_watch_survives_the_ssh_launcher() -> None:
+    """SSHCluster quotes the scheduler's spec in single quotes and takes a blank stderr line for a failed start.
+
+    The scheduler logs a preloaded text line by line: one blank line in it
+    and every ssh run failed with "Worker failed to start".
+    """
+    from e3suite.executors.dask_cluster import NO_CLIENT_WATCH
+
+    text = NO_CLIENT_WATCH.format(grace="120")
+    assert "'" not in text
+    assert all(line.strip() for line in text.splitlines()) and not text.endswith("\n")
+    assert " " in text  # distributed takes a preload without a space for a module name
+    namespace: dict[str, object] = {}
+    exec(compile(text, "<preload>", "exec"), namespace)
+    assert callable(namespace["dask_setup"])
