@@ -85,7 +85,9 @@ class Engine(Propagation, Retries):
         self.capacities: dict[str, int] = dict(getattr(options, "resource_capacities", None) or {})
         # Light fragments may also wait one in each busy worker's queue.
         self.admission = Admission(jobs, self.capacities, lookahead=jobs)
-        self.demands = [self._engine_demand(demand_of(f, plan.tests[f.test_id])) for f in fragments]
+        declared = [demand_of(f, plan.tests[f.test_id]) for f in fragments]
+        self.declared_resources = [d.resources for d in declared]
+        self.demands = [self._engine_demand(d) for d in declared]
         self._told_waiting: dict[int, str] = {}
         self._later_skips = []  # see Propagation
         self.retry_timers: list[tuple[float, int, str]] = []  # (due, sequence, test id)
@@ -323,6 +325,7 @@ class Engine(Propagation, Retries):
             attempt=attempt,
             outcomes=outcomes,
             resources=resources,
+            declared_resources=self.declared_resources[index],
             recycle_working_dir=recycle_working_dir,
         )
 

@@ -42,6 +42,9 @@ class FragmentTask:
     attempt: int = 1
     outcomes: dict[str, DependencyOutcome] = field(default_factory=dict)
     resources: dict[str, list[int]] = field(default_factory=dict)  # instances held, by resource
+    #: (name, count) it needs where it runs, its own declaration else test.yaml's:
+    #: how an executor with worker resources (Dask) places it
+    declared_resources: tuple[tuple[str, int], ...] = ()
     #: the testcase ends with this fragment and its working directory goes
     #: anyway: the process may keep it as a spare if it is left empty (workdirs)
     recycle_working_dir: bool = False

@@ -83,11 +83,8 @@ def dumps_task(task: FragmentTask) -> bytes:
 
 
 def fragment_resources(task: FragmentTask) -> dict[str, float]:
-    """The Dask resources a fragment holds while it runs (test.yaml ``resources:``)."""
-    resources = task.test_env.get("resources")
-    if not isinstance(resources, dict):
-        return {}
-    return {str(k): float(v) for k, v in resources.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    """The Dask resources a fragment holds while it runs: ``add_fragment(resources=)``, else test.yaml's."""
+    return {name: float(count) for name, count in task.declared_resources}
 
 
 def _pairs(mapping: dict[str, float]) -> str:
