@@ -156,6 +156,9 @@ class Testsuite:
         except (ConfigurationError, discovery.SelectionError, ConfigError, ResultsDirBusy, CapacityError) as exc:
             print(f"e3suite: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        except KeyboardInterrupt:  # before the run's own handler: see _main
+            print("e3suite: interrupted before any testcase ran", file=sys.stderr)
+            return 128 + signal.SIGINT
         except BrokenPipeError:  # `--list | head` (a run itself stops only its output: see TerminalReporter)
             from e3suite.cli import reader_gone
 
@@ -242,6 +245,12 @@ class Testsuite:
                 if self.progress is not None:
                     self.progress.stop()
                 self.tear_down()
+        except KeyboardInterrupt:
+            # Ctrl-C before the engine's own handler is in place: during
+            # set_up (a build), planning, or a Dask executor's imports (a
+            # second or more). The run is interrupted, as it would be later.
+            self._signal = signal.SIGINT
+            raise
         finally:
             self.clean_working_dirs(working_root)
             self.finish_results_dir(writer, run_info, bus)

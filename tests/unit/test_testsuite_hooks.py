@@ -67,3 +67,35 @@ def test_dependencies_read_by_an_override_fail_as_by_default(tmp_path: Path, ove
         "u2": ("SKIP", "dependency m[w=x,v=a]:build failed"),
         "u3": ("SKIP", "dependency m:build failed"),
     }
+
+
+INTERRUPTED_SUITE = '''
+import sys
+from e3suite import Testsuite
+from e3suite.drivers import ShellDriver
+
+class Suite(Testsuite):
+    test_driver_map = {"shell": ShellDriver}
+
+    def {hook}(self):
+        # What Ctrl-C does here: before the engine's own SIGINT handler, in a
+        # long set_up (a build), or while a Dask executor imports distributed.
+        raise KeyboardInterrupt
+
+if __name__ == "__main__":
+    sys.exit(Suite().main())
+'''
+
+
+@pytest.mark.parametrize("hook", ["set_up", "make_executor"])
+def test_ctrl_c_before_the_run_began_is_an_interruption_not_a_traceback(tmp_path: Path, hook: str) -> None:
+    """``./testsuite.py --dask`` and Ctrl-C in its first second: a KeyboardInterrupt traceback, death by SIGINT."""
+    import json
+
+    root = make_suite(tmp_path, {"tests/t/test.yaml": "driver: shell\ncmd: [true]\n"},
+                      INTERRUPTED_SUITE.replace("{hook}", hook))
+    run = run_suite(root, "-j1")
+    assert run.code == 130, run.stderr
+    assert "Traceback" not in run.stderr and "e3suite: interrupted" in run.stderr, run.stderr
+    index = json.loads((root / "out" / "new" / "index.json").read_text())
+    assert index["run"]["interrupted"] is True
