@@ -133,7 +133,8 @@ class DaskExecutor:
         self._ready: list[FragmentOutcome] = []  # outcomes decided here, for the next wait
         self._started: list[FragmentStarted] = []
         self._inbox = Inbox()  # what Dask's threads hand over
-        self._lost: collections.Counter[int] = collections.Counter()  # fragment index -> worker failures
+        # (fragment index, attempt) -> worker failures: a retry of its testcase gets its own
+        self._lost: collections.Counter[tuple[int, int]] = collections.Counter()
         self._given_back: dict[int, int] = {}  # fragment index -> given back after a worker loss, unstarted
         self._tickets = 0
         self._seq = 0
@@ -525,14 +526,14 @@ class DaskExecutor:
                 outcomes.append(self._unstarted(entry.task, batch.slot, entry.submitted,
                                                 "its worker was lost before it started"))
                 continue
-            index = entry.task.index
+            key = (entry.task.index, entry.task.attempt)
             # An external scheduler may have run it that many times already.
-            self._lost[index] += 1 + self.handle.allowed_failures
-            if self._lost[index] < self.tries:
+            self._lost[key] += 1 + self.handle.allowed_failures
+            if self._lost[key] < self.tries:
                 outcomes.append(self._unstarted(entry.task, batch.slot, entry.submitted,
                                                 "its worker was lost while it ran"))
                 continue
-            tries = self._lost[index]
+            tries = self._lost[key]
             error = f"worker lost while running {entry.task.fragment_id} (tried {tries} time{'s' if tries > 1 else ''})"
             failed = self._failed(entry, batch.slot, error)
             failed.failure_reason = FailureReason.CRASH

@@ -177,6 +177,20 @@ def test_a_lost_worker_is_retried_then_an_error(tmp_path: Path, no_survivors: No
     assert outcomes[0].error == "worker lost while running t0:run (tried 2 times)"
 
 
+def test_a_retry_of_a_testcase_is_given_its_own_worker_failures(tmp_path: Path, no_survivors: None) -> None:
+    """retries: 1 and --max-worker-failures 2: attempt 2 ended at its first death, 'tried 3 times'."""
+    import dataclasses
+
+    ex = executor(workers=2, max_worker_failures=2)
+    ex.start()
+    try:
+        first = make_task(0, dask_support.die, tmp_path)
+        outcomes = [run_all(ex, [first])[0], run_all(ex, [dataclasses.replace(first, attempt=2)])[0]]
+    finally:
+        ex.shutdown()
+    assert [o.error for o in outcomes] == ["worker lost while running t0:run (tried 2 times)"] * 2
+
+
 def test_fragments_queued_behind_one_that_kills_its_worker_are_not_blamed(
     tmp_path: Path, no_survivors: None
 ) -> None:
