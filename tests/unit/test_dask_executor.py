@@ -336,3 +336,36 @@ def test_queued_fragments_of_a_batch_are_taken_back_before_they_start(tmp_path: 
     assert sorted(o.index for o in taken) == [1, 2, 3, 4, 5]
     assert all(o.state is FragmentState.READY for o in taken)
     assert list(outcomes) == [0] and outcomes[0].state is FragmentState.COMPLETE
+
+
+def test_interrupting_a_run_kills_only_its_own_commands_on_a_shared_worker(no_survivors: None) -> None:
+    """Two runs on one external scheduler: SIGTERM to one engine killed the other run's commands too.
+
+    The threads of one worker process run fragments of both runs; the
+    control function the interrupted engine runs there must kill its own.
+    """
+    import threading
+
+    from e3suite import process
+    from e3suite.executors import dask_worker
+
+    results: dict[str, process.CommandResult] = {}
+
+    def fragment(run_id: str) -> None:
+        with process.tag_scope(f"{run_id}:"):
+            results[run_id] = process.run(["sleep", "30"], env={"E3SUITE_ATTEMPT": "1"}, timeout=60, kill_grace=0.1)
+
+    threads = [threading.Thread(target=fragment, args=(run_id,)) for run_id in ("run-a", "run-b")]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len([p for p in psutil.Process().children() if p.name() == "sleep"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    dask_worker.kill_commands("run-a", grace=0.1, settle=0.5)
+    threads[0].join(30)
+    try:
+        assert "run-a" in results and not results["run-a"].ok
+        assert "run-b" not in results, "the other run's command was killed"
+    finally:
+        process.kill_tagged(f"{psutil.Process().pid}:run-b:")
+        threads[1].join(30)
