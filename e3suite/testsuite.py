@@ -21,6 +21,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -63,6 +64,14 @@ EXIT_INTERNAL = 3
 
 class ConfigurationError(Exception):
     """A problem of the testsuite's set-up, reported without a traceback."""
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM before the engine's own handler is in place: an interruption, as Ctrl-C is."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
 
 
 class _TerminalSink(Sink):
@@ -158,7 +167,7 @@ class Testsuite:
             return EXIT_USAGE
         except KeyboardInterrupt:  # before the run's own handler: see _main
             print("e3suite: interrupted before any testcase ran", file=sys.stderr)
-            return 128 + signal.SIGINT
+            return 128 + (self._signal or signal.SIGINT)
         except BrokenPipeError:  # `--list | head` (a run itself stops only its output: see TerminalReporter)
             from e3suite.cli import reader_gone
 
@@ -217,6 +226,8 @@ class Testsuite:
         bus.emit(RunStarted(run_info))
         write_starting(writer, run_info)  # set-up and planning may be long: the run reads as starting
         reporter = self.make_reporter()
+        in_main = threading.current_thread() is threading.main_thread()
+        previous_term = (signal.signal(signal.SIGTERM, _raise_terminated) or signal.SIG_DFL) if in_main else None
         try:
             self.set_up()
             try:
@@ -245,13 +256,16 @@ class Testsuite:
                 if self.progress is not None:
                     self.progress.stop()
                 self.tear_down()
-        except KeyboardInterrupt:
-            # Ctrl-C before the engine's own handler is in place: during
-            # set_up (a build), planning, or a Dask executor's imports (a
-            # second or more). The run is interrupted, as it would be later.
-            self._signal = signal.SIGINT
+        except KeyboardInterrupt as exc:
+            # Ctrl-C or SIGTERM before the engine's own handler is in place:
+            # during set_up (a build), planning, or a Dask executor's imports
+            # (a second or more). The run is interrupted, as it would be later.
+            if self._signal is None:
+                self._signal = signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT
             raise
         finally:
+            if previous_term is not None:
+                signal.signal(signal.SIGTERM, previous_term)
             self.clean_working_dirs(working_root)
             self.finish_results_dir(writer, run_info, bus)
         comparison = self.compare_with_previous()

@@ -99,3 +99,20 @@ def test_ctrl_c_before_the_run_began_is_an_interruption_not_a_traceback(tmp_path
     assert "Traceback" not in run.stderr and "e3suite: interrupted" in run.stderr, run.stderr
     index = json.loads((root / "out" / "new" / "index.json").read_text())
     assert index["run"]["interrupted"] is True
+
+
+def test_sigterm_during_set_up_is_an_interruption(tmp_path: Path) -> None:
+    """A CI timeout's SIGTERM during a long set_up ended the run on the spot: no summary, no end in the journal."""
+    import json
+
+    suite = INTERRUPTED_SUITE.replace("{hook}", "set_up").replace(
+        "        raise KeyboardInterrupt\n",
+        "        import os, signal, time\n        os.kill(os.getpid(), signal.SIGTERM)\n        time.sleep(30)\n",
+    )
+    assert "SIGTERM" in suite
+    root = make_suite(tmp_path, {"tests/t/test.yaml": "driver: shell\ncmd: [true]\n"}, suite)
+    run = run_suite(root, "-j1")
+    assert run.code == 143, run.stderr
+    assert "Traceback" not in run.stderr and "e3suite: interrupted" in run.stderr, run.stderr
+    index = json.loads((root / "out" / "new" / "index.json").read_text())
+    assert index["run"]["interrupted"] is True
