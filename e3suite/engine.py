@@ -22,6 +22,7 @@ It never prints, never writes files and never runs a callback itself.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -84,7 +85,9 @@ class Engine(Propagation, Retries):
         self.capacities: dict[str, int] = dict(getattr(options, "resource_capacities", None) or {})
         # Light fragments may also wait one in each busy worker's queue.
         self.admission = Admission(jobs, self.capacities, lookahead=jobs)
-        self.demands = [demand_of(f, plan.tests[f.test_id]) for f in fragments]
+        declared = [demand_of(f, plan.tests[f.test_id]) for f in fragments]
+        self.declared_resources = [d.resources for d in declared]
+        self.demands = [self._engine_demand(d) for d in declared]
         self._told_waiting: dict[int, str] = {}
         self._later_skips = []  # see Propagation
         self.retry_timers: list[tuple[float, int, str]] = []  # (due, sequence, test id)
@@ -111,7 +114,7 @@ class Engine(Propagation, Retries):
         rules = Rules(case.verdict, case.expected_failure, self.leak_fails)
         if planned.error is None:
             for index in planned.fragments.values():
-                reason = impossible(demand_of(self.plan.fragments[index], planned), self.capacities)
+                reason = impossible(self.demands[index], self.capacities)
                 if reason is not None:
                     planned.error = reason  # at plan time: the others still run
                     break
@@ -119,6 +122,17 @@ class Engine(Propagation, Retries):
         test = TestcaseState(planned, rules, allowed, AttemptState(fresh_result(planned)), len(planned.fragments))
         test.final = allowed == 1
         return test
+
+    def _engine_demand(self, demand: Demand) -> Demand:
+        """What the engine itself counts of ``demand``.
+
+        On an executor whose workers declare resources (Dask), a name the
+        testsuite does not count is the workers' to check and hold.
+        """
+        if not demand.resources or not self.executor.places_worker_resources:
+            return demand
+        counted = tuple((name, count) for name, count in demand.resources if name in self.capacities)
+        return dataclasses.replace(demand, resources=counted)
 
     def _retries_of(self, planned: PlannedTest) -> int:
         """test.yaml's ``retries``, else ``--retries``, else the driver's default."""
@@ -311,6 +325,7 @@ class Engine(Propagation, Retries):
             attempt=attempt,
             outcomes=outcomes,
             resources=resources,
+            declared_resources=self.declared_resources[index],
             recycle_working_dir=recycle_working_dir,
         )
 

@@ -31,8 +31,9 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -53,6 +54,7 @@ _READ_SIZE = 65536
 
 _counter = itertools.count(1)
 _environ_tag: str | None = None  # see tag_environment
+_tag_scope = threading.local()  # see tag_scope
 
 
 @dataclass
@@ -227,6 +229,21 @@ def tag_environment() -> str:
     return _environ_tag
 
 
+@contextlib.contextmanager
+def tag_scope(prefix: str) -> Iterator[None]:
+    """Commands this thread runs meanwhile are tagged "<pid>:<prefix><n>".
+
+    For a process whose threads run fragments of several runs at once (a
+    Dask worker of a shared scheduler): one run's commands can then be
+    found, and killed, without the others'.
+    """
+    _tag_scope.prefix = prefix
+    try:
+        yield
+    finally:
+        _tag_scope.prefix = ""
+
+
 def run(
     cmd: list[str] | str,
     *,
@@ -259,10 +276,11 @@ def run(
     except TypeError:
         raise TypeError(_not_text("cmd", cmd)) from None
     full_env: dict[bytes, bytes] | None = None
-    if not env and _environ_tag is not None and os.environ.get(TAG_VARIABLE) == _environ_tag:
+    scope = getattr(_tag_scope, "prefix", "")
+    if not env and not scope and _environ_tag is not None and os.environ.get(TAG_VARIABLE) == _environ_tag:
         tag = _environ_tag  # already in our environment (see tag_environment)
     else:
-        tag = f"{os.getpid()}:{next(_counter)}"
+        tag = f"{os.getpid()}:{scope}{next(_counter)}"
         # Bytes all along: Popen then has nothing to decode and re-encode.
         data = getattr(os.environ, "_data", None)  # CPython's encoded store: a C-level copy
         full_env = dict(data) if isinstance(data, dict) else dict(os.environb)

@@ -176,7 +176,7 @@ class Testsuite(Selection):
             return EXIT_USAGE
         except KeyboardInterrupt:  # Ctrl-C while looking for testcases: nothing was written yet
             print("e3suite: interrupted", file=sys.stderr)
-            return 128 + signal.SIGINT
+            return 128 + (self._signal or signal.SIGINT)
         except BrokenPipeError:  # `--list | head` (a run itself stops only its output: see TerminalReporter)
             from e3suite.cli import reader_gone
 
@@ -306,8 +306,11 @@ class Testsuite(Selection):
                     tear_down_error = f"the testsuite's tear_down raised {type(exc).__name__}: {exc} (traceback above)"
         except _SetUpFailed:
             pass
-        except RunInterrupted:
-            pass  # in set-up, planning or tear-down: told as any interruption (self._signal)
+        except KeyboardInterrupt:
+            # RunInterrupted (a signal in set-up, planning or tear-down), or a
+            # KeyboardInterrupt a hook raised itself: told as any interruption.
+            if self._signal is None:
+                self._signal = signal.SIGINT
         finally:
             with self._guard.deferred():  # the index and the lock's release are never cut short
                 if engine is not None and not self.results:  # a signal came as run() returned them

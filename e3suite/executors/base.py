@@ -43,6 +43,9 @@ class FragmentTask:
     attempt: int = 1
     outcomes: dict[str, DependencyOutcome] = field(default_factory=dict)
     resources: dict[str, list[int]] = field(default_factory=dict)  # instances held, by resource
+    #: (name, count) it needs where it runs, its own declaration else test.yaml's:
+    #: how an executor with worker resources (Dask) places it
+    declared_resources: tuple[tuple[str, int], ...] = ()
     #: the testcase ends with this fragment and its working directory goes
     #: anyway: the process may keep it as a spare if it is left empty (workdirs)
     recycle_working_dir: bool = False
@@ -106,6 +109,10 @@ class Executor(Protocol):
 
     #: number of slots
     jobs: int
+    #: True when the executor's workers declare resources of their own (Dask
+    #: worker resources): a ``resources:`` name the testsuite does not count
+    #: is then theirs to check and hold, not a plan-time error of the engine.
+    places_worker_resources: bool
 
     def start(self) -> None:
         """Acquire resources (workers, cluster connection)."""
@@ -147,6 +154,8 @@ class Executor(Protocol):
 
 class ExecutorDefaults:
     """The optional abilities of the Executor protocol, as no-ops: executors inherit what they lack."""
+
+    places_worker_resources = False
 
     def take_started(self) -> list[FragmentStarted]:
         return []

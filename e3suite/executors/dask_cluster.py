@@ -207,6 +207,14 @@ def _scheduler(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> Clu
         client = Client(address, timeout=timeout)
     except OSError as exc:
         raise ConfigError(f"executor {spec.name!r}: cannot reach the Dask scheduler at {address}: {exc}") from None
+    except Exception as exc:
+        # Something else listens there (an sshd, a web server): distributed
+        # reads its first bytes as a frame length and fails with MemoryError
+        # or a msgpack error, which says nothing of the address.
+        raise ConfigError(
+            f"executor {spec.name!r}: cannot reach the Dask scheduler at {address}: "
+            f"it does not answer as a Dask scheduler ({type(exc).__name__}; is it the scheduler's port?)"
+        ) from None
     try:
         client.wait_for_workers(1, timeout=timeout)
     except (OSError, TimeoutError):
@@ -270,7 +278,9 @@ def _ssh(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> ClusterHa
         "death_timeout": SSH_DEATH_TIMEOUT,
     }
     scheduler_options: dict[str, Any] = {
-        "port": 0, "dashboard_address": "127.0.0.1:0", "dashboard": False, "allowed_failures": allowed_failures
+        "port": 0, "dashboard_address": "127.0.0.1:0", "dashboard": False, "allowed_failures": allowed_failures,
+        # The engine connects within start_timeout, or the run fails anyway.
+        "preload": [NO_CLIENT_WATCH.format(grace=f"{timeout:g}")],
     }
     if all(_is_loopback(host) for host in hosts):
         # Every host is this machine: keep the traffic on the loopback interface.
@@ -297,6 +307,29 @@ def _ssh(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> ClusterHa
         cluster.close()
         raise
     return ClusterHandle(client, cluster, len(hosts) - 1, allowed_failures, watch=watch)
+
+
+#: Preloaded, as text, by the scheduler an ``ssh`` executor starts: it closes
+#: itself (and so its workers) when no client has been connected for
+#: ``grace`` seconds. An engine SIGKILLed while the cluster starts, before
+#: its client connects and registers EngineWatch (dask_watch.py), left that
+#: scheduler running for ever. Text, not a module: the scheduler's host
+#: needs no e3suite. No single quote (SSHCluster quotes the spec with them),
+#: no blank line (the scheduler logs the text, and SSHCluster takes a blank
+#: line of its stderr for a failed start).
+NO_CLIENT_WATCH = """import asyncio
+import time
+def dask_setup(scheduler):
+    async def watch():
+        since = time.monotonic()
+        while scheduler.status.name not in ("closing", "closed"):
+            await asyncio.sleep(1)
+            if any(name != "fire-and-forget" for name in scheduler.clients):
+                since = time.monotonic()
+            elif time.monotonic() - since > {grace}:
+                await scheduler.close(reason="e3suite: no engine connected for {grace} s")
+                return
+    scheduler.e3suite_no_client_watch = asyncio.get_running_loop().create_task(watch())"""
 
 
 def _watch_engine(client: Any) -> str | None:
@@ -385,6 +418,11 @@ def _batch(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> Cluster
     from distributed import Client
 
     cluster = _jobqueue_cluster(spec, allowed_failures)
+    # Its scheduler runs in the engine's process: a lost batch job is
+    # reported as a verdict (the fragment runs again elsewhere), not as the
+    # scheduler's "Task ... marked as failed because 1 workers died" lines
+    # (silence_logs keeps errors, for _Recorder's loggers).
+    logging.getLogger("distributed.scheduler").setLevel(logging.CRITICAL)
     if spec.type == "slurm":
         _check_with_sbatch(spec, cluster)
     recorder = _Recorder()

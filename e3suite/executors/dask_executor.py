@@ -90,6 +90,10 @@ COMMAND_MARGIN = 2.0
 class DaskExecutor:
     """Runs fragments on the workers of a Dask cluster (see the module docstring)."""
 
+    # test.yaml ``resources:`` are Dask worker resources (the executor's
+    # ``resources`` key): Dask places and holds them, per worker.
+    places_worker_resources = True
+
     def __init__(
         self,
         spec: ExecutorSpec,
@@ -129,7 +133,8 @@ class DaskExecutor:
         self._ready: list[FragmentOutcome] = []  # outcomes decided here, for the next wait
         self._started: list[FragmentStarted] = []
         self._inbox = Inbox()  # what Dask's threads hand over
-        self._lost: collections.Counter[int] = collections.Counter()  # fragment index -> worker failures
+        # (fragment index, attempt) -> worker failures: a retry of its testcase gets its own
+        self._lost: collections.Counter[tuple[int, int]] = collections.Counter()
         self._given_back: dict[int, int] = {}  # fragment index -> given back after a worker loss, unstarted
         self._tickets = 0
         self._seq = 0
@@ -389,6 +394,11 @@ class DaskExecutor:
 
     def _not_placed(self, task: FragmentTask, submitted: float, reason: str, at_once: bool) -> FragmentOutcome:
         when = "on any worker of this cluster" if at_once else f"within {self.max_pending_time:g} s"
+        refused = list(self.pool.refused.values())
+        if refused:
+            # Said once on stderr as they joined; the verdict, which reports show later, says it too.
+            count = f"{len(refused)} worker{'s' if len(refused) > 1 else ''}"
+            reason = f"{reason}; {count} given no work: {refused[0]}"
         error = f"{task.fragment_id} not placed {when}: {reason}"
         return FragmentOutcome(task.index, FragmentState.FAILED, -1, submitted, time.time(), error=error)
 
@@ -516,14 +526,14 @@ class DaskExecutor:
                 outcomes.append(self._unstarted(entry.task, batch.slot, entry.submitted,
                                                 "its worker was lost before it started"))
                 continue
-            index = entry.task.index
+            key = (entry.task.index, entry.task.attempt)
             # An external scheduler may have run it that many times already.
-            self._lost[index] += 1 + self.handle.allowed_failures
-            if self._lost[index] < self.tries:
+            self._lost[key] += 1 + self.handle.allowed_failures
+            if self._lost[key] < self.tries:
                 outcomes.append(self._unstarted(entry.task, batch.slot, entry.submitted,
                                                 "its worker was lost while it ran"))
                 continue
-            tries = self._lost[index]
+            tries = self._lost[key]
             error = f"worker lost while running {entry.task.fragment_id} (tried {tries} time{'s' if tries > 1 else ''})"
             failed = self._failed(entry, batch.slot, error)
             failed.failure_reason = FailureReason.CRASH

@@ -40,7 +40,10 @@ def eligible_workers(
         if any(offered.get(name, 0) < amount for name, amount in resources.items()):
             continue
         if can_run_on is not None:
-            verdict = can_run_on(facts)
+            try:
+                verdict = can_run_on(facts)
+            except Exception as exc:  # the driver's bug: this testcase's ERROR, not the engine's end
+                verdict = f"raised {type(exc).__name__}: {exc}"
             if verdict is not True:
                 refusals.append(str(verdict) if isinstance(verdict, str) and verdict else "can_run_on refused it")
                 continue
@@ -80,11 +83,8 @@ def dumps_task(task: FragmentTask) -> bytes:
 
 
 def fragment_resources(task: FragmentTask) -> dict[str, float]:
-    """The Dask resources a fragment holds while it runs (test.yaml ``resources:``)."""
-    resources = task.test_env.get("resources")
-    if not isinstance(resources, dict):
-        return {}
-    return {str(k): float(v) for k, v in resources.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    """The Dask resources a fragment holds while it runs: ``add_fragment(resources=)``, else test.yaml's."""
+    return {name: float(count) for name, count in task.declared_resources}
 
 
 def _pairs(mapping: dict[str, float]) -> str:

@@ -141,7 +141,10 @@ def run_one(ticket: int, payload: bytes, slot: int, run_id: str) -> bytes:
     try:
         # A KeyboardInterrupt raised by a callback here is its failure: the
         # engine's Ctrl-C never reaches a worker's Python (SIGINT ignored).
-        outcome = run_fragment(task, slot, propagate_interrupt=False)
+        # Its commands carry the run's id in their tag: a worker of a shared
+        # scheduler may run fragments of other runs beside them.
+        with process.tag_scope(f"{run_id}:"):
+            outcome = run_fragment(task, slot, propagate_interrupt=False)
     finally:
         with _lock:
             _running -= 1
@@ -255,25 +258,25 @@ def _dump(outcome: FragmentOutcome, fragment_id: str = "?") -> bytes:
         return pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def command_tag() -> str:
-    """The tag prefix of every command this worker process started (see process.run)."""
-    return f"{os.getpid()}:"
+def command_tag(run_id: str) -> str:
+    """The tag prefix of every command this worker process started for run ``run_id`` (see process.tag_scope)."""
+    return f"{os.getpid()}:{run_id}:"
 
 
 def kill_commands(run_id: str, grace: float, settle: float = 3.0) -> int:
-    """Stop the run's fragments here: no new start, every command tree killed.
+    """Stop the run's fragments here: no new start, every command tree of the run killed (not other runs').
 
     A callback whose command was killed may go on to start another one, so
     the kill is repeated until the fragments running here have returned (or
     ``settle`` seconds passed). Returns the number of processes killed.
     """
     stop_run(run_id)
-    killed = process.kill_process_tree([], grace=grace, tag=command_tag())
+    killed = process.kill_process_tree([], grace=grace, tag=command_tag(run_id))
     deadline = time.monotonic() + settle
     while time.monotonic() < deadline:
         with _lock:
             busy = _running
-        found = process.find_tagged(command_tag())
+        found = process.find_tagged(command_tag(run_id))
         if found:
             killed += process.kill_process_tree(list(found), grace=0)
         elif not busy:

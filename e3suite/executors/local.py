@@ -133,6 +133,8 @@ class MultiprocessScheduler:
     when scheduling stops, or when its worker dies before starting it.
     """
 
+    places_worker_resources = False  # every resource is the testsuite's
+
     def __init__(self, jobs: int, kill_grace: float = 2.0, queue_ahead: bool = True) -> None:
         self.jobs = max(1, jobs)
         self.kill_grace = kill_grace

@@ -65,3 +65,65 @@ def test_an_ssh_host_that_refuses_is_said_in_one_line() -> None:
     assert run.stdout.startswith("cannot start executor 'hosts' (ssh): "), run.stdout + run.stderr
     assert "Connect call failed" in run.stdout
     assert run.stderr == ""
+
+
+def test_a_port_that_is_no_dask_scheduler_is_said_so() -> None:
+    """``--dask-scheduler tcp://host:2222`` (an sshd) said ``cannot start executor ...: MemoryError:``.
+
+    distributed reads the server's banner as a frame length; the user is
+    told what the address is not, in one line.
+    """
+    pytest.importorskip("distributed")
+    import socket
+    import threading
+
+    from e3suite.config import ConfigError, ExecutorSpec
+    from e3suite.executors.dask_cluster import open_cluster
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop = threading.Event()
+
+    def banner() -> None:  # what sshd says to every connection
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n" * 4)
+                stop.wait(1)
+
+    thread = threading.Thread(target=banner, daemon=True)
+    thread.start()
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        with pytest.raises(ConfigError) as caught:
+            open_cluster(ExecutorSpec("dask-scheduler", "dask-scheduler", {"address": address, "start_timeout": 30}), 2)
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+    assert str(caught.value).startswith(
+        f"executor 'dask-scheduler': cannot reach the Dask scheduler at {address}: "
+        "it does not answer as a Dask scheduler ("
+    ), str(caught.value)
+
+
+def test_the_ssh_schedulers_preloaded_watch_survives_the_ssh_launcher() -> None:
+    """SSHCluster quotes the scheduler's spec in single quotes and takes a blank stderr line for a failed start.
+
+    The scheduler logs a preloaded text line by line: one blank line in it
+    and every ssh run failed with "Worker failed to start".
+    """
+    from e3suite.executors.dask_cluster import NO_CLIENT_WATCH
+
+    text = NO_CLIENT_WATCH.format(grace="120")
+    assert "'" not in text
+    assert all(line.strip() for line in text.splitlines()) and not text.endswith("\n")
+    assert " " in text  # distributed takes a preload without a space for a module name
+    namespace: dict[str, object] = {}
+    exec(compile(text, "<preload>", "exec"), namespace)
+    assert callable(namespace["dask_setup"])

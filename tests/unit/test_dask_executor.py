@@ -161,6 +161,8 @@ def test_workers_with_other_driver_code_get_no_work(tmp_path: Path, no_survivors
         ex.shutdown()
     assert len(ex.notices) == 1 and "is given no work: its driver code differs" in ex.notices[0]  # type: ignore[attr-defined]
     assert outcomes[0].state is FragmentState.FAILED and "not placed" in str(outcomes[0].error)
+    # The notice went to stderr only: the verdict, which the reports show later, says why too.
+    assert "no usable worker; 2 workers given no work: its driver code differs (hash " in str(outcomes[0].error)
 
 
 def test_a_lost_worker_is_retried_then_an_error(tmp_path: Path, no_survivors: None) -> None:
@@ -173,6 +175,20 @@ def test_a_lost_worker_is_retried_then_an_error(tmp_path: Path, no_survivors: No
     assert outcomes[1].state is FragmentState.COMPLETE
     assert outcomes[0].state is FragmentState.FAILED
     assert outcomes[0].error == "worker lost while running t0:run (tried 2 times)"
+
+
+def test_a_retry_of_a_testcase_is_given_its_own_worker_failures(tmp_path: Path, no_survivors: None) -> None:
+    """retries: 1 and --max-worker-failures 2: attempt 2 ended at its first death, 'tried 3 times'."""
+    import dataclasses
+
+    ex = executor(workers=2, max_worker_failures=2)
+    ex.start()
+    try:
+        first = make_task(0, dask_support.die, tmp_path)
+        outcomes = [run_all(ex, [first])[0], run_all(ex, [dataclasses.replace(first, attempt=2)])[0]]
+    finally:
+        ex.shutdown()
+    assert [o.error for o in outcomes] == ["worker lost while running t0:run (tried 2 times)"] * 2
 
 
 def test_fragments_queued_behind_one_that_kills_its_worker_are_not_blamed(
@@ -320,3 +336,36 @@ def test_queued_fragments_of_a_batch_are_taken_back_before_they_start(tmp_path: 
     assert sorted(o.index for o in taken) == [1, 2, 3, 4, 5]
     assert all(o.state is FragmentState.READY for o in taken)
     assert list(outcomes) == [0] and outcomes[0].state is FragmentState.COMPLETE
+
+
+def test_interrupting_a_run_kills_only_its_own_commands_on_a_shared_worker(no_survivors: None) -> None:
+    """Two runs on one external scheduler: SIGTERM to one engine killed the other run's commands too.
+
+    The threads of one worker process run fragments of both runs; the
+    control function the interrupted engine runs there must kill its own.
+    """
+    import threading
+
+    from e3suite import process
+    from e3suite.executors import dask_worker
+
+    results: dict[str, process.CommandResult] = {}
+
+    def fragment(run_id: str) -> None:
+        with process.tag_scope(f"{run_id}:"):
+            results[run_id] = process.run(["sleep", "30"], env={"E3SUITE_ATTEMPT": "1"}, timeout=60, kill_grace=0.1)
+
+    threads = [threading.Thread(target=fragment, args=(run_id,)) for run_id in ("run-a", "run-b")]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len([p for p in psutil.Process().children() if p.name() == "sleep"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    dask_worker.kill_commands("run-a", grace=0.1, settle=0.5)
+    threads[0].join(30)
+    try:
+        assert "run-a" in results and not results["run-a"].ok
+        assert "run-b" not in results, "the other run's command was killed"
+    finally:
+        process.kill_tagged(f"{psutil.Process().pid}:run-b:")
+        threads[1].join(30)

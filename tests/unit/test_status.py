@@ -309,3 +309,20 @@ def test_an_interval_or_timeout_that_is_no_time_is_a_usage_error(tmp_path: Path)
     for args in (["--watch", "--interval", "-1"], ["--wait", "done", "--timeout", "-1"], ["--interval", "0"]):
         done = e3suite(tmp_path, "status", str(tmp_path), *args)
         assert done.returncode == 2 and "must" in done.stderr, (args, done.stderr)
+
+
+def test_a_run_whose_fragments_run_long_is_not_shown_younger_than_they_are() -> None:
+    """The status file is written on events only: 10 s into two long fragments, it said "running for 0:02".
+
+    Its ``elapsed`` and ``eta`` are as of ``updated``; a reader ages them to now.
+    """
+    from e3suite.reports.status import render
+
+    status = {
+        "state": "running", "pid": 1, "updated": 1002.0, "elapsed": 2.0, "eta": 30.0,
+        "run": {"start": 1000.0}, "tests": {}, "fragments": {"running": 1},
+        "running": [{"test": "t", "fragment": "t:run", "slot": 0, "start": 1001.0}],
+    }
+    shown = render(status, 1012.0)
+    assert shown.startswith("e3suite: run of pid 1, running for 0:12, ~0:20 left\n"), shown
+    assert "  slot 0  t:run  0:11\n" in shown

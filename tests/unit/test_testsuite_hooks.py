@@ -348,3 +348,52 @@ def test_a_sub_result_id_on_the_command_line_runs_its_testcase(tmp_path: Path) -
     root = make_suite(tmp_path, files, SUB_RESULTS)
     run = run_suite(root, "-j1", "m/check", "v[x=b]/check")
     assert sorted(run.results) == ["m", "m/check", "v[x=b]", "v[x=b]/check"], run.stderr
+
+
+INTERRUPTED_SUITE = '''
+import sys
+from e3suite import Testsuite
+from e3suite.drivers import ShellDriver
+
+class Suite(Testsuite):
+    test_driver_map = {"shell": ShellDriver}
+
+    def {hook}(self):
+        # What Ctrl-C does here: before the engine's own SIGINT handler, in a
+        # long set_up (a build), or while a Dask executor imports distributed.
+        raise KeyboardInterrupt
+
+if __name__ == "__main__":
+    sys.exit(Suite().main())
+'''
+
+
+@pytest.mark.parametrize("hook", ["set_up", "make_executor"])
+def test_ctrl_c_before_the_run_began_is_an_interruption_not_a_traceback(tmp_path: Path, hook: str) -> None:
+    """``./testsuite.py --dask`` and Ctrl-C in its first second: a KeyboardInterrupt traceback, death by SIGINT."""
+    import json
+
+    root = make_suite(tmp_path, {"tests/t/test.yaml": "driver: shell\ncmd: [true]\n"},
+                      INTERRUPTED_SUITE.replace("{hook}", hook))
+    run = run_suite(root, "-j1")
+    assert run.code == 130, run.stderr
+    assert "Traceback" not in run.stderr and "e3suite: 1 testcase not run: interrupted" in run.stdout, run.stderr
+    index = json.loads((root / "out" / "new" / "index.json").read_text())
+    assert index["run"]["interrupted"] is True
+
+
+def test_sigterm_during_set_up_is_an_interruption(tmp_path: Path) -> None:
+    """A CI timeout's SIGTERM during a long set_up ended the run on the spot: no summary, no end in the journal."""
+    import json
+
+    suite = INTERRUPTED_SUITE.replace("{hook}", "set_up").replace(
+        "        raise KeyboardInterrupt\n",
+        "        import os, signal, time\n        os.kill(os.getpid(), signal.SIGTERM)\n        time.sleep(30)\n",
+    )
+    assert "SIGTERM" in suite
+    root = make_suite(tmp_path, {"tests/t/test.yaml": "driver: shell\ncmd: [true]\n"}, suite)
+    run = run_suite(root, "-j1")
+    assert run.code == 143, run.stderr
+    assert "Traceback" not in run.stderr and "e3suite: 1 testcase not run: interrupted" in run.stdout, run.stderr
+    index = json.loads((root / "out" / "new" / "index.json").read_text())
+    assert index["run"]["interrupted"] is True
