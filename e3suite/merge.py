@@ -3,7 +3,7 @@
 The inputs are results directories of disjoint testcases: the shards of a
 ``--shard K/N`` run, typically produced on other machines and fetched as CI
 artefacts. OUT is a results directory like any run's (``index.json``,
-``journal.jsonl``, ``results/``), so that ``e3suite report OUT`` prints and
+``journal.jsonl`` with the records), so that ``e3suite report OUT`` prints and
 renders what one run would have, and OUT can be the previous run of a later
 one (``--compare OUT``, or ``-o DIR`` with OUT as ``DIR/old``).
 
