@@ -27,6 +27,7 @@ import math
 import os
 import resource
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -599,6 +600,37 @@ def _try_wait(pid: int) -> tuple[bool, int, Any]:
     return (got != 0), status, rusage
 
 
+def command_text(argv: list[str]) -> str:
+    """How a command is shown in logs: the script for ``/bin/sh -c``, else shell-quoted."""
+    if len(argv) == 3 and argv[:2] == ["/bin/sh", "-c"]:
+        return argv[2]
+    return shlex.join(argv)
+
+
+def transcript(processes: list[dict[str, Any]]) -> str:
+    """The commands of a record (``CommandResult.to_json``), as the stock drivers log them.
+
+    ``$ command``, what it printed (as the record keeps it), then how it
+    ended when that was no success.
+    """
+    parts = []
+    for proc in processes:
+        argv = proc.get("argv")
+        parts.append(f"$ {command_text([str(a) for a in argv]) if isinstance(argv, list) else '?'}\n")
+        output = proc.get("output")
+        if isinstance(output, str) and output:
+            parts.append(output if output.endswith("\n") else output + "\n")
+        if proc.get("error"):
+            parts.append(f"[cannot run: {proc['error']}]\n")
+        elif proc.get("timed_out"):
+            parts.append(f"[timed out after {proc.get('timeout')} s]\n")
+        elif isinstance(proc.get("signal"), int):
+            parts.append(f"[killed by {_signal_name(proc['signal'])}]\n")
+        elif proc.get("status") not in (0, None):
+            parts.append(f"[exit status {proc.get('status')}]\n")
+    return "".join(parts)
+
+
 def _signal_name(sig: int) -> str:
     try:
         return signal.Signals(sig).name
@@ -632,8 +664,10 @@ __all__ = [
     "TAG_VARIABLE",
     "CommandResult",
     "become_subreaper",
+    "command_text",
     "find_tagged",
     "kill_process_tree",
     "kill_tagged",
     "run",
+    "transcript",
 ]

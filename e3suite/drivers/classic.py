@@ -19,7 +19,6 @@ import errno
 import fcntl
 import itertools
 import os
-import shlex
 import shutil
 import stat
 from collections.abc import Mapping
@@ -29,7 +28,7 @@ from typing import Any
 import e3suite.process as process
 from e3suite.driver import FragmentContext, TestDriver
 from e3suite.model import FailureReason, TestResult, TestStatus
-from e3suite.process import CommandResult
+from e3suite.process import CommandResult, command_text
 
 
 class TestControlException(Exception):
@@ -259,8 +258,3 @@ def _clone(src: str, dst: str) -> bool:
     return True
 
 
-def command_text(argv: list[str]) -> str:
-    """How a command is shown in logs: the script for ``/bin/sh -c``, else shell-quoted."""
-    if len(argv) == 3 and argv[:2] == ["/bin/sh", "-c"]:
-        return argv[2]
-    return shlex.join(argv)

@@ -65,6 +65,22 @@ class RunReport:
         }
 
 
+def display_log(result: TestResult) -> str:
+    """What reports show as a testcase's log: its log, or the commands it ran when it logged nothing.
+
+    The stock drivers log each command they run; a driver of one's own that
+    runs commands with ``ctx.shell`` and logs nothing showed nothing under
+    its FAIL line, not even with ``-E``: its commands, their output and how
+    they ended are in its record, and are shown the way the stock drivers
+    log them.
+    """
+    if result.log or not result.processes:
+        return result.log
+    import e3suite.process as process  # reports that need no transcript do not import it
+
+    return process.transcript(result.processes)
+
+
 def log_excerpt(log: str, limit: int = LOG_EXCERPT_CHARS) -> tuple[str, bool]:
     """The last ``limit`` characters of ``log`` and whether it was cut.
 

@@ -38,7 +38,7 @@ import datetime
 import re
 
 from e3suite.model import TestResult, TestStatus
-from e3suite.reports.data import RunReport, log_excerpt, unfinished
+from e3suite.reports.data import RunReport, display_log, log_excerpt, unfinished
 
 #: Logs in <system-out> are cut to their last this-many characters.
 LOG_CHARS = 65_536
@@ -145,8 +145,9 @@ def _testcase(
     elif status.is_skip:
         out.append(f"<skipped message={message}/>")
     out.extend(_earlier_attempts(result))
-    if result.log:
-        log, cut = log_excerpt(result.log, LOG_CHARS)
+    shown = display_log(result)
+    if shown:
+        log, cut = log_excerpt(shown, LOG_CHARS)
         if cut:
             log = f"[log cut to its last {len(log)} characters]\n" + log
         out.append(f"<system-out>{xml_text(log)}</system-out>")

@@ -133,7 +133,9 @@ def resource_text(result: TestResult) -> str:
 
 def indented_log(result: TestResult, escape: bool = False) -> str:
     """The log (and the diff) under a result line; ``escape`` for a terminal (see the module's docstring)."""
-    text = result.log.rstrip("\n")
+    from e3suite.reports.data import display_log  # not at start-up: a run that passes never needs it
+
+    text = display_log(result).rstrip("\n")
     if result.diff and result.diff not in text:
         text = (text + "\n" if text else "") + result.diff.rstrip("\n")
     if not text:

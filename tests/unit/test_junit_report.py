@@ -239,3 +239,14 @@ def test_a_run_of_an_e3_testsuite_testsuite_is_named_as_e3_testsuite_names_it(tm
     assert [(c.classname, c.name) for c in suite] == [
         ("My <suite>", "sub__nested"), ("My <suite>", "crash.run_wrapper"), ("My <suite>", "only__computes"),
     ]
+
+
+def test_the_system_out_of_a_testcase_whose_driver_logged_nothing_holds_its_commands() -> None:
+    from e3suite.reports.junit import _testcase
+
+    result = TestResult("t", TestStatus.FAIL, "it failed")
+    result.processes = [{"argv": ["sh", "-c", "exit 3"], "status": 3, "signal": None, "timed_out": False,
+                         "timeout": None, "output": "oops\n"}]
+    assert "<system-out>$ sh -c 'exit 3'\noops\n[exit status 3]\n</system-out>" in _testcase(
+        result, None, False, False, None
+    )

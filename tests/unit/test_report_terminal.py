@@ -158,3 +158,26 @@ def test_the_summary_says_how_many_testcases_a_stopped_run_did_not_run() -> None
         "e3suite: 0 passed, 1 failed, 3 skipped",
     ]
     assert "not run" not in "".join(summary_lines(results[:1] + results[3:]))
+
+
+def test_a_driver_that_logged_nothing_shows_the_commands_it_ran() -> None:
+    """A driver of one's own running ctx.shell and logging nothing showed nothing under its FAIL, even with -E."""
+    from e3suite.reports.terminal import indented_log
+
+    result = TestResult("t", TestStatus.FAIL, "it failed")
+    result.processes = [
+        {"argv": ["sh", "-c", "echo something went wrong; exit 3"], "status": 3, "signal": None,
+         "timed_out": False, "timeout": None, "output": "something went wrong\n"},
+        {"argv": ["sleep", "60"], "status": None, "signal": 15, "timed_out": True, "timeout": 0.5, "output": ""},
+        {"argv": ["true"], "status": 0, "signal": None, "timed_out": False, "timeout": None, "output": ""},
+    ]
+    assert indented_log(result) == (
+        "    | $ sh -c 'echo something went wrong; exit 3'\n"
+        "    | something went wrong\n"
+        "    | [exit status 3]\n"
+        "    | $ sleep 60\n"
+        "    | [timed out after 0.5 s]\n"
+        "    | $ true\n"
+    )
+    result.log = "what the driver says\n"  # a driver that logs decides what is shown
+    assert indented_log(result) == "    | what the driver says\n"
