@@ -87,11 +87,12 @@ def current(path: Path) -> dict[str, Any]:
     status = read_status(path)
     if status is not None and status["state"] == "ended":
         return status
-    ended = (path / store.INDEX).is_file() and _ended(path)
+    has_index = (path / store.INDEX).is_file()
+    ended = has_index and _ended(path)
     if status is not None and status["state"] == "running" and not ended:
         return status
     run = load_run(path)  # StoreError: a journal no e3suite run wrote
-    ended = ended or run.complete or _ended(path)
+    ended = ended or run.complete or (not has_index and _ended(path))  # the journal is read once for it
     # A stopped run's index is rebuilt: its unfinished testcases have no record.
     done = [e for e in run.entries if ended or e.get("record") is not None]
     return {
