@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import os
+import pickle
 import sys
 import time
 import traceback
@@ -176,6 +177,29 @@ class ExecutorDefaults:
         # Callbacks run in the engine's own process: no grace to cut short,
         # and an exception in the main thread is the only way out of one.
         raise KeyboardInterrupt
+
+
+def unsendable_callback(callback: Any) -> Exception | None:
+    """Why a lambda or closure cannot be sent to a worker; None for any other callback.
+
+    The rule is the same on every executor, so that a suite gets the same
+    verdicts locally and on Dask: a callback travels by name (a method of
+    the driver, a module-level function), never by value. The local
+    executor's forked workers would find a closure in memory, and Dask
+    could send one with cloudpickle; both refuse it all the same.
+    """
+    name = getattr(getattr(callback, "__func__", callback), "__qualname__", "")
+    if not (isinstance(name, str) and ("<locals>" in name or "<lambda>" in name)):
+        return None
+    try:
+        pickle.dumps(callback, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # what plain pickle says of it: the reason shown
+        return exc
+    return None
+
+
+#: The end of the message of a fragment whose callback cannot be sent.
+UNSENDABLE_HINT = "(callbacks must be module-level functions or methods of the driver, not lambdas or closures)"
 
 
 def run_fragment(task: FragmentTask, slot: int, *, propagate_interrupt: bool = True) -> FragmentOutcome:

@@ -57,7 +57,13 @@ from typing import Any
 import cloudpickle
 
 from e3suite.config import ConfigError, ExecutorSpec
-from e3suite.executors.base import FragmentOutcome, FragmentStarted, FragmentTask
+from e3suite.executors.base import (
+    UNSENDABLE_HINT,
+    FragmentOutcome,
+    FragmentStarted,
+    FragmentTask,
+    unsendable_callback,
+)
 from e3suite.executors.dask_batches import MAX_BATCH, Batch, Entry, Fate, fate_after_loss, form_batches, overdue
 from e3suite.executors.dask_cluster import ClusterHandle, open_cluster
 from e3suite.executors.dask_facts import hash_files
@@ -347,12 +353,11 @@ class DaskExecutor:
             self._pending.add(task, since, submitted)
             return
         try:
+            if (problem := unsendable_callback(task.callback)) is not None:
+                raise problem  # cloudpickle could send it: refused as locally
             payload = dumps_task(task)
         except Exception as exc:
-            error = (
-                f"cannot send {task.fragment_id} to a Dask worker: {type(exc).__name__}: {exc} "
-                "(callbacks must be module-level functions or methods of the driver)"
-            )
+            error = f"cannot send {task.fragment_id} to a Dask worker: {type(exc).__name__}: {exc} {UNSENDABLE_HINT}"
             failed = FragmentOutcome(task.index, FragmentState.FAILED, -1, submitted, time.time(), error=error)
             self._ready.append(failed)
             return

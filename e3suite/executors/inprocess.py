@@ -16,12 +16,14 @@ import time
 import e3suite.process_tree as process_tree
 import e3suite.workdirs as workdirs
 from e3suite.executors.base import (
+    UNSENDABLE_HINT,
     ExecutorDefaults,
     FragmentOutcome,
     FragmentStarted,
     FragmentTask,
     ProcessState,
     run_fragment,
+    unsendable_callback,
 )
 from e3suite.model import FragmentState
 
@@ -44,6 +46,13 @@ class InProcessExecutor(ExecutorDefaults):
     def submit(self, task: FragmentTask) -> None:
         slot = self._free.pop()
         self._running[task.index] = (task, slot, time.time())
+        if (problem := unsendable_callback(task.callback)) is not None:
+            # It could run here, but not in a real run's workers: the same
+            # verdict as there, or debugging would hide the problem.
+            error = f"cannot send {task.fragment_id} to a worker: {type(problem).__name__}: {problem} {UNSENDABLE_HINT}"
+            now = time.time()
+            self._done.put(FragmentOutcome(task.index, FragmentState.FAILED, slot, now, now, error=error))
+            return
         if self.jobs == 1:
             self._pending.append((task, slot))
             return

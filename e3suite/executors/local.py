@@ -35,7 +35,14 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 import e3suite.process as process
-from e3suite.executors.base import FragmentOutcome, FragmentStarted, FragmentTask, TaskFactory
+from e3suite.executors.base import (
+    UNSENDABLE_HINT,
+    FragmentOutcome,
+    FragmentStarted,
+    FragmentTask,
+    TaskFactory,
+    unsendable_callback,
+)
 from e3suite.executors.local_worker import ERROR, HEADER, OUTCOME, SlotBoard, worker_main
 from e3suite.model import FailureReason, FragmentState
 
@@ -216,14 +223,10 @@ class MultiprocessScheduler:
 
     def submit(self, task: FragmentTask) -> None:
         message: Any = task
-        if self._factory is not None and _defined_locally(task.callback):
-            # Not sent (the worker has it), but it must be sendable: the same
-            # suite runs on Dask, where callbacks travel.
-            try:
-                pickle.dumps(task.callback, protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception as exc:
-                self._ready.append(self._outcome(task, FragmentState.FAILED, -1, time.time(), _unpicklable(task, exc)))
-                return
+        if self._factory is not None and (problem := unsendable_callback(task.callback)) is not None:
+            # Not sent (the worker has it), but refused as on Dask: see unsendable_callback.
+            self._ready.append(self._outcome(task, FragmentState.FAILED, -1, time.time(), _unpicklable(task, problem)))
+            return
         if self._factory is not None:
             message = (task.index, task.attempt, task.previous, task.result, task.outcomes, task.resources,
                        task.recycle_working_dir)
@@ -508,16 +511,7 @@ def _available_memory() -> int | None:
 
 
 def _unpicklable(task: FragmentTask, exc: Exception) -> str:
-    return (
-        f"cannot send {task.fragment_id} to a worker process: {type(exc).__name__}: {exc} "
-        "(callbacks must be module-level functions or methods of the driver, not lambdas or closures)"
-    )
-
-
-def _defined_locally(callback: Any) -> bool:
-    """A lambda, or a function defined inside another: what pickle cannot send by name."""
-    name = getattr(getattr(callback, "__func__", callback), "__qualname__", "")
-    return isinstance(name, str) and ("<locals>" in name or "<lambda>" in name)
+    return f"cannot send {task.fragment_id} to a worker process: {type(exc).__name__}: {exc} {UNSENDABLE_HINT}"
 
 
 def _has_children(pid: int) -> bool:
