@@ -154,6 +154,11 @@ def build_parser(prog: str | None = None, description: str | None = None) -> arg
         help="stop scheduling after N failures",
     )
     run.add_argument(
+        "--no-tests", choices=("fail", "pass"), default="fail",
+        help="a tests directory that holds no testcase: a usage error (exit status 2, so that CI never "
+        "passes a run that ran nothing), or a run of nothing that passes (default: %(default)s)",
+    )
+    run.add_argument(
         "--kill-grace", type=seconds, default=2.0, metavar="SECONDS",
         help="after a timeout or an interruption, how long processes get between SIGTERM and SIGKILL "
         "(default: %(default)s)",

@@ -60,8 +60,16 @@ class Selection:
     def discover(self) -> list[tuple[str, Path]]:
         if not self.tests_dir.is_dir():
             raise ConfigurationError(f"tests directory {self.tests_dir} does not exist")
-        return _without_working_roots(discovery.find_testcase_dirs(self.tests_dir), self.tests_dir,
-                                      getattr(self.options, "temp_dir", None))
+        found = _without_working_roots(discovery.find_testcase_dirs(self.tests_dir), self.tests_dir,
+                                       getattr(self.options, "temp_dir", None))
+        # A run that ran nothing must not pass CI in silence (a tests_subdir
+        # or a checkout gone wrong); listing nothing is no error.
+        if not found and not self.options.list and getattr(self.options, "no_tests", "fail") == "fail":
+            raise ConfigurationError(
+                f"no testcase in {self.tests_dir}: a testcase is a directory holding a test.yaml "
+                "(--no-tests pass runs nothing and passes)"
+            )
+        return found
 
     def select(self, candidates: list[tuple[str, Path]]) -> list[discovery.Testcase]:
         """The testcases the positional arguments select (and ``--failed``), test.yaml read."""
