@@ -179,27 +179,23 @@ class ExecutorDefaults:
         raise KeyboardInterrupt
 
 
-def unsendable_callback(callback: Any) -> Exception | None:
-    """Why a lambda or closure cannot be sent to a worker; None for any other callback.
+def unsendable_return_value(outcome: FragmentOutcome, fragment_id: str) -> bool:
+    """Make ``outcome`` FAILED when its return value cannot be pickled (what a worker cannot send back).
 
-    The rule is the same on every executor, so that a suite gets the same
-    verdicts locally and on Dask: a callback travels by name (a method of
-    the driver, a module-level function), never by value. The local
-    executor's forked workers would find a closure in memory, and Dask
-    could send one with cloudpickle; both refuse it all the same.
+    For executors that run callbacks in the engine's process (``--in-process``):
+    the verdict of a real run, where return values cross a pipe or the network.
     """
-    name = getattr(getattr(callback, "__func__", callback), "__qualname__", "")
-    if not (isinstance(name, str) and ("<locals>" in name or "<lambda>" in name)):
-        return None
+    if outcome.state is not FragmentState.COMPLETE or outcome.return_value is None:
+        return False
     try:
-        pickle.dumps(callback, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:  # what plain pickle says of it: the reason shown
-        return exc
-    return None
-
-
-#: The end of the message of a fragment whose callback cannot be sent.
-UNSENDABLE_HINT = "(callbacks must be module-level functions or methods of the driver, not lambdas or closures)"
+        pickle.dumps(outcome.return_value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        outcome.return_value = None
+        outcome.state = FragmentState.FAILED
+        why = f"{type(exc).__name__}: {exc}"
+        outcome.error = f"the return value of {fragment_id} cannot be sent back from its worker: {why}"
+        return True
+    return False
 
 
 def run_fragment(task: FragmentTask, slot: int, *, propagate_interrupt: bool = True) -> FragmentOutcome:

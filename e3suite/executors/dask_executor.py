@@ -57,13 +57,7 @@ from typing import Any
 import cloudpickle
 
 from e3suite.config import ConfigError, ExecutorSpec
-from e3suite.executors.base import (
-    UNSENDABLE_HINT,
-    FragmentOutcome,
-    FragmentStarted,
-    FragmentTask,
-    unsendable_callback,
-)
+from e3suite.executors.base import FragmentOutcome, FragmentStarted, FragmentTask
 from e3suite.executors.dask_batches import MAX_BATCH, Batch, Entry, Fate, fate_after_loss, form_batches, overdue
 from e3suite.executors.dask_cluster import ClusterHandle, open_cluster
 from e3suite.executors.dask_facts import hash_files
@@ -353,11 +347,12 @@ class DaskExecutor:
             self._pending.add(task, since, submitted)
             return
         try:
-            if (problem := unsendable_callback(task.callback)) is not None:
-                raise problem  # cloudpickle could send it: refused as locally
             payload = dumps_task(task)
         except Exception as exc:
-            error = f"cannot send {task.fragment_id} to a Dask worker: {type(exc).__name__}: {exc} {UNSENDABLE_HINT}"
+            error = (
+                f"cannot send {task.fragment_id} to a Dask worker: {type(exc).__name__}: {exc} "
+                "(a callback and what it holds must be picklable, by cloudpickle at least, to go to a Dask worker)"
+            )
             failed = FragmentOutcome(task.index, FragmentState.FAILED, -1, submitted, time.time(), error=error)
             self._ready.append(failed)
             return

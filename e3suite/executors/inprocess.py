@@ -16,14 +16,13 @@ import time
 import e3suite.process_tree as process_tree
 import e3suite.workdirs as workdirs
 from e3suite.executors.base import (
-    UNSENDABLE_HINT,
     ExecutorDefaults,
     FragmentOutcome,
     FragmentStarted,
     FragmentTask,
     ProcessState,
     run_fragment,
-    unsendable_callback,
+    unsendable_return_value,
 )
 from e3suite.model import FragmentState
 
@@ -46,23 +45,26 @@ class InProcessExecutor(ExecutorDefaults):
     def submit(self, task: FragmentTask) -> None:
         slot = self._free.pop()
         self._running[task.index] = (task, slot, time.time())
-        if (problem := unsendable_callback(task.callback)) is not None:
-            # It could run here, but not in a real run's workers: the same
-            # verdict as there, or debugging would hide the problem.
-            error = f"cannot send {task.fragment_id} to a worker: {type(problem).__name__}: {problem} {UNSENDABLE_HINT}"
-            now = time.time()
-            self._done.put(FragmentOutcome(task.index, FragmentState.FAILED, slot, now, now, error=error))
-            return
         if self.jobs == 1:
             self._pending.append((task, slot))
             return
         self._started.append(FragmentStarted(task.index, slot, time.time(), os.getpid()))
         thread = threading.Thread(
-            target=lambda: self._done.put(run_fragment(task, slot)),
+            target=lambda: self._done.put(self._run(task, slot)),
             name=f"e3suite-slot-{slot}",
             daemon=True,
         )
         thread.start()
+
+    #: Return values must be picklable, as with worker processes (where
+    #: they cross a pipe): debugging must not hide what a real run refuses.
+    check_return_values = True
+
+    def _run(self, task: FragmentTask, slot: int) -> FragmentOutcome:
+        outcome = run_fragment(task, slot)
+        if self.check_return_values:
+            unsendable_return_value(outcome, task.fragment_id)
+        return outcome
 
     def wait(self, timeout: float | None) -> list[FragmentOutcome]:
         outcomes: list[FragmentOutcome] = []
@@ -72,7 +74,7 @@ class InProcessExecutor(ExecutorDefaults):
             # what it changes in the process is put back after it.
             state = ProcessState()
             try:
-                outcome = run_fragment(task, slot)
+                outcome = self._run(task, slot)
             finally:
                 state.restore()
             outcome.leaks.extend(process_tree.kill_leftover_children())

@@ -35,14 +35,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 import e3suite.process as process
-from e3suite.executors.base import (
-    UNSENDABLE_HINT,
-    FragmentOutcome,
-    FragmentStarted,
-    FragmentTask,
-    TaskFactory,
-    unsendable_callback,
-)
+from e3suite.executors.base import FragmentOutcome, FragmentStarted, FragmentTask, TaskFactory
 from e3suite.executors.local_worker import ERROR, HEADER, OUTCOME, SlotBoard, worker_main
 from e3suite.model import FailureReason, FragmentState
 
@@ -223,10 +216,6 @@ class MultiprocessScheduler:
 
     def submit(self, task: FragmentTask) -> None:
         message: Any = task
-        if self._factory is not None and (problem := unsendable_callback(task.callback)) is not None:
-            # Not sent (the worker has it), but refused as on Dask: see unsendable_callback.
-            self._ready.append(self._outcome(task, FragmentState.FAILED, -1, time.time(), _unpicklable(task, problem)))
-            return
         if self._factory is not None:
             message = (task.index, task.attempt, task.previous, task.result, task.outcomes, task.resources,
                        task.recycle_working_dir)
@@ -511,7 +500,7 @@ def _available_memory() -> int | None:
 
 
 def _unpicklable(task: FragmentTask, exc: Exception) -> str:
-    return f"cannot send {task.fragment_id} to a worker process: {type(exc).__name__}: {exc} {UNSENDABLE_HINT}"
+    return f"cannot send {task.fragment_id} to a worker process: {type(exc).__name__}: {exc}"
 
 
 def _has_children(pid: int) -> bool:

@@ -30,6 +30,9 @@ from e3suite.executors.inprocess import InProcessExecutor
 
 
 class ThreadExecutor(InProcessExecutor):
+    # As in e3-testsuite's threads, an unpicklable return value reaches dependants as it is.
+    check_return_values = False
+
     def __init__(self, jobs: int, kill_grace: float = 2.0) -> None:
         super().__init__(jobs)
         self.kill_grace = kill_grace
