@@ -25,10 +25,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import e3suite.process as process
+import e3suite.command_output as command_output
+from e3suite.command_output import CommandResult, command_text
 from e3suite.driver import FragmentContext, TestDriver
 from e3suite.model import FailureReason, TestResult, TestStatus
-from e3suite.process import CommandResult, command_text
 
 
 class TestControlException(Exception):
@@ -183,8 +183,8 @@ def analyzed_output(result: CommandResult) -> str:
     """All the command printed, not the capped ``result.output``: what is compared must be whole."""
     full = result.full_output()
     if full is None:
-        if result.output_size > process.FULL_OUTPUT_LIMIT:
-            problem = f"more than the {process.FULL_OUTPUT_LIMIT} that can be compared"
+        if result.output_size > command_output.FULL_OUTPUT_LIMIT:
+            problem = f"more than the {command_output.FULL_OUTPUT_LIMIT} that can be compared"
         else:
             problem = "and it could not be kept whole for the comparison (no room in its working directory?)"
         raise TestAbortWithError(f"{command_text(result.argv)} printed {result.output_size} bytes, {problem}")

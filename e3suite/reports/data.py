@@ -76,9 +76,9 @@ def display_log(result: TestResult) -> str:
     """
     if result.log or not result.processes:
         return result.log
-    import e3suite.process as process  # reports that need no transcript do not import it
+    from e3suite.command_output import transcript  # reports that need no transcript do not import it
 
-    return process.transcript(result.processes)
+    return transcript(result.processes)
 
 
 def log_excerpt(log: str, limit: int = LOG_EXCERPT_CHARS) -> tuple[str, bool]:

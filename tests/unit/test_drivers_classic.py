@@ -145,11 +145,11 @@ def test_subclass_with_run_checks_baseline_keys_only(suite: tuple[Path, Run]) ->
 def test_an_output_too_large_to_compare_is_an_error_not_a_truncated_comparison(tmp_path: Path) -> None:
     suite = '''
 import sys
-import e3suite.process
+import e3suite.command_output
 from e3suite import Testsuite
 from e3suite.drivers import DiffDriver
 
-e3suite.process.FULL_OUTPUT_LIMIT = 2_000_000  # 256 MiB for real: too slow for a unit test
+e3suite.command_output.FULL_OUTPUT_LIMIT = 2_000_000  # 256 MiB for real: too slow for a unit test
 
 class Suite(Testsuite):
     test_driver_map = {"diff": DiffDriver}

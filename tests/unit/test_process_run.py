@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from e3suite import process
+from e3suite import command_output, process
 
 
 def marker() -> str:
@@ -101,7 +101,7 @@ def test_output_over_the_cap_is_kept_whole_in_an_unnamed_file(tmp_path: Path) ->
 
 
 def test_output_past_the_full_limit_is_not_offered_for_comparison(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(process, "FULL_OUTPUT_LIMIT", 10_000)
+    monkeypatch.setattr(command_output, "FULL_OUTPUT_LIMIT", 10_000)
     result = process.run("head -c 50000 /dev/zero", output_limit=1000)
     assert result.ok and result.output_size == 50_000 and result.output_capped
     assert result.full_output() is None  # never a silently truncated text
@@ -266,7 +266,7 @@ def test_find_tagged_sees_the_tag_of_running_commands() -> None:
 
 @pytest.mark.parametrize(("limit", "head", "tail", "omitted"), [(10, "01234", "bcdef", 6), (11, "012345", "bcdef", 5)])
 def test_capture_keeps_exactly_head_and_tail(limit: int, head: str, tail: str, omitted: int) -> None:
-    capture = process._Capture(limit)
+    capture = command_output.Capture(limit)
     for chunk in (b"0123", b"4567", b"89ab", b"cdef"):
         capture.add(chunk)
     assert capture.size == 16
@@ -274,7 +274,7 @@ def test_capture_keeps_exactly_head_and_tail(limit: int, head: str, tail: str, o
 
 
 def test_capture_under_the_limit_is_whole() -> None:
-    capture = process._Capture(100)
+    capture = command_output.Capture(100)
     capture.add(b"abc")
     capture.add("é".encode())
     assert capture.text() == "abcé"
