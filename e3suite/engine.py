@@ -40,6 +40,9 @@ from e3suite.events import (
 )
 from e3suite.executors.base import Executor, FragmentOutcome, FragmentTask
 from e3suite.model import (
+    NOT_RUN_FAILURE_LIMIT,
+    NOT_RUN_INTERRUPTED,
+    NOT_RUN_WRITE_ERROR,
     DependencyOutcome,
     FragmentRecord,
     FragmentState,
@@ -55,11 +58,8 @@ from e3suite.verdicts import INTERRUPTED, AttemptState, Rules, attempt_verdict, 
 #: Upper bound of the executor wait: the engine's housekeeping period.
 HOUSEKEEPING_PERIOD = 0.5
 
-NOT_RUN_INTERRUPTED = "not run: interrupted"
-NOT_RUN_FAILURE_LIMIT = "not run: failure limit reached"
-NOT_RUN_WRITE_ERROR = "not run: the results could not be written"
 
-__all__ = ["INTERRUPTED", "NOT_RUN_FAILURE_LIMIT", "NOT_RUN_INTERRUPTED", "Engine"]
+__all__ = ["INTERRUPTED", "NOT_RUN_FAILURE_LIMIT", "NOT_RUN_INTERRUPTED", "NOT_RUN_WRITE_ERROR", "Engine"]
 
 
 class Engine(Propagation, Retries):

@@ -248,6 +248,18 @@ class DependencyOutcome:
         return self.state is FragmentState.SKIPPED
 
 
+#: Verdict messages of testcases the engine never started, all ``NOT_RUN_PREFIX`` + why.
+NOT_RUN_PREFIX = "not run: "
+NOT_RUN_INTERRUPTED = NOT_RUN_PREFIX + "interrupted"
+NOT_RUN_FAILURE_LIMIT = NOT_RUN_PREFIX + "failure limit reached"
+NOT_RUN_WRITE_ERROR = NOT_RUN_PREFIX + "the results could not be written"
+
+
+def never_started(status: object, message: object) -> bool:
+    """True for a verdict of a testcase the run stopped before it started (its duration says nothing)."""
+    return status in (TestStatus.SKIP.value, TestStatus.ERROR.value) and str(message or "").startswith(NOT_RUN_PREFIX)
+
+
 #: What a command's entry in ``TestResult.processes`` holds of its output (see release_outputs).
 COMMAND_TEXTS = frozenset(("output", "stderr"))
 

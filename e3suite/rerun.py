@@ -14,8 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import e3suite.store as store
-from e3suite.engine import NOT_RUN_FAILURE_LIMIT, NOT_RUN_INTERRUPTED, NOT_RUN_WRITE_ERROR
-from e3suite.model import TestResult, TestStatus
+from e3suite.model import NOT_RUN_FAILURE_LIMIT, NOT_RUN_INTERRUPTED, NOT_RUN_WRITE_ERROR, TestResult, TestStatus
 
 _RERUN = {TestStatus.FAIL.value, TestStatus.ERROR.value, TestStatus.FLAKY.value}
 #: A SKIP with one of these messages says the testcase never ran: it gets its chance.

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from e3suite.model import never_started
+
 if TYPE_CHECKING:  # options.py imports this module: it must stay light
     from e3suite.plan import Plan
 
@@ -227,6 +229,7 @@ def results_durations(path: Path) -> tuple[dict[str, float], dict[str, Any]] | N
         str(e["test"]): float(e["duration"])
         for e in run.entries
         if isinstance(e.get("duration"), (int, float)) and not isinstance(e.get("duration"), bool)
+        and not never_started(e.get("status"), e.get("message"))  # 0 s: it never ran
     }
     return durations, run.run
 

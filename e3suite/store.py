@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import e3suite.events as events
+from e3suite.atomic import write_atomic
 from e3suite.events import Sink
 from e3suite.model import TestResult, TestStatus
 from e3suite.results_lock import unlock_results_dir
@@ -83,18 +84,6 @@ def remove_path(path: Path) -> None:
         shutil.rmtree(path)
     else:
         path.unlink()
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 class ResultsWriteError(Exception):
@@ -353,7 +342,7 @@ def index_entry(result: TestResult, record: str) -> dict[str, Any]:
 
 def write_index(path: Path, run: dict[str, Any], entries: list[dict[str, Any]]) -> None:
     document = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "run": run, "results": entries}
-    _write_atomic(path / INDEX, json.dumps(document, indent=1))
+    write_atomic(path / INDEX, json.dumps(document, indent=1))
 
 
 # -- reading ---------------------------------------------------------------

@@ -19,10 +19,11 @@ decides no verdict.
 from __future__ import annotations
 
 import enum
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from e3suite.atomic import write_atomic
 
 
 class RewriteAction(enum.Enum):
@@ -118,11 +119,7 @@ def rewrite(info: BaselineInfo, output: str) -> RewriteAction:
             path.unlink()
         elif action in (RewriteAction.CREATED, RewriteAction.UPDATED):
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".e3suite-tmp")
-            # newline="" keeps the text as refined: no platform translation.
-            with open(tmp, "w", encoding="utf-8", newline="") as f:
-                f.write(output)
-            os.replace(tmp, path)
+            write_atomic(path, output, newline="")  # newline="": the text as refined, no translation
     except OSError as exc:
         raise BaselineError(f"cannot rewrite baseline {path}: {exc.strerror}") from None
     return action

@@ -14,7 +14,6 @@ directory.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 import e3suite.store as store
+from e3suite.atomic import write_atomic
 from e3suite.options import add_report_options, exit_code
 from e3suite.reports.data import RunReport, default_old_dir, explicit_compare_dir, load_report, resolve_results_dir
 from e3suite.reports.terminal import TerminalReporter
@@ -115,28 +115,22 @@ def write_whole(path: Path, text: str) -> None:
     if (target.exists() and not target.is_file()) or os.path.abspath(path).startswith(("/dev/", "/proc/")):
         path.write_text(text, encoding="utf-8")
         return
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-    except OSError:  # a directory we may not create in, but a file we may write
+        write_atomic(target, text)
+    except PermissionError:  # a directory we may not create in, but a file we may write
+        if not os.access(target, os.W_OK):
+            raise
         target.write_text(text, encoding="utf-8")
-        return
-    try:
-        with open(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 def write_durations(report: RunReport, target: Path) -> None:
     """``--durations FILE``: what ``--shard-history`` balances shards with (docs/sharding.md)."""
+    from e3suite.model import never_started
     from e3suite.shard import durations_document
 
+    ran = (r for r in report.results if not never_started(r.status and r.status.value, r.message))
     try:
-        target.write_text(durations_document((r.test_id, r.duration) for r in report.results), encoding="utf-8")
+        write_whole(target, durations_document((r.test_id, r.duration) for r in ran))
     except OSError as exc:
         raise ReportError(f"cannot write the durations to {target}: {exc.strerror or exc}") from None
 

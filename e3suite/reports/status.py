@@ -15,6 +15,7 @@ It knows the plan (ids and edges), to say what a fragment waits for.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from e3suite.atomic import write_atomic
 from e3suite.events import (
     AttemptFailed,
     FragmentEnded,
@@ -281,7 +283,6 @@ class _FileWriter:
         self._thread.join(10)
 
     def _run(self) -> None:
-        tmp = self.path.with_name(STATUS + ".tmp")
         while True:
             with self._cond:
                 while self._text is None and not self._closed:
@@ -289,11 +290,9 @@ class _FileWriter:
                 text, self._text = self._text, None
                 closing = self._closed
             if text is not None:
-                try:
-                    tmp.write_text(text, encoding="utf-8")
-                    os.replace(tmp, self.path)
-                except OSError:
-                    pass  # the journal's sink reports write errors; a status is best effort
+                # The journal's sink reports write errors; a status is best effort.
+                with contextlib.suppress(OSError):
+                    write_atomic(self.path, text)
             if closing and self._text is None:
                 return
 
@@ -314,13 +313,8 @@ def write_starting(writer: ResultsWriter, run_info: dict[str, Any]) -> None:
         "fragments": {"total": 0, "running": 0, "queued": 0, "ended": 0, "waiting": 0, "held": 0},
         "running": [], "waiting": [], "retrying": [],
     }
-    path = writer.path / STATUS
-    tmp = path.with_name(STATUS + ".tmp")
-    try:
-        tmp.write_text(json.dumps(status, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass  # the journal's sink reports write errors; a status is best effort
+    with contextlib.suppress(OSError):  # the journal's sink reports write errors; a status is best effort
+        write_atomic(writer.path / STATUS, json.dumps(status, separators=(",", ":")))
 
 
 def _rounded(value: float | None) -> float | None:

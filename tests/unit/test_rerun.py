@@ -186,3 +186,24 @@ def test_failed_after_a_run_its_set_up_stopped_reruns_what_that_run_did_not_run(
     assert Suite(tmp_path).main([*argv, "--failed"]) == 1
     out = capsys.readouterr().out
     assert "FAIL   bad" in out and "PASS   good" in out and "carried over" not in out, out
+
+
+def test_testcases_a_failure_limit_never_started_have_no_duration_in_the_history(tmp_path: Path) -> None:
+    """Their 0 s made them the lightest of all when the next run balanced its shards with these durations."""
+    import e3suite.shard as shard
+
+    make_suite(tmp_path, {"a": {"cmd": "sleep 0.2; exit 1"}, "b": {"cmd": "true"}, "c": {"cmd": "true"}})
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    first = subprocess.run(
+        [sys.executable, "testsuite.py", "--no-color", "-j1", "--max-failures", "1", "-o", "out"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert "SKIP   b: not run: failure limit reached" in first.stdout, first.stdout + first.stderr
+    history = shard.results_durations(tmp_path / "out")
+    assert history is not None and set(history[0]) == {"a"} and history[0]["a"] >= 0.2
+    written = subprocess.run(
+        [sys.executable, "-m", "e3suite", "report", "out", "--durations", "durations.json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert written.returncode == 0, written.stdout + written.stderr
+    assert set(json.loads((tmp_path / "durations.json").read_text())) == {"a"}
