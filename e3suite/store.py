@@ -481,7 +481,9 @@ def rebuild_from_journal(path: Path) -> LoadedRun:
             running.add(str(event.get("fragment")).rpartition(":")[0])
     entries = []
     live = run_is_live(path)
-    for test in discovered:
+    # The order of the index: finished testcases in the order the run
+    # finished them (as it printed them), then the others as discovered.
+    for test in [*finished, *(t for t in discovered if t not in finished)]:
         entry = finished.get(test)
         if entry is None and not live:
             # The record is written before its journal line: a kill between
