@@ -33,9 +33,14 @@ class ReportError(Exception):
     """A report cannot be produced (bad arguments, unwritable file)."""
 
 
+#: The options naming a file to write (`-`: stdout).
+_TARGETS = ("junit", "html", "json", "durations")
+
+
 def check_stdout_use(options: argparse.Namespace) -> bool:
     """True when a report goes to stdout; more than one is an error."""
-    to_stdout = [name for name in ("junit", "html", "json") if getattr(options, name, None) == "-"]
+    # --durations too (e3suite report): its `-` is stdout as the reports' is, never a file named "-".
+    to_stdout = [name for name in _TARGETS if getattr(options, name, None) == "-"]
     if len(to_stdout) > 1:
         raise ReportError(f"only one report can go to stdout, not --{' and --'.join(to_stdout)}")
     return bool(to_stdout)
@@ -51,7 +56,7 @@ def check_targets(options: argparse.Namespace, made: tuple[Path, ...] = ()) -> b
     """
     to_stdout = check_stdout_use(options)
     will_exist = {os.path.abspath(d) for d in made}
-    for name in ("junit", "html", "json"):
+    for name in _TARGETS:
         target = getattr(options, name, None)
         if not target or target == "-":
             continue
@@ -123,14 +128,20 @@ def write_whole(path: Path, text: str) -> None:
         target.write_text(text, encoding="utf-8")
 
 
-def write_durations(report: RunReport, target: Path) -> None:
-    """``--durations FILE``: what ``--shard-history`` balances shards with (docs/sharding.md)."""
+def write_durations(report: RunReport, target: str, stdout: TextIO | None = None) -> None:
+    """``--durations FILE``: what ``--shard-history`` balances shards with (docs/sharding.md); `-`: stdout."""
     from e3suite.model import never_started
     from e3suite.shard import durations_document
 
     ran = (r for r in report.results if not never_started(r.status and r.status.value, r.message))
+    text = durations_document((r.test_id, r.duration) for r in ran)
+    if target == "-":
+        out = stdout or sys.stdout
+        out.write(text)
+        out.flush()
+        return
     try:
-        write_whole(target, durations_document((r.test_id, r.duration) for r in ran))
+        write_whole(Path(target), text)
     except OSError as exc:
         raise ReportError(f"cannot write the durations to {target}: {exc.strerror or exc}") from None
 
@@ -163,7 +174,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_report_options(parser)
     parser.add_argument(
         "--durations", metavar="FILE",
-        help="write each testcase's duration as JSON (test id -> seconds) to FILE, for --shard-history",
+        help="write each testcase's duration as JSON (test id -> seconds) to FILE (- for stdout), "
+        "for --shard-history",
     )
 
 
@@ -195,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         write_report_files(report, args)
         if getattr(args, "durations", None):
-            write_durations(report, Path(args.durations))
+            write_durations(report, args.durations)
     except ReportError as exc:
         print(f"e3suite: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
