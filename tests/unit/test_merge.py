@@ -18,9 +18,11 @@ from typing import Any
 
 import jsonschema
 import junitparser
+import pytest
 import xmlschema
 from drivers_support import make_suite, run_e3suite, run_suite
 
+from e3suite import merge, store
 from e3suite.reports.json_report import SCHEMA
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -309,3 +311,26 @@ def test_shard_list_prints_the_balance_and_the_hash_split(tmp_path: Path) -> Non
     assert set().union(*by_hash) == ALL and sum(len(p) for p in by_hash) == len(ALL)
     bad = run_suite(root, "--shard", "3/2", "--list")
     assert bad.code == 2 and "K/N needs 1 <= K <= N" in bad.stderr
+
+
+def _shard_input(tmp_path: Path, shard: str, split: str, tests: list[str]) -> merge._Input:
+    run = {"shard": shard, "shard_split": split, "shard_whole": ["a", "b", "c"]}
+    entries = [{"test": t, "status": "PASS", "message": "", "duration": 1.0, "record": None} for t in tests]
+    return merge._Input(tmp_path / shard.replace("/", "-"), store.LoadedRun(tmp_path, run, entries, True))
+
+
+def test_an_overlap_of_shards_split_unlike_says_why(tmp_path: Path) -> None:
+    """Shard 1/2 balanced without history and 2/2 with it overlap; the refusal named the ids only."""
+    first = _shard_input(tmp_path, "1/2", "1111", ["a", "b"])
+    second = _shard_input(tmp_path, "2/2", "2222", ["b", "c"])
+    with pytest.raises(merge.MergeError) as refused:
+        merge.check([first, second], allow_partial=False)
+    assert str(refused.value) == (
+        f"1 testcase in more than one results directory: b (in {first.path} and {second.path}); "
+        "the shards were not split alike (different testcases or --shard-history): "
+        "give every machine the same --shard-history FILE"
+    )
+    # Split alike, an overlap is just that (the same shard given twice, a whole run among shards).
+    second = _shard_input(tmp_path, "2/2", "1111", ["b", "c"])
+    with pytest.raises(merge.MergeError, match=r"^1 testcase in more than one results directory: b \(in [^(]*\)$"):
+        merge.check([first, second], allow_partial=False)
