@@ -4,7 +4,7 @@ A testcase is run again when the last run did not see it pass: it ended
 FAIL, ERROR or FLAKY, a failed dependency kept it from running (SKIP
 "dependency ..."), or it was never run because the run stopped (SKIP
 "not run: ...": an interruption, a failure limit, a results directory that
-could not be written). The others keep their result, carried over into the
+could not be written), or the last run does not have it. The others keep their result, carried over into the
 new run's directory. This module reads results directories and decides
 nothing else: the Testsuite emits what it carries over.
 """
@@ -23,8 +23,20 @@ _NOT_RUN = (NOT_RUN_INTERRUPTED, NOT_RUN_FAILURE_LIMIT, NOT_RUN_WRITE_ERROR)
 
 def to_run_again(last: Path) -> set[str]:
     """The ids of ``last`` (a results directory) that ``--failed`` runs again; StoreError when it is none."""
+    return last_run_ids(last)[0]
+
+
+def last_run_ids(last: Path) -> tuple[set[str], set[str]]:
+    """(the ids ``--failed`` runs again, every id ``last`` has); StoreError when it is no results directory.
+
+    A testcase ``last`` does not have at all (added since, or moved into a
+    shard's part by a new split) was not seen passing either: it is run,
+    or the new run's directory would hold neither a result nor a carried
+    one for it, and a merge of the shards would miss it.
+    """
     run = store.load_run(last)
-    return {str(entry.get("test")) for entry in run.entries if _run_again(entry)}
+    ids = {str(entry.get("test")) for entry in run.entries}
+    return {str(entry.get("test")) for entry in run.entries if _run_again(entry)}, ids
 
 
 def _run_again(entry: dict[str, object]) -> bool:
