@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import e3suite.matrix as matrix
 import e3suite.store as store
 from e3suite.model import NOT_RUN_FAILURE_LIMIT, NOT_RUN_INTERRUPTED, NOT_RUN_WRITE_ERROR, TestResult, TestStatus
 
@@ -46,11 +47,16 @@ def _run_again(entry: dict[str, object]) -> bool:
     return status == TestStatus.SKIP.value and (message.startswith("dependency ") or message in _NOT_RUN)
 
 
-def carried_over(previous: Path, ran: set[str], part: set[str] | None) -> list[TestResult]:
+def carried_over(
+    previous: Path, ran: set[str], part: set[str] | None, discovered: set[str] | None = None
+) -> list[TestResult]:
     """The results of ``previous`` that are not run again (within ``part``, a shard's), marked carried over.
 
     A testcase in ``ran`` reports its sub-results (``<id>/<name>``) again
-    itself: its old ones are not carried either.
+    itself: its old ones are not carried either. With ``discovered`` (the
+    testcase directories' ids of this run), a result whose testcase
+    directory is gone is not carried: it would pass, carried over run
+    after run, a testcase that no longer exists.
     """
     try:
         run = store.load_run(previous)
@@ -60,6 +66,8 @@ def carried_over(previous: Path, ran: set[str], part: set[str] | None) -> list[T
     for entry in run.entries:
         test = str(entry.get("test"))
         if test in ran or _sub_result_of(test, ran) or (part is not None and test not in part):
+            continue
+        if discovered is not None and not _in_directories(test, discovered):
             continue
         result = store.load_record(run, entry)
         result.carried_over = True
@@ -75,3 +83,15 @@ def _sub_result_of(test: str, ran: set[str]) -> bool:
             return True
         cut = test.rfind("/", 0, cut)
     return False
+
+
+def _in_directories(test: str, dir_ids: set[str]) -> bool:
+    """Whether ``test`` belongs to one of ``dir_ids``: it is one, a variant of one (``a[x=1]``), or a sub-result."""
+    owner = test
+    while True:
+        split = matrix.split_variant_id(owner)
+        if owner in dir_ids or (split is not None and split[0] in dir_ids):
+            return True
+        if "/" not in owner:
+            return False
+        owner = owner.rsplit("/", 1)[0]

@@ -85,6 +85,32 @@ def test_failed_runs_a_testcase_the_last_run_does_not_have(tmp_path: Path) -> No
     assert sorted(records) == ["a", "added", "b"] and records["b"]["carried_over"]
 
 
+def test_failed_does_not_carry_over_a_testcase_that_is_gone(tmp_path: Path) -> None:
+    """A testcase directory removed since passed, carried over, in every later --failed run."""
+    make_suite(tmp_path, {"a": {"cmd": "exit 1"}, "b": {"cmd": "true"}, "gone": {"cmd": "true"}})
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "testsuite.py", "--no-color", "-j1", *args],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        )
+
+    assert run().returncode == 1
+    (tmp_path / "tests" / "gone" / "test.yaml").unlink()
+    (tmp_path / "tests" / "gone").rmdir()
+    again = run("--failed")
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "e3suite: 1 testcase carried over from the previous run" in again.stdout
+    assert sorted(store.load_records(tmp_path / "out" / "new")) == ["a", "b"]
+
+
+def test_what_belongs_to_a_testcase_directory() -> None:
+    dirs = {"a/b", "m"}
+    assert [t for t in ("a/b", "a/b/check", "m[x=1]", "m[x=1]/sub", "a", "a/c", "mm", "x/m") if
+            rerun._in_directories(t, dirs)] == ["a/b", "a/b/check", "m[x=1]", "m[x=1]/sub"]
+
+
 def test_a_rerun_testcase_s_old_sub_results_are_not_carried(tmp_path: Path) -> None:
     entries = [
         {"test": test, "status": "PASS", "message": "", "duration": 0.1, "record": None}
