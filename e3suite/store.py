@@ -434,6 +434,11 @@ def load_run(path: Path) -> LoadedRun:
         except (OSError, ValueError):
             pass  # fall back on the journal
     if not (path / JOURNAL).is_file():
+        # A CI artefact path with a typo, or a shard that produced nothing, is named as such.
+        if not os.path.lexists(path):
+            raise StoreError(f"{path}: no such directory")
+        if not path.is_dir():
+            raise StoreError(f"{path} is not a directory")
         index = f"its {INDEX} is not an e3suite index" if index_path.exists() else f"no {INDEX}"
         raise StoreError(f"{path} is not an e3suite results directory ({index}, no {JOURNAL})")
     try:  # read_journal skips what it cannot read: unreadable, it would look like another tool's journal
