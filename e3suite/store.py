@@ -498,10 +498,12 @@ def rebuild_from_journal(path: Path) -> LoadedRun:
             state = "running" if test in running else "waiting"
             entry = {"test": test, "status": None, "message": state, "duration": None, "record": None, "live": True}
         if entry is None:
+            # A run that ended (run_ended) finished it: its journal line is what was lost (damaged, unwritten).
+            lost = "the journal holds no result for it" if "end" in run else "the run ended before this testcase finished"
             entry = {
                 "test": test,
                 "status": TestStatus.ERROR.value,
-                "message": "no verdict: the run ended before this testcase finished",
+                "message": f"no verdict: {lost}",
                 "duration": None,
                 "record": None,
             }

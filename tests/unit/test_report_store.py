@@ -73,6 +73,11 @@ def test_a_rebuilt_index_keeps_the_order_the_run_finished_testcases_in(tmp_path:
         writer.journal.write("run_ended", end=1001.0, duration=1.0, interrupted=False)
     writer.journal.close()
     assert [r.test_id for r in load_report(path).results] == ["c", "a", "d", "b"]
+    # A run that ended finished "b": what is lost is its journal line, not its run.
+    lost = "no verdict: the journal holds no result for it" if ended else (
+        "no verdict: the run ended before this testcase finished"
+    )
+    assert load_report(path).results[-1].message == lost
 
 
 def test_report_on_a_killed_run(tmp_path: Path) -> None:
