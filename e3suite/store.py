@@ -499,7 +499,9 @@ def rebuild_from_journal(path: Path) -> LoadedRun:
             entry = {"test": test, "status": None, "message": state, "duration": None, "record": None, "live": True}
         if entry is None:
             # A run that ended (run_ended) finished it: its journal line is what was lost (damaged, unwritten).
-            lost = "the journal holds no result for it" if "end" in run else "the run ended before this testcase finished"
+            lost = "the run ended before this testcase finished"
+            if "end" in run:
+                lost = "the journal holds no result for it"
             entry = {
                 "test": test,
                 "status": TestStatus.ERROR.value,
