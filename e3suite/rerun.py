@@ -27,17 +27,24 @@ def to_run_again(last: Path) -> set[str]:
     return last_run_ids(last)[0]
 
 
-def last_run_ids(last: Path) -> tuple[set[str], set[str]]:
+def last_run_ids(last: Path) -> tuple[set[str], set[str] | None]:
     """(the ids ``--failed`` runs again, every id ``last`` has); StoreError when it is no results directory.
 
     A testcase ``last`` does not have at all (added since, or moved into a
     shard's part by a new split) was not seen passing either: it is run,
     or the new run's directory would hold neither a result nor a carried
-    one for it, and a merge of the shards would miss it.
+    one for it, and a merge of the shards would miss it. Unless ``last``
+    ran a selection (positional arguments: then None): what it did not
+    select was out of its scope, and ``--failed`` after ``testsuite.py a/b``
+    reruns what failed in ``a/b``, not the rest of the testsuite.
     """
     run = store.load_run(last)
-    ids = {str(entry.get("test")) for entry in run.entries}
-    return {str(entry.get("test")) for entry in run.entries if _run_again(entry)}, ids
+    again = {str(entry.get("test")) for entry in run.entries if _run_again(entry)}
+    selection = run.run.get("selection")
+    # Options recorded there (--shard=K/N, --failed, --merge-partial=...) are no choice of testcases.
+    if isinstance(selection, list) and any(not str(item).startswith("--") for item in selection):
+        return again, None
+    return again, {str(entry.get("test")) for entry in run.entries}
 
 
 def _run_again(entry: dict[str, object]) -> bool:

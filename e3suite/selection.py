@@ -76,7 +76,7 @@ class Selection:
         dir_ids = {test_id for test_id, _ in candidates}
         patterns = [_sub_result_owner(arg, dir_ids) for arg in self.options.tests]
         cases = discovery.select_testcases(candidates, patterns, self.tests_dir, Path.cwd(), self.load_testcases)
-        failed, known = self.previous_failures() if getattr(self.options, "failed", False) else (None, set())
+        failed, known = self.previous_failures() if getattr(self.options, "failed", False) else (None, None)
         if getattr(self.options, "shard", None) is not None:
             # The whole is split, as the failed run's was (not the failures: docs/sharding.md).
             cases = self.shard_selection(cases, candidates)
@@ -85,7 +85,7 @@ class Selection:
         # A failed sub-result (`<testcase id>/<name>`) is rerun by running its testcase.
         owners = {failed_id.rsplit("/", n)[0] for failed_id in failed for n in range(failed_id.count("/") + 1)}
         # One the last run does not have (new, or new to this shard's part) has no result to carry: it runs.
-        return [case for case in cases if case.test_id in owners or case.test_id not in known]
+        return [case for case in cases if case.test_id in owners or (known is not None and case.test_id not in known)]
 
     def shard_selection(
         self, cases: list[discovery.Testcase], candidates: list[tuple[str, Path]]
@@ -115,7 +115,7 @@ class Selection:
         print("\n".join(lines if options.list else lines[:1]), file=sys.stderr)
         return [case for case in cases if case.test_id in self.sharding.selected]
 
-    def previous_failures(self) -> tuple[set[str], set[str]]:
+    def previous_failures(self) -> tuple[set[str], set[str] | None]:
         """(ids the last run of this -o directory did not see pass, every id it has): e3suite/rerun.py."""
         last = last_run(Path(self.options.output_dir))  # DIR/old when DIR/new holds no results
         try:

@@ -83,6 +83,12 @@ def test_failed_runs_a_testcase_the_last_run_does_not_have(tmp_path: Path) -> No
     assert "PASS   added" in again.stdout and "FAIL   a" in again.stdout and "PASS   b\n" not in again.stdout
     records = store.load_records(tmp_path / "out" / "new")
     assert sorted(records) == ["a", "added", "b"] and records["b"]["carried_over"]
+    # After a run of a selection, the rest of the testsuite was out of its scope: --failed leaves it out.
+    assert run("a").returncode == 1
+    (tmp_path / "tests" / "later").mkdir()
+    (tmp_path / "tests" / "later" / "test.yaml").write_text(json.dumps({"cmd": "true"}))
+    scoped = run("--failed")
+    assert "FAIL   a" in scoped.stdout and "later" not in scoped.stdout and "PASS   added" not in scoped.stdout
 
 
 def test_failed_does_not_carry_over_a_testcase_that_is_gone(tmp_path: Path) -> None:
