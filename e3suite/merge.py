@@ -193,7 +193,9 @@ def merged_run(inputs: list[_Input], missing: list[str], argv: list[str]) -> dic
     if whole:
         # Kept, so that merging a partial merge with the missing shard later checks the whole again.
         info["shard_whole"] = list(whole)
-    if ends:
+    # A shard killed mid-run did not end: neither did the run they make together (no run_ended,
+    # so that its report says the run did not finish, not that an index was lost).
+    if ends and len(ends) == len(runs):
         info["end"] = max(ends)
         if starts:
             info["duration"] = round(info["end"] - info["start"], 6)

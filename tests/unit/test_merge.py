@@ -334,3 +334,22 @@ def test_an_overlap_of_shards_split_unlike_says_why(tmp_path: Path) -> None:
     second = _shard_input(tmp_path, "2/2", "1111", ["b", "c"])
     with pytest.raises(merge.MergeError, match=r"^1 testcase in more than one results directory: b \(in [^(]*\)$"):
         merge.check([first, second], allow_partial=False)
+
+
+def test_a_merge_with_a_killed_shard_did_not_finish(tmp_path: Path) -> None:
+    """Its report said "the run's index is missing or unreadable", as if the run had ended."""
+    from e3suite.reports.data import load_report
+
+    ended = _shard_input(tmp_path, "1/2", "1111", ["a", "b"])
+    ended.loaded.run.update(start=10.0, end=20.0)
+    killed = _shard_input(tmp_path, "2/2", "1111", ["c"])
+    killed.loaded.run.update(start=11.0)
+    killed.loaded.complete = False
+    run = merge.merged_run([ended, killed], [], ["e3suite", "merge"])
+    assert "end" not in run and run["start"] == 10.0
+    merge.write_merged([ended, killed], tmp_path / "merged", run)
+    report = load_report(tmp_path / "merged")
+    assert not report.complete and report.run.get("end") is None
+    ended.loaded.complete = killed.loaded.complete = True
+    killed.loaded.run["end"] = 25.0
+    assert merge.merged_run([ended, killed], [], ["e3suite", "merge"])["end"] == 25.0
