@@ -46,13 +46,17 @@ def check_stdout_use(options: argparse.Namespace) -> bool:
     return bool(to_stdout)
 
 
-def check_targets(options: argparse.Namespace, made: tuple[Path, ...] = ()) -> bool:
+def check_targets(
+    options: argparse.Namespace, made: tuple[Path, ...] = (), results: tuple[Path, ...] = ()
+) -> bool:
     """Check the report files asked for before anything runs; True when one goes to stdout.
 
     A run may take hours: a --junit path with a typo must not be found only
     when the run is over and its report cannot be written. ``made``: the
     directories the run makes before it writes its reports (``-o DIR`` and
     ``DIR/new``), where a report may go though they do not exist yet.
+    ``results``: results directories the reports read, whose own files
+    (``--json out/new/index.json``) a report must never replace.
     """
     to_stdout = check_stdout_use(options)
     will_exist = {os.path.abspath(d) for d in made}
@@ -62,6 +66,12 @@ def check_targets(options: argparse.Namespace, made: tuple[Path, ...] = ()) -> b
             continue
         path = Path(target)
         parent = path.parent
+        owner = _results_file_of(path, results)
+        if owner is not None:
+            raise ReportError(
+                f"cannot write the {name} report to {target} (--{name}): it would replace a file of the results "
+                f"directory {owner}"
+            )
         if os.path.abspath(parent) in will_exist and not parent.exists():
             continue
         if path.is_dir():
@@ -74,6 +84,22 @@ def check_targets(options: argparse.Namespace, made: tuple[Path, ...] = ()) -> b
             continue
         raise ReportError(f"cannot write the {name} report to {target} (--{name}): {problem}")
     return to_stdout
+
+
+#: What a results directory is made of: a report written over one of them would lose the results.
+_RESULTS_FILES = (store.INDEX, store.JOURNAL, store.STATUS, ".lock")
+
+
+def _results_file_of(path: Path, results: tuple[Path, ...]) -> Path | None:
+    """The results directory of ``results`` that ``path`` is a file of (index, journal, a record), or None."""
+    target = os.path.realpath(path)
+    for directory in results:
+        own = os.path.realpath(directory)
+        if os.path.dirname(target) == own and os.path.basename(target) in _RESULTS_FILES:
+            return directory
+        if target.startswith(os.path.join(own, store.RECORDS) + os.sep):
+            return directory
+    return None
 
 
 def write_report_files(report: RunReport, options: argparse.Namespace, stdout: TextIO | None = None) -> list[str]:
@@ -181,9 +207,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        to_stdout = check_targets(args)
         results_dir = resolve_results_dir(Path(args.results_dir))
         old_dir = compare_dir(args, results_dir)
+        to_stdout = check_targets(args, results=(results_dir, *([old_dir] if old_dir else [])))
         report = load_report(results_dir, old_dir, args.slowdown_threshold)
     except (ReportError, store.StoreError) as exc:
         print(f"e3suite: error: {exc}", file=sys.stderr)

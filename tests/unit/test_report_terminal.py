@@ -195,3 +195,22 @@ def test_durations_to_stdout_is_the_document_only(tmp_path) -> None:  # type: ig
     code, out, err = run_report([str(results / "new"), "--durations", "-", "--json", "-"], tmp_path)
     assert (code, out) == (2, "")
     assert err == "e3suite: error: only one report can go to stdout, not --json and --durations\n"
+
+
+def test_a_report_never_replaces_a_file_of_the_results_directory(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`--json out/new/index.json` (the index taken for the JSON report) replaced the index, the journal..."""
+    results = copy_results(tmp_path)
+    before = {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
+    for option, target in (
+        ("--json", "results/new/index.json"), ("--junit", "results/new/journal.jsonl"),
+        ("--html", "results/old/index.json"), ("--durations", "results/new/results/a%2Fbreaks.json"),
+    ):
+        code, out, err = run_report(["results", option, target], tmp_path)
+        assert (code, out) == (2, ""), err
+        owner = "results/" + target.split("/")[1]
+        assert err == (
+            f"e3suite: error: cannot write the {option[2:]} report to {target} ({option}): "
+            f"it would replace a file of the results directory {owner}\n"
+        )
+    assert {p: p.read_bytes() for p in results.rglob("*") if p.is_file()} == before
+    assert run_report(["results", "--json", "results/new/report.json"], tmp_path)[0] == 0
