@@ -223,8 +223,8 @@ class Testsuite(Selection):
 
             try:  # now, not once the run is over and its report has nowhere to go
                 output_dir = Path(options.output_dir)
-                new_old = (output_dir / "new", output_dir / "old")
-                report_command.check_targets(options, made=new_old[:1] + (output_dir,), results=new_old)
+                new, old = output_dir / "new", output_dir / "old"
+                report_command.check_targets(options, made=(output_dir, new), results=(new, old))
             except report_command.ReportError as exc:
                 raise ConfigurationError(str(exc)) from None
         # Both directories are checked before the previous results rotate:
