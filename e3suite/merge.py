@@ -108,20 +108,20 @@ def check(inputs: list[_Input], allow_partial: bool) -> tuple[list[str], list[st
     for item in inputs:
         for test in item.ids:
             where.setdefault(test, []).append(item.path)
+    splits = {item.loaded.run.get("shard_split") for item in inputs if item.shard}
+    unlike = (
+        "the shards were not split alike (different testcases or --shard-history): "
+        "give every machine the same --shard-history FILE"
+    )
     twice = sorted(t for t, paths in where.items() if len(paths) > 1)
     if twice:
         named = [f"{t} (in {' and '.join(str(p) for p in where[t])})" for t in twice]
+        # Shards split unlike overlap: the refusal says why, or the user only sees ids twice.
         raise MergeError(
             f"{len(twice)} testcase{'s' if len(twice) > 1 else ''} in more than one results directory: "
-            f"{_shown(named)}"
+            f"{_shown(named)}" + (f"; {unlike}" if len(splits) > 1 else "")
         )
-    warnings = []
-    splits = {item.loaded.run.get("shard_split") for item in inputs if item.shard}
-    if len(splits) > 1:
-        warnings.append(
-            "the shards were not split alike (different testcases or --shard-history): "
-            "give every machine the same --shard-history FILE"
-        )
+    warnings = [unlike] if len(splits) > 1 else []
     whole: dict[str, None] = {}
     for item in inputs:
         recorded = item.loaded.run.get("shard_whole")
@@ -193,7 +193,9 @@ def merged_run(inputs: list[_Input], missing: list[str], argv: list[str]) -> dic
     if whole:
         # Kept, so that merging a partial merge with the missing shard later checks the whole again.
         info["shard_whole"] = list(whole)
-    if ends:
+    # A shard killed mid-run did not end: neither did the run they make together (no run_ended,
+    # so that its report says the run did not finish, not that an index was lost).
+    if ends and len(ends) == len(runs):
         info["end"] = max(ends)
         if starts:
             info["duration"] = round(info["end"] - info["start"], 6)

@@ -76,7 +76,7 @@ class Selection:
         dir_ids = {test_id for test_id, _ in candidates}
         patterns = [_sub_result_owner(arg, dir_ids) for arg in self.options.tests]
         cases = discovery.select_testcases(candidates, patterns, self.tests_dir, Path.cwd(), self.load_testcases)
-        failed = self.previous_failures() if getattr(self.options, "failed", False) else None
+        failed, known = self.previous_failures() if getattr(self.options, "failed", False) else (None, None)
         if getattr(self.options, "shard", None) is not None:
             # The whole is split, as the failed run's was (not the failures: docs/sharding.md).
             cases = self.shard_selection(cases, candidates)
@@ -84,7 +84,8 @@ class Selection:
             return cases
         # A failed sub-result (`<testcase id>/<name>`) is rerun by running its testcase.
         owners = {failed_id.rsplit("/", n)[0] for failed_id in failed for n in range(failed_id.count("/") + 1)}
-        return [case for case in cases if case.test_id in owners]
+        # One the last run does not have (new, or new to this shard's part) has no result to carry: it runs.
+        return [case for case in cases if case.test_id in owners or (known is not None and case.test_id not in known)]
 
     def shard_selection(
         self, cases: list[discovery.Testcase], candidates: list[tuple[str, Path]]
@@ -114,11 +115,11 @@ class Selection:
         print("\n".join(lines if options.list else lines[:1]), file=sys.stderr)
         return [case for case in cases if case.test_id in self.sharding.selected]
 
-    def previous_failures(self) -> set[str]:
-        """Ids the last run of this -o directory did not see pass (``--failed``: e3suite/rerun.py)."""
+    def previous_failures(self) -> tuple[set[str], set[str] | None]:
+        """(ids the last run of this -o directory did not see pass, every id it has): e3suite/rerun.py."""
         last = last_run(Path(self.options.output_dir))  # DIR/old when DIR/new holds no results
         try:
-            return rerun.to_run_again(last)
+            return rerun.last_run_ids(last)
         except (store.StoreError, OSError):
             raise ConfigurationError(
                 f"--failed: no previous run in {last} to take the failures of (run without --failed first)"

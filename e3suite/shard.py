@@ -307,7 +307,7 @@ class Sharding:
             source = "hash" + (f", expected times from {self.history}" if self.history else "")
         lines = [
             f"e3suite: shard {self.spec}: {len(self.part)} of {len(self.whole)} testcases "
-            f"(split by {source}, {len(self.split.parts)} parts, split {self.split.digest()})"
+            f"(split by {source}, {_parts(len(self.split.parts))}, split {self.split.digest()})"
         ]
         for k, (part, expected) in enumerate(zip(self.split.parts, self.split.expected, strict=True), start=1):
             share = expected / total if total else 0.0
@@ -335,6 +335,10 @@ def shard_plan(
     part = set(result.parts[spec.index - 1])
     selected = {t for t, planned in plan.tests.items() if planned.selected and t in part}
     return Sharding(spec, method, history if durations else None, result, list(plan.tests), selected)
+
+
+def _parts(count: int) -> str:
+    return "1 part" if count == 1 else f"{count} parts"
 
 
 def _testcases(count: int) -> str:

@@ -434,6 +434,11 @@ def load_run(path: Path) -> LoadedRun:
         except (OSError, ValueError):
             pass  # fall back on the journal
     if not (path / JOURNAL).is_file():
+        # A CI artefact path with a typo, or a shard that produced nothing, is named as such.
+        if not os.path.lexists(path):
+            raise StoreError(f"{path}: no such directory")
+        if not path.is_dir():
+            raise StoreError(f"{path} is not a directory")
         index = f"its {INDEX} is not an e3suite index" if index_path.exists() else f"no {INDEX}"
         raise StoreError(f"{path} is not an e3suite results directory ({index}, no {JOURNAL})")
     try:  # read_journal skips what it cannot read: unreadable, it would look like another tool's journal
@@ -481,7 +486,9 @@ def rebuild_from_journal(path: Path) -> LoadedRun:
             running.add(str(event.get("fragment")).rpartition(":")[0])
     entries = []
     live = run_is_live(path)
-    for test in discovered:
+    # The order of the index: finished testcases in the order the run
+    # finished them (as it printed them), then the others as discovered.
+    for test in [*finished, *(t for t in discovered if t not in finished)]:
         entry = finished.get(test)
         if entry is None and not live:
             # The record is written before its journal line: a kill between
@@ -491,10 +498,14 @@ def rebuild_from_journal(path: Path) -> LoadedRun:
             state = "running" if test in running else "waiting"
             entry = {"test": test, "status": None, "message": state, "duration": None, "record": None, "live": True}
         if entry is None:
+            # A run that ended (run_ended) finished it: its journal line is what was lost (damaged, unwritten).
+            lost = "the run ended before this testcase finished"
+            if "end" in run:
+                lost = "the journal holds no result for it"
             entry = {
                 "test": test,
                 "status": TestStatus.ERROR.value,
-                "message": "no verdict: the run ended before this testcase finished",
+                "message": f"no verdict: {lost}",
                 "duration": None,
                 "record": None,
             }

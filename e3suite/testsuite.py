@@ -122,6 +122,7 @@ class Testsuite(Selection):
         self.options = argparse.Namespace()
         self.results: list[TestResult] = []
         self.carried: list[TestResult] = []  # --failed: the previous run's results kept
+        self.discovered_ids: set[str] | None = None  # the testcase directories discovered (main)
         self.status: StatusSink | None = None
         self._signal: int | None = None
         self._guard = InterruptGuard(self._note_signal, lambda: self._signal is not None)
@@ -192,6 +193,8 @@ class Testsuite(Selection):
         options.resource_capacities = capacities(self.resources, getattr(options, "resource", None) or [])
         self.check_driver_map()
         candidates = self.discover()
+        # --failed carries over only these (None: testcases found later, as e3-testsuite's finders do).
+        self.discovered_ids = {test_id for test_id, _ in candidates} or None
         cases = self.select(candidates)
         # Once per test.yaml (matrix variants share theirs), before anything runs.
         for warning in dict.fromkeys(w for case in cases for w in case.warnings):
@@ -220,7 +223,8 @@ class Testsuite(Selection):
 
             try:  # now, not once the run is over and its report has nowhere to go
                 output_dir = Path(options.output_dir)
-                report_command.check_targets(options, made=(output_dir, output_dir / "new"))
+                new, old = output_dir / "new", output_dir / "old"
+                report_command.check_targets(options, made=(output_dir, new), results=(new, old))
             except report_command.ReportError as exc:
                 raise ConfigurationError(str(exc)) from None
         # Both directories are checked before the previous results rotate:
@@ -379,7 +383,8 @@ class Testsuite(Selection):
         """
         part = set(self.sharding.part) if self.sharding is not None else None  # a shard carries its part only
         told = {entry["test"] for entry in writer.index}.union(planned)
-        for result in rerun.carried_over(Path(self.options.output_dir) / "old", told, part):
+        discovered = self.discovered_ids
+        for result in rerun.carried_over(Path(self.options.output_dir) / "old", told, part, discovered):
             bus.emit(TestFinished(result))
             result.release_outputs(keep_out=False)  # its record holds them
             self.carried.append(result)

@@ -33,30 +33,45 @@ class ReportError(Exception):
     """A report cannot be produced (bad arguments, unwritable file)."""
 
 
+#: The options naming a file to write (`-`: stdout).
+_TARGETS = ("junit", "html", "json", "durations")
+
+
 def check_stdout_use(options: argparse.Namespace) -> bool:
     """True when a report goes to stdout; more than one is an error."""
-    to_stdout = [name for name in ("junit", "html", "json") if getattr(options, name, None) == "-"]
+    # --durations too (e3suite report): its `-` is stdout as the reports' is, never a file named "-".
+    to_stdout = [name for name in _TARGETS if getattr(options, name, None) == "-"]
     if len(to_stdout) > 1:
         raise ReportError(f"only one report can go to stdout, not --{' and --'.join(to_stdout)}")
     return bool(to_stdout)
 
 
-def check_targets(options: argparse.Namespace, made: tuple[Path, ...] = ()) -> bool:
+def check_targets(
+    options: argparse.Namespace, made: tuple[Path, ...] = (), results: tuple[Path, ...] = ()
+) -> bool:
     """Check the report files asked for before anything runs; True when one goes to stdout.
 
     A run may take hours: a --junit path with a typo must not be found only
     when the run is over and its report cannot be written. ``made``: the
     directories the run makes before it writes its reports (``-o DIR`` and
     ``DIR/new``), where a report may go though they do not exist yet.
+    ``results``: results directories the reports read, whose own files
+    (``--json out/new/index.json``) a report must never replace.
     """
     to_stdout = check_stdout_use(options)
     will_exist = {os.path.abspath(d) for d in made}
-    for name in ("junit", "html", "json"):
+    for name in _TARGETS:
         target = getattr(options, name, None)
         if not target or target == "-":
             continue
         path = Path(target)
         parent = path.parent
+        owner = _results_file_of(path, results)
+        if owner is not None:
+            raise ReportError(
+                f"cannot write the {name} report to {target} (--{name}): it would replace a file of the results "
+                f"directory {owner}"
+            )
         if os.path.abspath(parent) in will_exist and not parent.exists():
             continue
         if path.is_dir():
@@ -69,6 +84,22 @@ def check_targets(options: argparse.Namespace, made: tuple[Path, ...] = ()) -> b
             continue
         raise ReportError(f"cannot write the {name} report to {target} (--{name}): {problem}")
     return to_stdout
+
+
+#: What a results directory is made of: a report written over one of them would lose the results.
+_RESULTS_FILES = (store.INDEX, store.JOURNAL, store.STATUS, ".lock")
+
+
+def _results_file_of(path: Path, results: tuple[Path, ...]) -> Path | None:
+    """The results directory of ``results`` that ``path`` is a file of (index, journal, a record), or None."""
+    target = os.path.realpath(path)
+    for directory in results:
+        own = os.path.realpath(directory)
+        if os.path.dirname(target) == own and os.path.basename(target) in _RESULTS_FILES:
+            return directory
+        if target.startswith(os.path.join(own, store.RECORDS) + os.sep):
+            return directory
+    return None
 
 
 def write_report_files(report: RunReport, options: argparse.Namespace, stdout: TextIO | None = None) -> list[str]:
@@ -123,14 +154,20 @@ def write_whole(path: Path, text: str) -> None:
         target.write_text(text, encoding="utf-8")
 
 
-def write_durations(report: RunReport, target: Path) -> None:
-    """``--durations FILE``: what ``--shard-history`` balances shards with (docs/sharding.md)."""
+def write_durations(report: RunReport, target: str, stdout: TextIO | None = None) -> None:
+    """``--durations FILE``: what ``--shard-history`` balances shards with (docs/sharding.md); `-`: stdout."""
     from e3suite.model import never_started
     from e3suite.shard import durations_document
 
     ran = (r for r in report.results if not never_started(r.status and r.status.value, r.message))
+    text = durations_document((r.test_id, r.duration) for r in ran)
+    if target == "-":
+        out = stdout or sys.stdout
+        out.write(text)
+        out.flush()
+        return
     try:
-        write_whole(target, durations_document((r.test_id, r.duration) for r in ran))
+        write_whole(Path(target), text)
     except OSError as exc:
         raise ReportError(f"cannot write the durations to {target}: {exc.strerror or exc}") from None
 
@@ -163,15 +200,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_report_options(parser)
     parser.add_argument(
         "--durations", metavar="FILE",
-        help="write each testcase's duration as JSON (test id -> seconds) to FILE, for --shard-history",
+        help="write each testcase's duration as JSON (test id -> seconds) to FILE (- for stdout), "
+        "for --shard-history",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        to_stdout = check_targets(args)
         results_dir = resolve_results_dir(Path(args.results_dir))
         old_dir = compare_dir(args, results_dir)
+        to_stdout = check_targets(args, results=(results_dir, *([old_dir] if old_dir else [])))
         report = load_report(results_dir, old_dir, args.slowdown_threshold)
     except (ReportError, store.StoreError) as exc:
         print(f"e3suite: error: {exc}", file=sys.stderr)
@@ -195,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         write_report_files(report, args)
         if getattr(args, "durations", None):
-            write_durations(report, Path(args.durations))
+            write_durations(report, args.durations)
     except ReportError as exc:
         print(f"e3suite: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -236,11 +236,14 @@ SCRIPT = r"""
   });
   applyFilter();
 
-  // Timeline: one lane per slot, one bar per fragment that ran.
+  // Timeline: one lane per slot, one bar per fragment that ran. A result a
+  // --failed run carried over ran in an earlier run: drawn, its bars would
+  // stretch the time axis back to that run and sit on its slots.
   var timeline = document.getElementById("timeline");
   var bars = [];
   var t0 = Infinity, t1 = -Infinity;
   data.testcases.forEach(function (t) {
+    if (t.carried_over) { return; }
     t.fragments.forEach(function (f) {
       if (f.start === null || f.end === null || f.slot === null) { return; }
       bars.push({test: t.id, status: t.status, f: f});

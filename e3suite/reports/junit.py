@@ -62,9 +62,23 @@ def xml_attr(text: str) -> str:
 
 
 def split_id(test_id: str) -> tuple[str, str]:
-    """(classname, name) of a testcase id: the directory part, dotted, and the last part."""
-    directory, _, name = test_id.rpartition("/")
-    return (directory.replace("/", ".") if directory else SUITE_NAME), name
+    """(classname, name) of a testcase id: the directory part, dotted, and the last part.
+
+    A matrix variant's values are one part whatever they hold: ``m[p=usr/bin]``
+    is named ``m[p=usr/bin]``, never split into class ``m[p=usr`` and ``bin]``.
+    """
+    opening = test_id.find("[")
+    if opening < 0:
+        directory, _, name = test_id.rpartition("/")
+        return (directory.replace("/", ".") if directory else SUITE_NAME), name
+    values = (opening, test_id.find("]", opening))
+    parts, start = [], 0
+    for at, char in enumerate(test_id):
+        if char == "/" and not values[0] < at < values[1]:
+            parts.append(test_id[start:at])
+            start = at + 1
+    name = test_id[start:]
+    return (".".join(parts) if parts else SUITE_NAME), name
 
 
 def testcase_names(result: TestResult, e3_suite_name: str | None) -> tuple[str, str]:

@@ -336,11 +336,13 @@ def render(status: dict[str, Any], now: float) -> str:
     # read at ``now``, as the running fragments' are below.
     stale = max(0.0, now - float(updated)) if state == "running" and isinstance(updated, (int, float)) else 0.0
     elapsed = format_clock(seconds + stale)
+    # A results directory no engine wrote (e3suite merge's) has no pid: "pid None" says nothing.
+    pid = status.get("pid")
     if state == "ended":
         interrupted = ", interrupted" if (status.get("run") or {}).get("interrupted") else ""
-        head = f"e3suite: the run (pid {status.get('pid')}) ended after {elapsed}{interrupted}"
+        head = f"e3suite: the run{f' (pid {pid})' if pid else ''} ended after {elapsed}{interrupted}"
     elif state == "stopped":
-        head = f"e3suite: the run stopped without finishing: its engine (pid {status.get('pid')}) is gone"
+        head = "e3suite: the run stopped without finishing" + (f": its engine (pid {pid}) is gone" if pid else "")
     elif status.get("phase") == "starting":
         start = (status.get("run") or {}).get("start")
         since = format_clock(max(0.0, now - start)) if isinstance(start, (int, float)) else elapsed

@@ -170,3 +170,35 @@ def test_hostile_output_does_not_run(browser, tmp_path: Path) -> None:  # type: 
     assert browser.find_element(By.CSS_SELECTOR, "pre.log").text == HOSTILE
     assert browser.execute_script("return window.pwned === undefined")
     assert len(browser.find_elements(By.TAG_NAME, "img")) == 0
+
+
+def test_the_timeline_leaves_out_carried_over_results(tmp_path: Path) -> None:
+    """A --failed run's timeline drew the previous run's fragments of carried-over results.
+
+    Their bars stretched the time axis back to that run (this run's shrank to
+    nothing) and, after a merge, sat on slots no machine had. The page's
+    script runs under node with a small DOM (tests/unit/data/dom_shim.js).
+    """
+    import json
+    import subprocess
+
+    from e3suite.model import FragmentRecord, FragmentState
+    from e3suite.reports.html_assets import SCRIPT
+    from e3suite.reports.json_report import report_document
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no node here to run the page's script")
+    ran = TestResult("ran", TestStatus.FAIL, "wrong")
+    ran.fragments = [FragmentRecord("run", FragmentState.COMPLETE, 0, 5000.0, 5001.0)]
+    kept = TestResult("kept", TestStatus.PASS)
+    kept.fragments = [FragmentRecord("run", FragmentState.COMPLETE, 7, 1000.0, 1002.0)]
+    kept.carried_over = True
+    report = RunReport(tmp_path, {"jobs": 1}, [kept, ran], True)
+    (tmp_path / "data.json").write_text(json.dumps(report_document(report)))
+    (tmp_path / "page.js").write_text(SCRIPT)
+    drawn = subprocess.run(
+        [node, str(DATA / "dom_shim.js"), str(tmp_path / "data.json"), str(tmp_path / "page.js")],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert json.loads(drawn.stdout) == {"lanes": ["slot 0"], "bars": ["ran:run COMPLETE 1.00s"]}

@@ -92,6 +92,10 @@ def test_ids_give_classname_and_name() -> None:
     assert split_id("a/b/c") == ("a.b", "c")
     assert split_id("top") == ("e3suite", "top")
     assert split_id("m[opt=O2]/t") == ("m[opt=O2]", "t")
+    # A matrix value holding "/" stays in the name (it made class "grp.m[p=usr" and name "bin]").
+    assert split_id("grp/m[p=usr/bin]") == ("grp", "m[p=usr/bin]")
+    assert split_id("grp/m[p=usr/bin]/check") == ("grp.m[p=usr/bin]", "check")
+    assert split_id("x/y]") == ("x", "y]") and split_id("a[/b") == ("a[", "b")
 
 
 def test_forbidden_characters_are_stripped_and_markup_escaped() -> None:

@@ -18,9 +18,11 @@ from typing import Any
 
 import jsonschema
 import junitparser
+import pytest
 import xmlschema
 from drivers_support import make_suite, run_e3suite, run_suite
 
+from e3suite import merge, store
 from e3suite.reports.json_report import SCHEMA
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -309,3 +311,45 @@ def test_shard_list_prints_the_balance_and_the_hash_split(tmp_path: Path) -> Non
     assert set().union(*by_hash) == ALL and sum(len(p) for p in by_hash) == len(ALL)
     bad = run_suite(root, "--shard", "3/2", "--list")
     assert bad.code == 2 and "K/N needs 1 <= K <= N" in bad.stderr
+
+
+def _shard_input(tmp_path: Path, shard: str, split: str, tests: list[str]) -> merge._Input:
+    run = {"shard": shard, "shard_split": split, "shard_whole": ["a", "b", "c"]}
+    entries = [{"test": t, "status": "PASS", "message": "", "duration": 1.0, "record": None} for t in tests]
+    return merge._Input(tmp_path / shard.replace("/", "-"), store.LoadedRun(tmp_path, run, entries, True))
+
+
+def test_an_overlap_of_shards_split_unlike_says_why(tmp_path: Path) -> None:
+    """Shard 1/2 balanced without history and 2/2 with it overlap; the refusal named the ids only."""
+    first = _shard_input(tmp_path, "1/2", "1111", ["a", "b"])
+    second = _shard_input(tmp_path, "2/2", "2222", ["b", "c"])
+    with pytest.raises(merge.MergeError) as refused:
+        merge.check([first, second], allow_partial=False)
+    assert str(refused.value) == (
+        f"1 testcase in more than one results directory: b (in {first.path} and {second.path}); "
+        "the shards were not split alike (different testcases or --shard-history): "
+        "give every machine the same --shard-history FILE"
+    )
+    # Split alike, an overlap is just that (the same shard given twice, a whole run among shards).
+    second = _shard_input(tmp_path, "2/2", "1111", ["b", "c"])
+    with pytest.raises(merge.MergeError, match=r"^1 testcase in more than one results directory: b \(in [^(]*\)$"):
+        merge.check([first, second], allow_partial=False)
+
+
+def test_a_merge_with_a_killed_shard_did_not_finish(tmp_path: Path) -> None:
+    """Its report said "the run's index is missing or unreadable", as if the run had ended."""
+    from e3suite.reports.data import load_report
+
+    ended = _shard_input(tmp_path, "1/2", "1111", ["a", "b"])
+    ended.loaded.run.update(start=10.0, end=20.0)
+    killed = _shard_input(tmp_path, "2/2", "1111", ["c"])
+    killed.loaded.run.update(start=11.0)
+    killed.loaded.complete = False
+    run = merge.merged_run([ended, killed], [], ["e3suite", "merge"])
+    assert "end" not in run and run["start"] == 10.0
+    merge.write_merged([ended, killed], tmp_path / "merged", run)
+    report = load_report(tmp_path / "merged")
+    assert not report.complete and report.run.get("end") is None
+    ended.loaded.complete = killed.loaded.complete = True
+    killed.loaded.run["end"] = 25.0
+    assert merge.merged_run([ended, killed], [], ["e3suite", "merge"])["end"] == 25.0

@@ -59,6 +59,27 @@ def test_killed_run_is_rebuilt_from_the_journal(tmp_path: Path) -> None:
     assert report.run["host"] == "h"
 
 
+@pytest.mark.parametrize("ended", [False, True], ids=["killed", "index-lost"])
+def test_a_rebuilt_index_keeps_the_order_the_run_finished_testcases_in(tmp_path: Path, ended: bool) -> None:
+    """`report -a`, JSON and JUnit listed a rebuilt run in discovery order, not as the run printed it."""
+    path = tmp_path / "run"
+    writer = store.ResultsWriter(path)
+    writer.journal.write("run_started", start=1000.0, jobs=2)
+    for test in ("a", "b", "c", "d"):
+        writer.journal.write("test_discovered", test=test)
+    for test in ("c", "a", "d"):
+        writer.write_result(TestResult(test, TestStatus.PASS))
+    if ended:
+        writer.journal.write("run_ended", end=1001.0, duration=1.0, interrupted=False)
+    writer.journal.close()
+    assert [r.test_id for r in load_report(path).results] == ["c", "a", "d", "b"]
+    # A run that ended finished "b": what is lost is its journal line, not its run.
+    lost = "no verdict: the journal holds no result for it" if ended else (
+        "no verdict: the run ended before this testcase finished"
+    )
+    assert load_report(path).results[-1].message == lost
+
+
 def test_report_on_a_killed_run(tmp_path: Path) -> None:
     make_killed_run(tmp_path)
     code, out, err = run_report(["killed", "--no-color"], tmp_path)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 
-from report_support import DATA, check_snapshot, run_report
+from report_support import DATA, check_snapshot, copy_results, run_report
 
 from e3suite.model import FailureReason, TestResult, TestStatus
 from e3suite.reports.terminal import TerminalReporter, summary_line, summary_lines
@@ -181,3 +182,35 @@ def test_a_driver_that_logged_nothing_shows_the_commands_it_ran() -> None:
     )
     result.log = "what the driver says\n"  # a driver that logs decides what is shown
     assert indented_log(result) == "    | what the driver says\n"
+
+
+def test_durations_to_stdout_is_the_document_only(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`--durations -` wrote a file named "-" and printed the summary on stdout, unlike --json -."""
+    results = copy_results(tmp_path)
+    code, out, err = run_report([str(results / "new"), "--no-color", "--durations", "-"], tmp_path)
+    assert code == 0, err
+    durations = json.loads(out)
+    assert durations["a/unchanged"] == 0.2 and list(durations) == sorted(durations)
+    assert err.splitlines()[-1].startswith("e3suite: ") and not (tmp_path / "-").exists()
+    code, out, err = run_report([str(results / "new"), "--durations", "-", "--json", "-"], tmp_path)
+    assert (code, out) == (2, "")
+    assert err == "e3suite: error: only one report can go to stdout, not --json and --durations\n"
+
+
+def test_a_report_never_replaces_a_file_of_the_results_directory(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`--json out/new/index.json` (the index taken for the JSON report) replaced the index, the journal..."""
+    results = copy_results(tmp_path)
+    before = {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
+    for option, target in (
+        ("--json", "results/new/index.json"), ("--junit", "results/new/journal.jsonl"),
+        ("--html", "results/old/index.json"), ("--durations", "results/new/results/a%2Fbreaks.json"),
+    ):
+        code, out, err = run_report(["results", option, target], tmp_path)
+        assert (code, out) == (2, ""), err
+        owner = "results/" + target.split("/")[1]
+        assert err == (
+            f"e3suite: error: cannot write the {option[2:]} report to {target} ({option}): "
+            f"it would replace a file of the results directory {owner}\n"
+        )
+    assert {p: p.read_bytes() for p in results.rglob("*") if p.is_file()} == before
+    assert run_report(["results", "--json", "results/new/report.json"], tmp_path)[0] == 0

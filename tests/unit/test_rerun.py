@@ -64,6 +64,59 @@ def test_failed_after_a_failure_limit_runs_what_the_limit_skipped(tmp_path: Path
     }
 
 
+def test_failed_runs_a_testcase_the_last_run_does_not_have(tmp_path: Path) -> None:
+    """One added since (or moved into a shard's part) was neither run nor carried: lost from the results."""
+    make_suite(tmp_path, {"a": {"cmd": "exit 1"}, "b": {"cmd": "true"}})
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "testsuite.py", "--no-color", "-j1", *args],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        )
+
+    assert run().returncode == 1
+    (tmp_path / "tests" / "added").mkdir()
+    (tmp_path / "tests" / "added" / "test.yaml").write_text(json.dumps({"cmd": "true"}))
+    again = run("--failed")
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "PASS   added" in again.stdout and "FAIL   a" in again.stdout and "PASS   b\n" not in again.stdout
+    records = store.load_records(tmp_path / "out" / "new")
+    assert sorted(records) == ["a", "added", "b"] and records["b"]["carried_over"]
+    # After a run of a selection, the rest of the testsuite was out of its scope: --failed leaves it out.
+    assert run("a").returncode == 1
+    (tmp_path / "tests" / "later").mkdir()
+    (tmp_path / "tests" / "later" / "test.yaml").write_text(json.dumps({"cmd": "true"}))
+    scoped = run("--failed")
+    assert "FAIL   a" in scoped.stdout and "later" not in scoped.stdout and "PASS   added" not in scoped.stdout
+
+
+def test_failed_does_not_carry_over_a_testcase_that_is_gone(tmp_path: Path) -> None:
+    """A testcase directory removed since passed, carried over, in every later --failed run."""
+    make_suite(tmp_path, {"a": {"cmd": "exit 1"}, "b": {"cmd": "true"}, "gone": {"cmd": "true"}})
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "testsuite.py", "--no-color", "-j1", *args],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        )
+
+    assert run().returncode == 1
+    (tmp_path / "tests" / "gone" / "test.yaml").unlink()
+    (tmp_path / "tests" / "gone").rmdir()
+    again = run("--failed")
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "e3suite: 1 testcase carried over from the previous run" in again.stdout
+    assert sorted(store.load_records(tmp_path / "out" / "new")) == ["a", "b"]
+
+
+def test_what_belongs_to_a_testcase_directory() -> None:
+    dirs = {"a/b", "m"}
+    assert [t for t in ("a/b", "a/b/check", "m[x=1]", "m[x=1]/sub", "a", "a/c", "mm", "x/m") if
+            rerun._in_directories(t, dirs)] == ["a/b", "a/b/check", "m[x=1]", "m[x=1]/sub"]
+
+
 def test_a_rerun_testcase_s_old_sub_results_are_not_carried(tmp_path: Path) -> None:
     entries = [
         {"test": test, "status": "PASS", "message": "", "duration": 0.1, "record": None}

@@ -193,6 +193,8 @@ def test_groups_of_a_plan_and_the_sharding_record(tmp_path: Path) -> None:
         "  part 1/2: 3 testcases, expected 24.0 s (86%)",  # app1, app2 count as the mean, 7 s
         "  part 2/2: 1 testcase, expected 4.0 s (14%)  <- this shard",
     ]
+    alone = shard.shard_plan(plan, shard.ShardSpec(1, 1), "duration", {}, None)
+    assert alone.balance_lines()[0].startswith("e3suite: shard 1/1: 4 of 4 testcases (split by count, 1 part, split ")
 
 
 def test_docs_show_what_the_commands_print() -> None:

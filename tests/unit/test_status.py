@@ -192,6 +192,11 @@ def test_a_status_file_written_a_while_ago_reads_at_the_time_asked() -> None:
     # a finished run's file says how long it took, whenever it is read
     ended = {**status, "state": "ended", "eta": None}
     assert render(ended, 5000.0).startswith("e3suite: the run (pid 1) ended after 0:05\n")
+    # A merged results directory has no engine: no "pid None".
+    assert render({**ended, "pid": None}, 5000.0).startswith("e3suite: the run ended after 0:05\n")
+    assert render({**ended, "pid": None, "state": "stopped"}, 5000.0).startswith(
+        "e3suite: the run stopped without finishing\n"
+    )
 
 
 def test_a_run_still_in_its_set_up_is_running_not_stopped(tmp_path: Path) -> None:

@@ -29,5 +29,8 @@ lines = journal.read_text().splitlines()
 print("journal lines all JSON:", all(isinstance(json.loads(line), dict) for line in lines))
 run = store.load_run(Path("out", "new"))
 print("rebuilt from journal:", not run.complete)
-for entry in run.entries:
+# Listed as the run finished them (the journal's order, which scheduling decides), then the unfinished.
+finished = [json.loads(line)["test"] for line in lines if '"test_result"' in line]
+print("in the order they finished:", [e["test"] for e in run.entries][: len(finished)] == finished)
+for entry in sorted(run.entries, key=lambda e: (e["status"] == "ERROR", e["test"])):
     print(" ", entry["test"], entry["status"], entry["message"])
