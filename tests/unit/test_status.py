@@ -326,3 +326,32 @@ def test_a_run_whose_fragments_run_long_is_not_shown_younger_than_they_are() -> 
     shown = render(status, 1012.0)
     assert shown.startswith("e3suite: run of pid 1, running for 0:12, ~0:20 left\n"), shown
     assert "  slot 0  t:run  0:11\n" in shown
+
+
+def test_status_options_that_would_be_ignored_are_usage_errors(tmp_path: Path) -> None:
+    """--timeout without --wait, --interval without --watch, --watch with --wait were silently ignored."""
+    for args, says in [
+        (("--timeout", "5"), "--timeout applies to --wait only"),
+        (("--interval", "2"), "--interval applies to --watch only"),
+        (("--watch", "--wait", "done"), "--watch and --wait contradict each other"),
+    ]:
+        shown = e3suite(tmp_path, "status", "nowhere", *args)
+        assert shown.returncode == 2, (args, shown.stderr)
+        assert f"e3suite status: error: {says}" in shown.stderr, shown.stderr
+    shown = e3suite(tmp_path, "status", "--watch", "--interval", "0")
+    assert shown.returncode == 2
+    assert shown.stderr.endswith("argument --interval: '0' must be more than 0 seconds\n"), shown.stderr
+
+
+def test_watch_json_prints_one_object_a_line(tmp_path: Path) -> None:
+    from e3suite import store
+
+    results = tmp_path / "out" / "new"
+    writer = store.ResultsWriter(results)
+    writer.journal.write("run_started", start=time.time(), argv=["t.py"], cwd=str(tmp_path), host="h", jobs=1)
+    writer.journal.write("run_ended", end=time.time(), duration=0.0, interrupted=False)
+    writer.journal.close()
+    shown = e3suite(tmp_path, "status", "--watch", "--json")
+    assert shown.returncode == 0, shown.stderr
+    [line] = shown.stdout.splitlines()
+    assert json.loads(line)["state"] == "ended"
