@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import e3suite.store as store
+from e3suite.model import TestResult
 from e3suite.options import positive_seconds, seconds
 from e3suite.reports.data import load_run
 from e3suite.reports.status import alive, read_status, render
-from e3suite.reports.terminal import printable
+from e3suite.reports.terminal import printable, result_line
 
 #: Seconds between two looks at the files while waiting or watching.
 POLL = 0.2
@@ -184,9 +185,7 @@ def _wait(path: Path, what: str, timeout: float | None, as_json: bool) -> int:
                 if as_json:
                     print(json.dumps(verdict))
                 else:
-                    message = verdict.get("message") or ""
-                    line = f"{verdict.get('status')!s:<6} {printable(what)}"
-                    print(line + (f": {printable(message)}" if message else ""))
+                    print(_verdict_line(verdict, what))
                 return 0
             status = current(path)
             if status["state"] != "running":
@@ -196,6 +195,19 @@ def _wait(path: Path, what: str, timeout: float | None, as_json: bool) -> int:
             print(f"e3suite: --wait {what}: still waiting after {timeout:g} s", file=sys.stderr)
             return 1
         time.sleep(POLL)
+
+
+def _verdict_line(event: dict[str, Any], test_id: str) -> str:
+    """The testcase's line as the run's terminal printed it: ``FLAKY  a/b: ok (attempt 2 of 3 passed)``."""
+    record = event.get("result")
+    if isinstance(record, dict):
+        try:
+            return result_line(TestResult.from_json(record))
+        except (KeyError, TypeError, ValueError):
+            pass  # a record of another version: the event's own fields below
+    message = event.get("message") or ""
+    line = f"{event.get('status')!s:<6} {printable(test_id)}"
+    return line + (f": {printable(str(message))}" if message else "")
 
 
 class _Discovered:

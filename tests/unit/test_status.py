@@ -355,3 +355,22 @@ def test_watch_json_prints_one_object_a_line(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     [line] = shown.stdout.splitlines()
     assert json.loads(line)["state"] == "ended"
+
+
+def test_wait_prints_the_testcase_line_with_its_attempts(tmp_path: Path) -> None:
+    """--wait a/b printed 'FLAKY  a/b: ok', without the '(attempt 2 of 3 passed)' every other report shows."""
+    from e3suite import store
+    from e3suite.model import Attempt, TestResult, TestStatus
+
+    results = tmp_path / "out" / "new"
+    writer = store.ResultsWriter(results)
+    writer.journal.write("run_started", start=time.time(), argv=["t.py"], cwd=str(tmp_path), host="h", jobs=1)
+    writer.journal.write("test_discovered", test="a/b")
+    flaky = TestResult("a/b", TestStatus.FLAKY, "ok", attempts_allowed=3)
+    flaky.attempts = [Attempt(1, TestStatus.FAIL, "bad", 0.1), Attempt(2, TestStatus.PASS, "ok", 0.1)]
+    writer.write_result(flaky)
+    writer.drain()
+    writer.journal.write("run_ended", end=time.time(), duration=0.0, interrupted=False)
+    writer.journal.close()
+    shown = e3suite(tmp_path, "status", "--wait", "a/b")
+    assert (shown.returncode, shown.stdout) == (0, "FLAKY  a/b: ok (attempt 2 of 3 passed)\n"), shown.stderr
