@@ -226,7 +226,7 @@ class Admission:
             if "slots" in reserved or self._units >= self.jobs + self.lookahead:
                 return "a free slot", set()
         elif "slots" in reserved or self._units + slots > self.jobs:
-            return f"{slots} free slots", {"slots"}
+            return (f"{slots} free slots" if slots > 1 else "a free slot"), {"slots"}
         for name, count in demand.resources:
             if name in reserved or self._free_count(name) < count:
                 return f"{name} ({count} of {self.capacities.get(name, 0)})", {name}
