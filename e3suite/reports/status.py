@@ -137,6 +137,7 @@ class StatusSink(Sink):
             "attempts": event.attempts,
             "at": self.clock() + event.delay,
         }
+        self.estimate.retrying(event.test_id, event.delay)
         self._scan_from = 0
         self._changed()
 
