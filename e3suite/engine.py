@@ -143,7 +143,9 @@ class Engine(Propagation, Retries):
         if isinstance(option, int):
             return max(0, option)
         driver = planned.driver
-        return max(0, int(getattr(type(driver), "retries", 0) or 0)) if driver is not None else 0
+        default = getattr(type(driver), "retries", 0) if driver is not None else 0
+        # Checked at start (Selection.check_driver_map): a usage error, not an int() here.
+        return default if isinstance(default, int) and not isinstance(default, bool) and default > 0 else 0
 
     # -- public ------------------------------------------------------------
 
