@@ -28,6 +28,7 @@ This module is pure bookkeeping: no I/O, no processes, no clock.
 
 from __future__ import annotations
 
+import difflib
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -88,10 +89,17 @@ def impossible(demand: Demand, capacities: Mapping[str, int]) -> str | None:
         have = capacities.get(name)
         if have is None:
             known = ", ".join(f"{n}={c}" for n, c in sorted(capacities.items())) or "no resources"
-            return f"needs {name}={count}; the testsuite has {known}"
+            return f"needs {name}={count}; the testsuite has {known}{_did_you_mean(name, capacities)}"
         if count > have:
             return f"needs {name}={count}; the testsuite has {name}={have}"
     return None
+
+
+def _did_you_mean(name: str, capacities: Mapping[str, int]) -> str:
+    """`` (did you mean gpu?)`` for a resource name that looks like a typo of a counted one (``gpux``, ``GPU``)."""
+    by_lower = {known.lower(): known for known in capacities}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.75)
+    return f" (did you mean {by_lower[close[0]]}?)" if close else ""
 
 
 class Admission:

@@ -266,3 +266,12 @@ def test_a_one_slot_fragment_with_a_lock_waits_for_a_free_slot_not_1_free_slots(
     admission.push(1, 1.0, Demand(locks=("db",)))
     assert admitted(admission) == []
     assert admission.waiting[1] == "a free slot"
+
+
+def test_a_resource_name_like_a_counted_one_suggests_it() -> None:
+    have = {"gpu": 2, "license": 1}
+    assert impossible(Demand(resources=(("gpux", 1),)), have) == (
+        "needs gpux=1; the testsuite has gpu=2, license=1 (did you mean gpu?)"
+    )
+    assert impossible(Demand(resources=(("GPU", 1),)), have).endswith("(did you mean gpu?)")  # type: ignore[union-attr]
+    assert impossible(Demand(resources=(("tpu", 1),)), have) == "needs tpu=1; the testsuite has gpu=2, license=1"
