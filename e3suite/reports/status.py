@@ -346,9 +346,12 @@ def render(status: dict[str, Any], now: float) -> str:
     elapsed = format_clock(seconds + stale)
     if state == "ended":
         interrupted = ", interrupted" if (status.get("run") or {}).get("interrupted") else ""
-        head = f"e3suite: the run (pid {status.get('pid')}) ended after {elapsed}{interrupted}"
+        # No pid: the directory has no (readable) status file, e.g. copied from CI without it.
+        pid = f" (pid {status['pid']})" if status.get("pid") is not None else ""
+        head = f"e3suite: the run{pid} ended after {elapsed}{interrupted}"
     elif state == "stopped":
-        head = f"e3suite: the run stopped without finishing: its engine (pid {status.get('pid')}) is gone"
+        pid = f" (pid {status['pid']})" if status.get("pid") is not None else ""
+        head = f"e3suite: the run stopped without finishing: its engine{pid} is gone"
     elif status.get("phase") == "starting":
         start = (status.get("run") or {}).get("start")
         since = format_clock(max(0.0, now - start)) if isinstance(start, (int, float)) else elapsed

@@ -374,3 +374,23 @@ def test_wait_prints_the_testcase_line_with_its_attempts(tmp_path: Path) -> None
     writer.journal.close()
     shown = e3suite(tmp_path, "status", "--wait", "a/b")
     assert (shown.returncode, shown.stdout) == (0, "FLAKY  a/b: ok (attempt 2 of 3 passed)\n"), shown.stderr
+
+
+def test_a_run_without_its_status_file_is_told_without_pid_none(tmp_path: Path) -> None:
+    """A results directory copied without status.json: 'the run (pid None) ended after 0:04'."""
+    from e3suite import store
+
+    results = tmp_path / "out" / "new"
+    writer = store.ResultsWriter(results)
+    writer.journal.write("run_started", start=time.time(), argv=["t.py"], cwd=str(tmp_path), host="h", jobs=1)
+    writer.journal.write("run_ended", end=time.time(), duration=4.0, interrupted=False)
+    writer.journal.close()
+    shown = e3suite(tmp_path, "status")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("e3suite: the run ended after 0:04\n"), shown.stdout
+    killed = tmp_path / "killed"
+    writer = store.ResultsWriter(killed)
+    writer.journal.write("run_started", start=time.time(), argv=["t.py"], cwd=str(tmp_path), host="h", jobs=1)
+    writer.journal.close()
+    shown = e3suite(tmp_path, "status", "killed")
+    assert shown.stdout.startswith("e3suite: the run stopped without finishing: its engine is gone\n"), shown.stdout
