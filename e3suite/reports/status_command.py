@@ -177,6 +177,14 @@ def _wait(path: Path, what: str, timeout: float | None, as_json: bool) -> int:
                 return 1
         else:
             verdict, offset = _find_verdict(path, what, offset, seen)
+            state = "running"
+            if verdict is None:
+                state = current(path)["state"]
+                if state != "running":
+                    # Its journal is whole now, and may hold the verdict it wrote
+                    # between the look above and its end.
+                    verdict, offset = _find_verdict(path, what, offset, seen)
+                    seen.complete = True
             if verdict is None and seen.complete and not seen.may_have(what):
                 # A typo must not block until the run is over (or --timeout).
                 print(f"e3suite: --wait {printable(what)}: no testcase of that id in this run", file=sys.stderr)
@@ -187,9 +195,8 @@ def _wait(path: Path, what: str, timeout: float | None, as_json: bool) -> int:
                 else:
                     print(_verdict_line(verdict, what))
                 return 0
-            status = current(path)
-            if status["state"] != "running":
-                print(f"e3suite: the run {status['state']} without a verdict for {what}", file=sys.stderr)
+            if state != "running":
+                print(f"e3suite: the run {state} without a verdict for {what}", file=sys.stderr)
                 return 1
         if deadline is not None and time.monotonic() >= deadline:
             print(f"e3suite: --wait {what}: still waiting after {timeout:g} s", file=sys.stderr)
@@ -227,7 +234,7 @@ class _Discovered:
         if kind == "run_started":
             argv = event.get("argv")
             self.carries = isinstance(argv, list) and bool({"--failed", "--skip-passed"} & set(map(str, argv)))
-        elif kind == "test_discovered":
+        elif kind == "test_discovered" or (kind == "test_result" and event.get("carried_over")):
             self.ids.add(str(event.get("test")))
         elif self.ids and not self.carries:
             self.complete = True

@@ -394,3 +394,26 @@ def test_a_run_without_its_status_file_is_told_without_pid_none(tmp_path: Path) 
     writer.journal.close()
     shown = e3suite(tmp_path, "status", "killed")
     assert shown.stdout.startswith("e3suite: the run stopped without finishing: its engine is gone\n"), shown.stdout
+
+
+def test_wait_for_an_id_a_finished_failed_run_does_not_have_is_a_usage_error(tmp_path: Path) -> None:
+    """A --failed run's testcase list is whole only once it ended: a typo then waited, and was exit 1."""
+    from e3suite import store
+    from e3suite.model import TestResult, TestStatus
+
+    results = tmp_path / "out" / "new"
+    writer = store.ResultsWriter(results)
+    writer.journal.write("run_started", start=time.time(), argv=["t.py", "--failed"], cwd=str(tmp_path), host="h",
+                         jobs=1)
+    kept = TestResult("kept", TestStatus.PASS, "")
+    kept.carried_over = True
+    writer.write_result(kept)
+    writer.drain()
+    writer.journal.write("test_discovered", test="again")
+    writer.write_result(TestResult("again", TestStatus.PASS, ""))
+    writer.drain()
+    writer.journal.write("run_ended", end=time.time(), duration=1.0, interrupted=False)
+    writer.journal.close()
+    shown = e3suite(tmp_path, "status", "--wait", "agian")
+    assert (shown.returncode, shown.stderr) == (2, "e3suite: --wait agian: no testcase of that id in this run\n")
+    assert e3suite(tmp_path, "status", "--wait", "kept").stdout == "PASS   kept (carried over)\n"
