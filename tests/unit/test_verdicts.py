@@ -218,3 +218,15 @@ def test_an_interrupt_during_a_retry_delay_keeps_the_failed_attempt_as_it_was(tm
     assert [(r.name, r.state.value) for r in a.fragments] == [("build", "COMPLETE"), ("run", "COMPLETE")]
     assert a.attempts == [] and a.attempts_note == ""
     assert RUNS == [("a", 1, {"build": "a built"})]
+
+
+def test_exponential_backoff_survives_a_thousand_retries(tmp_path: Path) -> None:
+    """2 ** 1024 times the delay was an OverflowError: an internal error at the 1025th retry."""
+    results, collect = run_flaky(tmp_path, {"a": {"fails": 5000}}, retries=1100, retry_backoff="exponential")
+    assert (results["a"].status, len(results["a"].attempts)) == (F, 1101)
+    assert {e.delay for e in collect.retries} == {0.0}
+
+
+def test_exponential_backoff_doubles_the_delay_at_each_retry(tmp_path: Path) -> None:
+    _, collect = run_flaky(tmp_path, {"a": {"fails": 9}}, retries=3, retry_delay=0.01, retry_backoff="exponential")
+    assert [e.delay for e in collect.retries] == [0.01, 0.02, 0.04]
