@@ -28,6 +28,7 @@ This module is pure bookkeeping: no I/O, no processes, no clock.
 
 from __future__ import annotations
 
+import difflib
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -88,10 +89,17 @@ def impossible(demand: Demand, capacities: Mapping[str, int]) -> str | None:
         have = capacities.get(name)
         if have is None:
             known = ", ".join(f"{n}={c}" for n, c in sorted(capacities.items())) or "no resources"
-            return f"needs {name}={count}; the testsuite has {known}"
+            return f"needs {name}={count}; the testsuite has {known}{_did_you_mean(name, capacities)}"
         if count > have:
             return f"needs {name}={count}; the testsuite has {name}={have}"
     return None
+
+
+def _did_you_mean(name: str, capacities: Mapping[str, int]) -> str:
+    """`` (did you mean gpu?)`` for a resource name that looks like a typo of a counted one (``gpux``, ``GPU``)."""
+    by_lower = {known.lower(): known for known in capacities}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.75)
+    return f" (did you mean {by_lower[close[0]]}?)" if close else ""
 
 
 class Admission:
@@ -226,7 +234,7 @@ class Admission:
             if "slots" in reserved or self._units >= self.jobs + self.lookahead:
                 return "a free slot", set()
         elif "slots" in reserved or self._units + slots > self.jobs:
-            return f"{slots} free slots", {"slots"}
+            return (f"{slots} free slots" if slots > 1 else "a free slot"), {"slots"}
         for name, count in demand.resources:
             if name in reserved or self._free_count(name) < count:
                 return f"{name} ({count} of {self.capacities.get(name, 0)})", {name}

@@ -143,7 +143,9 @@ class Engine(Propagation, Retries):
         if isinstance(option, int):
             return max(0, option)
         driver = planned.driver
-        return max(0, int(getattr(type(driver), "retries", 0) or 0)) if driver is not None else 0
+        default = getattr(type(driver), "retries", 0) if driver is not None else 0
+        # Checked at start (Selection.check_driver_map): a usage error, not an int() here.
+        return default if isinstance(default, int) and not isinstance(default, bool) and default > 0 else 0
 
     # -- public ------------------------------------------------------------
 
@@ -476,11 +478,20 @@ class Engine(Propagation, Retries):
         for test in self.tests.values():
             if test.pending_retry is not None and not test.done:
                 # Its next attempt never started: the failed one is its last.
-                failed_attempt, _ = test.pending_retry
+                failed_attempt, rerun = test.pending_retry
                 test.pending_retry = None
                 test.state = failed_attempt
                 test.attempt -= 1
                 test.previous.pop()
+                test.retry_dropped = f"attempt {test.attempt + 1} of {test.attempts_allowed} {message}"
+                # Its fragments reset for the retry end as they ended in it, not
+                # listed a second time as skipped.
+                ended = {r.name: r.state for r in test.records if r.attempt == test.attempt}
+                for index in rerun:
+                    name = self.plan.fragments[index].name
+                    if not self.states[index].is_terminal and name in ended:
+                        self.states[index] = ended[name]
+                        test.remaining -= 1
         for fragment in self.plan.fragments:
             state = self.states[fragment.index]
             if state.is_terminal:
@@ -506,6 +517,8 @@ class Engine(Propagation, Retries):
         test.done = True
         last = attempt_verdict(test.state, test.rules)
         status, message = final_verdict(last, test.previous)
+        if test.retry_dropped is not None:  # else nothing says why the RETRY line's attempt never came
+            message = f"{message} ({test.retry_dropped})" if message else test.retry_dropped
         result = test.state.result
         result.status, result.message = status, message
         if test.previous:

@@ -63,8 +63,10 @@ class Retries:
         test.previous.append(self._archive(test, verdict))
         rerun = self._rerun_set(test)
         delay = self.retry_delay
-        if self.retry_backoff == "exponential":
-            delay *= 2 ** (test.attempt - 1)
+        if self.retry_backoff == "exponential" and delay > 0:
+            # Capped: 2 ** 1024 is no float (an OverflowError at the 1025th
+            # retry), and 2 ** 62 times any delay is beyond any run already.
+            delay *= 2.0 ** min(test.attempt - 1, 62)
         self.bus.emit(
             AttemptFailed(
                 test.planned.test_id, test.attempt, test.attempts_allowed, verdict[0], verdict[1], delay,

@@ -56,6 +56,13 @@ class Selection:
                 raise ConfigurationError(
                     f"{type(self).__name__}.test_driver_map[{name!r}]: {driver!r} is not a TestDriver subclass"
                 )
+            retries = getattr(driver, "retries", 0)
+            if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+                # Else int() of it in the middle of the run: an internal error, or "2.5" taken as 2.
+                raise ConfigurationError(
+                    f"{driver.__name__}.retries = {retries!r} (test_driver_map[{name!r}]): "
+                    "expected an integer of at least 0, the times a failing testcase is tried again"
+                )
 
     def discover(self) -> list[tuple[str, Path]]:
         if not self.tests_dir.is_dir():

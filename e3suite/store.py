@@ -484,6 +484,8 @@ def rebuild_from_journal(path: Path) -> LoadedRun:
             run.update({k: v for k, v in event.items() if k != "event"})
         elif kind == "fragment_started":
             running.add(str(event.get("fragment")).rpartition(":")[0])
+        elif kind == "attempt_failed":  # until its retry starts, it waits (for --retry-delay)
+            running.discard(str(event.get("test")))
     entries = []
     live = run_is_live(path)
     # The order of the index: finished testcases in the order the run

@@ -39,6 +39,7 @@ class TestcaseState:
     previous: list[Attempt] = field(default_factory=list)  # attempts that failed
     attempt_start: float | None = None
     pending_retry: tuple[AttemptState, list[int]] | None = None  # the failed attempt, the fragments to rerun
+    retry_dropped: str | None = None  # a stop came during its retry's delay: "attempt 2 of 3 not run: ..."
 
 
 def demand_of(fragment: Fragment, planned: PlannedTest) -> Demand:

@@ -22,7 +22,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from e3suite.events import FragmentEnded, FragmentQueued, FragmentStarted, FragmentWaiting, Sink, TestFinished
+from e3suite.events import (
+    AttemptFailed,
+    FragmentEnded,
+    FragmentQueued,
+    FragmentStarted,
+    FragmentWaiting,
+    Sink,
+    TestFinished,
+)
 from e3suite.reports.terminal import TerminalReporter
 
 #: Seconds between two status lines in ``lines`` mode.
@@ -67,9 +75,20 @@ class Estimate:
         self._observed_total = 0.0
         self._observed_count = 0
         self._started: dict[str, float] = {}  # running testcases: when their first fragment started
+        self._retry_due: dict[str, float] = {}  # testcases whose retry waits for its delay: when it is due
 
     def started(self, test_id: str) -> None:
         self._started.setdefault(test_id, self.clock())
+        self._retry_due.pop(test_id, None)
+
+    def retrying(self, test_id: str, delay: float) -> None:
+        """An attempt of ``test_id`` failed: a new one starts after ``delay``, with its whole duration left.
+
+        Without this a testcase waiting for its retry counted as running and
+        overdue: nothing left, and a run waiting 30 s for a retry said ~0:00.
+        """
+        self._started.pop(test_id, None)
+        self._retry_due[test_id] = self.clock() + delay
 
     def finished(self, test_id: str, duration: float | None) -> None:
         if test_id in self.pending:
@@ -79,6 +98,7 @@ class Estimate:
             else:
                 self._unknown -= 1
         self._started.pop(test_id, None)
+        self._retry_due.pop(test_id, None)
         if duration is not None:
             self._observed_total += duration
             self._observed_count += 1
@@ -99,7 +119,9 @@ class Estimate:
             expected = self.previous.get(test_id, mean)
             if expected is not None:
                 total -= min(expected, max(0.0, now - started))
-        return max(0.0, total) / self.jobs
+        # A retry cannot end before its delay is over, and its attempt after it.
+        waits = (due - now + (self.previous.get(t, mean) or 0.0) for t, due in self._retry_due.items())
+        return max(max(0.0, total) / self.jobs, max(waits, default=0.0))
 
 
 class ProgressListener(Sink):
@@ -154,6 +176,10 @@ class ProgressListener(Sink):
     def fragment_ended(self, event: FragmentEnded) -> None:
         with self._lock:
             self.running = max(0, self.running - 1)
+
+    def attempt_failed(self, event: AttemptFailed) -> None:
+        with self._lock:
+            self.estimate.retrying(event.test_id, event.delay)
 
     def test_finished(self, event: TestFinished) -> None:
         result = event.result

@@ -8,8 +8,9 @@ that testcase has a verdict, which it prints; ``--timeout`` bounds both.
 
 Exit codes: 0 (answered; for ``--wait``: the run ended, or the testcase has
 its verdict, whatever it is), 1 (``--wait``: time up, or the run stopped
-first), 2 (no results directory there, or ``--wait`` names no testcase of
-the run).
+first), 2 (no results directory there, ``--wait`` names no testcase of
+the run, or options that would be ignored: ``--timeout`` without
+``--wait``, ``--interval`` without ``--watch``, both of these).
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import e3suite.store as store
-from e3suite.options import positive_seconds
+from e3suite.model import TestResult
+from e3suite.options import positive_seconds, seconds
 from e3suite.reports.data import load_run
 from e3suite.reports.status import alive, read_status, render
-from e3suite.reports.terminal import printable
+from e3suite.reports.terminal import printable, result_line
 
 #: Seconds between two looks at the files while waiting or watching.
 POLL = 0.2
@@ -41,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--watch", action="store_true", help="print it again every --interval seconds until the run ends"
     )
     parser.add_argument(
-        "--interval", type=positive_seconds, default=1.0, metavar="SECONDS", help="for --watch (default: 1)"
+        "--interval", type=_interval, default=None, metavar="SECONDS", help="for --watch (default: 1)"
     )
     parser.add_argument(
         "--wait", metavar="done|TEST_ID",
@@ -53,7 +55,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _interval(text: str) -> float:
+    value = seconds(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
+    return value
+
+
+def _misuse(args: argparse.Namespace) -> str | None:
+    """Options that would be silently ignored, or that contradict each other."""
+    if args.watch and args.wait is not None:
+        return "--watch and --wait contradict each other: --watch prints until the run ends, --wait blocks silently"
+    if args.timeout is not None and args.wait is None:
+        return "--timeout applies to --wait only (how long to wait): add --wait done or --wait TEST_ID"
+    if args.interval is not None and not args.watch:
+        return "--interval applies to --watch only (how often to print): add --watch"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
+    misuse = _misuse(args)
+    if misuse is not None:
+        print(f"e3suite status: error: {misuse}", file=sys.stderr)
+        return 2
     path = Path(args.results_dir)
     if (path / "new").is_dir() and not (path / store.JOURNAL).exists():
         path = path / "new"
@@ -69,10 +93,10 @@ def run(args: argparse.Namespace) -> int:
         return _wait(path, args.wait, args.timeout, args.json)
     while True:
         status = current(path)
-        _show(status, args.json, clear=args.watch and sys.stdout.isatty())
+        _show(status, args.json, clear=args.watch and sys.stdout.isatty(), one_line=args.watch)
         if not args.watch or status["state"] != "running":
             return 0
-        time.sleep(max(0.05, args.interval))
+        time.sleep(args.interval or 1.0)
 
 
 def current(path: Path) -> dict[str, Any]:
@@ -128,9 +152,10 @@ def _by_status(entries: list[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def _show(status: dict[str, Any], as_json: bool, clear: bool = False) -> None:
+def _show(status: dict[str, Any], as_json: bool, clear: bool = False, one_line: bool = False) -> None:
     if as_json:
-        print(json.dumps(status, indent=1), flush=True)
+        # --watch --json: one object a line (JSON lines), that a script reads line by line.
+        print(json.dumps(status, indent=None if one_line else 1), flush=True)
         return
     text = render(status, time.time())
     sys.stdout.write(("\x1b[H\x1b[2J" if clear else "") + text)
@@ -152,6 +177,14 @@ def _wait(path: Path, what: str, timeout: float | None, as_json: bool) -> int:
                 return 1
         else:
             verdict, offset = _find_verdict(path, what, offset, seen)
+            state = "running"
+            if verdict is None:
+                state = current(path)["state"]
+                if state != "running":
+                    # Its journal is whole now, and may hold the verdict it wrote
+                    # between the look above and its end.
+                    verdict, offset = _find_verdict(path, what, offset, seen)
+                    seen.complete = True
             if verdict is None and seen.complete and not seen.may_have(what):
                 # A typo must not block until the run is over (or --timeout).
                 print(f"e3suite: --wait {printable(what)}: no testcase of that id in this run", file=sys.stderr)
@@ -160,18 +193,28 @@ def _wait(path: Path, what: str, timeout: float | None, as_json: bool) -> int:
                 if as_json:
                     print(json.dumps(verdict))
                 else:
-                    message = verdict.get("message") or ""
-                    line = f"{verdict.get('status')!s:<6} {printable(what)}"
-                    print(line + (f": {printable(message)}" if message else ""))
+                    print(_verdict_line(verdict, what))
                 return 0
-            status = current(path)
-            if status["state"] != "running":
-                print(f"e3suite: the run {status['state']} without a verdict for {what}", file=sys.stderr)
+            if state != "running":
+                print(f"e3suite: the run {state} without a verdict for {what}", file=sys.stderr)
                 return 1
         if deadline is not None and time.monotonic() >= deadline:
             print(f"e3suite: --wait {what}: still waiting after {timeout:g} s", file=sys.stderr)
             return 1
         time.sleep(POLL)
+
+
+def _verdict_line(event: dict[str, Any], test_id: str) -> str:
+    """The testcase's line as the run's terminal printed it: ``FLAKY  a/b: ok (attempt 2 of 3 passed)``."""
+    record = event.get("result")
+    if isinstance(record, dict):
+        try:
+            return result_line(TestResult.from_json(record))
+        except (KeyError, TypeError, ValueError):
+            pass  # a record of another version: the event's own fields below
+    message = event.get("message") or ""
+    line = f"{event.get('status')!s:<6} {printable(test_id)}"
+    return line + (f": {printable(str(message))}" if message else "")
 
 
 class _Discovered:
@@ -191,7 +234,7 @@ class _Discovered:
         if kind == "run_started":
             argv = event.get("argv")
             self.carries = isinstance(argv, list) and bool({"--failed", "--skip-passed"} & set(map(str, argv)))
-        elif kind == "test_discovered":
+        elif kind == "test_discovered" or (kind == "test_result" and event.get("carried_over")):
             self.ids.add(str(event.get("test")))
         elif self.ids and not self.carries:
             self.complete = True

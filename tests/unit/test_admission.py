@@ -257,3 +257,21 @@ def test_a_bad_testsuite_resources_declaration_is_a_usage_error(tmp_path: Path) 
     )
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip() == "e3suite: error: Testsuite.resources: gpu='2', expected an integer count >= 0"
+
+
+def test_a_one_slot_fragment_with_a_lock_waits_for_a_free_slot_not_1_free_slots() -> None:
+    admission = Admission(1, {})
+    admission.push(0, 2.0)
+    assert admitted(admission) == [0]
+    admission.push(1, 1.0, Demand(locks=("db",)))
+    assert admitted(admission) == []
+    assert admission.waiting[1] == "a free slot"
+
+
+def test_a_resource_name_like_a_counted_one_suggests_it() -> None:
+    have = {"gpu": 2, "license": 1}
+    assert impossible(Demand(resources=(("gpux", 1),)), have) == (
+        "needs gpux=1; the testsuite has gpu=2, license=1 (did you mean gpu?)"
+    )
+    assert impossible(Demand(resources=(("GPU", 1),)), have).endswith("(did you mean gpu?)")  # type: ignore[union-attr]
+    assert impossible(Demand(resources=(("tpu", 1),)), have) == "needs tpu=1; the testsuite has gpu=2, license=1"

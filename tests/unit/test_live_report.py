@@ -91,3 +91,16 @@ def test_the_still_going_line_counts_testcases_in_singular_and_plural() -> None:
     assert still_going(1, 0) == "e3suite: the run is still going: 1 testcase running, 0 waiting" + tail
     assert still_going(2, 3) == "e3suite: the run is still going: 2 testcases running, 3 waiting" + tail
     assert still_going(0, 1) == "e3suite: the run is still going: 0 testcases running, 1 waiting" + tail
+
+
+def test_a_testcase_between_two_attempts_is_waiting_not_running(tmp_path: Path) -> None:
+    """Waiting for its --retry-delay it runs nothing: e3suite report said RUNNING where e3suite status said waiting."""
+    path = make_run(tmp_path / "new", 2000.0, {}, live=True)
+    with open(path / store.JOURNAL, "a", encoding="utf-8") as journal:
+        journal.write(json.dumps({"event": "fragment_started", "fragment": "waiting:run", "time": 2000.3}) + "\n")
+        journal.write(json.dumps({"event": "attempt_failed", "test": "waiting", "attempt": 1, "attempts": 3}) + "\n")
+    by_id = {r.test_id: r.message for r in load_report(path).results}
+    assert by_id == {"running": "running", "waiting": "waiting"}
+    with open(path / store.JOURNAL, "a", encoding="utf-8") as journal:
+        journal.write(json.dumps({"event": "fragment_started", "fragment": "waiting:run", "time": 2003.3}) + "\n")
+    assert {r.test_id: r.message for r in load_report(path).results}["waiting"] == "running"  # its retry runs

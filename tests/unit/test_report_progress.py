@@ -144,3 +144,22 @@ def test_fragments_held_back_for_a_resource_are_shown() -> None:
     assert progress.status_text() == "[0/3] 0 failed, 0 running, 2 waiting for gpu, 0:00 elapsed"
     progress.fragment_queued(FragmentQueued(1, "b:run", "b", 1))
     assert "1 waiting for gpu" in progress.status_text()
+
+
+def test_a_testcase_waiting_for_its_retry_has_its_delay_and_duration_left() -> None:
+    """It counted as running and overdue: ~0:00 left while a 30 s retry delay went on."""
+    from e3suite.events import AttemptFailed
+
+    clock = FakeClock()
+    reporter = TerminalReporter(stream=io.StringIO(), no_color=True)
+    progress = ProgressListener(reporter, "lines", ["a"], jobs=1, previous_durations={"a": 2.0}, clock=clock)
+    progress.fragment_started(started("a", 0))
+    clock.now += 3
+    assert progress.estimate_left() == 0.0  # overran
+    progress.attempt_failed(AttemptFailed("a", 1, 3, TestStatus.FAIL, "bad", 30.0, ("a:run",)))
+    assert progress.estimate_left() == 32.0  # the delay, then the attempt
+    clock.now += 10
+    assert progress.estimate_left() == 22.0
+    clock.now += 20
+    progress.fragment_started(started("a", 0))
+    assert progress.estimate_left() == 2.0

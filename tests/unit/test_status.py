@@ -195,7 +195,7 @@ def test_a_status_file_written_a_while_ago_reads_at_the_time_asked() -> None:
     # A merged results directory has no engine: no "pid None".
     assert render({**ended, "pid": None}, 5000.0).startswith("e3suite: the run ended after 0:05\n")
     assert render({**ended, "pid": None, "state": "stopped"}, 5000.0).startswith(
-        "e3suite: the run stopped without finishing\n"
+        "e3suite: the run stopped without finishing: its engine is gone\n"
     )
 
 
@@ -331,3 +331,94 @@ def test_a_run_whose_fragments_run_long_is_not_shown_younger_than_they_are() -> 
     shown = render(status, 1012.0)
     assert shown.startswith("e3suite: run of pid 1, running for 0:12, ~0:20 left\n"), shown
     assert "  slot 0  t:run  0:11\n" in shown
+
+
+def test_status_options_that_would_be_ignored_are_usage_errors(tmp_path: Path) -> None:
+    """--timeout without --wait, --interval without --watch, --watch with --wait were silently ignored."""
+    for args, says in [
+        (("--timeout", "5"), "--timeout applies to --wait only"),
+        (("--interval", "2"), "--interval applies to --watch only"),
+        (("--watch", "--wait", "done"), "--watch and --wait contradict each other"),
+    ]:
+        shown = e3suite(tmp_path, "status", "nowhere", *args)
+        assert shown.returncode == 2, (args, shown.stderr)
+        assert f"e3suite status: error: {says}" in shown.stderr, shown.stderr
+    shown = e3suite(tmp_path, "status", "--watch", "--interval", "0")
+    assert shown.returncode == 2
+    assert shown.stderr.endswith("argument --interval: '0' must be more than 0 seconds\n"), shown.stderr
+
+
+def test_watch_json_prints_one_object_a_line(tmp_path: Path) -> None:
+    from e3suite import store
+
+    results = tmp_path / "out" / "new"
+    writer = store.ResultsWriter(results)
+    writer.journal.write("run_started", start=time.time(), argv=["t.py"], cwd=str(tmp_path), host="h", jobs=1)
+    writer.journal.write("run_ended", end=time.time(), duration=0.0, interrupted=False)
+    writer.journal.close()
+    shown = e3suite(tmp_path, "status", "--watch", "--json")
+    assert shown.returncode == 0, shown.stderr
+    [line] = shown.stdout.splitlines()
+    assert json.loads(line)["state"] == "ended"
+
+
+def test_wait_prints_the_testcase_line_with_its_attempts(tmp_path: Path) -> None:
+    """--wait a/b printed 'FLAKY  a/b: ok', without the '(attempt 2 of 3 passed)' every other report shows."""
+    from e3suite import store
+    from e3suite.model import Attempt, TestResult, TestStatus
+
+    results = tmp_path / "out" / "new"
+    writer = store.ResultsWriter(results)
+    writer.journal.write("run_started", start=time.time(), argv=["t.py"], cwd=str(tmp_path), host="h", jobs=1)
+    writer.journal.write("test_discovered", test="a/b")
+    flaky = TestResult("a/b", TestStatus.FLAKY, "ok", attempts_allowed=3)
+    flaky.attempts = [Attempt(1, TestStatus.FAIL, "bad", 0.1), Attempt(2, TestStatus.PASS, "ok", 0.1)]
+    writer.write_result(flaky)
+    writer.drain()
+    writer.journal.write("run_ended", end=time.time(), duration=0.0, interrupted=False)
+    writer.journal.close()
+    shown = e3suite(tmp_path, "status", "--wait", "a/b")
+    assert (shown.returncode, shown.stdout) == (0, "FLAKY  a/b: ok (attempt 2 of 3 passed)\n"), shown.stderr
+
+
+def test_a_run_without_its_status_file_is_told_without_pid_none(tmp_path: Path) -> None:
+    """A results directory copied without status.json: 'the run (pid None) ended after 0:04'."""
+    from e3suite import store
+
+    results = tmp_path / "out" / "new"
+    writer = store.ResultsWriter(results)
+    writer.journal.write("run_started", start=time.time(), argv=["t.py"], cwd=str(tmp_path), host="h", jobs=1)
+    writer.journal.write("run_ended", end=time.time(), duration=4.0, interrupted=False)
+    writer.journal.close()
+    shown = e3suite(tmp_path, "status")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("e3suite: the run ended after 0:04\n"), shown.stdout
+    killed = tmp_path / "killed"
+    writer = store.ResultsWriter(killed)
+    writer.journal.write("run_started", start=time.time(), argv=["t.py"], cwd=str(tmp_path), host="h", jobs=1)
+    writer.journal.close()
+    shown = e3suite(tmp_path, "status", "killed")
+    assert shown.stdout.startswith("e3suite: the run stopped without finishing: its engine is gone\n"), shown.stdout
+
+
+def test_wait_for_an_id_a_finished_failed_run_does_not_have_is_a_usage_error(tmp_path: Path) -> None:
+    """A --failed run's testcase list is whole only once it ended: a typo then waited, and was exit 1."""
+    from e3suite import store
+    from e3suite.model import TestResult, TestStatus
+
+    results = tmp_path / "out" / "new"
+    writer = store.ResultsWriter(results)
+    writer.journal.write("run_started", start=time.time(), argv=["t.py", "--failed"], cwd=str(tmp_path), host="h",
+                         jobs=1)
+    kept = TestResult("kept", TestStatus.PASS, "")
+    kept.carried_over = True
+    writer.write_result(kept)
+    writer.drain()
+    writer.journal.write("test_discovered", test="again")
+    writer.write_result(TestResult("again", TestStatus.PASS, ""))
+    writer.drain()
+    writer.journal.write("run_ended", end=time.time(), duration=1.0, interrupted=False)
+    writer.journal.close()
+    shown = e3suite(tmp_path, "status", "--wait", "agian")
+    assert (shown.returncode, shown.stderr) == (2, "e3suite: --wait agian: no testcase of that id in this run\n")
+    assert e3suite(tmp_path, "status", "--wait", "kept").stdout == "PASS   kept (carried over)\n"

@@ -37,3 +37,40 @@ def test_a_fragment_given_back_unstarted_then_not_run_is_not_left_queued(tmp_pat
     fragments = sink.snapshot()["fragments"]
     assert fragments["ended"] == fragments["total"] == 2
     assert fragments["queued"] == fragments["running"] == 0
+
+
+def test_the_status_file_is_written_at_each_look_of_a_quiet_run(tmp_path: Path) -> None:
+    """The engine looks in every 0.5 s; the write was due 0.5 s after the last one *ended*, so every other look
+    missed it: a fragment that ran for most of a second was never shown running."""
+    from e3suite.events import FragmentStarted
+    from e3suite.reports import status
+
+    now = [1000.0]
+
+    def clock() -> float:
+        now[0] += 0.001  # every reading takes a little time, as writing the file does
+        return now[0]
+
+    cases = [Testcase(name, tmp_path, {}, One) for name in ("a", "b")]
+    plan = build_plan(cases, argparse.Namespace(), tmp_path / "work")
+    sink = StatusSink(tmp_path, plan, 2, {}, clock=clock)
+    written: list[str] = []
+
+    class Writer:
+        def put(self, text: str) -> None:
+            written.append(text)
+
+        def close(self) -> None:
+            pass
+
+    sink._writer.close()
+    sink._writer = Writer()  # type: ignore[assignment]
+    look = now[0]
+    sink.housekeeping(0.0)
+    assert len(written) == 1
+    for name in ("a", "b"):
+        sink.fragment_started(FragmentStarted(plan.tests[name].fragments["run"], f"{name}:run", name, 1, 0, 0.0, 1))
+        look += status.MIN_INTERVAL  # the engine's next look, one period after the last
+        now[0] = look
+        sink.housekeeping(0.0)
+    assert len(written) == 3

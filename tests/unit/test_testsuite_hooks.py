@@ -397,3 +397,18 @@ def test_sigterm_during_set_up_is_an_interruption(tmp_path: Path) -> None:
     assert "Traceback" not in run.stderr and "e3suite: 1 testcase not run: interrupted" in run.stdout, run.stderr
     index = json.loads((root / "out" / "new" / "index.json").read_text())
     assert index["run"]["interrupted"] is True
+
+
+@pytest.mark.parametrize("value", ["'x'", "2.5", "-1", "True"])
+def test_a_driver_retries_that_is_no_count_is_a_usage_error(tmp_path: Path, value: str) -> None:
+    """``retries = "x"`` was an internal error (int() in the engine), 2.5 was taken as 2, True as 1."""
+    suite = DOT_SUITE.replace(
+        "class Suite(Testsuite):", f"class Retried(ShellDriver):\n    retries = {value}\n\n\nclass Suite(Testsuite):"
+    ).replace('{"shell": ShellDriver}', '{"shell": Retried}')
+    root = make_suite(tmp_path, {"a/test.yaml": "driver: shell\ncmd: [true]\n"}, suite)
+    run = run_suite(root, "-j1")
+    assert run.code == 2, run.stderr
+    assert run.stderr == (
+        f"e3suite: error: Retried.retries = {eval(value)!r} (test_driver_map['shell']): "
+        "expected an integer of at least 0, the times a failing testcase is tried again\n"
+    )

@@ -195,3 +195,38 @@ def test_without_retries_a_failure_spreads_at_once(tmp_path: Path) -> None:
     assert results["user"].status is TestStatus.SKIP
     assert results["user"].message == "dependency lib:run failed"
     assert collect.retries == []
+
+
+def test_an_interrupt_during_a_retry_delay_keeps_the_failed_attempt_as_it_was(tmp_path: Path) -> None:
+    """Ctrl-C while a retry waits: the failed attempt is the last, each fragment listed once, as it ended."""
+    BUILDS.clear()
+    RUNS.clear()
+    cases = [Testcase("a", tmp_path, {"fails": 9}, Flaky)]
+    ns = argparse.Namespace(retries=2, retry_delay=60.0)
+    plan = build_plan(cases, ns, tmp_path / "work")
+    writer = ResultsWriter(tmp_path / "results")
+
+    class CtrlC(Sink):
+        def attempt_failed(self, event: AttemptFailed) -> None:
+            engine.request_interrupt()
+
+    engine = Engine(plan, InProcessExecutor(1), EventBus([writer, CtrlC()]), ns)
+    [a] = engine.run()
+    writer.close()
+    # The RETRY line announced attempt 2: the verdict says why it never came.
+    assert (a.status, a.message) == (F, "attempt 1 failed (attempt 2 of 3 not run: interrupted)")
+    assert [(r.name, r.state.value) for r in a.fragments] == [("build", "COMPLETE"), ("run", "COMPLETE")]
+    assert a.attempts == [] and a.attempts_note == ""
+    assert RUNS == [("a", 1, {"build": "a built"})]
+
+
+def test_exponential_backoff_survives_a_thousand_retries(tmp_path: Path) -> None:
+    """2 ** 1024 times the delay was an OverflowError: an internal error at the 1025th retry."""
+    results, collect = run_flaky(tmp_path, {"a": {"fails": 5000}}, retries=1100, retry_backoff="exponential")
+    assert (results["a"].status, len(results["a"].attempts)) == (F, 1101)
+    assert {e.delay for e in collect.retries} == {0.0}
+
+
+def test_exponential_backoff_doubles_the_delay_at_each_retry(tmp_path: Path) -> None:
+    _, collect = run_flaky(tmp_path, {"a": {"fails": 9}}, retries=3, retry_delay=0.01, retry_backoff="exponential")
+    assert [e.delay for e in collect.retries] == [0.01, 0.02, 0.04]
