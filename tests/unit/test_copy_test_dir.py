@@ -155,7 +155,7 @@ def test_a_fifo_is_not_opened(tmp_path: Path) -> None:
     (test_dir / "test.yaml").write_text("cmd: [true]\n")
     os.mkfifo(test_dir / "pipe")
     # copytree reports the special file (and does not block on it); the testcase ERRORs, naming it.
-    with pytest.raises(classic.TestAbortWithError, match="working directory: pipe: .* is a named pipe"):
+    with pytest.raises(classic.TestAbortWithError, match=r"working directory: pipe: .* is a named pipe"):
         driver(test_dir, tmp_path / "work" / "t").copy_test_dir()
 
 
