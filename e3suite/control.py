@@ -272,3 +272,19 @@ def default_names(options: Any, facts: Mapping[str, Any] | None = None) -> dict[
     names: dict[str, Any] = {"env": Env(), "options": options}
     names.update(facts or {})
     return names
+
+
+def flat_entry_problem(control: Any) -> str | None:
+    """The message for ``control: [SKIP, "cond"]``, one entry not put in a list (None for anything else).
+
+    JSON Schema alone said "key 'control[1]': expected list, got string", which
+    does not say that the brackets are missing.
+    """
+    if not (isinstance(control, list) and 2 <= len(control) <= 3 and all(isinstance(i, str) for i in control)):
+        return None
+    if control[0] not in {kind.value for kind in ControlKind}:
+        return None
+    return (
+        f"key 'control': expected a list of [KIND, condition] entries, got the entry {control!r} alone: "
+        f"write [{control!r}]"
+    )
