@@ -198,7 +198,7 @@ def select_testcases(
         if dir_id not in whole and loaded[0].error is None:
             for arg, values in wanted or []:
                 if not any(case.matrix and _same_values(case.matrix, values) for case in loaded):
-                    raise SelectionError(f"no testcase matches {arg!r}")
+                    raise SelectionError(f"no testcase matches {arg!r}{_variant_hint(dir_id, loaded, values)}")
             kept = []
             for case in loaded:
                 hits = [arg for arg, regexp in searched.items() if case.matrix and regexp.search(case.test_id)]
@@ -213,6 +213,22 @@ def select_testcases(
         if arg not in found:
             raise SelectionError(f"no testcase matches {arg!r}")
     return cases
+
+
+def _variant_hint(dir_id: str, loaded: list[Testcase], values: dict[str, str]) -> str:
+    """``: the axes of dir are opt, arch``, or the values each axis takes: what to write instead."""
+    axes: dict[str, list[str]] = {}
+    for case in loaded:
+        for axis, value in (case.matrix or {}).items():
+            texts = axes.setdefault(axis, [])
+            if matrix.value_text(value) not in texts:
+                texts.append(matrix.value_text(value))
+    if not axes:
+        return f": {dir_id} is no matrix testcase"
+    if set(values) != set(axes):
+        return f": the axes of {dir_id} are {', '.join(axes)}"
+    return f": {dir_id} has " + "; ".join(f"{axis} in {', '.join(texts)}" for axis, texts in axes.items()) + (
+        " (that combination is excluded)" if all(values[a] in texts for a, texts in axes.items()) else "")
 
 
 def _same_values(combination: dict[str, Any], values: dict[str, str]) -> bool:
