@@ -207,7 +207,9 @@ class _Evaluator:
         try:
             result = getattr(value, attr)
         except AttributeError:
-            raise ConditionError(f"{type(value).__name__} object has no attribute {attr!r}") from None
+            raise ConditionError(
+                f"{type(value).__name__} object has no attribute {attr!r}{_close_attribute(value, attr)}"
+            ) from None
         if callable(result) and not isinstance(result, type):
             # A method is useless without a call, and callables are how
             # conditions would escape the sandbox: refuse them outright.
@@ -272,3 +274,31 @@ def default_names(options: Any, facts: Mapping[str, Any] | None = None) -> dict[
     names: dict[str, Any] = {"env": Env(), "options": options}
     names.update(facts or {})
     return names
+
+
+def _close_attribute(value: Any, attr: str) -> str:
+    """``: did you mean 'name'?`` for a misspelt attribute (``env.host.os.nme``, ``options.jbos``), else ""."""
+    import difflib
+
+    try:
+        public = [n for n in dir(value) if not n.startswith("_") and not callable(getattr(value, n, None))]
+    except Exception:  # an object whose dir() or attributes misbehave: no suggestion
+        return ""
+    close = difflib.get_close_matches(attr, public, n=1, cutoff=0.6)
+    return f": did you mean {close[0]!r}?" if close else ""
+
+
+def flat_entry_problem(control: Any) -> str | None:
+    """The message for ``control: [SKIP, "cond"]``, one entry not put in a list (None for anything else).
+
+    JSON Schema alone said "key 'control[1]': expected list, got string", which
+    does not say that the brackets are missing.
+    """
+    if not (isinstance(control, list) and 2 <= len(control) <= 3 and all(isinstance(i, str) for i in control)):
+        return None
+    if control[0] not in {kind.value for kind in ControlKind}:
+        return None
+    return (
+        f"key 'control': expected a list of [KIND, condition] entries, got the entry {control!r} alone: "
+        f"write [{control!r}]"
+    )

@@ -158,7 +158,10 @@ def select_testcases(
     An argument ``dir[opt=O0,arch=x86]`` selects one variant of the matrix
     directory ``dir`` (axis order free); every other argument selects
     directories, with all their variants, as ``select_ids`` says. Only the
-    selected directories' test.yaml files are read.
+    selected directories' test.yaml files are read, except for a regexp that
+    matches no directory id: it is then searched in the ids of every matrix
+    variant (``'O2'``, ``'x86-64]$'``), as ``--list`` shows them, which reads
+    every test.yaml.
     """
     by_id = dict(candidates)
     dir_ids = [i for i, _ in candidates]
@@ -171,20 +174,61 @@ def select_testcases(
             variant_args.setdefault(split[0].rstrip("/"), []).append((arg, split[1]))
         else:
             plain.append(arg)
-    whole = set(select_ids(dir_ids, plain, tests_root, cwd) if plain or not variant_args else ())
+    whole: set[str] = set()
+    searched: dict[str, re.Pattern[str]] = {}  # regexps that matched no directory id
+    if plain:
+        root, id_set = tests_root.resolve(), set(dir_ids)
+        for arg in plain:
+            matches = _match_argument(arg, dir_ids, id_set, root, cwd)
+            whole.update(matches)
+            if not matches:
+                try:
+                    searched[arg] = re.compile(id_text(arg))
+                except re.error:  # an empty directory whose path is no regexp
+                    raise SelectionError(f"no testcase matches {arg!r}") from None
+    elif not variant_args:
+        whole = set(dir_ids)
+    found: set[str] = set()  # the searched regexps that matched a variant
     cases: list[Testcase] = []
     for dir_id in dir_ids:
-        if dir_id not in whole and dir_id not in variant_args:
+        wanted = variant_args.get(dir_id)
+        if dir_id not in whole and wanted is None and not searched:
             continue
         loaded = load(dir_id, by_id[dir_id])
         if dir_id not in whole and loaded[0].error is None:
-            wanted = variant_args[dir_id]
-            for arg, values in wanted:
+            for arg, values in wanted or []:
                 if not any(case.matrix and _same_values(case.matrix, values) for case in loaded):
-                    raise SelectionError(f"no testcase matches {arg!r}")
-            loaded = [c for c in loaded if any(_same_values(c.matrix, v) for _, v in wanted)]
+                    raise SelectionError(f"no testcase matches {arg!r}{_variant_hint(dir_id, loaded, values)}")
+            kept = []
+            for case in loaded:
+                hits = [arg for arg, regexp in searched.items() if case.matrix and regexp.search(case.test_id)]
+                found.update(hits)
+                if hits or any(_same_values(case.matrix, v) for _, v in wanted or []):
+                    kept.append(case)
+            loaded = kept
+        elif dir_id not in whole and wanted is None:
+            continue  # read only for the search: a broken test.yaml has no variant ids
         cases.extend(loaded)
+    for arg in searched:
+        if arg not in found:
+            raise SelectionError(f"no testcase matches {arg!r}")
     return cases
+
+
+def _variant_hint(dir_id: str, loaded: list[Testcase], values: dict[str, str]) -> str:
+    """``: the axes of dir are opt, arch``, or the values each axis takes: what to write instead."""
+    axes: dict[str, list[str]] = {}
+    for case in loaded:
+        for axis, value in (case.matrix or {}).items():
+            texts = axes.setdefault(axis, [])
+            if matrix.value_text(value) not in texts:
+                texts.append(matrix.value_text(value))
+    if not axes:
+        return f": {dir_id} is no matrix testcase"
+    if set(values) != set(axes):
+        return f": the axes of {dir_id} are {', '.join(axes)}"
+    return f": {dir_id} has " + "; ".join(f"{axis} in {', '.join(texts)}" for axis, texts in axes.items()) + (
+        " (that combination is excluded)" if all(values[a] in texts for a, texts in axes.items()) else "")
 
 
 def _same_values(combination: dict[str, Any], values: dict[str, str]) -> bool:

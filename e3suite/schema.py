@@ -254,6 +254,12 @@ def validate(test_env: dict[str, Any], driver_schema: dict[str, Any]) -> str | N
     if not errors:
         return None
     error = jsonschema.exceptions.best_match(errors)
+    if list(error.absolute_path)[:1] == ["control"]:
+        from e3suite.control import flat_entry_problem
+
+        flat = flat_entry_problem(test_env["control"])
+        if flat is not None:
+            return flat
     if error.validator == "required" and not error.absolute_path:
         missing = [k for k in error.validator_value if k not in test_env]
         return f"missing required key {missing[0]!r}" if missing else error.message

@@ -50,7 +50,10 @@ class Selection:
         raise NotImplementedError
 
     def check_driver_map(self) -> None:
-        """Every value of ``test_driver_map`` is a driver class: a usage error before anything runs, not a traceback."""
+        """Every value of ``test_driver_map`` is a driver class, and ``default_driver`` one of its keys.
+
+        A usage error before anything runs, not a traceback nor an ERROR of every testcase.
+        """
         for name, driver in self.test_driver_map.items():
             if not (isinstance(driver, type) and issubclass(driver, TestDriver)):
                 raise ConfigurationError(
@@ -63,6 +66,14 @@ class Selection:
                     f"{driver.__name__}.retries = {retries!r} (test_driver_map[{name!r}]): "
                     "expected an integer of at least 0, the times a failing testcase is tried again"
                 )
+        if self.default_driver is not None and self.default_driver not in self.test_driver_map:
+            # Else every testcase without a driver key ERRORed "test.yaml: unknown driver", blaming a file
+            # that names no driver for the testsuite's typo.
+            known = ", ".join(sorted(self.test_driver_map)) or "none"
+            raise ConfigurationError(
+                f"{type(self).__name__}.default_driver {self.default_driver!r} is not in test_driver_map "
+                f"(known: {known})"
+            )
 
     def discover(self) -> list[tuple[str, Path]]:
         if not self.tests_dir.is_dir():

@@ -146,7 +146,14 @@ class ClassicDriver(TestDriver):
         ``copy_test_tree``).
         """
         if not holds_only_test_yaml(self.test_dir):
-            copy_test_tree(self.test_dir, self._working_dir)
+            try:
+                copy_test_tree(self.test_dir, self._working_dir)
+            except OSError as exc:  # shutil.Error too
+                # An input the copy refuses (a named pipe, an unreadable file) is the
+                # testcase's problem, said in one line, not a traceback of shutil's.
+                raise TestAbortWithError(
+                    f"cannot copy the test directory into its working directory: {copy_problems(exc, self.test_dir)}"
+                ) from None
 
     # -- the fragment ------------------------------------------------------------
 
@@ -199,6 +206,26 @@ def holds_only_test_yaml(test_dir: Path) -> bool:
     except OSError:
         return False  # let the copy report the problem
     return names == [TEST_YAML]
+
+
+def copy_problems(error: OSError, test_dir: Path, shown: int = 3) -> str:
+    """``fifo: ... is a named pipe; ...``: what a copy of ``test_dir`` failed on, paths relative to it."""
+
+    def where(path: object) -> str:
+        try:
+            return str(Path(str(path)).relative_to(test_dir))
+        except ValueError:
+            return str(path)
+
+    if isinstance(error, shutil.Error) and error.args and isinstance(error.args[0], list):
+        # copytree goes on after a failed entry, then raises them all: (source, destination, why).
+        entries = [f"{where(src)}: {why}" for src, _dst, why in error.args[0]]
+    elif error.filename is not None:
+        entries = [f"{where(error.filename)}: {error.strerror or error}"]
+    else:
+        entries = [str(error)]
+    more = f"; and {len(entries) - shown} more" if len(entries) > shown else ""
+    return "; ".join(entries[:shown]) + more
 
 
 def copy_test_tree(source: Path, destination: Path) -> None:

@@ -12,6 +12,7 @@ does) is imported only when a Dask executor is chosen.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,8 @@ class ExecutorChoice:
 def choose(options: argparse.Namespace, root_dir: Path) -> ExecutorChoice:
     """The executor the options ask for; raise config.ConfigError for a bad configuration."""
     spec, config = select_executor(options, root_dir)
+    if spec.is_dask:
+        require_dask(spec)
     if spec.is_dask and getattr(options, "in_process", False):
         raise ConfigError(
             f"--in-process runs every fragment in the engine's own process: "
@@ -47,6 +50,38 @@ def choose(options: argparse.Namespace, root_dir: Path) -> ExecutorChoice:
         Path(shared).mkdir(parents=True, exist_ok=True)
         options.temp_dir = str(shared)
     return ExecutorChoice(spec, config)
+
+
+#: The modules a Dask executor of each type imports (the ``dask`` extra):
+#: ``dask_executor`` needs distributed and cloudpickle, batch schedulers
+#: dask-jobqueue, SSH hosts asyncssh.
+_DASK_MODULES = {"distributed": "distributed", "cloudpickle": "cloudpickle"}
+_MODULES_OF_TYPE = {"slurm": {"dask_jobqueue": "dask-jobqueue"}, "pbs": {"dask_jobqueue": "dask-jobqueue"},
+                    "ssh": {"asyncssh": "asyncssh"}}
+
+
+def require_dask(spec: ExecutorSpec) -> None:
+    """Raise ConfigError when a module the Dask executor ``spec`` needs is not installed.
+
+    Looked for, not imported (listing executors imports no Dask): without
+    the extra, ``--dask`` ended in a traceback (no module named
+    'cloudpickle') and exit 3, after the previous results had moved to
+    ``old``.
+    """
+    needed = {**_DASK_MODULES, **_MODULES_OF_TYPE.get(spec.type, {})}
+    missing = [package for module, package in needed.items() if not _installed(module)]
+    if missing:
+        raise ConfigError(
+            f"executor {spec.name!r} ({spec.type}) needs Dask, and {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed: pip install 'e3suite[dask]'"
+        )
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent that is no package; a module without a spec
+        return True  # let the import say what is wrong
 
 
 def make_dask_executor(choice: ExecutorChoice, options: argparse.Namespace, suite: Any) -> DaskExecutor:

@@ -161,3 +161,40 @@ def test_in_process_with_a_dask_executor_is_a_usage_error(tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match="--in-process .* cannot be used with the Dask executor 'dask'"):
         choose(build_parser().parse_args(["--dask", "--in-process"]), tmp_path)
     assert not choose(build_parser().parse_args(["--in-process"]), tmp_path).is_dask
+
+
+HIDE_DASK = '''
+import sys
+for name in ("cloudpickle", "distributed", "dask_jobqueue"):
+    sys.modules[name] = None  # as if e3suite were installed without its [dask] extra
+from e3suite import Testsuite
+from e3suite.drivers import ShellDriver
+
+class Suite(Testsuite):
+    test_driver_map = {"shell": ShellDriver}
+
+if __name__ == "__main__":
+    sys.exit(Suite().main())
+'''
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dask"], "executor 'dask' (dask) needs Dask, and distributed, cloudpickle are not installed"),
+        (["--executor", "big"],
+         "executor 'big' (slurm) needs Dask, and distributed, cloudpickle, dask-jobqueue are not installed"),
+    ],
+)
+def test_a_dask_executor_without_the_dask_extra_is_a_usage_error(tmp_path: Path, args: list[str],
+                                                                  message: str) -> None:
+    """Not a traceback (no module named 'cloudpickle'), exit 3, after the previous results moved to old."""
+    from drivers_support import make_suite, run_suite
+
+    make_suite(tmp_path, {"tests/a/test.yaml": "driver: shell\ncmd: [true]\n", "e3suite.yaml": GOOD}, HIDE_DASK)
+    assert run_suite(tmp_path).code == 0
+    journal = (tmp_path / "out" / "new" / "journal.jsonl").read_bytes()
+    run = run_suite(tmp_path, *args)
+    assert (run.code, run.stdout) == (2, ""), run.stderr
+    assert run.stderr == f"e3suite: error: {message}: pip install 'e3suite[dask]'\n"
+    assert (tmp_path / "out" / "new" / "journal.jsonl").read_bytes() == journal  # nothing rotated

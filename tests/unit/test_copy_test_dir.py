@@ -154,8 +154,8 @@ def test_a_fifo_is_not_opened(tmp_path: Path) -> None:
     test_dir.mkdir()
     (test_dir / "test.yaml").write_text("cmd: [true]\n")
     os.mkfifo(test_dir / "pipe")
-    # As before: copytree reports the special file (and does not block on it).
-    with pytest.raises(shutil.Error, match="named pipe"):
+    # copytree reports the special file (and does not block on it); the testcase ERRORs, naming it.
+    with pytest.raises(classic.TestAbortWithError, match=r"working directory: pipe: .* is a named pipe"):
         driver(test_dir, tmp_path / "work" / "t").copy_test_dir()
 
 
@@ -179,3 +179,28 @@ def test_shell_testcases_see_their_inputs_and_leave_the_tree_alone(tmp_path: Pat
     assert run.code == 0, run.stdout + run.stderr
     assert {test: r["status"] for test, r in run.results.items()} == {"alone": "PASS", "inputs": "PASS"}
     assert snapshot(root / "tests") == before
+
+
+def test_an_input_the_copy_refuses_is_an_error_in_one_line(tmp_path: Path) -> None:
+    """A named pipe in a test directory: ERROR naming it, not "raised Error: [(...)]" and shutil's traceback."""
+    root = make_suite(tmp_path / "suite", {
+        "tests/fifo/test.yaml": "driver: shell\ncmd: [true]\n",
+        "tests/fifo/sub/input.txt": "x\n",
+        "tests/ok/test.yaml": "driver: shell\ncmd: [true]\n",
+    })
+    os.mkfifo(root / "tests" / "fifo" / "sub" / "pipe")
+    run = run_suite(root, "-j1")
+    record = run.results["fifo"]
+    pipe = root / "tests" / "fifo" / "sub" / "pipe"
+    assert (record["status"], record["message"]) == (
+        "ERROR", f"cannot copy the test directory into its working directory: sub/pipe: `{pipe}` is a named pipe"
+    )
+    assert "Traceback" not in run.stdout + record.get("log", "")
+    assert run.results["ok"]["status"] == "PASS"
+
+
+def test_copy_problems_names_the_entries_relative_to_the_test_directory(tmp_path: Path) -> None:
+    many = shutil.Error([(str(tmp_path / f"p{i}"), "/w", f"why {i}") for i in range(5)])
+    assert classic.copy_problems(many, tmp_path) == "p0: why 0; p1: why 1; p2: why 2; and 2 more"
+    denied = PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "secret"))
+    assert classic.copy_problems(denied, tmp_path) == "secret: Permission denied"

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from drivers_support import Run, make_suite, run_suite
+from drivers_support import REPO, Run, make_suite, run_suite
+
+import e3suite.command_output
 
 SUITE = '''
 import sys
@@ -164,6 +166,11 @@ if __name__ == "__main__":
         "ERROR", "head -c 3000000 /dev/zero printed 3000000 bytes, more than the 2000000 that can be compared"
     )
     assert not (root / "tests" / "huge" / "test.out").exists()
+    # What drivers.md says of it (it said "the whole output, however long").
+    limit = e3suite.command_output.FULL_OUTPUT_LIMIT
+    drivers_md = " ".join((REPO / "docs" / "drivers.md").read_text().split())
+    assert f"up to {limit // 2**20} MiB: a longer one makes the testcase ERROR" in drivers_md
+    assert f"more than the {limit} that can be compared" in drivers_md
 
 
 DECLARING = '''

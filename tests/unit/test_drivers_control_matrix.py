@@ -120,10 +120,37 @@ def test_select_one_variant_and_substitution(root: Path) -> None:
     assert run.stdout.splitlines() == ["mx/build[opt=O0,arch=arm]", "mx/echo[n=1]", "mx/echo[n=2]"]
 
 
+def test_a_regexp_is_searched_in_the_variant_ids_that_list_shows(root: Path) -> None:
+    """``'arch=arm'`` selected nothing ("no testcase matches"), though --list shows ids it matches: it was
+    searched in directory ids only."""
+    run = run_suite(root, "--list", "arch=arm]$", "O2,arch")
+    assert (run.code, run.stdout.splitlines()) == (0, ["mx/build[opt=O0,arch=arm]", "mx/build[opt=O2,arch=x86]"])
+    run = run_suite(root, "--list", "echo\\[n=2", "mx/build[opt=O2,arch=x86]")
+    assert run.stdout.splitlines() == ["mx/build[opt=O2,arch=x86]", "mx/echo[n=2]"]
+    # A regexp that matches a directory selects it whole, as before; one that matches nothing is still an error.
+    assert run_suite(root, "--list", "mx/ech").stdout.splitlines() == ["mx/echo[n=1]", "mx/echo[n=2]"]
+    run = run_suite(root, "--list", "O2,arch", "opt=O9")
+    assert (run.code, run.stderr.strip()) == (2, "e3suite: error: no testcase matches 'opt=O9'")
+
+
 def test_unknown_or_excluded_variant_is_a_usage_error(root: Path) -> None:
     run = run_suite(root, "mx/build[opt=O2,arch=arm]")
     assert run.code == 2
-    assert run.stderr.strip() == "e3suite: error: no testcase matches 'mx/build[opt=O2,arch=arm]'"
+    assert run.stderr.strip() == (
+        "e3suite: error: no testcase matches 'mx/build[opt=O2,arch=arm]': "
+        "mx/build has opt in O0, O2; arch in x86, arm (that combination is excluded)"
+    )
+    # What to write instead: a misspelt axis, a value no variant has, a directory without a matrix.
+    errors = {arg: run_suite(root, "--list", arg).stderr.strip() for arg in ("mx/build[op=O2,arch=x86]",
+                                                                             "mx/build[opt=O3,arch=x86]",
+                                                                             "mx/user[n=1]")}
+    assert errors == {
+        "mx/build[op=O2,arch=x86]": "e3suite: error: no testcase matches 'mx/build[op=O2,arch=x86]': "
+        "the axes of mx/build are opt, arch",
+        "mx/build[opt=O3,arch=x86]": "e3suite: error: no testcase matches 'mx/build[opt=O3,arch=x86]': "
+        "mx/build has opt in O0, O2; arch in x86, arm",
+        "mx/user[n=1]": "e3suite: error: no testcase matches 'mx/user[n=1]': mx/user is no matrix testcase",
+    }
 
 
 def test_matrix_values_reach_the_driver_and_dependencies_name_variants(root: Path) -> None:

@@ -30,6 +30,14 @@ DRIVER = {
         ({"cmd": 3}, "key 'cmd': expected string or list, got integer 3"),
         ({"cmd": "x", "control": [["SKP", "x"]]}, "key 'control[0][0]': expected one of NONE, SKIP, XFAIL, got 'SKP'"),
         ({"cmd": "x", "control": [["SKIP"]]}, "key 'control[0]': expected at least 2 item(s), got ['SKIP']"),
+        # One entry without the list around it (it said "key 'control[1]': expected list, got string 'x'").
+        ({"cmd": "x", "control": ["SKIP", "x"]},
+         "key 'control': expected a list of [KIND, condition] entries, got the entry ['SKIP', 'x'] alone: "
+         "write [['SKIP', 'x']]"),
+        ({"cmd": "x", "control": ["XFAIL", "x", "why"]},
+         "key 'control': expected a list of [KIND, condition] entries, got the entry ['XFAIL', 'x', 'why'] alone: "
+         "write [['XFAIL', 'x', 'why']]"),
+        ({"cmd": "x", "control": ["x", "SKIP"]}, "key 'control[1]': expected list, got string 'SKIP'"),
         ({"cmd": "x", "matrix": {"opt": "O0"}}, "key 'matrix.opt': expected list, got string 'O0'"),
         ({"cmd": "x", "description": ["a"]}, "key 'description': expected string, got list ['a']"),
         # YAML's .inf and .nan are numbers to jsonschema, and NaN passes every bound

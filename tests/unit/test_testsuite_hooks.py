@@ -208,6 +208,17 @@ def test_a_driver_map_value_that_is_no_driver_class_is_a_usage_error(tmp_path: P
     )
 
 
+
+def test_a_default_driver_missing_from_the_driver_map_is_a_usage_error(tmp_path: Path) -> None:
+    """Not an ERROR of each testcase without a driver key, "tests/a/test.yaml: unknown driver 'shel'"."""
+    suite = DOT_SUITE.replace('{"shell": ShellDriver}', '{"shell": ShellDriver}\n    default_driver = "shel"')
+    assert 'default_driver = "shel"' in suite
+    root = make_suite(tmp_path, {"a/test.yaml": "cmd: [true]\n"}, suite)
+    run = run_suite(root, "-j1")
+    assert (run.code, run.stdout) == (2, ""), run.stderr
+    assert run.stderr == "e3suite: error: Suite.default_driver 'shel' is not in test_driver_map (known: shell)\n"
+    assert not (root / "out").exists()
+
 UNRECORDABLE = '''
 import sys
 from e3suite import Testsuite, TestDriver, TestStatus
