@@ -28,6 +28,7 @@ DEFAULT_RUN_TIMEOUT = 120.0
 _FRAME_LINE = re.compile(r'^(\s*(?:\| )?\s*File "[^"]+)", line \d+,', re.M)
 _DURATION = re.compile(r"\b\d+(\.\d+)?s\b|\b\d+m\d+(\.\d+)?s\b")
 _TEMP_DIR = re.compile(r"(/[^\s:'\"]*)?/e3suite-[A-Za-z0-9_]+")
+_PID = re.compile(r"\bpid \d+\b")
 
 _ARGV = {"type": "array", "items": {"type": ["string", "number", "boolean"]}}
 RUN_SCHEMA: dict[str, Any] = {
@@ -73,7 +74,7 @@ class ScenarioDriver(DiffDriver):
 
     @property
     def output_refiners(self) -> list[Any]:
-        # What changes from one run to the next: paths and timings.
+        # What changes from one run to the next: paths, timings, pids.
         return [
             *super().output_refiners,
             DropForeignFrames(self.suite_dir),
@@ -81,6 +82,7 @@ class ScenarioDriver(DiffDriver):
             Substitute(sys.executable, "<PYTHON>"),
             ReplaceRegex(_TEMP_DIR, "<TMP>"),
             ReplaceRegex(_DURATION, "N.NNs"),
+            ReplaceRegex(_PID, "pid N"),  # a leaked process is named by its pid
             # Line numbers of traceback frames move with every edit of the file.
             ReplaceRegex(_FRAME_LINE, r'\1", line N,'),
         ]

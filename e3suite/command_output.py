@@ -41,6 +41,7 @@ class CommandResult:
     cpu: float = 0.0
     peak_rss: int | None = None  # bytes: its high-water mark, sampled while it runs (None: never seen)
     leaked: int = 0  # descendants still running after it exited (killed)
+    leaked_processes: list[str] = field(default_factory=list)  # each "pid N (its command line)"
     error: str | None = None  # it could not be started (status is then 127)
     cwd: str | None = None
     stderr_size: int = 0
@@ -103,6 +104,7 @@ class CommandResult:
             "cpu": round(self.cpu, 6),
             "peak_rss": self.peak_rss,
             "leaked": self.leaked,
+            **({"leaked_processes": self.leaked_processes} if self.leaked_processes else {}),
             "output": _cap_text(self.output, JSON_OUTPUT_LIMIT, self.output_size),
             "output_size": self.output_size,
         }

@@ -179,7 +179,8 @@ class FragmentContext:
             self.result.failure_reasons.add(FailureReason.TIMEOUT)
         if result.leaked:
             self.result.failure_reasons.add(FailureReason.LEAK)
-            self.result.log += f"{' '.join(result.argv)}: {result.describe()} (killed)\n"
+            names = f": {', '.join(result.leaked_processes)}" if result.leaked_processes else ""
+            self.result.log += f"{' '.join(result.argv)}: {result.describe()} (killed){names}\n"
         return result
 
 

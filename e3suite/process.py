@@ -100,8 +100,9 @@ def run(
     ``cmd`` is an argv list, or a string run by ``/bin/sh -c``. ``env`` is
     ADDED to ``os.environ``. ``timeout`` (fractional seconds) ends the whole
     tree: SIGTERM to the group, ``kill_grace`` seconds, then SIGKILL to
-    every remaining descendant. Descendants left running after a normal exit
-    are killed and counted in ``leaked``. A ``timeout`` that is no number of
+    every remaining descendant. Descendants still running ``LEAK_GRACE``
+    after a normal exit are killed, counted in ``leaked`` and named in
+    ``leaked_processes``. A ``timeout`` that is no number of
     seconds (``"5"``, 0, ``inf``) is the caller's mistake: a ValueError
     saying so, before anything starts. ``keep_bytes`` keeps the output's
     bytes too (``output_bytes``), for callers that decode it otherwise.
@@ -326,7 +327,7 @@ def _supervise(
         # Part of ending the command, not a leak: what remains of the tree
         # gets the rest of the grace period, then SIGKILL.
         process_tree.finish_timeout(pid, tag, victims, kill_at)
-        leaked = 0
+        leaked: list[str] = []
     else:
         leaked = process_tree.reap_leftovers(pid, tag, victims)
     wall = time.monotonic() - start
@@ -361,7 +362,8 @@ def _supervise(
         wall=wall,
         cpu=cpu,
         peak_rss=peak,
-        leaked=leaked,
+        leaked=len(leaked),
+        leaked_processes=leaked,
         cwd=cwd,
     )
 

@@ -182,22 +182,33 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def reap_leftovers(pid: int, tag: str, known: set[int]) -> int:
-    """Kill what the command left running; return how many processes that was.
+#: How long what a command left behind may take to end on its own before
+#: it counts as a leak (as cargo-nextest's leak timeout): a daemon's child
+#: already in its exit, a pool's helper that leaves when its pipe closes.
+LEAK_GRACE = 0.1
 
-    ``known``: processes of its tree seen earlier (at a timeout).
+
+def reap_leftovers(pid: int, tag: str, known: set[int]) -> list[str]:
+    """Kill what the command left running; describe each (``pid N (command line)``).
+
+    ``known``: processes of its tree seen earlier (at a timeout). What ends
+    on its own within ``LEAK_GRACE`` is no leak.
     """
     _reap_group(pid)  # what of its group ended on its own is no leak, and needs no scan
     orphans = _adopted_orphans(tag)
     known = {p for p in known if p != pid and _is_live(p)}
     if not orphans and not known and not _group_alive(pid):
-        return 0  # the common case costs one killpg and one read of /proc/self
+        return []  # the common case costs one killpg and one read of /proc/self
     victims = collect([pid], tag, include_roots=False) | set(orphans) | known
     victims.update(_group_members(pid))
-    victims = {p for p in victims if _is_live(p)}
+    deadline = time.monotonic() + LEAK_GRACE
+    while (victims := {p for p in victims if _is_live(p)}) and time.monotonic() < deadline:
+        time.sleep(0.005)
+        _reap_group(pid)  # ours (as subreaper) once they end: no zombie counts
+    described = [f"pid {p} ({_command_line(p)})" for p in sorted(victims)]
     if victims:
         kill_pids(victims, grace=0, tag=tag)
-    return len(victims)
+    return described
 
 
 def group_members_of(pids: set[int], pgid: int) -> set[int]:

@@ -59,7 +59,11 @@ def test_a_leak_is_noted_in_the_log(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path)
     result = ctx.shell("sleep 30 > /dev/null 2>&1 &")
     assert result.leaked == 1
-    assert ctx.result.log == "/bin/sh -c sleep 30 > /dev/null 2>&1 &: exit status 0; left 1 process running (killed)\n"
+    assert len(result.leaked_processes) == 1 and result.leaked_processes[0].endswith(" (sleep 30)")
+    assert ctx.result.log == (
+        "/bin/sh -c sleep 30 > /dev/null 2>&1 &: exit status 0; left 1 process running (killed): "
+        f"{result.leaked_processes[0]}\n"
+    )
     assert FailureReason.LEAK in ctx.result.failure_reasons
 
 
