@@ -66,6 +66,9 @@ def test_the_wheel_holds_every_module_and_the_console_script(wheel: tuple[Path, 
     assert modules - names == set()
     assert "e3suite = e3suite.cli:main" in entry_points
     assert "License-Expression: GPL-3.0-or-later" in metadata
+    # The license's text travels with the package it licenses.
+    assert "License-File: LICENSE" in metadata
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), sorted(names)
     assert "Provides-Extra: dask" in metadata
 
 
