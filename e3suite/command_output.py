@@ -42,7 +42,7 @@ class CommandResult:
     peak_rss: int | None = None  # bytes: its high-water mark, sampled while it runs (None: never seen)
     leaked: int = 0  # descendants still running after it exited (killed)
     leaked_processes: list[str] = field(default_factory=list)  # each "pid N (its command line)"
-    error: str | None = None  # it could not be started (status is then 127)
+    error: str | None = None  # it could not be started (status 126: found but not runnable, else 127)
     cwd: str | None = None
     stderr_size: int = 0
     #: ``output`` (``stderr``) is not all the command printed: bytes were omitted

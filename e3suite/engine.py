@@ -418,9 +418,15 @@ class Engine(Propagation, Retries):
             return
         if not test.final and test.state.failing and test.running == 0:
             verdict = attempt_verdict(test.state, test.rules)
-            if retryable(test.state, verdict) and self._may_retry(test):
-                self._retry(test, verdict)
-                return
+            if retryable(test.state, verdict):
+                if self._may_retry(test):
+                    self._retry(test, verdict)
+                    return
+                if self._retries_capped(test):  # else nothing says why it was not tried again
+                    test.retry_dropped = (
+                        f"attempt {test.attempt + 1} of {test.attempts_allowed} not run: "
+                        f"--max-retries-total {self.max_retries_total} reached"
+                    )
             self._make_final(test)
         if test.remaining <= 0:
             self._finalize(test)

@@ -21,6 +21,7 @@ records as it decides), print, or touch results.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import itertools
 import math
@@ -146,12 +147,16 @@ def run(
         )
     except OSError as exc:
         # The child names what failed: the working directory (chdir) or the program.
+        # As a shell says it: 126 for a program found but not runnable, 127 for the rest.
+        status = 127
         if cwd_text is not None and exc.filename == cwd_text:
             message = f"{argv[0]}: working directory {cwd_text}: {exc.strerror or exc}"
         else:
             message = f"{argv[0]}: {exc.strerror or exc}"
+            if exc.errno in (errno.EACCES, errno.EPERM, errno.ENOEXEC, errno.EISDIR):
+                status = 126
         return CommandResult(
-            argv=argv, status=127, signal=None, timed_out=False, timeout=timeout,
+            argv=argv, status=status, signal=None, timed_out=False, timeout=timeout,
             output=message + "\n", output_size=len(message) + 1, error=message, cwd=cwd_text,
             wall=time.monotonic() - start,
         )

@@ -56,6 +56,10 @@ class Retries:
             return False
         return self.max_retries_total is None or self.retries_started < self.max_retries_total
 
+    def _retries_capped(self, test: TestcaseState) -> bool:
+        """True when only ``--max-retries-total`` keeps ``test`` from its next attempt."""
+        return test.attempt < test.attempts_allowed and self.stop_reason is None and not self._may_retry(test)
+
     def _retry(self, test: TestcaseState, verdict: tuple[TestStatus, str]) -> None:
         """Archive the failed attempt; reset what failed and what follows it in the testcase."""
         self.retries_started += 1

@@ -39,7 +39,8 @@ class TestcaseState:
     previous: list[Attempt] = field(default_factory=list)  # attempts that failed
     attempt_start: float | None = None
     pending_retry: tuple[AttemptState, list[int]] | None = None  # the failed attempt, the fragments to rerun
-    retry_dropped: str | None = None  # a stop came during its retry's delay: "attempt 2 of 3 not run: ..."
+    #: why the next attempt never came: a stop during its delay, --max-retries-total ("attempt 2 of 3 not run: ...")
+    retry_dropped: str | None = None
 
 
 def demand_of(fragment: Fragment, planned: PlannedTest) -> Demand:

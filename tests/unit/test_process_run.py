@@ -120,6 +120,17 @@ def test_a_timeout_longer_than_poll_can_wait_is_no_overflow() -> None:
     assert process.run("sleep 0.1", timeout=1e9).ok
 
 
+def test_a_program_found_but_not_runnable_exits_126_as_in_a_shell(tmp_path: Path) -> None:
+    """`./run.sh: Permission denied` said exit status 127, a shell's "not found"."""
+    script = tmp_path / "run.sh"
+    script.write_text("#!/bin/sh\necho hi\n")  # no execute permission
+    result = process.run(["./run.sh"], cwd=tmp_path)
+    assert (result.status, result.error) == (126, "./run.sh: Permission denied")
+    result = process.run([str(tmp_path)])  # a directory
+    assert result.status == 126 and result.error is not None
+    assert process.run(["./no-such-program"], cwd=tmp_path).status == 127
+
+
 def test_command_that_cannot_start() -> None:
     result = process.run(["/nonexistent/program"])
     assert result.status == 127

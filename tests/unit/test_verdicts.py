@@ -180,8 +180,13 @@ def test_the_drivers_default_applies_last(tmp_path: Path) -> None:
 
 def test_max_retries_total_caps_the_run(tmp_path: Path) -> None:
     tests = {f"t{i}": {"fails": 9} for i in range(5)}
-    _, collect = run_flaky(tmp_path, tests, retries=3, max_retries_total=2)
+    results, collect = run_flaky(tmp_path, tests, retries=3, max_retries_total=2)
     assert len(collect.retries) == 2
+    # Those the cap kept from their next attempt say so: a plain FAIL hid that they had retries left.
+    capped = [r for r in results.values() if "--max-retries-total" in r.message]
+    assert capped and all(r.status is F for r in capped)
+    assert all(r.message.endswith("not run: --max-retries-total 2 reached)") for r in capped), [r.message for r in capped]
+    assert len(capped) == sum(1 for r in results.values() if not r.attempts or len(r.attempts) < 4)
 
 
 def test_when_always_runs_after_a_failure_once_the_last_attempt_ended(tmp_path: Path) -> None:
