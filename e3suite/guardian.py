@@ -14,9 +14,12 @@ end it first.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
 
 from e3suite.process_tree import TAG_VARIABLE, kill_tagged
 
@@ -35,6 +38,50 @@ def start(pid: int | None = None) -> subprocess.Popen[bytes]:
         env=env,
         start_new_session=True,
     )
+
+
+def wait_guardians(pids: list[int], timeout: float = 10.0) -> list[int]:
+    """Wait for the guardians of ``pids`` (dead or ended processes) to finish their sweep; kill what is left.
+
+    A guardian's last scans of the process table take a moment, longer on
+    a loaded machine: a run that ends at once would leave it running
+    behind. Returns the guardians killed at the ``timeout``.
+    """
+    wanted = {str(pid) for pid in pids}
+    guardians = [g for g in _processes_of(__name__) if g[1] in wanted]
+    deadline = time.monotonic() + timeout
+    left = [pid for pid, _ in guardians]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.02)
+        left = [pid for pid in left if _running(pid)]
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    return left
+
+
+def _processes_of(module: str) -> list[tuple[int, str]]:
+    """(pid, argument) of the processes running ``python -m MODULE ARGUMENT``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                words = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if len(words) >= 4 and words[1:3] == [b"-m", module.encode()]:
+            found.append((int(entry), words[3].decode(errors="replace")))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def guard(pid: int) -> int:

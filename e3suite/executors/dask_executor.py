@@ -75,6 +75,7 @@ from e3suite.executors.dask_worker import (
     start_topic,
     sweep_orphans,
 )
+from e3suite.guardian import wait_guardians
 from e3suite.model import FailureReason, FragmentState
 
 #: How often the worker list, pending placements and engine-side deadlines are looked at.
@@ -327,8 +328,11 @@ class DaskExecutor(DaskCompletions):
                     )
             handle.close()
             if handle.cluster is not None:
-                # The workers are gone; what they ran on this host must be too.
-                sweep_orphans(self.pool.pids_on_this_host())
+                # The workers are gone; what they ran on this host must be too,
+                # and their guardians, still sweeping, must not outlive the run.
+                here = self.pool.pids_on_this_host()
+                sweep_orphans(here)
+                wait_guardians(here)
         self._inbox.client = None
         self._inbox.close()
 

@@ -116,3 +116,26 @@ def test_a_sigkilled_engine_on_dask_leaves_nothing_running(tmp_path: Path) -> No
             proc.kill()
         for p in survivors(text):
             p.kill()
+
+
+def test_a_run_waits_for_the_guardians_of_its_workers_and_kills_one_that_lingers() -> None:
+    """A --dask run ended while a lost worker's guardian still swept: it outlived the run ([LEAK] under load)."""
+    import e3suite.guardian as guardian
+
+    guarded = subprocess.Popen(["sleep", "300"])
+    try:
+        done = guardian.start(guarded.pid)
+        assert done.stdin is not None
+        done.stdin.close()  # as when its worker dies: it sweeps, then ends on its own
+        assert guardian.wait_guardians([guarded.pid], timeout=60) == []
+        assert done.wait(10) == 0
+        stuck = guardian.start(guarded.pid)  # its stdin held open: it would wait for ever
+        deadline = time.monotonic() + 30
+        while not any(pid == stuck.pid for pid, _ in guardian._processes_of("e3suite.guardian")):
+            assert time.monotonic() < deadline, "the guardian never started"
+            time.sleep(0.05)
+        assert guardian.wait_guardians([guarded.pid], timeout=0.5) == [stuck.pid]
+        assert stuck.wait(10) == -signal.SIGKILL
+    finally:
+        guarded.kill()
+        guarded.wait()
