@@ -42,6 +42,7 @@ from e3suite.executors.base import Executor, FragmentOutcome, FragmentTask
 from e3suite.model import (
     NOT_RUN_FAILURE_LIMIT,
     NOT_RUN_INTERRUPTED,
+    NOT_RUN_PREFIX,
     NOT_RUN_WRITE_ERROR,
     DependencyOutcome,
     FragmentRecord,
@@ -423,10 +424,7 @@ class Engine(Propagation, Retries):
                     self._retry(test, verdict)
                     return
                 if self._retries_capped(test):  # else nothing says why it was not tried again
-                    test.retry_dropped = (
-                        f"attempt {test.attempt + 1} of {test.attempts_allowed} not run: "
-                        f"--max-retries-total {self.max_retries_total} reached"
-                    )
+                    test.drop_next_attempt(f"{NOT_RUN_PREFIX}--max-retries-total {self.max_retries_total} reached")
             self._make_final(test)
         if test.remaining <= 0:
             self._finalize(test)
@@ -489,7 +487,7 @@ class Engine(Propagation, Retries):
                 test.state = failed_attempt
                 test.attempt -= 1
                 test.previous.pop()
-                test.retry_dropped = f"attempt {test.attempt + 1} of {test.attempts_allowed} {message}"
+                test.drop_next_attempt(message)
                 # Its fragments reset for the retry end as they ended in it, not
                 # listed a second time as skipped.
                 ended = {r.name: r.state for r in test.records if r.attempt == test.attempt}

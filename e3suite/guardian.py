@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-from e3suite.process_tree import TAG_VARIABLE, kill_tagged
+from e3suite.process_tree import TAG_VARIABLE, is_live, kill_tagged
 
 #: Scans of the process table after the death: a tree being killed forks no more.
 _PASSES = 10
@@ -53,7 +53,7 @@ def wait_guardians(pids: list[int], timeout: float = 10.0) -> list[int]:
     left = [pid for pid, _ in guardians]
     while left and time.monotonic() < deadline:
         time.sleep(0.02)
-        left = [pid for pid in left if _running(pid)]
+        left = [pid for pid in left if is_live(pid)]
     for pid in left:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
@@ -74,14 +74,6 @@ def _processes_of(module: str) -> list[tuple[int, str]]:
         if len(words) >= 4 and words[1:3] == [b"-m", module.encode()]:
             found.append((int(entry), words[3].decode(errors="replace")))
     return found
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def guard(pid: int) -> int:

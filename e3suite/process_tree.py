@@ -127,7 +127,7 @@ def _read_environ(pid: int, patient: bool) -> bytes:
                 environ = handle.read()
         except OSError:
             return b""
-        if environ or not _is_live(pid):
+        if environ or not is_live(pid):
             return environ
         time.sleep(0.001 * (attempt + 1))
     return b""
@@ -169,7 +169,7 @@ def _group_has_live_member(pgid: int) -> bool:
     if not _group_alive(pgid):
         return False
     _reap_group(pgid)
-    return _group_alive(pgid) and any(_is_live(p) for p in _group_members(pgid))
+    return _group_alive(pgid) and any(is_live(p) for p in _group_members(pgid))
 
 
 def _group_alive(pgid: int) -> bool:
@@ -196,13 +196,13 @@ def reap_leftovers(pid: int, tag: str, known: set[int]) -> list[str]:
     """
     _reap_group(pid)  # what of its group ended on its own is no leak, and needs no scan
     orphans = _adopted_orphans(tag)
-    known = {p for p in known if p != pid and _is_live(p)}
+    known = {p for p in known if p != pid and is_live(p)}
     if not orphans and not known and not _group_alive(pid):
         return []  # the common case costs one killpg and one read of /proc/self
     victims = collect([pid], tag, include_roots=False) | set(orphans) | known
     victims.update(_group_members(pid))
     deadline = time.monotonic() + LEAK_GRACE
-    while (victims := {p for p in victims if _is_live(p)}) and time.monotonic() < deadline:
+    while (victims := {p for p in victims if is_live(p)}) and time.monotonic() < deadline:
         time.sleep(0.005)
         _reap_group(pid)  # ours (as subreaper) once they end: no zombie counts
     described = [f"pid {p} ({_command_line(p)})" for p in sorted(victims)]
@@ -224,7 +224,7 @@ def group_members_of(pids: set[int], pgid: int) -> set[int]:
 def finish_timeout(pid: int, tag: str, victims: set[int], kill_at: float | None) -> None:
     remaining = {p for p in victims | collect([], tag) | group_members_of(victims, pid) if p != pid}
     while kill_at is not None and time.monotonic() < kill_at:
-        remaining = {p for p in remaining if _is_live(p)}
+        remaining = {p for p in remaining if is_live(p)}
         # kill(-group, 0) also finds the group's zombies: a grandchild that
         # sh left behind dies at once but waits for its reaper (we, as
         # subreaper, or init), and the whole grace went by.
@@ -232,7 +232,7 @@ def finish_timeout(pid: int, tag: str, victims: set[int], kill_at: float | None)
             return
         time.sleep(0.02)
     remaining |= _group_members(pid) if _group_alive(pid) else set()
-    remaining = {p for p in remaining if p != pid and _is_live(p)}
+    remaining = {p for p in remaining if p != pid and is_live(p)}
     if remaining:
         kill_pids(remaining, grace=0, tag=tag)
 
@@ -249,7 +249,8 @@ def _group_members(pgid: int) -> set[int]:
     return members
 
 
-def _is_live(pid: int) -> bool:
+def is_live(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie does not)."""
     import psutil
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
@@ -366,11 +367,11 @@ def kill_process_tree(
         terminated = set(signalled)
         deadline = time.monotonic() + grace
         while signalled and time.monotonic() < deadline and not (hurry is not None and hurry()):
-            signalled = {p for p in signalled if _is_live(p)}
+            signalled = {p for p in signalled if is_live(p)}
             if signalled:
                 time.sleep(0.02)
         # Processes that appeared during the grace period go too.
-        live_roots = [r for r in roots if _is_live(r)]
+        live_roots = [r for r in roots if is_live(r)]
         pids |= collect(live_roots, exact_tag, include_roots=include_root)
     procs = _as_processes(p for p in pids if p != me)
     for proc in procs:
@@ -391,7 +392,7 @@ def kill_leftover_children() -> list[str]:
     """
     with _running_lock:
         running = set(_running)
-    children = [pid for pid in _own_children() if pid not in running and _is_live(pid)]
+    children = [pid for pid in _own_children() if pid not in running and is_live(pid)]
     if not children:
         return []
     described = [f"pid {pid} ({_command_line(pid)})" for pid in children]
@@ -423,7 +424,7 @@ def find_tagged(prefix: str | tuple[str, ...]) -> set[int]:
         if not entry.isdigit():
             continue
         tag = _process_tag(int(entry))
-        if tag is not None and tag.startswith(prefix) and _is_live(int(entry)):
+        if tag is not None and tag.startswith(prefix) and is_live(int(entry)):
             found.add(int(entry))
     return found
 

@@ -42,6 +42,10 @@ class TestcaseState:
     #: why the next attempt never came: a stop during its delay, --max-retries-total ("attempt 2 of 3 not run: ...")
     retry_dropped: str | None = None
 
+    def drop_next_attempt(self, not_run: str) -> None:
+        """Its next attempt will not run, for ``not_run`` (``"not run: ..."``): its verdict will say so."""
+        self.retry_dropped = f"attempt {self.attempt + 1} of {self.attempts_allowed} {not_run}"
+
 
 def demand_of(fragment: Fragment, planned: PlannedTest) -> Demand:
     """What a fragment holds while it runs: its own declaration, else its testcase's test.yaml keys."""

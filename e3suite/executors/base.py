@@ -179,14 +179,14 @@ class ExecutorDefaults:
         raise KeyboardInterrupt
 
 
-def unsendable_return_value(outcome: FragmentOutcome, fragment_id: str) -> bool:
+def fail_unsendable_return_value(outcome: FragmentOutcome, fragment_id: str) -> None:
     """Make ``outcome`` FAILED when its return value cannot be pickled (what a worker cannot send back).
 
     For executors that run callbacks in the engine's process (``--in-process``):
     the verdict of a real run, where return values cross a pipe or the network.
     """
     if outcome.state is not FragmentState.COMPLETE or outcome.return_value is None:
-        return False
+        return
     try:
         pickle.dumps(outcome.return_value, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
@@ -194,8 +194,6 @@ def unsendable_return_value(outcome: FragmentOutcome, fragment_id: str) -> bool:
         outcome.state = FragmentState.FAILED
         why = f"{type(exc).__name__}: {exc}"
         outcome.error = f"the return value of {fragment_id} cannot be sent back from its worker: {why}"
-        return True
-    return False
 
 
 def run_fragment(task: FragmentTask, slot: int, *, propagate_interrupt: bool = True) -> FragmentOutcome:

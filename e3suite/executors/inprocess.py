@@ -21,13 +21,17 @@ from e3suite.executors.base import (
     FragmentStarted,
     FragmentTask,
     ProcessState,
+    fail_unsendable_return_value,
     run_fragment,
-    unsendable_return_value,
 )
 from e3suite.model import FragmentState
 
 
 class InProcessExecutor(ExecutorDefaults):
+    #: Return values must be picklable, as with worker processes (where
+    #: they cross a pipe): debugging must not hide what a real run refuses.
+    check_return_values = True
+
     def __init__(self, jobs: int) -> None:
         self.jobs = max(1, jobs)
         self._free = list(range(self.jobs - 1, -1, -1))  # pop() gives slot 0 first
@@ -56,14 +60,10 @@ class InProcessExecutor(ExecutorDefaults):
         )
         thread.start()
 
-    #: Return values must be picklable, as with worker processes (where
-    #: they cross a pipe): debugging must not hide what a real run refuses.
-    check_return_values = True
-
     def _run(self, task: FragmentTask, slot: int) -> FragmentOutcome:
         outcome = run_fragment(task, slot)
         if self.check_return_values:
-            unsendable_return_value(outcome, task.fragment_id)
+            fail_unsendable_return_value(outcome, task.fragment_id)
         return outcome
 
     def wait(self, timeout: float | None) -> list[FragmentOutcome]:

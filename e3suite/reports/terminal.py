@@ -25,7 +25,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, TextIO
 
 from e3suite.events import AttemptFailed
-from e3suite.model import FailureReason, TestResult, TestStatus, summary_counts
+from e3suite.model import NOT_RUN_PREFIX, FailureReason, TestResult, TestStatus, summary_counts
 
 if TYPE_CHECKING:
     from e3suite.reports.compare import Change, Comparison
@@ -250,7 +250,9 @@ def summary_lines(
         lines.append("e3suite: the run did not finish: results rebuilt from its journal")
     # A stopped run (failure limit, Ctrl-C, a results write that failed) says so,
     # even with -q, where its SKIP lines are not printed.
-    not_run = Counter(r.message for r in results if r.status is TestStatus.SKIP and r.message.startswith("not run: "))
+    not_run = Counter(
+        r.message for r in results if r.status is TestStatus.SKIP and r.message.startswith(NOT_RUN_PREFIX)
+    )
     for message, count in sorted(not_run.items()):
         lines.append(f"e3suite: {count} testcase{'' if count == 1 else 's'} {message}")
     if carried:

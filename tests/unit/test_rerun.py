@@ -8,6 +8,7 @@ and the ``--failed`` run passed (exit 0).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -15,9 +16,18 @@ import sys
 import time
 from pathlib import Path
 
+from test_interrupt_run import REPO, make_suite
+
 import e3suite.rerun as rerun
 import e3suite.store as store
-from test_interrupt_run import REPO, make_suite
+
+
+def run_suite(suite: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``testsuite.py --no-color -j1 ARGS`` in ``suite``, with this checkout's e3suite."""
+    return subprocess.run(
+        [sys.executable, "testsuite.py", "--no-color", "-j1", *args],
+        cwd=suite, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120,
+    )
 
 
 def test_what_runs_again(tmp_path: Path) -> None:
@@ -44,13 +54,7 @@ def test_what_runs_again(tmp_path: Path) -> None:
 
 def test_failed_after_a_failure_limit_runs_what_the_limit_skipped(tmp_path: Path) -> None:
     make_suite(tmp_path, {"a": {"cmd": "exit 1"}, "b": {"cmd": "true"}, "c": {"cmd": "true"}})
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "testsuite.py", "--no-color", "-j1", *args],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-        )
+    run = functools.partial(run_suite, tmp_path)
 
     first = run("--max-failures", "1")
     assert first.returncode == 1, first.stdout + first.stderr
@@ -67,13 +71,7 @@ def test_failed_after_a_failure_limit_runs_what_the_limit_skipped(tmp_path: Path
 def test_failed_runs_a_testcase_the_last_run_does_not_have(tmp_path: Path) -> None:
     """One added since (or moved into a shard's part) was neither run nor carried: lost from the results."""
     make_suite(tmp_path, {"a": {"cmd": "exit 1"}, "b": {"cmd": "true"}})
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "testsuite.py", "--no-color", "-j1", *args],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-        )
+    run = functools.partial(run_suite, tmp_path)
 
     assert run().returncode == 1
     (tmp_path / "tests" / "added").mkdir()
@@ -94,13 +92,7 @@ def test_failed_runs_a_testcase_the_last_run_does_not_have(tmp_path: Path) -> No
 def test_failed_does_not_carry_over_a_testcase_that_is_gone(tmp_path: Path) -> None:
     """A testcase directory removed since passed, carried over, in every later --failed run."""
     make_suite(tmp_path, {"a": {"cmd": "exit 1"}, "b": {"cmd": "true"}, "gone": {"cmd": "true"}})
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "testsuite.py", "--no-color", "-j1", *args],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-        )
+    run = functools.partial(run_suite, tmp_path)
 
     assert run().returncode == 1
     (tmp_path / "tests" / "gone" / "test.yaml").unlink()
@@ -173,7 +165,7 @@ def test_a_signal_while_carrying_over_does_not_cut_a_result_in_half(tmp_path: Pa
     that was never written: the report showed an unreadable record instead of the carried result."""
     import signal
 
-    from e3suite import FragmentContext, TestDriver, Testsuite, TestStatus
+    from e3suite import FragmentContext, TestDriver, TestStatus, Testsuite
     from e3suite.reports.data import load_report
 
     class Driver(TestDriver):
@@ -211,7 +203,7 @@ def test_a_signal_while_carrying_over_does_not_cut_a_result_in_half(tmp_path: Pa
 def test_failed_after_a_run_its_set_up_stopped_reruns_what_that_run_did_not_run(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     """A set-up that stops the run (a usage error) gives each testcase an ERROR "not run: ...": --failed runs
     them all again (before, it took the failures of an empty run, none, carried everything over, ran nothing)."""
-    from e3suite import FragmentContext, TestDriver, Testsuite, TestStatus
+    from e3suite import FragmentContext, TestDriver, TestStatus, Testsuite
     from e3suite.testsuite import ConfigurationError
 
     class Driver(TestDriver):
@@ -247,10 +239,7 @@ def test_testcases_a_failure_limit_never_started_have_no_duration_in_the_history
 
     make_suite(tmp_path, {"a": {"cmd": "sleep 0.2; exit 1"}, "b": {"cmd": "true"}, "c": {"cmd": "true"}})
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    first = subprocess.run(
-        [sys.executable, "testsuite.py", "--no-color", "-j1", "--max-failures", "1", "-o", "out"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )
+    first = run_suite(tmp_path, "--max-failures", "1", "-o", "out")
     assert "SKIP   b: not run: failure limit reached" in first.stdout, first.stdout + first.stderr
     history = shard.results_durations(tmp_path / "out")
     assert history is not None and set(history[0]) == {"a"} and history[0]["a"] >= 0.2

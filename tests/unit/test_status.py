@@ -35,6 +35,15 @@ def status_file(root: Path) -> dict[str, Any]:
         time.sleep(0.05)
 
 
+
+def started_journal(results: Path, cwd: Path, *args: str) -> Any:
+    """A results directory whose journal tells a run of ``t.py ARGS`` started: its ResultsWriter."""
+    from e3suite import store
+
+    writer = store.ResultsWriter(results)
+    writer.journal.write("run_started", start=time.time(), argv=["t.py", *args], cwd=str(cwd), host="h", jobs=1)
+    return writer
+
 def test_status_of_a_running_run_then_of_the_finished_one(tmp_path: Path) -> None:
     text = mark()
     make_suite(tmp_path, {"slow": {"cmd": f"sleep {text}"}, "quick": {"cmd": "true"}, "next": {"cmd": "true"}})
@@ -349,11 +358,9 @@ def test_status_options_that_would_be_ignored_are_usage_errors(tmp_path: Path) -
 
 
 def test_watch_json_prints_one_object_a_line(tmp_path: Path) -> None:
-    from e3suite import store
 
     results = tmp_path / "out" / "new"
-    writer = store.ResultsWriter(results)
-    writer.journal.write("run_started", start=time.time(), argv=["t.py"], cwd=str(tmp_path), host="h", jobs=1)
+    writer = started_journal(results, tmp_path)
     writer.journal.write("run_ended", end=time.time(), duration=0.0, interrupted=False)
     writer.journal.close()
     shown = e3suite(tmp_path, "status", "--watch", "--json")
@@ -364,12 +371,10 @@ def test_watch_json_prints_one_object_a_line(tmp_path: Path) -> None:
 
 def test_wait_prints_the_testcase_line_with_its_attempts(tmp_path: Path) -> None:
     """--wait a/b printed 'FLAKY  a/b: ok', without the '(attempt 2 of 3 passed)' every other report shows."""
-    from e3suite import store
     from e3suite.model import Attempt, TestResult, TestStatus
 
     results = tmp_path / "out" / "new"
-    writer = store.ResultsWriter(results)
-    writer.journal.write("run_started", start=time.time(), argv=["t.py"], cwd=str(tmp_path), host="h", jobs=1)
+    writer = started_journal(results, tmp_path)
     writer.journal.write("test_discovered", test="a/b")
     flaky = TestResult("a/b", TestStatus.FLAKY, "ok", attempts_allowed=3)
     flaky.attempts = [Attempt(1, TestStatus.FAIL, "bad", 0.1), Attempt(2, TestStatus.PASS, "ok", 0.1)]
@@ -383,19 +388,16 @@ def test_wait_prints_the_testcase_line_with_its_attempts(tmp_path: Path) -> None
 
 def test_a_run_without_its_status_file_is_told_without_pid_none(tmp_path: Path) -> None:
     """A results directory copied without status.json: 'the run (pid None) ended after 0:04'."""
-    from e3suite import store
 
     results = tmp_path / "out" / "new"
-    writer = store.ResultsWriter(results)
-    writer.journal.write("run_started", start=time.time(), argv=["t.py"], cwd=str(tmp_path), host="h", jobs=1)
+    writer = started_journal(results, tmp_path)
     writer.journal.write("run_ended", end=time.time(), duration=4.0, interrupted=False)
     writer.journal.close()
     shown = e3suite(tmp_path, "status")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.startswith("e3suite: the run ended after 0:04\n"), shown.stdout
     killed = tmp_path / "killed"
-    writer = store.ResultsWriter(killed)
-    writer.journal.write("run_started", start=time.time(), argv=["t.py"], cwd=str(tmp_path), host="h", jobs=1)
+    writer = started_journal(killed, tmp_path)
     writer.journal.close()
     shown = e3suite(tmp_path, "status", "killed")
     assert shown.stdout.startswith("e3suite: the run stopped without finishing: its engine is gone\n"), shown.stdout
@@ -403,13 +405,10 @@ def test_a_run_without_its_status_file_is_told_without_pid_none(tmp_path: Path) 
 
 def test_wait_for_an_id_a_finished_failed_run_does_not_have_is_a_usage_error(tmp_path: Path) -> None:
     """A --failed run's testcase list is whole only once it ended: a typo then waited, and was exit 1."""
-    from e3suite import store
     from e3suite.model import TestResult, TestStatus
 
     results = tmp_path / "out" / "new"
-    writer = store.ResultsWriter(results)
-    writer.journal.write("run_started", start=time.time(), argv=["t.py", "--failed"], cwd=str(tmp_path), host="h",
-                         jobs=1)
+    writer = started_journal(results, tmp_path, "--failed")
     kept = TestResult("kept", TestStatus.PASS, "")
     kept.carried_over = True
     writer.write_result(kept)
