@@ -7,7 +7,10 @@ command. Most testcases of a stock ``shell`` suite leave their working
 directory empty. So a process that ran a testcase's last fragment keeps its
 empty working directory as a spare (renamed aside), and the next testcase
 that needs one gets the spare renamed to its own name: no inode is
-allocated or freed, and the end of the run has fewer directories to remove.
+allocated or freed. When a process already keeps enough spares, such an
+empty directory is removed by the process that ran the testcase's last
+fragment, so the end of the run has only the spares and what testcases
+left to remove.
 
 A spare is taken only from a testcase that is over (its last fragment, no
 retry left, nothing depends on it) whose directory would be removed anyway
@@ -52,14 +55,22 @@ def make(path: Path | str) -> None:
 
 
 def recycle(path: Path | str) -> bool:
-    """Keep ``path`` as a spare if it is an empty directory as ``make`` would make it."""
-    if len(_spares) >= MAX_SPARES:
-        return False
+    """Keep ``path`` as a spare if it is an empty directory as ``make`` would make it.
+
+    With spares enough, such a directory is removed at once instead: it
+    would be at the end of the run, serially, by the engine (a suite whose
+    testcases all run their first fragments before any ends, such as
+    chained fragments scheduled by critical path, left hundreds of them).
+    True when it was kept or removed.
+    """
     source = os.fspath(path)
     try:
         st = os.lstat(source)
         if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or stat.S_IMODE(st.st_mode) != _mode():
             return False
+        if len(_spares) >= MAX_SPARES:
+            os.rmdir(source)  # fails if anything is in it: then it is left to the end of the run
+            return True
         with os.scandir(source) as entries:
             if next(entries, None) is not None:
                 return False

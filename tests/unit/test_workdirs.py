@@ -91,8 +91,21 @@ def test_spares_are_bounded(tmp_path: Path) -> None:
     paths = [tmp_path / f"d{i}" for i in range(workdirs.MAX_SPARES + 2)]
     for path in paths:
         workdirs.make(path)
-    kept = [workdirs.recycle(path) for path in paths]
-    assert kept.count(True) == workdirs.MAX_SPARES
+    assert all(workdirs.recycle(path) for path in paths)
+    # Past the bound, an empty directory is removed at once, not left for the end of the run.
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".e3suite-spare")) == []
+    assert len(list(tmp_path.iterdir())) == workdirs.MAX_SPARES
+
+
+def test_past_the_bound_a_directory_with_files_is_left_alone(tmp_path: Path) -> None:
+    for i in range(workdirs.MAX_SPARES):
+        workdirs.make(tmp_path / f"d{i}")
+        assert workdirs.recycle(tmp_path / f"d{i}")
+    written = tmp_path / "written"
+    workdirs.make(written)
+    (written / "out.txt").write_text("x")
+    assert not workdirs.recycle(written)
+    assert (written / "out.txt").read_text() == "x"
 
 
 SUITE_FILES = {
