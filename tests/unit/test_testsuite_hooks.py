@@ -423,3 +423,50 @@ def test_a_driver_retries_that_is_no_count_is_a_usage_error(tmp_path: Path, valu
         f"e3suite: error: Retried.retries = {eval(value)!r} (test_driver_map['shell']): "
         "expected an integer of at least 0, the times a failing testcase is tried again\n"
     )
+
+
+GC_SUITE = '''
+import gc, sys
+from e3suite import Testsuite, TestDriver, TestStatus
+
+class Probe(TestDriver):
+    def add_fragments(self):
+        self.add_fragment("run", self.run)
+
+    def run(self, ctx):
+        ctx.result.set_status(TestStatus.PASS, f"collecting={gc.isenabled()} frozen={gc.get_freeze_count() > 0}")
+
+class Suite(Testsuite):
+    test_driver_map = {"probe": Probe}
+
+    def set_up(self):
+        print(f"set_up collecting={gc.isenabled()}", file=sys.stderr)
+
+if __name__ == "__main__":
+    if "--no-gc" in sys.argv:
+        sys.argv.remove("--no-gc")
+        gc.disable()
+    code = Suite().main()
+    print(f"after collecting={gc.isenabled()} frozen={gc.get_freeze_count()}", file=sys.stderr)
+    sys.exit(code)
+'''
+
+
+@pytest.mark.parametrize("mode", ["-j2", "--in-process"])
+def test_the_collector_is_off_only_while_the_plan_is_built(tmp_path: Path, mode: str) -> None:
+    """Testcases and set_up run with the collector on, the plan frozen; the program gets it back as it was."""
+    root = make_suite(tmp_path, {"tests/a/test.yaml": "driver: probe\n"}, GC_SUITE)
+    run = run_suite(root, mode)
+    assert run.code == 0, run.stderr
+    assert run.results["a"]["message"] == "collecting=True frozen=True"
+    assert "set_up collecting=True" in run.stderr
+    assert "after collecting=True frozen=0" in run.stderr
+
+
+def test_a_program_that_turned_the_collector_off_keeps_it_off(tmp_path: Path) -> None:
+    root = make_suite(tmp_path, {"tests/a/test.yaml": "driver: probe\n"}, GC_SUITE)
+    run = run_suite(root, "-j2", "--no-gc")
+    assert run.code == 0, run.stderr
+    assert run.results["a"]["message"] == "collecting=False frozen=True"
+    assert "set_up collecting=False" in run.stderr
+    assert "after collecting=False frozen=0" in run.stderr
