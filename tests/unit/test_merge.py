@@ -219,6 +219,24 @@ def test_failed_with_shard_reruns_every_failure_once_and_merges(tmp_path: Path) 
     merged = run_e3suite(root, "merge", "again1", "again2", "-o", "merged-again")
     assert merged.returncode == 0, merged.stderr
     assert len(index(root / "merged-again")["results"]) == len(ALL | failing)
+    # What was carried over keeps the slots of the run that ran it (the first merge): the second
+    # shard's were moved again, onto slots 4 and 5 of a merged run of 4 (-j2 twice).
+    before, after = fragment_slots(root / "merged"), fragment_slots(root / "merged-again")
+    carried = {e["test"] for k in (1, 2) for e in index(root / f"again{k}" / "new")["results"] if e.get("carried_over")}
+    assert carried and {t: after[t] for t in carried} == {t: before[t] for t in carried}
+    assert set().union(*after.values()) <= {0, 1, 2, 3}
+    # What ran is renumbered as ever: the second shard's after the first's -j.
+    reran = {e["test"] for e in index(root / "again2" / "new")["results"] if not e.get("carried_over")}
+    assert reran and all(after[t] <= {2, 3} for t in reran)
+
+
+def fragment_slots(results_dir: Path) -> dict[str, set[int]]:
+    """Test id -> the slots its record's fragments ran in."""
+    run = store.load_run(results_dir)
+    return {
+        str(e["test"]): {f["slot"] for f in store.load_record(run, e).to_json()["fragments"] if f["slot"] is not None}
+        for e in run.entries
+    }
 
 
 def test_merge_refuses_an_overlap_and_a_missing_shard(tmp_path: Path) -> None:
