@@ -239,6 +239,33 @@ def fragment_slots(results_dir: Path) -> dict[str, set[int]]:
     }
 
 
+def test_one_shard_as_the_history_of_the_next_split_is_warned_of(tmp_path: Path) -> None:
+    """--shard-history shard2 (not the merge): half the durations missing, and the balance fell back in silence."""
+    root = make_suite(tmp_path / "suite", FILES, SUITE)
+    dirs = run_shards(root)
+    held = len(index(dirs[1])["run"]["shard_part"])
+    says = (
+        f"e3suite: warning: --shard-history shard2 holds the results of shard 2/2 only ({held} of the 12 testcases "
+        "of its run): the others count as the mean of its durations; give every machine the results of a whole "
+        "run (the merge of all its shards)\n"
+    )
+    run = run_suite(root, "-j2", "--shard", "1/2", "--shard-history", "shard2", "-o", "next1")
+    assert run.code in (0, 1) and run.stderr.startswith(says), run.stderr
+    assert "e3suite: shard 1/2: " in run.stderr and index(root / "next1" / "new")["results"]  # it ran
+    # A durations file written from one shard says so too: as a history, it would not.
+    written = run_e3suite(root, "report", "shard2", "--durations", "d.json")
+    assert written.returncode == 0 and (root / "d.json").is_file()
+    assert written.stderr == (
+        f"e3suite: warning: shard2/new holds the results of shard 2/2 only ({held} of the 12 testcases of its run): "
+        "--durations d.json has theirs only; for --shard-history, give every machine the results of a whole run "
+        "(the merge of all its shards)\n"
+    )
+    assert run_e3suite(root, "merge", "shard1", "shard2", "-o", "merged").returncode == 0
+    whole = run_suite(root, "-j2", "--shard", "1/2", "--shard-history", "merged", "--list")
+    assert whole.code == 0 and "warning" not in whole.stderr, whole.stderr
+    assert run_e3suite(root, "report", "merged", "--durations", "d.json").stderr == ""
+
+
 def test_merge_refuses_an_overlap_and_a_missing_shard(tmp_path: Path) -> None:
     root = make_suite(tmp_path / "suite", FILES, SUITE)
     dirs = run_shards(root)
