@@ -11,7 +11,8 @@ It refuses (exit 2, naming them) a testcase present in two inputs and,
 where the shards recorded the whole (``shard_whole``), a testcase of the
 whole present in none, unless ``--allow-partial``. Slots are renumbered
 (the second input's after the first's) so that the timeline of the HTML
-report shows one lane per slot of each machine.
+report shows one lane per slot of each machine; a result carried over from
+an earlier run keeps the slots of the run that ran it.
 
 This module never changes its inputs and never decides a verdict: records
 are copied, only their slot numbers change. OUT is written beside itself
@@ -206,6 +207,13 @@ def merged_run(inputs: list[_Input], missing: list[str], argv: list[str]) -> dic
 def _record(item: _Input, entry: dict[str, Any], slot_offset: int) -> str | None:
     """The record of ``entry`` as JSON, its fragments' slots moved by ``slot_offset``; None without one.
 
+    A result carried over (``--failed``) keeps its slots: they are those of
+    the earlier run that ran it (the shard's own, or a merge restored as its
+    previous run, whose slots are renumbered already), not of this input's
+    machine in this run; the timeline leaves it out. Moved, a carried-over
+    result of a merge restored on every machine was moved twice, onto slots
+    beyond the merged run's.
+
     An unreadable record is None too: the entry keeps its ``record``, and
     the merged run reports it unreadable, as the shard's did.
     """
@@ -215,7 +223,7 @@ def _record(item: _Input, entry: dict[str, Any], slot_offset: int) -> str | None
         return None
     if document is None:
         return None
-    if slot_offset:
+    if slot_offset and not (isinstance(document, dict) and document.get("carried_over")):
         try:
             for fragment in document.get("fragments") or []:
                 if isinstance(fragment.get("slot"), int):

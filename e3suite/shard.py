@@ -238,9 +238,11 @@ def choose_history(explicit: str | None, old_dir: Path) -> tuple[dict[str, float
     """(durations, their source, a warning) for the split.
 
     ``explicit`` is ``--shard-history``: a durations file or a results
-    directory. Without it, the previous run ``old_dir`` is used, unless it
-    is itself one shard's run: it knows only its own part's durations, and
-    another machine's would differ, so the machines would not split alike.
+    directory (warned of when it holds a part of the testcases only:
+    ``partial_history``). Without it, the previous run ``old_dir`` is used,
+    unless it is itself one shard's run: it knows only its own part's
+    durations, and another machine's would differ, so the machines would
+    not split alike.
     """
     if explicit:
         path = Path(explicit)
@@ -248,7 +250,7 @@ def choose_history(explicit: str | None, old_dir: Path) -> tuple[dict[str, float
             found = results_durations(path)
             if found is None:
                 raise HistoryError(f"--shard-history: {path} is not a results directory nor a durations file")
-            return found[0], explicit, None
+            return found[0], explicit, _partial_history_warning(explicit, found[1], len(found[0]))
         return load_durations(path), explicit, None
     found = results_durations(old_dir)
     if found is None or not found[0]:
@@ -260,6 +262,44 @@ def choose_history(explicit: str | None, old_dir: Path) -> tuple[dict[str, float
             "(another machine's would differ); balanced by count: give every machine the same --shard-history"
         )
     return durations, str(old_dir), None
+
+
+#: What the warnings about a partial history advise.
+WHOLE_HISTORY = "give every machine the results of a whole run (the merge of all its shards)"
+
+
+def partial_history(run: Mapping[str, Any], known: int) -> str | None:
+    """What a results directory holds when it is the results of a part of the testcases only (None: all of them).
+
+    ``run`` is its run metadata, ``known`` how many durations it gave. One
+    shard's directory (or a partial merge, or a run of selected testcases)
+    as the history knows the durations of its part only: every machine
+    reads the same, so they still split alike, but the testcases it lacks
+    weigh the mean of the known ones, and the balance is mostly guesswork.
+    """
+    shard, part, whole = run.get("shard"), run.get("shard_part"), run.get("shard_whole")
+    selection = [item for item in run.get("selection") or [] if isinstance(item, str)]
+    if isinstance(shard, str) and shard:
+        held = len(part) if isinstance(part, list) else known
+        of = f"{held} of the {len(whole)} testcases of its run" if isinstance(whole, list) else _testcases(held)
+        return f"the results of shard {shard} only ({of})"
+    # A partial merge's selection holds "--merge-partial=N missing" (e3suite/merge.py).
+    partial = [item.partition("=")[2].partition(" ")[0] for item in selection if item.startswith("--merge-partial=")]
+    missing = partial[0] if partial else ""
+    if missing.isdigit():
+        return f"a partial merge only ({_testcases(int(missing))} of its whole run missing)"
+    chosen = [item for item in selection if not item.startswith("--")]
+    if chosen:
+        shown = " ".join(chosen[:5]) + (f" ... and {len(chosen) - 5} more" if len(chosen) > 5 else "")
+        return f"the results of a selection of testcases only ({shown}: {_testcases(known)} with a duration)"
+    return None
+
+
+def _partial_history_warning(name: str, run: Mapping[str, Any], known: int) -> str | None:
+    held = partial_history(run, known)
+    if held is None:
+        return None
+    return f"--shard-history {name} holds {held}: the others count as the mean of its durations; {WHOLE_HISTORY}"
 
 
 def durations_document(entries: Iterable[tuple[str, Any]]) -> str:

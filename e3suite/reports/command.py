@@ -157,10 +157,15 @@ def write_whole(path: Path, text: str) -> None:
 def write_durations(report: RunReport, target: str, stdout: TextIO | None = None) -> None:
     """``--durations FILE``: what ``--shard-history`` balances shards with (docs/sharding.md); `-`: stdout."""
     from e3suite.model import never_started
-    from e3suite.shard import durations_document
+    from e3suite.shard import WHOLE_HISTORY, durations_document, partial_history
 
-    ran = (r for r in report.results if not never_started(r.status and r.status.value, r.message))
+    ran = [r for r in report.results if not never_started(r.status and r.status.value, r.message)]
     text = durations_document((r.test_id, r.duration) for r in ran)
+    held = partial_history(report.run, sum(1 for r in ran if r.duration is not None))
+    if held is not None:
+        # As a --shard-history, a part's durations leave the others to guesswork.
+        print(f"e3suite: warning: {report.path} holds {held}: --durations {target} has theirs only; for "
+              f"--shard-history, {WHOLE_HISTORY}", file=sys.stderr)
     if target == "-":
         out = stdout or sys.stdout
         out.write(text)

@@ -12,6 +12,7 @@ corrupt record becomes the ERROR the store gives it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,17 +143,58 @@ def _partial(run: store.LoadedRun) -> bool:
     return bool(run.run.get("selection")) or not run.entries
 
 
+class NothingRecorded(store.StoreError):
+    """A results directory whose run stopped before its journal's first line was whole: nothing to read."""
+
+    def __init__(self, path: Path, how: str) -> None:
+        super().__init__(f"{path}: the run recorded nothing before it stopped ({how}: killed as it started?)")
+        self.how = how
+
+
 def load_run(path: Path) -> store.LoadedRun:
-    """``store.load_run``, refusing a journal that no e3suite run wrote.
+    """``store.load_run``, refusing a journal that no e3suite run wrote, or that holds nothing yet.
 
     Another tool's ``journal.jsonl`` rebuilds into an empty run that would
     read as "the run did not finish"; every e3suite journal starts with
-    ``run_started``.
+    ``run_started``. A journal that is empty, or holds part of its first
+    line, is e3suite's all the same (NothingRecorded): its run created it,
+    then was killed before the first write was whole.
     """
     loaded = store.load_run(path)
     if not loaded.complete and "start" not in loaded.run:
+        how = _recorded_nothing(path / store.JOURNAL)
+        if how is not None:
+            raise NothingRecorded(path, how)
         raise store.StoreError(f"{path} is not an e3suite results directory (its journal has no run_started event)")
     return loaded
+
+
+#: The longest first line read to tell a torn ``run_started`` (a shard's lists the whole run: 10,000 ids are ~0.5 MB).
+_FIRST_LINE_LIMIT = 16 << 20
+
+
+def _recorded_nothing(journal: Path) -> str | None:
+    """How ``journal`` shows that its run wrote nothing whole ("its journal is empty"...); None when it holds a line.
+
+    The engine writes whole lines, each ending in a newline, and its first
+    is ``run_started``, a JSON object: a journal without a newline is empty,
+    or the start of that object cut by a kill (then it is no JSON). Anything
+    else (a line of another tool, text) is not e3suite's.
+    """
+    try:
+        with open(journal, "rb") as handle:
+            head = handle.read(_FIRST_LINE_LIMIT + 1)
+    except OSError:
+        return None
+    if not head:
+        return "its journal is empty"
+    if b"\n" in head or len(head) > _FIRST_LINE_LIMIT or not head.startswith(b"{"):
+        return None
+    try:
+        json.loads(head)
+    except ValueError:
+        return "its journal holds only part of its first line"
+    return None  # a whole object, but not run_started: another tool's
 
 
 def explicit_compare_dir(path: Path) -> Path:
@@ -165,6 +207,8 @@ def explicit_compare_dir(path: Path) -> Path:
     resolved = resolve_results_dir(path)
     try:
         load_run(resolved)
+    except NothingRecorded as exc:
+        raise store.StoreError(f"--compare: {exc}: there is nothing to compare with") from None
     except store.StoreError as exc:
         raise store.StoreError(f"--compare: {exc}") from None
     return resolved

@@ -3,7 +3,8 @@
 Reads the run's ``status.json`` (see ``e3suite.reports.status``) and its
 journal; never signals or touches the run. A finished run is answered from
 its index, a killed one as "stopped without finishing" (its engine's pid is
-gone). ``--wait done`` blocks until the run ends, ``--wait TEST_ID`` until
+gone), and one killed as it started (an empty journal, or part of its first
+line) as stopped with nothing recorded. ``--wait done`` blocks until the run ends, ``--wait TEST_ID`` until
 that testcase has a verdict, which it prints; ``--timeout`` bounds both.
 
 Exit codes: 0 (answered; for ``--wait``: the run ended, or the testcase has
@@ -25,7 +26,7 @@ from typing import Any
 import e3suite.store as store
 from e3suite.model import TestResult
 from e3suite.options import positive_seconds, seconds
-from e3suite.reports.data import load_run
+from e3suite.reports.data import NothingRecorded, load_run
 from e3suite.reports.status import alive, read_status, render
 from e3suite.reports.terminal import printable, result_line
 
@@ -115,7 +116,15 @@ def current(path: Path) -> dict[str, Any]:
     ended = has_index and _ended(path)
     if status is not None and status["state"] == "running" and not ended:
         return status
-    run = load_run(path)  # StoreError: a journal no e3suite run wrote
+    try:
+        run = load_run(path)  # StoreError: a journal no e3suite run wrote
+    except NothingRecorded as exc:
+        # Killed as it started, before its journal's first line (and its status file): stopped, with nothing.
+        return {
+            "format": "e3suite-status", "version": 1, "pid": None, "state": "stopped", "recorded_nothing": str(exc),
+            "run": {}, "elapsed": 0.0, "eta": None, "tests": {"total": 0, "done": 0, "by_status": {}},
+            "fragments": {"ended": 0}, "running": [], "waiting": [], "retrying": [],
+        }
     ended = ended or run.complete or (not has_index and _ended(path))  # the journal is read once for it
     # A stopped run's index is rebuilt: its unfinished testcases have no record.
     done = [e for e in run.entries if ended or e.get("record") is not None]
@@ -157,7 +166,8 @@ def _show(status: dict[str, Any], as_json: bool, clear: bool = False, one_line: 
         # --watch --json: one object a line (JSON lines), that a script reads line by line.
         print(json.dumps(status, indent=None if one_line else 1), flush=True)
         return
-    text = render(status, time.time())
+    # A run that recorded nothing has no state to render (no start, no testcase): it says so.
+    text = f"e3suite: {status['recorded_nothing']}\n" if status.get("recorded_nothing") else render(status, time.time())
     sys.stdout.write(("\x1b[H\x1b[2J" if clear else "") + text)
     sys.stdout.flush()
 
@@ -179,7 +189,12 @@ def _wait(path: Path, what: str, timeout: float | None, as_json: bool) -> int:
             verdict, offset = _find_verdict(path, what, offset, seen)
             state = "running"
             if verdict is None:
-                state = current(path)["state"]
+                status = current(path)
+                state = status["state"]
+                if status.get("recorded_nothing"):
+                    # Not "no testcase of that id": it stopped before it said which testcases it has.
+                    print(f"e3suite: {status['recorded_nothing']}: no verdict for {printable(what)}", file=sys.stderr)
+                    return 1
                 if state != "running":
                     # Its journal is whole now, and may hold the verdict it wrote
                     # between the look above and its end.

@@ -219,6 +219,51 @@ def test_failed_with_shard_reruns_every_failure_once_and_merges(tmp_path: Path) 
     merged = run_e3suite(root, "merge", "again1", "again2", "-o", "merged-again")
     assert merged.returncode == 0, merged.stderr
     assert len(index(root / "merged-again")["results"]) == len(ALL | failing)
+    # What was carried over keeps the slots of the run that ran it (the first merge): the second
+    # shard's were moved again, onto slots 4 and 5 of a merged run of 4 (-j2 twice).
+    before, after = fragment_slots(root / "merged"), fragment_slots(root / "merged-again")
+    carried = {e["test"] for k in (1, 2) for e in index(root / f"again{k}" / "new")["results"] if e.get("carried_over")}
+    assert carried and {t: after[t] for t in carried} == {t: before[t] for t in carried}
+    assert set().union(*after.values()) <= {0, 1, 2, 3}
+    # What ran is renumbered as ever: the second shard's after the first's -j.
+    reran = {e["test"] for e in index(root / "again2" / "new")["results"] if not e.get("carried_over")}
+    assert reran and all(after[t] <= {2, 3} for t in reran)
+
+
+def fragment_slots(results_dir: Path) -> dict[str, set[int]]:
+    """Test id -> the slots its record's fragments ran in."""
+    run = store.load_run(results_dir)
+    return {
+        str(e["test"]): {f["slot"] for f in store.load_record(run, e).to_json()["fragments"] if f["slot"] is not None}
+        for e in run.entries
+    }
+
+
+def test_one_shard_as_the_history_of_the_next_split_is_warned_of(tmp_path: Path) -> None:
+    """--shard-history shard2 (not the merge): half the durations missing, and the balance fell back in silence."""
+    root = make_suite(tmp_path / "suite", FILES, SUITE)
+    dirs = run_shards(root)
+    held = len(index(dirs[1])["run"]["shard_part"])
+    says = (
+        f"e3suite: warning: --shard-history shard2 holds the results of shard 2/2 only ({held} of the 12 testcases "
+        "of its run): the others count as the mean of its durations; give every machine the results of a whole "
+        "run (the merge of all its shards)\n"
+    )
+    run = run_suite(root, "-j2", "--shard", "1/2", "--shard-history", "shard2", "-o", "next1")
+    assert run.code in (0, 1) and run.stderr.startswith(says), run.stderr
+    assert "e3suite: shard 1/2: " in run.stderr and index(root / "next1" / "new")["results"]  # it ran
+    # A durations file written from one shard says so too: as a history, it would not.
+    written = run_e3suite(root, "report", "shard2", "--durations", "d.json")
+    assert written.returncode == 0 and (root / "d.json").is_file()
+    assert written.stderr == (
+        f"e3suite: warning: shard2/new holds the results of shard 2/2 only ({held} of the 12 testcases of its run): "
+        "--durations d.json has theirs only; for --shard-history, give every machine the results of a whole run "
+        "(the merge of all its shards)\n"
+    )
+    assert run_e3suite(root, "merge", "shard1", "shard2", "-o", "merged").returncode == 0
+    whole = run_suite(root, "-j2", "--shard", "1/2", "--shard-history", "merged", "--list")
+    assert whole.code == 0 and "warning" not in whole.stderr, whole.stderr
+    assert run_e3suite(root, "report", "merged", "--durations", "d.json").stderr == ""
 
 
 def test_merge_refuses_an_overlap_and_a_missing_shard(tmp_path: Path) -> None:

@@ -214,3 +214,40 @@ def test_a_report_never_replaces_a_file_of_the_results_directory(tmp_path) -> No
         )
     assert {p: p.read_bytes() for p in results.rglob("*") if p.is_file()} == before
     assert run_report(["results", "--json", "results/new/report.json"], tmp_path)[0] == 0
+
+
+#: What a run killed as it started leaves: its journal created, its first line not (wholly) written.
+KILLED_AS_IT_STARTED = {
+    b"": "its journal is empty",
+    b'{"start":1796409004.6591265,"version":"0.1.0","argv":["./testsuite.py",': (
+        "its journal holds only part of its first line"
+    ),
+}
+
+
+def test_a_run_killed_as_it_started_recorded_nothing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """It is a results directory (not "not an e3suite results directory"): of a run that recorded nothing."""
+    from drivers_support import make_suite, run_suite
+
+    root = make_suite(tmp_path / "suite", {"tests/a/test.yaml": "cmd: 'true'\n"})
+    for n, (journal, how) in enumerate(KILLED_AS_IT_STARTED.items()):
+        killed = tmp_path / f"killed{n}"
+        (killed / "new").mkdir(parents=True)
+        (killed / "new" / "journal.jsonl").write_bytes(journal)
+        says = f"{killed}/new: the run recorded nothing before it stopped ({how}: killed as it started?)"
+        # No report can be made of it: the error exit code, never a summary of nothing.
+        code, out, err = run_report([str(killed), "--junit", str(tmp_path / "r.xml")], DATA)
+        assert (code, out, err) == (2, "", f"e3suite: error: {says}\n")
+        assert not (tmp_path / "r.xml").exists()
+        # Nothing to compare with: refused before anything runs, as any --compare that cannot be.
+        code, out, err = run_report(["results/new", "--compare", str(killed)], DATA)
+        assert (code, out, err) == (2, "", f"e3suite: error: --compare: {says}: there is nothing to compare with\n")
+        run = run_suite(root, "-j1", "--compare", str(killed))
+        assert run.code == 2 and "Traceback" not in run.stderr, run.stderr
+        assert f"e3suite: error: --compare: {says}: there is nothing to compare with\n" in run.stderr
+        assert not (root / "out").exists()
+    # A line of another tool without its newline is still not e3suite's.
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "journal.jsonl").write_text('{"ts": 1}')
+    code, _, err = run_report([str(tmp_path / "other")], DATA)
+    assert code == 2 and "is not an e3suite results directory (its journal has no run_started event)" in err

@@ -156,6 +156,54 @@ def test_load_durations(tmp_path: Path) -> None:
         shard.load_durations(tmp_path / "missing.json")
 
 
+def _history_dir(path: Path, run: dict[str, object], tests: list[str]) -> Path:
+    from e3suite import store
+
+    entries = [{"test": t, "status": "PASS", "message": "", "duration": 2.0, "record": None} for t in tests]
+    path.mkdir(parents=True)
+    store.write_index(path, {"start": 1.0, "end": 2.0, **run}, entries)
+    return path
+
+
+def test_a_history_of_a_part_of_the_testcases_is_named_in_a_warning(tmp_path: Path) -> None:
+    """One shard's directory as --shard-history: most durations missing, and not a word about it."""
+    whole = [f"t{i}" for i in range(1, 9)]
+    one_shard = _history_dir(tmp_path / "shard2" / "new", {
+        "shard": "2/4", "selection": ["--shard=2/4"], "shard_part": whole[2:4], "shard_whole": whole,
+    }, whole[2:4])
+    durations, source, warning = shard.choose_history(str(tmp_path / "shard2"), tmp_path / "out" / "old")
+    # Still used (every machine reads the same), with one line saying what it holds.
+    assert (durations, source) == ({"t3": 2.0, "t4": 2.0}, str(tmp_path / "shard2"))
+    assert warning == (
+        f"--shard-history {tmp_path / 'shard2'} holds the results of shard 2/4 only (2 of the 8 testcases of its "
+        "run): the others count as the mean of its durations; give every machine the results of a whole run "
+        "(the merge of all its shards)"
+    )
+    assert shard.choose_history(str(one_shard), tmp_path / "old")[2] == warning.replace(
+        str(tmp_path / "shard2"), str(one_shard)
+    )
+    partial = _history_dir(tmp_path / "partial", {
+        "selection": ["--merge-partial=6 missing"], "shard_whole": whole, "merged_from": [],
+    }, whole[:2])
+    assert shard.choose_history(str(partial), tmp_path / "old")[2] == (
+        f"--shard-history {partial} holds a partial merge only (6 testcases of its whole run missing): the others "
+        "count as the mean of its durations; give every machine the results of a whole run (the merge of all its "
+        "shards)"
+    )
+    some = _history_dir(tmp_path / "some", {"selection": ["t1", "t2"]}, whole[:2])
+    assert shard.choose_history(str(some), tmp_path / "old")[2] == (
+        f"--shard-history {some} holds the results of a selection of testcases only (t1 t2: 2 testcases with a "
+        "duration): the others count as the mean of its durations; give every machine the results of a whole run "
+        "(the merge of all its shards)"
+    )
+    # The whole: a merge of every shard, a full run, a --failed run (which carries the others over).
+    merged = _history_dir(tmp_path / "merged", {"selection": [], "shard_whole": whole}, whole)
+    full = _history_dir(tmp_path / "full", {"selection": []}, whole)
+    failed = _history_dir(tmp_path / "failed", {"selection": ["--failed"]}, whole)
+    for path in (merged, full, failed):
+        assert shard.choose_history(str(path), tmp_path / "old") == (dict.fromkeys(whole, 2.0), str(path), None)
+
+
 class _Steps(TestDriver):
     def add_fragments(self) -> None:
         self.add_fragment("build", self.step)

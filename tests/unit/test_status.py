@@ -290,6 +290,33 @@ def test_status_of_another_tool_s_journal_is_a_usage_error(tmp_path: Path) -> No
     assert "is not an e3suite results directory (its journal has no run_started event)" in shown.stderr
 
 
+def test_status_of_a_run_killed_as_it_started_says_it_recorded_nothing(tmp_path: Path) -> None:
+    """An empty journal (or part of its first line) is a run that stopped at once, not "not a results directory"."""
+    torn = b'{"start":1796409004.6591265,"version":"0.1.'
+    for journal, how in ((b"", "its journal is empty"), (torn, "its journal holds only part of its first line")):
+        (tmp_path / "out" / "new").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "out" / "new" / "journal.jsonl").write_bytes(journal)
+        says = f"out/new: the run recorded nothing before it stopped ({how}: killed as it started?)"
+        # Answered, as for a run that stopped without finishing: exit 0, and 1 for --wait (it stopped first).
+        shown = e3suite(tmp_path, "status", "out")
+        assert (shown.returncode, shown.stdout, shown.stderr) == (0, f"e3suite: {says}\n", "")
+        shown = e3suite(tmp_path, "status", "--json")
+        assert shown.returncode == 0, shown.stderr
+        document = json.loads(shown.stdout)
+        assert (document["state"], document["recorded_nothing"], document["tests"]["total"]) == ("stopped", says, 0)
+        shown = e3suite(tmp_path, "status", "--wait", "done", "--timeout", "5")
+        assert (shown.returncode, shown.stdout) == (1, f"e3suite: {says}\n")
+        # Not "no testcase of that id": it stopped before it told which testcases it has.
+        shown = e3suite(tmp_path, "status", "--wait", "a/b", "--timeout", "5")
+        assert (shown.returncode, shown.stderr) == (1, f"e3suite: {says}: no verdict for a/b\n")
+        assert e3suite(tmp_path, "status", "--watch").returncode == 0
+    (tmp_path / "out" / "new" / "journal.jsonl").unlink()
+    shown = e3suite(tmp_path, "status")
+    assert (shown.returncode, shown.stderr) == (
+        2, "e3suite: error: out/new is not an e3suite results directory (no journal.jsonl)\n"
+    )
+
+
 def test_ctrl_c_ends_watch_without_a_traceback(tmp_path: Path) -> None:
     """Ctrl-C is how ``--watch`` of a run still going ends: it printed a KeyboardInterrupt traceback."""
     from e3suite import store
