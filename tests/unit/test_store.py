@@ -272,3 +272,18 @@ def test_a_new_or_old_directory_that_holds_no_results_is_never_moved_nor_emptied
     (tmp_path / "new" / "_index.json").write_text("{}")
     output_dir.rotate_output_dir(tmp_path)
     assert (tmp_path / "old" / "_index.json").exists()
+
+
+def test_the_index_holds_one_result_per_line(tmp_path: Path) -> None:
+    """What docs/index.md says of index.json, and what `grep` on it relies on; it is JSON all the same."""
+    entries = [{"test": "a", "status": "PASS"}, {"test": 'b\n"c', "status": None, "message": "é"}]
+    store.write_index(tmp_path, {"jobs": 2, "argv": ["x", "y"]}, entries)
+    text = (tmp_path / store.INDEX).read_text()
+    assert json.loads(text) == {
+        "format": store.INDEX_FORMAT, "version": store.INDEX_VERSION, "run": {"jobs": 2, "argv": ["x", "y"]},
+        "results": entries,
+    }
+    lines = text.splitlines()
+    assert [json.loads(line.rstrip(",")) for line in lines if line.startswith('{"test"')] == entries
+    store.write_index(tmp_path, {}, [])
+    assert json.loads((tmp_path / store.INDEX).read_text())["results"] == []
