@@ -123,6 +123,7 @@ class Testsuite(Selection):
         self.results: list[TestResult] = []
         self.carried: list[TestResult] = []  # --failed: the previous run's results kept
         self.discovered_ids: set[str] | None = None  # the testcase directories discovered (main)
+        self._collecting: bool | None = None  # main(): whether the collector was on when it began
         self.status: StatusSink | None = None
         self._signal: int | None = None
         self._guard = InterruptGuard(self._note_signal, lambda: self._signal is not None)
@@ -200,6 +201,9 @@ class Testsuite(Selection):
 
     @contextlib.contextmanager
     def _collector_on(self) -> Iterator[None]:
+        if self._collecting is None:  # _main() called by another runner (compat): the collector is as it was
+            yield
+            return
         self._collect_again()
         try:
             yield
