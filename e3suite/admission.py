@@ -33,6 +33,8 @@ import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from e3suite.driver import resource_variable
+
 
 @dataclass(frozen=True)
 class Demand:
@@ -72,7 +74,14 @@ class CapacityError(ValueError):
 
 
 def capacities(declared: object, given: Iterable[tuple[str, int]] = ()) -> dict[str, int]:
-    """The run's counts: ``Testsuite.resources`` (checked), then ``--resource NAME=COUNT`` (already checked)."""
+    """The run's counts: ``Testsuite.resources`` (checked), then ``--resource NAME=COUNT`` (already checked).
+
+    Names are compared as written: ``--resource GPU=2`` is not ``gpu``. Two
+    names that would share one environment variable (``gpu`` and ``GPU``
+    are both ``E3SUITE_RESOURCE_GPU``) are a usage error naming both, since
+    commands could not tell their instances apart; a ``--resource`` name
+    that is a declared one but for the spelling says which.
+    """
     if not isinstance(declared, Mapping):
         raise CapacityError(f"Testsuite.resources = {declared!r}: expected a dict of name -> count, e.g. {{'gpu': 2}}")
     for name, count in declared.items():
@@ -80,7 +89,32 @@ def capacities(declared: object, given: Iterable[tuple[str, int]] = ()) -> dict[
             raise CapacityError(f"Testsuite.resources: the name {name!r} is not a non-empty string")
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise CapacityError(f"Testsuite.resources: {name}={count!r}, expected an integer count >= 0")
-    return {**declared, **dict(given)}
+    counts: dict[str, int] = {}
+    by_variable: dict[str, str] = {}  # environment variable -> the name that has it
+    for name, count in declared.items():
+        other = by_variable.setdefault(resource_variable(name), name)
+        if other != name:
+            raise CapacityError(
+                f"Testsuite.resources: {other!r} and {name!r} are two resources that commands would both be given"
+                f" as {resource_variable(name)}; resource names are compared as written: rename one"
+            )
+        counts[name] = count
+    for name, count in given:
+        other = by_variable.setdefault(resource_variable(name), name)
+        if other != name:
+            if other in declared:
+                raise CapacityError(
+                    f"--resource {name}={count}: the testsuite has {other!r}, not {name!r}; resource names are"
+                    f" compared as written, and both would be {resource_variable(name)} in commands' environment"
+                    f" (did you mean {other}?)"
+                )
+            raise CapacityError(
+                f"--resource {other}={counts[other]} and --resource {name}={count}: two resources that commands"
+                f" would both be given as {resource_variable(name)}; resource names are compared as written:"
+                " use one spelling"
+            )
+        counts[name] = count
+    return counts
 
 
 def impossible(demand: Demand, capacities: Mapping[str, int]) -> str | None:

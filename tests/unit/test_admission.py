@@ -275,3 +275,33 @@ def test_a_resource_name_like_a_counted_one_suggests_it() -> None:
     )
     assert impossible(Demand(resources=(("GPU", 1),)), have).endswith("(did you mean gpu?)")  # type: ignore[union-attr]
     assert impossible(Demand(resources=(("tpu", 1),)), have) == "needs tpu=1; the testsuite has gpu=2, license=1"
+
+
+def test_resource_names_sharing_an_environment_variable_are_a_usage_error(tmp_path: Path) -> None:
+    # gpu and GPU were two resources whose instances commands were both given as
+    # E3SUITE_RESOURCE_GPU; and `--resource GPU=2` did not size the declared gpu.
+    with pytest.raises(CapacityError) as raised:
+        capacities({"gpu": 1, "GPU": 1})
+    assert str(raised.value) == (
+        "Testsuite.resources: 'gpu' and 'GPU' are two resources that commands would both be given as"
+        " E3SUITE_RESOURCE_GPU; resource names are compared as written: rename one"
+    )
+    with pytest.raises(CapacityError, match="'gpu-a' and 'gpu_a'"):
+        capacities({"gpu-a": 1, "gpu_a": 1})
+    with pytest.raises(CapacityError) as raised:
+        capacities({}, [("tpu", 1), ("TPU", 2)])
+    assert str(raised.value).startswith("--resource tpu=1 and --resource TPU=2: two resources")
+    assert capacities({"gpu": 1}, [("gpu", 2), ("gpu", 3), ("Tpu", 1)]) == {"gpu": 3, "Tpu": 1}
+    (tmp_path / "testsuite.py").write_text(SUITE)
+    (tmp_path / "tests" / "a").mkdir(parents=True)
+    (tmp_path / "tests" / "a" / "test.yaml").write_text("resources: {gpu: 2}")
+    proc = subprocess.run(
+        [sys.executable, "testsuite.py", "--no-color", "--progress", "none", "--resource", "GPU=2"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip() == (
+        "e3suite: error: --resource GPU=2: the testsuite has 'gpu', not 'GPU'; resource names are compared"
+        " as written, and both would be E3SUITE_RESOURCE_GPU in commands' environment (did you mean gpu?)"
+    )
+    assert not (tmp_path / "out").exists()
