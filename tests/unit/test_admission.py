@@ -16,7 +16,7 @@ from test_interrupt_run import REPO
 
 import e3suite.store as store
 from e3suite import FragmentContext, TestDriver
-from e3suite.admission import LIGHT, Admission, CapacityError, Demand, capacities, impossible
+from e3suite.admission import BACK_TO_A_SLOT, LIGHT, Admission, CapacityError, Demand, capacities, impossible
 from e3suite.driver import DriverError
 
 GPU = Demand(resources=(("gpu", 1),))
@@ -305,3 +305,43 @@ def test_resource_names_sharing_an_environment_variable_are_a_usage_error(tmp_pa
         " as written, and both would be E3SUITE_RESOURCE_GPU in commands' environment (did you mean gpu?)"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_a_waiting_reason_is_made_again_once_what_it_named_is_over() -> None:
+    # Reasons other than a plain free slot are told to the status and
+    # progress; these went on saying "a serial fragment running alone" after
+    # it ended, and "gpu (1 of 1)" with the gpu free.
+    admission = Admission(2, {})
+    admission.push(0, 9.0, Demand(serial=True))
+    for index in (1, 2, 3, 4):
+        admission.push(index, 1.0)
+    assert admitted(admission) == [0]
+    assert admission.waiting == dict.fromkeys((1, 2, 3, 4), "a serial fragment running alone")
+    admission.release(0)
+    assert admitted(admission) == [1, 2]
+    # 3 waits for a slot now; the pass stopped there, before looking at 4.
+    assert admission.waiting == {3: BACK_TO_A_SLOT, 4: BACK_TO_A_SLOT}
+    admission.release(1)
+    assert admitted(admission) == [3]
+    assert admission.waiting == {4: BACK_TO_A_SLOT}
+
+    admission = Admission(2, {"gpu": 1})
+    admission.push(0, 9.0, GPU)
+    admission.push(1, 8.0, GPU)
+    assert admitted(admission) == [0]
+    assert admission.waiting == {1: "gpu (1 of 1)"}
+    admission.push(2, 9.5)
+    admission.push(3, 9.4)
+    admission.release(0)  # the gpu is free, and 2, 3 come before 1 for the slots
+    assert admitted(admission) == [2, 3]
+    assert admission.waiting == {1: BACK_TO_A_SLOT}
+    admission.release(2)
+    assert admitted(admission) == [1]
+    assert admission.waiting == {}
+    # A fragment that only ever waited for a slot keeps the plain reason, which nobody is told.
+    admission = Admission(1, {})
+    admission.push(0, 2.0)
+    admission.push(1, 1.0)
+    assert admitted(admission) == [0]
+    assert admitted(admission) == []
+    assert admission.waiting == {1: "a free slot"}
