@@ -107,8 +107,8 @@ def test_status_of_a_running_run_then_of_the_finished_one(tmp_path: Path) -> Non
     assert proc.returncode == 1
     ended = json.loads(e3suite(tmp_path, "status", "--json").stdout)
     assert ended["state"] == "ended" and ended["tests"]["done"] == 3
-    person = e3suite(tmp_path, "status").stdout
-    assert person.startswith(f"e3suite: the run (pid {proc.pid}) ended after ") and "fragments: 0 running," in person
+    told = e3suite(tmp_path, "status").stdout
+    assert told.startswith(f"e3suite: the run (pid {proc.pid}) ended after ") and "fragments: 0 running," in told
 
 
 def test_wait_gives_up_after_its_timeout(tmp_path: Path) -> None:
