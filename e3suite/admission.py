@@ -33,6 +33,8 @@ import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from e3suite.driver import resource_variable
+
 
 @dataclass(frozen=True)
 class Demand:
@@ -50,6 +52,17 @@ class Demand:
 
 
 LIGHT = Demand()
+
+#: What a fragment waits for when only a slot keeps it back (the default,
+#: which nobody is told about: thousands of fragments may wait for one).
+A_FREE_SLOT = "a free slot"
+#: The same, for a fragment that waited for something else before (a
+#: resource, a lock, a serial fragment) and now only for a slot: a reason
+#: of its own, so that whoever was told the old one hears that it is over
+#: (the engine tells reasons other than A_FREE_SLOT only; the status went on
+#: saying "gpu (1 of 1)" with the gpu free, or "a serial fragment running
+#: alone" after it ended). Sinks show it as a plain free slot.
+BACK_TO_A_SLOT = "a free slot (again)"
 
 #: Fragments held back in one pass over the heap before it stops looking
 #: further: past that many waiters (all for resources or locks), scanning on
@@ -72,7 +85,14 @@ class CapacityError(ValueError):
 
 
 def capacities(declared: object, given: Iterable[tuple[str, int]] = ()) -> dict[str, int]:
-    """The run's counts: ``Testsuite.resources`` (checked), then ``--resource NAME=COUNT`` (already checked)."""
+    """The run's counts: ``Testsuite.resources`` (checked), then ``--resource NAME=COUNT`` (already checked).
+
+    Names are compared as written: ``--resource GPU=2`` is not ``gpu``. Two
+    names that would share one environment variable (``gpu`` and ``GPU``
+    are both ``E3SUITE_RESOURCE_GPU``) are a usage error naming both, since
+    commands could not tell their instances apart; a ``--resource`` name
+    that is a declared one but for the spelling says which.
+    """
     if not isinstance(declared, Mapping):
         raise CapacityError(f"Testsuite.resources = {declared!r}: expected a dict of name -> count, e.g. {{'gpu': 2}}")
     for name, count in declared.items():
@@ -80,7 +100,32 @@ def capacities(declared: object, given: Iterable[tuple[str, int]] = ()) -> dict[
             raise CapacityError(f"Testsuite.resources: the name {name!r} is not a non-empty string")
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise CapacityError(f"Testsuite.resources: {name}={count!r}, expected an integer count >= 0")
-    return {**declared, **dict(given)}
+    counts: dict[str, int] = {}
+    by_variable: dict[str, str] = {}  # environment variable -> the name that has it
+    for name, count in declared.items():
+        other = by_variable.setdefault(resource_variable(name), name)
+        if other != name:
+            raise CapacityError(
+                f"Testsuite.resources: {other!r} and {name!r} are two resources that commands would both be given"
+                f" as {resource_variable(name)}; resource names are compared as written: rename one"
+            )
+        counts[name] = count
+    for name, count in given:
+        other = by_variable.setdefault(resource_variable(name), name)
+        if other != name:
+            if other in declared:
+                raise CapacityError(
+                    f"--resource {name}={count}: the testsuite has {other!r}, not {name!r}; resource names are"
+                    f" compared as written, and both would be {resource_variable(name)} in commands' environment"
+                    f" (did you mean {other}?)"
+                )
+            raise CapacityError(
+                f"--resource {other}={counts[other]} and --resource {name}={count}: two resources that commands"
+                f" would both be given as {resource_variable(name)}; resource names are compared as written:"
+                " use one spelling"
+            )
+        counts[name] = count
+    return counts
 
 
 def impossible(demand: Demand, capacities: Mapping[str, int]) -> str | None:
@@ -119,7 +164,7 @@ class Admission:
         self._heap: list[tuple[float, int]] = []
         self._demands: dict[int, Demand] = {}
         self._grants: dict[int, Grant] = {}
-        #: fragment -> what it waits for, as last seen by ``admit`` (for the status and progress)
+        #: fragment -> what it waits for now (for the status and progress), as of the last ``admit``
         self.waiting: dict[int, str] = {}
 
     # -- the ready heap ----------------------------------------------------------
@@ -143,10 +188,13 @@ class Admission:
         wait in a busy worker's queue, not start on an idle one (the slots
         are all taken). It changes as the caller submits what it is given.
         Fragments that cannot run stay in the heap, with what they wait for
-        in ``waiting``.
+        in ``waiting``: also those the pass stopped before looking at, whose
+        reason is made again from what this pass left (a reason seen in an
+        earlier pass may be over: the serial fragment it named has ended).
         """
         reserved: set[str] = set()
         held_back: list[tuple[float, int]] = []
+        seen: set[int] = set()
         try:
             while self._heap:
                 key = heapq.heappop(self._heap)
@@ -155,6 +203,7 @@ class Admission:
                     self._demands.pop(index, None)
                     self.waiting.pop(index, None)
                     continue
+                seen.add(index)
                 demand = self._demands[index]
                 blocker, reserve = self._blocker(demand, reserved)
                 if blocker is None:
@@ -162,19 +211,19 @@ class Admission:
                     if not can_submit(demand, ahead):
                         if demand.light:
                             held_back.append(key)
-                            self.waiting[index] = "a free slot"
+                            self._wait(index, A_FREE_SLOT)
                             break  # no room even for the lightest: stop here
                         # It needs an idle worker: light ones must stop filling
                         # the workers' queues, or it could wait for ever.
                         blocker, reserve = "a free worker", {"slots"}
                 if blocker is not None:
                     held_back.append(key)
-                    self.waiting[index] = blocker
+                    self._wait(index, blocker)
                     reserved.update(reserve)
                     # Out of slots (or a serial fragment waits): nothing after
                     # it can pass, so stop, rather than pop and push back the
                     # whole heap at every fill (quadratic on 10,000 testcases).
-                    if "*" in reserved or "slots" in reserved or blocker == "a free slot":
+                    if "*" in reserved or "slots" in reserved or blocker == A_FREE_SLOT:
                         break
                     if len(held_back) >= MAX_HELD_BACK:
                         break
@@ -186,6 +235,18 @@ class Admission:
         finally:
             for key in held_back:
                 heapq.heappush(self._heap, key)
+            for index in [i for i in self.waiting if i not in seen]:
+                if not is_ready(index):
+                    del self.waiting[index]
+                else:  # what it would meet now, behind those this pass held back
+                    blocker, _ = self._blocker(self._demands.get(index, LIGHT), reserved)
+                    self._wait(index, blocker or A_FREE_SLOT)
+
+    def _wait(self, index: int, reason: str) -> None:
+        """``index`` waits for ``reason``: BACK_TO_A_SLOT instead of A_FREE_SLOT after something else."""
+        if reason == A_FREE_SLOT and self.waiting.get(index, A_FREE_SLOT) != A_FREE_SLOT:
+            reason = BACK_TO_A_SLOT
+        self.waiting[index] = reason
 
     # -- holding and giving back ---------------------------------------------------
 
@@ -232,9 +293,9 @@ class Admission:
         slots = min(demand.slots, self.jobs)
         if demand.light:
             if "slots" in reserved or self._units >= self.jobs + self.lookahead:
-                return "a free slot", set()
+                return A_FREE_SLOT, set()
         elif "slots" in reserved or self._units + slots > self.jobs:
-            return (f"{slots} free slots" if slots > 1 else "a free slot"), {"slots"}
+            return (f"{slots} free slots" if slots > 1 else A_FREE_SLOT), {"slots"}
         for name, count in demand.resources:
             if name in reserved or self._free_count(name) < count:
                 return f"{name} ({count} of {self.capacities.get(name, 0)})", {name}

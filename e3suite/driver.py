@@ -184,12 +184,20 @@ class FragmentContext:
         return result
 
 
+def resource_variable(name: str) -> str:
+    """``E3SUITE_RESOURCE_GPU`` for ``gpu``: the variable naming a resource's instances in commands' environment.
+
+    Upper-cased, other characters than letters and digits as ``_``, so two
+    names can map to one variable (``gpu``/``GPU``, ``gpu-a``/``gpu_a``):
+    ``admission.capacities`` refuses such a pair, or commands would be given
+    two resources' instances under one name.
+    """
+    return "E3SUITE_RESOURCE_" + "".join(c if c.isalnum() else "_" for c in name.upper())
+
+
 def resource_environment(resources: Mapping[str, list[int]]) -> dict[str, str]:
     """``{"E3SUITE_RESOURCE_GPU": "0,1"}`` for the instances a fragment holds."""
-    return {
-        "E3SUITE_RESOURCE_" + "".join(c if c.isalnum() else "_" for c in name.upper()): ",".join(map(str, ids))
-        for name, ids in resources.items()
-    }
+    return {resource_variable(name): ",".join(map(str, ids)) for name, ids in resources.items()}
 
 
 def make_working_dir(path: Path) -> None:

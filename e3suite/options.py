@@ -98,6 +98,11 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
+#: ``--log-lines``: a run's terminal shows a log, and a diff, as their first
+#: and last this-many lines (e3suite.reports.terminal.cut_lines).
+DEFAULT_LOG_LINES = 50
+
+
 def build_parser(prog: str | None = None, description: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--version", action="version", version=f"e3suite {__version__}")
@@ -219,6 +224,11 @@ def build_parser(prog: str | None = None, description: str | None = None) -> arg
     out.add_argument(
         "-E", "--show-error-output", action=argparse.BooleanOptionalAction, default=None,
         help="print the log of failing testcases (default: on when stdout is not a terminal)",
+    )
+    out.add_argument(
+        "--log-lines", type=non_negative_int, default=DEFAULT_LOG_LINES, metavar="N",
+        help="in the terminal, show a testcase's log and its diff as their first and last N lines each, "
+        "with a line counting the rest (0: whole; `e3suite report DIR -E` prints them whole; default: %(default)s)",
     )
     verbosity = out.add_mutually_exclusive_group()
     verbosity.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+from e3suite.admission import BACK_TO_A_SLOT
 from e3suite.events import (
     AttemptFailed,
     FragmentEnded,
@@ -152,6 +153,7 @@ class ProgressListener(Sink):
         self.running = 0
         self.estimate = Estimate(self.pending, self.previous, self.jobs, clock)
         self.held: dict[int, str] = {}  # fragment -> the resource (lock, slots...) admission holds it back for
+        self.held_tests: dict[int, str] = {}  # fragment -> its testcase, for those in held
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -160,12 +162,18 @@ class ProgressListener(Sink):
 
     def fragment_waiting(self, event: FragmentWaiting) -> None:
         with self._lock:
-            self.held[event.index] = event.reason.split(" (")[0]
+            if event.reason == BACK_TO_A_SLOT:  # only a slot keeps it back now: not counted
+                self.held.pop(event.index, None)
+                self.held_tests.pop(event.index, None)
+            else:
+                self.held[event.index] = event.reason.split(" (")[0]
+                self.held_tests[event.index] = event.test_id
 
     def fragment_queued(self, event: FragmentQueued) -> None:
         if self.held:
             with self._lock:
                 self.held.pop(event.index, None)
+                self.held_tests.pop(event.index, None)
 
     def fragment_started(self, event: FragmentStarted) -> None:
         with self._lock:
@@ -186,6 +194,9 @@ class ProgressListener(Sink):
         if result.carried_over:
             return
         with self._lock:
+            if self.held:  # its fragments held back but never queued (skipped, not run) wait no more
+                for index in [i for i, test_id in self.held_tests.items() if test_id == result.test_id]:
+                    del self.held[index], self.held_tests[index]
             self.done += 1
             self.estimate.finished(result.test_id, result.duration)
             if result.status is not None and result.status.is_failure:

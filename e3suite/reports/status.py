@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from e3suite.admission import BACK_TO_A_SLOT
 from e3suite.atomic import write_atomic
 from e3suite.events import (
     AttemptFailed,
@@ -98,7 +99,10 @@ class StatusSink(Sink):
         self.info = {k: info.get(k) for k in ("start", "argv", "cwd", "host", "jobs")}
 
     def fragment_waiting(self, event: FragmentWaiting) -> None:
-        self.held[event.index] = event.reason
+        if event.reason == BACK_TO_A_SLOT:  # only a slot keeps it back now: what it waited for before is over
+            self.held.pop(event.index, None)
+        else:
+            self.held[event.index] = event.reason
         self._changed()
 
     def fragment_queued(self, event: FragmentQueued) -> None:
@@ -108,6 +112,7 @@ class StatusSink(Sink):
 
     def fragment_started(self, event: FragmentStarted) -> None:
         self.queued.discard(event.index)
+        self.held.pop(event.index, None)
         self.estimate.started(event.test_id)
         self.running[event.index] = {
             "test": event.test_id,

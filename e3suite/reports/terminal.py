@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import threading
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, TextIO
 
 from e3suite.events import AttemptFailed
 from e3suite.model import NOT_RUN_PREFIX, FailureReason, TestResult, TestStatus, summary_counts
+from e3suite.options import DEFAULT_LOG_LINES
 
 if TYPE_CHECKING:
     from e3suite.reports.compare import Change, Comparison
@@ -37,6 +40,13 @@ SLOW_SUMMARY_SECONDS = 10.0
 SLOWEST_COUNT = 10
 #: Entries shown per comparison category; the rest is counted.
 MAX_CHANGES_SHOWN = 20
+#: A run's terminal shows a log, and a diff, as their first and last
+#: ``--log-lines`` lines (DEFAULT_LOG_LINES), and each end as at most this
+#: many characters a line: a test whose output differed on each of a million
+#: lines printed a 2 MB diff and its output, and a 50 MB output on one line
+#: is shown as its first and last characters. ``e3suite report -E`` prints
+#: them as the results directory keeps them (records and reports unchanged).
+LOG_LINE_CHARS = 200
 
 def _colorama() -> ModuleType:
     # Imported when colours are on (a terminal): CI logs and -q runs start without it.
@@ -131,18 +141,62 @@ def resource_text(result: TestResult) -> str:
     return text
 
 
-def indented_log(result: TestResult, escape: bool = False) -> str:
-    """The log (and the diff) under a result line; ``escape`` for a terminal (see the module's docstring)."""
+def indented_log(result: TestResult, escape: bool = False, lines: int = 0, hint: str | None = None) -> str:
+    """The log (and the diff) under a result line; ``escape`` for a terminal (see the module's docstring).
+
+    ``lines``: the log and the diff are each cut to their first and last
+    ``lines`` lines (see ``cut_lines``; 0: shown whole), ``hint`` saying
+    where the whole of them is.
+    """
     from e3suite.reports.data import display_log  # not at start-up: a run that passes never needs it
 
     text = display_log(result).rstrip("\n")
-    if result.diff and result.diff not in text:
-        text = (text + "\n" if text else "") + result.diff.rstrip("\n")
+    diff = result.diff.rstrip("\n") if result.diff and result.diff not in text else ""
+    if lines:
+        text, diff = cut_lines(text, lines, "log", hint), cut_lines(diff, lines, "diff", hint)
+    if diff:
+        text = (text + "\n" if text else "") + diff
     if not text:
         return ""
     if escape:
         text = printable(text, keep_newlines=True)
     return "\n".join("    | " + line for line in text.split("\n")) + "\n"
+
+
+def cut_lines(text: str, lines: int, what: str = "log", hint: str | None = None) -> str:
+    """``text`` as its first and last ``lines`` lines (at most ``lines * LOG_LINE_CHARS`` characters each),
+    and one line between them that counts what is left out and says where it is (``hint``).
+
+    Head and tail, as the captured output of a command keeps them and as
+    ``--truncate-logs`` cuts e3-testsuite logs: a diff starts with its first
+    difference, a log ends with how it failed.
+    """
+    budget = lines * LOG_LINE_CHARS
+    if len(text) <= 2 * budget and text.count("\n") < 2 * lines:
+        return text
+    head_end = -1
+    for _ in range(lines):
+        head_end = text.find("\n", head_end + 1)
+        if head_end < 0:
+            head_end = len(text)
+            break
+    head_end = min(head_end, budget)
+    tail_start = len(text)
+    for _ in range(lines):
+        tail_start = text.rfind("\n", 0, tail_start)
+        if tail_start < 0:
+            break
+    tail_start = max(tail_start + 1, len(text) - budget)
+    if tail_start <= head_end:
+        return text
+    head, tail = text[:head_end], text[tail_start:]
+    # Lines not shown whole: a line cut by the character budget counts.
+    whole = head.count("\n") + (text[head_end] == "\n") + tail.count("\n") + (text[tail_start - 1] == "\n")
+    left_out = text.count("\n") + 1 - whole
+    chars = tail_start - head_end - (text[head_end] == "\n") - (text[tail_start - 1] == "\n")
+    where = f": {hint} prints the whole {what}" if hint else ""
+    plural = "" if left_out == 1 else "s"
+    return f"{head}\n[... {left_out} line{plural} of the {what} not shown ({chars} characters){where} ...]\n{tail}"
 
 
 def count_line(statuses: Iterable[TestStatus]) -> str:
@@ -278,8 +332,13 @@ class TerminalReporter:
         show_error_output: bool | None = None,
         no_color: bool = False,
         show_time: bool = False,
+        log_lines: int = 0,
+        full_log_hint: str | None = None,
     ) -> None:
         self.stream = stream or sys.stdout
+        #: logs and diffs are cut to their first and last log_lines lines (0: shown whole), see indented_log
+        self.log_lines = log_lines
+        self.full_log_hint = full_log_hint
         self.quiet = quiet
         self.verbose = verbose
         self.show_time = show_time
@@ -299,7 +358,8 @@ class TerminalReporter:
 
     @classmethod
     def from_options(cls, options: argparse.Namespace, stream: TextIO | None = None) -> TerminalReporter:
-        """The reporter of a run (testsuite.py options)."""
+        """The reporter of a run (testsuite.py options): logs cut to ``--log-lines``, ``e3suite report`` for all."""
+        results_dir = Path(getattr(options, "output_dir", None) or "out") / "new"
         return cls(
             stream=stream,
             quiet=getattr(options, "quiet", False),
@@ -307,6 +367,8 @@ class TerminalReporter:
             show_error_output=getattr(options, "show_error_output", None),
             no_color=getattr(options, "no_color", False),
             show_time=getattr(options, "show_time", False),
+            log_lines=getattr(options, "log_lines", DEFAULT_LOG_LINES),
+            full_log_hint=f"e3suite report {shlex.quote(str(results_dir))} -E",
         )
 
     @property
@@ -370,7 +432,7 @@ class TerminalReporter:
         text = result_line(result, self.colour, self.show_time) + "\n"
         shown = failing if self.logs_of is None else status in self.logs_of
         if self.verbose or (shown and self.show_error_output):
-            text += indented_log(result, escape=self.isatty)
+            text += indented_log(result, self.isatty, self.log_lines, self.full_log_hint)
         self.write(text)
 
     def summary(

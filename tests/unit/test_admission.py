@@ -16,7 +16,7 @@ from test_interrupt_run import REPO
 
 import e3suite.store as store
 from e3suite import FragmentContext, TestDriver
-from e3suite.admission import LIGHT, Admission, CapacityError, Demand, capacities, impossible
+from e3suite.admission import BACK_TO_A_SLOT, LIGHT, Admission, CapacityError, Demand, capacities, impossible
 from e3suite.driver import DriverError
 
 GPU = Demand(resources=(("gpu", 1),))
@@ -275,3 +275,73 @@ def test_a_resource_name_like_a_counted_one_suggests_it() -> None:
     )
     assert impossible(Demand(resources=(("GPU", 1),)), have).endswith("(did you mean gpu?)")  # type: ignore[union-attr]
     assert impossible(Demand(resources=(("tpu", 1),)), have) == "needs tpu=1; the testsuite has gpu=2, license=1"
+
+
+def test_resource_names_sharing_an_environment_variable_are_a_usage_error(tmp_path: Path) -> None:
+    # gpu and GPU were two resources whose instances commands were both given as
+    # E3SUITE_RESOURCE_GPU; and `--resource GPU=2` did not size the declared gpu.
+    with pytest.raises(CapacityError) as raised:
+        capacities({"gpu": 1, "GPU": 1})
+    assert str(raised.value) == (
+        "Testsuite.resources: 'gpu' and 'GPU' are two resources that commands would both be given as"
+        " E3SUITE_RESOURCE_GPU; resource names are compared as written: rename one"
+    )
+    with pytest.raises(CapacityError, match="'gpu-a' and 'gpu_a'"):
+        capacities({"gpu-a": 1, "gpu_a": 1})
+    with pytest.raises(CapacityError) as raised:
+        capacities({}, [("tpu", 1), ("TPU", 2)])
+    assert str(raised.value).startswith("--resource tpu=1 and --resource TPU=2: two resources")
+    assert capacities({"gpu": 1}, [("gpu", 2), ("gpu", 3), ("Tpu", 1)]) == {"gpu": 3, "Tpu": 1}
+    (tmp_path / "testsuite.py").write_text(SUITE)
+    (tmp_path / "tests" / "a").mkdir(parents=True)
+    (tmp_path / "tests" / "a" / "test.yaml").write_text("resources: {gpu: 2}")
+    proc = subprocess.run(
+        [sys.executable, "testsuite.py", "--no-color", "--progress", "none", "--resource", "GPU=2"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip() == (
+        "e3suite: error: --resource GPU=2: the testsuite has 'gpu', not 'GPU'; resource names are compared"
+        " as written, and both would be E3SUITE_RESOURCE_GPU in commands' environment (did you mean gpu?)"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_waiting_reason_is_made_again_once_what_it_named_is_over() -> None:
+    # Reasons other than a plain free slot are told to the status and
+    # progress; these went on saying "a serial fragment running alone" after
+    # it ended, and "gpu (1 of 1)" with the gpu free.
+    admission = Admission(2, {})
+    admission.push(0, 9.0, Demand(serial=True))
+    for index in (1, 2, 3, 4):
+        admission.push(index, 1.0)
+    assert admitted(admission) == [0]
+    assert admission.waiting == dict.fromkeys((1, 2, 3, 4), "a serial fragment running alone")
+    admission.release(0)
+    assert admitted(admission) == [1, 2]
+    # 3 waits for a slot now; the pass stopped there, before looking at 4.
+    assert admission.waiting == {3: BACK_TO_A_SLOT, 4: BACK_TO_A_SLOT}
+    admission.release(1)
+    assert admitted(admission) == [3]
+    assert admission.waiting == {4: BACK_TO_A_SLOT}
+
+    admission = Admission(2, {"gpu": 1})
+    admission.push(0, 9.0, GPU)
+    admission.push(1, 8.0, GPU)
+    assert admitted(admission) == [0]
+    assert admission.waiting == {1: "gpu (1 of 1)"}
+    admission.push(2, 9.5)
+    admission.push(3, 9.4)
+    admission.release(0)  # the gpu is free, and 2, 3 come before 1 for the slots
+    assert admitted(admission) == [2, 3]
+    assert admission.waiting == {1: BACK_TO_A_SLOT}
+    admission.release(2)
+    assert admitted(admission) == [1]
+    assert admission.waiting == {}
+    # A fragment that only ever waited for a slot keeps the plain reason, which nobody is told.
+    admission = Admission(1, {})
+    admission.push(0, 2.0)
+    admission.push(1, 1.0)
+    assert admitted(admission) == [0]
+    assert admitted(admission) == []
+    assert admission.waiting == {1: "a free slot"}

@@ -251,3 +251,77 @@ def test_a_run_killed_as_it_started_recorded_nothing(tmp_path) -> None:  # type:
     (tmp_path / "other" / "journal.jsonl").write_text('{"ts": 1}')
     code, _, err = run_report([str(tmp_path / "other")], DATA)
     assert code == 2 and "is not an e3suite results directory (its journal has no run_started event)" in err
+
+
+def test_a_log_or_diff_is_cut_to_its_first_and_last_lines() -> None:
+    from e3suite.reports.terminal import LOG_LINE_CHARS, cut_lines
+
+    text = "\n".join(f"line {i}" for i in range(10))
+    assert cut_lines(text, 5) == text  # 10 lines: nothing to leave out
+    assert cut_lines(text, 2, "diff", "e3suite report out/new -E") == (
+        "line 0\nline 1\n"
+        "[... 6 lines of the diff not shown (41 characters): e3suite report out/new -E prints the whole diff ...]\n"
+        "line 8\nline 9"
+    )
+    # One line of 50 MB: its first and last characters, not all of it.
+    huge = "x" * 50_000_000
+    cut = cut_lines(huge, 3)
+    assert cut == "x" * 3 * LOG_LINE_CHARS + (
+        "\n[... 1 line of the log not shown (49998800 characters) ...]\n"
+    ) + "x" * 3 * LOG_LINE_CHARS
+
+
+DIFF_SUITE = """\
+import sys
+from e3suite import Testsuite
+from e3suite.drivers import DiffDriver
+
+class Suite(Testsuite):
+    test_driver_map = {"diff": DiffDriver}
+    default_driver = "diff"
+
+if __name__ == "__main__":
+    sys.exit(Suite().main())
+"""
+
+
+def test_a_huge_diff_does_not_flood_the_terminal(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A test whose 200,000 lines of output all differ from its baseline printed some 30,000 lines under its FAIL."""
+    import subprocess
+    import sys
+
+    from test_interrupt_run import REPO
+
+    from e3suite import store
+
+    (tmp_path / "testsuite.py").write_text(DIFF_SUITE)
+    test = tmp_path / "tests" / "big"
+    test.mkdir(parents=True)
+    (test / "test.yaml").write_text(
+        "cmd: python3 -c \"import sys; sys.stdout.write(''.join(f'actual {i}\\\\n' for i in range(200000)))\"\n"
+    )
+    (test / "test.out").write_text("".join(f"expected {i}\n" for i in range(200000)))
+
+    def run(*args: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, *args, "--no-color"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
+            capture_output=True, text=True, timeout=300,
+        )
+        assert proc.returncode == 1 or args[:2] == ("-m", "e3suite"), proc.stderr
+        return proc.stdout + proc.stderr
+
+    out = run("testsuite.py", "-E", "--progress", "none", "-o", "results")
+    lines = out.splitlines()
+    assert len(lines) < 250 and len(out) < 20_000, len(out)
+    assert lines[0] == "FAIL   big: output differs from test.out"
+    hint = "e3suite report results/new -E prints the whole"
+    [log_cut] = [line for line in lines if " lines of the log not shown " in line]
+    [diff_cut] = [line for line in lines if " lines of the diff not shown " in line]
+    assert log_cut.endswith(f"{hint} log ...]") and diff_cut.endswith(f"{hint} diff ...]"), (log_cut, diff_cut)
+    assert "    | --- expected" in lines and "    | -expected 0" in lines and "    | +actual 199999" in lines
+    # The results directory keeps what it kept; the hint's command prints it.
+    record = store.load_records(tmp_path / "results" / "new")["big"]
+    assert len(record["diff"]) > 1_000_000
+    whole = run("-m", "e3suite", "report", "results/new", "-E")
+    assert record["diff"].rstrip("\n").split("\n")[-1] == "+actual 199999" and len(whole) > 1_000_000
+    assert len(run("testsuite.py", "-E", "--progress", "none", "-o", "results", "--log-lines", "0")) > 1_000_000
