@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import e3suite.store as store
+from e3suite.journal import Journal
 from e3suite.reports.data import load_run, resolve_results_dir
 
 EXIT_USAGE = 2
@@ -254,7 +255,7 @@ def write_merged(inputs: list[_Input], out: Path, run: dict[str, Any]) -> int:
                 records.append(data)
             jobs = item.loaded.run.get("jobs")
             slot_offset += jobs if isinstance(jobs, int) and jobs > 0 else 1
-        journal = store.Journal(staging / store.JOURNAL)
+        journal = Journal(staging / store.JOURNAL)
         journal.write("run_started", **{k: v for k, v in run.items() if k not in ("end", "duration", "interrupted")})
         for entry, data in zip(entries, records, strict=True):
             journal.write_with("test_result", entry, {"result": data} if data is not None else None)

@@ -1,5 +1,7 @@
 """The results directory: journal, one record per testcase, index (its rotation: e3suite/output_dir.py).
 
+The journal file and the thread that writes it are e3suite/journal.py.
+
 Layout of a results directory (``DIR/new`` for the current run)::
 
     journal.jsonl        one JSON object per event, appended (a batch at a time);
@@ -25,12 +27,9 @@ give it.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
-import queue
 import shutil
-import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from typing import Any
 import e3suite.events as events
 from e3suite.atomic import write_atomic
 from e3suite.events import Sink
+from e3suite.journal import Journal, WriterThread, describe_write_error
 from e3suite.model import TestResult, TestStatus
 from e3suite.results_lock import unlock_results_dir
 
@@ -87,83 +87,6 @@ class ResultsWriteError(Exception):
     """A write in the results directory failed (disk full, directory removed...)."""
 
 
-class Journal:
-    """Append-only JSON-lines event log, flushed at every event (or batch of events: ``hold``).
-
-    A write that fails (disk full...) is not raised at the caller, which may
-    be deep in the engine: it is kept in ``error`` and the journal writes
-    nothing more, so that what it holds stays whole lines.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.error: str | None = None
-        # Kept open for the whole run, closed by close(): one open per event
-        # would cost more than the event itself. Unbuffered bytes: a failed
-        # write leaves nothing in a buffer to be written later, half a line.
-        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
-        self._held: list[str] | None = None  # lines kept for one write (see hold)
-
-    def hold(self) -> None:
-        """Keep the next lines for one write at ``release``: a batch of events costs one system call."""
-        if self._held is None:
-            self._held = []
-
-    def release(self) -> None:
-        """Write the lines kept since ``hold``, and write each line at once again."""
-        held, self._held = self._held, None
-        if held:
-            self._append("".join(held))
-
-    def write(self, event: str, **fields: Any) -> None:
-        self.write_with(event, fields)
-
-    def write_with(self, event: str, fields: dict[str, Any], encoded: dict[str, str] | None = None) -> None:
-        """One line: ``fields``, ``event``, then ``encoded``'s values, already JSON texts (a record)."""
-        if self._fd is None:
-            return
-        line = json.dumps({**fields, "event": event}, separators=(",", ":"))
-        if encoded:
-            line = line[:-1] + "".join(f",{json.dumps(key)}:{text}" for key, text in encoded.items()) + "}"
-        line += "\n"
-        if self._held is not None:
-            self._held.append(line)
-        else:
-            self._append(line)
-
-    def _append(self, text: str) -> None:
-        if self._fd is None:
-            return
-        # One write call per line or batch of lines: a reader (or a crash)
-        # sees whole lines only, except possibly a truncated last one.
-        line = memoryview(text.encode())
-        left = line
-        try:
-            while left:  # a short write means the next one tells why
-                left = left[os.write(self._fd, left) :]
-            # Removed under us (rm -rf DIR/new), the file still takes lines
-            # that nobody will ever read: that is a failed write too.
-            if os.fstat(self._fd).st_nlink == 0:
-                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(self.path))
-        except OSError as exc:
-            self.error = _describe(exc, self.path)
-            if len(left) < len(line):  # cut the partial write: the journal keeps whole lines
-                with contextlib.suppress(OSError):
-                    os.ftruncate(self._fd, os.fstat(self._fd).st_size - (len(line) - len(left)))
-            self.close()
-
-    def close(self) -> None:
-        self.release()  # the lines of a batch cut short (a record that could not be written) are the journal's
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = None
-
-
-def _describe(exc: OSError, path: Path) -> str:
-    return f"cannot write {exc.filename or path}: {exc.strerror or exc}"
-
-
 class ResultsWriter(Sink):
     """The journal sink of the run's events: persists the run as it goes.
 
@@ -185,8 +108,9 @@ class ResultsWriter(Sink):
         self.journal = Journal(path / JOURNAL)
         self.index: list[dict[str, Any]] = []
         self._error: str | None = None
-        self._thread: _WriterThread | None = _WriterThread() if background else None
+        self._thread: WriterThread | None = WriterThread() if background else None
         self._batch: list[Callable[[], None]] = []
+        self._records_queued = False  # the batch holds a record: the thread writes it
 
     @property
     def error(self) -> str | None:
@@ -248,6 +172,7 @@ class ResultsWriter(Sink):
         entry = index_entry(result, IN_JOURNAL)
         self.index.append(entry)
         self._queue(lambda: self.journal.write_with("test_result", entry, {"result": data}))
+        self._records_queued = True
 
     def write_index(self, run: dict[str, Any]) -> None:
         self.drain()
@@ -256,7 +181,7 @@ class ResultsWriter(Sink):
         try:
             write_index(self.path, run, self.index)
         except OSError as exc:
-            self._error = _describe(exc, self.path / INDEX)
+            self._error = describe_write_error(exc, self.path / INDEX)
 
     def close(self) -> None:
         """End of the run: the journal is closed, the directory's lock given back."""
@@ -280,46 +205,19 @@ class ResultsWriter(Sink):
             self._batch.append(write)
 
     def _hand_over(self) -> None:
-        if self._thread is not None and self._batch:
-            batch, self._batch = self._batch, []
-            # The batch's lines go in one write: what a kill loses is still
-            # what was in flight (this turn's events).
-            self._thread.put([self.journal.hold, *batch, self.journal.release])
-
-
-class _WriterThread:
-    """Runs batches of writes one after the other, in the order they were put."""
-
-    def __init__(self) -> None:
-        # A C-level queue: a hand-over costs the engine no Python-level lock dance.
-        self._queue: queue.SimpleQueue[list[Callable[[], None]] | threading.Event | None] = queue.SimpleQueue()
-        self.failure: str | None = None  # an unexpected exception of a write
-        self._thread = threading.Thread(target=self._run, name="e3suite-results-writer", daemon=True)
-        self._thread.start()
-
-    def put(self, batch: list[Callable[[], None]]) -> None:
-        self._queue.put(batch)
-
-    def wait_idle(self) -> None:
-        done = threading.Event()
-        self._queue.put(done)
-        done.wait()
-
-    def stop(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if isinstance(item, threading.Event):
-                item.set()  # everything put before it is written
-                continue
-            try:
-                for write in item:
-                    if self.failure is None:
-                        write()  # OSErrors are kept by the writes themselves (ResultsWriter.error)
-            except Exception as exc:  # a bug: nothing more is written, the run says why
-                self.failure = f"cannot write the results: {type(exc).__name__}: {exc}"
+        if self._thread is None or not self._batch:
+            return
+        batch, self._batch = [self.journal.hold, *self._batch, self.journal.release], []
+        # The batch's lines go in one write: what a kill loses is still what
+        # was in flight (this turn's events). A turn with no record (fragment
+        # starts and ends only: 4 turns in 5 of chained fragments) is written
+        # here, when the thread has nothing left to write (the order holds):
+        # one write costs the engine less than waking the thread.
+        if self._records_queued or not self._thread.idle():
+            self._thread.put(batch)
+        else:
+            self._thread.write(batch)
+        self._records_queued = False
 
 
 def index_entry(result: TestResult, record: str) -> dict[str, Any]:

@@ -287,3 +287,40 @@ def test_the_index_holds_one_result_per_line(tmp_path: Path) -> None:
     assert [json.loads(line.rstrip(",")) for line in lines if line.startswith('{"test"')] == entries
     store.write_index(tmp_path, {}, [])
     assert json.loads((tmp_path / store.INDEX).read_text())["results"] == []
+
+
+def test_a_turn_without_a_record_is_written_at_once_and_never_ahead_of_the_writer(tmp_path: Path) -> None:
+    """Fragment starts and ends alone need no wake-up of the writer thread, but keep their order."""
+    import threading
+
+    from e3suite import events
+    from e3suite.model import FragmentState
+
+    new = output_dir.rotate(tmp_path)
+    writer = store.ResultsWriter(new, background=True)
+    journal = new / "journal.jsonl"
+
+    def started(name: str) -> events.FragmentStarted:
+        return events.FragmentStarted(0, f"{name}:run", name, 1, 0, 1.0, 1234)
+
+    writer.write_result(TestResult("first", TestStatus.PASS, "fine"))
+    writer.housekeeping(0.0)
+    writer.drain()
+    writer.fragment_started(started("a"))
+    writer.housekeeping(0.0)  # the writer is idle: written now, by this thread
+    assert journal.read_text().splitlines()[-1].startswith('{"fragment":"a:run"')
+    # The writer busy with a batch (held up here): the next turn goes behind it.
+    gate = threading.Event()
+    writer._queue(gate.wait)
+    writer.write_result(TestResult("second", TestStatus.PASS, "fine"))
+    writer.housekeeping(0.0)
+    writer.fragment_ended(events.FragmentEnded(0, "b:run", "b", 1, FragmentState.COMPLETE, 0, 1.0, 2.0, None))
+    writer.housekeeping(0.0)
+    assert "b:run" not in journal.read_text()
+    gate.set()
+    writer.close()
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert [(line["event"], line.get("test") or line.get("fragment")) for line in lines] == [
+        ("test_result", "first"), ("fragment_started", "a:run"), ("test_result", "second"),
+        ("fragment_ended", "b:run"),
+    ]
