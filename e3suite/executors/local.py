@@ -45,6 +45,10 @@ from e3suite.model import FailureReason, FragmentState
 COMMAND_MARGIN = 1.0
 
 
+#: Seconds after which the engine looks again for the start of a fragment
+#: sent to an idle worker.
+START_LOOK = 0.005
+
 #: Scans of /proc for the commands of a dead worker (see _sweep).
 _SWEEP_PASSES = 10
 
@@ -416,6 +420,13 @@ class MultiprocessScheduler:
     def _next_deadline(self, now: float) -> float | None:
         deadlines = []
         for slot, entry in self._running.items():
+            if not entry.start_reported:
+                # Sent to an idle worker, which is about to start it: look
+                # again shortly, for the progress line and the status file
+                # (one started from a worker's queue is seen with the outcome
+                # sent before it: local_worker._serve).
+                deadlines.append(now + START_LOOK)
+                continue
             if entry.task.timeout is None:
                 continue
             if entry.hard_deadline is not None:

@@ -171,16 +171,18 @@ def _serve(conn: Connection, slot: int, board: SlotBoard, factory: TaskFactory |
     # the snapshot, so only a retry's fragment makes restore() do anything.
     os.environ[ATTEMPT_VARIABLE] = "1"
     state = ProcessState()
+    queued: bytes | None = None  # the message behind, read before the last outcome was sent
+    queued_started = False
     while True:
-        _check_engine()
-        try:
-            data = conn.recv_bytes()
-        except (EOFError, OSError):
-            raise WorkerExit from None  # the engine is gone
+        if queued is not None:
+            data, started, queued = queued, queued_started, None
+        else:
+            _check_engine()
+            data = _receive(conn)
+            started = bool(data) and _start(board, slot, data)
         if not data:
             return
-        _check_engine()  # it may have died while we waited, leaving this behind
-        if not board.start(slot, HEADER.unpack_from(data)[0]):
+        if not started:
             continue  # taken back by the engine while it waited here
         message, fragment_id, spare = _run(memoryview(data)[HEADER.size :], slot, factory)
         leaks = process_tree.kill_leftover_children()
@@ -193,6 +195,13 @@ def _serve(conn: Connection, slot: int, board: SlotBoard, factory: TaskFactory |
             payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
             payload = pickle.dumps(_unsendable(message, fragment_id, exc), protocol=pickle.HIGHEST_PROTOCOL)
+        # The fragment queued behind starts now, before this outcome goes:
+        # the engine reading the outcome then finds it started (the progress
+        # line and status file showed it queued until the engine's next look,
+        # up to half a second).
+        if conn.poll(0):
+            queued = _receive(conn)
+            queued_started = bool(queued) and _start(board, slot, queued)
         try:
             conn.send_bytes(payload)
         except (OSError, EOFError):
@@ -203,6 +212,19 @@ def _serve(conn: Connection, slot: int, board: SlotBoard, factory: TaskFactory |
         with contextlib.suppress(ChildProcessError):
             while os.waitpid(-1, os.WNOHANG)[0] != 0:
                 pass
+
+
+def _receive(conn: Connection) -> bytes:
+    try:
+        return conn.recv_bytes()
+    except (EOFError, OSError):
+        raise WorkerExit from None  # the engine is gone
+
+
+def _start(board: SlotBoard, slot: int, data: bytes) -> bool:
+    """Mark the task ``data`` started; False when the engine took it back first."""
+    _check_engine()  # it may have died while we waited, leaving this behind
+    return board.start(slot, HEADER.unpack_from(data)[0])
 
 
 def _check_engine() -> None:

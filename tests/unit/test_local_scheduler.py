@@ -470,3 +470,39 @@ def test_a_timed_out_command_whose_shell_had_children_ends_without_waiting_the_g
     assert outcome.state is FragmentState.TIMEDOUT
     assert outcome.end - outcome.start < 10, "the whole kill grace was waited for dead processes"
     assert survivors(text) == []
+
+
+def test_a_start_is_told_while_the_fragment_runs(tmp_path: Path) -> None:
+    """The progress line and the status file count a fragment as running once it is, not at the next outcome.
+
+    Sent to an idle worker: the engine looks again shortly (wait() returns with
+    no outcome). Queued behind another: its worker marks it started before
+    sending the outcome of the one before, so the same wait tells both.
+    """
+    sched = MultiprocessScheduler(1, kill_grace=0.5)
+    sched.start()
+    try:
+        sched.submit(make_task(0, sleep_for, tmp_path, seconds=30))
+        deadline = time.monotonic() + 30
+        started: list[int] = []
+        while not started:
+            assert time.monotonic() < deadline, "the start of fragment 0 was never told"
+            assert sched.wait(None) == []  # no outcome: fragment 0 sleeps for 30 s
+            started = [s.index for s in sched.take_started()]
+        assert started == [0]
+        sched.interrupt()
+
+        sched.submit(make_task(1, sleep_for, tmp_path, seconds=0.2))
+        sched.submit(make_task(2, sleep_for, tmp_path, seconds=30))  # queued behind 1
+        told: list[int] = []
+        while 1 not in told:
+            told.extend(s.index for s in sched.take_started())
+            outcomes = sched.wait(None)
+            if outcomes:
+                assert [o.index for o in outcomes] == [1]
+                told.extend(s.index for s in sched.take_started())
+                assert 2 in told, "fragment 2, started behind 1, was not told with 1's outcome"
+                break
+        sched.interrupt()
+    finally:
+        sched.shutdown()
