@@ -447,6 +447,16 @@ class Testsuite(Selection):
             self._history = store.previous_durations(Path(self.options.output_dir) / "old")
         return self._history
 
+    def shard_selection(
+        self, cases: list[discovery.Testcase], candidates: list[tuple[str, Path]]
+    ) -> list[discovery.Testcase]:
+        try:
+            return super().shard_selection(cases, candidates)
+        finally:
+            # Its probe plan read DIR/old before the rotation (the run before
+            # last then): the run's plan and estimates read the previous run.
+            self._history = None
+
     def listeners(self, reporter: TerminalReporter) -> list[Sink]:
         """The sinks of the run's events besides the journal (terminal lines, progress)."""
         listeners: list[Sink] = [_TerminalSink(reporter)]

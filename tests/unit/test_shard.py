@@ -264,3 +264,43 @@ def test_docs_show_what_the_commands_print() -> None:
         assert option in run_help and f"`{option.split()[0]}" in page
     sub = {name: parser.format_help() for name, parser in cli_help._subparsers._group_actions[0].choices.items()}
     assert "--durations FILE" in sub["report"] and "--allow-partial" in sub["merge"] and "--tests-dir" in sub["rewrite"]
+
+
+HISTORY_SUITE = """
+import json, sys
+from pathlib import Path
+import e3suite.store as store
+from e3suite import Testsuite
+from e3suite.drivers import ShellDriver
+
+read = store.previous_durations
+
+def telling(old_dir):
+    index = Path(old_dir) / "index.json"
+    jobs = json.loads(index.read_text())["run"]["jobs"] if index.is_file() else None
+    print(f"history read: run of -j{jobs}", file=sys.stderr)
+    return read(old_dir)
+
+store.previous_durations = telling
+
+class Suite(Testsuite):
+    test_driver_map = {"shell": ShellDriver}
+
+if __name__ == "__main__":
+    sys.exit(Suite().main())
+"""
+
+
+def test_a_shard_run_plans_with_the_previous_run_as_a_plain_run_does(tmp_path: Path) -> None:
+    """Priorities and the time left come from the run before this one, --shard or not (not the one before it)."""
+    from drivers_support import make_suite, run_suite
+
+    root = make_suite(tmp_path, {f"tests/t{i}/test.yaml": "driver: shell\ncmd: [true]\n" for i in range(3)},
+                      HISTORY_SUITE)
+    assert run_suite(root, "-j1").code == 0
+    assert run_suite(root, "-j2").code == 0
+    plain = run_suite(root, "-j3").stderr.splitlines()
+    assert [line for line in plain if line.startswith("history read")] == ["history read: run of -j2"]
+    sharded = run_suite(root, "-j2", "--shard", "1/1").stderr.splitlines()
+    # The split's probe reads DIR/old before the rotation (-j2 then); the run itself the run before it (-j3).
+    assert [line for line in sharded if line.startswith("history read")][-1] == "history read: run of -j3"
