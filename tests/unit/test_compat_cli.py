@@ -371,3 +371,9 @@ def test_ctrl_c_in_set_up_is_an_interrupted_run(tmp_path: Path) -> None:
     assert proc.returncode == 130, out
     index = json.loads((tmp_path / "out" / "new" / "index.json").read_text())
     assert index["run"]["interrupted"] is True and index["results"] == []
+
+
+def test_e3_without_a_script_names_only_the_script_as_missing() -> None:
+    run = subprocess.run([sys.executable, "-m", "e3suite", "e3"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert run.stderr.splitlines()[-1] == "e3suite e3: error: the following arguments are required: TESTSUITE.py"

@@ -18,8 +18,9 @@ import e3suite.compat.e3testsuite.importer as importer
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("testsuite", metavar="TESTSUITE.py", help="the testsuite's main script")
-    parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
-                        help="the testsuite's own options and tests, passed as they are")
+    rest = parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
+                               help="the testsuite's own options and tests, passed as they are")
+    rest.required = False  # argparse marks a REMAINDER required: a missing script named ARGS as missing too
 
 
 def run(args: argparse.Namespace) -> int:
