@@ -174,10 +174,10 @@ def _serve(conn: Connection, slot: int, board: SlotBoard, factory: TaskFactory |
     queued: bytes | None = None  # the message behind, read before the last outcome was sent
     queued_started = False
     while True:
+        _check_engine()
         if queued is not None:
             data, started, queued = queued, queued_started, None
         else:
-            _check_engine()
             data = _receive(conn)
             started = bool(data) and _start(board, slot, data)
         if not data:
