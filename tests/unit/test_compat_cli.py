@@ -150,6 +150,32 @@ def test_a_test_yaml_pyyaml_cannot_scan_is_that_testcase_s_error(tmp_path: Path)
         assert any(line.startswith(f"ERROR  {name}: invalid syntax for test.yaml") for line in lines), proc.stdout
 
 
+def test_a_case_key_on_an_unknown_variable_is_that_testcase_s_error(tmp_path: Path) -> None:
+    """``case_nosuch:`` (no such variable in e3's Env) made e3-core raise KeyError: the whole run stopped.
+
+    It stopped with a traceback and "the testsuite's set_up raised KeyError:
+    'nosuch'" (e3-testsuite stops too): a test.yaml mistake is that
+    testcase's ERROR, naming the key, as a syntax error is; so is a case
+    on a number (TypeError) or a pattern that is no regexp (re.error).
+    """
+    script = _suite(tmp_path, tests={
+        "ok": 'cmd: "true"\ncase_host_os_name:\n  linux:\n    cmd: "true"\n',
+        "unknown": 'cmd: "true"\ncase_nosuch:\n  linux:\n    cmd: "false"\n',
+        "number": 'cmd: "true"\ncase_host_os_name: 3\n',
+        "bad_regexp": 'cmd: "true"\ncase_host_os_name:\n  "[":\n    cmd: "false"\n',
+    })
+    proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if not line.startswith(" ")]
+    assert "PASS   ok" in lines, proc.stdout
+    unknown = tmp_path / "tests" / "unknown" / "test.yaml"
+    assert f"ERROR  unknown: invalid test.yaml: {unknown}: case_nosuch: no variable 'nosuch' in e3's Env (e3.env.Env().to_dict())" in lines, proc.stdout
+    for name in ("number", "bad_regexp"):
+        prefix = f"ERROR  {name}: invalid test.yaml: {tmp_path / 'tests' / name / 'test.yaml'}: case_host_os_name: "
+        assert any(line.startswith(prefix) for line in lines), proc.stdout
+
+
 def test_a_bad_test_yaml_or_driver_name_says_where_and_which(tmp_path: Path) -> None:
     """The ERROR of a test.yaml names the line to fix, that of an unknown driver the name (no log holds it)."""
     script = _suite(tmp_path, tests={"flow": "driver: [shell\n", "typo": "driver: shel\n"})

@@ -10,6 +10,7 @@ must never instantiate drivers or run anything.
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -59,14 +60,20 @@ class YAMLTestFinder(TestFinder):
         if "test.yaml" not in filenames:
             return None
         test_name = testsuite.test_name(dirpath)
+        path = os.path.join(dirpath, "test.yaml")
         try:
             # e3-core's loader, as e3-testsuite: "case_*" keys select values by platform.
-            test_env = e3.yaml.load_with_config(os.path.join(dirpath, "test.yaml"), Env().to_dict())
+            test_env = e3.yaml.load_with_config(path, Env().to_dict())
         except (OSError, e3.yaml.YamlError, yaml.YAMLError) as exc:
             # e3-core wraps PyYAML's parser errors, not its scanner's (an
             # unterminated string, a tab): those are bad syntax too, and get
             # the testcase its ERROR instead of stopping the whole run.
             raise ProbingError("invalid syntax for test.yaml") from exc
+        except (KeyError, TypeError, re.error) as exc:
+            # What e3-core's case_* evaluation raises, unwrapped: a variable
+            # Env does not have (case_nosuch), a case on a number, a pattern
+            # that is no regexp. e3-testsuite stops the whole run on it.
+            raise ProbingError(f"invalid test.yaml: {path}: {_case_problem(path, exc)}") from None
         if test_env is None:
             test_env = {}
         elif not isinstance(test_env, collections.abc.Mapping):
@@ -79,6 +86,22 @@ class YAMLTestFinder(TestFinder):
             except (KeyError, TypeError) as exc:
                 raise ProbingError("cannot find driver") from exc
         return ParsedTest(test_name, driver_cls, dict(test_env), dirpath)
+
+
+def _case_problem(path: str, exc: Exception) -> str:
+    """What is wrong with a ``case_*`` key of test.yaml ``path`` (e3-core's exception does not name it)."""
+    cases: list[str] = []
+    with contextlib.suppress(OSError, yaml.YAMLError):
+        with open(path, encoding="utf-8") as stream:
+            data = yaml.safe_load(stream)
+        if isinstance(data, collections.abc.Mapping):
+            cases = [str(key) for key in data if str(key).startswith("case_")]
+    if isinstance(exc, KeyError) and exc.args:
+        variable = str(exc.args[0])
+        return f"case_{variable}: no variable {variable!r} in e3's Env (e3.env.Env().to_dict())"
+    where = ", ".join(cases) or "case_*"
+    kind = "invalid regexp" if isinstance(exc, re.error) else type(exc).__name__
+    return f"{where}: {kind}: {exc}"
 
 
 class AdaCoreLegacyTestFinder(TestFinder):
