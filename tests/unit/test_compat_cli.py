@@ -170,7 +170,8 @@ def test_a_case_key_on_an_unknown_variable_is_that_testcase_s_error(tmp_path: Pa
     lines = [line for line in proc.stdout.splitlines() if not line.startswith(" ")]
     assert "PASS   ok" in lines, proc.stdout
     unknown = tmp_path / "tests" / "unknown" / "test.yaml"
-    assert f"ERROR  unknown: invalid test.yaml: {unknown}: case_nosuch: no variable 'nosuch' in e3's Env (e3.env.Env().to_dict())" in lines, proc.stdout
+    message = f"invalid test.yaml: {unknown}: case_nosuch: no variable 'nosuch' in e3's Env (e3.env.Env().to_dict())"
+    assert f"ERROR  unknown: {message}" in lines, proc.stdout
     for name in ("number", "bad_regexp"):
         prefix = f"ERROR  {name}: invalid test.yaml: {tmp_path / 'tests' / name / 'test.yaml'}: case_host_os_name: "
         assert any(line.startswith(prefix) for line in lines), proc.stdout
