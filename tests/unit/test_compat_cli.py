@@ -177,6 +177,25 @@ def test_a_case_key_on_an_unknown_variable_is_that_testcase_s_error(tmp_path: Pa
         assert any(line.startswith(prefix) for line in lines), proc.stdout
 
 
+def test_a_symlink_loop_in_the_tests_directory_is_walked_once(tmp_path: Path) -> None:
+    """A link back to a parent (tests/a/up -> ..) found each testcase again at every level.
+
+    os.walk(followlinks=True) went down a/up/a/up/... until the kernel's
+    symlink limit: 40 copies of each testcase (with two such links, a
+    number of paths that doubles at each level: the run never started).
+    e3-testsuite's safe_dir_walk enters a directory by a link once: a link
+    to a directory already walked finds nothing more, a link to another
+    one finds what it holds, under the link's name (as e3-testsuite does).
+    """
+    script = _suite(tmp_path, tests={"a": 'cmd: "true"\n', "b/c": 'cmd: "true"\n', "d": 'cmd: "true"\n'})
+    (tmp_path / "tests" / "a" / "up").symlink_to("..")
+    (tmp_path / "tests" / "d" / "linked_b").symlink_to("../b")
+    proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = sorted(line for line in proc.stdout.splitlines() if line.startswith("PASS"))
+    assert lines == ["PASS   a", "PASS   b/c", "PASS   d", "PASS   d/linked_b/c"], proc.stdout
+
+
 def test_a_bad_test_yaml_or_driver_name_says_where_and_which(tmp_path: Path) -> None:
     """The ERROR of a test.yaml names the line to fix, that of an unknown driver the name (no log holds it)."""
     script = _suite(tmp_path, tests={"flow": "driver: [shell\n", "typo": "driver: shel\n"})

@@ -26,6 +26,7 @@ import e3suite.compat.e3testsuite._bridge as _bridge
 from e3suite.compat.e3testsuite.fragment import FragmentData
 from e3suite.compat.e3testsuite.testcase_finder import ParsedTest, ProbingError
 from e3suite.compat.e3testsuite.unsupported import refuse
+from e3suite.compat.e3testsuite.utils import safe_dir_walk
 from e3suite.discovery import Testcase
 from e3suite.driver import TestDriver as E3suiteDriver
 
@@ -78,7 +79,7 @@ def find_tests(
                 pattern = re.compile(spec)
             except re.error:
                 pattern = re.compile(re.escape(spec))
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        for dirpath, dirnames, filenames in safe_dir_walk(root):
             dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
             matches = pattern is None or bool(pattern.search(dirpath))
             dirpath = os.path.abspath(dirpath)
