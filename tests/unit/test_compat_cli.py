@@ -196,6 +196,32 @@ def test_a_symlink_loop_in_the_tests_directory_is_walked_once(tmp_path: Path) ->
     assert lines == ["PASS   a", "PASS   b/c", "PASS   d", "PASS   d/linked_b/c"], proc.stdout
 
 
+def test_a_testsuite_option_named_as_one_of_e3suite_s_wins(tmp_path: Path) -> None:
+    """add_options defining --json (e3suite's own report option here, not e3-testsuite's) crashed.
+
+    argparse raised "conflicting option string: --json" with a traceback:
+    "resolve" was set on the parser after argparse had made its groups, and
+    a testsuite's parser.add_argument goes to the "options" group, still
+    "error". The testsuite's option wins, as under e3-testsuite (which has
+    no --json): its value reaches main.args, no JSON report is written.
+    """
+    source = SUITE.replace('    default_driver = "shell"\n', '''    default_driver = "shell"
+
+    def add_options(self, parser):
+        parser.add_argument("--json", action="store_true")
+        parser.add_argument("--progress", type=int, default=3)
+
+    def set_up(self):
+        super().set_up()
+        print("options:", self.main.args.json, self.main.args.progress)
+''')
+    script = _suite(tmp_path, source)
+    proc = _e3(script, "-o", str(tmp_path / "out"), "--json", "--progress", "5", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "options: True 5" in proc.stdout, proc.stdout
+    assert "PASS   a" in proc.stdout, proc.stdout
+
+
 def test_a_bad_test_yaml_or_driver_name_says_where_and_which(tmp_path: Path) -> None:
     """The ERROR of a test.yaml names the line to fix, that of an unknown driver the name (no log holds it)."""
     script = _suite(tmp_path, tests={"flow": "driver: [shell\n", "typo": "driver: shel\n"})

@@ -150,8 +150,7 @@ class Testsuite:
 
         e3_main = Main(platform_args=True)
         parser = e3_main.argument_parser
-        parser.conflict_handler = "resolve"  # a testsuite's own option wins over ours
-        _options.add_e3_options(parser, self)
+        _options.add_e3_options(parser, self)  # a testsuite's own option (add_options) wins over ours
         self.add_options(parser)
         try:
             e3_main.parse_args(args)

@@ -76,15 +76,24 @@ def add_e3_options(parser: argparse.ArgumentParser, testsuite: Any) -> None:
                            help="run fragments in worker processes even if the testsuite does not claim support")
     execution.add_argument("--skip-passed", action="store_true", help=argparse.SUPPRESS)
     execution.add_argument("--list-json", metavar="FILE", help="write the list of testcases to FILE (JSON), no run")
+    # e3suite's own, which e3-testsuite does not have: a testsuite may define
+    # an option of the same name (add_options), which then wins. Their dests
+    # are e3suite_*, so that its value is never read as ours.
     e3suite = parser.add_argument_group(title="e3suite")
-    e3suite.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE")
-    e3suite.add_argument("--html", metavar="FILE", help="write an HTML report to FILE")
-    e3suite.add_argument("--json", metavar="FILE", help="write the JSON report to FILE")
-    e3suite.add_argument("--in-process", action="store_true",
+    e3suite.add_argument("--junit", dest="e3suite_junit", metavar="FILE", help="write a JUnit XML report to FILE")
+    e3suite.add_argument("--html", dest="e3suite_html", metavar="FILE", help="write an HTML report to FILE")
+    e3suite.add_argument("--json", dest="e3suite_json", metavar="FILE", help="write the JSON report to FILE")
+    e3suite.add_argument("--in-process", dest="e3suite_in_process", action="store_true",
                          help="run every fragment in threads of the engine's process")
-    e3suite.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="none",
-                         help="live progress (default: %(default)s)")
+    e3suite.add_argument("--progress", dest="e3suite_progress", choices=("auto", "bar", "lines", "none"),
+                         default="none", help="live progress (default: %(default)s)")
     parser.add_argument("sublist", metavar="tests", nargs="*", default=[], help="tests (directories or patterns)")
+    # A testsuite's option wins over one of ours. argparse reads the handler
+    # of the group an option goes to, and made its first groups (where the
+    # testsuite's parser.add_argument lands) before this could be set.
+    parser.conflict_handler = "resolve"
+    for group in parser._action_groups:
+        group.conflict_handler = "resolve"
 
 
 def e3suite_options(args: argparse.Namespace) -> argparse.Namespace:
@@ -102,10 +111,11 @@ def e3suite_options(args: argparse.Namespace) -> argparse.Namespace:
         not getattr(args, "log_file", None) and sys.stdout.isatty() and sys.stderr.isatty()
     )
     options.show_time = bool(args.show_time_info)
-    options.junit = args.junit or args.xunit_output
-    options.html, options.json = args.html, args.json
-    options.in_process = bool(args.in_process)
-    options.progress = args.progress
+    # e3suite's own options are absent from args when the testsuite has one of that name
+    options.junit = getattr(args, "e3suite_junit", None) or args.xunit_output
+    options.html, options.json = getattr(args, "e3suite_html", None), getattr(args, "e3suite_json", None)
+    options.in_process = bool(getattr(args, "e3suite_in_process", False))
+    options.progress = getattr(args, "e3suite_progress", "none")
     options.failure_exit_code = args.failure_exit_code
     options.max_consecutive_failures = args.max_consecutive_failures or None
     options.no_color = True
