@@ -449,3 +449,54 @@ def test_e3_without_a_script_names_only_the_script_as_missing() -> None:
     run = subprocess.run([sys.executable, "-m", "e3suite", "e3"], capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
     assert run.stderr.splitlines()[-1] == "e3suite e3: error: the following arguments are required: TESTSUITE.py"
+
+
+SHARED_STATE_SUITE = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver.classic import ClassicTestDriver
+
+SEEN = []
+
+
+class Collect(ClassicTestDriver):
+    def run(self):
+        self.shell(["true"])
+        SEEN.append(self.test_name)
+        self.env.collected.append(self.test_name)
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"collect": Collect}
+    default_driver = "collect"
+
+    def set_up(self):
+        super().set_up()
+        self.env.collected = []
+
+    def tear_down(self):
+        print("seen:", sorted(SEEN), "collected:", sorted(self.env.collected))
+        super().tear_down()
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+def test_state_a_fragment_shares_reaches_tear_down_with_in_process_only(tmp_path: Path) -> None:
+    """What the docs tell (Where fragments run): a single-fragment testcase runs in a worker.
+
+    What its run() changes besides its results (a module global, an
+    attribute of the testsuite's env) stays in the worker, so the
+    testsuite's tear_down does not see it, where e3-testsuite's threads
+    share it; --in-process runs every fragment in threads, as e3-testsuite.
+    """
+    script = _suite(tmp_path, SHARED_STATE_SUITE, {"a": "{}\n", "b": "{}\n"})
+    proc = _e3(script, "-o", str(tmp_path / "out"), "-j2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "seen: [] collected: []" in proc.stdout, proc.stdout
+    proc = _e3(script, "-o", str(tmp_path / "out"), "-j2", "--in-process", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "seen: ['a', 'b'] collected: ['a', 'b']" in proc.stdout, proc.stdout
