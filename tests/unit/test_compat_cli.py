@@ -500,3 +500,23 @@ def test_state_a_fragment_shares_reaches_tear_down_with_in_process_only(tmp_path
     proc = _e3(script, "-o", str(tmp_path / "out"), "-j2", "--in-process", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "seen: ['a', 'b'] collected: ['a', 'b']" in proc.stdout, proc.stdout
+
+
+def test_an_exception_of_add_test_is_one_line_that_says_where(tmp_path: Path) -> None:
+    """e3-core's DAGError ends its message with a newline: the ERROR line showed a literal '\\\\n'.
+
+    (A cross-testcase predecessor added before its testcase's add_test ran:
+    "predecessor on non existing vertices lib.check\\n".) The message is one
+    line, with its words, then where add_test raised.
+    """
+    source = SUITE.replace("class Suite(Testsuite):", '''class Broken(ClassicTestDriver):
+    def add_test(self, dag):
+        raise ValueError("first line\\n  second line\\n")
+
+
+class Suite(Testsuite):''').replace('{"shell": Shell}', '{"shell": Shell, "broken": Broken}')
+    script = _suite(tmp_path, source, {"b": "driver: broken\n"})
+    proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("ERROR  b:"))
+    assert line.startswith("ERROR  b: ValueError: first line second line (in add_test, testsuite.py:"), line

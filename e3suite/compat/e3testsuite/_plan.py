@@ -185,7 +185,9 @@ def build_cases(
             driver.add_test(dag)
         except Exception as exc:
             where = traceback.extract_tb(exc.__traceback__)[-1]
-            case.error = f"{type(exc).__name__}: {exc} (in add_test, {os.path.basename(where.filename)}:{where.lineno})"
+            words = " ".join(str(exc).split())  # one line: e3-core's DAGError ends with a newline
+            place = f"{os.path.basename(where.filename)}:{where.lineno}"
+            case.error = f"{type(exc).__name__}: {words} (in add_test, {place})"
             continue
         drivers[id(driver)] = case.test_id
         _bridge.TESTS[case.test_id] = _bridge.TestEntry(parsed.test_name, [], list(driver.result_queue))
