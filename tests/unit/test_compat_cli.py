@@ -520,3 +520,56 @@ class Suite(Testsuite):''').replace('{"shell": Shell}', '{"shell": Shell, "broke
     assert proc.returncode == 1, proc.stdout + proc.stderr
     line = next(line for line in proc.stdout.splitlines() if line.startswith("ERROR  b:"))
     assert line.startswith("ERROR  b: ValueError: first line second line (in add_test, testsuite.py:"), line
+
+
+THREADS_SUITE = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver import TestDriver
+from e3.testsuite.result import TestStatus
+
+
+class TwoSteps(TestDriver):
+    def add_test(self, dag):
+        self.add_fragment(dag, "first")
+        self.add_fragment(dag, "second", after=["first"])
+
+    def first(self, previous, slot):
+        if self.test_env.get("interrupt"):
+            raise KeyboardInterrupt
+        return 1
+
+    def second(self, previous, slot):
+        self.result.set_status(TestStatus.PASS if previous["first"] == 1 else TestStatus.FAIL)
+        self.push_result()
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"two": TwoSteps}
+    default_driver = "two"
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+def test_a_fragment_raising_keyboardinterrupt_in_a_thread_is_its_error(tmp_path: Path) -> None:
+    """Fragments sharing driver state run in threads: one raising KeyboardInterrupt hung the run.
+
+    run_fragment lets KeyboardInterrupt through, as the user's Ctrl-C; in a
+    slot's thread it is not one (signals reach the main thread only): the
+    thread died with it, its outcome never came, and the engine waited for
+    ever. It is that fragment's ERROR, as in a worker process; its
+    dependants get its exception, and the other testcases run.
+    """
+    script = _suite(tmp_path, THREADS_SUITE, {"interrupts": "interrupt: true\n", "fine": "{}\n"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "e3suite", "e3", str(script), "-j2", "-o", str(tmp_path / "out")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "PASS   fine" in proc.stdout, proc.stdout
+    assert "ERROR  interrupts/first" in proc.stdout or "ERROR  interrupts: " in proc.stdout, proc.stdout
+    assert "raised KeyboardInterrupt" in proc.stdout + (tmp_path / "out" / "new" / "journal.jsonl").read_text()
