@@ -177,6 +177,19 @@ def test_a_case_key_on_an_unknown_variable_is_that_testcase_s_error(tmp_path: Pa
         assert any(line.startswith(prefix) for line in lines), proc.stdout
 
 
+def test_a_test_yaml_that_is_not_utf8_is_that_testcase_s_error(tmp_path: Path) -> None:
+    """A Latin-1 byte in a test.yaml stopped the whole run with UnicodeDecodeError (e3-testsuite too)."""
+    script = _suite(tmp_path, tests={"ok": 'cmd: "true"\n', "latin1": "{}\n"})
+    latin1 = tmp_path / "tests" / "latin1" / "test.yaml"
+    latin1.write_bytes(b'cmd: "echo caf\xe9"\n')
+    proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if not line.startswith(" ")]
+    assert "PASS   ok" in lines, proc.stdout
+    assert f"ERROR  latin1: invalid test.yaml: {latin1}: not UTF-8 (invalid continuation byte at byte 14)" in lines
+
+
 def test_a_symlink_loop_in_the_tests_directory_is_walked_once(tmp_path: Path) -> None:
     """A link back to a parent (tests/a/up -> ..) found each testcase again at every level.
 

@@ -69,6 +69,9 @@ class YAMLTestFinder(TestFinder):
             # unterminated string, a tab): those are bad syntax too, and get
             # the testcase its ERROR instead of stopping the whole run.
             raise ProbingError("invalid syntax for test.yaml") from exc
+        except UnicodeDecodeError as exc:
+            # e3-core reads test.yaml as text, with the locale's encoding (UTF-8)
+            raise ProbingError(f"invalid test.yaml: {path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
         except (KeyError, TypeError, re.error) as exc:
             # What e3-core's case_* evaluation raises, unwrapped: a variable
             # Env does not have (case_nosuch), a case on a number, a pattern
