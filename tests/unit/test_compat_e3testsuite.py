@@ -600,3 +600,33 @@ def test_tear_down_reads_the_report_index(tmp_path: Path) -> None:
         "report: failures 1 2",
         "report: dirs True True",
     ], proc.stdout + proc.stderr
+
+
+def test_an_unsupported_module_is_one_line_naming_it_and_where(tmp_path: Path) -> None:
+    """The docs promise one line, never a traceback from inside: the ImportError's traceback came
+    through e3suite's cli, runpy and the import alias (exit status 1)."""
+    (tmp_path / "drivers.py").write_text("import os\nfrom e3.testsuite.report.gaia import dump_gaia_report\n")
+    script = tmp_path / "testsuite.py"
+    script.write_text("import sys\nimport drivers\n")
+    proc = _e3(script, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [
+        "e3suite: error: module e3.testsuite.report is not supported by e3suite's e3-testsuite compatibility"
+        f" layer (see docs/migrating-from-e3-testsuite.md), imported at {tmp_path / 'drivers.py'}:2"
+    ], proc.stderr
+
+
+def test_a_script_that_raises_shows_its_own_traceback_as_python_does(tmp_path: Path) -> None:
+    """An error of the script itself (at import time, before testsuite_main) came with e3suite's
+    frames first (cli.py, command.py, runpy): the traceback is the script's, as `python` prints it."""
+    script = tmp_path / "testsuite.py"
+    script.write_text("import sys\n\ndef broken():\n    raise RuntimeError('module level')\n\nbroken()\n")
+    proc = _e3(script, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    real = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.stderr == real.stderr
+    (tmp_path / "bad.py").write_text("def x(:\n")
+    proc = _e3(tmp_path / "bad.py", cwd=tmp_path)
+    real = subprocess.run([sys.executable, str(tmp_path / "bad.py")], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert (proc.returncode, proc.stderr) == (1, real.stderr)

@@ -18,7 +18,7 @@ import importlib.util
 import sys
 from types import ModuleType
 
-from e3suite.compat.e3testsuite.unsupported import message
+from e3suite.compat.e3testsuite.unsupported import UnsupportedModule, message
 
 ALIAS = "e3.testsuite"
 TARGET = "e3suite.compat.e3testsuite"
@@ -48,7 +48,7 @@ class AliasFinder(importlib.abc.MetaPathFinder):
         rest = fullname[len(ALIAS):]
         real = TARGET + rest
         if any(part in _PRIVATE for part in rest.split(".")) or importlib.util.find_spec(real) is None:
-            raise ImportError(message(f"module {fullname}"), name=fullname)
+            raise UnsupportedModule(message(f"module {fullname}"), name=fullname)
         module = importlib.import_module(real)
         spec = importlib.machinery.ModuleSpec(fullname, _AliasLoader(real), is_package=hasattr(module, "__path__"))
         return spec

@@ -17,6 +17,10 @@ class Unsupported(Exception):
     """A feature of e3-testsuite that e3suite's compatibility layer does not offer."""
 
 
+class UnsupportedModule(Unsupported, ImportError):
+    """An ``e3.testsuite`` module the layer does not provide: an ImportError (a testsuite may catch it)."""
+
+
 def message(feature: str) -> str:
     return f"{feature} is not supported by e3suite's e3-testsuite compatibility layer (see {DOCS})"
 
