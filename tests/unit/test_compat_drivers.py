@@ -299,3 +299,43 @@ def test_shell_given_a_string_is_an_error_as_under_e3_testsuite(tmp_path: Path) 
     assert "takes the command as a list of arguments, not a string: 'echo hi'" in store.load_records(
         tmp_path / "out" / "new"
     )["a"]["log"]
+
+
+def test_a_result_pushed_in_add_test_without_fragments_is_reported(tmp_path: Path) -> None:
+    """What the docs tell: a SKIP decided in add_test (no fragment) is the testcase's verdict.
+
+    e3-testsuite 27.3 loses it (it collects results when a fragment ends).
+    """
+    source = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver import TestDriver
+from e3.testsuite.result import TestResult, TestStatus
+
+
+class Early(TestDriver):
+    def add_test(self, dag):
+        if self.test_env.get("skip"):
+            self.result.set_status(TestStatus.SKIP, "not today")
+            self.push_result()
+            return
+        self.add_fragment(dag, "go")
+
+    def go(self, previous, slot):
+        self.result.set_status(TestStatus.PASS)
+        self.push_result()
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"early": Early}
+    default_driver = "early"
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+    script = _suite(tmp_path, source, {"skipped": "skip: true\n", "runs": "{}\n"})
+    proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SKIP   skipped: not today" in proc.stdout and "PASS   runs" in proc.stdout, proc.stdout
