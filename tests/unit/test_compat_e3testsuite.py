@@ -630,3 +630,29 @@ def test_a_script_that_raises_shows_its_own_traceback_as_python_does(tmp_path: P
     real = subprocess.run([sys.executable, str(tmp_path / "bad.py")], cwd=tmp_path, capture_output=True, text=True,
                           timeout=60)
     assert (proc.returncode, proc.stderr) == (1, real.stderr)
+
+
+def test_a_driver_asking_for_test_opt_files_is_refused_by_name_at_once(tmp_path: Path) -> None:
+    """AdaCoreLegacyTestControlCreator is made by the driver's test_control_creator property,
+    which ClassicTestDriver reads in its run fragment: every testcase ran and was an ERROR named
+    'a.run_wrapper', the refusal deep in its log. The docs promise one line before anything starts."""
+    from compat_support import SUITE, make_suite
+
+    legacy = "from e3.testsuite.control import AdaCoreLegacyTestControlCreator"
+    source = SUITE.replace("class Shell(ClassicTestDriver):", legacy + '''
+
+
+class Shell(ClassicTestDriver):
+    @property
+    def test_control_creator(self):
+        return AdaCoreLegacyTestControlCreator(["linux"])
+''')
+    script = make_suite(tmp_path, source, {"a": 'cmd: "touch ran"\n'})
+    proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert proc.stderr.splitlines()[-1] == (
+        "e3suite: error: e3.testsuite.control.AdaCoreLegacyTestControlCreator (test.opt files) is not supported"
+        " by e3suite's e3-testsuite compatibility layer (see docs/migrating-from-e3-testsuite.md)"
+    ), proc.stderr
+    assert not list(tmp_path.rglob("ran"))

@@ -25,7 +25,7 @@ from e3.collection.dag import DAG
 import e3suite.compat.e3testsuite._bridge as _bridge
 from e3suite.compat.e3testsuite.fragment import FragmentData
 from e3suite.compat.e3testsuite.testcase_finder import ParsedTest, ProbingError
-from e3suite.compat.e3testsuite.unsupported import refuse
+from e3suite.compat.e3testsuite.unsupported import Unsupported, refuse
 from e3suite.compat.e3testsuite.utils import safe_dir_walk
 from e3suite.discovery import Testcase
 from e3suite.driver import TestDriver as E3suiteDriver
@@ -189,11 +189,31 @@ def build_cases(
             place = f"{os.path.basename(where.filename)}:{where.lineno}"
             case.error = f"{type(exc).__name__}: {words} (in add_test, {place})"
             continue
+        _refuse_unsupported_control(driver)
         drivers[id(driver)] = case.test_id
         _bridge.TESTS[case.test_id] = _bridge.TestEntry(parsed.test_name, [], list(driver.result_queue))
     testsuite.adjust_dag_dependencies(dag)
     _map_vertices(dag, cases, drivers)
     return list(cases.values())
+
+
+def _refuse_unsupported_control(driver: Any) -> None:
+    """Refuse the run at once when a driver's control creator is one the layer refuses (test.opt files).
+
+    ClassicTestDriver reads ``test_control_creator`` in its run fragment:
+    there the refusal was each testcase's ERROR, named after the fragment,
+    with the reason at the end of its log. Read here, it stops the run
+    before anything starts, in one line, as every refusal does. Any other
+    error is left to the fragment, where it is that testcase's.
+    """
+    if not isinstance(getattr(type(driver), "test_control_creator", None), property):
+        return
+    try:
+        _ = driver.test_control_creator
+    except Unsupported:
+        raise
+    except Exception:
+        pass
 
 
 def _fragment_name(name: str) -> str:
