@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from compat_support import SUITE
 from compat_support import make_suite as _suite
 from compat_support import run_e3 as _e3
 
@@ -339,3 +340,14 @@ if __name__ == "__main__":
     proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SKIP   skipped: not today" in proc.stdout and "PASS   runs" in proc.stdout, proc.stdout
+
+
+def test_a_refusal_inside_a_fragment_is_the_message_of_its_error(tmp_path: Path) -> None:
+    """shell(stdin=<what e3suite cannot feed>) is refused in the run fragment: the ERROR was named
+    'a.run_wrapper' with no message, the refusal at the end of a traceback in its log."""
+    source = SUITE.replace('self.shell(["sh", "-c", self.test_env.get("cmd", "true")])',
+                           'self.shell(["cat"], stdin=12345)')
+    script = _suite(tmp_path, source, {"a": "{}\n"})
+    proc = _e3(script, "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "ERROR  a: a.run_wrapper: shell(stdin=12345) is not supported by e3suite's e3-testsuite" in proc.stdout

@@ -200,7 +200,11 @@ def run_vertex(vertex: Vertex, ctx: FragmentContext) -> Any:
         except Exception as exc:
             from e3suite.compat.e3testsuite.result import TestResult, TestStatus
 
-            error = TestResult(data.uid, env=data.driver.test_env, status=TestStatus.ERROR)
+            from e3suite.compat.e3testsuite.unsupported import Unsupported
+
+            # A refusal says what is not supported: its message, not only the traceback's last line.
+            message = str(exc) if isinstance(exc, Unsupported) else ""
+            error = TestResult(data.uid, env=data.driver.test_env, status=TestStatus.ERROR, msg=message)
             error.log += traceback.format_exc()
             data.driver.push_result(error)
             value = exc
