@@ -199,7 +199,6 @@ def run_vertex(vertex: Vertex, ctx: FragmentContext) -> Any:
             value = None
         except Exception as exc:
             from e3suite.compat.e3testsuite.result import TestResult, TestStatus
-
             from e3suite.compat.e3testsuite.unsupported import Unsupported
 
             # A refusal says what is not supported: its message, not only the traceback's last line.
