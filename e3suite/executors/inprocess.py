@@ -61,7 +61,11 @@ class InProcessExecutor(ExecutorDefaults):
         thread.start()
 
     def _run(self, task: FragmentTask, slot: int) -> FragmentOutcome:
-        outcome = run_fragment(task, slot)
+        # Ctrl-C reaches the main thread only: a KeyboardInterrupt in a
+        # slot's thread is the callback's own, its fragment's error (going
+        # through, it ended the thread with no outcome, and the run hung).
+        in_main = threading.current_thread() is threading.main_thread()
+        outcome = run_fragment(task, slot, propagate_interrupt=in_main)
         if self.check_return_values:
             fail_unsendable_return_value(outcome, task.fragment_id)
         return outcome

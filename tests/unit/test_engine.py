@@ -31,6 +31,8 @@ class Scripted(TestDriver):
             kind, _, arg = action.partition(" ")
             if kind == "raise":
                 raise RuntimeError(arg)
+            if kind == "interrupt":
+                raise KeyboardInterrupt
             if kind == "status":
                 ctx.result.set_status(TestStatus[arg], f"from {name}")
             if kind == "return":
@@ -212,3 +214,19 @@ def test_a_dependant_taken_back_and_sent_again_still_gets_its_predecessors_value
     writer.close()
     assert results["a"].info["got"] == {"lib:run": "lib value"}
     assert results["b"].info["got"] == {"lib:run": "lib value"}
+
+
+def test_a_callback_raising_keyboardinterrupt_in_a_slot_thread_is_its_error(tmp_path: Path) -> None:
+    """--in-process -j2: only the main thread gets Ctrl-C; the callback's own was the end of its thread, and a hang."""
+    import threading
+
+    outcome: dict[str, dict[str, TestResult]] = {}
+    runner = threading.Thread(target=lambda: outcome.update(results=run(tmp_path, {
+        "stops": {"run": {"do": ["interrupt"]}}, "other": {"run": {"do": ["status PASS"]}},
+    })), daemon=True)
+    runner.start()
+    runner.join(60)
+    assert not runner.is_alive(), "the run hung"
+    assert verdicts(outcome["results"]) == {
+        "stops": ("ERROR", "stops:run raised KeyboardInterrupt"), "other": ("PASS", "from run"),
+    }
