@@ -4,7 +4,10 @@
   those that join or are restarted later): puts the testsuite's directory on
   ``sys.path`` (workers import the driver modules), ignores SIGINT (Ctrl-C
   in a terminal reaches local workers too; the engine decides what an
-  interruption does), and probes the worker's facts.
+  interruption does), makes the worker a child subreaper (as local workers
+  are: a command's descendant that escaped with ``setsid`` becomes the
+  worker's child, where the command's leak check finds it), and probes the
+  worker's facts.
 - ``run_batch``, the Dask task of a batch of fragments: for each, unpickles
   the ``FragmentTask`` (cloudpickle: classes of the user's ``testsuite.py``
   travel by value), runs it with ``run_fragment`` exactly as the local
@@ -68,6 +71,10 @@ class E3suiteWorkerPlugin(WorkerPlugin):
         add_to_path(self.root_dir)
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # Without it, a command's `setsid daemon &` was adopted by init: no
+        # leak reported, and on an external scheduler the daemon outlived
+        # the run (nothing kills by tag there at the end).
+        process.become_subreaper()
         start_guardian()
         worker.e3suite_facts = self.facts()
 
@@ -148,6 +155,8 @@ def run_one(ticket: int, payload: bytes, slot: int, run_id: str) -> bytes:
     finally:
         with _lock:
             _running -= 1
+            if not _running:
+                _reap_adopted()
         with contextlib.suppress(OSError):
             os.chdir(cwd)
     data = _dump(outcome, task.fragment_id)
@@ -156,6 +165,41 @@ def run_one(ticket: int, payload: bytes, slot: int, run_id: str) -> bytes:
         # end: the engine has it at once, without fetching it from here.
         return SENT_AS_EVENT
     return data
+
+
+def _reap_adopted() -> None:
+    """Reap the orphans this worker adopted as subreaper that ended on their own (no zombie stays).
+
+    Called with ``_lock`` held and no fragment running in this process, so
+    that no command of ours is between its start and its own wait. Only
+    children in another session than the worker's: commands and what they
+    left run in sessions of their own, while a child another task of a
+    shared worker started (``subprocess.Popen``) is in ours, and its owner
+    waits for it. The guardian is left to ``start_guardian``.
+    """
+    try:
+        ours = os.getsid(0)
+    except OSError:
+        return
+    guardian_pid = _guardian.pid if _guardian is not None else None
+    skipped: set[int] = set()
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except (ChildProcessError, OSError):
+            return
+        if info is None or info.si_pid in skipped:
+            return  # no zombie, or only one we leave (waitid names the same one again)
+        pid = info.si_pid
+        try:
+            theirs = os.getsid(pid)
+        except OSError:
+            theirs = ours
+        if pid == guardian_pid or theirs == ours:
+            skipped.add(pid)
+            continue
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
 
 
 class _RunState:

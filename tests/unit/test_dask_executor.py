@@ -369,3 +369,28 @@ def test_interrupting_a_run_kills_only_its_own_commands_on_a_shared_worker(no_su
     finally:
         process.kill_tagged(f"{psutil.Process().pid}:run-b:")
         threads[1].join(30)
+
+
+def test_a_command_that_escapes_with_setsid_is_a_leak_killed_at_once(tmp_path: Path, no_survivors: None) -> None:
+    # Dask workers are child subreapers, as local workers are: the sleep
+    # that left its session outlives its shell, becomes the worker's child,
+    # and the command's leak check finds it, reports it and kills it (it
+    # survived the run on an external scheduler, unreported).
+    mark = f"{300 + time.monotonic_ns() % 1000}.5"
+    ex = executor(workers=1, jobs=1)
+    ex.start()
+    try:
+        task = make_task(0, dask_support.shell, tmp_path, cmd=f"setsid sleep {mark} >/dev/null 2>&1 & echo left")
+        # One that ends on its own, after its shell: no leak, and reaped by the worker (no zombie stays).
+        brief = make_task(1, dask_support.shell, tmp_path, cmd="setsid sleep 0.01 >/dev/null 2>&1 & echo brief")
+        outcomes = run_all(ex, [task, brief])
+        escaped = [p for p in psutil.process_iter(["cmdline"]) if mark in (p.info["cmdline"] or [])]
+        zombies = [p for p in psutil.Process().children(recursive=True) if p.status() == psutil.STATUS_ZOMBIE]
+    finally:
+        ex.shutdown()
+    assert outcomes[0].state is FragmentState.COMPLETE and outcomes[0].return_value == 0
+    assert "left 1 process running (killed)" in outcomes[0].delta.log
+    assert f"(sleep {mark})" in outcomes[0].delta.log
+    assert not [p for p in escaped if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert outcomes[1].state is FragmentState.COMPLETE and "left" not in outcomes[1].delta.log
+    assert not zombies
