@@ -130,6 +130,10 @@ class DaskExecutor(DaskCompletions):
         self._entries: dict[int, Entry] = {}  # ticket -> an entry without an outcome (buffered or in a batch)
         self._batches: dict[str, Batch] = {}  # Dask key -> batch in Dask
         self._pending = PendingFragments()
+        # Refusals that kept a fragment pending max_pending_time, with the
+        # workers then: a later fragment refused so by the same workers is
+        # not placed at once, rather than after a wait of its own.
+        self._timed_out: dict[str, frozenset[str]] = {}
         self._ready: list[FragmentOutcome] = []  # outcomes decided here, for the next wait
         self._started: list[FragmentStarted] = []
         self._inbox = Inbox()  # what Dask's threads hand over
@@ -343,6 +347,8 @@ class DaskExecutor(DaskCompletions):
         if not eligible:
             if refusal is not None and self._all_joined():
                 self._ready.append(self._not_placed(task, submitted, refusal, at_once=True))
+            elif refusal is not None and self._waited_for_before(refusal):
+                self._ready.append(self._not_placed(task, submitted, refusal, at_once=False))
             else:
                 self._pending.add(task, since, submitted)
             return
@@ -405,6 +411,18 @@ class DaskExecutor(DaskCompletions):
         error = f"{task.fragment_id} not placed {when}: {reason}"
         return FragmentOutcome(task.index, FragmentState.FAILED, -1, submitted, time.time(), error=error)
 
+    def _waited_for_before(self, refusal: str) -> bool:
+        """Whether a fragment refused so by the same workers already waited ``max_pending_time`` in vain.
+
+        The engine holds at most ``jobs`` fragments here, pending ones
+        included: without this, each window of such fragments waited
+        ``max_pending_time`` again (9 on a window of 2: 5 times 600 s), and
+        testcases that could run waited behind them. A worker that joins
+        or leaves starts the clock again.
+        """
+        workers = self._timed_out.get(refusal)
+        return workers is not None and workers == frozenset(self.pool.workers)
+
     def _all_joined(self) -> bool:
         assert self.handle is not None
         return self.pool.all_joined(self.handle.expected_workers)
@@ -460,7 +478,11 @@ class DaskExecutor(DaskCompletions):
                     self._place(entry.task, entry.since, entry.submitted)
                 elif refusal is not None and self._all_joined():
                     outcomes.append(self._not_placed(entry.task, entry.submitted, refusal, at_once=True))
-                elif now - entry.since >= self.max_pending_time:
+                elif now - entry.since >= self.max_pending_time or (
+                    refusal is not None and self._waited_for_before(refusal)
+                ):
+                    if refusal is not None:
+                        self._timed_out[refusal] = frozenset(self.pool.workers)
                     outcomes.append(self._not_placed(entry.task, entry.submitted, refusal or "no free slot", False))
                 else:
                     self._pending.add(entry.task, entry.since, entry.submitted)

@@ -394,3 +394,54 @@ def test_a_command_that_escapes_with_setsid_is_a_leak_killed_at_once(tmp_path: P
     assert not [p for p in escaped if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert outcomes[1].state is FragmentState.COMPLETE and "left" not in outcomes[1].delta.log
     assert not zombies
+
+
+def test_a_requirement_not_placed_in_time_fails_its_later_fragments_at_once(
+    tmp_path: Path, no_survivors: None
+) -> None:
+    """An external scheduler whose workers never satisfy ``requires:``: one wait, not one per window's worth.
+
+    The engine holds at most ``jobs`` fragments in the executor, pending
+    ones included: each window of fragments waited ``max_pending_time``
+    again, so 9 of them on a window of 2 took 5 times 600 s, and the
+    testcases that could run waited behind them.
+    """
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster:
+        spec = ExecutorSpec("far", "dask-scheduler", {"address": cluster.scheduler_address})
+        ex = DaskExecutor(spec, None, root_dir=HERE, driver_files=["dask_support.py"], notice=lambda text: None,
+                          max_pending_time=1.0)
+        ex.start()
+        try:
+            assert ex.jobs == 2  # one fragment per task on an external scheduler, 2 x 1 thread
+            tasks = [make_task(i, dask_support.give, tmp_path, requires={"gpu": 1}) for i in range(9)]
+            outcomes: dict[int, FragmentOutcome] = {}
+            held: set[int] = set()
+            queue = list(tasks)
+            deadline = time.monotonic() + 60
+            while (queue or held) and time.monotonic() < deadline:
+                later = bool(outcomes)  # submitted once the first ones were not placed in time
+                while queue and len(held) < ex.jobs:  # as the engine's admission does
+                    task = queue.pop(0)
+                    held.add(task.index)
+                    ex.submit(task)
+                    if later:
+                        decided = ex.wait(0)
+                        assert [o.index for o in decided] == [task.index], "it waited max_pending_time again"
+                        outcomes[task.index] = decided[0]
+                        held.discard(task.index)
+                for outcome in ex.wait(0.2):
+                    if outcome.state is not FragmentState.READY:
+                        outcomes[outcome.index] = outcome
+                    else:
+                        queue.insert(0, next(t for t in tasks if t.index == outcome.index))
+                    held.discard(outcome.index)
+        finally:
+            ex.shutdown()
+    assert sorted(outcomes) == list(range(9))
+    assert all(
+        o.state is FragmentState.FAILED and o.error == f"t{i}:run not placed within 1 s: needs gpu=1; workers offer gpu=0"
+        for i, o in outcomes.items()
+    )
