@@ -1,8 +1,10 @@
 """The code that runs on a Dask worker for e3suite.
 
 - ``E3suiteWorkerPlugin``, registered by the engine on every worker (also
-  those that join or are restarted later): puts the testsuite's directory on
-  ``sys.path`` (workers import the driver modules), ignores SIGINT (Ctrl-C
+  those that join or are restarted later): puts the testsuite's directory
+  first on ``sys.path`` (workers import the driver modules; those of another
+  testsuite of the same names, imported for an earlier run, are forgotten:
+  ``use_suite``), ignores SIGINT (Ctrl-C
   in a terminal reaches local workers too; the engine decides what an
   interruption does), makes the worker a child subreaper (as local workers
   are: a command's descendant that escaped with ``setsid`` becomes the
@@ -31,6 +33,7 @@ fragment's sake: every problem becomes a FAILED outcome.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import pickle
 import signal
@@ -68,7 +71,7 @@ class E3suiteWorkerPlugin(WorkerPlugin):
         self.suite_class = suite_class
 
     def setup(self, worker: Any) -> None:
-        add_to_path(self.root_dir)
+        use_suite(self.root_dir, self.driver_files)
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         # Without it, a command's `setsid daemon &` was adopted by init: no
@@ -93,9 +96,53 @@ class E3suiteWorkerPlugin(WorkerPlugin):
         return facts
 
 
-def add_to_path(root_dir: str) -> None:
-    if root_dir not in sys.path:
+#: The testsuite directory whose modules this worker process imports now.
+_suite_root: str | None = None
+#: Per testsuite directory: the top-level names of its code (``drivers``, ``testsuite``).
+_suite_names: dict[str, set[str]] = {}
+_suite_lock = threading.Lock()
+
+
+def use_suite(root_dir: str, driver_files: list[str] | None = None) -> None:
+    """Make this worker process import the testsuite of ``root_dir``'s modules, as its engine does.
+
+    Its directory goes first on ``sys.path`` (the engine has it first: the
+    script's directory). A worker of a shared scheduler may have imported
+    another testsuite's modules of the same names before (every suite
+    laid out as the manual says has a ``drivers`` package): those are
+    forgotten, or tasks pickled by reference (``drivers.build.BuildRun``)
+    ran the other suite's code, silently. Cheap when the suite is the one
+    of the last call: run for every batch.
+    """
+    global _suite_root
+    with _suite_lock:
+        if driver_files is not None:
+            _suite_names[root_dir] = {Path(name).parts[0].removesuffix(".py") for name in driver_files if name}
+        if _suite_root == root_dir and sys.path[:1] == [root_dir]:
+            return
+        while root_dir in sys.path:
+            sys.path.remove(root_dir)
         sys.path.insert(0, root_dir)
+        names = _suite_names.get(root_dir, set())
+        root = os.path.realpath(root_dir)
+        stale = [name for name, module in list(sys.modules.items())
+                 if name.partition(".")[0] in names and not _loaded_from(module, root)]
+        for name in stale:
+            sys.modules.pop(name, None)
+        if stale:
+            importlib.invalidate_caches()
+        _suite_root = root_dir
+
+
+def _loaded_from(module: Any, root: str) -> bool:
+    """Whether ``module`` (a package: any of its directories) lies below the directory ``root``."""
+    places = [getattr(module, "__file__", None)]
+    with contextlib.suppress(Exception):
+        places.extend(list(getattr(module, "__path__", None) or []))
+    places = [p for p in places if isinstance(p, str)]
+    if not places:
+        return True  # built in, or made by hand: not a file of another suite
+    return any(os.path.realpath(p).startswith(root + os.sep) for p in places)
 
 
 def worker_facts(dask_worker: Any) -> dict[str, Any]:
@@ -117,7 +164,7 @@ def run_batch(batch: list[tuple[int, bytes]], slot: int, run_id: str, root_dir: 
     outcome is known to the engine before the next one starts), or the
     pickled outcome.
     """
-    add_to_path(root_dir)
+    use_suite(root_dir)
     results: list[bytes] = []
     for ticket, payload in batch:
         if results and results[-1] not in (SENT_AS_EVENT, NOT_STARTED):

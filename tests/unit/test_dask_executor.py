@@ -445,3 +445,49 @@ def test_a_requirement_not_placed_in_time_fails_its_later_fragments_at_once(
         o.state is FragmentState.FAILED and o.error == f"t{i}:run not placed within 1 s: needs gpu=1; workers offer gpu=0"
         for i, o in outcomes.items()
     )
+
+
+def test_two_testsuites_with_a_drivers_package_of_the_same_name_share_a_scheduler(
+    tmp_path: Path, no_survivors: None
+) -> None:
+    """One run after the other on the same workers: the second suite's driver module is its own.
+
+    The workers kept the first suite's ``e3drivers.steps`` in sys.modules:
+    the second suite's fragments, pickled by reference, ran the first
+    suite's code, with its verdicts, and said nothing.
+    """
+    import importlib
+    import sys
+
+    from distributed import LocalCluster
+
+    def load(suite: str) -> Any:
+        root = tmp_path / suite
+        (root / "e3drivers").mkdir(parents=True)
+        (root / "e3drivers" / "__init__.py").write_text("")
+        (root / "e3drivers" / "steps.py").write_text(f"def which(ctx):\n    return {suite!r}\n")
+        for name in [n for n in sys.modules if n.partition(".")[0] == "e3drivers"]:
+            del sys.modules[name]
+        sys.path.insert(0, str(root))
+        try:
+            return importlib.import_module("e3drivers.steps").which
+        finally:
+            sys.path.remove(str(root))
+
+    answers = {}
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster:
+        spec = ExecutorSpec("far", "dask-scheduler", {"address": cluster.scheduler_address})
+        for suite in ("one", "two"):
+            callback = load(suite)
+            ex = DaskExecutor(spec, None, root_dir=tmp_path / suite, driver_files=["e3drivers/steps.py"],
+                              notice=lambda text: None)
+            ex.start()
+            try:
+                outcomes = run_all(ex, [make_task(0, callback, tmp_path)])
+            finally:
+                ex.shutdown()
+            answers[suite] = outcomes[0].return_value
+    for name in [n for n in sys.modules if n.partition(".")[0] == "e3drivers"]:
+        del sys.modules[name]
+    assert answers == {"one": "one", "two": "two"}
