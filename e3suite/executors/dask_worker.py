@@ -136,10 +136,10 @@ def use_suite(root_dir: str, driver_files: list[str] | None = None) -> None:
 
 def _loaded_from(module: Any, root: str) -> bool:
     """Whether ``module`` (a package: any of its directories) lies below the directory ``root``."""
-    places = [getattr(module, "__file__", None)]
+    found: list[Any] = [getattr(module, "__file__", None)]
     with contextlib.suppress(Exception):
-        places.extend(list(getattr(module, "__path__", None) or []))
-    places = [p for p in places if isinstance(p, str)]
+        found.extend(list(getattr(module, "__path__", None) or []))
+    places = [p for p in found if isinstance(p, str)]
     if not places:
         return True  # built in, or made by hand: not a file of another suite
     return any(os.path.realpath(p).startswith(root + os.sep) for p in places)

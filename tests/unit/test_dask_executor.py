@@ -441,10 +441,8 @@ def test_a_requirement_not_placed_in_time_fails_its_later_fragments_at_once(
         finally:
             ex.shutdown()
     assert sorted(outcomes) == list(range(9))
-    assert all(
-        o.state is FragmentState.FAILED and o.error == f"t{i}:run not placed within 1 s: needs gpu=1; workers offer gpu=0"
-        for i, o in outcomes.items()
-    )
+    why = "not placed within 1 s: needs gpu=1; workers offer gpu=0"
+    assert all(o.state is FragmentState.FAILED and o.error == f"t{i}:run {why}" for i, o in outcomes.items())
 
 
 def test_two_testsuites_with_a_drivers_package_of_the_same_name_share_a_scheduler(
