@@ -63,8 +63,9 @@ from e3suite.executors.dask_facts import hash_files
 from e3suite.executors.dask_inbox import Inbox, drain
 from e3suite.executors.dask_outcomes import DaskCompletions
 from e3suite.executors.dask_placement import PendingFragments, dumps_task, eligible_workers, fragment_resources
-from e3suite.executors.dask_pool import WorkerPool
+from e3suite.executors.dask_pool import ANSWER_TIMEOUT, WorkerPool, run_on_workers
 from e3suite.executors.dask_worker import (
+    KILL_SETTLE,
     NOT_STARTED,
     E3suiteWorkerPlugin,
     forget_run,
@@ -282,7 +283,11 @@ class DaskExecutor(DaskCompletions):
         # worker: what each batch ran is in its result (or its events).
         running = {e.ticket for b in self._batches.values() for e in b.open if e.started is not None}
         with contextlib.suppress(Exception):
-            client.run(kill_commands, self.run_id, grace, on_error="ignore")
+            # Bounded: a worker that does not answer must not keep the engine
+            # from ending; what it ran is killed when its cluster closes, or
+            # by its guardian.
+            run_on_workers(client, kill_commands, self.run_id, grace, on_error="ignore",
+                           timeout=grace + KILL_SETTLE + ANSWER_TIMEOUT)
         deadline = time.monotonic() + 2.0
         for batch in list(self._batches.values()):
             results: Any = None
@@ -321,7 +326,7 @@ class DaskExecutor(DaskCompletions):
             self.pool.sweep_dead(handle.client)
             if handle.cluster is None:
                 with contextlib.suppress(Exception):
-                    handle.client.run(forget_run, self.run_id, on_error="ignore")
+                    run_on_workers(handle.client, forget_run, self.run_id, on_error="ignore", timeout=ANSWER_TIMEOUT)
                 with contextlib.suppress(Exception):
                     handle.client.unregister_worker_plugin(f"e3suite-{self.run_id}")
                 topics = [start_topic(self.run_id), outcome_topic(self.run_id)]
@@ -442,8 +447,8 @@ class DaskExecutor(DaskCompletions):
             tickets = [e.ticket for e in entries]
             try:
                 # None: a batch not started anywhere, revoked on every worker.
-                replies = self.handle.client.run(revoke, self.run_id, tickets, on_error="return",
-                                                 workers=[worker] if worker is not None else None)
+                replies = run_on_workers(self.handle.client, revoke, self.run_id, tickets, timeout=ANSWER_TIMEOUT,
+                                         workers=[worker] if worker is not None else None)
             except Exception:
                 continue
             if not replies or any(not isinstance(r, list) for r in replies.values()):

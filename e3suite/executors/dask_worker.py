@@ -354,7 +354,11 @@ def command_tag(run_id: str) -> str:
     return f"{os.getpid()}:{run_id}:"
 
 
-def kill_commands(run_id: str, grace: float, settle: float = 3.0) -> int:
+#: How long ``kill_commands`` goes on killing while fragments of the run are still running here.
+KILL_SETTLE = 3.0
+
+
+def kill_commands(run_id: str, grace: float, settle: float = KILL_SETTLE) -> int:
     """Stop the run's fragments here: no new start, every command tree of the run killed (not other runs').
 
     A callback whose command was killed may go on to start another one, so

@@ -489,3 +489,33 @@ def test_two_testsuites_with_a_drivers_package_of_the_same_name_share_a_schedule
     for name in [n for n in sys.modules if n.partition(".")[0] == "e3drivers"]:
         del sys.modules[name]
     assert answers == {"one": "one", "two": "two"}
+
+
+def test_an_interruption_ends_though_a_worker_does_not_answer(tmp_path: Path, no_survivors: None) -> None:
+    """A worker SIGSTOPped (a frozen node) while it runs a fragment: Ctrl-C hung the engine until it was resumed.
+
+    The control function that kills the run's commands waited for every
+    worker's answer, for ever; a second Ctrl-C did not help.
+    """
+    import threading
+
+    ex = executor(workers=2, jobs=2)
+    ex.start()
+    frozen: psutil.Process | None = None
+    try:
+        for i in range(2):
+            ex.submit(make_task(i, dask_support.shell, tmp_path, cmd="sleep 60"))
+        sleepers = wait_for_sleepers(ex, 2)
+        assert len(sleepers) == 2
+        frozen = next(p for p in sleepers[0].parents() if "spawn_main" in " ".join(p.cmdline()))
+        frozen.suspend()
+        ended: list[list[FragmentOutcome]] = []
+        interrupting = threading.Thread(target=lambda: ended.append(ex.interrupt()), daemon=True)
+        interrupting.start()
+        interrupting.join(60)  # kill_grace + 3 s + 10 s, bounded; it was for ever
+        assert ended, "the interruption waited for the stopped worker"
+        assert sorted(o.index for o in ended[0]) == [0, 1]
+    finally:
+        if frozen is not None:
+            frozen.resume()
+        ex.shutdown()
