@@ -67,6 +67,7 @@ from e3suite.executors.dask_pool import ANSWER_TIMEOUT, WorkerPool, run_on_worke
 from e3suite.executors.dask_worker import (
     KILL_SETTLE,
     NOT_STARTED,
+    SENT_AS_EVENT,
     E3suiteWorkerPlugin,
     forget_run,
     kill_commands,
@@ -289,18 +290,31 @@ class DaskExecutor(DaskCompletions):
             run_on_workers(client, kill_commands, self.run_id, grace, on_error="ignore",
                            timeout=grace + KILL_SETTLE + ANSWER_TIMEOUT)
         deadline = time.monotonic() + 2.0
+        results_of: dict[str, Any] = {}
         for batch in list(self._batches.values()):
-            results: Any = None
             if batch.worker is not None or any(e.ticket in running for e in batch.open):
                 with contextlib.suppress(Exception):
-                    results = batch.future.result(timeout=max(0.0, deadline - time.monotonic()))
+                    results_of[batch.key] = batch.future.result(timeout=max(0.0, deadline - time.monotonic()))
+        # What the workers sent meanwhile: fragments that ended before the
+        # kill keep their outcome (it was lost as "interrupted" when it had
+        # not reached the engine yet); those it killed say so themselves
+        # (ABORTED "interrupted", dask_worker.run_one); those that never
+        # started are given back, not run because of the interruption.
+        for outcome in self._collect():
+            if outcome.state is FragmentState.READY:
+                outcome.error = "interrupted"
+            outcomes.append(outcome)
+        for batch in list(self._batches.values()):
+            results = results_of.get(batch.key)
             batch.future.cancel()
             for position, entry in enumerate(batch.entries):
                 if entry not in batch.open:
                     continue
-                ran = entry.ticket in running or (
-                    isinstance(results, list) and position < len(results) and results[position] != NOT_STARTED
-                )
+                result = results[position] if isinstance(results, list) and position < len(results) else None
+                if isinstance(result, bytes) and result not in (SENT_AS_EVENT, NOT_STARTED):
+                    outcomes.append(self._ended(entry, result))
+                    continue
+                ran = entry.ticket in running or (result is not None and result != NOT_STARTED)
                 self._forget(entry)
                 if ran:
                     outcomes.append(FragmentOutcome(entry.task.index, FragmentState.ABORTED, batch.slot,

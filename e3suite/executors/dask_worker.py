@@ -206,6 +206,13 @@ def run_one(ticket: int, payload: bytes, slot: int, run_id: str) -> bytes:
                 _reap_adopted()
         with contextlib.suppress(OSError):
             os.chdir(cwd)
+    with _lock:
+        killed = state.killing
+    if killed:
+        # Its commands were killed by the engine's interruption: what it
+        # ended with is no verdict (it ends ERROR "interrupted", as locally).
+        outcome = FragmentOutcome(outcome.index, FragmentState.ABORTED, slot, outcome.start, outcome.end,
+                                  error="interrupted")
     data = _dump(outcome, task.fragment_id)
     if len(data) <= EVENT_OUTCOME_LIMIT and _send_event(outcome_topic(run_id), {"t": ticket, "data": data}):
         # Sent on the worker's stream to the scheduler, ahead of the task's
@@ -254,6 +261,7 @@ class _RunState:
 
     def __init__(self) -> None:
         self.stopped = False
+        self.killing = False  # kill_commands began: fragments that end now were interrupted
         self.revoked: set[int] = set()
         self.claimed: set[int] = set()
 
@@ -365,6 +373,8 @@ def kill_commands(run_id: str, grace: float, settle: float = KILL_SETTLE) -> int
     the kill is repeated until the fragments running here have returned (or
     ``settle`` seconds passed). Returns the number of processes killed.
     """
+    with _lock:
+        _runs.setdefault(run_id, _RunState()).killing = True
     stop_run(run_id)
     killed = process.kill_process_tree([], grace=grace, tag=command_tag(run_id))
     deadline = time.monotonic() + settle

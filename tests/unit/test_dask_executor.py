@@ -519,3 +519,36 @@ def test_an_interruption_ends_though_a_worker_does_not_answer(tmp_path: Path, no
         if frozen is not None:
             frozen.resume()
         ex.shutdown()
+
+
+def test_a_fragment_that_ended_before_an_interruption_keeps_its_outcome(tmp_path: Path, no_survivors: None) -> None:
+    """Its outcome had not reached the engine when Ctrl-C came: it was lost, ERROR "interrupted".
+
+    The outcome is large (over 16 KiB: it travels as its batch's result),
+    and the engine's first look at what came back is made to find nothing
+    yet, as when it was still on its way. The fragment still running has
+    its command killed, and is interrupted.
+    """
+    ex = executor(workers=2, jobs=2)
+    ex.start()
+    try:
+        big = "sleep 1; yes x | head -c 40000"
+        ex.submit(make_task(0, dask_support.shell, tmp_path, cmd=big))
+        ex.submit(make_task(1, dask_support.shell, tmp_path, cmd="sleep 60"))
+        assert len(wait_for_sleepers(ex, 2)) == 2
+        deadline = time.monotonic() + 30
+        while not all(b.future.done() for b in ex._batches.values() if "t0:" in b.key) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        collect, looks = ex._collect, []
+
+        def late() -> list[FragmentOutcome]:
+            looks.append(1)
+            return [] if len(looks) == 1 else collect()  # the first look: nothing came yet
+
+        ex._collect = late  # type: ignore[method-assign]
+        outcomes = {o.index: o for o in ex.interrupt()}
+    finally:
+        ex.shutdown()
+    assert outcomes[0].state is FragmentState.COMPLETE and outcomes[0].return_value == 0
+    assert "x\nx\nx\n" in outcomes[0].delta.log
+    assert outcomes[1].state is FragmentState.ABORTED and outcomes[1].error == "interrupted"
