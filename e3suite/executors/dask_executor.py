@@ -63,9 +63,11 @@ from e3suite.executors.dask_facts import hash_files
 from e3suite.executors.dask_inbox import Inbox, drain
 from e3suite.executors.dask_outcomes import DaskCompletions
 from e3suite.executors.dask_placement import PendingFragments, dumps_task, eligible_workers, fragment_resources
-from e3suite.executors.dask_pool import WorkerPool
+from e3suite.executors.dask_pool import ANSWER_TIMEOUT, WorkerPool, run_on_workers
 from e3suite.executors.dask_worker import (
+    KILL_SETTLE,
     NOT_STARTED,
+    SENT_AS_EVENT,
     E3suiteWorkerPlugin,
     forget_run,
     kill_commands,
@@ -130,6 +132,10 @@ class DaskExecutor(DaskCompletions):
         self._entries: dict[int, Entry] = {}  # ticket -> an entry without an outcome (buffered or in a batch)
         self._batches: dict[str, Batch] = {}  # Dask key -> batch in Dask
         self._pending = PendingFragments()
+        # Refusals that kept a fragment pending max_pending_time, with the
+        # workers then: a later fragment refused so by the same workers is
+        # not placed at once, rather than after a wait of its own.
+        self._timed_out: dict[str, frozenset[str]] = {}
         self._ready: list[FragmentOutcome] = []  # outcomes decided here, for the next wait
         self._started: list[FragmentStarted] = []
         self._inbox = Inbox()  # what Dask's threads hand over
@@ -278,20 +284,37 @@ class DaskExecutor(DaskCompletions):
         # worker: what each batch ran is in its result (or its events).
         running = {e.ticket for b in self._batches.values() for e in b.open if e.started is not None}
         with contextlib.suppress(Exception):
-            client.run(kill_commands, self.run_id, grace, on_error="ignore")
+            # Bounded: a worker that does not answer must not keep the engine
+            # from ending; what it ran is killed when its cluster closes, or
+            # by its guardian.
+            run_on_workers(client, kill_commands, self.run_id, grace, on_error="ignore",
+                           timeout=grace + KILL_SETTLE + ANSWER_TIMEOUT)
         deadline = time.monotonic() + 2.0
+        results_of: dict[str, Any] = {}
         for batch in list(self._batches.values()):
-            results: Any = None
             if batch.worker is not None or any(e.ticket in running for e in batch.open):
                 with contextlib.suppress(Exception):
-                    results = batch.future.result(timeout=max(0.0, deadline - time.monotonic()))
+                    results_of[batch.key] = batch.future.result(timeout=max(0.0, deadline - time.monotonic()))
+        # What the workers sent meanwhile: fragments that ended before the
+        # kill keep their outcome (it was lost as "interrupted" when it had
+        # not reached the engine yet); those it killed say so themselves
+        # (ABORTED "interrupted", dask_worker.run_one); those that never
+        # started are given back, not run because of the interruption.
+        for outcome in self._collect():
+            if outcome.state is FragmentState.READY:
+                outcome.error = "interrupted"
+            outcomes.append(outcome)
+        for batch in list(self._batches.values()):
+            results = results_of.get(batch.key)
             batch.future.cancel()
             for position, entry in enumerate(batch.entries):
                 if entry not in batch.open:
                     continue
-                ran = entry.ticket in running or (
-                    isinstance(results, list) and position < len(results) and results[position] != NOT_STARTED
-                )
+                result = results[position] if isinstance(results, list) and position < len(results) else None
+                if isinstance(result, bytes) and result not in (SENT_AS_EVENT, NOT_STARTED):
+                    outcomes.append(self._ended(entry, result))
+                    continue
+                ran = entry.ticket in running or (result is not None and result != NOT_STARTED)
                 self._forget(entry)
                 if ran:
                     outcomes.append(FragmentOutcome(entry.task.index, FragmentState.ABORTED, batch.slot,
@@ -317,7 +340,7 @@ class DaskExecutor(DaskCompletions):
             self.pool.sweep_dead(handle.client)
             if handle.cluster is None:
                 with contextlib.suppress(Exception):
-                    handle.client.run(forget_run, self.run_id, on_error="ignore")
+                    run_on_workers(handle.client, forget_run, self.run_id, on_error="ignore", timeout=ANSWER_TIMEOUT)
                 with contextlib.suppress(Exception):
                     handle.client.unregister_worker_plugin(f"e3suite-{self.run_id}")
                 topics = [start_topic(self.run_id), outcome_topic(self.run_id)]
@@ -343,6 +366,8 @@ class DaskExecutor(DaskCompletions):
         if not eligible:
             if refusal is not None and self._all_joined():
                 self._ready.append(self._not_placed(task, submitted, refusal, at_once=True))
+            elif refusal is not None and self._waited_for_before(refusal):
+                self._ready.append(self._not_placed(task, submitted, refusal, at_once=False))
             else:
                 self._pending.add(task, since, submitted)
             return
@@ -405,6 +430,18 @@ class DaskExecutor(DaskCompletions):
         error = f"{task.fragment_id} not placed {when}: {reason}"
         return FragmentOutcome(task.index, FragmentState.FAILED, -1, submitted, time.time(), error=error)
 
+    def _waited_for_before(self, refusal: str) -> bool:
+        """Whether a fragment refused so by the same workers already waited ``max_pending_time`` in vain.
+
+        The engine holds at most ``jobs`` fragments here, pending ones
+        included: without this, each window of such fragments waited
+        ``max_pending_time`` again (9 on a window of 2: 5 times 600 s), and
+        testcases that could run waited behind them. A worker that joins
+        or leaves starts the clock again.
+        """
+        workers = self._timed_out.get(refusal)
+        return workers is not None and workers == frozenset(self.pool.workers)
+
     def _all_joined(self) -> bool:
         assert self.handle is not None
         return self.pool.all_joined(self.handle.expected_workers)
@@ -424,8 +461,8 @@ class DaskExecutor(DaskCompletions):
             tickets = [e.ticket for e in entries]
             try:
                 # None: a batch not started anywhere, revoked on every worker.
-                replies = self.handle.client.run(revoke, self.run_id, tickets, on_error="return",
-                                                 workers=[worker] if worker is not None else None)
+                replies = run_on_workers(self.handle.client, revoke, self.run_id, tickets, timeout=ANSWER_TIMEOUT,
+                                         workers=[worker] if worker is not None else None)
             except Exception:
                 continue
             if not replies or any(not isinstance(r, list) for r in replies.values()):
@@ -460,7 +497,11 @@ class DaskExecutor(DaskCompletions):
                     self._place(entry.task, entry.since, entry.submitted)
                 elif refusal is not None and self._all_joined():
                     outcomes.append(self._not_placed(entry.task, entry.submitted, refusal, at_once=True))
-                elif now - entry.since >= self.max_pending_time:
+                elif now - entry.since >= self.max_pending_time or (
+                    refusal is not None and self._waited_for_before(refusal)
+                ):
+                    if refusal is not None:
+                        self._timed_out[refusal] = frozenset(self.pool.workers)
                     outcomes.append(self._not_placed(entry.task, entry.submitted, refusal or "no free slot", False))
                 else:
                     self._pending.add(entry.task, entry.since, entry.submitted)

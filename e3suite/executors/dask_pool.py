@@ -50,7 +50,10 @@ class WorkerPool:
         new = [a for a in workers if a not in self.workers and a not in self.refused]
         if not new:
             return
-        facts = client.run(worker_facts, workers=new, on_error="return")
+        try:
+            facts = run_on_workers(client, worker_facts, workers=new, timeout=ANSWER_TIMEOUT)
+        except TimeoutError:
+            return  # one of them does not answer: next time
         for address in new:
             found = facts.get(address)
             if not isinstance(found, dict) or not found:
@@ -86,7 +89,28 @@ class WorkerPool:
                 sweep_orphans(pids)
             elif host in live_by_host:
                 with contextlib.suppress(Exception):
-                    client.run(sweep_orphans, pids, workers=[live_by_host[host]], on_error="ignore")
+                    run_on_workers(client, sweep_orphans, pids, workers=[live_by_host[host]], on_error="ignore",
+                                   timeout=ANSWER_TIMEOUT)
+
+
+#: How long a worker may take to answer a short order (its facts, a revocation, forgetting a run).
+ANSWER_TIMEOUT = 10.0
+
+
+def run_on_workers(
+    client: Any, function: Any, *args: Any, timeout: float, workers: list[str] | None = None,
+    on_error: str = "return",
+) -> dict[str, Any]:
+    """``client.run``, given up after ``timeout`` seconds (``TimeoutError``).
+
+    ``client.run`` waits for every worker's answer, for ever: one worker
+    that does not answer (SIGSTOPped, a frozen node, a C call holding the
+    GIL) hung the engine, Ctrl-C included (kill_commands at an
+    interruption, a revocation, ``forget_run`` at the end).
+    """
+    return dict(
+        client.sync(client._run, function, *args, workers=workers, on_error=on_error, callback_timeout=timeout) or {}
+    )
 
 
 def scheduler_workers(client: Any) -> dict[str, Any]:

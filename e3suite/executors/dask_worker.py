@@ -1,10 +1,15 @@
 """The code that runs on a Dask worker for e3suite.
 
 - ``E3suiteWorkerPlugin``, registered by the engine on every worker (also
-  those that join or are restarted later): puts the testsuite's directory on
-  ``sys.path`` (workers import the driver modules), ignores SIGINT (Ctrl-C
+  those that join or are restarted later): puts the testsuite's directory
+  first on ``sys.path`` (workers import the driver modules; those of another
+  testsuite of the same names, imported for an earlier run, are forgotten:
+  ``use_suite``), ignores SIGINT (Ctrl-C
   in a terminal reaches local workers too; the engine decides what an
-  interruption does), and probes the worker's facts.
+  interruption does), makes the worker a child subreaper (as local workers
+  are: a command's descendant that escaped with ``setsid`` becomes the
+  worker's child, where the command's leak check finds it), and probes the
+  worker's facts.
 - ``run_batch``, the Dask task of a batch of fragments: for each, unpickles
   the ``FragmentTask`` (cloudpickle: classes of the user's ``testsuite.py``
   travel by value), runs it with ``run_fragment`` exactly as the local
@@ -28,6 +33,7 @@ fragment's sake: every problem becomes a FAILED outcome.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import pickle
 import signal
@@ -65,9 +71,13 @@ class E3suiteWorkerPlugin(WorkerPlugin):
         self.suite_class = suite_class
 
     def setup(self, worker: Any) -> None:
-        add_to_path(self.root_dir)
+        use_suite(self.root_dir, self.driver_files)
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # Without it, a command's `setsid daemon &` was adopted by init: no
+        # leak reported, and on an external scheduler the daemon outlived
+        # the run (nothing kills by tag there at the end).
+        process.become_subreaper()
         start_guardian()
         worker.e3suite_facts = self.facts()
 
@@ -86,9 +96,53 @@ class E3suiteWorkerPlugin(WorkerPlugin):
         return facts
 
 
-def add_to_path(root_dir: str) -> None:
-    if root_dir not in sys.path:
+#: The testsuite directory whose modules this worker process imports now.
+_suite_root: str | None = None
+#: Per testsuite directory: the top-level names of its code (``drivers``, ``testsuite``).
+_suite_names: dict[str, set[str]] = {}
+_suite_lock = threading.Lock()
+
+
+def use_suite(root_dir: str, driver_files: list[str] | None = None) -> None:
+    """Make this worker process import the testsuite of ``root_dir``'s modules, as its engine does.
+
+    Its directory goes first on ``sys.path`` (the engine has it first: the
+    script's directory). A worker of a shared scheduler may have imported
+    another testsuite's modules of the same names before (every suite
+    laid out as the manual says has a ``drivers`` package): those are
+    forgotten, or tasks pickled by reference (``drivers.build.BuildRun``)
+    ran the other suite's code, silently. Cheap when the suite is the one
+    of the last call: run for every batch.
+    """
+    global _suite_root
+    with _suite_lock:
+        if driver_files is not None:
+            _suite_names[root_dir] = {Path(name).parts[0].removesuffix(".py") for name in driver_files if name}
+        if _suite_root == root_dir and sys.path[:1] == [root_dir]:
+            return
+        while root_dir in sys.path:
+            sys.path.remove(root_dir)
         sys.path.insert(0, root_dir)
+        names = _suite_names.get(root_dir, set())
+        root = os.path.realpath(root_dir)
+        stale = [name for name, module in list(sys.modules.items())
+                 if name.partition(".")[0] in names and not _loaded_from(module, root)]
+        for name in stale:
+            sys.modules.pop(name, None)
+        if stale:
+            importlib.invalidate_caches()
+        _suite_root = root_dir
+
+
+def _loaded_from(module: Any, root: str) -> bool:
+    """Whether ``module`` (a package: any of its directories) lies below the directory ``root``."""
+    found: list[Any] = [getattr(module, "__file__", None)]
+    with contextlib.suppress(Exception):
+        found.extend(list(getattr(module, "__path__", None) or []))
+    places = [p for p in found if isinstance(p, str)]
+    if not places:
+        return True  # built in, or made by hand: not a file of another suite
+    return any(os.path.realpath(p).startswith(root + os.sep) for p in places)
 
 
 def worker_facts(dask_worker: Any) -> dict[str, Any]:
@@ -110,7 +164,7 @@ def run_batch(batch: list[tuple[int, bytes]], slot: int, run_id: str, root_dir: 
     outcome is known to the engine before the next one starts), or the
     pickled outcome.
     """
-    add_to_path(root_dir)
+    use_suite(root_dir)
     results: list[bytes] = []
     for ticket, payload in batch:
         if results and results[-1] not in (SENT_AS_EVENT, NOT_STARTED):
@@ -148,8 +202,17 @@ def run_one(ticket: int, payload: bytes, slot: int, run_id: str) -> bytes:
     finally:
         with _lock:
             _running -= 1
+            if not _running:
+                _reap_adopted()
         with contextlib.suppress(OSError):
             os.chdir(cwd)
+    with _lock:
+        killed = state.killing
+    if killed:
+        # Its commands were killed by the engine's interruption: what it
+        # ended with is no verdict (it ends ERROR "interrupted", as locally).
+        outcome = FragmentOutcome(outcome.index, FragmentState.ABORTED, slot, outcome.start, outcome.end,
+                                  error="interrupted")
     data = _dump(outcome, task.fragment_id)
     if len(data) <= EVENT_OUTCOME_LIMIT and _send_event(outcome_topic(run_id), {"t": ticket, "data": data}):
         # Sent on the worker's stream to the scheduler, ahead of the task's
@@ -158,11 +221,47 @@ def run_one(ticket: int, payload: bytes, slot: int, run_id: str) -> bytes:
     return data
 
 
+def _reap_adopted() -> None:
+    """Reap the orphans this worker adopted as subreaper that ended on their own (no zombie stays).
+
+    Called with ``_lock`` held and no fragment running in this process, so
+    that no command of ours is between its start and its own wait. Only
+    children in another session than the worker's: commands and what they
+    left run in sessions of their own, while a child another task of a
+    shared worker started (``subprocess.Popen``) is in ours, and its owner
+    waits for it. The guardian is left to ``start_guardian``.
+    """
+    try:
+        ours = os.getsid(0)
+    except OSError:
+        return
+    guardian_pid = _guardian.pid if _guardian is not None else None
+    skipped: set[int] = set()
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except (ChildProcessError, OSError):
+            return
+        if info is None or info.si_pid in skipped:
+            return  # no zombie, or only one we leave (waitid names the same one again)
+        pid = info.si_pid
+        try:
+            theirs = os.getsid(pid)
+        except OSError:
+            theirs = ours
+        if pid == guardian_pid or theirs == ours:
+            skipped.add(pid)
+            continue
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+
+
 class _RunState:
     """What this worker process knows of one run: stopped, tickets revoked, tickets it started."""
 
     def __init__(self) -> None:
         self.stopped = False
+        self.killing = False  # kill_commands began: fragments that end now were interrupted
         self.revoked: set[int] = set()
         self.claimed: set[int] = set()
 
@@ -263,13 +362,19 @@ def command_tag(run_id: str) -> str:
     return f"{os.getpid()}:{run_id}:"
 
 
-def kill_commands(run_id: str, grace: float, settle: float = 3.0) -> int:
+#: How long ``kill_commands`` goes on killing while fragments of the run are still running here.
+KILL_SETTLE = 3.0
+
+
+def kill_commands(run_id: str, grace: float, settle: float = KILL_SETTLE) -> int:
     """Stop the run's fragments here: no new start, every command tree of the run killed (not other runs').
 
     A callback whose command was killed may go on to start another one, so
     the kill is repeated until the fragments running here have returned (or
     ``settle`` seconds passed). Returns the number of processes killed.
     """
+    with _lock:
+        _runs.setdefault(run_id, _RunState()).killing = True
     stop_run(run_id)
     killed = process.kill_process_tree([], grace=grace, tag=command_tag(run_id))
     deadline = time.monotonic() + settle

@@ -369,3 +369,186 @@ def test_interrupting_a_run_kills_only_its_own_commands_on_a_shared_worker(no_su
     finally:
         process.kill_tagged(f"{psutil.Process().pid}:run-b:")
         threads[1].join(30)
+
+
+def test_a_command_that_escapes_with_setsid_is_a_leak_killed_at_once(tmp_path: Path, no_survivors: None) -> None:
+    # Dask workers are child subreapers, as local workers are: the sleep
+    # that left its session outlives its shell, becomes the worker's child,
+    # and the command's leak check finds it, reports it and kills it (it
+    # survived the run on an external scheduler, unreported).
+    mark = f"{300 + time.monotonic_ns() % 1000}.5"
+    ex = executor(workers=1, jobs=1)
+    ex.start()
+    try:
+        task = make_task(0, dask_support.shell, tmp_path, cmd=f"setsid sleep {mark} >/dev/null 2>&1 & echo left")
+        # One that ends on its own, after its shell: no leak, and reaped by the worker (no zombie stays).
+        brief = make_task(1, dask_support.shell, tmp_path, cmd="setsid sleep 0.01 >/dev/null 2>&1 & echo brief")
+        outcomes = run_all(ex, [task, brief])
+        escaped = [p for p in psutil.process_iter(["cmdline"]) if mark in (p.info["cmdline"] or [])]
+        zombies = [p for p in psutil.Process().children(recursive=True) if p.status() == psutil.STATUS_ZOMBIE]
+    finally:
+        ex.shutdown()
+    assert outcomes[0].state is FragmentState.COMPLETE and outcomes[0].return_value == 0
+    assert "left 1 process running (killed)" in outcomes[0].delta.log
+    assert f"(sleep {mark})" in outcomes[0].delta.log
+    assert not [p for p in escaped if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert outcomes[1].state is FragmentState.COMPLETE and "left" not in outcomes[1].delta.log
+    assert not zombies
+
+
+def test_a_requirement_not_placed_in_time_fails_its_later_fragments_at_once(
+    tmp_path: Path, no_survivors: None
+) -> None:
+    """An external scheduler whose workers never satisfy ``requires:``: one wait, not one per window's worth.
+
+    The engine holds at most ``jobs`` fragments in the executor, pending
+    ones included: each window of fragments waited ``max_pending_time``
+    again, so 9 of them on a window of 2 took 5 times 600 s, and the
+    testcases that could run waited behind them.
+    """
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster:
+        spec = ExecutorSpec("far", "dask-scheduler", {"address": cluster.scheduler_address})
+        ex = DaskExecutor(spec, None, root_dir=HERE, driver_files=["dask_support.py"], notice=lambda text: None,
+                          max_pending_time=1.0)
+        ex.start()
+        try:
+            assert ex.jobs == 2  # one fragment per task on an external scheduler, 2 x 1 thread
+            tasks = [make_task(i, dask_support.give, tmp_path, requires={"gpu": 1}) for i in range(9)]
+            outcomes: dict[int, FragmentOutcome] = {}
+            held: set[int] = set()
+            queue = list(tasks)
+            deadline = time.monotonic() + 60
+            while (queue or held) and time.monotonic() < deadline:
+                later = bool(outcomes)  # submitted once the first ones were not placed in time
+                while queue and len(held) < ex.jobs:  # as the engine's admission does
+                    task = queue.pop(0)
+                    held.add(task.index)
+                    ex.submit(task)
+                    if later:
+                        decided = ex.wait(0)
+                        assert [o.index for o in decided] == [task.index], "it waited max_pending_time again"
+                        outcomes[task.index] = decided[0]
+                        held.discard(task.index)
+                for outcome in ex.wait(0.2):
+                    if outcome.state is not FragmentState.READY:
+                        outcomes[outcome.index] = outcome
+                    else:
+                        queue.insert(0, next(t for t in tasks if t.index == outcome.index))
+                    held.discard(outcome.index)
+        finally:
+            ex.shutdown()
+    assert sorted(outcomes) == list(range(9))
+    why = "not placed within 1 s: needs gpu=1; workers offer gpu=0"
+    assert all(o.state is FragmentState.FAILED and o.error == f"t{i}:run {why}" for i, o in outcomes.items())
+
+
+def test_two_testsuites_with_a_drivers_package_of_the_same_name_share_a_scheduler(
+    tmp_path: Path, no_survivors: None
+) -> None:
+    """One run after the other on the same workers: the second suite's driver module is its own.
+
+    The workers kept the first suite's ``e3drivers.steps`` in sys.modules:
+    the second suite's fragments, pickled by reference, ran the first
+    suite's code, with its verdicts, and said nothing.
+    """
+    import importlib
+    import sys
+
+    from distributed import LocalCluster
+
+    def load(suite: str) -> Any:
+        root = tmp_path / suite
+        (root / "e3drivers").mkdir(parents=True)
+        (root / "e3drivers" / "__init__.py").write_text("")
+        (root / "e3drivers" / "steps.py").write_text(f"def which(ctx):\n    return {suite!r}\n")
+        for name in [n for n in sys.modules if n.partition(".")[0] == "e3drivers"]:
+            del sys.modules[name]
+        sys.path.insert(0, str(root))
+        try:
+            return importlib.import_module("e3drivers.steps").which
+        finally:
+            sys.path.remove(str(root))
+
+    answers = {}
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster:
+        spec = ExecutorSpec("far", "dask-scheduler", {"address": cluster.scheduler_address})
+        for suite in ("one", "two"):
+            callback = load(suite)
+            ex = DaskExecutor(spec, None, root_dir=tmp_path / suite, driver_files=["e3drivers/steps.py"],
+                              notice=lambda text: None)
+            ex.start()
+            try:
+                outcomes = run_all(ex, [make_task(0, callback, tmp_path)])
+            finally:
+                ex.shutdown()
+            answers[suite] = outcomes[0].return_value
+    for name in [n for n in sys.modules if n.partition(".")[0] == "e3drivers"]:
+        del sys.modules[name]
+    assert answers == {"one": "one", "two": "two"}
+
+
+def test_an_interruption_ends_though_a_worker_does_not_answer(tmp_path: Path, no_survivors: None) -> None:
+    """A worker SIGSTOPped (a frozen node) while it runs a fragment: Ctrl-C hung the engine until it was resumed.
+
+    The control function that kills the run's commands waited for every
+    worker's answer, for ever; a second Ctrl-C did not help.
+    """
+    import threading
+
+    ex = executor(workers=2, jobs=2)
+    ex.start()
+    frozen: psutil.Process | None = None
+    try:
+        for i in range(2):
+            ex.submit(make_task(i, dask_support.shell, tmp_path, cmd="sleep 60"))
+        sleepers = wait_for_sleepers(ex, 2)
+        assert len(sleepers) == 2
+        frozen = next(p for p in sleepers[0].parents() if "spawn_main" in " ".join(p.cmdline()))
+        frozen.suspend()
+        ended: list[list[FragmentOutcome]] = []
+        interrupting = threading.Thread(target=lambda: ended.append(ex.interrupt()), daemon=True)
+        interrupting.start()
+        interrupting.join(60)  # kill_grace + 3 s + 10 s, bounded; it was for ever
+        assert ended, "the interruption waited for the stopped worker"
+        assert sorted(o.index for o in ended[0]) == [0, 1]
+    finally:
+        if frozen is not None:
+            frozen.resume()
+        ex.shutdown()
+
+
+def test_a_fragment_that_ended_before_an_interruption_keeps_its_outcome(tmp_path: Path, no_survivors: None) -> None:
+    """Its outcome had not reached the engine when Ctrl-C came: it was lost, ERROR "interrupted".
+
+    The outcome is large (over 16 KiB: it travels as its batch's result),
+    and the engine's first look at what came back is made to find nothing
+    yet, as when it was still on its way. The fragment still running has
+    its command killed, and is interrupted.
+    """
+    ex = executor(workers=2, jobs=2)
+    ex.start()
+    try:
+        big = "sleep 1; yes x | head -c 40000"
+        ex.submit(make_task(0, dask_support.shell, tmp_path, cmd=big))
+        ex.submit(make_task(1, dask_support.shell, tmp_path, cmd="sleep 60"))
+        assert len(wait_for_sleepers(ex, 2)) == 2
+        deadline = time.monotonic() + 30
+        while not all(b.future.done() for b in ex._batches.values() if "t0:" in b.key) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        collect, looks = ex._collect, []
+
+        def late() -> list[FragmentOutcome]:
+            looks.append(1)
+            return [] if len(looks) == 1 else collect()  # the first look: nothing came yet
+
+        ex._collect = late  # type: ignore[method-assign]
+        outcomes = {o.index: o for o in ex.interrupt()}
+    finally:
+        ex.shutdown()
+    assert outcomes[0].state is FragmentState.COMPLETE and outcomes[0].return_value == 0
+    assert "x\nx\nx\n" in outcomes[0].delta.log
+    assert outcomes[1].state is FragmentState.ABORTED and outcomes[1].error == "interrupted"
