@@ -16,6 +16,7 @@ until a cluster is wanted.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -161,6 +162,11 @@ def open_cluster(spec: ExecutorSpec, allowed_failures: int) -> ClusterHandle:
     # engine's memory on a large run. Workers e3suite starts inherit it.
     dask.config.set({"distributed.admin.low-level-log-length": LOG_LENGTH})
     opener = {"dask": _local, "dask-scheduler": _scheduler, "ssh": _ssh, "slurm": _batch, "pbs": _batch}[spec.type]
+    # A Client left to the collector (one of an earlier run in this process
+    # that was never closed) closes itself in __del__: collected while
+    # distributed starts its loop thread, it waited for the lock that start
+    # holds, for ever (seen in the unit tests). Collected here, none is held.
+    gc.collect()
     try:
         handle = opener(spec, allowed_failures, timeout)
     except ConfigError:
