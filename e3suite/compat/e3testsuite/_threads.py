@@ -22,11 +22,10 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import threading
 
 import e3suite.guardian as guardian
 import e3suite.process_tree as process_tree
-from e3suite.executors.base import FragmentOutcome, FragmentTask, fail_unsendable_return_value, run_fragment
+from e3suite.executors.base import FragmentOutcome
 from e3suite.executors.inprocess import InProcessExecutor
 
 
@@ -47,17 +46,6 @@ class ThreadExecutor(InProcessExecutor):
         os.environ[process_tree.TAG_VARIABLE] = f"{os.getpid()}:threads"
         self._tagged = True
         self._guardian = guardian.start()
-
-    def _run(self, task: FragmentTask, slot: int) -> FragmentOutcome:
-        # A KeyboardInterrupt is the user's Ctrl-C in the main thread only (signals
-        # go there): raised in a slot's thread, it is the callback's own, and an
-        # error of its fragment. Let through, it ended the thread without an
-        # outcome, and the engine waited for it for ever.
-        in_main_thread = threading.current_thread() is threading.main_thread()
-        outcome = run_fragment(task, slot, propagate_interrupt=in_main_thread)
-        if self.check_return_values:
-            fail_unsendable_return_value(outcome, task.fragment_id)
-        return outcome
 
     def interrupt(self) -> list[FragmentOutcome]:
         outcomes = super().interrupt()
