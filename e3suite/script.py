@@ -1,11 +1,13 @@
-"""What a testsuite script needs from the interpreter that runs it: where it is, and a cheap exit."""
+"""What a testsuite script needs from the interpreter that runs it: where it is, the collector, and a cheap exit."""
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 _exit_hooked = False
@@ -42,3 +44,38 @@ def cheap_exit() -> None:
     if not _exit_hooked:
         _exit_hooked = True
         atexit.register(gc.freeze)
+
+
+class PlanningCollector:
+    """The garbage collector while discovery and planning build the plan, which the run then keeps.
+
+    Collecting as the plan grows walks it again and again (four full passes,
+    0.17 s of a 10,000-testcase start-up), so ``main()`` pauses the
+    collector until the plan is frozen, then resumes it as the program had
+    it. Planning leaves next to no garbage cycles (9 objects for 10,000
+    testcases, 320 with 1000 test.yaml that do not parse): they are freed
+    once the run is over. The testsuite's own code (``set_up``) runs ``on``.
+    """
+
+    def __init__(self) -> None:
+        self._was_on: bool | None = None  # None: never paused (another runner called _main)
+
+    def pause(self) -> None:
+        self._was_on = gc.isenabled()
+        gc.disable()
+
+    def resume(self) -> None:
+        if self._was_on:
+            gc.enable()
+
+    @contextlib.contextmanager
+    def on(self) -> Iterator[None]:
+        """As the program had it, while the block runs."""
+        if self._was_on is None:
+            yield
+            return
+        self.resume()
+        try:
+            yield
+        finally:
+            gc.disable()

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,7 @@ from e3suite.admission import CapacityError, capacities
 from e3suite.config import ConfigError
 from e3suite.driver import TestDriver
 from e3suite.engine import NOT_RUN_INTERRUPTED, Engine
-from e3suite.events import AttemptFailed, EventBus, RunEnded, RunStarted, Sink, TestDiscovered, TestFinished
+from e3suite.events import EventBus, RunEnded, RunStarted, Sink, TestDiscovered, TestFinished
 from e3suite.executors import dask_setup
 from e3suite.executors.base import Executor
 from e3suite.executors.local import MultiprocessScheduler
@@ -49,7 +49,7 @@ from e3suite.plan import Plan, build_plan
 from e3suite.reports.progress import ProgressListener
 from e3suite.reports.status import StatusSink, write_starting
 from e3suite.reports.status_keys import status_keys
-from e3suite.reports.terminal import TerminalReporter
+from e3suite.reports.terminal import TerminalReporter, TerminalSink
 from e3suite.results_lock import ResultsDirBusy
 from e3suite.selection import ConfigurationError as ConfigurationError  # re-exported: hooks raise it
 from e3suite.selection import Selection
@@ -65,24 +65,8 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
 
-
-
 class _SetUpFailed(Exception):
     """The testsuite's set_up raised: the run records why and stops before planning."""
-
-
-class _TerminalSink(Sink):
-    """The terminal lines of a run: one per finished testcase, one per retried attempt."""
-
-    def __init__(self, reporter: TerminalReporter) -> None:
-        self.reporter = reporter
-
-    def attempt_failed(self, event: AttemptFailed) -> None:
-        self.reporter.attempt_failed(event)
-
-    def test_finished(self, event: TestFinished) -> None:
-        if not event.result.carried_over:  # the summary counts those
-            self.reporter.test_finished(event.result)
 
 
 class _ReleaseTexts(Sink):
@@ -123,7 +107,7 @@ class Testsuite(Selection):
         self.results: list[TestResult] = []
         self.carried: list[TestResult] = []  # --failed: the previous run's results kept
         self.discovered_ids: set[str] | None = None  # the testcase directories discovered (main)
-        self._collecting: bool | None = None  # main(): whether the collector was on when it began
+        self._collector = script.PlanningCollector()
         self.status: StatusSink | None = None
         self._signal: int | None = None
         self._guard = InterruptGuard(self._note_signal, lambda: self._signal is not None)
@@ -166,11 +150,7 @@ class Testsuite(Selection):
         except SystemExit as exc:  # --help, --version, usage errors
             return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
         script.cheap_exit()
-        # Discovery and planning build what the run then keeps: the collector
-        # would walk it again and again as it grows (four full passes, 0.17 s
-        # of W5's start-up). It is off until the plan is frozen (see _main).
-        self._collecting = gc.isenabled()
-        gc.disable()
+        self._collector.pause()  # until the plan is frozen (see _main)
         try:
             with self._guard:
                 return self._main()
@@ -193,22 +173,7 @@ class Testsuite(Selection):
             print(f"e3suite: internal error: {type(exc).__name__}: {exc} (traceback above)", file=sys.stderr)
             return EXIT_INTERNAL
         finally:
-            self._collect_again()
-
-    def _collect_again(self) -> None:
-        if self._collecting:
-            gc.enable()
-
-    @contextlib.contextmanager
-    def _collector_on(self) -> Iterator[None]:
-        if self._collecting is None:  # _main() called by another runner (compat): the collector is as it was
-            yield
-            return
-        self._collect_again()
-        try:
-            yield
-        finally:
-            gc.disable()
+            self._collector.resume()
 
     def _main(self) -> int:
         options = self.options
@@ -266,6 +231,9 @@ class Testsuite(Selection):
             except BaseException:
                 shutil.rmtree(working_root, ignore_errors=True)
                 raise
+            # DIR/old is the previous run now: a history read before (the
+            # --shard split's probe plan, the run before last then) is stale.
+            self._history = None
             # The engine holds absolute paths: a callback's os.chdir (in-process)
             # must not move the results or working directories under it.
             shown_results_dir = results_dir  # as the user named it, for reports
@@ -284,7 +252,7 @@ class Testsuite(Selection):
         try:
             try:
                 try:
-                    with self._collector_on():  # the testsuite's own code: collected as usual
+                    with self._collector.on():  # the testsuite's own code: collected as usual
                         self.set_up()
                 except Exception as exc:
                     # The testsuite's own code, not e3suite's: its traceback (none
@@ -318,11 +286,9 @@ class Testsuite(Selection):
                 # run: keep the collector from walking it again and again
                 # (3% of W5's wall time), and forked workers from touching
                 # its pages. The collector, off since main() began, is on
-                # again for what the run makes. Planning leaves next to no
-                # garbage cycles (9 objects on W5, 320 with 1000 test.yaml
-                # that do not parse): they are freed once the run is over.
+                # again for what the run makes (script.PlanningCollector).
                 gc.freeze()
-                self._collect_again()
+                self._collector.resume()
                 self.results = self.run(engine)
             finally:
                 with contextlib.suppress(OSError):
@@ -447,19 +413,9 @@ class Testsuite(Selection):
             self._history = store.previous_durations(Path(self.options.output_dir) / "old")
         return self._history
 
-    def shard_selection(
-        self, cases: list[discovery.Testcase], candidates: list[tuple[str, Path]]
-    ) -> list[discovery.Testcase]:
-        try:
-            return super().shard_selection(cases, candidates)
-        finally:
-            # Its probe plan read DIR/old before the rotation (the run before
-            # last then): the run's plan and estimates read the previous run.
-            self._history = None
-
     def listeners(self, reporter: TerminalReporter) -> list[Sink]:
         """The sinks of the run's events besides the journal (terminal lines, progress)."""
-        listeners: list[Sink] = [_TerminalSink(reporter)]
+        listeners: list[Sink] = [TerminalSink(reporter)]
         if self.progress is not None:
             listeners.append(self.progress)
         return listeners

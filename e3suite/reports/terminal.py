@@ -26,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, TextIO
 
-from e3suite.events import AttemptFailed
+from e3suite.events import AttemptFailed, Sink, TestFinished
 from e3suite.model import NOT_RUN_PREFIX, FailureReason, TestResult, TestStatus, summary_counts
 from e3suite.options import DEFAULT_LOG_LINES
 
@@ -447,3 +447,17 @@ class TerminalReporter:
             self.set_status("")
         lines = summary_lines(results, comparison, self.colour, self.show_time, complete, live, ended)
         self.write("\n".join(lines) + "\n")
+
+
+class TerminalSink(Sink):
+    """The terminal lines of a run: one per finished testcase, one per retried attempt."""
+
+    def __init__(self, reporter: TerminalReporter) -> None:
+        self.reporter = reporter
+
+    def attempt_failed(self, event: AttemptFailed) -> None:
+        self.reporter.attempt_failed(event)
+
+    def test_finished(self, event: TestFinished) -> None:
+        if not event.result.carried_over:  # the summary counts those
+            self.reporter.test_finished(event.result)
