@@ -16,6 +16,7 @@ given.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shlex
 import sys
@@ -64,22 +65,20 @@ def _colour(status: TestStatus) -> str:
     return prefix
 
 
+@functools.cache
 def _escape_table(keep: str) -> dict[int, str]:
+    """What ``str.translate`` escapes (2,000 entries: made at the first text that needs it, not at start-up)."""
     controls = [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029]  # the last two: line breaks to some
     # Lone surrogates (a file name that is not UTF-8, as os.listdir decodes it): no stream can write them.
     controls += range(0xD800, 0xE000)
     return {c: ascii(chr(c))[1:-1] for c in controls if chr(c) not in keep}
 
 
-_ONE_LINE = _escape_table("\t")
-_LOG_LINES = _escape_table("\t\n")
-
-
 def printable(text: str, keep_newlines: bool = False) -> str:
     """``text`` with its control characters spelled out (``\x1b``, ``\r``, ``\n`` unless kept)."""
     if text.isprintable():
         return text  # the common case, at C speed
-    return text.translate(_LOG_LINES if keep_newlines else _ONE_LINE)
+    return text.translate(_escape_table("\t\n" if keep_newlines else "\t"))
 
 
 def use_colour(stream: TextIO, no_color: bool = False) -> bool:

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from e3suite.discovery import SelectionError, find_testcase_dirs, load_testcase, read_test_yaml, select_ids
+from e3suite.discovery import (
+    SelectionError,
+    find_testcase_dirs,
+    load_testcase,
+    read_test_yaml,
+    read_text,
+    select_ids,
+)
 from e3suite.driver import TestDriver
 
 
@@ -170,6 +177,27 @@ def test_a_test_yaml_that_cannot_be_read_is_a_testcase_in_error(tmp_path: Path) 
     for name in ("dangling", "dir"):
         data, error = read_test_yaml(found[name])
         assert data is None and error is not None and error.startswith(f"cannot read {tmp_path / name / 'test.yaml'}: ")
+
+
+def test_test_yaml_reads_as_the_text_layer_reads_it(tmp_path: Path) -> None:
+    """discovery.read_text (os-level, for speed) gives what Path.read_text gives: newlines, errors, long files."""
+    texts = {
+        "crlf": b"driver: shell\r\ncmd: [true]\r\n",
+        "lone-cr": b"driver: shell\rcmd: [true]\r",
+        "long": b"description: " + b"x" * 200_000 + b"\ndriver: shell\n",
+        "utf8": "description: caf\u00e9\n".encode(),
+    }
+    for name, data in texts.items():
+        (tmp_path / name).write_bytes(data)
+        assert read_text(str(tmp_path / name)) == (tmp_path / name).read_text(encoding="utf-8"), name
+    (tmp_path / "latin1").write_bytes(b"description: caf\xe9\n")
+    with pytest.raises(UnicodeDecodeError):
+        read_text(str(tmp_path / "latin1"))
+    (tmp_path / "dir").mkdir()
+    for missing in ("dir", "nowhere"):
+        with pytest.raises(OSError) as raised:
+            read_text(str(tmp_path / missing))
+        assert str(tmp_path / missing) in str(raised.value)  # the path is named, as open() names it
 
 
 def test_a_testcase_is_selected_by_the_path_of_its_test_yaml(tmp_path: Path) -> None:
