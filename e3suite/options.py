@@ -103,6 +103,16 @@ def default_jobs() -> int:
 DEFAULT_LOG_LINES = 50
 
 
+def shuffle_seed(options: argparse.Namespace) -> int | None:
+    """The seed of a ``--shuffle`` run: ``--shuffle-seed``'s, or one drawn now; None when not shuffled."""
+    seed: int | None = getattr(options, "shuffle_seed", None)
+    if seed is None and getattr(options, "shuffle", False):
+        import secrets
+
+        seed = secrets.randbelow(1_000_000)  # six digits at most: easy to read and type again
+    return seed
+
+
 def build_parser(prog: str | None = None, description: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--version", action="version", version=f"e3suite {__version__}")
@@ -145,6 +155,16 @@ def build_parser(prog: str | None = None, description: str | None = None) -> arg
     run.add_argument(
         "--in-process", action="store_true",
         help="run callbacks in the engine's own process (debugging: breakpoint() works with -j1)",
+    )
+    run.add_argument(
+        "--shuffle", action="store_true",
+        help="start the testcases in a random order (dependencies still hold; the order of the previous run's "
+        "durations is off), drawn from a seed the run prints",
+    )
+    run.add_argument(
+        "--shuffle-seed", type=non_negative_int, default=None, metavar="SEED",
+        help="--shuffle with this seed: the order of a shuffled run again (the same testcases in the same "
+        "relative order, whatever else is selected)",
     )
     run.add_argument(
         "--timeout", type=positive_seconds, default=None, metavar="SECONDS",

@@ -264,6 +264,20 @@ def set_critical_path_priorities(plan: Plan, estimates: dict[str, float]) -> Non
         fragment.priority = own[fragment.test_id] + tail
 
 
+def set_shuffled_priorities(plan: Plan, seed: int) -> None:
+    """Priority = a number drawn from ``seed`` and the testcase's id (``--shuffle``), for all its fragments.
+
+    Drawn per id, not in turn: a testcase keeps its place among the others
+    whatever else is selected, so that a shuffled order that failed can be
+    narrowed down (``--shuffle-seed SEED a b``) without changing.
+    """
+    import hashlib  # only for --shuffle: not at every start
+
+    for fragment in plan.fragments:
+        digest = hashlib.blake2b(f"{seed}:{fragment.test_id}".encode(), digest_size=8).digest()
+        fragment.priority = int.from_bytes(digest, "big") / 2**64
+
+
 def describe(plan: Plan) -> dict[str, Any]:
     """Small statistics for logs and benchmarks."""
     return {

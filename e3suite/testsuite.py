@@ -43,9 +43,9 @@ from e3suite.executors.local import MultiprocessScheduler
 from e3suite.executors.local import max_slots as max_local_slots
 from e3suite.interruption import InterruptGuard, RunInterrupted, engine_signals
 from e3suite.model import TestResult, TestStatus, count_flaky_as
-from e3suite.options import build_parser
+from e3suite.options import build_parser, shuffle_seed
 from e3suite.output_dir import OutputDirError, rotate_output_dir
-from e3suite.plan import Plan, build_plan
+from e3suite.plan import Plan, build_plan, set_shuffled_priorities
 from e3suite.reports.progress import ProgressListener
 from e3suite.reports.status import StatusSink, write_starting
 from e3suite.reports.status_keys import status_keys
@@ -112,6 +112,8 @@ class Testsuite(Selection):
         self._signal: int | None = None
         self._guard = InterruptGuard(self._note_signal, lambda: self._signal is not None)
         self._history: dict[str, float] | None = None
+        #: --shuffle: the seed of this run's order (None: the order of the previous run's durations)
+        self.shuffle_seed: int | None = None
         self.progress: ProgressListener | None = None
         self._names: dict[str, Any] | None = None
         self.executor_choice: dask_setup.ExecutorChoice | None = None
@@ -223,6 +225,12 @@ class Testsuite(Selection):
             raise ConfigurationError(f"cannot create working directories in {options.temp_dir} (--temp-dir): "
                                      f"{exc.strerror or exc}") from None
         reporter = self.make_reporter()
+        self.shuffle_seed = shuffle_seed(options)
+        if self.shuffle_seed is not None:
+            # First, and whatever -q says: a failure that depends on the order needs it to be found again.
+            reporter.write(
+                f"e3suite: testcases in a random order: --shuffle-seed {self.shuffle_seed} starts them in it again\n"
+            )
         # A signal from the rotation to the first journal line would leave an
         # empty DIR/new, which the next run would rotate over the last real one.
         with self._guard.deferred():
@@ -405,7 +413,10 @@ class Testsuite(Selection):
                 test_dir = by_id.get(split[0]) if split is not None else None
             return self.load_testcase(test_id, test_dir) if test_dir is not None else None
 
-        return build_plan(cases, self.options, working_root, find_dependency, self.history())
+        plan = build_plan(cases, self.options, working_root, find_dependency, self.history())
+        if self.shuffle_seed is not None:
+            set_shuffled_priorities(plan, self.shuffle_seed)
+        return plan
 
     def history(self) -> dict[str, float]:
         """The previous run's durations (DIR/old), read once: priorities and estimates."""
@@ -537,6 +548,7 @@ class Testsuite(Selection):
             # --shard K/N: a part of the whole; the ids of both (docs/sharding.md).
             **(self.sharding.metadata() if self.sharding is not None else {}),
             "flaky_result": getattr(self.options, "flaky_result", "pass"),
+            **({"shuffle_seed": self.shuffle_seed} if self.shuffle_seed is not None else {}),
         }
 
     def finish_results_dir(
