@@ -295,6 +295,10 @@ class MultiprocessScheduler:
             # What ended before the interruption is reported as it ended;
             # what the workers send once their commands are killed is not.
             outcomes.extend(self._receive_all(slot))
+        # Before any command dies: a worker whose command ends (SIGTERM) would
+        # start the fragment queued behind it, which then read as the one
+        # interrupted, and the one that ran as never started.
+        outcomes.extend(self.take_back_queued())
         if not self._running:
             return outcomes
         workers = [self._workers[slot] for slot in self._running]
@@ -306,7 +310,7 @@ class MultiprocessScheduler:
             process.kill_process_tree(pids, grace=0)
         for slot in list(self._running):
             for entry in filter(None, (self._running.pop(slot, None), self._queued.pop(slot, None))):
-                started = self._board.has_started(slot, entry.ticket)
+                started = entry.start_reported or self._board.has_started(slot, entry.ticket)
                 state = FragmentState.ABORTED if started else FragmentState.READY
                 outcomes.append(self._outcome(entry.task, state, slot, entry.submitted, "interrupted"))
             self._forget_worker(slot)

@@ -307,6 +307,30 @@ def test_interrupt_ends_running_commands(tmp_path: Path) -> None:
     assert survivors(text) == []
 
 
+def test_interrupt_tells_the_running_fragment_from_the_one_queued_behind(tmp_path: Path) -> None:
+    """The queued one is given back unstarted, even though its worker is free once SIGTERM ends the command.
+
+    Before: the worker started the queued fragment in the grace period
+    (marking it started), and the interruption then reported that one as
+    interrupted and the one that had been running as never started.
+    """
+    sched = MultiprocessScheduler(1, kill_grace=5)
+    sched.start()
+    text = mark()
+    try:
+        sched.submit(make_task(0, shell_sleep, tmp_path, mark=text))
+        sched.submit(make_task(1, shell_sleep, tmp_path, mark=text))  # queued behind it
+        deadline = time.monotonic() + 20
+        while len(survivors(text)) < 1 or not sched.take_started():
+            assert time.monotonic() < deadline
+            assert sched.wait(0.05) == []
+        outcomes = {o.index: o for o in sched.interrupt()}
+    finally:
+        sched.shutdown()
+    assert {i: o.state for i, o in outcomes.items()} == {0: FragmentState.ABORTED, 1: FragmentState.READY}
+    assert survivors(text) == []
+
+
 def test_commands_of_a_dead_worker_are_killed(scheduler: MultiprocessScheduler, tmp_path: Path) -> None:
     text = mark()
     outcome = run_all(scheduler, [make_task(0, shell_then_worker_dies, tmp_path, mark=text)])[0]
