@@ -49,6 +49,7 @@ from e3suite.model import (
     FragmentState,
     TestResult,
     TestStatus,
+    time_limit_reached,
 )
 from e3suite.plan import Fragment, Plan, PlannedTest
 from e3suite.propagation import Propagation
@@ -96,6 +97,10 @@ class Engine(Propagation, Retries):
         self.started = [False] * len(fragments)  # its start was told
         self.stop_reason: str | None = None  # set: schedule nothing more
         self.interrupt_requested = False
+        #: why running fragments were interrupted, when not by a signal (--max-time)
+        self.interrupted_because: str | None = None
+        self.max_time: float | None = getattr(options, "max_time", None)
+        self.deadline: float | None = None  # time.monotonic() of --max-time, from the loop's start
         self.failures = 0
         self.consecutive_failures = 0
         self.max_failures: int | None = getattr(options, "max_failures", None)
@@ -192,10 +197,15 @@ class Engine(Propagation, Retries):
 
     def _loop(self) -> None:
         executor, bus = self.executor, self.bus
+        if self.max_time is not None:
+            self.deadline = time.monotonic() + self.max_time
         while not self.interrupt_requested:
             if bus.failure is not None and self.stop_reason is None:
                 self.stop_reason = NOT_RUN_WRITE_ERROR
             now = time.monotonic()
+            if self.deadline is not None and now >= self.deadline and not all(t.done for t in self.tests.values()):
+                self._stop_at_time_limit()
+                break  # what runs is interrupted, what waits behind it given back (executor.interrupt)
             if self.retry_timers:
                 self._start_due_retries(now)
             self._fill_slots()
@@ -205,6 +215,8 @@ class Engine(Propagation, Retries):
             timeout = HOUSEKEEPING_PERIOD
             if waiting_retry:
                 timeout = max(0.0, min(timeout, self.retry_timers[0][0] - now))
+            if self.deadline is not None:
+                timeout = max(0.0, min(timeout, self.deadline - now))
             # Before waiting: the journal writes what this turn told (see
             # ResultsWriter), the progress line and status file catch up.
             bus.housekeeping(time.monotonic())
@@ -219,6 +231,15 @@ class Engine(Propagation, Retries):
                 # start is not run (running fragments finish).
                 for outcome in executor.take_back_queued():
                     self._complete(outcome)
+
+    def _stop_at_time_limit(self) -> None:
+        """--max-time: as an interruption (running fragments end ERROR), but saying why."""
+        assert self.max_time is not None
+        why = time_limit_reached(self.max_time)
+        self.interrupted_because = why
+        if self.stop_reason is None:
+            self.stop_reason = NOT_RUN_PREFIX + why
+        self.interrupt_requested = True
 
     def _fill_slots(self) -> None:
         if self.stop_reason is not None:
@@ -521,6 +542,8 @@ class Engine(Propagation, Retries):
         test.done = True
         last = attempt_verdict(test.state, test.rules)
         status, message = final_verdict(last, test.previous)
+        if message == INTERRUPTED and self.interrupted_because is not None:
+            message = f"{INTERRUPTED}: {self.interrupted_because}"
         if test.retry_dropped is not None:  # else nothing says why the RETRY line's attempt never came
             message = f"{message} ({test.retry_dropped})" if message else test.retry_dropped
         result = test.state.result

@@ -255,6 +255,11 @@ NOT_RUN_FAILURE_LIMIT = NOT_RUN_PREFIX + "failure limit reached"
 NOT_RUN_WRITE_ERROR = NOT_RUN_PREFIX + "the results could not be written"
 
 
+def time_limit_reached(max_time: float) -> str:
+    """Why ``--max-time`` stopped a run (after "not run: " or "interrupted: ")."""
+    return f"time limit reached (--max-time {max_time:g} s)"
+
+
 def never_started(status: object, message: object) -> bool:
     """True for a verdict of a testcase the run stopped before it started (its duration says nothing)."""
     return status in (TestStatus.SKIP.value, TestStatus.ERROR.value) and str(message or "").startswith(NOT_RUN_PREFIX)

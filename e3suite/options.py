@@ -171,6 +171,12 @@ def build_parser(prog: str | None = None, description: str | None = None) -> arg
         help="default timeout of a fragment, in (fractional) seconds (default: none)",
     )
     run.add_argument(
+        "--max-time", type=positive_seconds, default=None, metavar="SECONDS",
+        help="stop the run this long after its first testcase started: what runs is interrupted (ERROR), "
+        "what has not started is not run (SKIP), the reports are written and the run fails; for a CI job "
+        "that must end with its reports before the job's own limit kills it",
+    )
+    run.add_argument(
         "-M", "--max-consecutive-failures", type=positive_int, default=None, metavar="N",
         help="stop scheduling after N consecutive failures",
     )

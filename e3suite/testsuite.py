@@ -112,6 +112,8 @@ class Testsuite(Selection):
         self._signal: int | None = None
         self._guard = InterruptGuard(self._note_signal, lambda: self._signal is not None)
         self._history: dict[str, float] | None = None
+        #: --max-time stopped the run
+        self.time_limit_reached = False
         #: --shuffle: the seed of this run's order (None: the order of the previous run's durations)
         self.shuffle_seed: int | None = None
         self.progress: ProgressListener | None = None
@@ -529,6 +531,7 @@ class Testsuite(Selection):
             with engine_signals(on_signal, executor.set_wakeup_fd, extra):
                 return engine.run()
         finally:
+            self.time_limit_reached = engine.interrupted_because is not None
             if keys is not None:
                 keys.stop()
 
@@ -597,6 +600,8 @@ class Testsuite(Selection):
     def exit_code(self) -> int:
         if self._signal is not None:
             return 128 + self._signal
+        if self.time_limit_reached:  # a run that did not run everything never passes
+            return int(self.options.failure_exit_code)
         if any(r.status is not None and r.status.is_failure for r in self.results):
             return int(self.options.failure_exit_code)
         return 0
