@@ -32,6 +32,7 @@ import e3suite.matrix as matrix
 import e3suite.rerun as rerun
 import e3suite.script as script
 import e3suite.store as store
+import e3suite.working_roots as working_roots
 from e3suite.admission import CapacityError, capacities
 from e3suite.config import ConfigError
 from e3suite.driver import TestDriver
@@ -221,11 +222,14 @@ class Testsuite(Selection):
                 raise ConfigurationError(str(exc)) from None
         # Both directories are checked before the previous results rotate:
         # a bad -o or --temp-dir is a usage error that leaves them as they were.
+        # What runs killed before their end left here (SIGKILL, OOM): no disk fills up with them.
+        working_roots.remove_abandoned(options.temp_dir)
         try:
-            working_root = Path(tempfile.mkdtemp(prefix="e3suite-", dir=options.temp_dir))
+            working_root = Path(tempfile.mkdtemp(prefix=working_roots.PREFIX, dir=options.temp_dir))
         except OSError as exc:
             raise ConfigurationError(f"cannot create working directories in {options.temp_dir} (--temp-dir): "
                                      f"{exc.strerror or exc}") from None
+        working_roots.claim(working_root, options.cleanup_mode)
         reporter = self.make_reporter()
         self.shuffle_seed = shuffle_seed(options)
         if self.shuffle_seed is not None:
