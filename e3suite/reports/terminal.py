@@ -81,6 +81,14 @@ def printable(text: str, keep_newlines: bool = False) -> str:
     return text.translate(_escape_table("\t\n" if keep_newlines else "\t"))
 
 
+def _fit(line: str, columns: int | None) -> str:
+    """``line`` cut to stay within ``columns - 1`` (the last column would wrap some terminals), ``...`` at its end."""
+    if columns is None or len(line) < columns:
+        return line
+    room = columns - 1
+    return line[: room - 3] + "..." if room > 3 else line[:room]
+
+
 def use_colour(stream: TextIO, no_color: bool = False) -> bool:
     """Colours only on a terminal, and never when NO_COLOR or --no-color say so."""
     if no_color or os.environ.get("NO_COLOR"):
@@ -407,12 +415,26 @@ class TerminalReporter:
                 pass
 
     def set_status(self, status: str) -> None:
-        """Show ``status`` as the live line below the results ("" removes it)."""
+        """Show ``status`` as the live line below the results ("" removes it), cut to the terminal's width.
+
+        A line longer than the terminal wraps, and the ``\r`` of the next
+        redraw goes back to the start of its last row only: each redraw
+        left a row behind (an 80-column terminal and 1,000 testcases with
+        a time left: every tenth of a second).
+        """
         with self._lock:
+            status = _fit(status, self._columns())
             if status == self._status:
                 return
             self._emit("\r\x1b[K" + status)
             self._status = status
+
+    def _columns(self) -> int | None:
+        """The terminal's width now (it may have been resized), None when unknown."""
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns or None
+        except (AttributeError, OSError, ValueError):
+            return None
 
     def attempt_failed(self, event: AttemptFailed) -> None:
         """``RETRY  a/b: attempt 1 of 3 failed (FAIL: wrong output); trying again``."""

@@ -163,3 +163,32 @@ def test_a_testcase_waiting_for_its_retry_has_its_delay_and_duration_left() -> N
     clock.now += 20
     progress.fragment_started(started("a", 0))
     assert progress.estimate_left() == 2.0
+
+
+def test_the_live_line_is_cut_to_the_terminal_width_and_follows_a_resize() -> None:
+    """A longer line wraps, and each redraw's \\r then leaves a row behind: on a real pty of 40, then 60 columns."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+
+    def resize(columns: int) -> None:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+
+    def shown(text: str) -> str:
+        reporter.set_status(text)
+        data = os.read(master, 4096).decode()
+        return data.rsplit("\x1b[K", 1)[-1]
+
+    resize(40)
+    with os.fdopen(slave, "w", closefd=True) as stream:
+        reporter = TerminalReporter(stream=stream, no_color=True)
+        long = "#################### [ 123/1000] 3 failed, 2 running, 0:12 elapsed, ~1:03 left"
+        assert shown(long) == long[:36] + "..."
+        resize(60)
+        assert shown(long) == long[:56] + "..."
+        assert shown("[1/2] 0 failed") == "[1/2] 0 failed"
+    os.close(master)
