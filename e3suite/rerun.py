@@ -3,10 +3,11 @@
 A testcase is run again when the last run did not see it pass: it ended
 FAIL, ERROR or FLAKY, a failed dependency kept it from running (SKIP
 "dependency ..."), or it was never run because the run stopped (SKIP
-"not run: ...": an interruption, a failure limit, a results directory that
-could not be written), or the last run does not have it. The others keep their result, carried over into the
-new run's directory. This module reads results directories and decides
-nothing else: the Testsuite emits what it carries over.
+"not run: ...": an interruption, a failure limit, a time limit, a results
+directory that could not be written), or the last run does not have it.
+The others keep their result, carried over into the new run's directory.
+This module reads results directories and decides nothing else: the
+Testsuite emits what it carries over.
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ from pathlib import Path
 
 import e3suite.matrix as matrix
 import e3suite.store as store
-from e3suite.model import NOT_RUN_FAILURE_LIMIT, NOT_RUN_INTERRUPTED, NOT_RUN_WRITE_ERROR, TestResult, TestStatus
+from e3suite.model import NOT_RUN_PREFIX, TestResult, TestStatus
 
 _RERUN = {TestStatus.FAIL.value, TestStatus.ERROR.value, TestStatus.FLAKY.value}
-#: A SKIP with one of these messages says the testcase never ran: it gets its chance.
-_NOT_RUN = (NOT_RUN_INTERRUPTED, NOT_RUN_FAILURE_LIMIT, NOT_RUN_WRITE_ERROR)
 
 
 def to_run_again(last: Path) -> set[str]:
@@ -51,7 +50,8 @@ def _run_again(entry: dict[str, object]) -> bool:
     status, message = entry.get("status"), str(entry.get("message") or "")
     if status in _RERUN:
         return True
-    return status == TestStatus.SKIP.value and (message.startswith("dependency ") or message in _NOT_RUN)
+    # SKIP "not run: ..." says the run stopped before it (whatever stopped it: --max-time too): its chance now.
+    return status == TestStatus.SKIP.value and message.startswith(("dependency ", NOT_RUN_PREFIX))
 
 
 def carried_over(

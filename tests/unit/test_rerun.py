@@ -42,13 +42,14 @@ def test_what_runs_again(tmp_path: Path) -> None:
             ("interrupted", "SKIP", "not run: interrupted"),
             ("limited", "SKIP", "not run: failure limit reached"),
             ("unwritten", "SKIP", "not run: the results could not be written"),
+            ("timed", "SKIP", "not run: time limit reached (--max-time 60 s)"),
             ("control", "SKIP", "needs a GPU"),
             ("na", "NOT_APPLICABLE", "not run: interrupted as a driver's own words"),
         ]
     ]
     store.write_index(tmp_path, {"start": 1.0}, entries)
     assert rerun.to_run_again(tmp_path) == {
-        "fail", "error", "flaky", "dependant", "interrupted", "limited", "unwritten",
+        "fail", "error", "flaky", "dependant", "interrupted", "limited", "unwritten", "timed",
     }
 
 
