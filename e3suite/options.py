@@ -128,7 +128,7 @@ def build_parser(prog: str | None = None, description: str | None = None) -> arg
     sel.add_argument(
         "--failed", "--skip-passed", dest="failed", action="store_true",
         help="run only the testcases that ended FAIL, ERROR or FLAKY in the previous run of this -o directory, "
-        "or did not run (a failed dependency, -M, Ctrl-C), and what they depend on; the others keep their "
+        "or did not run (a failed dependency, -M, --max-time, Ctrl-C), and what they depend on; the others keep their "
         "previous result, marked as carried over",
     )
     sel.add_argument(
