@@ -1,4 +1,18 @@
-"""``python -m e3suite.guardian PID``: kill what process PID leaves running when it dies.
+"""Guardians: processes that kill what a run leaves running when the process that runs it dies.
+
+``RunGuardian`` is the engine's own: a copy of the engine forked as the run
+starts (a millisecond, no interpreter to start), in a session of its own,
+told the pid of each local worker as it starts. A SIGKILL of the engine
+alone is the workers' business (they get SIGTERM from the kernel and end
+their commands), but a SIGKILL of the run's whole process group (a CI job
+cancelled with ``kill -9 -PGID``, ``timeout -s KILL``) ends the workers
+too, at once, and their commands, each in a session of its own, would run
+on under init. The guardian reads a pipe that the engine and its workers
+hold: when the last of them is gone without the engine saying the run
+ended, it kills every process tree tagged with the engine's or a worker's
+pid, then exits.
+
+``python -m e3suite.guardian PID``: kill what process PID leaves running when it dies.
 
 A process that starts commands tagged ``PID:...`` (see process.run) and
 cannot be sure it will clean up after itself starts a guardian, holding the
@@ -20,8 +34,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
-from e3suite.process_tree import TAG_VARIABLE, is_live, kill_tagged
+from e3suite.process_tree import TAG_VARIABLE, exempt_helper, is_live, kill_tagged
 
 #: Scans of the process table after the death: a tree being killed forks no more.
 _PASSES = 10
@@ -84,6 +99,110 @@ def guard(pid: int) -> int:
     except OSError:
         pass
     return kill_tagged(f"{pid}:", _PASSES)
+
+
+class RunGuardian:
+    """The engine's guardian (see the module's docstring); ``current`` while a run has one."""
+
+    def __init__(self) -> None:
+        engine = os.getpid()
+        read_end, self._write_end = os.pipe()  # close-on-exec: commands never hold it, forked workers do
+        self.pid = os.fork()
+        if self.pid == 0:  # the guardian: never returns into the engine's code
+            code = 0
+            try:
+                os.setsid()  # signals to the run's process group or session do not reach it
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                devnull = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(devnull, fd)  # the terminal and CI's log pipes are not held open by it
+                os.closerange(3, read_end)
+                os.closerange(read_end + 1, _MAX_FD)  # the results directory's lock, pipes of workers...
+                _watch(read_end, engine)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(read_end)
+        exempt_helper(self.pid)
+
+    def watch(self, pid: int) -> None:
+        """Commands tagged ``pid:`` (a worker's) are the run's too."""
+        with contextlib.suppress(OSError):
+            os.write(self._write_end, f"{pid}\n".encode())
+
+    def release(self) -> None:
+        """The run ended and cleaned up after itself: the guardian leaves without looking."""
+        if self._write_end < 0:
+            return
+        with contextlib.suppress(OSError):
+            os.write(self._write_end, b"end\n")
+        with contextlib.suppress(OSError):
+            os.close(self._write_end)
+        self._write_end = -1
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(self.pid, 0)
+
+
+    def abandon(self) -> None:
+        """The run ends without saying it cleaned up: the guardian sweeps once the engine and its workers are gone."""
+        if self._write_end >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._write_end)
+            self._write_end = -1
+
+
+#: The guardian of the run going on in this process, if any (see ``guarding``).
+current: RunGuardian | None = None
+_MAX_FD = 65536
+
+
+@contextlib.contextmanager
+def guarding() -> Iterator[None]:
+    """A RunGuardian for the run inside the block, released at its end."""
+    global current
+    if current is not None:  # a run inside a run (a testsuite's own tests): the outer one guards both
+        yield
+        return
+    current = guardian = RunGuardian()
+    try:
+        yield
+    except BaseException:
+        guardian.abandon()  # an interruption or an error: it looks once the last worker is gone
+        raise
+    else:
+        guardian.release()
+    finally:
+        current = None
+
+
+def watch(pid: int) -> None:
+    """Tell the current run's guardian (if any) of a worker of pid ``pid``."""
+    if current is not None:
+        current.watch(pid)
+
+
+def _watch(fd: int, engine: int) -> None:
+    prefixes = {f"{engine}:"}
+    pending = b""
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except InterruptedError:
+            continue
+        except OSError:
+            data = b""
+        if not data:
+            break  # the engine and its workers are gone, without a word
+        pending += data
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            if line == b"end":
+                return
+            if line.isdigit():
+                prefixes.add(f"{int(line)}:")
+    kill_tagged(tuple(sorted(prefixes)), _PASSES)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import e3suite.discovery as discovery
+import e3suite.guardian as guardian
 import e3suite.matrix as matrix
 import e3suite.rerun as rerun
 import e3suite.script as script
@@ -83,6 +84,21 @@ class _ReleaseTexts(Sink):
     def test_finished(self, event: TestFinished) -> None:
         result = event.result
         result.release_outputs(keep_out=self.keep_out and not result.carried_over)
+
+
+def _kill_workers() -> None:
+    """After an internal error: workers the engine could not stop, killed (the guardian ends their commands).
+
+    Else the interpreter's exit waits for them (multiprocessing joins its
+    children), and they wait for a fragment that never comes: the run
+    printed its error and never ended.
+    """
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        with contextlib.suppress(OSError, ValueError):
+            child.kill()
+            child.join(5)
 
 
 class Testsuite(Selection):
@@ -176,11 +192,17 @@ class Testsuite(Selection):
         except Exception as exc:
             traceback.print_exc()
             print(f"e3suite: internal error: {type(exc).__name__}: {exc} (traceback above)", file=sys.stderr)
+            _kill_workers()
             return EXIT_INTERNAL
         finally:
             self._collector.resume()
 
     def _main(self) -> int:
+        # Forked now, while the engine is small: see e3suite.guardian.
+        with guardian.guarding():
+            return self._run_main()
+
+    def _run_main(self) -> int:
         options = self.options
         count_flaky_as("failed" if getattr(options, "flaky_result", "pass") == "fail" else "passed")
         options.resource_capacities = capacities(self.resources, getattr(options, "resource", None) or [])

@@ -34,6 +34,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+import e3suite.guardian as guardian
 import e3suite.process as process
 from e3suite.executors.base import FragmentOutcome, FragmentStarted, FragmentTask, TaskFactory
 from e3suite.executors.local_worker import ERROR, HEADER, OUTCOME, SlotBoard, worker_main
@@ -445,6 +446,7 @@ class MultiprocessScheduler:
         self._board.reset(slot)
         inherited = tuple(w.conn.fileno() for w in self._workers if w is not None)
         worker = self._workers[slot] = _Worker(slot, self._context, self._board, inherited, self._factory)
+        guardian.watch(worker.pid)  # a SIGKILL of the whole process group ends its commands too
         # One poll object for the whole run: multiprocessing's wait() builds
         # a selector and registers every handle at each call.
         for fd in (worker.conn.fileno(), worker.sentinel):

@@ -65,7 +65,8 @@ def test_a_sigkilled_engine_leaves_no_worker_and_no_command(tmp_path: Path) -> N
     try:
         wait_running(text, 2)
         engine = psutil.Process(proc.pid)
-        workers = engine.children()
+        # Its workers, not the run's guardian (a session of its own: see the next test).
+        workers = [p for p in engine.children() if os.getsid(p.pid) == os.getsid(proc.pid)]
         assert len(workers) == 2
         os.kill(proc.pid, signal.SIGKILL)  # the engine alone
         proc.wait(30)
@@ -85,6 +86,37 @@ def test_a_sigkilled_engine_leaves_no_worker_and_no_command(tmp_path: Path) -> N
     # What had ended before is readable; nothing claims to be finished.
     journal = (tmp_path / "out" / "new" / "journal.jsonl").read_text().splitlines()
     assert json.loads(journal[0])["event"] == "run_started"
+
+
+def test_a_sigkill_of_the_whole_process_group_leaves_no_command(tmp_path: Path) -> None:
+    """As a CI job cancelled with ``kill -9 -PGID``: the workers die at once with the engine, without a word.
+
+    Their commands, each in a session of its own, ran on under init. The
+    run's guardian, forked in a session of its own as the run started, ends
+    them and leaves.
+    """
+    text = mark()
+    make_suite(tmp_path, {f"t{i}": {"cmd": f"sleep {text} & sleep {text}"} for i in range(4)})
+    proc = start(tmp_path, "-j2", "--progress", "none", new_session=True)
+    try:
+        wait_running(text, 4)
+        engine = psutil.Process(proc.pid)
+        [guardian] = [p for p in engine.children() if os.getsid(p.pid) != proc.pid]
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        deadline = time.monotonic() + 10
+        left: list[psutil.Process] = []
+        while time.monotonic() < deadline:
+            left = survivors(text) + ([guardian] if _alive(guardian) else [])
+            if not left:
+                break
+            time.sleep(0.1)
+        assert left == [], f"still running 10 s after the process group was killed: {left}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for p in survivors(text):
+            p.kill()
 
 
 def _alive(proc: psutil.Process) -> bool:
@@ -134,3 +166,39 @@ def test_a_forked_child_in_process_is_killed_too(tmp_path: Path) -> None:
     code, out, results = run_forking(tmp_path, "fork", "--in-process", "-j1")
     assert code == 0, out
     assert "LEAK" in results["f"]["failure_reasons"]
+
+
+BROKEN_SHUTDOWN_SUITE = '''
+import sys
+
+import e3suite.executors.local as local
+from e3suite import Testsuite
+from e3suite.drivers import ShellDriver
+
+
+def broken(self):
+    raise RuntimeError("shutdown broke")
+
+
+local.MultiprocessScheduler.shutdown = broken  # an internal error where the workers are told to leave
+
+
+class Suite(Testsuite):
+    test_driver_map = {"shell": ShellDriver}
+    default_driver = "shell"
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().main())
+'''
+
+
+def test_an_internal_error_that_leaves_workers_running_still_ends_the_run(tmp_path: Path) -> None:
+    """The error and exit status 3, then the end: the interpreter's exit waited for the workers for ever."""
+    text = mark()
+    root = make_suite(tmp_path, {"a": {"cmd": f"echo {text}"}, "b": {"cmd": f"echo {text}"}})
+    (root / "testsuite.py").write_text(BROKEN_SHUTDOWN_SUITE)
+    proc = start(root, "-j2", "--progress", "none")
+    code, out = finish(proc, text)
+    assert code == 3, out
+    assert "e3suite: internal error: RuntimeError: shutdown broke" in out
