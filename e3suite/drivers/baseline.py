@@ -33,6 +33,10 @@ class RewriteAction(enum.Enum):
     UNCHANGED = "unchanged"
 
 
+#: ``result.info["rewrite"]`` of a matrix variant whose baseline the end of the run writes
+PENDING = "pending"
+
+
 @dataclass(frozen=True)
 class BaselineInfo:
     """Where a testcase's baseline lives; stored in ``TestResult.info["baseline"]``."""
