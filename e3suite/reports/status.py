@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -335,6 +336,38 @@ def _rounded(value: float | None) -> float | None:
 
 
 alive = pid_alive
+#: Seconds a run's recorded start may precede its engine's process creation (clock granularity).
+_START_SLACK = 1.0
+
+
+def engine_alive(status: dict[str, Any]) -> bool:
+    """Whether the engine that wrote ``status`` still runs: its pid lives, and is still its process.
+
+    A run SIGKILLed leaves its status "running" with a pid that may live
+    again: on another machine (results fetched from CI: pid 1 lives
+    everywhere), or here once the pid was given to a new process. Neither
+    is the engine: another host, or a process younger than the run.
+    """
+    pid = status.get("pid")
+    if not pid_alive(pid):
+        return False
+    run = status.get("run")
+    if not isinstance(run, dict):
+        return True
+    host = run.get("host")
+    if isinstance(host, str) and host and host != socket.gethostname():
+        return False
+    start = run.get("start")
+    if isinstance(start, (int, float)) and not isinstance(start, bool):
+        import psutil  # only readers of a status need it, not the engine that writes it
+
+        try:
+            created = psutil.Process(pid).create_time()
+        except psutil.Error:
+            return False
+        if created > start + _START_SLACK:
+            return False
+    return True
 
 
 def render(status: dict[str, Any], now: float) -> str:
@@ -407,6 +440,6 @@ def read_status(results_dir: Path) -> dict[str, Any] | None:
         return None
     if not isinstance(status, dict) or status.get("format") != FORMAT:
         return None
-    if status.get("state") == "running" and not alive(status.get("pid")):
+    if status.get("state") == "running" and not engine_alive(status):
         status["state"] = "stopped"
     return status
