@@ -110,6 +110,8 @@ def conflicts(results: Iterable[TestResult]) -> dict[str, list[str]]:
     for result in results:
         if result.out is None or result.status is TestStatus.XFAIL:  # an expected failure wants no baseline
             continue
+        if baseline.NOT_REWRITABLE in result.info:  # nor does a command that failed (its exit status)
+            continue
         info = baseline.BaselineInfo.from_json(result.info.get("baseline"))
         if info is None or info.regexp:
             continue
@@ -204,8 +206,8 @@ def rewrite_from_results(
     for result in results:
         if FailureReason.DIFF not in result.failure_reasons or result.out is None:
             continue
-        if result.status is TestStatus.XFAIL:
-            continue  # the failure was expected: its output is not the baseline
+        if result.status is TestStatus.XFAIL or baseline.NOT_REWRITABLE in result.info:
+            continue  # the failure was expected, or the command failed: its output is not the baseline
         info = baseline.BaselineInfo.from_json(result.info.get("baseline"))
         if info is None or info.regexp or info.path in conflicting:
             continue

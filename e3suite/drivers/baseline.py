@@ -35,6 +35,8 @@ class RewriteAction(enum.Enum):
 
 #: ``result.info["rewrite"]`` of a matrix variant whose baseline the end of the run writes
 PENDING = "pending"
+#: ``result.info`` key of a DIFF failure whose output must never become the baseline (why)
+NOT_REWRITABLE = "not_rewritable"
 
 
 @dataclass(frozen=True)

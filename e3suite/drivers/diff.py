@@ -154,8 +154,14 @@ class DiffDriver(ShellDriver):
             message = f"missing baseline {shown}"
         else:
             message = f"output differs from {shown}"
+        if failures:
+            # The command itself failed (its exit status): what it printed then (an
+            # error) is no baseline, for --rewrite nor for `e3suite rewrite` later.
+            self.result.info[baseline.NOT_REWRITABLE] = "wrong exit status"
+            if getattr(self.options, "rewrite", False) and not regexp:
+                message += " (baseline not rewritten: wrong exit status)"
         # An expected failure (XFAIL) says this output is wrong: not a baseline.
-        if getattr(self.options, "rewrite", False) and not regexp and getattr(self, "expected_failure", None) is None:
+        elif getattr(self.options, "rewrite", False) and not regexp and getattr(self, "expected_failure", None) is None:
             try:
                 if self.matrix and len(actual) <= STORED_TEXT_LIMIT:
                     # The variants of a matrix share this baseline: written now, it would be

@@ -35,3 +35,4 @@ def test_a_rewritten_baseline_is_not_retried_and_the_summary_counts_it(tmp_path:
     assert "RETRY  outdated" not in run.stdout
     assert (root / "tests/outdated/test.out").read_text() == "new\n"
     assert (root / "tests/m/test.out").read_text() == "same\n"
+
