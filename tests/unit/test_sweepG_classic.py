@@ -65,3 +65,40 @@ def test_the_first_exception_decides_and_tear_down_s_is_logged(tmp_path: Path) -
     # A verdict analyze() set stays the one (as before).
     assert passes["status"] == "PASS"
     assert "ERROR  crashes: crashes:run raised RuntimeError: boom in run\n" in run.stdout
+
+
+CWD_SUITE = '''
+import sys
+from e3suite import Testsuite
+from e3suite.drivers import ClassicDriver
+
+
+class InSub(ClassicDriver):
+    def run(self):
+        self.shell(["sh", "-c", "pwd; ls"], cwd="sub")
+        self.ctx.result.info["working_dir"] = str(self.working_dir)
+
+
+class Suite(Testsuite):
+    test_driver_map = {"in-sub": InSub}
+
+if __name__ == "__main__":
+    sys.exit(Suite().main())
+'''
+
+
+def test_a_relative_cwd_is_below_the_working_directory(tmp_path: Path) -> None:
+    """Before, ``self.shell(cmd, cwd="sub")`` ran in ``sub`` of the directory the testsuite was started from.
+
+    That is the source tree: with a ``sub`` there, the command ran (and wrote) in it.
+    """
+    root = make_suite(tmp_path, {
+        "tests/t/test.yaml": "driver: in-sub\n",
+        "tests/t/sub/copied.txt": "",
+        "sub/source-tree.txt": "",
+    }, suite=CWD_SUITE)
+    run = run_suite(root, "-j1")
+    result = run.results["t"]
+    assert result["status"] == "PASS", run.stdout
+    working_dir = result["info"]["working_dir"]
+    assert result["processes"][0]["output"] == f"{working_dir}/sub\ncopied.txt\n"
