@@ -34,11 +34,21 @@ class StatusKeys:
         self.thread = threading.Thread(target=self._read, name="e3suite-keys", daemon=True)
         self.thread.start()
 
+    def _foreground(self) -> bool:
+        """Whether the run holds the terminal: a run put in the background (Ctrl-Z, ``bg``) does not."""
+        try:
+            return os.tcgetpgrp(self.fd) == os.getpgrp()
+        except OSError:
+            return False
+
     def _read(self) -> None:
         while not self._stop.is_set():
             try:
                 readable, _, _ = select.select([self.fd], [], [], 0.2)
-                if not readable:
+                if not readable or not self._foreground():
+                    # Reading the terminal from the background stops the whole run (SIGTTIN).
+                    if readable:
+                        self._stop.wait(0.2)
                     continue
                 key = os.read(self.fd, 1)
             except (OSError, ValueError):
@@ -49,6 +59,11 @@ class StatusKeys:
                 self.on_key()
 
     def restore(self) -> None:
+        if self.saved is not None and not self._foreground():
+            # Put in the background (Ctrl-Z, then `bg`), the run would be stopped by
+            # SIGTTOU here, its summary never printed ("Stopped (tty output)"); the
+            # shell that took the terminal back has set the mode it wants.
+            self.saved = None
         if self.saved is not None:
             with contextlib.suppress(OSError, self._termios.error):
                 self._termios.tcsetattr(self.fd, self._termios.TCSADRAIN, self.saved)
