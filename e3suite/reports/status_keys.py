@@ -2,8 +2,10 @@
 
 Only when both stdin and stdout are terminals: stdin then goes to cbreak mode
 (keys arrive one by one, not echoed, Ctrl-C still a signal) for the run and
-is put back as it was at the end, however the run ends. A daemon thread
-reads keys; it only calls the function it was given. Nothing here is used
+is put back as it was at the end, however the run ends (unless the run
+is in the background then: its shell has taken the terminal back). A
+daemon thread reads keys, only while the run is in the foreground; it only
+calls the function it was given. Nothing here is used
 by a run whose stdin is a file, a pipe or /dev/null (CI).
 """
 

@@ -9,6 +9,7 @@ process that does that (SIGTTOU) until it is brought back with ``fg``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import select
@@ -45,18 +46,14 @@ class Terminal:
             assert left > 0, f"not seen {wanted!r} in {self.text[after:]!r}"
             readable, _, _ = select.select([self.fd], [], [], min(left, 0.2))
             if readable:
-                try:
+                with contextlib.suppress(OSError):
                     self.text += os.read(self.fd, 4096).decode(errors="replace").replace("\r", "")
-                except OSError:
-                    pass
         return found + len(wanted)
 
     def close(self) -> None:
         for proc in [psutil.Process(self.pid), *psutil.Process(self.pid).children(recursive=True)]:
-            try:
+            with contextlib.suppress(psutil.Error):
                 proc.kill()
-            except psutil.Error:
-                pass
         os.waitpid(self.pid, 0)
         os.close(self.fd)
 
