@@ -213,6 +213,7 @@ class StatusSink(Sink):
             "format": FORMAT,
             "version": VERSION,
             "pid": os.getpid(),
+            "pid_start": own_start(),
             "state": self.state,
             "updated": self.clock(),
             "run": self.info,
@@ -321,7 +322,8 @@ def write_starting(writer: ResultsWriter, run_info: dict[str, Any]) -> None:
     """
     writer.drain()
     status = {
-        "format": FORMAT, "version": VERSION, "pid": os.getpid(), "state": "running", "phase": "starting",
+        "format": FORMAT, "version": VERSION, "pid": os.getpid(), "pid_start": own_start(),
+        "state": "running", "phase": "starting",
         "updated": time.time(), "run": {k: run_info.get(k) for k in ("start", "argv", "cwd", "host", "jobs")},
         "elapsed": 0.0, "eta": None, "tests": {"total": 0, "done": 0, "by_status": {}},
         "fragments": {"total": 0, "running": 0, "queued": 0, "ended": 0, "waiting": 0, "held": 0},
@@ -336,8 +338,32 @@ def _rounded(value: float | None) -> float | None:
 
 
 alive = pid_alive
-#: Seconds a run's recorded start may precede its engine's process creation (clock granularity).
-_START_SLACK = 1.0
+
+
+def process_start(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (``/proc/PID/stat``), or None.
+
+    With the pid, it names one process: a pid given again to a new process
+    has another start. Counted from boot, it does not move when the wall
+    clock is set (a VM resumed, NTP), as a time of day would.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        return int(fields[19])  # field 22, starttime; fields[0] is field 3, the state
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+_own: dict[int, int | None] = {}
+
+
+def own_start() -> int | None:
+    """``process_start`` of this process (read once per process: a fork has its own)."""
+    pid = os.getpid()
+    if pid not in _own:
+        _own[pid] = process_start(pid)
+    return _own[pid]
 
 
 def engine_alive(status: dict[str, Any]) -> bool:
@@ -346,27 +372,19 @@ def engine_alive(status: dict[str, Any]) -> bool:
     A run SIGKILLed leaves its status "running" with a pid that may live
     again: on another machine (results fetched from CI: pid 1 lives
     everywhere), or here once the pid was given to a new process. Neither
-    is the engine: another host, or a process younger than the run.
+    is the engine: another host, or a process that started at another time
+    than the one the status recorded (``pid_start``).
     """
     pid = status.get("pid")
-    if not pid_alive(pid):
+    if not isinstance(pid, int) or not pid_alive(pid):
         return False
     run = status.get("run")
-    if not isinstance(run, dict):
-        return True
-    host = run.get("host")
+    host = run.get("host") if isinstance(run, dict) else None
     if isinstance(host, str) and host and host != socket.gethostname():
         return False
-    start = run.get("start")
-    if isinstance(start, (int, float)) and not isinstance(start, bool):
-        import psutil  # only readers of a status need it, not the engine that writes it
-
-        try:
-            created = psutil.Process(pid).create_time()
-        except psutil.Error:
-            return False
-        if created > start + _START_SLACK:
-            return False
+    recorded = status.get("pid_start")
+    if isinstance(recorded, int) and not isinstance(recorded, bool):
+        return process_start(pid) == recorded
     return True
 
 

@@ -22,14 +22,15 @@ from drivers_support import REPO
 import e3suite.store as store
 
 
-def killed_run(path: Path, pid: int, host: str, start: float) -> Path:
+def killed_run(path: Path, pid: int, host: str, start: float, pid_start: int | None = None) -> Path:
     writer = store.ResultsWriter(path)
     writer.journal.write("run_started", start=start, argv=["t.py"], cwd=str(path), host=host, jobs=1)
     writer.journal.write("test_discovered", test="slow")
     writer.journal.write("fragment_started", fragment="slow:run", time=start + 0.1)
     writer.journal.close()
     status = {
-        "format": "e3suite-status", "version": 1, "pid": pid, "state": "running", "updated": start + 1,
+        "format": "e3suite-status", "version": 1, "pid": pid, "pid_start": pid_start, "state": "running",
+        "updated": start + 1,
         "run": {"start": start, "argv": ["t.py"], "cwd": str(path), "host": host, "jobs": 1},
         "elapsed": 1.0, "eta": None, "tests": {"total": 1, "done": 0, "by_status": {}},
         "fragments": {"total": 1, "running": 1, "queued": 0, "ended": 0, "waiting": 0, "held": 0},
@@ -57,15 +58,29 @@ def test_a_live_pid_of_another_host_is_not_the_run_s_engine(tmp_path: Path) -> N
     assert status(path, "--wait", "done", "--timeout", "30").returncode == 1
 
 
-def test_a_pid_given_to_a_process_younger_than_the_run_is_not_its_engine(tmp_path: Path) -> None:
-    # This very process, started before `start`, stands for the engine: alive...
-    live = killed_run(tmp_path / "live", os.getpid(), socket.gethostname(), time.time())
+def test_a_pid_given_to_another_process_since_is_not_its_engine(tmp_path: Path) -> None:
+    from e3suite.reports.status import own_start, process_start
+
+    # This very process stands for the engine, with the start its status records: alive...
+    live = killed_run(tmp_path / "live", os.getpid(), socket.gethostname(), time.time(), own_start())
     assert "running for" in status(live).stdout
-    # ... and a process started after the run did is not it: the pid was reused.
+    # ... and a process that started at another time is not it: the pid was given again.
     with subprocess.Popen(["sleep", "60"]) as young:
         try:
-            reused = killed_run(tmp_path / "reused", young.pid, socket.gethostname(), time.time() - 3600)
+            assert process_start(young.pid) != own_start()
+            reused = killed_run(tmp_path / "reused", young.pid, socket.gethostname(), time.time(), own_start())
             shown = status(reused)
             assert "the run stopped without finishing" in shown.stdout, shown
         finally:
             young.kill()
+
+
+def test_the_status_file_records_the_engine_s_start(tmp_path: Path) -> None:
+    from e3suite.reports.status import own_start, write_starting
+
+    writer = store.ResultsWriter(tmp_path)
+    info = {"start": time.time(), "argv": ["t.py"], "cwd": str(tmp_path), "host": socket.gethostname(), "jobs": 1}
+    writer.journal.write("run_started", **info)
+    write_starting(writer, info)
+    writer.journal.close()
+    assert json.loads((tmp_path / store.STATUS).read_text())["pid_start"] == own_start() is not None
