@@ -68,7 +68,8 @@ def test_rewrite_during_the_run(tmp_path: Path) -> None:
     assert messages["delete"] == ("FAIL", "output differs from test.out (baseline deleted)")
     assert messages["required-empty"] == ("FAIL", "missing baseline expected.txt (baseline created)")
     assert messages["status"] == ("FAIL", "exit status 1 (expected 0)")  # not a DIFF: untouched
-    assert messages["regexp"] == ("FAIL", "output differs from test.out")  # regexps are never rewritten
+    # regexps are never rewritten, and say so
+    assert messages["regexp"] == ("FAIL", "output differs from test.out (baseline not rewritten: a regexp)")
     lines = run.stdout.splitlines()
     at = lines.index(SUMMARY[0])
     assert lines[at : at + len(SUMMARY)] == SUMMARY

@@ -37,3 +37,15 @@ def test_a_command_that_exits_with_the_wrong_status_keeps_its_baseline(tmp_path:
     assert done.returncode == 0, done.stderr
     assert (root / "tests/broken/test.out").read_text() == "good output\n"
     assert (root / "tests/m/test.out").read_text() == "a\n"
+
+
+def test_a_regexp_baseline_says_it_is_not_rewritten(tmp_path: Path) -> None:
+    """Before, its line read like any other DIFF failure: a --rewrite run seemed to have forgotten it."""
+    root = make_suite(tmp_path, {
+        "tests/re/test.yaml": "driver: diff\ncmd: [echo, abc]\nbaseline_regexp: true\n",
+        "tests/re/test.out": "x+\n",
+    })
+    run = run_suite(root, "-j1", "--rewrite")
+    assert run.results["re"]["message"] == "output differs from test.out (baseline not rewritten: a regexp)"
+    assert (root / "tests/re/test.out").read_text() == "x+\n"
+    assert run_suite(root, "-j1").results["re"]["message"] == "output differs from test.out"
