@@ -407,7 +407,12 @@ def render(status: dict[str, Any], now: float) -> str:
         head = f"e3suite: the run{pid} ended after {elapsed}{interrupted}"
     elif state == "stopped":
         pid = f" (pid {status['pid']})" if status.get("pid") is not None else ""
-        head = f"e3suite: the run stopped without finishing: its engine{pid} is gone"
+        host = (status.get("run") or {}).get("host")
+        if isinstance(host, str) and host and host != socket.gethostname():
+            # Results fetched from elsewhere, or a shared file system: nothing here can tell.
+            head = f"e3suite: the run did not finish: its engine{pid} ran on {host}, not on this host"
+        else:
+            head = f"e3suite: the run stopped without finishing: its engine{pid} is gone"
     elif status.get("phase") == "starting":
         start = (status.get("run") or {}).get("start")
         since = format_clock(max(0.0, now - start)) if isinstance(start, (int, float)) else elapsed

@@ -54,7 +54,9 @@ def test_a_live_pid_of_another_host_is_not_the_run_s_engine(tmp_path: Path) -> N
     path = killed_run(tmp_path / "new", 1, "ci-runner-42", time.time() - 60)
     shown = status(path)
     assert shown.returncode == 0
-    assert shown.stdout.startswith("e3suite: the run stopped without finishing: its engine (pid 1) is gone\n"), shown
+    assert shown.stdout.startswith(
+        "e3suite: the run did not finish: its engine (pid 1) ran on ci-runner-42, not on this host\n"
+    ), shown
     assert status(path, "--wait", "done", "--timeout", "30").returncode == 1
 
 
