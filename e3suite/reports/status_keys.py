@@ -29,6 +29,8 @@ class StatusKeys:
         self.fd = sys.stdin.fileno()
         self.saved: Any = termios.tcgetattr(self.fd)
         self._termios = termios
+        self._tty = tty
+        self._mode = threading.Lock()  # restore() and the reader's cbreak never cross
         tty.setcbreak(self.fd)
         atexit.register(self.restore)
         self.on_key = on_key
@@ -47,6 +49,8 @@ class StatusKeys:
         while not self._stop.is_set():
             try:
                 readable, _, _ = select.select([self.fd], [], [], 0.2)
+                if not readable and self._foreground():
+                    self._keep_cbreak()
                 if not readable or not self._foreground():
                     # Reading the terminal from the background stops the whole run (SIGTTIN).
                     if readable:
@@ -60,7 +64,20 @@ class StatusKeys:
             if key in (b"t", b"T"):
                 self.on_key()
 
+    def _keep_cbreak(self) -> None:
+        """Back in the foreground after Ctrl-Z and ``fg``, the shell's mode is in force: cbreak again."""
+        with self._mode:
+            if self.saved is None or self._stop.is_set():
+                return
+            with contextlib.suppress(OSError, self._termios.error):
+                if self._termios.tcgetattr(self.fd)[3] & (self._termios.ICANON | self._termios.ECHO):
+                    self._tty.setcbreak(self.fd)
+
     def restore(self) -> None:
+        with self._mode:
+            self._restore()
+
+    def _restore(self) -> None:
         if self.saved is not None and not self._foreground():
             # Put in the background (Ctrl-Z, then `bg`), the run would be stopped by
             # SIGTTOU here, its summary never printed ("Stopped (tty output)"); the

@@ -94,3 +94,41 @@ def test_a_run_sent_to_the_background_prints_its_summary_and_exits(tmp_path: Pat
     while left := [p for p in psutil.process_iter(["cmdline"]) if mark in " ".join(p.info["cmdline"] or [])]:
         assert time.monotonic() < deadline, left
         time.sleep(0.05)
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash for job control")
+def test_the_t_key_works_again_after_ctrl_z_and_fg(tmp_path: Path) -> None:
+    """Before, once stopped and brought back, the terminal stayed in the shell's line mode: 't' waited for Enter."""
+    mark = f"sweepG-{uuid.uuid4().hex}"
+    make_suite(tmp_path, {
+        "tests/wait/test.yaml": f"driver: shell\ncmd: 'while [ ! -e {tmp_path}/go ]; do sleep 0.05; done; : {mark}'\n",
+    })
+    terminal = Terminal(tmp_path)
+    try:
+        terminal.wait_for("$ ")
+        terminal.type(f"{sys.executable} testsuite.py --no-color --progress none -j1\n")
+        deadline = time.monotonic() + 60
+        while not any(mark in " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])):
+            assert time.monotonic() < deadline, terminal.text
+            time.sleep(0.05)
+        terminal.type("\x1a")  # Ctrl-Z
+        seen = terminal.wait_for("Stopped")
+        seen = terminal.wait_for("$ ", seen)
+        terminal.type("fg\n")
+        seen = terminal.wait_for("testsuite.py", seen)
+        # The reader puts cbreak back within its 0.2 s turn: press t until the status shows.
+        deadline = time.monotonic() + 60
+        while "slot 0  wait:run" not in terminal.text[seen:]:
+            assert time.monotonic() < deadline, terminal.text[seen:]
+            terminal.type("t")
+            with contextlib.suppress(AssertionError):
+                terminal.wait_for("slot 0  wait:run", seen, timeout=1)
+        (tmp_path / "go").touch()
+        terminal.wait_for("e3suite: 1 passed, 0 failed, 0 skipped\n", seen)
+    finally:
+        (tmp_path / "go").touch()
+        terminal.close()
+    deadline = time.monotonic() + 10
+    while left := [p for p in psutil.process_iter(["cmdline"]) if mark in " ".join(p.info["cmdline"] or [])]:
+        assert time.monotonic() < deadline, left
+        time.sleep(0.05)
