@@ -202,6 +202,10 @@ def rewrite_from_results(
     changes: list[tuple[baseline.RewriteAction, str, str]] = []
     results = list(results)
     conflicting = conflicts(results)
+    # A dry run writes nothing: a baseline that matrix variants share (and agree
+    # on: no conflict) would be shown once per variant, where the real run writes
+    # it once and finds it unchanged for the others.
+    planned: set[str] = set()
     problems = [conflict_message(path, ids) + "; not written" for path, ids in conflicting.items()]
     for result in results:
         if FailureReason.DIFF not in result.failure_reasons or result.out is None:
@@ -229,8 +233,9 @@ def rewrite_from_results(
             problems.append(f"{result.test_id}: {exc}")  # a dry run says so too: the real one would refuse
             continue
         action = baseline.planned_action(info, result.out)
-        if action is baseline.RewriteAction.UNCHANGED:
+        if action is baseline.RewriteAction.UNCHANGED or info.path in planned:
             continue
+        planned.add(info.path)
         if dry_run:
             current = _current_text(Path(info.path))
             new = "" if action is baseline.RewriteAction.DELETED else result.out

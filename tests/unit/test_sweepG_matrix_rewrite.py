@@ -52,3 +52,19 @@ def test_variants_that_disagree_leave_their_baseline_alone_as_e3suite_rewrite_do
     assert (root / "tests/one/test.out").read_text() == "new\n"
     # The records say what the run did: `e3suite rewrite` has nothing more to write.
     assert run_e3suite(root, "rewrite", "--dry-run", "out/new").returncode == 1
+
+
+def test_a_dry_run_shows_a_shared_baseline_once_as_the_real_one_writes_it(tmp_path: Path) -> None:
+    """Before, ``e3suite rewrite --dry-run`` printed the diff once per variant: "2 created" for one file."""
+    root = make_suite(tmp_path, {"tests/m/test.yaml": "driver: diff\ncmd: [echo, same]\nmatrix: {v: [a, b]}\n"})
+    run_suite(root, "-j1")
+    dry = run_e3suite(root, "rewrite", "--dry-run", "out/new")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout == (
+        "--- tests/m/test.out\n+++ tests/m/test.out (created)\n@@ -0,0 +1 @@\n+same\n"
+        "e3suite: baselines that would change: 0 updated, 1 created, 0 deleted\n"
+        "  created  m[v=a]: tests/m/test.out\n"
+    )
+    assert not (root / "tests/m/test.out").exists()
+    done = run_e3suite(root, "rewrite", "out/new")
+    assert "0 updated, 1 created, 0 deleted\n  created  m[v=a]: tests/m/test.out\n" in done.stdout
