@@ -133,7 +133,12 @@ def _check_node(node: ast.AST) -> None:
 def evaluate(text: str, names: Mapping[str, Any]) -> Any:
     """The value of condition ``text`` with ``names`` in scope."""
     tree = parse_condition(text)
-    return _Evaluator(names).visit(tree.body)
+    try:
+        return _Evaluator(names).visit(tree.body)
+    except ConditionError:
+        raise
+    except Exception as exc:  # a fact's property that raises, ...: this testcase's problem, not the run's
+        raise ConditionError(f"{type(exc).__name__}: {exc}") from None
 
 
 class _Evaluator:
@@ -193,7 +198,13 @@ class _Evaluator:
         if isinstance(node, ast.Tuple):
             return tuple(self.visit(e) for e in node.elts)
         if isinstance(node, ast.Set):
-            return {self.visit(e) for e in node.elts}
+            items = [self.visit(e) for e in node.elts]
+            for item in items:
+                try:
+                    hash(item)
+                except TypeError as exc:
+                    raise ConditionError(f"cannot make a set of {item!r}: {exc}") from None
+            return set(items)
         raise ConditionError(f"not allowed in conditions: {type(node).__name__}")  # pragma: no cover
 
     @staticmethod

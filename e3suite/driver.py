@@ -143,7 +143,8 @@ class FragmentContext:
     ) -> CommandResult:
         """Run a command (see ``e3suite.process.run``) and record it in the result.
 
-        ``cwd`` defaults to the working directory; ``timeout`` to what is
+        ``cwd`` defaults to the working directory (a relative one is below
+        it); ``timeout`` to what is
         left of the fragment's timeout. A command that times out makes the
         testcase FAIL with the TIMEOUT reason; descendants it leaves running
         are killed and noted in the log.
@@ -164,7 +165,9 @@ class FragmentContext:
             env = {**extra, **(env or {})}
         result = process.run(
             cmd,
-            cwd=self.working_dir if cwd is None else cwd,
+            # A relative cwd is below the working directory, not wherever the
+            # testsuite was started (the source tree).
+            cwd=self.working_dir if cwd is None else self.working_dir / cwd,
             env=env,
             stdin=stdin,
             timeout=limit,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import string
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -128,11 +127,26 @@ def find(spec: Mapping[str, Any], wanted: Mapping[str, str]) -> dict[str, Any] |
     return combination
 
 
-def substitute(text: str, combination: Mapping[str, Any]) -> str:
-    """``${axis}`` (and ``$axis``) replaced by the combination's values.
+#: ``$$`` (kept as a pair), ``${name}`` (any axis name, dashes included), ``$name``
+_REFERENCE = re.compile(r"\$\$|\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_-]*)\}|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)")
 
-    Unknown ``$names`` are left alone: a shell script's ``$HOME`` must survive.
+
+def substitute(text: str, combination: Mapping[str, Any]) -> str:
+    """``${axis}`` (and ``$axis``) replaced by the combination's values; nothing else changes.
+
+    The text is a shell script or an environment value as the testcase
+    wrote it: ``$HOME``, ``${HOME:-x}`` and ``$$`` (the shell's pid: not an
+    escape here, as it is for string.Template) stay as they are, so a
+    script runs the same in a matrix testcase as outside one. An axis whose
+    name holds a dash is only substituted braced (``$build-type`` is
+    ``$build`` followed by ``-type`` to a shell).
     """
-    if not combination:
+    if not combination or "$" not in text:
         return text
-    return string.Template(text).safe_substitute({k: value_text(v) for k, v in combination.items()})
+    values = {k: value_text(v) for k, v in combination.items()}
+
+    def replace(match: re.Match[str]) -> str:
+        name = match["braced"] or match["bare"]
+        return values[name] if name in values else match[0]
+
+    return _REFERENCE.sub(replace, text)

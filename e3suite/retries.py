@@ -21,6 +21,10 @@ from e3suite.plan import Fragment, Plan
 from e3suite.testcase_state import TestcaseState, fresh_result, merge_outcome
 from e3suite.verdicts import AttemptState
 
+#: ``result.info["rewrite"]`` when DiffDriver's ``--rewrite`` left the baseline as it was
+#: (the stock drivers' word: this layer does not import them)
+REWRITE_UNCHANGED = "unchanged"
+
 
 class Retries:
     """The retry half of the engine; the attributes and methods below are the engine's."""
@@ -52,13 +56,26 @@ class Retries:
         raise NotImplementedError
 
     def _may_retry(self, test: TestcaseState) -> bool:
+        """Whether ``test``, whose attempt failed, gets another one.
+
+        Not when ``--rewrite`` wrote (or will write) its baseline from this
+        attempt: the next one would compare with its own output and pass, a
+        FLAKY that hid the rewrite from the run's summary. Its verdict then
+        says why it was not tried again.
+        """
         if test.attempt >= test.attempts_allowed or self.stop_reason is not None:
+            return False
+        if test.state.result.info.get("rewrite", REWRITE_UNCHANGED) != REWRITE_UNCHANGED:
+            test.drop_next_attempt("not run: --rewrite wrote its baseline")
             return False
         return self.max_retries_total is None or self.retries_started < self.max_retries_total
 
     def _retries_capped(self, test: TestcaseState) -> bool:
         """True when only ``--max-retries-total`` keeps ``test`` from its next attempt."""
-        return test.attempt < test.attempts_allowed and self.stop_reason is None and not self._may_retry(test)
+        return (
+            test.attempt < test.attempts_allowed and self.stop_reason is None
+            and self.max_retries_total is not None and self.retries_started >= self.max_retries_total
+        )
 
     def _retry(self, test: TestcaseState, verdict: tuple[TestStatus, str]) -> None:
         """Archive the failed attempt; reset what failed and what follows it in the testcase."""

@@ -1,9 +1,12 @@
 """Baseline rewriting: the end-of-run ``--rewrite`` summary and ``e3suite rewrite``.
 
 During a run, DiffDriver rewrites the baselines of DIFF failures itself
-(``--rewrite``) and notes what it did in ``result.info["rewrite"]``; this
-module turns those notes into the summary printed at the end ("N updated,
-N created, N deleted", then the list).
+(``--rewrite``) and notes what it did in ``result.info["rewrite"]``; a
+matrix variant's baseline, which the other variants share, is left
+``pending`` to the end of the run, when this module writes it (once, and
+not at all when the variants disagree). This module then turns the notes
+into the summary printed at the end ("N updated, N created, N deleted",
+then the list).
 
 ``e3suite rewrite RESULTS_DIR`` does the same after the fact, from the
 refined output that DiffDriver stored in each DIFF failure's record
@@ -33,7 +36,13 @@ _ORDER = (baseline.RewriteAction.UPDATED, baseline.RewriteAction.CREATED, baseli
 
 
 def rewritten(results: Iterable[TestResult]) -> list[tuple[baseline.RewriteAction, str, str]]:
-    """(action, test id, baseline path) of what a ``--rewrite`` run changed."""
+    """(action, test id, baseline path) of what a ``--rewrite`` run changed.
+
+    The baselines left to the end of the run (matrix variants: see
+    ``write_pending``) are written first.
+    """
+    results = list(results)
+    write_pending(results)
     changes: list[tuple[baseline.RewriteAction, str, str]] = []
     for result in results:
         action = result.info.get("rewrite")
@@ -47,6 +56,33 @@ def rewritten(results: Iterable[TestResult]) -> list[tuple[baseline.RewriteActio
         if kind is not baseline.RewriteAction.UNCHANGED:
             changes.append((kind, result.test_id, info.path))
     return changes
+
+
+def write_pending(results: list[TestResult]) -> None:
+    """Write the baselines DiffDriver left to the end of the run (``info["rewrite"] == PENDING``).
+
+    The variants of a matrix share their baseline: written as each one
+    finished, it would have been what the others compared with. Now that
+    all have compared with the baseline as it was, each baseline is written
+    once, from the first variant that wants it (the others then find it
+    unchanged), and not at all when the variants disagree (``conflicts``):
+    as ``e3suite rewrite`` does. What was done replaces PENDING in each
+    result; a baseline that cannot be written is noted in
+    ``info["rewrite_error"]`` for ``print_conflicts``.
+    """
+    pending = [r for r in results if r.info.get("rewrite") == baseline.PENDING]
+    if not pending:
+        return
+    conflicting = conflicts(results)
+    for result in sorted(pending, key=lambda r: r.test_id):
+        info = baseline.BaselineInfo.from_json(result.info.get("baseline"))
+        action = baseline.RewriteAction.UNCHANGED
+        if info is not None and result.out is not None and info.path not in conflicting:
+            try:
+                action = baseline.rewrite(info, result.out)
+            except baseline.BaselineError as exc:
+                result.info["rewrite_error"] = str(exc)
+        result.info["rewrite"] = action.value
 
 
 def print_summary(
@@ -74,6 +110,8 @@ def conflicts(results: Iterable[TestResult]) -> dict[str, list[str]]:
     for result in results:
         if result.out is None or result.status is TestStatus.XFAIL:  # an expected failure wants no baseline
             continue
+        if baseline.NOT_REWRITABLE in result.info:  # nor does a command that failed (its exit status)
+            continue
         info = baseline.BaselineInfo.from_json(result.info.get("baseline"))
         if info is None or info.regexp:
             continue
@@ -96,9 +134,22 @@ def conflict_message(path: str, test_ids: list[str]) -> str:
 
 
 def print_conflicts(results: Iterable[TestResult], stream: TextIO) -> None:
-    """After a ``--rewrite`` run: the baselines that hold only one of the outputs written to them."""
+    """After a ``--rewrite`` run: the baselines its variants disagree on, and those it could not write."""
+    results = list(results)
+    written = {kind.value for kind in _ORDER}
     for path, test_ids in conflicts(results).items():
-        stream.write(f"e3suite: warning: {conflict_message(path, test_ids)}: it now holds one of them\n")
+        # Only an output too long to be kept whole for the end of the run was written as it came.
+        held = any(r.info.get("rewrite") in written and _baseline_path(r) == path for r in results)
+        outcome = ": it now holds one of them" if held else "; not written"
+        stream.write(f"e3suite: warning: {conflict_message(path, test_ids)}{outcome}\n")
+    for result in results:
+        if "rewrite_error" in result.info:
+            stream.write(f"e3suite: error: {result.test_id}: {result.info['rewrite_error']}\n")
+
+
+def _baseline_path(result: TestResult) -> str | None:
+    info = baseline.BaselineInfo.from_json(result.info.get("baseline"))
+    return info.path if info is not None else None
 
 
 def relocate(
@@ -151,12 +202,16 @@ def rewrite_from_results(
     changes: list[tuple[baseline.RewriteAction, str, str]] = []
     results = list(results)
     conflicting = conflicts(results)
+    # A dry run writes nothing: a baseline that matrix variants share (and agree
+    # on: no conflict) would be shown once per variant, where the real run writes
+    # it once and finds it unchanged for the others.
+    planned: set[str] = set()
     problems = [conflict_message(path, ids) + "; not written" for path, ids in conflicting.items()]
     for result in results:
         if FailureReason.DIFF not in result.failure_reasons or result.out is None:
             continue
-        if result.status is TestStatus.XFAIL:
-            continue  # the failure was expected: its output is not the baseline
+        if result.status is TestStatus.XFAIL or baseline.NOT_REWRITABLE in result.info:
+            continue  # the failure was expected, or the command failed: its output is not the baseline
         info = baseline.BaselineInfo.from_json(result.info.get("baseline"))
         if info is None or info.regexp or info.path in conflicting:
             continue
@@ -178,8 +233,9 @@ def rewrite_from_results(
             problems.append(f"{result.test_id}: {exc}")  # a dry run says so too: the real one would refuse
             continue
         action = baseline.planned_action(info, result.out)
-        if action is baseline.RewriteAction.UNCHANGED:
+        if action is baseline.RewriteAction.UNCHANGED or info.path in planned:
             continue
+        planned.add(info.path)
         if dry_run:
             current = _current_text(Path(info.path))
             new = "" if action is baseline.RewriteAction.DELETED else result.out

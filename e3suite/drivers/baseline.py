@@ -33,6 +33,12 @@ class RewriteAction(enum.Enum):
     UNCHANGED = "unchanged"
 
 
+#: ``result.info["rewrite"]`` of a matrix variant whose baseline the end of the run writes
+PENDING = "pending"
+#: ``result.info`` key of a DIFF failure whose output must never become the baseline (why)
+NOT_REWRITABLE = "not_rewritable"
+
+
 @dataclass(frozen=True)
 class BaselineInfo:
     """Where a testcase's baseline lives; stored in ``TestResult.info["baseline"]``."""

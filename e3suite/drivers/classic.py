@@ -168,8 +168,12 @@ class ClassicDriver(TestDriver):
                 self.set_up()
                 self.run()
                 self.analyze()
-            finally:
-                self.tear_down()
+            except BaseException:
+                # What went wrong first decides: a TestSkip from tear_down ("nothing to
+                # clean") must not turn a crash of run() into a SKIP, its traceback lost.
+                self._tear_down_after_error()
+                raise
+            self.tear_down()
         except TestControlException as exc:
             # A verdict set by analyze() before tear_down raised stays the first one;
             # setting a second would be reported as a double verdict by the engine.
@@ -177,6 +181,16 @@ class ClassicDriver(TestDriver):
                 self.result.set_status(exc.status, str(exc))
             else:
                 self.result.log += f"tear_down: {type(exc).__name__}: {exc}\n"
+
+    def _tear_down_after_error(self) -> None:
+        """``tear_down()`` while an exception is on its way: its own verdict only goes to the log.
+
+        Any other exception it raises is a driver bug: it propagates, chained to the first one.
+        """
+        try:
+            self.tear_down()
+        except TestControlException as exc:
+            self.result.log += f"tear_down: {type(exc).__name__}: {exc}\n"
 
     def __getstate__(self) -> dict[str, Any]:
         # The per-run attributes (ctx, result, output) never travel.

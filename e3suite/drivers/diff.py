@@ -154,16 +154,38 @@ class DiffDriver(ShellDriver):
             message = f"missing baseline {shown}"
         else:
             message = f"output differs from {shown}"
-        # An expected failure (XFAIL) says this output is wrong: not a baseline.
-        if getattr(self.options, "rewrite", False) and not regexp and getattr(self, "expected_failure", None) is None:
-            try:
-                action = baseline.rewrite(info, actual)
-            except baseline.BaselineError as exc:
-                raise TestAbortWithError(str(exc)) from None
-            self.result.info["rewrite"] = action.value
-            message += f" (baseline {action.value})"
+        if failures:
+            # The command itself failed (its exit status): what it printed then (an
+            # error) is no baseline, for --rewrite nor for `e3suite rewrite` later.
+            self.result.info[baseline.NOT_REWRITABLE] = "wrong exit status"
+        if getattr(self.options, "rewrite", False):
+            message += self._rewrite(info, actual, bool(failures))
         failures.append(message)
         return failures
+
+    def _rewrite(self, info: baseline.BaselineInfo, actual: str, command_failed: bool) -> str:
+        """Under --rewrite: write the baseline (or leave it to the end of the run); what the message adds."""
+        if info.regexp:
+            return " (baseline not rewritten: a regexp)"
+        if command_failed:
+            return " (baseline not rewritten: wrong exit status)"
+        if getattr(self, "expected_failure", None) is not None:
+            return ""  # an expected failure (XFAIL) says this output is wrong: not a baseline
+        try:
+            if self.matrix and len(actual) <= STORED_TEXT_LIMIT:
+                # The variants of a matrix share this baseline: written now, it would be
+                # what the variants still to run compare with (their verdicts would hang
+                # on the order of the run). The end of the run writes it from the
+                # result's `out`, once, unless the variants disagree (e3suite.rewrite).
+                baseline.check_rewritable(info)
+                planned = baseline.planned_action(info, actual)
+                self.result.info["rewrite"] = baseline.PENDING
+                return f" (baseline to be {planned.value} at the end of the run)"
+            action = baseline.rewrite(info, actual)
+        except baseline.BaselineError as exc:
+            raise TestAbortWithError(str(exc)) from None
+        self.result.info["rewrite"] = action.value
+        return f" (baseline {action.value})"
 
     @staticmethod
     def _refine(output_refiners: list[Refiner], text: str) -> str:

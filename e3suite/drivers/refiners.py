@@ -182,6 +182,15 @@ def from_yaml(entries: Any, places: Mapping[str, str | os.PathLike[str]]) -> lis
                 refiner = ReplaceRegex(value, replacement)
             except re.error as exc:
                 raise RefinerError(f"refiner {number}: invalid regex {value!r}: {exc}") from None
+            try:
+                # The template is checked on an empty text too (its groups against the
+                # pattern's): a bad one is this entry's error, not "a refiner failed".
+                refiner.regex.sub(replacement, "")
+            except (re.error, IndexError) as exc:
+                problem = exc.args[0] if isinstance(exc, IndexError) and exc.args else exc
+                raise RefinerError(
+                    f"refiner {number}: invalid replace {replacement!r} for regex {value!r}: {problem}"
+                ) from None
         else:
             refiner = ReplacePath(places.get(value, value), replacement)
         if entry.get("line_by_line"):

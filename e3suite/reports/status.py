@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -212,6 +213,7 @@ class StatusSink(Sink):
             "format": FORMAT,
             "version": VERSION,
             "pid": os.getpid(),
+            "pid_start": own_start(),
             "state": self.state,
             "updated": self.clock(),
             "run": self.info,
@@ -320,7 +322,8 @@ def write_starting(writer: ResultsWriter, run_info: dict[str, Any]) -> None:
     """
     writer.drain()
     status = {
-        "format": FORMAT, "version": VERSION, "pid": os.getpid(), "state": "running", "phase": "starting",
+        "format": FORMAT, "version": VERSION, "pid": os.getpid(), "pid_start": own_start(),
+        "state": "running", "phase": "starting",
         "updated": time.time(), "run": {k: run_info.get(k) for k in ("start", "argv", "cwd", "host", "jobs")},
         "elapsed": 0.0, "eta": None, "tests": {"total": 0, "done": 0, "by_status": {}},
         "fragments": {"total": 0, "running": 0, "queued": 0, "ended": 0, "waiting": 0, "held": 0},
@@ -335,6 +338,54 @@ def _rounded(value: float | None) -> float | None:
 
 
 alive = pid_alive
+
+
+def process_start(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (``/proc/PID/stat``), or None.
+
+    With the pid, it names one process: a pid given again to a new process
+    has another start. Counted from boot, it does not move when the wall
+    clock is set (a VM resumed, NTP), as a time of day would.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        return int(fields[19])  # field 22, starttime; fields[0] is field 3, the state
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+_own: dict[int, int | None] = {}
+
+
+def own_start() -> int | None:
+    """``process_start`` of this process (read once per process: a fork has its own)."""
+    pid = os.getpid()
+    if pid not in _own:
+        _own[pid] = process_start(pid)
+    return _own[pid]
+
+
+def engine_alive(status: dict[str, Any]) -> bool:
+    """Whether the engine that wrote ``status`` still runs: its pid lives, and is still its process.
+
+    A run SIGKILLed leaves its status "running" with a pid that may live
+    again: on another machine (results fetched from CI: pid 1 lives
+    everywhere), or here once the pid was given to a new process. Neither
+    is the engine: another host, or a process that started at another time
+    than the one the status recorded (``pid_start``).
+    """
+    pid = status.get("pid")
+    if not isinstance(pid, int) or not pid_alive(pid):
+        return False
+    run = status.get("run")
+    host = run.get("host") if isinstance(run, dict) else None
+    if isinstance(host, str) and host and host != socket.gethostname():
+        return False
+    recorded = status.get("pid_start")
+    if isinstance(recorded, int) and not isinstance(recorded, bool):
+        return process_start(pid) == recorded
+    return True
 
 
 def render(status: dict[str, Any], now: float) -> str:
@@ -356,7 +407,12 @@ def render(status: dict[str, Any], now: float) -> str:
         head = f"e3suite: the run{pid} ended after {elapsed}{interrupted}"
     elif state == "stopped":
         pid = f" (pid {status['pid']})" if status.get("pid") is not None else ""
-        head = f"e3suite: the run stopped without finishing: its engine{pid} is gone"
+        host = (status.get("run") or {}).get("host")
+        if isinstance(host, str) and host and host != socket.gethostname():
+            # Results fetched from elsewhere, or a shared file system: nothing here can tell.
+            head = f"e3suite: the run did not finish: its engine{pid} ran on {host}, not on this host"
+        else:
+            head = f"e3suite: the run stopped without finishing: its engine{pid} is gone"
     elif status.get("phase") == "starting":
         start = (status.get("run") or {}).get("start")
         since = format_clock(max(0.0, now - start)) if isinstance(start, (int, float)) else elapsed
@@ -407,6 +463,6 @@ def read_status(results_dir: Path) -> dict[str, Any] | None:
         return None
     if not isinstance(status, dict) or status.get("format") != FORMAT:
         return None
-    if status.get("state") == "running" and not alive(status.get("pid")):
+    if status.get("state") == "running" and not engine_alive(status):
         status["state"] = "stopped"
     return status

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -50,7 +51,7 @@ def started_journal(results: Path, cwd: Path, *args: str) -> Any:
     from e3suite import store
 
     writer = store.ResultsWriter(results)
-    writer.journal.write("run_started", start=time.time(), argv=["t.py", *args], cwd=str(cwd), host="h", jobs=1)
+    writer.journal.write("run_started", start=time.time(), argv=["t.py", *args], cwd=str(cwd), host=socket.gethostname(), jobs=1)
     return writer
 
 def test_status_of_a_running_run_then_of_the_finished_one(tmp_path: Path) -> None:
@@ -358,7 +359,7 @@ def test_ctrl_c_ends_watch_without_a_traceback(tmp_path: Path) -> None:
 
     results = tmp_path / "out" / "new"
     writer = store.ResultsWriter(results)
-    info = {"start": time.time(), "argv": ["t.py"], "cwd": str(tmp_path), "host": "h", "jobs": 1}
+    info = {"start": time.time(), "argv": ["t.py"], "cwd": str(tmp_path), "host": socket.gethostname(), "jobs": 1}
     writer.journal.write("run_started", **info)
     write_starting(writer, info)  # a run of this very process, "starting": alive
     writer.journal.close()
