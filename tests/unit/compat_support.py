@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -43,3 +44,48 @@ def make_suite(tmp_path: Path, source: str = SUITE, tests: dict[str, str] | None
     script = tmp_path / "testsuite.py"
     script.write_text(textwrap.dedent(source))
     return script
+
+
+#: The environment variable that tags every process a run starts (inherited), to find leftovers.
+MARK = "E3SUITE_COMPAT_TEST_MARK"
+
+
+def run_both(
+    script: Path, *args: str, cwd: Path, mark: str
+) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    """``script ARGS`` under e3-testsuite 27.x (``-o cwd/e3-out``), then under ``e3suite e3`` (``-o cwd/out``).
+
+    Every process of both runs carries ``MARK=mark`` in its environment (see ``leftovers``).
+    """
+    env = dict(os.environ, **{MARK: mark})
+    real = subprocess.run(
+        [sys.executable, str(script), "-o", str(cwd / "e3-out"), *args],
+        cwd=cwd, capture_output=True, text=True, timeout=300, env=env,
+    )
+    ours = subprocess.run(
+        [sys.executable, "-m", "e3suite", "e3", str(script), "-o", str(cwd / "out"), *args],
+        cwd=cwd, capture_output=True, text=True, timeout=300, env=env,
+    )
+    return real, ours
+
+
+def e3_verdicts(out: Path) -> dict[str, str]:
+    """e3-testsuite's verdicts, result name -> status, from its results directory."""
+    import json
+
+    index = json.loads((out / "new" / "_index.json").read_text())
+    return {e["test_name"]: e["status"] for e in index["entries"]}
+
+
+def leftovers(mark: str) -> list[str]:
+    """The processes still alive (zombies aside) whose environment holds ``MARK=mark``."""
+    import psutil
+
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if p.environ().get(MARK) == mark and p.status() != psutil.STATUS_ZOMBIE:
+                found.append(f"{p.pid} {p.name()}")
+        except (psutil.Error, OSError):
+            continue
+    return found

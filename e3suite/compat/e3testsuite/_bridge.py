@@ -68,6 +68,8 @@ class PushedResult:
     diff: str | None = None
     failure_reasons: tuple[str, ...] = ()
     info: dict[str, Any] = field(default_factory=dict)
+    #: the parts of ``log`` that DiffTestDriver's diffs are (see _record_log)
+    logged_diffs: tuple[str, ...] = ()
 
 
 def _text(value: Any) -> str | None:
@@ -87,6 +89,7 @@ def snapshot(result: Any) -> PushedResult:
         failure_reasons=tuple(sorted(r.name for r in result.failure_reasons)),
         info={str(k): v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
               for k, v in result.info.items()},
+        logged_diffs=tuple(getattr(result, "_logged_diffs", ())),
     )
 
 
@@ -288,7 +291,8 @@ def decide(ctx: FragmentContext, test_name: str, pushed: list[PushedResult]) -> 
 
 def _fill(result: Any, pushed: PushedResult) -> None:
     """What one pushed result carries, into an e3suite result (its verdict aside)."""
-    result.log += pushed.log if not pushed.log or pushed.log.endswith("\n") else pushed.log + "\n"
+    log = _record_log(pushed)
+    result.log += log if not log or log.endswith("\n") else log + "\n"
     result.out, result.expected = pushed.out, pushed.expected
     # DiffTestDriver logs its diff too: without its last newline, the
     # reports see it is in the log already and do not show it twice.
@@ -296,6 +300,25 @@ def _fill(result: Any, pushed: PushedResult) -> None:
     result.failure_reasons.update(E3suiteReason[r] for r in pushed.failure_reasons)
     result.info.update(pushed.info)
     result.info["e3_name"] = pushed.name
+
+
+def _record_log(pushed: PushedResult) -> str:
+    """The log of the record of ``pushed``: e3-testsuite's, less the diffs it shows apart.
+
+    Reports show a record's diff under its log unless the log holds it
+    already. DiffTestDriver logs each diff, and keeps them in ``diff``
+    too: whole, and one after the other. When the log holds them otherwise
+    (cut by ``--truncate-logs``, or several diffs with lines between them),
+    ``-E`` printed each diff twice, cut then whole; the record's log then
+    leaves them to the diff, which shows them whole, once, as e3-testsuite's
+    ``-E`` does.
+    """
+    log = pushed.log
+    if pushed.diff is None or pushed.diff.rstrip("\n") in log:
+        return log
+    for logged in pushed.logged_diffs:
+        log = log.replace(logged, "", 1)
+    return log
 
 
 def _sub_name(test_name: str, name: str) -> str:

@@ -1,0 +1,90 @@
+"""Real e3-testsuite testsuites run by e3-testsuite 27.x and by ``e3suite e3``, side by side.
+
+Each test writes a small testsuite as a user of e3-testsuite would, runs it
+under both, and compares what the user sees: verdicts, messages, what
+``-E`` prints, exit codes; and that nothing either run started is left.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from compat_support import e3_verdicts, leftovers, make_suite, run_both
+
+import e3suite.store as store
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("e3.testsuite") is None, reason="e3-testsuite 27.x is in the test extra"
+)
+
+DIFF_SUITE = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver.diff import DiffTestDriver
+
+
+class Echo(DiffTestDriver):
+    def run(self):
+        self.shell(["sh", "-c", self.test_env["cmd"]])
+
+
+class TwoDiffs(DiffTestDriver):
+    """Checks two outputs: two diffs in one result."""
+
+    def run(self):
+        self.shell(["true"])
+
+    def compute_failures(self):
+        return (self.compute_diff(None, "uno\\n", "one\\n", "first")
+                + self.compute_diff(None, "dos\\n", "two\\n", "second"))
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"echo": Echo, "two": TwoDiffs}
+    default_driver = "echo"
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+def _records(out: Path) -> dict:
+    return store.load_records(out / "new")
+
+
+def _diff_suite(tmp_path: Path) -> Path:
+    script = make_suite(tmp_path, DIFF_SUITE, {"long": "cmd: seq 1 6\n", "two": "driver: two\n"})
+    (tmp_path / "tests" / "long" / "test.out").write_text("1\n2\n3\nfour\n5\n6\n")
+    return script
+
+
+@pytest.mark.parametrize("truncate", [[], ["-T", "1"]])
+def test_error_output_shows_each_diff_once_as_e3_testsuite_does(tmp_path: Path, truncate: list[str]) -> None:
+    """-E printed a diff cut by -T, then whole; and two diffs of one result each twice (with or without -T)."""
+    script = _diff_suite(tmp_path)
+    mark = uuid.uuid4().hex
+    real, ours = run_both(script, "-E", *truncate, cwd=tmp_path, mark=mark)
+    assert e3_verdicts(tmp_path / "e3-out") == {"long": "FAIL", "two": "FAIL"}, real.stderr
+    assert real.returncode == ours.returncode == 1, ours.stdout + ours.stderr
+    for line, count in (("+four", 0), ("-four", 1), ("+4", 1), ("-uno", 1), ("+one", 1), ("-dos", 1), ("+two", 1)):
+        assert real.stderr.count(f"\n{line}\n") == count, real.stderr
+        assert ours.stdout.count(f"| {line}\n") == count, ours.stdout
+    assert "FAIL   long: unexpected output\n" in ours.stdout
+    assert "FAIL   two: first | second\n" in ours.stdout
+    # The record keeps the whole diff; its log, what the command did.
+    record = _records(tmp_path / "out")["long"]
+    assert "-four\n+4" in record["diff"]
+    assert "Running: sh -c 'seq 1 6'" in record["log"]
+    # `e3suite report -E` prints the run again: each diff once there too.
+    again = subprocess.run([sys.executable, "-m", "e3suite", "report", str(tmp_path / "out" / "new"), "-E",
+                            "--no-compare"], capture_output=True, text=True, timeout=120)
+    assert again.stdout.count("| -four\n") == 1 and again.stdout.count("| -dos\n") == 1, again.stdout
+    assert leftovers(mark) == []
