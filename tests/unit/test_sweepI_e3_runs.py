@@ -8,7 +8,6 @@ under both, and compares what the user sees: verdicts, messages, what
 from __future__ import annotations
 
 import importlib.util
-import json
 import subprocess
 import sys
 import uuid
@@ -87,4 +86,61 @@ def test_error_output_shows_each_diff_once_as_e3_testsuite_does(tmp_path: Path, 
     again = subprocess.run([sys.executable, "-m", "e3suite", "report", str(tmp_path / "out" / "new"), "-E",
                             "--no-compare"], capture_output=True, text=True, timeout=120)
     assert again.stdout.count("| -four\n") == 1 and again.stdout.count("| -dos\n") == 1, again.stdout
+    assert leftovers(mark) == []
+
+
+TIMEOUT_SUITE = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver.classic import ClassicTestDriver
+
+
+class Shell(ClassicTestDriver):
+    def run(self):
+        timeout = self.test_env.get("shell_timeout")
+        self.shell(["sh", "-c", self.test_env["cmd"]], timeout=timeout)
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"shell": Shell}
+    default_driver = "shell"
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+def test_a_timeout_that_is_not_a_number_is_an_error_as_under_e3_testsuite(tmp_path: Path) -> None:
+    """`timeout: "5"` ran with a 5 s timeout (a PASS), where e3's Run raises a TypeError (an ERROR).
+
+    Under e3suite it is the same ERROR, whose message names the file and
+    the key; `timeout: null` is no timeout, as e3's Run has none then.
+    """
+    script = make_suite(tmp_path, TIMEOUT_SUITE, {
+        "quoted": 'cmd: "echo done"\ntimeout: "5"\n',
+        "listed": 'cmd: "echo done"\ntimeout: [5]\n',
+        "null": 'cmd: "echo done"\ntimeout: null\n',
+        "number": 'cmd: "echo done"\ntimeout: 5\n',
+        "by_driver": 'cmd: "echo done"\nshell_timeout: "5"\n',
+    })
+    mark = uuid.uuid4().hex
+    real, ours = run_both(script, cwd=tmp_path, mark=mark)
+    e3 = e3_verdicts(tmp_path / "e3-out")
+    assert e3 == {"quoted.run_wrapper": "ERROR", "listed.run_wrapper": "ERROR", "null": "PASS", "number": "PASS",
+                  "by_driver.run_wrapper": "ERROR"}, real.stderr
+    assert real.returncode == ours.returncode == 1, ours.stdout + ours.stderr
+    records = store.load_records(tmp_path / "out" / "new")
+    assert {r["info"]["e3_name"]: r["status"] for r in records.values()} == e3
+    quoted = tmp_path / "tests" / "quoted" / "test.yaml"
+    listed = tmp_path / "tests" / "listed" / "test.yaml"
+    assert (f"ERROR  quoted: quoted.run_wrapper: invalid test.yaml: {quoted}: timeout: '5' is a string, "
+            "not a number of seconds (write timeout: 5, without quotes)\n") in ours.stdout, ours.stdout
+    assert (f"ERROR  listed: listed.run_wrapper: invalid test.yaml: {listed}: timeout: [5] is a list, "
+            "not a number of seconds\n") in ours.stdout, ours.stdout
+    assert ("ERROR  by_driver: by_driver.run_wrapper: invalid timeout: '5' is a string, "
+            "not a number of seconds\n") in ours.stdout, ours.stdout
+    assert "Traceback" not in ours.stdout  # the message says it; the log keeps the traceback
+    assert "InvalidTimeout: invalid test.yaml" in records["quoted"]["log"]
     assert leftovers(mark) == []
