@@ -89,3 +89,28 @@ def leftovers(mark: str) -> list[str]:
         except (psutil.Error, OSError):
             continue
     return found
+
+
+def e3_log(out: Path, name: str) -> str:
+    """The log e3-testsuite kept for its result ``name``, read from its results directory."""
+    import json
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    # Its result files are tagged with e3-testsuite's classes: read them as plain mappings.
+    def plain(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> object:
+        if isinstance(node, yaml.MappingNode):
+            return loader.construct_mapping(node)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node)
+        return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+    Loader.add_multi_constructor("!", plain)
+    Loader.add_constructor("tag:yaml.org,2002:set", lambda loader, node: loader.construct_mapping(node))
+    index = json.loads((out / "new" / "_index.json").read_text())
+    entry = next(e for e in index["entries"] if e["test_name"] == name)
+    result = yaml.load((out / "new" / entry["filename"]).read_text(), Loader=Loader)
+    return str(result["log"])

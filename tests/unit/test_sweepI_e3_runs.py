@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from compat_support import e3_verdicts, leftovers, make_suite, run_both
+from compat_support import e3_log, e3_verdicts, leftovers, make_suite, run_both
 
 import e3suite.store as store
 
@@ -116,7 +116,9 @@ def test_a_timeout_that_is_not_a_number_is_an_error_as_under_e3_testsuite(tmp_pa
     """`timeout: "5"` ran with a 5 s timeout (a PASS), where e3's Run raises a TypeError (an ERROR).
 
     Under e3suite it is the same ERROR, whose message names the file and
-    the key; `timeout: null` is no timeout, as e3's Run has none then.
+    the key (so is `.inf`, an OverflowError there); `timeout: null` is no
+    timeout, as e3's Run has none then (it was an ERROR); a negative one
+    is rlimit's usage and status 1 (it was status 2, "timed out").
     """
     script = make_suite(tmp_path, TIMEOUT_SUITE, {
         "quoted": 'cmd: "echo done"\ntimeout: "5"\n',
@@ -124,12 +126,17 @@ def test_a_timeout_that_is_not_a_number_is_an_error_as_under_e3_testsuite(tmp_pa
         "null": 'cmd: "echo done"\ntimeout: null\n',
         "number": 'cmd: "echo done"\ntimeout: 5\n',
         "by_driver": 'cmd: "echo done"\nshell_timeout: "5"\n',
+        "infinite": 'cmd: "echo done"\ntimeout: .inf\n',
+        "negative": 'cmd: "echo done"\ntimeout: -1\n',
     })
     mark = uuid.uuid4().hex
     real, ours = run_both(script, cwd=tmp_path, mark=mark)
     e3 = e3_verdicts(tmp_path / "e3-out")
     assert e3 == {"quoted.run_wrapper": "ERROR", "listed.run_wrapper": "ERROR", "null": "PASS", "number": "PASS",
-                  "by_driver.run_wrapper": "ERROR"}, real.stderr
+                  "by_driver.run_wrapper": "ERROR", "infinite.run_wrapper": "ERROR", "negative": "FAIL"}, real.stderr
+    # rlimit refuses a negative timeout: its usage, status 1, the command not run.
+    usage = "Status code: 1\nOutput: \nUsage:\n   rlimit [--foreground] seconds command [args]\n"
+    assert usage in e3_log(tmp_path / "e3-out", "negative")
     assert real.returncode == ours.returncode == 1, ours.stdout + ours.stderr
     records = store.load_records(tmp_path / "out" / "new")
     assert {r["info"]["e3_name"]: r["status"] for r in records.values()} == e3
@@ -141,6 +148,13 @@ def test_a_timeout_that_is_not_a_number_is_an_error_as_under_e3_testsuite(tmp_pa
             "not a number of seconds\n") in ours.stdout, ours.stdout
     assert ("ERROR  by_driver: by_driver.run_wrapper: invalid timeout: '5' is a string, "
             "not a number of seconds\n") in ours.stdout, ours.stdout
+    infinite = tmp_path / "tests" / "infinite" / "test.yaml"
+    assert (f"ERROR  infinite: infinite.run_wrapper: invalid test.yaml: {infinite}: timeout: inf "
+            "is not a finite number of seconds\n") in ours.stdout, ours.stdout
+    assert "FAIL   negative: non-zero status code\n" in ours.stdout
+    negative = records["negative"]["log"]
+    assert usage in negative
+    assert "\ndone" not in negative
     assert "Traceback" not in ours.stdout  # the message says it; the log keeps the traceback
     assert "InvalidTimeout: invalid test.yaml" in records["quoted"]["log"]
     assert leftovers(mark) == []

@@ -66,6 +66,10 @@ class ProcessResult:
         self.out = out
 
 
+#: What e3's rlimit prints (and returns 1) when given a negative number of seconds.
+RLIMIT_USAGE = "Usage:\n   rlimit [--foreground] seconds command [args]\n"
+
+
 class InvalidTimeout(_bridge.ExplainedError, TypeError):
     """A command timeout that is not a number (a TypeError, as e3's Run raises)."""
 
@@ -93,25 +97,27 @@ class ClassicTestDriver(TestDriver):
 
         None (``timeout: null``) is no limit, as e3's Run has none then.
 
-        What ``"%d"`` refuses (``timeout: "5"`` in test.yaml, a string) is
-        an ERROR under e3-testsuite, a TypeError deep in e3's Run; here, the
-        same ERROR with a message that says which timeout and why.
+        What ``"%d"`` refuses (``timeout: "5"`` in test.yaml, a string; or
+        ``.inf``) is an ERROR under e3-testsuite, a TypeError (OverflowError)
+        deep in e3's Run; here, the same ERROR with a message that says
+        which timeout and why.
         """
         if timeout is None:
             return None
         try:
-            "%d" % timeout  # noqa: UP031 (what e3's Run does, to refuse what it refuses)
-        except TypeError:
+            seconds = "%d" % timeout  # noqa: UP031 (what e3's Run does, to refuse what it refuses)
+        except (TypeError, OverflowError, ValueError) as exc:  # .inf, .nan: OverflowError, ValueError
             kind = "a string" if isinstance(timeout, str) else f"a {type(timeout).__name__}"
+            what = f"is {kind}, not a number of seconds"
+            if not isinstance(exc, TypeError):
+                what = "is not a finite number of seconds"
             yaml_file = os.path.join(str(self.test_env.get("test_dir", ".")), "test.yaml")
             if from_yaml and self.test_env.get("timeout") is timeout and os.path.isfile(yaml_file):
                 number = isinstance(timeout, str) and re.fullmatch(r"\s*\d+(\.\d*)?\s*", timeout)
                 hint = f" (write timeout: {str(timeout).strip()}, without quotes)" if number else ""
-                raise InvalidTimeout(
-                    f"invalid test.yaml: {yaml_file}: timeout: {timeout!r} is {kind}, not a number of seconds{hint}"
-                ) from None
-            raise InvalidTimeout(f"invalid timeout: {timeout!r} is {kind}, not a number of seconds") from None
-        return int(timeout)
+                raise InvalidTimeout(f"invalid test.yaml: {yaml_file}: timeout: {timeout!r} {what}{hint}") from None
+            raise InvalidTimeout(f"invalid timeout: {timeout!r} {what}") from None
+        return int(seconds)  # what rlimit is given (it refuses a negative one)
 
     @property
     def default_encoding(self) -> str:
@@ -155,7 +161,13 @@ class ClassicTestDriver(TestDriver):
         info: dict[str, Any] = {"cmd": argv, "cwd": cwd}
         self.result.processes.append(info)
         ctx = _bridge.current_context()
-        if timeout is not None and timeout <= 0:
+        if timeout is not None and timeout < 0:
+            # rlimit does not start it: it prints its usage and returns 1.
+            ran = process.CommandResult(
+                argv=argv, status=1, signal=None, timed_out=False, timeout=None, output=RLIMIT_USAGE,
+                output_size=len(RLIMIT_USAGE), cwd=cwd, output_bytes=RLIMIT_USAGE.encode(),
+            )
+        elif timeout == 0:
             # rlimit kills it as soon as it is started: nothing it would do happens.
             ran = process.CommandResult(
                 argv=argv, status=None, signal=None, timed_out=True, timeout=0.0, output="", output_size=0,
