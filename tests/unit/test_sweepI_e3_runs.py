@@ -8,13 +8,14 @@ under both, and compares what the user sees: verdicts, messages, what
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
-from compat_support import e3_log, e3_verdicts, leftovers, make_suite, run_both
+from compat_support import MARK, e3_log, e3_verdicts, leftovers, make_suite, run_both
 
 import e3suite.store as store
 
@@ -157,4 +158,32 @@ def test_a_timeout_that_is_not_a_number_is_an_error_as_under_e3_testsuite(tmp_pa
     assert "\ndone" not in negative
     assert "Traceback" not in ours.stdout  # the message says it; the log keeps the traceback
     assert "InvalidTimeout: invalid test.yaml" in records["quoted"]["log"]
+    assert leftovers(mark) == []
+
+
+def test_dev_temp_keeps_the_last_run_s_working_directories_only(tmp_path: Path) -> None:
+    """`-d DIR` twice left two copies of every working directory in DIR, one more at each run, for ever.
+
+    e3-testsuite empties DIR first; e3suite removes its own previous working
+    roots there (`e3suite-*`), and nothing else.
+    """
+    script = make_suite(tmp_path, tests={"a": 'cmd: "echo a > made.txt"\n'})
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    (dev / "notes.txt").write_text("mine\n")
+    mark = uuid.uuid4().hex
+    env = dict(os.environ, **{MARK: mark})
+    for _ in range(2):
+        real = subprocess.run([sys.executable, str(script), "-d", str(tmp_path / "e3-dev"), "-o", "e3-out"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+        assert real.returncode == 0, real.stderr
+        ours = subprocess.run([sys.executable, "-m", "e3suite", "e3", str(script), "-d", str(dev), "-o", "out"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+        assert ours.returncode == 0, ours.stdout + ours.stderr
+    assert (tmp_path / "e3-dev" / "a" / "made.txt").exists()  # e3-testsuite: the last run's, in DIR itself
+    kept = sorted(dev.glob("e3suite-*"))
+    assert len(kept) == 1, kept
+    assert (kept[0] / "a" / "made.txt").read_text() == "a\n"
+    assert f"e3suite: working directories kept in {kept[0]}\n" in ours.stderr
+    assert (dev / "notes.txt").read_text() == "mine\n"  # not ours: left alone
     assert leftovers(mark) == []
