@@ -51,19 +51,25 @@ MARK = "E3SUITE_COMPAT_TEST_MARK"
 
 
 def run_both(
-    script: Path, *args: str, cwd: Path, mark: str
+    script: Path, *args: str, cwd: Path, mark: str, log_file: str | None = None
 ) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
     """``script ARGS`` under e3-testsuite 27.x (``-o cwd/e3-out``), then under ``e3suite e3`` (``-o cwd/out``).
 
-    Every process of both runs carries ``MARK=mark`` in its environment (see ``leftovers``).
+    ``log_file``: ``--log-file`` in each one's ``-o`` directory. Every
+    process of both runs carries ``MARK=mark`` in its environment (see
+    ``leftovers``).
     """
     env = dict(os.environ, **{MARK: mark})
+    e3_log = ["--log-file", str(cwd / "e3-out" / log_file)] if log_file else []
+    our_log = ["--log-file", str(cwd / "out" / log_file)] if log_file else []
+    for out in ("e3-out", "out"):
+        (cwd / out).mkdir(exist_ok=True)
     real = subprocess.run(
-        [sys.executable, str(script), "-o", str(cwd / "e3-out"), *args],
+        [sys.executable, str(script), "-o", str(cwd / "e3-out"), *e3_log, *args],
         cwd=cwd, capture_output=True, text=True, timeout=300, env=env,
     )
     ours = subprocess.run(
-        [sys.executable, "-m", "e3suite", "e3", str(script), "-o", str(cwd / "out"), *args],
+        [sys.executable, "-m", "e3suite", "e3", str(script), "-o", str(cwd / "out"), *our_log, *args],
         cwd=cwd, capture_output=True, text=True, timeout=300, env=env,
     )
     return real, ours

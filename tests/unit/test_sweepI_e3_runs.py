@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -186,4 +187,39 @@ def test_dev_temp_keeps_the_last_run_s_working_directories_only(tmp_path: Path) 
     assert (kept[0] / "a" / "made.txt").read_text() == "a\n"
     assert f"e3suite: working directories kept in {kept[0]}\n" in ours.stderr
     assert (dev / "notes.txt").read_text() == "mine\n"  # not ours: left alone
+    assert leftovers(mark) == []
+
+
+def _logged_results(log_file: Path) -> dict[str, str]:
+    """The result lines of a --log-file and what follows each one, the run's paths left out.
+
+    ``{"FAIL diff1: unexpected output": "Diff failure: ..."}``
+    """
+    found: dict[str, str] = {}
+    current: list[str] | None = None
+    for line in log_file.read_text().splitlines():
+        if re.match(r"\d{4}-\d\d-\d\d ", line):
+            current = None
+            head = re.match(r".*: testsuite +: INFO +(PASS|FAIL|ERROR|XFAIL|XPASS|SKIP) +(.*)", line)
+            if head:
+                current = found.setdefault(f"{head[1]} {head[2]}", [])  # type: ignore[arg-type]
+        elif current is not None:
+            current.append(re.sub(r"\(cwd=.*\)", "(cwd=WD)", line))
+    return {k: "\n".join(v).strip("\n") for k, v in found.items()}  # type: ignore[misc]
+
+
+def test_the_log_file_holds_the_error_output_of_failures_as_under_e3_testsuite(tmp_path: Path) -> None:
+    """With --log-file and -E, e3-testsuite logs each failure's diff (or log) under its line; e3suite logged the line only."""
+    script = make_suite(tmp_path, DIFF_SUITE.replace('self.shell(["true"])', 'self.shell(["sh", "-c", "exit 3"])'),
+                        {"long": "cmd: seq 1 6\n", "ok": "cmd: echo ok\n", "two": "driver: two\n"})
+    (tmp_path / "tests" / "long" / "test.out").write_text("1\n2\n3\nfour\n5\n6\n")
+    (tmp_path / "tests" / "ok" / "test.out").write_text("ok\n")
+    mark = uuid.uuid4().hex
+    real, ours = run_both(script, "-E", cwd=tmp_path, mark=mark, log_file="run.log")
+    assert real.returncode == ours.returncode == 1, ours.stdout + ours.stderr
+    e3, logged = _logged_results(tmp_path / "e3-out" / "run.log"), _logged_results(tmp_path / "out" / "run.log")
+    assert e3 == logged, (e3, logged)
+    assert logged["FAIL long: unexpected output"].startswith("Diff failure: unexpected output\n--- expected")
+    assert logged["FAIL two: non-zero status code"].startswith("Running: sh -c 'exit 3' (cwd=WD)\nStatus code: 3")
+    assert logged["PASS ok"] == ""
     assert leftovers(mark) == []

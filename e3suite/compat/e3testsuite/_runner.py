@@ -39,6 +39,10 @@ from e3suite.reports.terminal import TerminalReporter
 from e3suite.testsuite import ConfigurationError
 from e3suite.testsuite import Testsuite as E3suiteTestsuite
 
+#: e3-testsuite's -E shows the logs of every result but PASS, XFAIL, XPASS
+#: and SKIP: VERIFY's (to verify) and NOT_APPLICABLE's too.
+E3_LOGS_OF = frozenset({TestStatus.FAIL, TestStatus.ERROR, TestStatus.VERIFY, TestStatus.NOT_APPLICABLE})
+
 
 class Runner(E3suiteTestsuite):
     """e3suite's pipeline, for one e3-testsuite testsuite (``suite``)."""
@@ -97,14 +101,12 @@ class Runner(E3suiteTestsuite):
     def listeners(self, reporter: TerminalReporter) -> list[Sink]:
         listeners = super().listeners(reporter)
         if getattr(self.suite.main.args, "log_file", None):
-            listeners.append(_LogFileSink())
+            listeners.append(_LogFileSink(bool(self.options.show_error_output)))
         return listeners
 
     def make_reporter(self) -> TerminalReporter:
         reporter = super().make_reporter()
-        # e3-testsuite's -E shows the logs of every result but PASS, XFAIL,
-        # XPASS and SKIP: VERIFY's (to verify) and NOT_APPLICABLE's too.
-        reporter.logs_of = frozenset({TestStatus.FAIL, TestStatus.ERROR, TestStatus.VERIFY, TestStatus.NOT_APPLICABLE})
+        reporter.logs_of = E3_LOGS_OF
         return reporter
 
     def write_reports(self, results_dir: Path) -> None:
@@ -162,13 +164,21 @@ class _LogFileSink(Sink):
 
     e3-testsuite logs every result to its ``testsuite`` logger, so the log
     file of a CI job holds them; the terminal already has e3suite's lines.
+    With ``-E``, the line of a result whose logs the terminal shows is
+    followed by its diff, or its log without one, as e3-testsuite's is.
     """
+
+    def __init__(self, show_error_output: bool = False) -> None:
+        self.show_error_output = show_error_output
 
     def test_finished(self, event: TestFinished) -> None:
         result = event.result
         name = result.info.get("e3_name") or result.test_id.replace("/", "__")
         status = result.status.value if result.status is not None else "ERROR"
         line = f"{status:<8} {'':>6} {name}" + (f": {result.message}" if result.message else "")
+        shown = (result.diff or result.log).rstrip("\n") if result.status in E3_LOGS_OF else ""
+        if self.show_error_output and shown:
+            line += "\n" + shown
         record = logging.getLogger("testsuite").makeRecord("testsuite", logging.INFO, __file__, 0, line, (), None)
         for handler in logging.getLogger().handlers:
             if isinstance(handler, logging.FileHandler) and record.levelno >= handler.level:
