@@ -223,3 +223,53 @@ def test_the_log_file_holds_the_error_output_of_failures_as_under_e3_testsuite(t
     assert logged["FAIL two: non-zero status code"].startswith("Running: sh -c 'exit 3' (cwd=WD)\nStatus code: 3")
     assert logged["PASS ok"] == ""
     assert leftovers(mark) == []
+
+
+RAISING_SUITE = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver import TestDriver
+from e3.testsuite.driver.classic import ClassicTestDriver
+
+
+class Build(TestDriver):
+    def add_test(self, dag):
+        self.add_fragment(dag, "build")
+
+    def build(self, previous, slot):
+        raise RuntimeError("build broke\\nsecond line of the message")
+
+
+class Check(ClassicTestDriver):
+    def run(self):
+        {}["missing"]
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"build": Build, "check": Check}
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+def test_a_fragment_that_raises_says_why_on_its_error_line(tmp_path: Path) -> None:
+    """`ERROR  lib: lib.build` said nothing of why, on the terminal, in the failure list and in JUnit.
+
+    e3-testsuite's ERROR has no message (its -E log has the traceback); the
+    e3suite result's message is now the exception's first line.
+    """
+    script = make_suite(tmp_path, RAISING_SUITE, {"lib": "driver: build\n", "check": "driver: check\n"})
+    mark = uuid.uuid4().hex
+    real, ours = run_both(script, "--xunit-output", "junit.xml", cwd=tmp_path, mark=mark)
+    assert e3_verdicts(tmp_path / "e3-out") == {"lib.build": "ERROR", "check.run_wrapper": "ERROR"}, real.stderr
+    assert real.returncode == ours.returncode == 1, ours.stdout + ours.stderr
+    assert "ERROR  lib: lib.build: RuntimeError: build broke\n" in ours.stdout, ours.stdout
+    assert "ERROR  check: check.run_wrapper: KeyError: 'missing'\n" in ours.stdout, ours.stdout
+    assert "  ERROR  lib: lib.build: RuntimeError: build broke\n" in ours.stdout  # the failure list
+    junit = (tmp_path / "junit.xml").read_text()
+    assert 'message="lib.build: RuntimeError: build broke"' in junit, junit
+    assert "second line of the message" in store.load_records(tmp_path / "out" / "new")["lib"]["log"]
+    assert leftovers(mark) == []

@@ -78,6 +78,9 @@ class PushedResult:
     info: dict[str, Any] = field(default_factory=dict)
     #: the parts of ``log`` that DiffTestDriver's diffs are (see _record_log)
     logged_diffs: tuple[str, ...] = ()
+    #: what a fragment that raised raised (``RuntimeError: build broke``): the
+    #: message of its e3suite result, where e3-testsuite's has none
+    raised: str | None = None
 
 
 def _text(value: Any) -> str | None:
@@ -98,6 +101,7 @@ def snapshot(result: Any) -> PushedResult:
         info={str(k): v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
               for k, v in result.info.items()},
         logged_diffs=tuple(getattr(result, "_logged_diffs", ())),
+        raised=getattr(result, "_raised", None),
     )
 
 
@@ -216,6 +220,7 @@ def run_vertex(vertex: Vertex, ctx: FragmentContext) -> Any:
             message = str(exc) if isinstance(exc, (Unsupported, ExplainedError)) else ""
             error = TestResult(data.uid, env=data.driver.test_env, status=TestStatus.ERROR, msg=message)
             error.log += traceback.format_exc()
+            error._raised = _exception_line(exc)  # type: ignore[attr-defined]
             data.driver.push_result(error)
             value = exc
     finally:
@@ -224,6 +229,22 @@ def run_vertex(vertex: Vertex, ctx: FragmentContext) -> Any:
         decide(ctx, vertex.test_name, renamed_duplicates([TESTS[ctx.test_id].early + sink]))
         return None
     return Returned(_portable(value), sink)
+
+
+#: The longest exception message a result's message gets (the log has the whole traceback).
+RAISED_CHARS = 200
+
+
+def _exception_line(exc: BaseException) -> str:
+    """``RuntimeError: build broke``: what the last line of its traceback says, its first line, cut.
+
+    e3-testsuite's ERROR of a fragment that raised has no message: its
+    result line, the run's failure list and JUnit said ``name.build`` and
+    nothing of why, unless one read the log.
+    """
+    text = str(exc).strip().split("\n", 1)[0]
+    line = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return line if len(line) <= RAISED_CHARS else line[: RAISED_CHARS - 3] + "..."
 
 
 def _portable(value: Any) -> Any:
@@ -289,9 +310,10 @@ def decide(ctx: FragmentContext, test_name: str, pushed: list[PushedResult]) -> 
     _fill(result, chosen)
     for other in pushed:
         if other is not chosen:
-            sub = result.add_sub_result(_sub_name(test_name, other.name), E3suiteStatus[other.status], other.msg or "")
+            message = other.msg or other.raised or ""
+            sub = result.add_sub_result(_sub_name(test_name, other.name), E3suiteStatus[other.status], message)
             _fill(sub, other)
-    message = chosen.msg or ""
+    message = chosen.msg or chosen.raised or ""
     if chosen is not main:
         message = f"{chosen.name}: {message}" if message else chosen.name
     result.set_status(E3suiteStatus[chosen.status], message)
