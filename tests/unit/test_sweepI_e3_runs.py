@@ -69,25 +69,28 @@ def _diff_suite(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("truncate", [[], ["-T", "1"]])
 def test_error_output_shows_each_diff_once_as_e3_testsuite_does(tmp_path: Path, truncate: list[str]) -> None:
-    """-E printed a diff cut by -T, then whole; and two diffs of one result each twice (with or without -T)."""
+    """-E printed a diff cut by -T, then whole; two diffs of one result each twice (with or without -T);
+    the HTML report, every diff twice (in the log, and as the diff)."""
     script = _diff_suite(tmp_path)
     mark = uuid.uuid4().hex
     real, ours = run_both(script, "-E", *truncate, cwd=tmp_path, mark=mark)
     assert e3_verdicts(tmp_path / "e3-out") == {"long": "FAIL", "two": "FAIL"}, real.stderr
+    html = tmp_path / "report.html"
     assert real.returncode == ours.returncode == 1, ours.stdout + ours.stderr
     for line, count in (("+four", 0), ("-four", 1), ("+4", 1), ("-uno", 1), ("+one", 1), ("-dos", 1), ("+two", 1)):
         assert real.stderr.count(f"\n{line}\n") == count, real.stderr
         assert ours.stdout.count(f"| {line}\n") == count, ours.stdout
     assert "FAIL   long: unexpected output\n" in ours.stdout
     assert "FAIL   two: first | second\n" in ours.stdout
-    # The record keeps the whole diff; its log, what the command did.
+    # The record keeps the whole diff apart; its log, what the command did.
     record = _records(tmp_path / "out")["long"]
     assert "-four\n+4" in record["diff"]
-    assert "Running: sh -c 'seq 1 6'" in record["log"]
-    # `e3suite report -E` prints the run again: each diff once there too.
+    assert "Running: sh -c 'seq 1 6'" in record["log"] and "Diff failure" not in record["log"]
+    # `e3suite report -E` prints the run again: each diff once there too, and in the HTML report.
     again = subprocess.run([sys.executable, "-m", "e3suite", "report", str(tmp_path / "out" / "new"), "-E",
-                            "--no-compare"], capture_output=True, text=True, timeout=120)
+                            "--no-compare", "--html", str(html)], capture_output=True, text=True, timeout=120)
     assert again.stdout.count("| -four\n") == 1 and again.stdout.count("| -dos\n") == 1, again.stdout
+    assert html.read_text().count("Diff failure: unexpected output") == 1
     assert leftovers(mark) == []
 
 

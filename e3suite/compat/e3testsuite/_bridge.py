@@ -324,8 +324,8 @@ def _fill(result: Any, pushed: PushedResult) -> None:
     log = _record_log(pushed)
     result.log += log if not log or log.endswith("\n") else log + "\n"
     result.out, result.expected = pushed.out, pushed.expected
-    # DiffTestDriver logs its diff too: without its last newline, the
-    # reports see it is in the log already and do not show it twice.
+    # Without its last newline, the reports see a diff is in the log
+    # already (a driver's own that logs it) and do not show it twice.
     result.diff = pushed.diff.rstrip("\n") if pushed.diff is not None else None
     result.failure_reasons.update(E3suiteReason[r] for r in pushed.failure_reasons)
     result.info.update(pushed.info)
@@ -333,18 +333,18 @@ def _fill(result: Any, pushed: PushedResult) -> None:
 
 
 def _record_log(pushed: PushedResult) -> str:
-    """The log of the record of ``pushed``: e3-testsuite's, less the diffs it shows apart.
+    """The log of the record of ``pushed``: e3-testsuite's, less the diffs the record keeps apart.
 
-    Reports show a record's diff under its log unless the log holds it
-    already. DiffTestDriver logs each diff, and keeps them in ``diff``
-    too: whole, and one after the other. When the log holds them otherwise
-    (cut by ``--truncate-logs``, or several diffs with lines between them),
-    ``-E`` printed each diff twice, cut then whole; the record's log then
-    leaves them to the diff, which shows them whole, once, as e3-testsuite's
-    ``-E`` does.
+    DiffTestDriver logs each diff (cut by ``--truncate-logs``) and keeps
+    them whole in ``diff`` too. Reports show a record's diff beside its log
+    (the HTML report and JUnit each once more, the terminal unless the log
+    holds it whole): ``-E`` printed a diff cut by ``-T`` and then whole, or
+    two diffs of one result twice each, and the HTML report showed every
+    diff twice. The record's log leaves them to its diff, whole, once, as
+    e3suite's own DiffDriver does, and as e3-testsuite's ``-E`` shows it.
     """
     log = pushed.log
-    if pushed.diff is None or pushed.diff.rstrip("\n") in log:
+    if pushed.diff is None:
         return log
     for logged in pushed.logged_diffs:
         log = log.replace(logged, "", 1)
