@@ -8,6 +8,7 @@ under both, and compares what the user sees: verdicts, messages, what
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -275,4 +276,19 @@ def test_a_fragment_that_raises_says_why_on_its_error_line(tmp_path: Path) -> No
     junit = (tmp_path / "junit.xml").read_text()
     assert 'message="lib.build: RuntimeError: build broke"' in junit, junit
     assert "second line of the message" in store.load_records(tmp_path / "out" / "new")["lib"]["log"]
+    assert leftovers(mark) == []
+
+
+def test_list_json_says_which_testcases_it_cannot_list(tmp_path: Path) -> None:
+    """--list-json left a broken test.yaml out of the list without a word; e3-testsuite logs an ERROR for it."""
+    script = make_suite(tmp_path, tests={"good": "cmd: echo ok\n", "broken": "[1, 2]\n", "nodriver": "driver: nosuch\n"})
+    mark = uuid.uuid4().hex
+    real, ours = run_both(script, "--list-json", "list.json", cwd=tmp_path, mark=mark)
+    assert real.returncode == ours.returncode == 0, ours.stdout + ours.stderr
+    assert "ERROR           broken: invalid format for test.yaml" in real.stderr
+    assert [t["test_name"] for t in json.loads((tmp_path / "list.json").read_text())] == ["good"]
+    assert ours.stderr.splitlines() == [
+        "e3suite: warning: broken is not listed: invalid format for test.yaml",
+        "e3suite: warning: nodriver is not listed: cannot find driver: 'nosuch'",
+    ], ours.stderr
     assert leftovers(mark) == []
