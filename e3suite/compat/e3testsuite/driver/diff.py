@@ -196,6 +196,8 @@ class DiffTestDriver(ClassicTestDriver):
         diff_log = f"Diff failure: {message}\n{text.rstrip(chr(10))}\n"
         logged = "\n" + truncated(diff_log, truncate_logs_threshold)
         self.result.log += logged
+        if not hasattr(self.result, "_logged_diffs"):  # a result class of the testsuite's own
+            self.result._logged_diffs = []
         self.result._logged_diffs.append(logged)
         if self.failing_diff_count == 1:
             self.result.expected = Log(shown_baseline)
