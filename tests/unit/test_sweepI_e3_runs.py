@@ -213,7 +213,10 @@ def _logged_results(log_file: Path) -> dict[str, str]:
 
 
 def test_the_log_file_holds_the_error_output_of_failures_as_under_e3_testsuite(tmp_path: Path) -> None:
-    """With --log-file and -E, e3-testsuite logs each failure's diff (or log) under its line; e3suite logged the line only."""
+    """With --log-file and -E, e3-testsuite logs each failure's diff (or log) under its line.
+
+    e3suite logged the line only.
+    """
     script = make_suite(tmp_path, DIFF_SUITE.replace('self.shell(["true"])', 'self.shell(["sh", "-c", "exit 3"])'),
                         {"long": "cmd: seq 1 6\n", "ok": "cmd: echo ok\n", "two": "driver: two\n"})
     (tmp_path / "tests" / "long" / "test.out").write_text("1\n2\n3\nfour\n5\n6\n")
@@ -281,7 +284,8 @@ def test_a_fragment_that_raises_says_why_on_its_error_line(tmp_path: Path) -> No
 
 def test_list_json_says_which_testcases_it_cannot_list(tmp_path: Path) -> None:
     """--list-json left a broken test.yaml out of the list without a word; e3-testsuite logs an ERROR for it."""
-    script = make_suite(tmp_path, tests={"good": "cmd: echo ok\n", "broken": "[1, 2]\n", "nodriver": "driver: nosuch\n"})
+    tests = {"good": "cmd: echo ok\n", "broken": "[1, 2]\n", "nodriver": "driver: nosuch\n"}
+    script = make_suite(tmp_path, tests=tests)
     mark = uuid.uuid4().hex
     real, ours = run_both(script, "--list-json", "list.json", cwd=tmp_path, mark=mark)
     assert real.returncode == ours.returncode == 0, ours.stdout + ours.stderr

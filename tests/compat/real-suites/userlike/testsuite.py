@@ -26,7 +26,8 @@ class OutputDriver(DiffTestDriver):
 
     @property
     def output_refiners(self):
-        return super().output_refiners + [
+        return [
+            *super().output_refiners,
             ReplacePath(self.working_dir(), "<WD>"),
             PatternSubstitute(r"pid=\d+", "pid=N"),
             LineByLine(Substitute("colour", "color")),
