@@ -103,11 +103,11 @@ def e3_log(out: Path, name: str) -> str:
 
     import yaml
 
-    class Loader(yaml.SafeLoader):
+    class Loader(yaml.BaseLoader):  # e3-testsuite, once imported, registers its classes on SafeLoader
         pass
 
     # Its result files are tagged with e3-testsuite's classes: read them as plain mappings.
-    def plain(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> object:
+    def plain(loader: yaml.BaseLoader, suffix: str, node: yaml.Node) -> object:
         if isinstance(node, yaml.MappingNode):
             return loader.construct_mapping(node)
         if isinstance(node, yaml.SequenceNode):
