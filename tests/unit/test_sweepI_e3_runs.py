@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from compat_support import MARK, e3_log, e3_verdicts, leftovers, make_suite, run_both
+from compat_support import MARK, SUITE, e3_log, e3_verdicts, leftovers, make_suite, run_both
 
 import e3suite.store as store
 
@@ -295,4 +295,20 @@ def test_list_json_says_which_testcases_it_cannot_list(tmp_path: Path) -> None:
         "e3suite: warning: broken is not listed: invalid format for test.yaml",
         "e3suite: warning: nodriver is not listed: cannot find driver: 'nosuch'",
     ], ours.stderr
+    assert leftovers(mark) == []
+
+
+def test_a_tests_directory_that_does_not_exist_is_said(tmp_path: Path) -> None:
+    """A misspelt tests_subdir ran nothing, "no testcase", as a suite without testcases would.
+
+    e3-testsuite says nothing either (exit 0, as here).
+    """
+    script = make_suite(tmp_path, SUITE.replace('tests_subdir = "tests"', 'tests_subdir = "tset"'))
+    mark = uuid.uuid4().hex
+    real, ours = run_both(script, cwd=tmp_path, mark=mark)
+    assert real.returncode == ours.returncode == 0, ours.stdout + ours.stderr
+    assert "Found 0 tests" in real.stderr
+    assert ours.stderr == (f"e3suite: warning: the tests directory {tmp_path / 'tset'} does not exist "
+                           "(tests_subdir = 'tset'): no testcase\n"), ours.stderr
+    assert "e3suite: no testcase\n" in ours.stdout
     assert leftovers(mark) == []

@@ -20,7 +20,9 @@ It never runs a fragment itself.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,11 @@ class Runner(E3suiteTestsuite):
         self.suite.set_up()
         self.found = list(self.suite.get_test_list(list(self.suite.main.args.sublist)))
         self.errors = self.suite._probing_errors
+        if not self.found and not self.errors and not os.path.isdir(self.suite.test_dir):
+            # e3-testsuite finds nothing there without a word: a misspelt tests_subdir
+            # (or a set_up that did not make it) looked like a suite without testcases.
+            print(f"e3suite: warning: the tests directory {self.suite.test_dir} does not exist "
+                  f"(tests_subdir = {self.suite.tests_subdir!r}): no testcase", file=sys.stderr)
 
     def tear_down(self) -> None:
         # What e3-testsuite's tear_down can read: every result of the run, by its e3 name.
