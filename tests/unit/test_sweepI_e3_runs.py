@@ -312,3 +312,18 @@ def test_a_tests_directory_that_does_not_exist_is_said(tmp_path: Path) -> None:
                            "(tests_subdir = 'tset'): no testcase\n"), ours.stderr
     assert "e3suite: no testcase\n" in ours.stdout
     assert leftovers(mark) == []
+
+
+def test_xunit_output_is_written_beside_junit(tmp_path: Path) -> None:
+    """--xunit-output A --junit B wrote B only: the CI's A, which e3-testsuite writes, was missing."""
+    script = make_suite(tmp_path, tests={"ok": 'cmd: "true"\n', "ko": 'cmd: "false"\n'})
+    mark = uuid.uuid4().hex
+    env = dict(os.environ, **{MARK: mark})
+    ours = subprocess.run([sys.executable, "-m", "e3suite", "e3", str(script), "-o", "out",
+                           "--xunit-output", "xunit.xml", "--junit", "junit.xml"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert ours.returncode == 1, ours.stdout + ours.stderr
+    xunit, junit = (tmp_path / "xunit.xml").read_text(), (tmp_path / "junit.xml").read_text()
+    assert xunit == junit
+    assert 'name="ko"' in xunit and 'name="ok"' in xunit
+    assert leftovers(mark) == []

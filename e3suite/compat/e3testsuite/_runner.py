@@ -19,6 +19,7 @@ It never runs a fragment itself.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import shutil
@@ -118,6 +119,17 @@ class Runner(E3suiteTestsuite):
 
     def write_reports(self, results_dir: Path) -> None:
         super().write_reports(results_dir)
+        xunit = self.suite.main.args.xunit_output
+        if xunit and self.options.junit and os.path.abspath(xunit) != os.path.abspath(self.options.junit):
+            # --junit FILE made e3suite write FILE only: the CI's --xunit-output file was never written.
+            from e3suite.reports import command as report_command
+            from e3suite.reports.data import load_report
+
+            only_xunit = argparse.Namespace(**{**vars(self.options), "junit": xunit, "html": None, "json": None})
+            try:
+                report_command.write_report_files(load_report(results_dir, self.compare_dir()), only_xunit)
+            except report_command.ReportError as exc:
+                raise ConfigurationError(str(exc)) from None
         if self.suite.main.args.generate_text_report:
             try:
                 write_text_report(results_dir, self.compare_dir())
