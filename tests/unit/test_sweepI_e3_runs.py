@@ -327,3 +327,54 @@ def test_xunit_output_is_written_beside_junit(tmp_path: Path) -> None:
     assert xunit == junit
     assert 'name="ko"' in xunit and 'name="ok"' in xunit
     assert leftovers(mark) == []
+
+
+TWICE_SUITE = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver import TestDriver
+from e3.testsuite.result import TestStatus
+
+
+class Twice(TestDriver):
+    def add_test(self, dag):
+        self.add_fragment(dag, "run")
+
+    def run(self, previous, slot):
+        self.result.set_status(TestStatus.PASS)
+        self.push_result()  # the first push
+        self.push_result()  # the second push, a bug
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"twice": Twice}
+    default_driver = "twice"
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+def test_a_result_pushed_twice_says_where_each_push_was(tmp_path: Path) -> None:
+    """The ERROR "cannot push twice results for t" had an empty log; e3-testsuite's says where both pushes were.
+
+    e3suite's says it too, and which push is which.
+    """
+    script = make_suite(tmp_path, TWICE_SUITE, {"t": "{}\n"})
+    mark = uuid.uuid4().hex
+    real, ours = run_both(script, cwd=tmp_path, mark=mark)
+    assert e3_verdicts(tmp_path / "e3-out") == {"t": "PASS", "t__except1": "ERROR"}, real.stderr
+    assert real.returncode == ours.returncode == 1, ours.stdout + ours.stderr
+    assert "ERROR  t/except1: cannot push twice results for t\n" in ours.stdout
+    log = store.load_records(tmp_path / "out" / "new")["t/except1"]["log"]
+    kept, renamed = log.split("\nthis one, renamed t__except1, was pushed at:\n")
+    assert kept.startswith("t was pushed twice; the result that keeps the name t was pushed at:\n"), log
+    lines = script.read_text().splitlines()
+    first, second = (lines.index(f"        self.push_result()  # {what}") + 1 for what in ("the first push",
+                                                                                       "the second push, a bug"))
+    # e3-testsuite collects the last push first: that one keeps the name.
+    assert f'File "{script}", line {second}, in run\n      self.push_result()  # the second push, a bug\n' in kept
+    assert f'File "{script}", line {first}, in run\n      self.push_result()  # the first push\n' in renamed
+    assert leftovers(mark) == []

@@ -25,8 +25,10 @@ It never starts processes and never touches the results directory.
 
 from __future__ import annotations
 
+import linecache
 import os
 import pickle
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -81,6 +83,8 @@ class PushedResult:
     #: what a fragment that raised raised (``RuntimeError: build broke``): the
     #: message of its e3suite result, where e3-testsuite's has none
     raised: str | None = None
+    #: where it was pushed, innermost call last: (file, line, function) (see ``push_site``)
+    pushed_at: tuple[tuple[str, int, str], ...] = ()
 
 
 def _text(value: Any) -> str | None:
@@ -258,6 +262,34 @@ def _portable(value: Any) -> Any:
     return value
 
 
+#: Calls kept of where a result was pushed: enough to find the driver's line.
+PUSH_STACK_DEPTH = 8
+
+
+def push_site(depth: int = 2) -> tuple[tuple[str, int, str], ...]:
+    """Where the caller of the caller (a driver's ``push_result``) was called: (file, line, function), outer first.
+
+    Frames are walked, not formatted (a push happens per result); the text
+    is made only for a result pushed twice.
+    """
+    frame = sys._getframe(depth)
+    site: list[tuple[str, int, str]] = []
+    while frame is not None and len(site) < PUSH_STACK_DEPTH:
+        site.append((frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name))
+        frame = frame.f_back  # type: ignore[assignment]
+    return tuple(reversed(site))
+
+
+def _format_site(site: tuple[tuple[str, int, str], ...]) -> str:
+    lines = []
+    for filename, lineno, function in site:
+        lines.append(f'    File "{filename}", line {lineno}, in {function}\n')
+        code = linecache.getline(filename, lineno).strip()
+        if code:
+            lines.append(f"      {code}\n")
+    return "".join(lines)
+
+
 def renamed_duplicates(chunks: list[list[PushedResult]]) -> list[PushedResult]:
     """The pushed results (in push order), a name pushed again renamed as e3-testsuite's index renames it.
 
@@ -267,7 +299,7 @@ def renamed_duplicates(chunks: list[list[PushedResult]]) -> list[PushedResult]:
     for NAME": pushing twice is a bug of the driver, not a second verdict.
     """
     order = [(c, i) for c, chunk in enumerate(chunks) for i in reversed(range(len(chunk)))]
-    seen: set[str] = set()
+    seen: dict[str, PushedResult] = {}
     renamed: dict[tuple[int, int], PushedResult] = {}
     for c, i in order:
         pushed = chunks[c][i]
@@ -279,8 +311,14 @@ def renamed_duplicates(chunks: list[list[PushedResult]]) -> list[PushedResult]:
             if pushed.status == "ERROR":
                 pushed = replace(pushed, name=name)
             else:
-                pushed = PushedResult(name, "ERROR", f"cannot push twice results for {pushed.name}", info=pushed.info)
-        seen.add(pushed.name)
+                # Where each push happened (the bug is in one of them), as e3-testsuite logs
+                # it, but saying which is which: its "first push" is the one collected first.
+                log = (f"{pushed.name} was pushed twice; the result that keeps the name {pushed.name} was pushed at:\n"
+                       f"{_format_site(seen[pushed.name].pushed_at)}"
+                       f"\nthis one, renamed {name}, was pushed at:\n{_format_site(pushed.pushed_at)}")
+                message = f"cannot push twice results for {pushed.name}"
+                pushed = PushedResult(name, "ERROR", message, log=log, info=pushed.info)
+        seen[pushed.name] = pushed
         renamed[(c, i)] = pushed
     return [renamed[(c, i)] for c, chunk in enumerate(chunks) for i in range(len(chunk))]
 
