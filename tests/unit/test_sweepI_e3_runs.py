@@ -378,3 +378,21 @@ def test_a_result_pushed_twice_says_where_each_push_was(tmp_path: Path) -> None:
     assert f'File "{script}", line {second}, in run\n      self.push_result()  # the second push, a bug\n' in kept
     assert f'File "{script}", line {first}, in run\n      self.push_result()  # the first push\n' in renamed
     assert leftovers(mark) == []
+
+
+def test_a_testcase_named_twice_on_the_command_line_runs_once(tmp_path: Path) -> None:
+    """`a tests/a` gave ERROR a, ERROR a~ "duplicate test name: a" and the verdict as a~~.
+
+    e3-testsuite runs it once too, but reports two ERRORs "duplicate test name"
+    and one "cannot push twice"; e3suite now runs it once and reports it once.
+    """
+    script = make_suite(tmp_path, tests={"a": 'cmd: "true"\n', "b": "driver: nosuch\n"})
+    mark = uuid.uuid4().hex
+    real, ours = run_both(script, "a", "tests/a", "a", "b", "tests/b", cwd=tmp_path, mark=mark)
+    assert "ERROR           a: duplicate test name: a" in real.stderr
+    assert ours.returncode == 1, ours.stdout + ours.stderr
+    assert sorted(store.load_records(tmp_path / "out" / "new")) == ["a", "b"]
+    assert "PASS   a\n" in ours.stdout
+    assert ours.stdout.splitlines().count("ERROR  b: cannot find driver: 'nosuch'") == 1, ours.stdout
+    assert "duplicate" not in ours.stdout
+    assert leftovers(mark) == []
