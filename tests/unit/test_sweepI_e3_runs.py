@@ -396,3 +396,26 @@ def test_a_testcase_named_twice_on_the_command_line_runs_once(tmp_path: Path) ->
     assert ours.stdout.splitlines().count("ERROR  b: cannot find driver: 'nosuch'") == 1, ours.stdout
     assert "duplicate" not in ours.stdout
     assert leftovers(mark) == []
+
+
+def test_no_empty_working_root_is_kept_for_failures_that_made_no_directory(tmp_path: Path) -> None:
+    """A run whose failures never started (an unknown driver) kept an empty working root, and said so."""
+    script = make_suite(tmp_path, tests={"ok": 'cmd: "true"\n', "bad": "driver: nosuch\n"})
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    mark = uuid.uuid4().hex
+    env = dict(os.environ, **{MARK: mark})
+    ours = subprocess.run([sys.executable, "-m", "e3suite", "e3", str(script), "-o", "out", "-t", str(temp)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert ours.returncode == 1, ours.stdout + ours.stderr
+    assert "ERROR  bad: cannot find driver: 'nosuch'\n" in ours.stdout
+    assert list(temp.iterdir()) == []
+    assert "kept" not in ours.stderr, ours.stderr
+    # A failure that ran keeps its directory, as before.
+    (tmp_path / "tests" / "ok" / "test.yaml").write_text('cmd: "false"\n')
+    ours = subprocess.run([sys.executable, "-m", "e3suite", "e3", str(script), "-o", "out", "-t", str(temp)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    kept = list(temp.glob("e3suite-*/ok"))
+    assert len(kept) == 1, (ours.stdout, ours.stderr)
+    assert f"e3suite: working directories of failing testcases kept in {kept[0].parent}\n" in ours.stderr
+    assert leftovers(mark) == []

@@ -104,6 +104,11 @@ class Runner(E3suiteTestsuite):
                 entry = _bridge.TESTS.get(result.test_id)
                 if entry is not None and result.status is not None and not result.status.is_failure:
                     shutil.rmtree(working_root / entry.test_name, ignore_errors=True)
+            if _empty(working_root):
+                # No failing testcase made a working directory (a test.yaml that does not parse, an
+                # unknown driver): "working directories of failing testcases kept in" an empty one.
+                shutil.rmtree(working_root, ignore_errors=True)
+                return
         super().clean_working_dirs(working_root)
 
     def listeners(self, reporter: TerminalReporter) -> list[Sink]:
@@ -146,6 +151,14 @@ class Runner(E3suiteTestsuite):
         if self.options.in_process or (not self.suite.use_multiprocessing and not _single_fragment_tests()):
             return ThreadExecutor(self.options.jobs, float(self.options.kill_grace))
         return super().make_executor()
+
+
+def _empty(directory: Path) -> bool:
+    try:
+        with os.scandir(directory) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return False
 
 
 def _single_fragment_tests() -> bool:
