@@ -64,12 +64,17 @@ def run_both(
     our_log = ["--log-file", str(cwd / "out" / log_file)] if log_file else []
     for out in ("e3-out", "out"):
         (cwd / out).mkdir(exist_ok=True)
+    temp: list[str] = []
+    if not {"-t", "--temp-dir", "-d", "--dev-temp"} & set(args):
+        # Working directories kept (of failing testcases) go below cwd, not to /tmp for good.
+        (cwd / "temp").mkdir(exist_ok=True)
+        temp = ["-t", str(cwd / "temp")]
     real = subprocess.run(
-        [sys.executable, str(script), "-o", str(cwd / "e3-out"), *e3_log, *args],
+        [sys.executable, str(script), "-o", str(cwd / "e3-out"), *temp, *e3_log, *args],
         cwd=cwd, capture_output=True, text=True, timeout=300, env=env,
     )
     ours = subprocess.run(
-        [sys.executable, "-m", "e3suite", "e3", str(script), "-o", str(cwd / "out"), *our_log, *args],
+        [sys.executable, "-m", "e3suite", "e3", str(script), "-o", str(cwd / "out"), *temp, *our_log, *args],
         cwd=cwd, capture_output=True, text=True, timeout=300, env=env,
     )
     return real, ours

@@ -319,7 +319,7 @@ def test_xunit_output_is_written_beside_junit(tmp_path: Path) -> None:
     script = make_suite(tmp_path, tests={"ok": 'cmd: "true"\n', "ko": 'cmd: "false"\n'})
     mark = uuid.uuid4().hex
     env = dict(os.environ, **{MARK: mark})
-    ours = subprocess.run([sys.executable, "-m", "e3suite", "e3", str(script), "-o", "out",
+    ours = subprocess.run([sys.executable, "-m", "e3suite", "e3", str(script), "-o", "out", "-t", str(tmp_path),
                            "--xunit-output", "xunit.xml", "--junit", "junit.xml"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
     assert ours.returncode == 1, ours.stdout + ours.stderr
