@@ -419,3 +419,49 @@ def test_no_empty_working_root_is_kept_for_failures_that_made_no_directory(tmp_p
     assert len(kept) == 1, (ours.stdout, ours.stderr)
     assert f"e3suite: working directories of failing testcases kept in {kept[0].parent}\n" in ours.stderr
     assert leftovers(mark) == []
+
+
+INDEX_SUITE = '''
+import sys
+from e3.testsuite import Testsuite
+from e3.testsuite.driver import TestDriver
+from e3.testsuite.result import TestResult, TestStatus
+
+
+class Checks(TestDriver):
+    def add_test(self, dag):
+        self.add_fragment(dag, "run")
+
+    def run(self, previous, slot):
+        for name, status in (("one", TestStatus.PASS), ("two", TestStatus.FAIL)):
+            result = TestResult(f"{self.test_name}.{name}", env=self.test_env)
+            result.set_status(status, f"check {name}")
+            self.push_result(result)
+
+
+class Suite(Testsuite):
+    tests_subdir = "tests"
+    test_driver_map = {"checks": Checks}
+    default_driver = "checks"
+
+    def tear_down(self):
+        for name, entry in sorted(self.report_index.entries.items()):
+            print(f"report: {name} {entry.status.name} {entry.msg}")
+
+
+if __name__ == "__main__":
+    sys.exit(Suite().testsuite_main())
+'''
+
+
+def test_tear_down_reads_e3_testsuite_s_messages_in_the_report_index(tmp_path: Path) -> None:
+    """report_index's msg of a result not named after its testcase was e3suite's line, "t.two: check two"."""
+    script = make_suite(tmp_path, INDEX_SUITE, {"t": "{}\n"})
+    mark = uuid.uuid4().hex
+    real, ours = run_both(script, cwd=tmp_path, mark=mark)
+    assert real.returncode == ours.returncode == 1, ours.stdout + ours.stderr
+    expected = ["report: t.one PASS check one", "report: t.two FAIL check two"]
+    assert [line for line in real.stdout.splitlines() if line.startswith("report: ")] == expected
+    assert [line for line in ours.stdout.splitlines() if line.startswith("report: ")] == expected, ours.stdout
+    assert "FAIL   t: t.two: check two\n" in ours.stdout  # e3suite's own line still names it
+    assert leftovers(mark) == []

@@ -86,4 +86,10 @@ def fill(index: ReportIndex, results: Iterable[Any], e3_names: dict[str, str]) -
         status = _STATUSES.get(status_name) or TestStatus[status_name]
         reasons = {FailureReason[r.name] for r in result.failure_reasons if r.name in FailureReason.__members__}
         info = {str(k): str(v) for k, v in result.info.items() if k != "e3_name"}
-        index.add_result(TestResultSummary(str(name), status, result.message or None, reasons, result.duration, info))
+        message = result.message or ""
+        # A result not named after its testcase says its e3 name first on e3suite's lines
+        # ("t.check: msg"); its e3-testsuite message is what follows.
+        if message == name:
+            message = ""
+        message = message.removeprefix(f"{name}: ")
+        index.add_result(TestResultSummary(str(name), status, message or None, reasons, result.duration, info))
