@@ -454,14 +454,17 @@ if __name__ == "__main__":
 '''
 
 
-def test_tear_down_reads_e3_testsuite_s_messages_in_the_report_index(tmp_path: Path) -> None:
-    """report_index's msg of a result not named after its testcase was e3suite's line, "t.two: check two"."""
+def test_tear_down_and_the_log_file_read_e3_testsuite_s_messages(tmp_path: Path) -> None:
+    """report_index's msg of a result not named after its testcase was e3suite's line, "t.two: check two";
+    the --log-file line said "t.two: t.two: check two"."""
     script = make_suite(tmp_path, INDEX_SUITE, {"t": "{}\n"})
     mark = uuid.uuid4().hex
-    real, ours = run_both(script, cwd=tmp_path, mark=mark)
+    real, ours = run_both(script, cwd=tmp_path, mark=mark, log_file="run.log")
     assert real.returncode == ours.returncode == 1, ours.stdout + ours.stderr
     expected = ["report: t.one PASS check one", "report: t.two FAIL check two"]
     assert [line for line in real.stdout.splitlines() if line.startswith("report: ")] == expected
     assert [line for line in ours.stdout.splitlines() if line.startswith("report: ")] == expected, ours.stdout
     assert "FAIL   t: t.two: check two\n" in ours.stdout  # e3suite's own line still names it
+    e3, logged = _logged_results(tmp_path / "e3-out" / "run.log"), _logged_results(tmp_path / "out" / "run.log")
+    assert e3 == logged == {"PASS t.one: check one": "", "FAIL t.two: check two": ""}, (e3, logged)
     assert leftovers(mark) == []

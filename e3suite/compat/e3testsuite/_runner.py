@@ -207,7 +207,8 @@ class _LogFileSink(Sink):
         result = event.result
         name = result.info.get("e3_name") or result.test_id.replace("/", "__")
         status = result.status.value if result.status is not None else "ERROR"
-        line = f"{status:<8} {'':>6} {name}" + (f": {result.message}" if result.message else "")
+        message = _report.e3_message(result.message, str(name))
+        line = f"{status:<8} {'':>6} {name}" + (f": {message}" if message else "")
         shown = (result.diff or result.log).rstrip("\n") if result.status in E3_LOGS_OF else ""
         if self.show_error_output and shown:
             line += "\n" + shown
