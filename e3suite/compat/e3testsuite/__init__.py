@@ -164,6 +164,8 @@ class Testsuite:
             self.report_index = _report.ReportIndex(self.output_dir)
             if options.temp_dir:
                 os.makedirs(options.temp_dir, exist_ok=True)  # --dev-temp's directory may be new
+            if e3_main.args.dev_temp:
+                _remove_previous_working_roots(options.temp_dir)
             if e3_main.args.list_json:
                 self._write_list(e3_main.args.list_json)
                 return 0
@@ -205,6 +207,23 @@ class Testsuite:
         entries = [{"test_name": t.test_name, "test_dir": t.test_dir, "test_matcher": t.test_matcher} for t in tests]
         with open(filename, "w") as f:
             json.dump(entries, f)
+        # What a run would report as ERROR is not in the list: say so, as e3-testsuite logs it (exit 0 too).
+        for name, _, error in self._probing_errors:
+            print(f"e3suite: warning: {name} is not listed: {error}", file=sys.stderr)
+
+
+def _remove_previous_working_roots(temp_dir: str) -> None:
+    """``--dev-temp DIR``: the working directories previous runs kept in DIR go, as e3-testsuite empties DIR.
+
+    Each run keeps its working directories there (``--cleanup-mode none``)
+    in a fresh ``e3suite-*`` directory: without this, every run added a copy
+    of every testcase's working directory, for ever. Nothing else in DIR is
+    touched.
+    """
+    with os.scandir(temp_dir) as entries:
+        previous = [e.path for e in entries if e.name.startswith(_plan.WORKING_ROOT_PREFIX) and e.is_dir()]
+    for path in previous:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _environment(suite: Testsuite, args: Any, options: Any) -> Any:

@@ -25,8 +25,10 @@ It never starts processes and never touches the results directory.
 
 from __future__ import annotations
 
+import linecache
 import os
 import pickle
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -55,6 +57,14 @@ class TestAbort(Exception):
     __test__ = False
 
 
+class ExplainedError(Exception):
+    """A mistake of the testsuite's that the layer names: its message is its fragment's ERROR's.
+
+    e3-testsuite fails there too, with an exception from deep inside
+    (e3's ``Run``) that only the traceback explains.
+    """
+
+
 @dataclass
 class PushedResult:
     """A pushed e3-style result, frozen at push time (plain, picklable data)."""
@@ -68,6 +78,13 @@ class PushedResult:
     diff: str | None = None
     failure_reasons: tuple[str, ...] = ()
     info: dict[str, Any] = field(default_factory=dict)
+    #: the parts of ``log`` that DiffTestDriver's diffs are (see _record_log)
+    logged_diffs: tuple[str, ...] = ()
+    #: what a fragment that raised raised (``RuntimeError: build broke``): the
+    #: message of its e3suite result, where e3-testsuite's has none
+    raised: str | None = None
+    #: where it was pushed, innermost call last: (file, line, function) (see ``push_site``)
+    pushed_at: tuple[tuple[str, int, str], ...] = ()
 
 
 def _text(value: Any) -> str | None:
@@ -87,6 +104,8 @@ def snapshot(result: Any) -> PushedResult:
         failure_reasons=tuple(sorted(r.name for r in result.failure_reasons)),
         info={str(k): v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
               for k, v in result.info.items()},
+        logged_diffs=tuple(getattr(result, "_logged_diffs", ())),
+        raised=getattr(result, "_raised", None),
     )
 
 
@@ -202,9 +221,10 @@ def run_vertex(vertex: Vertex, ctx: FragmentContext) -> Any:
             from e3suite.compat.e3testsuite.unsupported import Unsupported
 
             # A refusal says what is not supported: its message, not only the traceback's last line.
-            message = str(exc) if isinstance(exc, Unsupported) else ""
+            message = str(exc) if isinstance(exc, (Unsupported, ExplainedError)) else ""
             error = TestResult(data.uid, env=data.driver.test_env, status=TestStatus.ERROR, msg=message)
             error.log += traceback.format_exc()
+            error._raised = _exception_line(exc)  # type: ignore[attr-defined]
             data.driver.push_result(error)
             value = exc
     finally:
@@ -213,6 +233,22 @@ def run_vertex(vertex: Vertex, ctx: FragmentContext) -> Any:
         decide(ctx, vertex.test_name, renamed_duplicates([TESTS[ctx.test_id].early + sink]))
         return None
     return Returned(_portable(value), sink)
+
+
+#: The longest exception message a result's message gets (the log has the whole traceback).
+RAISED_CHARS = 200
+
+
+def _exception_line(exc: BaseException) -> str:
+    """``RuntimeError: build broke``: what the last line of its traceback says, its first line, cut.
+
+    e3-testsuite's ERROR of a fragment that raised has no message: its
+    result line, the run's failure list and JUnit said ``name.build`` and
+    nothing of why, unless one read the log.
+    """
+    text = str(exc).strip().split("\n", 1)[0]
+    line = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return line if len(line) <= RAISED_CHARS else line[: RAISED_CHARS - 3] + "..."
 
 
 def _portable(value: Any) -> Any:
@@ -226,6 +262,34 @@ def _portable(value: Any) -> Any:
     return value
 
 
+#: Calls kept of where a result was pushed: enough to find the driver's line.
+PUSH_STACK_DEPTH = 8
+
+
+def push_site(depth: int = 2) -> tuple[tuple[str, int, str], ...]:
+    """Where the caller of the caller (a driver's ``push_result``) was called: (file, line, function), outer first.
+
+    Frames are walked, not formatted (a push happens per result); the text
+    is made only for a result pushed twice.
+    """
+    frame = sys._getframe(depth)
+    site: list[tuple[str, int, str]] = []
+    while frame is not None and len(site) < PUSH_STACK_DEPTH:
+        site.append((frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name))
+        frame = frame.f_back  # type: ignore[assignment]
+    return tuple(reversed(site))
+
+
+def _format_site(site: tuple[tuple[str, int, str], ...]) -> str:
+    lines = []
+    for filename, lineno, function in site:
+        lines.append(f'    File "{filename}", line {lineno}, in {function}\n')
+        code = linecache.getline(filename, lineno).strip()
+        if code:
+            lines.append(f"      {code}\n")
+    return "".join(lines)
+
+
 def renamed_duplicates(chunks: list[list[PushedResult]]) -> list[PushedResult]:
     """The pushed results (in push order), a name pushed again renamed as e3-testsuite's index renames it.
 
@@ -235,7 +299,7 @@ def renamed_duplicates(chunks: list[list[PushedResult]]) -> list[PushedResult]:
     for NAME": pushing twice is a bug of the driver, not a second verdict.
     """
     order = [(c, i) for c, chunk in enumerate(chunks) for i in reversed(range(len(chunk)))]
-    seen: set[str] = set()
+    seen: dict[str, PushedResult] = {}
     renamed: dict[tuple[int, int], PushedResult] = {}
     for c, i in order:
         pushed = chunks[c][i]
@@ -247,8 +311,14 @@ def renamed_duplicates(chunks: list[list[PushedResult]]) -> list[PushedResult]:
             if pushed.status == "ERROR":
                 pushed = replace(pushed, name=name)
             else:
-                pushed = PushedResult(name, "ERROR", f"cannot push twice results for {pushed.name}", info=pushed.info)
-        seen.add(pushed.name)
+                # Where each push happened (the bug is in one of them), as e3-testsuite logs
+                # it, but saying which is which: its "first push" is the one collected first.
+                log = (f"{pushed.name} was pushed twice; the result that keeps the name {pushed.name} was pushed at:\n"
+                       f"{_format_site(seen[pushed.name].pushed_at)}"
+                       f"\nthis one, renamed {name}, was pushed at:\n{_format_site(pushed.pushed_at)}")
+                message = f"cannot push twice results for {pushed.name}"
+                pushed = PushedResult(name, "ERROR", message, log=log, info=pushed.info)
+        seen[pushed.name] = pushed
         renamed[(c, i)] = pushed
     return [renamed[(c, i)] for c, chunk in enumerate(chunks) for i in range(len(chunk))]
 
@@ -278,9 +348,10 @@ def decide(ctx: FragmentContext, test_name: str, pushed: list[PushedResult]) -> 
     _fill(result, chosen)
     for other in pushed:
         if other is not chosen:
-            sub = result.add_sub_result(_sub_name(test_name, other.name), E3suiteStatus[other.status], other.msg or "")
+            message = other.msg or other.raised or ""
+            sub = result.add_sub_result(_sub_name(test_name, other.name), E3suiteStatus[other.status], message)
             _fill(sub, other)
-    message = chosen.msg or ""
+    message = chosen.msg or chosen.raised or ""
     if chosen is not main:
         message = f"{chosen.name}: {message}" if message else chosen.name
     result.set_status(E3suiteStatus[chosen.status], message)
@@ -288,14 +359,34 @@ def decide(ctx: FragmentContext, test_name: str, pushed: list[PushedResult]) -> 
 
 def _fill(result: Any, pushed: PushedResult) -> None:
     """What one pushed result carries, into an e3suite result (its verdict aside)."""
-    result.log += pushed.log if not pushed.log or pushed.log.endswith("\n") else pushed.log + "\n"
+    log = _record_log(pushed)
+    result.log += log if not log or log.endswith("\n") else log + "\n"
     result.out, result.expected = pushed.out, pushed.expected
-    # DiffTestDriver logs its diff too: without its last newline, the
-    # reports see it is in the log already and do not show it twice.
+    # Without its last newline, the reports see a diff is in the log
+    # already (a driver's own that logs it) and do not show it twice.
     result.diff = pushed.diff.rstrip("\n") if pushed.diff is not None else None
     result.failure_reasons.update(E3suiteReason[r] for r in pushed.failure_reasons)
     result.info.update(pushed.info)
     result.info["e3_name"] = pushed.name
+
+
+def _record_log(pushed: PushedResult) -> str:
+    """The log of the record of ``pushed``: e3-testsuite's, less the diffs the record keeps apart.
+
+    DiffTestDriver logs each diff (cut by ``--truncate-logs``) and keeps
+    them whole in ``diff`` too. Reports show a record's diff beside its log
+    (the HTML report and JUnit each once more, the terminal unless the log
+    holds it whole): ``-E`` printed a diff cut by ``-T`` and then whole, or
+    two diffs of one result twice each, and the HTML report showed every
+    diff twice. The record's log leaves them to its diff, whole, once, as
+    e3suite's own DiffDriver does, and as e3-testsuite's ``-E`` shows it.
+    """
+    log = pushed.log
+    if pushed.diff is None:
+        return log
+    for logged in pushed.logged_diffs:
+        log = log.replace(logged, "", 1)
+    return log
 
 
 def _sub_name(test_name: str, name: str) -> str:

@@ -64,10 +64,13 @@ def find_tests(
     def add(pattern: re.Pattern[str] | None, test: ParsedTest) -> None:
         if test.test_matcher and pattern is not None and not pattern.search(test.test_matcher):
             return
-        if test.test_name in found:
-            errors.append((test.test_name, test.test_dir, f"duplicate test name: {test.test_name}"))
-        else:
+        known = found.get(test.test_name)
+        if known is None:
             found[test.test_name] = test
+        elif _where(known) != _where(test):
+            errors.append((test.test_name, test.test_dir, f"duplicate test name: {test.test_name}"))
+        # else the same testcase, named twice on the command line (`xf tests/xf`): run once. e3-testsuite
+        # ran it once too, but reported two ERRORs "duplicate test name" and one "cannot push twice".
 
     def walk(spec: str) -> None:
         pattern: re.Pattern[str] | None = None
@@ -91,7 +94,9 @@ def find_tests(
                 try:
                     probed = finder.probe(testsuite, dirpath, dirnames, filenames)
                 except ProbingError as exc:
-                    errors.append((testsuite.test_name(dirpath), dirpath, probing_message(exc)))
+                    error = (testsuite.test_name(dirpath), dirpath, probing_message(exc))
+                    if error not in errors:  # a directory named twice on the command line
+                        errors.append(error)
                     break
                 if isinstance(probed, list):
                     for test in probed:
@@ -104,6 +109,11 @@ def find_tests(
     for spec in sublist or [testsuite.test_dir]:
         walk(spec)
     return list(found.values()), errors
+
+
+def _where(test: ParsedTest) -> tuple[str, str | None]:
+    """What makes a testcase itself: its directory and, among those of that directory, its matcher."""
+    return os.path.abspath(test.test_dir), test.test_matcher
 
 
 def probing_message(exc: ProbingError) -> str:

@@ -86,4 +86,17 @@ def fill(index: ReportIndex, results: Iterable[Any], e3_names: dict[str, str]) -
         status = _STATUSES.get(status_name) or TestStatus[status_name]
         reasons = {FailureReason[r.name] for r in result.failure_reasons if r.name in FailureReason.__members__}
         info = {str(k): str(v) for k, v in result.info.items() if k != "e3_name"}
-        index.add_result(TestResultSummary(str(name), status, result.message or None, reasons, result.duration, info))
+        message = e3_message(result.message, str(name))
+        index.add_result(TestResultSummary(str(name), status, message or None, reasons, result.duration, info))
+
+
+def e3_message(message: str | None, e3_name: str) -> str:
+    """The e3-testsuite message of a result whose e3suite message is ``message``.
+
+    A result not named after its testcase says its e3 name first on e3suite's
+    lines (``t.check: msg``, or ``t.check`` alone); its message is what follows.
+    """
+    message = message or ""
+    if message == e3_name:
+        return ""
+    return message.removeprefix(f"{e3_name}: ")

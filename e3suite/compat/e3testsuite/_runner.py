@@ -19,8 +19,11 @@ It never runs a fragment itself.
 
 from __future__ import annotations
 
+import argparse
 import logging
+import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,10 @@ from e3suite.plan import Plan, build_plan
 from e3suite.reports.terminal import TerminalReporter
 from e3suite.testsuite import ConfigurationError
 from e3suite.testsuite import Testsuite as E3suiteTestsuite
+
+#: e3-testsuite's -E shows the logs of every result but PASS, XFAIL, XPASS
+#: and SKIP: VERIFY's (to verify) and NOT_APPLICABLE's too.
+E3_LOGS_OF = frozenset({TestStatus.FAIL, TestStatus.ERROR, TestStatus.VERIFY, TestStatus.NOT_APPLICABLE})
 
 
 class Runner(E3suiteTestsuite):
@@ -71,6 +78,11 @@ class Runner(E3suiteTestsuite):
         self.suite.set_up()
         self.found = list(self.suite.get_test_list(list(self.suite.main.args.sublist)))
         self.errors = self.suite._probing_errors
+        if not self.found and not self.errors and not os.path.isdir(self.suite.test_dir):
+            # e3-testsuite finds nothing there without a word: a misspelt tests_subdir
+            # (or a set_up that did not make it) looked like a suite without testcases.
+            print(f"e3suite: warning: the tests directory {self.suite.test_dir} does not exist "
+                  f"(tests_subdir = {self.suite.tests_subdir!r}): no testcase", file=sys.stderr)
 
     def tear_down(self) -> None:
         # What e3-testsuite's tear_down can read: every result of the run, by its e3 name.
@@ -92,23 +104,37 @@ class Runner(E3suiteTestsuite):
                 entry = _bridge.TESTS.get(result.test_id)
                 if entry is not None and result.status is not None and not result.status.is_failure:
                     shutil.rmtree(working_root / entry.test_name, ignore_errors=True)
+            if _empty(working_root):
+                # No failing testcase made a working directory (a test.yaml that does not parse, an
+                # unknown driver): "working directories of failing testcases kept in" an empty one.
+                shutil.rmtree(working_root, ignore_errors=True)
+                return
         super().clean_working_dirs(working_root)
 
     def listeners(self, reporter: TerminalReporter) -> list[Sink]:
         listeners = super().listeners(reporter)
         if getattr(self.suite.main.args, "log_file", None):
-            listeners.append(_LogFileSink())
+            listeners.append(_LogFileSink(bool(self.options.show_error_output)))
         return listeners
 
     def make_reporter(self) -> TerminalReporter:
         reporter = super().make_reporter()
-        # e3-testsuite's -E shows the logs of every result but PASS, XFAIL,
-        # XPASS and SKIP: VERIFY's (to verify) and NOT_APPLICABLE's too.
-        reporter.logs_of = frozenset({TestStatus.FAIL, TestStatus.ERROR, TestStatus.VERIFY, TestStatus.NOT_APPLICABLE})
+        reporter.logs_of = E3_LOGS_OF
         return reporter
 
     def write_reports(self, results_dir: Path) -> None:
         super().write_reports(results_dir)
+        xunit = self.suite.main.args.xunit_output
+        if xunit and self.options.junit and os.path.abspath(xunit) != os.path.abspath(self.options.junit):
+            # --junit FILE made e3suite write FILE only: the CI's --xunit-output file was never written.
+            from e3suite.reports import command as report_command
+            from e3suite.reports.data import load_report
+
+            only_xunit = argparse.Namespace(**{**vars(self.options), "junit": xunit, "html": None, "json": None})
+            try:
+                report_command.write_report_files(load_report(results_dir, self.compare_dir()), only_xunit)
+            except report_command.ReportError as exc:
+                raise ConfigurationError(str(exc)) from None
         if self.suite.main.args.generate_text_report:
             try:
                 write_text_report(results_dir, self.compare_dir())
@@ -125,6 +151,14 @@ class Runner(E3suiteTestsuite):
         if self.options.in_process or (not self.suite.use_multiprocessing and not _single_fragment_tests()):
             return ThreadExecutor(self.options.jobs, float(self.options.kill_grace))
         return super().make_executor()
+
+
+def _empty(directory: Path) -> bool:
+    try:
+        with os.scandir(directory) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return False
 
 
 def _single_fragment_tests() -> bool:
@@ -162,13 +196,22 @@ class _LogFileSink(Sink):
 
     e3-testsuite logs every result to its ``testsuite`` logger, so the log
     file of a CI job holds them; the terminal already has e3suite's lines.
+    With ``-E``, the line of a result whose logs the terminal shows is
+    followed by its diff, or its log without one, as e3-testsuite's is.
     """
+
+    def __init__(self, show_error_output: bool = False) -> None:
+        self.show_error_output = show_error_output
 
     def test_finished(self, event: TestFinished) -> None:
         result = event.result
         name = result.info.get("e3_name") or result.test_id.replace("/", "__")
         status = result.status.value if result.status is not None else "ERROR"
-        line = f"{status:<8} {'':>6} {name}" + (f": {result.message}" if result.message else "")
+        message = _report.e3_message(result.message, str(name))
+        line = f"{status:<8} {'':>6} {name}" + (f": {message}" if message else "")
+        shown = (result.diff or result.log).rstrip("\n") if result.status in E3_LOGS_OF else ""
+        if self.show_error_output and shown:
+            line += "\n" + shown
         record = logging.getLogger("testsuite").makeRecord("testsuite", logging.INFO, __file__, 0, line, (), None)
         for handler in logging.getLogger().handlers:
             if isinstance(handler, logging.FileHandler) and record.levelno >= handler.level:

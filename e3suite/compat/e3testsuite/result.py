@@ -128,6 +128,9 @@ class TestResult:
         self.diff: Log[Any] | None = None
         self.time: float | None = None
         self.info: dict[str, str] = {}
+        #: what DiffTestDriver.compute_diff appended to the log, diff by diff
+        #: (cut by --truncate-logs): see _bridge._record_log
+        self._logged_diffs: list[str] = []
         self._status_set = status is not None and status is not TestStatus.ERROR
 
     def set_status(self, status: TestStatus, msg: str | None = "") -> None:

@@ -5,8 +5,9 @@ For each testsuite of this directory (see LICENSES.md for where they come
 from), run it twice, unmodified: ``python testsuite.py`` (the installed
 e3-testsuite) and ``python -m e3suite e3 testsuite.py`` (e3suite's
 compatibility layer), with the same options. Print each result's verdict
-under both, and both wall times; exit 1 when a verdict differs or when a
-process either run started survives it (psutil, by an environment marker).
+under both, and both wall times; exit 1 when a verdict or the exit status
+differs, or when a process either run started survives it (psutil, by an
+environment marker).
 
     python tests/compat/real-suites/compare.py [-j N] [SUITE...]
 """
@@ -29,7 +30,7 @@ import psutil
 import e3suite.store as store
 
 HERE = Path(__file__).resolve().parent
-SUITES = ["bc", "classic", "fragments", "gnatformat", "startup-gen"]
+SUITES = ["bc", "classic", "fragments", "gnatformat", "startup-gen", "userlike"]
 MARK = "E3COMPAT_RUN_MARK"
 
 
@@ -96,8 +97,11 @@ def compare(suite: str, jobs: int, work: Path) -> bool:
     e3, e3_wall, e3_status, e3_leaked = run(suite, "e3-testsuite", jobs, work)
     ours, our_wall, our_status, our_leaked = run(suite, "e3suite", jobs, work)
     same = e3 == ours
+    verdicts = "same verdicts" if same else "VERDICTS DIFFER"
+    if e3_status != our_status:  # a CI job fails on one and not on the other
+        verdicts += ", EXIT STATUSES DIFFER"
     print(f"== {suite}: {len(e3)} results; e3-testsuite {e3_wall:.2f} s (exit {e3_status}), "
-          f"e3suite e3 {our_wall:.2f} s (exit {our_status}); {'same verdicts' if same else 'VERDICTS DIFFER'}")
+          f"e3suite e3 {our_wall:.2f} s (exit {our_status}); {verdicts}")
     for name in sorted(set(e3) | set(ours)):
         mark = "" if e3.get(name) == ours.get(name) else "   <-- differs"
         print(f"   {name:<40} {e3.get(name, '-'):<8} {ours.get(name, '-'):<8}{mark}")
@@ -105,7 +109,7 @@ def compare(suite: str, jobs: int, work: Path) -> bool:
         print(f"   (e3-testsuite left {e3_leaked} running: killed)")
     if our_leaked:
         print(f"   e3suite e3 LEFT {our_leaked} RUNNING")
-    return same and not our_leaked
+    return same and e3_status == our_status and not our_leaked
 
 
 def main() -> int:

@@ -43,6 +43,7 @@ class TestDriver(metaclass=abc.ABCMeta):
     def push_result(self, result: TestResult | None = None) -> None:
         """Push ``result`` (default: ``self.result``) to the testsuite, as it is now."""
         pushed = _bridge.snapshot(self.result if result is None else result)
+        pushed.pushed_at = _bridge.push_site()
         self.result_queue.append(pushed)
         _bridge.record_push(pushed)
 

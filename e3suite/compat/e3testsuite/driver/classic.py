@@ -66,6 +66,14 @@ class ProcessResult:
         self.out = out
 
 
+#: What e3's rlimit prints (and returns 1) when given a negative number of seconds.
+RLIMIT_USAGE = "Usage:\n   rlimit [--foreground] seconds command [args]\n"
+
+
+class InvalidTimeout(_bridge.ExplainedError, TypeError):
+    """A command timeout that is not a number (a TypeError, as e3's Run raises)."""
+
+
 class ClassicTestDriver(TestDriver):
     """One fragment, ``run_wrapper``: control, copy, set_up, run, analyze, tear_down."""
 
@@ -81,7 +89,35 @@ class ClassicTestDriver(TestDriver):
 
     @property
     def default_process_timeout(self) -> int:
-        return int(self.test_env.get("timeout", 5 * 60))
+        # As given (e3-testsuite does not convert it): shell() checks it.
+        return self.test_env.get("timeout", 5 * 60)  # type: ignore[no-any-return]
+
+    def _whole_seconds(self, timeout: Any, from_yaml: bool) -> int | None:
+        """``timeout`` as e3's Run gives it to rlimit, ``"%d" % timeout``: whole seconds (0.5 is 0, at once).
+
+        None (``timeout: null``) is no limit, as e3's Run has none then.
+
+        What ``"%d"`` refuses (``timeout: "5"`` in test.yaml, a string; or
+        ``.inf``) is an ERROR under e3-testsuite, a TypeError (OverflowError)
+        deep in e3's Run; here, the same ERROR with a message that says
+        which timeout and why.
+        """
+        if timeout is None:
+            return None
+        try:
+            seconds = "%d" % timeout  # noqa: UP031 (what e3's Run does, to refuse what it refuses)
+        except (TypeError, OverflowError, ValueError) as exc:  # .inf, .nan: OverflowError, ValueError
+            kind = "a string" if isinstance(timeout, str) else f"a {type(timeout).__name__}"
+            what = f"is {kind}, not a number of seconds"
+            if not isinstance(exc, TypeError):
+                what = "is not a finite number of seconds"
+            yaml_file = os.path.join(str(self.test_env.get("test_dir", ".")), "test.yaml")
+            if from_yaml and self.test_env.get("timeout") is timeout and os.path.isfile(yaml_file):
+                number = isinstance(timeout, str) and re.fullmatch(r"\s*\d+(\.\d*)?\s*", timeout)
+                hint = f" (write timeout: {str(timeout).strip()}, without quotes)" if number else ""
+                raise InvalidTimeout(f"invalid test.yaml: {yaml_file}: timeout: {timeout!r} {what}{hint}") from None
+            raise InvalidTimeout(f"invalid timeout: {timeout!r} {what}") from None
+        return int(seconds)  # what rlimit is given (it refuses a negative one)
 
     @property
     def default_encoding(self) -> str:
@@ -113,10 +149,10 @@ class ClassicTestDriver(TestDriver):
             )
         if cwd is None:
             cwd = self.test_env["working_dir"]
+        from_yaml = timeout is None
         if timeout is None:
             timeout = self.default_process_timeout
-        # e3's Run gives rlimit "%d" % timeout: whole seconds; 0 (or 0.5) kills the command at once.
-        timeout = int(timeout)
+        timeout = self._whole_seconds(timeout, from_yaml)
         if truncate_logs_threshold is None:
             truncate_logs_threshold = int(getattr(self.testsuite_options, "truncate_logs", 200))
         argv = [os.fspath(a) for a in args]
@@ -125,7 +161,13 @@ class ClassicTestDriver(TestDriver):
         info: dict[str, Any] = {"cmd": argv, "cwd": cwd}
         self.result.processes.append(info)
         ctx = _bridge.current_context()
-        if timeout <= 0:
+        if timeout is not None and timeout < 0:
+            # rlimit does not start it: it prints its usage and returns 1.
+            ran = process.CommandResult(
+                argv=argv, status=1, signal=None, timed_out=False, timeout=None, output=RLIMIT_USAGE,
+                output_size=len(RLIMIT_USAGE), cwd=cwd, output_bytes=RLIMIT_USAGE.encode(),
+            )
+        elif timeout == 0:
             # rlimit kills it as soon as it is started: nothing it would do happens.
             ran = process.CommandResult(
                 argv=argv, status=None, signal=None, timed_out=True, timeout=0.0, output="", output_size=0,

@@ -194,7 +194,11 @@ class DiffTestDriver(ClassicTestDriver):
                     fb.write(refined_actual)
             message = f"{message} (baseline updated)"
         diff_log = f"Diff failure: {message}\n{text.rstrip(chr(10))}\n"
-        self.result.log += "\n" + truncated(diff_log, truncate_logs_threshold)
+        logged = "\n" + truncated(diff_log, truncate_logs_threshold)
+        self.result.log += logged
+        if not hasattr(self.result, "_logged_diffs"):  # a result class of the testsuite's own
+            self.result._logged_diffs = []
+        self.result._logged_diffs.append(logged)
         if self.failing_diff_count == 1:
             self.result.expected = Log(shown_baseline)
             self.result.out = Log(shown_actual)

@@ -1,0 +1,1 @@
+build [0-9]+ done
