@@ -131,3 +131,29 @@ def test_a_run_its_set_up_stopped_adds_and_removes_nothing(tmp_path: Path) -> No
     assert against_old is not None and ids(against_old, "removed") == []
     against_stopped = load_report(RESULTS / "new", stopped).comparison
     assert against_stopped is not None and ids(against_stopped, "new") == []
+
+
+def test_a_testcase_the_previous_run_gave_no_verdict_did_not_fail_then() -> None:
+    """After a run killed midway, its unfinished testcases' ERROR "no verdict" compared as a failure.
+
+    A regression of the next run read as "still failing (was ERROR)", which
+    the summary does not list, and every testcase that merely ran at last as
+    "fixed". Such a testcase did not run then: like a skipped one.
+    """
+    killed = "no verdict: the run ended before this testcase finished"
+    old = [
+        Outcome("regressed", E, None, killed), Outcome("ran", E, None, killed),
+        Outcome("lost", E, None, "no verdict: the journal holds no result for it"),
+        Outcome("limit", E, None, "not run: failure limit reached"), Outcome("skipped-now", E, None, killed),
+        Outcome("broken", E, 1.0, "no verdict"),  # ran, and its driver set no verdict: a failure
+    ]
+    new = [
+        Outcome("regressed", F, 1.0, "wrong"), Outcome("ran", P, 1.0), Outcome("lost", F), Outcome("limit", E),
+        Outcome("skipped-now", S), Outcome("broken", P),
+    ]
+    c = compare(new, old, "old")
+    assert ids(c, "new_failures") == ["limit", "lost", "regressed"]
+    assert [ch.old_status for ch in c.new_failures] == [None, None, None]  # never "(was ERROR)"
+    assert ids(c, "still_failing") == [] and ids(c, "newly_skipped") == []
+    assert ids(c, "fixed") == ["broken"]
+    assert c.fixed[0].old_status is E
