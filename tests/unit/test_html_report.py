@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from report_support import DATA, run_report
+from report_support import DATA, copy_results, run_report
 
 from e3suite.model import TestResult, TestStatus
 from e3suite.reports.data import RunReport
@@ -55,6 +55,24 @@ def test_test_output_never_becomes_markup(tmp_path: Path) -> None:
     assert "window.pwned" in text  # it is there, as escaped data
     assert "<img" not in text
     assert "innerHTML" not in text
+
+
+def test_a_results_directory_whose_name_is_not_utf8(tmp_path: Path) -> None:
+    """The page's title names the directory: one whose name is not UTF-8 stopped the report with a traceback.
+
+    Python decodes the byte as a lone surrogate, which a UTF-8 file cannot
+    hold: `e3suite report` (and a run writing --html, after all its
+    testcases ran) ended with a UnicodeEncodeError, and the --json asked
+    for after it was never written.
+    """
+    results = copy_results(tmp_path)
+    odd = tmp_path / os.fsdecode(b"r\xe9sultats")
+    results.rename(odd)
+    code, _, err = run_report([str(odd / "new"), "--html", "report.html", "--json", "report.json"], tmp_path)
+    assert (code, "Traceback" in err) == (0, False), err
+    text = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert f"<title>e3suite report: {tmp_path}/r\\xe9sultats/new</title>" in text
+    assert (tmp_path / "report.json").exists()
 
 
 def _browser_available() -> bool:
