@@ -80,7 +80,12 @@ SCRIPT = r"""
                ["jobs", run.jobs], ["e3suite", run.version], ["python", run.python],
                ["command", run.argv ? run.argv.join(" ") : null]];
   facts.forEach(function (f) { if (f[1] !== null && f[1] !== undefined) { meta.appendChild(el("span", "", f[0] + ": " + f[1])); } });
-  if (!run.complete) {
+  if (run.live) {
+    // Read while it runs: a run that is going, not one that was killed.
+    var going = {running: 0, waiting: 0};
+    data.testcases.forEach(function (t) { if (t.status === null && going[t.message] !== undefined) { going[t.message] += 1; } });
+    meta.appendChild(el("strong", "", "The run is still going: " + going.running + (going.running === 1 ? " testcase" : " testcases") + " running, " + going.waiting + " waiting (results so far)."));
+  } else if (!run.complete) {
     meta.appendChild(el("strong", "", run.end !== null ? "The run's index is missing or unreadable: results rebuilt from its journal."
                                                       : "The run did not finish: results rebuilt from its journal."));
   }

@@ -56,6 +56,8 @@ SCHEMA: dict[str, Any] = {
             "properties": {
                 "results_dir": {"type": "string"},
                 "complete": {"type": "boolean"},
+                # True: the run is still going (testcases without a verdict are running or waiting).
+                "live": {"type": "boolean"},
                 "start": _NUMBER_OR_NULL,
                 "end": _NUMBER_OR_NULL,
                 "duration": _NUMBER_OR_NULL,
@@ -205,7 +207,7 @@ def testcase_json(result: TestResult, change: str | None) -> dict[str, Any]:
 
 def report_document(report: RunReport) -> dict[str, Any]:
     """The JSON report of ``report`` as a JSON-ready dict (see SCHEMA)."""
-    run: dict[str, Any] = {"results_dir": str(report.path), "complete": report.complete}
+    run: dict[str, Any] = {"results_dir": str(report.path), "complete": report.complete, "live": report.live}
     for key in _RUN_KEYS:
         run[key] = report.run.get(key)
     if not isinstance(run["argv"], list):

@@ -220,3 +220,19 @@ def test_the_timeline_leaves_out_carried_over_results(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60, check=True,
     )
     assert json.loads(drawn.stdout) == {"lanes": ["slot 0"], "bars": ["ran:run COMPLETE 1.00s"]}
+
+
+def test_the_page_of_a_run_still_going_says_so(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Read while its run went on, the page said "The run did not finish", as for a killed run."""
+    from selenium.webdriver.common.by import By
+    from test_live_report import make_run
+
+    from e3suite.reports.data import load_report
+
+    results = make_run(tmp_path / "new", 2000.0, {"done": TestStatus.PASS}, live=True)
+    page = tmp_path / "live.html"
+    page.write_text(render_html(load_report(results)), encoding="utf-8")
+    browser.get(page.as_uri())
+    meta = browser.find_element(By.ID, "meta").text
+    assert "The run is still going: 1 testcase running, 1 waiting (results so far)." in meta
+    assert "did not finish" not in meta
