@@ -16,7 +16,7 @@ from typing import Any
 
 from e3suite.model import TestResult, TestStatus
 from e3suite.reports.compare import CATEGORIES
-from e3suite.reports.data import RunReport, log_excerpt, unfinished
+from e3suite.reports.data import RunReport, display_log, log_excerpt, unfinished
 
 FORMAT = "e3suite-report"
 VERSION = 1
@@ -175,7 +175,9 @@ _RUN_KEYS = (
 
 
 def testcase_json(result: TestResult, change: str | None) -> dict[str, Any]:
-    log, cut = log_excerpt(result.log)
+    # A driver that ran commands (ctx.shell) and logged nothing: its commands, as -E and JUnit show them
+    # (the HTML page, built from this document, showed "Log: (empty)" under such a FAIL).
+    log, cut = log_excerpt(display_log(result))
     diff = log_excerpt(result.diff)[0] if result.diff else result.diff
     return {
         "id": result.test_id,
