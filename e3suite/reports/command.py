@@ -60,11 +60,17 @@ def check_targets(
     """
     to_stdout = check_stdout_use(options)
     will_exist = {os.path.abspath(d) for d in made}
+    named: dict[str, str] = {}  # real path -> the option that names it
     for name in _TARGETS:
         target = getattr(options, name, None)
         if not target or target == "-":
             continue
         path = Path(target)
+        # `--junit r.xml --html r.xml` (a CI configuration's typo): the second replaced the first, silently.
+        real = os.path.realpath(path)
+        if real in named and not _is_stream(real):
+            raise ReportError(f"--{named[real]} and --{name} name the same file {target}: each report needs its own")
+        named.setdefault(real, name)
         parent = path.parent
         owner = _results_file_of(path, results)
         if owner is not None:
@@ -84,6 +90,11 @@ def check_targets(
             continue
         raise ReportError(f"cannot write the {name} report to {target} (--{name}): {problem}")
     return to_stdout
+
+
+def _is_stream(path: str) -> bool:
+    """Whether ``path`` is no regular file (``/dev/stderr``, a pipe), which reports may share."""
+    return os.path.exists(path) and not os.path.isfile(path)
 
 
 #: What a results directory is made of: a report written over one of them would lose the results.
