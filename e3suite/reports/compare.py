@@ -61,6 +61,8 @@ class Outcome:
     status: TestStatus
     duration: float | None = None
     message: str = ""
+    #: No verdict yet: a testcase of a run still going, running or waiting (its status is a placeholder).
+    pending: bool = False
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,7 @@ def compare(
         if ran_both and _markedly_slower(now.duration, before.duration, threshold):
             comparison.slower.append(change)
     comparison.removed = [
-        Change(o.test_id, None, o.status, o.message, None, o.duration)
+        Change(o.test_id, None, None if o.pending else o.status, o.message, None, o.duration)
         for test_id, o in old_by_id.items()
         if test_id not in seen and not partial
     ]
@@ -204,10 +206,12 @@ def no_verdict_then(outcome: Outcome) -> bool:
     ERROR "no verdict: the run ended before this testcase finished" (and one
     stopped by ``--max-failures`` an ERROR "not run: ..."): compared as
     failures, a regression of the next run read as "still failing", out of
-    the news, and every testcase that merely ran at last as "fixed".
+    the news, and every testcase that merely ran at last as "fixed". A
+    previous run still going has testcases without a verdict yet, too.
     """
-    return outcome.status in (TestStatus.ERROR, TestStatus.SKIP) and outcome.message.startswith(
-        (NO_VERDICT_PREFIX, NOT_RUN_PREFIX)
+    return outcome.pending or (
+        outcome.status in (TestStatus.ERROR, TestStatus.SKIP)
+        and outcome.message.startswith((NO_VERDICT_PREFIX, NOT_RUN_PREFIX))
     )
 
 
@@ -221,6 +225,8 @@ def outcomes_from_entries(entries: Iterable[dict[str, Any]]) -> list[Outcome]:
     """Outcomes from index entries of a results directory (see e3suite.store)."""
     outcomes = []
     for entry in entries:
+        # A run still going (--compare with it): running or waiting testcases have no verdict yet, no ERROR.
+        pending = bool(entry.get("live"))
         try:
             status = TestStatus(entry.get("status"))
         except ValueError:
@@ -232,6 +238,7 @@ def outcomes_from_entries(entries: Iterable[dict[str, Any]]) -> list[Outcome]:
                 status,
                 float(duration) if isinstance(duration, (int, float)) else None,
                 str(entry.get("message") or ""),
+                pending,
             )
         )
     return outcomes

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from report_support import RESULTS
 
-from e3suite.model import TestStatus
+from e3suite import store
+from e3suite.model import TestResult, TestStatus
 from e3suite.reports.compare import CATEGORIES, Outcome, compare
 from e3suite.reports.data import load_report
 
@@ -157,3 +158,24 @@ def test_a_testcase_the_previous_run_gave_no_verdict_did_not_fail_then() -> None
     assert ids(c, "still_failing") == [] and ids(c, "newly_skipped") == []
     assert ids(c, "fixed") == ["broken"]
     assert c.fixed[0].old_status is E
+
+
+
+def test_a_previous_run_still_going_has_no_verdict_for_its_unfinished_testcases(tmp_path: Path) -> None:
+    """--compare with a run still going: its running and waiting testcases read as ERROR ("was ERROR").
+
+    A testcase interrupted now was "still failing", one skipped now "newly skipped (was ERROR)".
+    """
+    from test_live_report import make_run
+
+    old = make_run(tmp_path / "going", 1000.0, {"done": P}, live=True)
+    now = tmp_path / "now"
+    writer = store.ResultsWriter(now)
+    writer.journal.write("run_started", start=2000.0, selection=[])
+    for test, status in (("done", P), ("running", E), ("waiting", S)):
+        writer.write_result(TestResult(test, status, "interrupted"))
+    writer.close()
+    c = load_report(now, old).comparison
+    assert c is not None
+    assert ids(c, "new_failures") == ["running"] and c.new_failures[0].old_status is None
+    assert ids(c, "still_failing") == [] and ids(c, "newly_skipped") == [] and ids(c, "fixed") == []
