@@ -130,11 +130,22 @@ SCRIPT = r"""
     badge.id = "count-" + k;
     counts.appendChild(badge);
   });
+  // Counted as the summary line counts (what this run ran); a --failed run's table also lists the rest.
+  var carried = data.testcases.filter(function (t) { return t.carried_over; }).length;
+  if (carried) {
+    var kept = el("span", "badge", carried + " carried over");
+    kept.id = "count-carried-over";
+    counts.appendChild(kept);
+  }
 
+  // One toggle per verdict in the table, carried-over results included: by_status leaves
+  // them out, and a carried-over PASS had no toggle, so it could not be hidden.
+  var inTable = {};
+  data.testcases.forEach(function (t) { if (t.status) { inTable[t.status] = (inTable[t.status] || 0) + 1; } });
   var enabled = {};
   var filters = document.getElementById("verdict-filters");
   ORDER.forEach(function (status) {
-    var n = data.counts.by_status[status];
+    var n = inTable[status];
     if (!n) { return; }
     enabled[status] = true;
     var button = el("button", "verdict-toggle " + status, status + " " + n);

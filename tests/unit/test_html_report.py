@@ -236,3 +236,25 @@ def test_the_page_of_a_run_still_going_says_so(browser, tmp_path: Path) -> None:
     meta = browser.find_element(By.ID, "meta").text
     assert "The run is still going: 1 testcase running, 1 waiting (results so far)." in meta
     assert "did not finish" not in meta
+
+
+def test_carried_over_results_have_their_verdict_toggle(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A --failed run's page listed the carried-over results, but its toggles came from by_status, which
+    leaves them out: a carried-over PASS, SKIP or XFAIL had no toggle and could not be hidden."""
+    from selenium.webdriver.common.by import By
+
+    kept = [TestResult("kept/pass", TestStatus.PASS), TestResult("kept/skip", TestStatus.SKIP, "no GPU")]
+    for result in kept:
+        result.carried_over = True
+    results = [*kept, TestResult("ran/fail", TestStatus.FAIL, "wrong"), TestResult("ran/pass", TestStatus.PASS)]
+    page = tmp_path / "failed.html"
+    page.write_text(render_html(RunReport(tmp_path, {"jobs": 1}, results, True)), encoding="utf-8")
+    browser.get(page.as_uri())
+    assert browser.find_element(By.ID, "verdict-filters").text == "PASS 2FAIL 1SKIP 1"
+    assert browser.find_element(By.ID, "count-carried-over").text == "2 carried over"
+    assert browser.find_element(By.ID, "count-passed").text == "1 passed"  # as the summary line counts
+    browser.find_element(By.CSS_SELECTOR, '.verdict-toggle[data-status="SKIP"]').click()
+    browser.find_element(By.CSS_SELECTOR, '.verdict-toggle[data-status="PASS"]').click()
+    rows = browser.find_elements(By.CSS_SELECTOR, "tr.result")
+    assert [r.get_attribute("data-id") for r in rows if r.is_displayed()] == ["ran/fail"]
+    assert browser.find_element(By.ID, "shown-count").text == "1 of 4 testcases shown"
