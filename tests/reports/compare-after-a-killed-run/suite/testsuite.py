@@ -8,6 +8,7 @@ test.yaml: ``round1``/``round2``: the verdict in that round; ``kill1``: round
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from e3suite import FragmentContext, TestDriver, Testsuite, TestStatus
@@ -27,6 +28,11 @@ class FlipDriver(TestDriver):
     def run(self, ctx: FragmentContext) -> None:
         n = current_round()
         if n == 1 and self.test_env.get("kill1"):
+            # The results before it are written by a thread of the engine: wait until they are in.
+            journal = ROOT / "out" / "new" / "journal.jsonl"
+            deadline = time.monotonic() + 60
+            while '{"test":"a","status"' not in journal.read_text() and time.monotonic() < deadline:
+                time.sleep(0.01)
             os.kill(os.getpid(), signal.SIGKILL)  # a CI timeout, say
         verdict, _, message = str(self.test_env[f"round{n}"]).partition(" ")
         ctx.result.set_status(TestStatus[verdict], message)
