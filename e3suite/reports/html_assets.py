@@ -68,8 +68,11 @@ SCRIPT = r"""
   function mebibytes(bytes) { return (bytes / 1048576).toFixed(1) + " MiB"; }
   function seconds(value) {
     if (value === null || value === undefined) { return ""; }
-    if (value < 60) { return value.toFixed(2) + "s"; }
-    return Math.floor(value / 60) + "m" + (value % 60).toFixed(1) + "s";
+    if (value < 59.995) { return value.toFixed(2) + "s"; }
+    // Rounded first: 119.96 s gave "1m60.0s".
+    var tenths = Math.round(value * 10);
+    var minutes = Math.floor(tenths / 600);
+    return minutes + "m" + ((tenths - minutes * 600) / 10).toFixed(1) + "s";
   }
 
   // Run metadata.

@@ -258,3 +258,31 @@ def test_carried_over_results_have_their_verdict_toggle(browser, tmp_path: Path)
     rows = browser.find_elements(By.CSS_SELECTOR, "tr.result")
     assert [r.get_attribute("data-id") for r in rows if r.is_displayed()] == ["ran/fail"]
     assert browser.find_element(By.ID, "shown-count").text == "1 of 4 testcases shown"
+
+
+def test_durations_round_to_the_next_minute(tmp_path: Path) -> None:
+    """A fragment of 119.96 s was drawn as "1m60.0s" (the seconds rounded after the minutes were taken)."""
+    import json
+    import subprocess
+
+    from e3suite.model import FragmentRecord, FragmentState
+    from e3suite.reports.html_assets import SCRIPT
+    from e3suite.reports.json_report import report_document
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no node here to run the page's script")
+    results = []
+    for name, seconds in (("a", 119.96), ("b", 59.999), ("c", 61.25), ("d", 12.3)):
+        result = TestResult(name, TestStatus.PASS)
+        result.fragments = [FragmentRecord("run", FragmentState.COMPLETE, 0, 1000.0, 1000.0 + seconds)]
+        results.append(result)
+    (tmp_path / "data.json").write_text(json.dumps(report_document(RunReport(tmp_path, {"jobs": 1}, results, True))))
+    (tmp_path / "page.js").write_text(SCRIPT)
+    drawn = subprocess.run(
+        [node, str(DATA / "dom_shim.js"), str(tmp_path / "data.json"), str(tmp_path / "page.js")],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert json.loads(drawn.stdout)["bars"] == [
+        "a:run COMPLETE 2m0.0s", "b:run COMPLETE 1m0.0s", "c:run COMPLETE 1m1.3s", "d:run COMPLETE 12.30s",
+    ]
