@@ -81,7 +81,7 @@ SCRIPT = r"""
   var facts = [["started", run.start ? new Date(run.start * 1000).toISOString() : null],
                ["duration", run.duration !== null ? seconds(run.duration) : null], ["host", run.host],
                ["jobs", run.jobs], ["e3suite", run.version], ["python", run.python],
-               ["command", run.argv ? run.argv.join(" ") : null]];
+               ["shard", run.shard], ["command", run.argv ? run.argv.join(" ") : null]];
   facts.forEach(function (f) { if (f[1] !== null && f[1] !== undefined) { meta.appendChild(el("span", "", f[0] + ": " + f[1])); } });
   if (run.live) {
     // Read while it runs: a run that is going, not one that was killed.
@@ -91,6 +91,11 @@ SCRIPT = r"""
   } else if (!run.complete) {
     meta.appendChild(el("strong", "", run.end !== null ? "The run's index is missing or unreadable: results rebuilt from its journal."
                                                       : "The run did not finish: results rebuilt from its journal."));
+  }
+  // Ctrl-C or SIGTERM: what it had not started is SKIP "not run: interrupted", easy to take for a skip.
+  if (run.interrupted) {
+    var notRun = data.testcases.filter(function (t) { return t.message === "not run: interrupted"; }).length;
+    meta.appendChild(el("strong", "", "The run was interrupted" + (notRun ? ": " + notRun + (notRun === 1 ? " testcase" : " testcases") + " not run." : ".")));
   }
 
   // The comparison with the previous run: first, because it is the news.

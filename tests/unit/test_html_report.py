@@ -286,3 +286,17 @@ def test_durations_round_to_the_next_minute(tmp_path: Path) -> None:
     assert json.loads(drawn.stdout)["bars"] == [
         "a:run COMPLETE 2m0.0s", "b:run COMPLETE 1m0.0s", "c:run COMPLETE 1m1.3s", "d:run COMPLETE 12.30s",
     ]
+
+
+def test_the_page_of_an_interrupted_shard_says_so(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A Ctrl-C'd run's page did not say it was interrupted (its SKIP "not run: interrupted" rows read as skips),
+    nor which shard it was."""
+    from selenium.webdriver.common.by import By
+
+    results = [TestResult("ran", TestStatus.PASS), TestResult("later", TestStatus.SKIP, "not run: interrupted")]
+    report = RunReport(tmp_path, {"jobs": 1, "interrupted": True, "shard": "2/4"}, results, True)
+    page = tmp_path / "interrupted.html"
+    page.write_text(render_html(report), encoding="utf-8")
+    browser.get(page.as_uri())
+    meta = browser.find_element(By.ID, "meta").text
+    assert "shard: 2/4" in meta and meta.endswith("The run was interrupted: 1 testcase not run.")
