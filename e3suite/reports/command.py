@@ -207,7 +207,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-E", "--show-error-output", action="store_true", help="print the log of failing testcases"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="print the log of every testcase (with -a)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print every testcase's line and log (-a and logs)")
     parser.add_argument("--no-color", action="store_true", help="never use colours (NO_COLOR is honoured too)")
     parser.add_argument(
         "--failure-exit-code", type=exit_code, default=0, metavar="N",
@@ -233,15 +233,17 @@ def run(args: argparse.Namespace) -> int:
     if old_dir is not None and report.comparison is None:
         print(f"e3suite: warning: {old_dir} cannot be read: no comparison", file=sys.stderr)
     terminal = sys.stderr if to_stdout else sys.stdout
+    # -v is the log of every testcase: alone (without -a), it printed the summary only, no log at all.
+    every_line = args.all or args.verbose
     reporter = TerminalReporter(
         stream=terminal,
-        quiet=not args.all,
+        quiet=not every_line,
         verbose=args.verbose,
         show_error_output=args.show_error_output,
         no_color=args.no_color,
         show_time=args.show_time,
     )
-    if args.all or args.show_error_output:
+    if every_line or args.show_error_output:
         for result in report.results:
             reporter.test_finished(result)
     ended = report.run.get("end") is not None  # the journal's run_ended: only the index is lost

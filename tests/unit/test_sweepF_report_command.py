@@ -30,3 +30,15 @@ def test_reports_may_share_a_stream(tmp_path: Path) -> None:
     results = copy_results(tmp_path)
     code, _, err = run_report([str(results / "new"), "--junit", "/dev/null", "--html", "/dev/null"], tmp_path)
     assert (code, err) == (0, "")
+
+
+def test_verbose_alone_prints_every_testcase_and_its_log(tmp_path: Path) -> None:
+    """`e3suite report out -v` printed the summary only: -v showed logs only beside -a."""
+    results = copy_results(tmp_path)
+    code, verbose, err = run_report([str(results / "new"), "--no-color", "--no-compare", "-v"], tmp_path)
+    assert (code, err) == (0, "")
+    _, both, _ = run_report([str(results / "new"), "--no-color", "--no-compare", "-v", "-a"], tmp_path)
+    assert verbose == both
+    lines = verbose.splitlines()
+    assert lines[:3] == ["PASS   a/unchanged", "FAIL   a/breaks: output differs",
+                         "    | running <script>alert('x')</script> & more\x01\x1b[31m red\x1b[0m"]
