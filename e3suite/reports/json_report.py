@@ -138,6 +138,8 @@ SCHEMA: dict[str, Any] = {
                                 "slot": {"type": ["integer", "null"]},
                                 "start": _NUMBER_OR_NULL,
                                 "end": _NUMBER_OR_NULL,
+                                # Present when not the first: the attempt (retries) it ran in.
+                                "attempt": {"type": "integer", "minimum": 2},
                             },
                         },
                     },
