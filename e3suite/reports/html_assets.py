@@ -54,6 +54,7 @@ SCRIPT = r"""
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("report-data").textContent);
+  var SHOWN_CHANGES = 20;
   var ORDER = ["PASS", "FAIL", "XFAIL", "XPASS", "VERIFY", "FLAKY", "SKIP", "NOT_APPLICABLE", "ERROR"];
   var CATEGORIES = [["new_failures", "New failures"], ["still_failing", "Still failing"], ["flaky", "Flaky"], ["fixed", "Fixed"],
                     ["newly_skipped", "Newly skipped"], ["new", "New testcases"],
@@ -115,14 +116,23 @@ SCRIPT = r"""
         block.id = "change-" + c[0];
         block.appendChild(el("strong", "", c[1] + " (" + items.length + ")"));
         var list = el("ul");
-        items.forEach(function (item) {
+        // The first SHOWN_CHANGES, as the terminal shows them; the rest folded: compared with an
+        // unrelated run, 10,000 "new testcases" pushed the table out of sight.
+        var rest = null, restList = null;
+        items.forEach(function (item, index) {
           var text = item.id;
           if (c[0] === "slower") { text += ": " + seconds(item.old_duration) + " \u2192 " + seconds(item.duration); }
-          else if (c[0] === "removed") { text += " (was " + item.old_status + ")"; }
+          else if (c[0] === "removed") { text += " (was " + (item.old_status || "?") + ")"; }
           else { text += ": " + item.status + (item.old_status ? " (was " + item.old_status + ")" : "") + (item.message ? " \u2014 " + item.message : ""); }
-          list.appendChild(el("li", "", text));
+          if (index === SHOWN_CHANGES) {
+            rest = el("details", "more-changes");
+            rest.appendChild(el("summary", "", "... and " + (items.length - SHOWN_CHANGES) + " more"));
+            restList = rest.appendChild(el("ul"));
+          }
+          (restList || list).appendChild(el("li", "", text));
         });
         block.appendChild(list);
+        if (rest) { block.appendChild(rest); }
         section.appendChild(block);
       });
     }

@@ -300,3 +300,29 @@ def test_the_page_of_an_interrupted_shard_says_so(browser, tmp_path: Path) -> No
     browser.get(page.as_uri())
     meta = browser.find_element(By.ID, "meta").text
     assert "shard: 2/4" in meta and meta.endswith("The run was interrupted: 1 testcase not run.")
+
+
+def test_a_long_comparison_shows_its_first_twenty_per_category(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Compared with an unrelated run, the box listed every one of its "new testcases": the table went out of
+    sight. Now each category shows 20, as the terminal does, and folds the rest."""
+    from selenium.webdriver.common.by import By
+
+    from e3suite.reports.compare import Outcome, compare
+
+    results = [TestResult(f"t{i:02}", TestStatus.PASS) for i in range(25)]
+    report = RunReport(tmp_path, {"jobs": 1}, results, True)
+    report.comparison = compare([Outcome(r.test_id, TestStatus.PASS) for r in results],
+                                [Outcome("gone", TestStatus.PASS)], "old")
+    page = tmp_path / "long.html"
+    page.write_text(render_html(report), encoding="utf-8")
+    browser.get(page.as_uri())
+    block = browser.find_element(By.ID, "change-new")
+    shown = [li.text for li in block.find_elements(By.CSS_SELECTOR, "li") if li.is_displayed()]
+    assert shown == [f"t{i:02}: PASS" for i in range(20)]
+    more = block.find_element(By.CSS_SELECTOR, "details.more-changes summary")
+    assert more.text == "... and 5 more"
+    more.click()
+    assert [li.text for li in block.find_elements(By.CSS_SELECTOR, "li") if li.is_displayed()][20:] == [
+        f"t{i:02}: PASS" for i in range(20, 25)
+    ]
+    assert browser.find_element(By.ID, "change-removed").text == "Removed testcases (1)\ngone (was PASS)"
