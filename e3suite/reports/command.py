@@ -207,7 +207,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-E", "--show-error-output", action="store_true", help="print the log of failing testcases"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="print every testcase's line and log (-a and logs)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print every testcase's line and log")
     parser.add_argument("--no-color", action="store_true", help="never use colours (NO_COLOR is honoured too)")
     parser.add_argument(
         "--failure-exit-code", type=exit_code, default=0, metavar="N",
