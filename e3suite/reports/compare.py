@@ -172,6 +172,11 @@ def compare(
             if not old_partial:
                 comparison.new.append(change)
             continue
+        if now.status is TestStatus.ERROR and now.message.startswith(NO_VERDICT_PREFIX):
+            # This run was killed before it finished this testcase: nothing of it to compare (as for a run
+            # still going). Compared, every testcase a CI timeout cut off was a "new failure", which
+            # buried the real ones; the summary lists them under failures all the same.
+            continue
         # Not run then (the previous run was killed or stopped first): its ERROR says nothing of the testcase.
         failed_before = before.status.is_failure and not no_verdict_then(before)
         if now.status is TestStatus.FLAKY:

@@ -179,3 +179,18 @@ def test_a_previous_run_still_going_has_no_verdict_for_its_unfinished_testcases(
     assert c is not None
     assert ids(c, "new_failures") == ["running"] and c.new_failures[0].old_status is None
     assert ids(c, "still_failing") == [] and ids(c, "newly_skipped") == [] and ids(c, "fixed") == []
+
+
+
+def test_a_testcase_this_killed_run_did_not_finish_is_in_no_category() -> None:
+    """Reported after a CI timeout killed it, a run called every testcase it had not reached a new failure
+    (was PASS): the real new failures were buried among them."""
+    killed = "no verdict: the run ended before this testcase finished"
+    c = compare(
+        [Outcome("cut-off", E, None, killed), Outcome("broke", F, 1.0), Outcome("cut-new", E, None, killed)],
+        [Outcome("cut-off", P, 1.0), Outcome("broke", P, 1.0), Outcome("gone", P)],
+        "old",
+    )
+    assert ids(c, "new_failures") == ["broke"]
+    assert ids(c, "removed") == ["gone"] and ids(c, "new") == ["cut-new"]
+    assert "cut-off" not in c.change_of()
