@@ -201,6 +201,16 @@ def compare_dir(options: argparse.Namespace, results_dir: Path) -> Path | None:
     return default_old_dir(results_dir)
 
 
+def _merge_missing(run: dict[str, object]) -> str | None:
+    """"7 testcases" when ``run`` is a partial merge's (its selection's ``--merge-partial=7 missing``), else None."""
+    selection = run.get("selection")
+    for item in selection if isinstance(selection, list) else []:
+        count = str(item).partition("--merge-partial=")[2].partition(" ")[0]
+        if str(item).startswith("--merge-partial=") and count.isdigit():
+            return "1 testcase" if count == "1" else f"{count} testcases"
+    return None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results_dir", metavar="RESULTS_DIR", help="a results directory (out/new), or its parent")
     parser.add_argument("-a", "--all", action="store_true", help="print one line per testcase, as the run did")
@@ -232,6 +242,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if old_dir is not None and report.comparison is None:
         print(f"e3suite: warning: {old_dir} cannot be read: no comparison", file=sys.stderr)
+    missing = _merge_missing(report.run)
+    if missing:
+        # CI regenerates the report of a merge --allow-partial made: without this line its
+        # summary read as the whole run's, the failures of the lost shard nowhere.
+        print(f"e3suite: warning: {report.path} is a partial merge: {missing} of its whole run are missing "
+              "from it (e3suite merge --allow-partial)", file=sys.stderr)
     terminal = sys.stderr if to_stdout else sys.stdout
     # -v is the log of every testcase: alone (without -a), it printed the summary only, no log at all.
     every_line = args.all or args.verbose

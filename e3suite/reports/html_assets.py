@@ -82,7 +82,8 @@ SCRIPT = r"""
   var facts = [["started", run.start ? new Date(run.start * 1000).toISOString() : null],
                ["duration", run.duration !== null ? seconds(run.duration) : null], ["host", run.host],
                ["jobs", run.jobs], ["e3suite", run.version], ["python", run.python],
-               ["shard", run.shard], ["command", run.argv ? run.argv.join(" ") : null]];
+               ["shard", run.shard], ["selection", run.selection && run.selection.length ? run.selection.join(" ") : null],
+               ["command", run.argv ? run.argv.join(" ") : null]];
   facts.forEach(function (f) { if (f[1] !== null && f[1] !== undefined) { meta.appendChild(el("span", "", f[0] + ": " + f[1])); } });
   if (run.live) {
     // Read while it runs: a run that is going, not one that was killed.

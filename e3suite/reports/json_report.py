@@ -73,6 +73,8 @@ SCHEMA: dict[str, Any] = {
                 "shard": _STRING_OR_NULL,
                 "shard_by": _STRING_OR_NULL,
                 "flaky_result": _STRING_OR_NULL,
+                # What the run ran of the testcases: its arguments, --failed, --shard=K/N, --merge-partial=N missing.
+                "selection": {"type": ["array", "null"], "items": {"type": "string"}},
             },
         },
         "counts": {
@@ -172,7 +174,7 @@ SCHEMA: dict[str, Any] = {
 
 _RUN_KEYS = (
     "start", "end", "duration", "argv", "cwd", "version", "host", "python", "jobs", "tests_dir", "interrupted",
-    "shard", "shard_by", "flaky_result",
+    "shard", "shard_by", "flaky_result", "selection",
 )
 
 
@@ -214,8 +216,9 @@ def report_document(report: RunReport) -> dict[str, Any]:
     run: dict[str, Any] = {"results_dir": str(report.path), "complete": report.complete, "live": report.live}
     for key in _RUN_KEYS:
         run[key] = report.run.get(key)
-    if not isinstance(run["argv"], list):
-        run["argv"] = None
+    for key in ("argv", "selection"):
+        if not isinstance(run[key], list):
+            run[key] = None
     changes = report.comparison.change_of() if report.comparison else {}
     return {
         "format": FORMAT,
