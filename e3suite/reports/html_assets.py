@@ -96,7 +96,8 @@ SCRIPT = r"""
   }
   // Ctrl-C or SIGTERM: what it had not started is SKIP "not run: interrupted", easy to take for a skip.
   if (run.interrupted) {
-    var notRun = data.testcases.filter(function (t) { return t.message === "not run: interrupted"; }).length;
+    // "not run: interrupted", or "not run: time limit reached (--max-time N s)".
+    var notRun = data.testcases.filter(function (t) { return t.status === "SKIP" && t.message.indexOf("not run: ") === 0; }).length;
     meta.appendChild(el("strong", "", "The run was interrupted" + (notRun ? ": " + notRun + (notRun === 1 ? " testcase" : " testcases") + " not run." : ".")));
   }
 
