@@ -19,6 +19,9 @@ except ``slower`` which may also hold a testcase of another category:
 - ``slower``: at least ``threshold`` times slower than before, and slower by
   at least ``MIN_SLOWDOWN_SECONDS`` (short tests are noisy).
 
+A testcase of the new run without a verdict of its own (a run killed before
+it finished it, or still going) is in no category.
+
 This module never reads files and never prints: it computes.
 """
 
