@@ -165,8 +165,9 @@ def compare(
         change = Change(
             now.test_id,
             now.status,
-            # Its ERROR then was no verdict: "(was ERROR)" beside a new failure would say it failed.
-            before.status if before and not no_verdict_then(before) else None,
+            # Its ERROR then was no verdict: "(was ERROR)" beside a new failure would say it failed
+            # (a SKIP "not run: ..." then says what it was: "(was SKIP)").
+            before.status if before and not (no_verdict_then(before) and before.status.is_failure) else None,
             now.message,
             now.duration,
             before.duration if before else None,

@@ -155,6 +155,8 @@ def test_a_testcase_the_previous_run_gave_no_verdict_did_not_fail_then() -> None
     c = compare(new, old, "old")
     assert ids(c, "new_failures") == ["limit", "lost", "regressed"]
     assert [ch.old_status for ch in c.new_failures] == [None, None, None]  # never "(was ERROR)"
+    not_run = compare([Outcome("t", F)], [Outcome("t", S, None, "not run: failure limit reached")], "old")
+    assert ids(not_run, "new_failures") == ["t"] and not_run.new_failures[0].old_status is S  # "(was SKIP)"
     assert ids(c, "still_failing") == [] and ids(c, "newly_skipped") == []
     assert ids(c, "fixed") == ["broken"]
     assert c.fixed[0].old_status is E
