@@ -60,11 +60,17 @@ def check_targets(
     """
     to_stdout = check_stdout_use(options)
     will_exist = {os.path.abspath(d) for d in made}
+    named: dict[str, str] = {}  # real path -> the option that names it
     for name in _TARGETS:
         target = getattr(options, name, None)
         if not target or target == "-":
             continue
         path = Path(target)
+        # `--junit r.xml --html r.xml` (a CI configuration's typo): the second replaced the first, silently.
+        real = os.path.realpath(path)
+        if real in named and not _is_stream(real):
+            raise ReportError(f"--{named[real]} and --{name} name the same file {target}: each report needs its own")
+        named.setdefault(real, name)
         parent = path.parent
         owner = _results_file_of(path, results)
         if owner is not None:
@@ -84,6 +90,11 @@ def check_targets(
             continue
         raise ReportError(f"cannot write the {name} report to {target} (--{name}): {problem}")
     return to_stdout
+
+
+def _is_stream(path: str) -> bool:
+    """Whether ``path`` is no regular file (``/dev/stderr``, a pipe), which reports may share."""
+    return os.path.exists(path) and not os.path.isfile(path)
 
 
 #: What a results directory is made of: a report written over one of them would lose the results.
@@ -190,13 +201,23 @@ def compare_dir(options: argparse.Namespace, results_dir: Path) -> Path | None:
     return default_old_dir(results_dir)
 
 
+def _merge_missing(run: dict[str, object]) -> str | None:
+    """"7 testcases" when ``run`` is a partial merge's (its selection's ``--merge-partial=7 missing``), else None."""
+    selection = run.get("selection")
+    for item in selection if isinstance(selection, list) else []:
+        count = str(item).partition("--merge-partial=")[2].partition(" ")[0]
+        if str(item).startswith("--merge-partial=") and count.isdigit():
+            return "1 testcase" if count == "1" else f"{count} testcases"
+    return None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results_dir", metavar="RESULTS_DIR", help="a results directory (out/new), or its parent")
     parser.add_argument("-a", "--all", action="store_true", help="print one line per testcase, as the run did")
     parser.add_argument(
         "-E", "--show-error-output", action="store_true", help="print the log of failing testcases"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="print the log of every testcase (with -a)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print every testcase's line and log")
     parser.add_argument("--no-color", action="store_true", help="never use colours (NO_COLOR is honoured too)")
     parser.add_argument(
         "--failure-exit-code", type=exit_code, default=0, metavar="N",
@@ -221,16 +242,24 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if old_dir is not None and report.comparison is None:
         print(f"e3suite: warning: {old_dir} cannot be read: no comparison", file=sys.stderr)
+    missing = _merge_missing(report.run)
+    if missing:
+        # CI regenerates the report of a merge --allow-partial made: without this line its
+        # summary read as the whole run's, the failures of the lost shard nowhere.
+        print(f"e3suite: warning: {report.path} is a partial merge: {missing} of its whole run are missing "
+              "from it (e3suite merge --allow-partial)", file=sys.stderr)
     terminal = sys.stderr if to_stdout else sys.stdout
+    # -v is the log of every testcase: alone (without -a), it printed the summary only, no log at all.
+    every_line = args.all or args.verbose
     reporter = TerminalReporter(
         stream=terminal,
-        quiet=not args.all,
+        quiet=not every_line,
         verbose=args.verbose,
         show_error_output=args.show_error_output,
         no_color=args.no_color,
         show_time=args.show_time,
     )
-    if args.all or args.show_error_output:
+    if every_line or args.show_error_output:
         for result in report.results:
             reporter.test_finished(result)
     ended = report.run.get("end") is not None  # the journal's run_ended: only the index is lost

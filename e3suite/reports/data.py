@@ -230,6 +230,25 @@ def default_old_dir(results_dir: Path) -> Path | None:
     return None
 
 
+def _with_verdict(result: TestResult, entry: dict[str, Any]) -> TestResult:
+    """``result``, an ERROR when its record holds no verdict (damaged) and its run is not still going.
+
+    Every testcase of a finished run has a verdict; a record without one
+    (``"status": null``) was shown as ``?`` and counted nowhere, while JUnit
+    showed it as an ``<error>`` its ``errors`` count left out, and JSON as
+    an ERROR its ``by_status`` left out.
+    """
+    if result.status is not None or entry.get("live"):
+        return result
+    record = entry.get("record")
+    where = f"of {result.test_id} in {store.JOURNAL}" if record == store.IN_JOURNAL else str(record)
+    result.status = TestStatus.ERROR
+    result.message = f"unreadable result record {where}: it holds no verdict" + (
+        f" ({result.message})" if result.message else ""
+    )
+    return result
+
+
 def load_report(
     path: Path,
     compare_dir: Path | None = None,
@@ -239,7 +258,7 @@ def load_report(
     loaded = load_run(path)
     # What FLAKY counted as is the run's choice (--flaky-result): reports say the same.
     count_flaky_as("failed" if loaded.run.get("flaky_result") == "fail" else "passed")
-    results = [store.load_record(loaded, entry) for entry in loaded.entries]
+    results = [_with_verdict(store.load_record(loaded, entry), entry) for entry in loaded.entries]
     report = RunReport(path, dict(loaded.run), results, loaded.complete, live=loaded.live)
     if compare_dir is not None:
         report.comparison = compare_with_dir(results, compare_dir, threshold, _partial(loaded))

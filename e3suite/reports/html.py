@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 
 from e3suite.reports.data import RunReport
 from e3suite.reports.html_assets import SCRIPT, STYLE
@@ -26,10 +27,23 @@ from e3suite.reports.json_report import report_document
 _JSON_IN_SCRIPT = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 
+def _readable_path(path: str) -> str:
+    """``path`` as UTF-8 text: a byte that is not UTF-8 spelled out (``r\\xe9``), as the terminal does.
+
+    Python decodes such a byte of a file name as a lone surrogate, which no
+    UTF-8 file can hold: the HTML report of ``out/r\\xe9`` (and the run that
+    wrote it, after all its testcases ran) stopped with a UnicodeEncodeError.
+    """
+    try:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file name decodes to: spelled out as such
+        return path.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def render_html(report: RunReport) -> str:
     """The HTML document of ``report``."""
     data = json.dumps(report_document(report), separators=(",", ":")).translate(_JSON_IN_SCRIPT)
-    title = html.escape(f"e3suite report: {report.path}")
+    title = html.escape(f"e3suite report: {_readable_path(str(report.path))}")
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'

@@ -54,6 +54,7 @@ SCRIPT = r"""
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("report-data").textContent);
+  var SHOWN_CHANGES = 20;
   var ORDER = ["PASS", "FAIL", "XFAIL", "XPASS", "VERIFY", "FLAKY", "SKIP", "NOT_APPLICABLE", "ERROR"];
   var CATEGORIES = [["new_failures", "New failures"], ["still_failing", "Still failing"], ["flaky", "Flaky"], ["fixed", "Fixed"],
                     ["newly_skipped", "Newly skipped"], ["new", "New testcases"],
@@ -68,8 +69,11 @@ SCRIPT = r"""
   function mebibytes(bytes) { return (bytes / 1048576).toFixed(1) + " MiB"; }
   function seconds(value) {
     if (value === null || value === undefined) { return ""; }
-    if (value < 60) { return value.toFixed(2) + "s"; }
-    return Math.floor(value / 60) + "m" + (value % 60).toFixed(1) + "s";
+    if (value < 59.995) { return value.toFixed(2) + "s"; }
+    // Rounded first: 119.96 s gave "1m60.0s".
+    var tenths = Math.round(value * 10);
+    var minutes = Math.floor(tenths / 600);
+    return minutes + "m" + ((tenths - minutes * 600) / 10).toFixed(1) + "s";
   }
 
   // Run metadata.
@@ -78,11 +82,23 @@ SCRIPT = r"""
   var facts = [["started", run.start ? new Date(run.start * 1000).toISOString() : null],
                ["duration", run.duration !== null ? seconds(run.duration) : null], ["host", run.host],
                ["jobs", run.jobs], ["e3suite", run.version], ["python", run.python],
+               ["shard", run.shard], ["selection", run.selection && run.selection.length ? run.selection.join(" ") : null],
                ["command", run.argv ? run.argv.join(" ") : null]];
   facts.forEach(function (f) { if (f[1] !== null && f[1] !== undefined) { meta.appendChild(el("span", "", f[0] + ": " + f[1])); } });
-  if (!run.complete) {
+  if (run.live) {
+    // Read while it runs: a run that is going, not one that was killed.
+    var going = {running: 0, waiting: 0};
+    data.testcases.forEach(function (t) { if (t.status === null && going[t.message] !== undefined) { going[t.message] += 1; } });
+    meta.appendChild(el("strong", "", "The run is still going: " + going.running + (going.running === 1 ? " testcase" : " testcases") + " running, " + going.waiting + " waiting (results so far)."));
+  } else if (!run.complete) {
     meta.appendChild(el("strong", "", run.end !== null ? "The run's index is missing or unreadable: results rebuilt from its journal."
                                                       : "The run did not finish: results rebuilt from its journal."));
+  }
+  // Ctrl-C or SIGTERM: what it had not started is SKIP "not run: interrupted", easy to take for a skip.
+  if (run.interrupted) {
+    // "not run: interrupted", or "not run: time limit reached (--max-time N s)".
+    var notRun = data.testcases.filter(function (t) { return t.status === "SKIP" && t.message.indexOf("not run: ") === 0; }).length;
+    meta.appendChild(el("strong", "", "The run was interrupted" + (notRun ? ": " + notRun + (notRun === 1 ? " testcase" : " testcases") + " not run." : ".")));
   }
 
   // The comparison with the previous run: first, because it is the news.
@@ -102,14 +118,23 @@ SCRIPT = r"""
         block.id = "change-" + c[0];
         block.appendChild(el("strong", "", c[1] + " (" + items.length + ")"));
         var list = el("ul");
-        items.forEach(function (item) {
+        // The first SHOWN_CHANGES, as the terminal shows them; the rest folded: compared with an
+        // unrelated run, 10,000 "new testcases" pushed the table out of sight.
+        var rest = null, restList = null;
+        items.forEach(function (item, index) {
           var text = item.id;
           if (c[0] === "slower") { text += ": " + seconds(item.old_duration) + " \u2192 " + seconds(item.duration); }
-          else if (c[0] === "removed") { text += " (was " + item.old_status + ")"; }
+          else if (c[0] === "removed") { text += " (was " + (item.old_status || "?") + ")"; }
           else { text += ": " + item.status + (item.old_status ? " (was " + item.old_status + ")" : "") + (item.message ? " \u2014 " + item.message : ""); }
-          list.appendChild(el("li", "", text));
+          if (index === SHOWN_CHANGES) {
+            rest = el("details", "more-changes");
+            rest.appendChild(el("summary", "", "... and " + (items.length - SHOWN_CHANGES) + " more"));
+            restList = rest.appendChild(el("ul"));
+          }
+          (restList || list).appendChild(el("li", "", text));
         });
         block.appendChild(list);
+        if (rest) { block.appendChild(rest); }
         section.appendChild(block);
       });
     }
@@ -125,11 +150,22 @@ SCRIPT = r"""
     badge.id = "count-" + k;
     counts.appendChild(badge);
   });
+  // Counted as the summary line counts (what this run ran); a --failed run's table also lists the rest.
+  var carried = data.testcases.filter(function (t) { return t.carried_over; }).length;
+  if (carried) {
+    var kept = el("span", "badge", carried + " carried over");
+    kept.id = "count-carried-over";
+    counts.appendChild(kept);
+  }
 
+  // One toggle per verdict in the table, carried-over results included: by_status leaves
+  // them out, and a carried-over PASS had no toggle, so it could not be hidden.
+  var inTable = {};
+  data.testcases.forEach(function (t) { if (t.status) { inTable[t.status] = (inTable[t.status] || 0) + 1; } });
   var enabled = {};
   var filters = document.getElementById("verdict-filters");
   ORDER.forEach(function (status) {
-    var n = data.counts.by_status[status];
+    var n = inTable[status];
     if (!n) { return; }
     enabled[status] = true;
     var button = el("button", "verdict-toggle " + status, status + " " + n);

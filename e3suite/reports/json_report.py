@@ -16,7 +16,7 @@ from typing import Any
 
 from e3suite.model import TestResult, TestStatus
 from e3suite.reports.compare import CATEGORIES
-from e3suite.reports.data import RunReport, log_excerpt, unfinished
+from e3suite.reports.data import RunReport, display_log, log_excerpt, unfinished
 
 FORMAT = "e3suite-report"
 VERSION = 1
@@ -56,6 +56,8 @@ SCHEMA: dict[str, Any] = {
             "properties": {
                 "results_dir": {"type": "string"},
                 "complete": {"type": "boolean"},
+                # True: the run is still going (testcases without a verdict are running or waiting).
+                "live": {"type": "boolean"},
                 "start": _NUMBER_OR_NULL,
                 "end": _NUMBER_OR_NULL,
                 "duration": _NUMBER_OR_NULL,
@@ -71,6 +73,8 @@ SCHEMA: dict[str, Any] = {
                 "shard": _STRING_OR_NULL,
                 "shard_by": _STRING_OR_NULL,
                 "flaky_result": _STRING_OR_NULL,
+                # What the run ran of the testcases: its arguments, --failed, --shard=K/N, --merge-partial=N missing.
+                "selection": {"type": ["array", "null"], "items": {"type": "string"}},
             },
         },
         "counts": {
@@ -136,6 +140,8 @@ SCHEMA: dict[str, Any] = {
                                 "slot": {"type": ["integer", "null"]},
                                 "start": _NUMBER_OR_NULL,
                                 "end": _NUMBER_OR_NULL,
+                                # Present when not the first: the attempt (retries) it ran in.
+                                "attempt": {"type": "integer", "minimum": 2},
                             },
                         },
                     },
@@ -168,12 +174,14 @@ SCHEMA: dict[str, Any] = {
 
 _RUN_KEYS = (
     "start", "end", "duration", "argv", "cwd", "version", "host", "python", "jobs", "tests_dir", "interrupted",
-    "shard", "shard_by", "flaky_result",
+    "shard", "shard_by", "flaky_result", "selection",
 )
 
 
 def testcase_json(result: TestResult, change: str | None) -> dict[str, Any]:
-    log, cut = log_excerpt(result.log)
+    # A driver that ran commands (ctx.shell) and logged nothing: its commands, as -E and JUnit show them
+    # (the HTML page, built from this document, showed "Log: (empty)" under such a FAIL).
+    log, cut = log_excerpt(display_log(result))
     diff = log_excerpt(result.diff)[0] if result.diff else result.diff
     return {
         "id": result.test_id,
@@ -205,11 +213,12 @@ def testcase_json(result: TestResult, change: str | None) -> dict[str, Any]:
 
 def report_document(report: RunReport) -> dict[str, Any]:
     """The JSON report of ``report`` as a JSON-ready dict (see SCHEMA)."""
-    run: dict[str, Any] = {"results_dir": str(report.path), "complete": report.complete}
+    run: dict[str, Any] = {"results_dir": str(report.path), "complete": report.complete, "live": report.live}
     for key in _RUN_KEYS:
         run[key] = report.run.get(key)
-    if not isinstance(run["argv"], list):
-        run["argv"] = None
+    for key in ("argv", "selection"):
+        if not isinstance(run[key], list):
+            run[key] = None
     changes = report.comparison.change_of() if report.comparison else {}
     return {
         "format": FORMAT,

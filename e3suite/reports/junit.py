@@ -66,17 +66,23 @@ def split_id(test_id: str) -> tuple[str, str]:
 
     A matrix variant's values are one part whatever they hold: ``m[p=usr/bin]``
     is named ``m[p=usr/bin]``, never split into class ``m[p=usr`` and ``bin]``.
+    Every ``[...]`` is one (a value holds no bracket), not the first only: a
+    directory named with brackets (``br[1]/m[p=usr/bin]``) gave class
+    ``br[1].m[p=usr`` and name ``bin]``.
     """
-    opening = test_id.find("[")
-    if opening < 0:
+    if "[" not in test_id:
         directory, _, name = test_id.rpartition("/")
         return (directory.replace("/", ".") if directory else SUITE_NAME), name
-    values = (opening, test_id.find("]", opening))
-    parts, start = [], 0
-    for at, char in enumerate(test_id):
-        if char == "/" and not values[0] < at < values[1]:
+    parts, start, at = [], 0, 0
+    while at < len(test_id):
+        char = test_id[at]
+        if char == "[":
+            closing = test_id.find("]", at)
+            at = closing if closing > 0 else at  # an unclosed "[" is a plain character
+        elif char == "/":
             parts.append(test_id[start:at])
             start = at + 1
+        at += 1
     name = test_id[start:]
     return (".".join(parts) if parts else SUITE_NAME), name
 

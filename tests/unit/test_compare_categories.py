@@ -6,7 +6,8 @@ from pathlib import Path
 
 from report_support import RESULTS
 
-from e3suite.model import TestStatus
+from e3suite import store
+from e3suite.model import TestResult, TestStatus
 from e3suite.reports.compare import CATEGORIES, Outcome, compare
 from e3suite.reports.data import load_report
 
@@ -131,3 +132,67 @@ def test_a_run_its_set_up_stopped_adds_and_removes_nothing(tmp_path: Path) -> No
     assert against_old is not None and ids(against_old, "removed") == []
     against_stopped = load_report(RESULTS / "new", stopped).comparison
     assert against_stopped is not None and ids(against_stopped, "new") == []
+
+
+def test_a_testcase_the_previous_run_gave_no_verdict_did_not_fail_then() -> None:
+    """After a run killed midway, its unfinished testcases' ERROR "no verdict" compared as a failure.
+
+    A regression of the next run read as "still failing (was ERROR)", which
+    the summary does not list, and every testcase that merely ran at last as
+    "fixed". Such a testcase did not run then: like a skipped one.
+    """
+    killed = "no verdict: the run ended before this testcase finished"
+    old = [
+        Outcome("regressed", E, None, killed), Outcome("ran", E, None, killed),
+        Outcome("lost", E, None, "no verdict: the journal holds no result for it"),
+        Outcome("limit", E, None, "not run: failure limit reached"), Outcome("skipped-now", E, None, killed),
+        Outcome("broken", E, 1.0, "no verdict"),  # ran, and its driver set no verdict: a failure
+    ]
+    new = [
+        Outcome("regressed", F, 1.0, "wrong"), Outcome("ran", P, 1.0), Outcome("lost", F), Outcome("limit", E),
+        Outcome("skipped-now", S), Outcome("broken", P),
+    ]
+    c = compare(new, old, "old")
+    assert ids(c, "new_failures") == ["limit", "lost", "regressed"]
+    assert [ch.old_status for ch in c.new_failures] == [None, None, None]  # never "(was ERROR)"
+    not_run = compare([Outcome("t", F)], [Outcome("t", S, None, "not run: failure limit reached")], "old")
+    assert ids(not_run, "new_failures") == ["t"] and not_run.new_failures[0].old_status is S  # "(was SKIP)"
+    assert ids(c, "still_failing") == [] and ids(c, "newly_skipped") == []
+    assert ids(c, "fixed") == ["broken"]
+    assert c.fixed[0].old_status is E
+
+
+
+def test_a_previous_run_still_going_has_no_verdict_for_its_unfinished_testcases(tmp_path: Path) -> None:
+    """--compare with a run still going: its running and waiting testcases read as ERROR ("was ERROR").
+
+    A testcase interrupted now was "still failing", one skipped now "newly skipped (was ERROR)".
+    """
+    from test_live_report import make_run
+
+    old = make_run(tmp_path / "going", 1000.0, {"done": P}, live=True)
+    now = tmp_path / "now"
+    writer = store.ResultsWriter(now)
+    writer.journal.write("run_started", start=2000.0, selection=[])
+    for test, status in (("done", P), ("running", E), ("waiting", S)):
+        writer.write_result(TestResult(test, status, "interrupted"))
+    writer.close()
+    c = load_report(now, old).comparison
+    assert c is not None
+    assert ids(c, "new_failures") == ["running"] and c.new_failures[0].old_status is None
+    assert ids(c, "still_failing") == [] and ids(c, "newly_skipped") == [] and ids(c, "fixed") == []
+
+
+
+def test_a_testcase_this_killed_run_did_not_finish_is_in_no_category() -> None:
+    """Reported after a CI timeout killed it, a run called every testcase it had not reached a new failure
+    (was PASS): the real new failures were buried among them."""
+    killed = "no verdict: the run ended before this testcase finished"
+    c = compare(
+        [Outcome("cut-off", E, None, killed), Outcome("broke", F, 1.0), Outcome("cut-new", E, None, killed)],
+        [Outcome("cut-off", P, 1.0), Outcome("broke", P, 1.0), Outcome("gone", P)],
+        "old",
+    )
+    assert ids(c, "new_failures") == ["broke"]
+    assert ids(c, "removed") == ["gone"] and ids(c, "new") == ["cut-new"]
+    assert "cut-off" not in c.change_of()

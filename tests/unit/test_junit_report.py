@@ -96,6 +96,9 @@ def test_ids_give_classname_and_name() -> None:
     assert split_id("grp/m[p=usr/bin]") == ("grp", "m[p=usr/bin]")
     assert split_id("grp/m[p=usr/bin]/check") == ("grp.m[p=usr/bin]", "check")
     assert split_id("x/y]") == ("x", "y]") and split_id("a[/b") == ("a[", "b")
+    # A directory named with brackets, then a matrix: its values gave class "br[1].m[p=usr", name "bin]".
+    assert split_id("br[1]/m[p=usr/bin]") == ("br[1]", "m[p=usr/bin]")
+    assert split_id("a/br[1]/m[p=usr/bin,q=x]") == ("a.br[1]", "m[p=usr/bin,q=x]")
 
 
 def test_forbidden_characters_are_stripped_and_markup_escaped() -> None:

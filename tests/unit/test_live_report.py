@@ -51,6 +51,9 @@ def test_a_live_run_reports_running_and_waiting_testcases_as_such(tmp_path: Path
 
     document = report_document(report)
     jsonschema.validate(document, SCHEMA)
+    # A run going tells itself from a killed one (both are incomplete, without an end).
+    assert (document["run"]["live"], document["run"]["complete"]) == (True, False)
+    assert report_document(load_report(old))["run"]["live"] is False
     by_id = {t["id"]: t for t in document["testcases"]}
     assert (by_id["running"]["status"], by_id["running"]["message"]) == (None, "running")
     assert (by_id["waiting"]["status"], by_id["waiting"]["message"]) == (None, "waiting")

@@ -292,6 +292,13 @@ def test_merge_refuses_an_overlap_and_a_missing_shard(tmp_path: Path) -> None:
     partial = run_e3suite(root, "merge", "shard1", "-o", "merged", "--allow-partial")
     assert partial.returncode == 0 and "warning" in partial.stderr
     assert index(root / "merged")["run"]["selection"] == [f"--merge-partial={len(second)} missing"]
+    # Its report says it lacks them: its summary read as the whole run's, the lost shard's failures nowhere.
+    report = run_e3suite(root, "report", "merged", "--json", "-")
+    assert report.stderr.startswith(
+        f"e3suite: warning: merged is a partial merge: {len(second)} testcases of its whole run are missing "
+        "from it (e3suite merge --allow-partial)\n"
+    ), report.stderr
+    assert json.loads(report.stdout)["run"]["selection"] == [f"--merge-partial={len(second)} missing"]
     # The partial merge still knows the whole: merged again alone it is refused, and
     # merged with the missing shard it is whole (neither was so: the merge dropped
     # shard_whole and passed its "--merge-partial" on).

@@ -130,3 +130,20 @@ def test_a_report_file_with_nowhere_to_go_is_refused_before_anything_runs(tmp_pa
         f"e3suite: error: cannot write the junit report to {tmp_path}/no-such-dir/r.xml (--junit): "
         f"no directory {tmp_path}/no-such-dir\n"
     )
+
+
+def test_the_log_of_a_testcase_whose_driver_logged_nothing_holds_its_commands(tmp_path: Path) -> None:
+    """-E and JUnit showed the commands such a driver ran; the JSON's log (and so the HTML page) was empty."""
+    from e3suite.model import TestResult, TestStatus
+    from e3suite.reports.data import RunReport
+    from e3suite.reports.json_report import report_document
+
+    result = TestResult("t", TestStatus.FAIL, "it failed")
+    result.processes = [{"argv": ["sh", "-c", "exit 3"], "status": 3, "signal": None, "timed_out": False,
+                         "timeout": None, "output": "oops\n"}]
+    logged = TestResult("u", TestStatus.FAIL, "it failed", log="what the driver says\n")
+    logged.processes = result.processes
+    document = report_document(RunReport(tmp_path, {}, [result, logged], True))
+    jsonschema.validate(document, SCHEMA)
+    assert [t["log"] for t in document["testcases"]] == ["$ sh -c 'exit 3'\noops\n[exit status 3]\n",
+                                                       "what the driver says\n"]

@@ -110,6 +110,30 @@ def test_corrupt_record_is_an_error_entry_and_the_rest_is_shown(tmp_path: Path) 
     assert lines[-1] == "e3suite: 4 passed, 4 failed, 2 skipped"
 
 
+def test_a_record_without_a_verdict_is_an_error_every_report_counts(tmp_path: Path) -> None:
+    """A record holding "status": null was a "?" line counted nowhere (exit code 0 with --failure-exit-code).
+
+    JUnit showed it as an <error> its errors count left out; JSON as an
+    ERROR its by_status left out.
+    """
+    results = copy_results(tmp_path)
+    (results / "new" / "results" / "x%2Fverify.json").write_text('{"id": "x/verify", "status": null}')
+    code, out, err = run_report(
+        ["results/new", "--no-color", "--no-compare", "-a", "--junit", "r.xml", "--failure-exit-code", "3"],
+        tmp_path,
+    )
+    assert (code, err) == (3, "")
+    message = "unreadable result record results/x%2Fverify.json: it holds no verdict"
+    assert f"ERROR  x/verify: {message}" in out.splitlines()
+    assert out.splitlines()[-1] == "e3suite: 5 passed, 3 failed, 2 skipped"
+    import junitparser
+
+    [suite] = list(junitparser.JUnitXml.fromfile(str(tmp_path / "r.xml")))
+    assert (suite.errors, suite.failures) == (2, 1)
+    [case] = [c for c in suite if c.name == "verify"]
+    assert [(type(r).__name__, r.message) for r in case.result] == [("Error", message)]
+
+
 def test_missing_index_falls_back_on_the_journal(tmp_path: Path) -> None:
     results = copy_results(tmp_path)
     (results / "new" / "index.json").unlink()
