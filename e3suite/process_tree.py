@@ -64,6 +64,21 @@ def watching(pid: int) -> Iterator[None]:
             _running.discard(pid)
 
 
+def process_start(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (``/proc/PID/stat``), or None when there is no such process.
+
+    With the pid, it names one process: a pid given again to a new process
+    has another start. Counted from boot, it does not move when the wall
+    clock is set (a VM resumed, NTP), as a time of day would.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        return int(fields[19])  # field 22, starttime; fields[0] is field 3, the state
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def become_subreaper() -> bool:
     """Make this process adopt the orphans of its descendants (Linux).
 

@@ -30,6 +30,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from e3suite.atomic import write_atomic
 from e3suite.events import Sink
 from e3suite.journal import Journal, WriterThread, describe_write_error
 from e3suite.model import TestResult, TestStatus
+from e3suite.process_tree import process_start
 from e3suite.results_lock import unlock_results_dir
 
 JOURNAL = "journal.jsonl"
@@ -303,13 +305,40 @@ def pid_alive(pid: Any) -> bool:
     return state not in (b"Z", b"X")
 
 
+def engine_alive(status: dict[str, Any]) -> bool:
+    """Whether the engine that wrote ``status`` still runs: its pid lives, and is still its process.
+
+    A run SIGKILLed leaves its status "running" with a pid that may live
+    again: on another machine (results fetched from CI: pid 1 lives
+    everywhere), or here once the pid was given to a new process. Neither
+    is the engine: another host, or a process that started at another time
+    than the one the status recorded (``pid_start``).
+    """
+    pid = status.get("pid")
+    if not isinstance(pid, int) or not pid_alive(pid):
+        return False
+    run = status.get("run")
+    host = run.get("host") if isinstance(run, dict) else None
+    if isinstance(host, str) and host and host != socket.gethostname():
+        return False
+    recorded = status.get("pid_start")
+    if isinstance(recorded, int) and not isinstance(recorded, bool):
+        return process_start(pid) == recorded
+    return True
+
+
 def run_is_live(path: Path) -> bool:
-    """True while the engine that writes ``path`` runs (its status file says so and its pid lives)."""
+    """True while the engine that writes ``path`` runs (its status file says so, and ``engine_alive``).
+
+    Not its pid alone: a killed run's artefact read on another machine (pid
+    1 lives everywhere), or here once its pid was given again, read as a
+    run still going, which ``e3suite merge`` waited for for ever.
+    """
     try:
         status = json.loads((path / STATUS).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(status, dict) and status.get("state") == "running" and pid_alive(status.get("pid"))
+    return isinstance(status, dict) and status.get("state") == "running" and engine_alive(status)
 
 
 class StoreError(Exception):

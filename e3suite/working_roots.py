@@ -28,6 +28,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from e3suite.process_tree import process_start
+
 PREFIX = "e3suite-"
 #: In the root, beside the testcases' directories (no test id is named so in practice).
 OWNER = ".e3suite-run.json"
@@ -79,7 +81,7 @@ def _gone(owner: dict[str, Any], ours: dict[str, Any]) -> bool:
     if owner.get("pidns") != ours["pidns"]:
         return False  # its processes are out of our sight
     pid = owner.get("pid")
-    return not isinstance(pid, int) or _start_time(pid) != owner.get("started")
+    return not isinstance(pid, int) or process_start(pid) != owner.get("started")
 
 
 def _identity(pid: int | None) -> dict[str, Any]:
@@ -90,19 +92,8 @@ def _identity(pid: int | None) -> dict[str, Any]:
         identity["pidns"] = None
     if pid is not None:
         identity["pid"] = pid
-        identity["started"] = _start_time(pid)
+        identity["started"] = process_start(pid)
     return identity
-
-
-def _start_time(pid: int) -> int | None:
-    """When ``pid`` started (clock ticks since boot, /proc/PID/stat), None when there is no such process."""
-    text = _read(f"/proc/{pid}/stat")
-    if not text:
-        return None
-    try:
-        return int(text.rpartition(")")[2].split()[19])  # field 22; the name (field 2) may hold spaces
-    except (IndexError, ValueError):
-        return None
 
 
 def _read(path: str) -> str:

@@ -38,8 +38,9 @@ from e3suite.events import (
     TestFinished,
 )
 from e3suite.plan import Plan
+from e3suite.process_tree import process_start
 from e3suite.reports.progress import Estimate, format_clock
-from e3suite.store import STATUS, ResultsWriter, pid_alive
+from e3suite.store import STATUS, ResultsWriter, engine_alive, pid_alive
 
 FORMAT = "e3suite-status"
 VERSION = 1
@@ -340,21 +341,6 @@ def _rounded(value: float | None) -> float | None:
 alive = pid_alive
 
 
-def process_start(pid: int) -> int | None:
-    """When ``pid`` started, in clock ticks since boot (``/proc/PID/stat``), or None.
-
-    With the pid, it names one process: a pid given again to a new process
-    has another start. Counted from boot, it does not move when the wall
-    clock is set (a VM resumed, NTP), as a time of day would.
-    """
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-        return int(fields[19])  # field 22, starttime; fields[0] is field 3, the state
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 _own: dict[int, int | None] = {}
 
 
@@ -364,28 +350,6 @@ def own_start() -> int | None:
     if pid not in _own:
         _own[pid] = process_start(pid)
     return _own[pid]
-
-
-def engine_alive(status: dict[str, Any]) -> bool:
-    """Whether the engine that wrote ``status`` still runs: its pid lives, and is still its process.
-
-    A run SIGKILLed leaves its status "running" with a pid that may live
-    again: on another machine (results fetched from CI: pid 1 lives
-    everywhere), or here once the pid was given to a new process. Neither
-    is the engine: another host, or a process that started at another time
-    than the one the status recorded (``pid_start``).
-    """
-    pid = status.get("pid")
-    if not isinstance(pid, int) or not pid_alive(pid):
-        return False
-    run = status.get("run")
-    host = run.get("host") if isinstance(run, dict) else None
-    if isinstance(host, str) and host and host != socket.gethostname():
-        return False
-    recorded = status.get("pid_start")
-    if isinstance(recorded, int) and not isinstance(recorded, bool):
-        return process_start(pid) == recorded
-    return True
 
 
 def render(status: dict[str, Any], now: float) -> str:
