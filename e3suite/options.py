@@ -279,8 +279,8 @@ def ratio(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 1")
+    if not math.isfinite(value) or value <= 1.0:  # nan compares false: nothing was ever markedly slower
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number greater than 1")
     return value
 
 

@@ -112,12 +112,13 @@ def status_label(label: str, colour: bool) -> str:
 
 
 def format_duration(seconds: float | None) -> str:
+    """``0.12s``, ``1m05.3s``: rounded first, so that 59.999 is ``1m00.0s`` and 119.96 ``2m00.0s`` (not ``1m60.0s``)."""
     if seconds is None:
         return ""
-    if seconds < 60:
+    if round(seconds, 2) < 60:
         return f"{seconds:.2f}s"
-    minutes, secs = divmod(seconds, 60)
-    return f"{int(minutes)}m{secs:04.1f}s"
+    minutes, tenths = divmod(round(seconds * 10), 600)
+    return f"{minutes}m{tenths / 10:04.1f}s"
 
 
 def result_line(result: TestResult, colour: bool = False, show_time: bool = False) -> str:

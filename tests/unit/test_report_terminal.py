@@ -325,3 +325,24 @@ def test_a_huge_diff_does_not_flood_the_terminal(tmp_path) -> None:  # type: ign
     whole = run("-m", "e3suite", "report", "results/new", "-E")
     assert record["diff"].rstrip("\n").split("\n")[-1] == "+actual 199999" and len(whole) > 1_000_000
     assert len(run("testsuite.py", "-E", "--progress", "none", "-o", "results", "--log-lines", "0")) > 1_000_000
+
+
+def test_durations_round_before_they_split_into_minutes() -> None:
+    from e3suite.reports.terminal import format_duration
+
+    assert [format_duration(s) for s in (0.123, 59.994, 59.999, 65.34, 119.96, 3600.0)] == [
+        "0.12s", "59.99s", "1m00.0s", "1m05.3s", "2m00.0s", "60m00.0s",
+    ]
+
+
+def test_a_slowdown_threshold_that_is_no_finite_number_is_refused() -> None:
+    import argparse
+
+    import pytest
+
+    from e3suite.options import ratio
+
+    for text in ("nan", "inf", "1", "0.5", "x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            ratio(text)
+    assert ratio("2.5") == 2.5
