@@ -36,6 +36,7 @@ from typing import Any
 
 import e3suite.guardian as guardian
 import e3suite.process as process
+import e3suite.process_tree as process_tree
 from e3suite.executors.base import FragmentOutcome, FragmentStarted, FragmentTask, TaskFactory
 from e3suite.executors.local_worker import ERROR, HEADER, OUTCOME, SlotBoard, worker_main
 from e3suite.model import FailureReason, FragmentState
@@ -409,7 +410,13 @@ class MultiprocessScheduler:
                 entry.hard_deadline = started + timeout + (self.kill_grace + COMMAND_MARGIN if busy else 0.0)
             if now < entry.hard_deadline:
                 continue
-            process.kill_process_tree(worker.pid, grace=0)
+            # The worker first, then what it ran: a worker that outlived its
+            # command by a moment reported the fragment COMPLETE (its callback
+            # returned when the kill ended its subprocess.run), and it passed.
+            tree = process_tree.collect([worker.pid], None)
+            with contextlib.suppress(OSError):
+                os.kill(worker.pid, signal.SIGKILL)
+            process.kill_process_tree(sorted(tree), grace=0)  # its orphans too: a subreaper's children
             worker.process.join()
             outcomes.extend(self._receive_all(slot))  # it may have ended meanwhile
             if self._running.get(slot) is entry:

@@ -11,6 +11,7 @@ import itertools
 import multiprocessing
 import os
 import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -70,6 +71,12 @@ def sleep_briefly(ctx: FragmentContext) -> tuple[int, float, float]:
 
 def shell_sleep(ctx: FragmentContext) -> None:
     ctx.shell(["sleep", ctx.test_env["mark"]])
+
+
+def raw_subprocess_sleep(ctx: FragmentContext) -> str:
+    """A command the callback runs itself (not ctx.shell): nothing but the worker's kill ends it."""
+    subprocess.run(["sleep", ctx.test_env["mark"]], check=False)
+    return "returned"
 
 
 def shell_then_worker_dies(ctx: FragmentContext) -> None:
@@ -229,6 +236,23 @@ def test_a_callback_stuck_in_python_times_out(scheduler: MultiprocessScheduler, 
     # The slot works again with a fresh worker.
     again = run_all(scheduler, [make_task(i, return_previous, tmp_path) for i in range(2, 6)])
     assert all(o.state is FragmentState.COMPLETE for o in again.values())
+
+
+def test_a_timed_out_callback_running_its_own_command_never_completes(tmp_path: Path) -> None:
+    """Its worker dies before the command: the callback, returning when its command was killed, reported COMPLETE.
+
+    (A race, seen once in ten runs at -j3: the kill's order decided it.)
+    """
+    sched = MultiprocessScheduler(3, kill_grace=0.1)
+    sched.start()
+    text = mark()
+    try:
+        tasks = [make_task(i, raw_subprocess_sleep, tmp_path, timeout=0.5, mark=text) for i in range(3)]
+        outcomes = run_all(sched, tasks)
+    finally:
+        sched.shutdown()
+    assert {o.state for o in outcomes.values()} == {FragmentState.TIMEDOUT}
+    assert survivors(text) == []
 
 
 def test_a_command_timeout_through_ctx_shell(scheduler: MultiprocessScheduler, tmp_path: Path) -> None:
