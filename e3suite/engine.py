@@ -34,6 +34,7 @@ from e3suite.events import (
     FragmentQueued,
     FragmentStarted,
     FragmentWaiting,
+    RunStopping,
     Sink,
     TestDiscovered,
     TestFinished,
@@ -100,6 +101,7 @@ class Engine(Propagation, Retries):
         #: why running fragments were interrupted, when not by a signal (--max-time)
         self.interrupted_because: str | None = None
         self.max_time: float | None = getattr(options, "max_time", None)
+        self.kill_grace = float(getattr(options, "kill_grace", 2.0) or 0.0)
         self.deadline: float | None = None  # time.monotonic() of --max-time, from the loop's start
         self.failures = 0
         self.consecutive_failures = 0
@@ -184,6 +186,11 @@ class Engine(Propagation, Retries):
                 # A second Ctrl-C, or one that arrived outside the wait.
                 self.request_interrupt()
             if self.interrupt_requested:
+                if self.running:  # the grace may be long: say what is going on
+                    reason = self.interrupted_because or INTERRUPTED
+                    # Those told started (the ones queued behind them are given back, not ended).
+                    running = sum(self.started) or self.running
+                    self.bus.emit(RunStopping(reason, running, self.kill_grace))
                 # In plan order, not in the order processes died: the same
                 # interruption reads the same.
                 for outcome in sorted(self.executor.interrupt(), key=lambda o: o.index):

@@ -223,6 +223,21 @@ class TestFinished(_Event):
         _set(self, "result", result)
 
 
+class RunStopping(_Event):
+    """The run stops before its end (an interruption, ``--max-time``): its running fragments are being ended."""
+
+    __slots__ = ("reason", "running", "grace")
+    kind: ClassVar[str] = "run_stopping"
+    reason: str  # "interrupted", "time limit reached (--max-time 60 s)"
+    running: int  # fragments running (or queued in a worker) at that moment
+    grace: float  # seconds their commands get between SIGTERM and SIGKILL
+
+    def __init__(self, reason: str, running: int, grace: float) -> None:
+        _set(self, "reason", reason)
+        _set(self, "running", running)
+        _set(self, "grace", grace)
+
+
 class RunEnded(_Event):
     __slots__ = ("end", "duration", "interrupted", "stop_reason")
     kind: ClassVar[str] = "run_ended"
@@ -240,14 +255,14 @@ class RunEnded(_Event):
 
 Event = (
     RunStarted | TestDiscovered | FragmentWaiting | FragmentQueued | FragmentStarted | FragmentEnded
-    | AttemptFailed | TestFinished | RunEnded
+    | AttemptFailed | TestFinished | RunStopping | RunEnded
 )
 
 EVENT_KINDS = tuple(
     cls.kind
     for cls in (
         RunStarted, TestDiscovered, FragmentWaiting, FragmentQueued, FragmentStarted, FragmentEnded,
-        AttemptFailed, TestFinished, RunEnded,
+        AttemptFailed, TestFinished, RunStopping, RunEnded,
     )
 )
 
@@ -285,6 +300,9 @@ class Sink:
         pass
 
     def test_finished(self, event: TestFinished) -> None:
+        pass
+
+    def run_stopping(self, event: RunStopping) -> None:
         pass
 
     def run_ended(self, event: RunEnded) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, TextIO
 
-from e3suite.events import AttemptFailed, Sink, TestFinished
+from e3suite.events import AttemptFailed, RunStopping, Sink, TestFinished
 from e3suite.model import NOT_RUN_PREFIX, FailureReason, TestResult, TestStatus, summary_counts
 from e3suite.options import DEFAULT_LOG_LINES
 
@@ -437,6 +437,13 @@ class TerminalReporter:
         except (AttributeError, OSError, ValueError):
             return None
 
+    def run_stopping(self, event: RunStopping) -> None:
+        """What the run does once stopped, at once, also with -q: ending commands may take the kill grace."""
+        what = f"{event.running} running fragment{'s' if event.running != 1 else ''}"
+        grace = f"their commands get {event.grace:g} s after SIGTERM" if event.grace > 0 else "killing their commands"
+        again = "; Ctrl-C ends them at once" if event.grace > 0 and event.reason == "interrupted" else ""
+        self.write(f"e3suite: {event.reason}: ending {what} ({grace}{again})\n")
+
     def attempt_failed(self, event: AttemptFailed) -> None:
         """``RETRY  a/b: attempt 1 of 3 failed (FAIL: wrong output); trying again``."""
         if self.quiet:
@@ -479,6 +486,9 @@ class TerminalSink(Sink):
 
     def attempt_failed(self, event: AttemptFailed) -> None:
         self.reporter.attempt_failed(event)
+
+    def run_stopping(self, event: RunStopping) -> None:
+        self.reporter.run_stopping(event)
 
     def test_finished(self, event: TestFinished) -> None:
         if not event.result.carried_over:  # the summary counts those
