@@ -51,7 +51,7 @@ from e3suite.plan import Plan, build_plan, set_shuffled_priorities
 from e3suite.reports.progress import ProgressListener
 from e3suite.reports.status import StatusSink, write_starting
 from e3suite.reports.status_keys import status_keys
-from e3suite.reports.terminal import TerminalReporter, TerminalSink
+from e3suite.reports.terminal import TerminalReporter, TerminalSink, shuffle_line
 from e3suite.results_lock import ResultsDirBusy
 from e3suite.selection import ConfigurationError as ConfigurationError  # re-exported: hooks raise it
 from e3suite.selection import Selection
@@ -256,9 +256,7 @@ class Testsuite(Selection):
         self.shuffle_seed = shuffle_seed(options)
         if self.shuffle_seed is not None:
             # First, and whatever -q says: a failure that depends on the order needs it to be found again.
-            reporter.write(
-                f"e3suite: testcases in a random order: --shuffle-seed {self.shuffle_seed} starts them in it again\n"
-            )
+            reporter.write(shuffle_line(self.shuffle_seed))
         # A signal from the rotation to the first journal line would leave an
         # empty DIR/new, which the next run would rotate over the last real one.
         with self._guard.deferred():

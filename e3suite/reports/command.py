@@ -24,7 +24,7 @@ import e3suite.store as store
 from e3suite.atomic import write_atomic
 from e3suite.options import add_report_options, exit_code
 from e3suite.reports.data import RunReport, default_old_dir, explicit_compare_dir, load_report, resolve_results_dir
-from e3suite.reports.terminal import TerminalReporter
+from e3suite.reports.terminal import TerminalReporter, shuffle_line
 
 EXIT_USAGE = 2
 
@@ -259,6 +259,9 @@ def run(args: argparse.Namespace) -> int:
         no_color=args.no_color,
         show_time=args.show_time,
     )
+    seed = report.run.get("shuffle_seed")
+    if isinstance(seed, int) and not isinstance(seed, bool):  # as the run printed it first
+        reporter.write(shuffle_line(seed))
     if every_line or args.show_error_output:
         for result in report.results:
             reporter.test_finished(result)

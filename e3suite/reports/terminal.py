@@ -111,6 +111,11 @@ def status_label(label: str, colour: bool) -> str:
     return f"{_colorama().Fore.MAGENTA}{padded}{_colorama().Style.RESET_ALL}" if colour else padded
 
 
+def shuffle_line(seed: int) -> str:
+    """What a ``--shuffle`` run prints first (and ``e3suite report`` of it again)."""
+    return f"e3suite: testcases in a random order: --shuffle-seed {seed} starts them in it again\n"
+
+
 def format_duration(seconds: float | None) -> str:
     """``0.12s``, ``1m05.3s``: rounded first, so that 59.999 is ``1m00.0s`` and 119.96 ``2m00.0s`` (not ``1m60.0s``)."""
     if seconds is None:
