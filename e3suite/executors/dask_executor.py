@@ -198,9 +198,9 @@ class DaskExecutor(DaskCompletions):
         return max(0, self.jobs - len(self._entries))
 
     def submit(self, task: FragmentTask) -> None:
-        # A fragment given back while pending keeps the time it has waited.
-        since = self._pending.since(task.index)
-        self._place(task, time.monotonic() if since is None else since, time.time())
+        # A fragment given back while pending keeps the time it has waited
+        # and the time it was first submitted (its start if it never runs).
+        self._place(task, *self._pending.times(task.index, time.monotonic(), time.time()))
 
     def wait(self, timeout: float | None) -> list[FragmentOutcome]:
         self._dispatch()
