@@ -84,6 +84,9 @@ from e3suite.model import FailureReason, FragmentState
 HOUSEKEEPING_PERIOD = 0.5
 #: How often the list of workers is looked at while fragments run.
 WORKER_REFRESH_PERIOD = 2.0
+#: Fragments the engine may hand over beyond the window, for those that
+#: wait outside Dask for a worker that satisfies them (see ``jobs``).
+PENDING_ROOM = 1 << 20
 #: Beyond a fragment's timeout and kill grace: the time its worker gets to
 #: end it itself before the engine gives up on it.
 COMMAND_MARGIN = 2.0
@@ -113,7 +116,8 @@ class DaskExecutor(DaskCompletions):
         self.spec = spec
         self.slots = jobs or 1  # batches in Dask at once
         self.max_batch = max(1, max_batch)
-        self.jobs = self.slots * self.max_batch  # fragments accepted at once
+        self.window = self.slots * self.max_batch  # fragments buffered or in Dask at once
+        self.jobs = self.window + PENDING_ROOM  # see start()
         self._jobs_given = jobs
         self.root_dir = root_dir
         self.driver_files = driver_files
@@ -180,7 +184,14 @@ class DaskExecutor(DaskCompletions):
             self.max_batch = 1
         if self._jobs_given is None:
             self.slots = 2 * self._threads
-        self.jobs = self.slots * self.max_batch
+        self.window = self.slots * self.max_batch
+        # What the engine's admission may hand over at once: the window,
+        # which free_slots() enforces, and the fragments pending for a
+        # worker that satisfies them, which hold nothing of it. When they
+        # counted (jobs == window), two pending gpu fragments on a -j 1
+        # scheduler held every slot, and testcases that could run waited
+        # behind them for max_pending_time (600 s by default).
+        self.jobs = self.window + PENDING_ROOM
         self._free = list(range(self.slots - 1, -1, -1))
 
     def set_wakeup_fd(self, fd: int | None) -> None:
@@ -195,7 +206,8 @@ class DaskExecutor(DaskCompletions):
         return self.max_worker_failures
 
     def free_slots(self) -> int:
-        return max(0, self.jobs - len(self._entries))
+        # Pending fragments are not counted: they are in no batch and hold no worker thread.
+        return max(0, self.window - len(self._entries))
 
     def submit(self, task: FragmentTask) -> None:
         # A fragment given back while pending keeps the time it has waited
@@ -495,6 +507,13 @@ class DaskExecutor(DaskCompletions):
                 eligible, refusal = eligible_workers(entry.task, self.pool.workers, self.pool.resources)
                 if eligible and self.free_slots() > 0:
                     self._place(entry.task, entry.since, entry.submitted)
+                elif eligible:
+                    # A worker takes it now, but the window is full: back to
+                    # the engine, which submits it again in priority order
+                    # when there is room (here it failed "no free slot" once
+                    # it had waited max_pending_time in all).
+                    self._pending.keep(entry)
+                    outcomes.append(self._unstarted(entry.task, -1, entry.submitted, "not placed yet"))
                 elif refusal is not None and self._all_joined():
                     outcomes.append(self._not_placed(entry.task, entry.submitted, refusal, at_once=True))
                 elif now - entry.since >= self.max_pending_time or (
