@@ -224,36 +224,50 @@ def run_one(ticket: int, payload: bytes, slot: int, run_id: str) -> bytes:
 def _reap_adopted() -> None:
     """Reap the orphans this worker adopted as subreaper that ended on their own (no zombie stays).
 
-    Called with ``_lock`` held and no fragment running in this process, so
-    that no command of ours is between its start and its own wait. Only
-    children in another session than the worker's: commands and what they
-    left run in sessions of their own, while a child another task of a
-    shared worker started (``subprocess.Popen``) is in ours, and its owner
-    waits for it. The guardian is left to ``start_guardian``.
+    Only those: on a shared worker, another task's thread may have a child
+    of its own that ended and that it has not waited for yet (a
+    ``Popen(start_new_session=True)``): reaping it took its exit status
+    from its owner, whom Python then tells 0. The kernel hands orphans to
+    a subreaper's first live thread, the main thread (Dask's event loop,
+    which starts no command: fragments and other tasks run in Dask's
+    threads, whose children are listed under their own thread), so the
+    adopted ones are exactly the main thread's children, the guardian
+    aside. Each is waited for through a pidfd opened before it is checked,
+    so that a pid reaped by another meanwhile and reused is never waited
+    for. Called with ``_lock`` held and no fragment running in this process.
     """
+    me = os.getpid()
+    guardian_pid = _guardian.pid if _guardian is not None else None
     try:
         ours = os.getsid(0)
     except OSError:
         return
-    guardian_pid = _guardian.pid if _guardian is not None else None
-    skipped: set[int] = set()
-    while True:
-        try:
-            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except (ChildProcessError, OSError):
-            return
-        if info is None or info.si_pid in skipped:
-            return  # no zombie, or only one we leave (waitid names the same one again)
-        pid = info.si_pid
-        try:
-            theirs = os.getsid(pid)
-        except OSError:
-            theirs = ours
-        if pid == guardian_pid or theirs == ours:
-            skipped.add(pid)
+    for pid in _main_thread_children(me):
+        if pid == guardian_pid:
             continue
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(pid, os.WNOHANG)
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            continue  # gone: its owner reaped it
+        try:
+            # Checked on the process the pidfd names: still adopted, and in
+            # a session other than ours (never a child the main thread
+            # started itself, e.g. for a testsuite's worker_facts()).
+            if pid in _main_thread_children(me) and os.getsid(pid) != ours:
+                os.waitid(os.P_PIDFD, fd, os.WEXITED | os.WNOHANG)
+        except (ChildProcessError, OSError):
+            pass
+        finally:
+            os.close(fd)
+
+
+def _main_thread_children(me: int) -> list[int]:
+    """This process's main thread's children: the orphans it adopted as subreaper, and the guardian."""
+    try:
+        with open(f"/proc/{me}/task/{me}/children", "rb") as handle:
+            return [int(pid) for pid in handle.read().split()]
+    except (OSError, ValueError):
+        return []
 
 
 class _RunState:
