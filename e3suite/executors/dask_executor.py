@@ -361,11 +361,16 @@ class DaskExecutor(DaskCompletions):
                     handle.client.run_on_scheduler(
                         lambda dask_scheduler: [dask_scheduler.events.pop(t, None) for t in topics]
                     )
+            # This machine's processes of the cluster, workers that never
+            # gave their facts included (one a nanny started after a loss,
+            # still probing when the run ends): their guardians too must
+            # not outlive the run.
+            local = _descendants() if handle.cluster is not None else []
             handle.close()
             if handle.cluster is not None:
                 # The workers are gone; what they ran on this host must be too,
                 # and their guardians, still sweeping, must not outlive the run.
-                here = self.pool.pids_on_this_host()
+                here = sorted(set(self.pool.pids_on_this_host()) | set(local))
                 sweep_orphans(here)
                 wait_guardians(here)
         self._inbox.client = None
@@ -549,3 +554,11 @@ class DaskExecutor(DaskCompletions):
         assert self.handle is not None
         self.pool.refresh(self.handle.client)
 
+
+def _descendants() -> list[int]:
+    """The pids of this process's descendants (a LocalCluster's worker processes among them)."""
+    import psutil
+
+    with contextlib.suppress(psutil.Error):
+        return [child.pid for child in psutil.Process().children(recursive=True)]
+    return []
