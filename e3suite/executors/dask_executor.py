@@ -87,6 +87,8 @@ WORKER_REFRESH_PERIOD = 2.0
 #: Fragments the engine may hand over beyond the window, for those that
 #: wait outside Dask for a worker that satisfies them (see ``jobs``).
 PENDING_ROOM = 1 << 20
+#: How long a batch restricted to workers that all left waits for news of them before it is placed again.
+STRANDED_GRACE = 5.0
 #: Beyond a fragment's timeout and kill grace: the time its worker gets to
 #: end it itself before the engine gives up on it.
 COMMAND_MARGIN = 2.0
@@ -401,7 +403,11 @@ class DaskExecutor(DaskCompletions):
             failed = FragmentOutcome(task.index, FragmentState.FAILED, -1, submitted, time.time(), error=error)
             self._ready.append(failed)
             return
-        restrict = tuple(sorted(eligible)) if len(eligible) < len(self.pool.workers) else None
+        # Unrestricted, Dask may send it to any worker of the scheduler,
+        # also those the pool refuses (another e3suite, other driver code):
+        # one beside a good worker ran half the fragments, with its own code.
+        everywhere = len(eligible) == len(self.pool.workers) and not self.pool.refused
+        restrict = None if everywhere else tuple(sorted(eligible))
         resources = tuple(sorted(fragment_resources(task).items()))
         self._tickets += 1
         entry = Entry(task, self._tickets, payload, (restrict, resources), submitted)
@@ -553,6 +559,39 @@ class DaskExecutor(DaskCompletions):
     def _refresh_workers(self) -> None:
         assert self.handle is not None
         self.pool.refresh(self.handle.client)
+        self._ready.extend(self._give_back_stranded())
+
+    def _give_back_stranded(self) -> list[FragmentOutcome]:
+        """READY outcomes for the batches restricted to workers that all left, none of whose fragments started.
+
+        Dask keeps such a task for a worker of those addresses, for ever (a
+        nanny restarts a lost worker under another address): the run never
+        ended. Given back, they are placed again among the workers there are.
+        """
+        outcomes = []
+        now = time.monotonic()
+        for batch in list(self._batches.values()):
+            restrict = batch.entries[0].placement[0]
+            if restrict is None or batch.worker is not None or any(a in self.pool.workers for a in restrict):
+                batch.stranded_at = None
+                continue
+            if any(entry.started is not None for entry in batch.open):
+                continue  # its loss comes as the task's error
+            # Not at once: a fragment that killed its worker as it started
+            # is that worker's loss, counted when the task's error or its
+            # start reaches us, which may come just after the scheduler
+            # dropped the worker. Given back now, it ran again uncounted.
+            if batch.stranded_at is None:
+                batch.stranded_at = now
+            if now - batch.stranded_at < STRANDED_GRACE:
+                continue
+            batch.future.cancel()
+            for entry in list(batch.open):
+                self._forget(entry)
+                outcomes.append(self._unstarted(entry.task, batch.slot, entry.submitted,
+                                                "the workers it was placed on left before it started"))
+            self._end_batch(batch)
+        return outcomes
 
 
 def _descendants() -> list[int]:
