@@ -87,6 +87,8 @@ WORKER_REFRESH_PERIOD = 2.0
 #: Fragments the engine may hand over beyond the window, for those that
 #: wait outside Dask for a worker that satisfies them (see ``jobs``).
 PENDING_ROOM = 1 << 20
+#: How often a fragment pending for a capable worker may be given back to the engine (see take_back_queued).
+PENDING_RETURN_PERIOD = 2.0
 #: How long a batch restricted to workers that all left waits for news of them before it is placed again.
 STRANDED_GRACE = 5.0
 #: Beyond a fragment's timeout and kill grace: the time its worker gets to
@@ -138,6 +140,7 @@ class DaskExecutor(DaskCompletions):
         self._entries: dict[int, Entry] = {}  # ticket -> an entry without an outcome (buffered or in a batch)
         self._batches: dict[str, Batch] = {}  # Dask key -> batch in Dask
         self._pending = PendingFragments()
+        self._refusals: dict[int, tuple[int, str | None]] = {}  # fragment index -> (pool generation, refusal)
         # Refusals that kept a fragment pending max_pending_time, with the
         # workers then: a later fragment refused so by the same workers is
         # not placed at once, rather than after a wait of its own.
@@ -274,7 +277,13 @@ class DaskExecutor(DaskCompletions):
         at most once between two ``wait`` calls: the engine may submit them
         again at once, and they keep the time they have been pending.
         """
-        outcomes = [self._unstarted(p.task, -1, p.submitted, "not placed yet") for p in self._pending.give_back()]
+        # Pending ones hold none of the window: given back, they only let
+        # a failure limit end them at once. The engine submits them again
+        # at once otherwise, at each turn a worker is idle: every pending
+        # fragment of a large suite, twice a second, while a Slurm queue
+        # starts its jobs. Once per PENDING_RETURN_PERIOD is enough.
+        returned = self._pending.give_back(time.monotonic(), PENDING_RETURN_PERIOD)
+        outcomes = [self._unstarted(p.task, -1, p.submitted, "not placed yet") for p in returned]
         buffered, self._buffer = self._buffer, []
         for entry in buffered:
             self._entries.pop(entry.ticket, None)
@@ -381,7 +390,7 @@ class DaskExecutor(DaskCompletions):
     # -- placement and batches -----------------------------------------------
 
     def _place(self, task: FragmentTask, since: float, submitted: float) -> None:
-        eligible, refusal = eligible_workers(task, self.pool.workers, self.pool.resources)
+        eligible, refusal = self._eligible(task)
         if not eligible:
             if refusal is not None and self._all_joined():
                 self._ready.append(self._not_placed(task, submitted, refusal, at_once=True))
@@ -413,6 +422,24 @@ class DaskExecutor(DaskCompletions):
         entry = Entry(task, self._tickets, payload, (restrict, resources), submitted)
         self._entries[entry.ticket] = entry
         self._buffer.append(entry)
+
+    def _eligible(self, task: FragmentTask) -> tuple[list[str], str | None]:
+        """``eligible_workers``, remembered for a fragment no worker takes until the workers change.
+
+        Pending fragments are looked at again at every housekeeping (twice a
+        second) and each time they come back from the engine: with 2000 of
+        them, matching them against the same workers again and again cost
+        the engine more than running the rest of the suite.
+        """
+        known = self._refusals.get(task.index)
+        if known is not None and known[0] == self.pool.generation:
+            return [], known[1]
+        eligible, refusal = eligible_workers(task, self.pool.workers, self.pool.resources)
+        if eligible:
+            self._refusals.pop(task.index, None)
+        else:
+            self._refusals[task.index] = (self.pool.generation, refusal)
+        return eligible, refusal
 
     def _dispatch(self) -> None:
         """Send buffered fragments as batches, while batch slots are free."""
@@ -515,7 +542,7 @@ class DaskExecutor(DaskCompletions):
         if self._pending:
             now = time.monotonic()
             for entry in self._pending.take_all():
-                eligible, refusal = eligible_workers(entry.task, self.pool.workers, self.pool.resources)
+                eligible, refusal = self._eligible(entry.task)
                 if eligible and self.free_slots() > 0:
                     self._place(entry.task, entry.since, entry.submitted)
                 elif eligible:

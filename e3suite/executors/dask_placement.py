@@ -105,7 +105,7 @@ class PendingFragments:
 
     The engine may take them back (``give_back``) and submit them again at
     once: each is given back at most once per turn of the engine's loop
-    (``new_turn``), and keeps, across such returns, the time it started
+    (``new_turn``) and once per ``period``, and keeps, across such returns, the time it started
     waiting (``since``, for ``max_pending_time``) and the time it was first
     submitted (``submitted``: what its outcome reports as its start when it
     never runs, e.g. "not placed within 600 s" after 600 s, not after the
@@ -116,6 +116,7 @@ class PendingFragments:
         self._items: list[Pending] = []
         self._given_back: set[int] = set()  # indexes given back this turn
         self._kept: dict[int, tuple[float, float]] = {}  # index -> (since, submitted), while given back
+        self._returned_at: dict[int, float] = {}  # index -> when it was last given back
 
     def __bool__(self) -> bool:
         return bool(self._items)
@@ -137,12 +138,17 @@ class PendingFragments:
     def new_turn(self) -> None:
         self._given_back.clear()
 
-    def give_back(self) -> list[Pending]:
-        """Those not given back already this turn, which leave the list."""
-        given = [p for p in self._items if p.task.index not in self._given_back]
-        self._items = [p for p in self._items if p.task.index in self._given_back]
+    def give_back(self, now: float = 0.0, period: float = 0.0) -> list[Pending]:
+        """Those not given back already this turn nor within ``period`` before ``now``, which leave the list."""
+        def due(pending: Pending) -> bool:
+            index = pending.task.index
+            return index not in self._given_back and now - self._returned_at.get(index, now - period) >= period
+
+        given = [p for p in self._items if due(p)]
+        self._items = [p for p in self._items if not due(p)]
         for pending in given:
             self._given_back.add(pending.task.index)
+            self._returned_at[pending.task.index] = now
             self.keep(pending)
         return given
 

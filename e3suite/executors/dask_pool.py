@@ -30,6 +30,8 @@ class WorkerPool:
         self.refused: dict[str, str] = {}  # address -> why it gets no work
         self.seen: dict[str, tuple[str, int]] = {}  # address -> (host, pid), every worker ever seen
         self.resources: dict[str, dict[str, float]] = {}
+        #: Changes whenever the usable workers change (who may run what): placements made before may differ.
+        self.generation = 0
 
     def threads(self, client: Any) -> int:
         """The total threads of the scheduler's workers."""
@@ -44,6 +46,7 @@ class WorkerPool:
         for address in list(self.workers):
             if address not in workers:
                 del self.workers[address]
+                self.generation += 1
         for address in list(self.refused):
             if address not in workers:
                 del self.refused[address]
@@ -69,6 +72,7 @@ class WorkerPool:
                 self.refused[address] = why
             else:
                 self.workers[address] = found
+            self.generation += 1
 
     def pids_on_this_host(self) -> list[int]:
         here = socket.gethostname()

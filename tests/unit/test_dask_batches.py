@@ -102,3 +102,17 @@ def test_pending_fragments_are_given_back_once_a_turn_and_keep_their_wait() -> N
     assert [p.task.index for p in pending.give_back()] == [0]
     pending.add(second, since=2.0, submitted=20.0)
     assert [p.since for p in pending.take_all()] == [2.0] and not pending
+
+
+def test_pending_fragments_are_given_back_once_a_period() -> None:
+    """Given back at each idle turn, every pending fragment was submitted again twice a second: once a period now."""
+    pending = PendingFragments()
+    task = entry(0).task
+    pending.add(task, since=1.0, submitted=10.0)
+    assert [p.task.index for p in pending.give_back(now=100.0, period=2.0)] == [0]
+    pending.add(task, *pending.times(0, since=5.0, submitted=50.0))  # the engine submits it again
+    pending.new_turn()
+    assert pending.give_back(now=101.0, period=2.0) == []
+    pending.new_turn()
+    assert [(p.since, p.submitted) for p in pending.give_back(now=102.0, period=2.0)] == [(1.0, 10.0)]
+
