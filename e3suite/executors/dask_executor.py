@@ -130,7 +130,7 @@ class DaskExecutor(DaskCompletions):
         self.max_worker_failures = max(1, max_worker_failures)
         self.max_pending_time = max_pending_time
         self.notice = notice or (lambda text: print(f"e3suite: {text}", file=sys.stderr, flush=True))
-        self.pool = WorkerPool(hash_files(root_dir, driver_files), self.notice)
+        self.pool = WorkerPool(hash_files(root_dir, driver_files), self.notice, str(root_dir))
         self.run_id = uuid.uuid4().hex[:12]
         self.handle: ClusterHandle | None = None
         self.first_fragment_at: float | None = None  # time.time() the first outcome arrived (benchmarks)

@@ -23,8 +23,9 @@ from e3suite.version import __version__
 
 
 class WorkerPool:
-    def __init__(self, driver_hash: str, notice: Callable[[str], None]) -> None:
+    def __init__(self, driver_hash: str, notice: Callable[[str], None], root_dir: str | None = None) -> None:
         self.driver_hash = driver_hash
+        self.root_dir = root_dir  # the testsuite whose facts the workers are asked for
         self.notice = notice
         self.workers: dict[str, dict[str, Any]] = {}  # address -> facts (usable workers)
         self.refused: dict[str, str] = {}  # address -> why it gets no work
@@ -54,7 +55,12 @@ class WorkerPool:
         if not new:
             return
         try:
-            facts = run_on_workers(client, worker_facts, workers=new, timeout=ANSWER_TIMEOUT)
+            facts = run_on_workers(client, worker_facts, self.root_dir, workers=new, timeout=ANSWER_TIMEOUT)
+            # A worker of an older e3suite has a worker_facts() of one
+            # argument: asked so, its facts still say which e3suite it runs.
+            older = [a for a in new if isinstance(facts.get(a), TypeError)]
+            if older:
+                facts.update(run_on_workers(client, worker_facts, workers=older, timeout=ANSWER_TIMEOUT))
         except TimeoutError:
             return  # one of them does not answer: next time
         for address in new:

@@ -79,7 +79,17 @@ class E3suiteWorkerPlugin(WorkerPlugin):
         # the run (nothing kills by tag there at the end).
         process.become_subreaper()
         start_guardian()
-        worker.e3suite_facts = self.facts()
+        facts = self.facts()
+        # By testsuite: on a shared scheduler, a worker that joins serves
+        # each run whose plugin is registered, and the facts of one suite
+        # (its driver hash) are not another's. With one slot, the last
+        # plugin set up won: the other run refused that worker ("its driver
+        # code differs").
+        by_suite = getattr(worker, "e3suite_facts_by_suite", None)
+        if not isinstance(by_suite, dict):
+            by_suite = worker.e3suite_facts_by_suite = {}
+        by_suite[self.root_dir] = facts
+        worker.e3suite_facts = facts
 
     def facts(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}
@@ -145,9 +155,12 @@ def _loaded_from(module: Any, root: str) -> bool:
     return any(os.path.realpath(p).startswith(root + os.sep) for p in places)
 
 
-def worker_facts(dask_worker: Any) -> dict[str, Any]:
-    """The facts the plugin probed (run with ``client.run``)."""
+def worker_facts(root_dir: str | None = None, dask_worker: Any = None) -> dict[str, Any]:
+    """The facts the plugin probed for the testsuite of ``root_dir`` (``client.run`` gives ``dask_worker``)."""
     facts = getattr(dask_worker, "e3suite_facts", None)
+    if root_dir is not None:
+        by_suite = getattr(dask_worker, "e3suite_facts_by_suite", None)
+        facts = by_suite.get(root_dir) if isinstance(by_suite, dict) else None
     return dict(facts) if isinstance(facts, dict) else {}
 
 
