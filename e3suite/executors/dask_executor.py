@@ -45,7 +45,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import select
+import signal
 import sys
 import time
 import uuid
@@ -58,7 +60,7 @@ import cloudpickle
 from e3suite.config import ConfigError, ExecutorSpec
 from e3suite.executors.base import FragmentOutcome, FragmentStarted, FragmentTask
 from e3suite.executors.dask_batches import MAX_BATCH, Batch, Entry, form_batches, overdue
-from e3suite.executors.dask_cluster import ClusterHandle, open_cluster
+from e3suite.executors.dask_cluster import ClusterHandle, StartInterrupted, open_cluster
 from e3suite.executors.dask_facts import hash_files
 from e3suite.executors.dask_inbox import Inbox, drain
 from e3suite.executors.dask_outcomes import DaskCompletions
@@ -156,6 +158,7 @@ class DaskExecutor(DaskCompletions):
         self._next_housekeeping = 0.0
         self._next_refresh = 0.0
         self._wakeup_fd: int | None = None
+        self._interrupted_at_start = False
         self._hurry = False
 
     # -- Executor protocol -------------------------------------------------
@@ -166,7 +169,13 @@ class DaskExecutor(DaskCompletions):
         # Dask does not run a task again when its worker dies: a batch's
         # fragments that ended must not run twice. This executor counts
         # worker failures by fragment instead (see _lost_batch).
-        self.handle = open_cluster(self.spec, allowed_failures=0)
+        try:
+            self.handle = open_cluster(self.spec, allowed_failures=0, stop=self._signalled)
+        except StartInterrupted:
+            # Ctrl-C or SIGTERM while the cluster started (the first worker
+            # of a scheduler, a batch job in a queue): nothing runs, and the
+            # engine, interrupted, ends the run at once ("not run: interrupted").
+            return
         client = self.handle.client
         suite = cloudpickle.dumps(self.suite_class) if self.suite_class is not None else None
         plugin = E3suiteWorkerPlugin(str(self.root_dir), self.driver_files, suite)
@@ -201,6 +210,14 @@ class DaskExecutor(DaskCompletions):
 
     def set_wakeup_fd(self, fd: int | None) -> None:
         self._wakeup_fd = fd
+
+    def _signalled(self) -> bool:
+        """Whether SIGINT or SIGTERM arrived while ``start`` waits (the wake-up pipe carries signal numbers)."""
+        if self._wakeup_fd is not None and not self._interrupted_at_start:
+            with contextlib.suppress(OSError):  # empty: nothing arrived (the pipe does not block)
+                data = os.read(self._wakeup_fd, 512)
+                self._interrupted_at_start = signal.SIGINT in data or signal.SIGTERM in data
+        return self._interrupted_at_start
 
     def hurry(self) -> None:
         self._hurry = True
