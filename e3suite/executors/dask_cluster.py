@@ -198,9 +198,16 @@ def open_cluster(spec: ExecutorSpec, allowed_failures: int, stop: Callable[[], b
     gc.collect()
     try:
         handle = opener(spec, allowed_failures, timeout, stop)
-    except (ConfigError, StartInterrupted):
+    except StartInterrupted:
         raise
     except Exception as exc:
+        if stop():
+            # Ctrl-C in a terminal reaches a LocalCluster's worker processes
+            # too, while they still import: "Nanny failed to start" is the
+            # interruption's doing, not the executor's error (exit 2).
+            raise StartInterrupted from None
+        if isinstance(exc, ConfigError):
+            raise
         raise ConfigError(f"cannot start executor {spec.name!r} ({spec.type}): {type(exc).__name__}: {exc}") from None
     return handle
 

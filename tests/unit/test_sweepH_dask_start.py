@@ -76,3 +76,25 @@ def test_a_signal_while_waiting_for_the_first_worker_ends_the_run(
     assert engine.returncode == status, out
     assert "SKIP   one: not run: interrupted" in out
     assert "has no worker" not in out
+
+
+def test_a_cluster_that_fails_to_start_because_of_ctrl_c_is_an_interruption(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C in a terminal reaches a LocalCluster's workers while they import: "Nanny failed to start".
+
+    That was "e3suite: error: cannot start executor 'dask' (dask): RuntimeError:
+    Nanny failed to start.", exit status 2, for the user's own Ctrl-C.
+    """
+    import distributed
+
+    from e3suite.config import ConfigError, ExecutorSpec
+    from e3suite.executors.dask_cluster import StartInterrupted, open_cluster
+
+    def failed(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Nanny failed to start.")
+
+    monkeypatch.setattr(distributed, "LocalCluster", failed)
+    spec = ExecutorSpec("dask", "dask", {"workers": 1})
+    with pytest.raises(StartInterrupted):
+        open_cluster(spec, allowed_failures=0, stop=lambda: True)
+    with pytest.raises(ConfigError, match="cannot start executor 'dask' \\(dask\\): RuntimeError: Nanny failed"):
+        open_cluster(spec, allowed_failures=0, stop=lambda: False)
