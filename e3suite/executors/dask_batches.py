@@ -64,6 +64,7 @@ class Batch:
     future: Any = None
     worker: str | None = None  # its worker's address, known from its first fragment's start
     open: list[Entry] = field(default_factory=list)  # entries without an outcome yet
+    stranded_at: float | None = None  # time.monotonic() its restricted workers were first seen all gone
 
     def __post_init__(self) -> None:
         self.open = list(self.entries)

@@ -22,6 +22,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,8 +145,36 @@ def job_script(spec: ExecutorSpec) -> str:
             cluster.close()
 
 
-def open_cluster(spec: ExecutorSpec, allowed_failures: int) -> ClusterHandle:
-    """Start the cluster and wait for its first worker; raise ConfigError when it cannot."""
+class StartInterrupted(Exception):
+    """Ctrl-C or SIGTERM while the cluster started: what was started is closed."""
+
+
+def _never() -> bool:
+    return False
+
+
+def _wait_for_workers(client: Any, count: int, timeout: float, stop: Callable[[], bool]) -> None:
+    """``client.wait_for_workers``, given up at once when ``stop()`` says the run was interrupted.
+
+    Dask's own wait cannot be cut short: Ctrl-C while an external
+    scheduler had no worker went unheard for start_timeout (120 s), and
+    the run then ended with exit status 2 and an error, not 130.
+    """
+    deadline = time.monotonic() + timeout
+    while len(client.scheduler_info(n_workers=-1).get("workers", {})) < count:
+        if stop():
+            raise StartInterrupted
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{count} worker(s) did not join within {timeout:g} s")
+        time.sleep(0.1)
+
+
+def open_cluster(spec: ExecutorSpec, allowed_failures: int, stop: Callable[[], bool] = _never) -> ClusterHandle:
+    """Start the cluster and wait for its first worker; raise ConfigError when it cannot.
+
+    ``stop()`` returning True (the run was interrupted) ends the wait for
+    workers with ``StartInterrupted``, what was started closed.
+    """
     try:
         import distributed  # noqa: F401
     except ImportError:
@@ -168,15 +197,22 @@ def open_cluster(spec: ExecutorSpec, allowed_failures: int) -> ClusterHandle:
     # holds, for ever (seen in the unit tests). Collected here, none is held.
     gc.collect()
     try:
-        handle = opener(spec, allowed_failures, timeout)
-    except ConfigError:
+        handle = opener(spec, allowed_failures, timeout, stop)
+    except StartInterrupted:
         raise
     except Exception as exc:
+        if stop():
+            # Ctrl-C in a terminal reaches a LocalCluster's worker processes
+            # too, while they still import: "Nanny failed to start" is the
+            # interruption's doing, not the executor's error (exit 2).
+            raise StartInterrupted from None
+        if isinstance(exc, ConfigError):
+            raise
         raise ConfigError(f"cannot start executor {spec.name!r} ({spec.type}): {type(exc).__name__}: {exc}") from None
     return handle
 
 
-def _local(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> ClusterHandle:
+def _local(spec: ExecutorSpec, allowed_failures: int, timeout: float, stop: Callable[[], bool]) -> ClusterHandle:
     import dask
     from distributed import Client, LocalCluster
 
@@ -195,14 +231,14 @@ def _local(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> Cluster
         )
     try:
         client = Client(cluster, timeout=timeout)
-        client.wait_for_workers(workers, timeout=timeout)
+        _wait_for_workers(client, workers, timeout, stop)
     except BaseException:
         cluster.close()
         raise
     return ClusterHandle(client, cluster, workers, allowed_failures)
 
 
-def _scheduler(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> ClusterHandle:
+def _scheduler(spec: ExecutorSpec, allowed_failures: int, timeout: float, stop: Callable[[], bool]) -> ClusterHandle:
     from distributed import Client
 
     address = str(spec.get("address"))
@@ -222,12 +258,15 @@ def _scheduler(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> Clu
             f"it does not answer as a Dask scheduler ({type(exc).__name__}; is it the scheduler's port?)"
         ) from None
     try:
-        client.wait_for_workers(1, timeout=timeout)
+        _wait_for_workers(client, 1, timeout, stop)
     except (OSError, TimeoutError):
         client.close()
         raise ConfigError(
             f"executor {spec.name!r}: the Dask scheduler at {address} has no worker (waited {timeout:g} s)"
         ) from None
+    except BaseException:
+        client.close()
+        raise
     # Its own setting, not ours: an external scheduler is shared and left as it is.
     theirs = client.run_on_scheduler(_scheduler_allowed_failures)
     return ClusterHandle(client, None, None, int(theirs))
@@ -268,7 +307,7 @@ def _scheduler_allowed_failures(dask_scheduler: Any) -> int:
     return int(dask_scheduler.allowed_failures)
 
 
-def _ssh(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> ClusterHandle:
+def _ssh(spec: ExecutorSpec, allowed_failures: int, timeout: float, stop: Callable[[], bool]) -> ClusterHandle:
     from distributed import Client, SSHCluster
 
     hosts = [str(h) for h in spec.get("hosts")]
@@ -307,7 +346,7 @@ def _ssh(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> ClusterHa
     )
     try:
         client = Client(cluster, timeout=timeout)
-        client.wait_for_workers(len(hosts) - 1, timeout=timeout)
+        _wait_for_workers(client, len(hosts) - 1, timeout, stop)
         watch = _watch_engine(client)
     except BaseException:
         cluster.close()
@@ -420,7 +459,7 @@ class _Recorder(logging.Handler):
         self.messages.append(text.strip())
 
 
-def _batch(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> ClusterHandle:
+def _batch(spec: ExecutorSpec, allowed_failures: int, timeout: float, stop: Callable[[], bool]) -> ClusterHandle:
     from distributed import Client
 
     cluster = _jobqueue_cluster(spec, allowed_failures)
@@ -443,6 +482,8 @@ def _batch(spec: ExecutorSpec, allowed_failures: int, timeout: float) -> Cluster
         cluster.scale(jobs=jobs)
         deadline = time.monotonic() + timeout
         while not client.scheduler_info().get("workers"):
+            if stop():
+                raise StartInterrupted
             if recorder.messages:
                 raise ConfigError(f"executor {spec.name!r}: the batch job was refused: {recorder.messages[0]}")
             if time.monotonic() > deadline:

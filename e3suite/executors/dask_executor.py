@@ -45,7 +45,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import select
+import signal
 import sys
 import time
 import uuid
@@ -58,7 +60,7 @@ import cloudpickle
 from e3suite.config import ConfigError, ExecutorSpec
 from e3suite.executors.base import FragmentOutcome, FragmentStarted, FragmentTask
 from e3suite.executors.dask_batches import MAX_BATCH, Batch, Entry, form_batches, overdue
-from e3suite.executors.dask_cluster import ClusterHandle, open_cluster
+from e3suite.executors.dask_cluster import ClusterHandle, StartInterrupted, open_cluster
 from e3suite.executors.dask_facts import hash_files
 from e3suite.executors.dask_inbox import Inbox, drain
 from e3suite.executors.dask_outcomes import DaskCompletions
@@ -84,6 +86,13 @@ from e3suite.model import FailureReason, FragmentState
 HOUSEKEEPING_PERIOD = 0.5
 #: How often the list of workers is looked at while fragments run.
 WORKER_REFRESH_PERIOD = 2.0
+#: Fragments the engine may hand over beyond the window, for those that
+#: wait outside Dask for a worker that satisfies them (see ``jobs``).
+PENDING_ROOM = 1 << 20
+#: How often a fragment pending for a capable worker may be given back to the engine (see take_back_queued).
+PENDING_RETURN_PERIOD = 2.0
+#: How long a batch restricted to workers that all left waits for news of them before it is placed again.
+STRANDED_GRACE = 5.0
 #: Beyond a fragment's timeout and kill grace: the time its worker gets to
 #: end it itself before the engine gives up on it.
 COMMAND_MARGIN = 2.0
@@ -113,7 +122,8 @@ class DaskExecutor(DaskCompletions):
         self.spec = spec
         self.slots = jobs or 1  # batches in Dask at once
         self.max_batch = max(1, max_batch)
-        self.jobs = self.slots * self.max_batch  # fragments accepted at once
+        self.window = self.slots * self.max_batch  # fragments buffered or in Dask at once
+        self.jobs = self.window + PENDING_ROOM  # see start()
         self._jobs_given = jobs
         self.root_dir = root_dir
         self.driver_files = driver_files
@@ -122,7 +132,7 @@ class DaskExecutor(DaskCompletions):
         self.max_worker_failures = max(1, max_worker_failures)
         self.max_pending_time = max_pending_time
         self.notice = notice or (lambda text: print(f"e3suite: {text}", file=sys.stderr, flush=True))
-        self.pool = WorkerPool(hash_files(root_dir, driver_files), self.notice)
+        self.pool = WorkerPool(hash_files(root_dir, driver_files), self.notice, str(root_dir))
         self.run_id = uuid.uuid4().hex[:12]
         self.handle: ClusterHandle | None = None
         self.first_fragment_at: float | None = None  # time.time() the first outcome arrived (benchmarks)
@@ -132,6 +142,7 @@ class DaskExecutor(DaskCompletions):
         self._entries: dict[int, Entry] = {}  # ticket -> an entry without an outcome (buffered or in a batch)
         self._batches: dict[str, Batch] = {}  # Dask key -> batch in Dask
         self._pending = PendingFragments()
+        self._refusals: dict[int, tuple[int, str | None]] = {}  # fragment index -> (pool generation, refusal)
         # Refusals that kept a fragment pending max_pending_time, with the
         # workers then: a later fragment refused so by the same workers is
         # not placed at once, rather than after a wait of its own.
@@ -147,6 +158,7 @@ class DaskExecutor(DaskCompletions):
         self._next_housekeeping = 0.0
         self._next_refresh = 0.0
         self._wakeup_fd: int | None = None
+        self._interrupted_at_start = False
         self._hurry = False
 
     # -- Executor protocol -------------------------------------------------
@@ -157,7 +169,13 @@ class DaskExecutor(DaskCompletions):
         # Dask does not run a task again when its worker dies: a batch's
         # fragments that ended must not run twice. This executor counts
         # worker failures by fragment instead (see _lost_batch).
-        self.handle = open_cluster(self.spec, allowed_failures=0)
+        try:
+            self.handle = open_cluster(self.spec, allowed_failures=0, stop=self._signalled)
+        except StartInterrupted:
+            # Ctrl-C or SIGTERM while the cluster started (the first worker
+            # of a scheduler, a batch job in a queue): nothing runs, and the
+            # engine, interrupted, ends the run at once ("not run: interrupted").
+            return
         client = self.handle.client
         suite = cloudpickle.dumps(self.suite_class) if self.suite_class is not None else None
         plugin = E3suiteWorkerPlugin(str(self.root_dir), self.driver_files, suite)
@@ -180,11 +198,26 @@ class DaskExecutor(DaskCompletions):
             self.max_batch = 1
         if self._jobs_given is None:
             self.slots = 2 * self._threads
-        self.jobs = self.slots * self.max_batch
+        self.window = self.slots * self.max_batch
+        # What the engine's admission may hand over at once: the window,
+        # which free_slots() enforces, and the fragments pending for a
+        # worker that satisfies them, which hold nothing of it. When they
+        # counted (jobs == window), two pending gpu fragments on a -j 1
+        # scheduler held every slot, and testcases that could run waited
+        # behind them for max_pending_time (600 s by default).
+        self.jobs = self.window + PENDING_ROOM
         self._free = list(range(self.slots - 1, -1, -1))
 
     def set_wakeup_fd(self, fd: int | None) -> None:
         self._wakeup_fd = fd
+
+    def _signalled(self) -> bool:
+        """Whether SIGINT or SIGTERM arrived while ``start`` waits (the wake-up pipe carries signal numbers)."""
+        if self._wakeup_fd is not None and not self._interrupted_at_start:
+            with contextlib.suppress(OSError):  # empty: nothing arrived (the pipe does not block)
+                data = os.read(self._wakeup_fd, 512)
+                self._interrupted_at_start = signal.SIGINT in data or signal.SIGTERM in data
+        return self._interrupted_at_start
 
     def hurry(self) -> None:
         self._hurry = True
@@ -195,12 +228,13 @@ class DaskExecutor(DaskCompletions):
         return self.max_worker_failures
 
     def free_slots(self) -> int:
-        return max(0, self.jobs - len(self._entries))
+        # Pending fragments are not counted: they are in no batch and hold no worker thread.
+        return max(0, self.window - len(self._entries))
 
     def submit(self, task: FragmentTask) -> None:
-        # A fragment given back while pending keeps the time it has waited.
-        since = self._pending.since(task.index)
-        self._place(task, time.monotonic() if since is None else since, time.time())
+        # A fragment given back while pending keeps the time it has waited
+        # and the time it was first submitted (its start if it never runs).
+        self._place(task, *self._pending.times(task.index, time.monotonic(), time.time()))
 
     def wait(self, timeout: float | None) -> list[FragmentOutcome]:
         self._dispatch()
@@ -260,7 +294,13 @@ class DaskExecutor(DaskCompletions):
         at most once between two ``wait`` calls: the engine may submit them
         again at once, and they keep the time they have been pending.
         """
-        outcomes = [self._unstarted(p.task, -1, p.submitted, "not placed yet") for p in self._pending.give_back()]
+        # Pending ones hold none of the window: given back, they only let
+        # a failure limit end them at once. The engine submits them again
+        # at once otherwise, at each turn a worker is idle: every pending
+        # fragment of a large suite, twice a second, while a Slurm queue
+        # starts its jobs. Once per PENDING_RETURN_PERIOD is enough.
+        returned = self._pending.give_back(time.monotonic(), PENDING_RETURN_PERIOD)
+        outcomes = [self._unstarted(p.task, -1, p.submitted, "not placed yet") for p in returned]
         buffered, self._buffer = self._buffer, []
         for entry in buffered:
             self._entries.pop(entry.ticket, None)
@@ -349,11 +389,16 @@ class DaskExecutor(DaskCompletions):
                     handle.client.run_on_scheduler(
                         lambda dask_scheduler: [dask_scheduler.events.pop(t, None) for t in topics]
                     )
+            # This machine's processes of the cluster, workers that never
+            # gave their facts included (one a nanny started after a loss,
+            # still probing when the run ends): their guardians too must
+            # not outlive the run.
+            local = _descendants() if handle.cluster is not None else []
             handle.close()
             if handle.cluster is not None:
                 # The workers are gone; what they ran on this host must be too,
                 # and their guardians, still sweeping, must not outlive the run.
-                here = self.pool.pids_on_this_host()
+                here = sorted(set(self.pool.pids_on_this_host()) | set(local))
                 sweep_orphans(here)
                 wait_guardians(here)
         self._inbox.client = None
@@ -362,7 +407,7 @@ class DaskExecutor(DaskCompletions):
     # -- placement and batches -----------------------------------------------
 
     def _place(self, task: FragmentTask, since: float, submitted: float) -> None:
-        eligible, refusal = eligible_workers(task, self.pool.workers, self.pool.resources)
+        eligible, refusal = self._eligible(task)
         if not eligible:
             if refusal is not None and self._all_joined():
                 self._ready.append(self._not_placed(task, submitted, refusal, at_once=True))
@@ -384,12 +429,34 @@ class DaskExecutor(DaskCompletions):
             failed = FragmentOutcome(task.index, FragmentState.FAILED, -1, submitted, time.time(), error=error)
             self._ready.append(failed)
             return
-        restrict = tuple(sorted(eligible)) if len(eligible) < len(self.pool.workers) else None
+        # Unrestricted, Dask may send it to any worker of the scheduler,
+        # also those the pool refuses (another e3suite, other driver code):
+        # one beside a good worker ran half the fragments, with its own code.
+        everywhere = len(eligible) == len(self.pool.workers) and not self.pool.refused
+        restrict = None if everywhere else tuple(sorted(eligible))
         resources = tuple(sorted(fragment_resources(task).items()))
         self._tickets += 1
         entry = Entry(task, self._tickets, payload, (restrict, resources), submitted)
         self._entries[entry.ticket] = entry
         self._buffer.append(entry)
+
+    def _eligible(self, task: FragmentTask) -> tuple[list[str], str | None]:
+        """``eligible_workers``, remembered for a fragment no worker takes until the workers change.
+
+        Pending fragments are looked at again at every housekeeping (twice a
+        second) and each time they come back from the engine: with 2000 of
+        them, matching them against the same workers again and again cost
+        the engine more than running the rest of the suite.
+        """
+        known = self._refusals.get(task.index)
+        if known is not None and known[0] == self.pool.generation:
+            return [], known[1]
+        eligible, refusal = eligible_workers(task, self.pool.workers, self.pool.resources)
+        if eligible:
+            self._refusals.pop(task.index, None)
+        else:
+            self._refusals[task.index] = (self.pool.generation, refusal)
+        return eligible, refusal
 
     def _dispatch(self) -> None:
         """Send buffered fragments as batches, while batch slots are free."""
@@ -492,9 +559,16 @@ class DaskExecutor(DaskCompletions):
         if self._pending:
             now = time.monotonic()
             for entry in self._pending.take_all():
-                eligible, refusal = eligible_workers(entry.task, self.pool.workers, self.pool.resources)
+                eligible, refusal = self._eligible(entry.task)
                 if eligible and self.free_slots() > 0:
                     self._place(entry.task, entry.since, entry.submitted)
+                elif eligible:
+                    # A worker takes it now, but the window is full: back to
+                    # the engine, which submits it again in priority order
+                    # when there is room (here it failed "no free slot" once
+                    # it had waited max_pending_time in all).
+                    self._pending.keep(entry)
+                    outcomes.append(self._unstarted(entry.task, -1, entry.submitted, "not placed yet"))
                 elif refusal is not None and self._all_joined():
                     outcomes.append(self._not_placed(entry.task, entry.submitted, refusal, at_once=True))
                 elif now - entry.since >= self.max_pending_time or (
@@ -529,4 +603,45 @@ class DaskExecutor(DaskCompletions):
     def _refresh_workers(self) -> None:
         assert self.handle is not None
         self.pool.refresh(self.handle.client)
+        self._ready.extend(self._give_back_stranded())
 
+    def _give_back_stranded(self) -> list[FragmentOutcome]:
+        """READY outcomes for the batches restricted to workers that all left, none of whose fragments started.
+
+        Dask keeps such a task for a worker of those addresses, for ever (a
+        nanny restarts a lost worker under another address): the run never
+        ended. Given back, they are placed again among the workers there are.
+        """
+        outcomes = []
+        now = time.monotonic()
+        for batch in list(self._batches.values()):
+            restrict = batch.entries[0].placement[0]
+            if restrict is None or batch.worker is not None or any(a in self.pool.workers for a in restrict):
+                batch.stranded_at = None
+                continue
+            if any(entry.started is not None for entry in batch.open):
+                continue  # its loss comes as the task's error
+            # Not at once: a fragment that killed its worker as it started
+            # is that worker's loss, counted when the task's error or its
+            # start reaches us, which may come just after the scheduler
+            # dropped the worker. Given back now, it ran again uncounted.
+            if batch.stranded_at is None:
+                batch.stranded_at = now
+            if now - batch.stranded_at < STRANDED_GRACE:
+                continue
+            batch.future.cancel()
+            for entry in list(batch.open):
+                self._forget(entry)
+                outcomes.append(self._unstarted(entry.task, batch.slot, entry.submitted,
+                                                "the workers it was placed on left before it started"))
+            self._end_batch(batch)
+        return outcomes
+
+
+def _descendants() -> list[int]:
+    """The pids of this process's descendants (a LocalCluster's worker processes among them)."""
+    import psutil
+
+    with contextlib.suppress(psutil.Error):
+        return [child.pid for child in psutil.Process().children(recursive=True)]
+    return []

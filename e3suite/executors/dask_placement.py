@@ -105,34 +105,51 @@ class PendingFragments:
 
     The engine may take them back (``give_back``) and submit them again at
     once: each is given back at most once per turn of the engine's loop
-    (``new_turn``), and keeps the time it has waited (``since``).
+    (``new_turn``) and once per ``period``, and keeps, across such returns, the time it started
+    waiting (``since``, for ``max_pending_time``) and the time it was first
+    submitted (``submitted``: what its outcome reports as its start when it
+    never runs, e.g. "not placed within 600 s" after 600 s, not after the
+    half second since the last return).
     """
 
     def __init__(self) -> None:
         self._items: list[Pending] = []
         self._given_back: set[int] = set()  # indexes given back this turn
-        self._since: dict[int, float] = {}  # index -> when it started waiting, while given back
+        self._kept: dict[int, tuple[float, float]] = {}  # index -> (since, submitted), while given back
+        self._returned_at: dict[int, float] = {}  # index -> when it was last given back
 
     def __bool__(self) -> bool:
         return bool(self._items)
 
+    def __len__(self) -> int:
+        return len(self._items)
+
     def add(self, task: FragmentTask, since: float, submitted: float) -> None:
         self._items.append(Pending(task, since, submitted))
 
-    def since(self, index: int) -> float | None:
-        """When fragment ``index``, submitted again after it was given back, started waiting."""
-        return self._since.pop(index, None)
+    def keep(self, pending: Pending) -> None:
+        """``pending`` leaves for the engine, which will submit it again: it keeps its times."""
+        self._kept.setdefault(pending.task.index, (pending.since, pending.submitted))
+
+    def times(self, index: int, since: float, submitted: float) -> tuple[float, float]:
+        """(since, submitted) of fragment ``index`` submitted now: those it kept when given back, else these."""
+        return self._kept.pop(index, (since, submitted))
 
     def new_turn(self) -> None:
         self._given_back.clear()
 
-    def give_back(self) -> list[Pending]:
-        """Those not given back already this turn, which leave the list."""
-        given = [p for p in self._items if p.task.index not in self._given_back]
-        self._items = [p for p in self._items if p.task.index in self._given_back]
+    def give_back(self, now: float = 0.0, period: float = 0.0) -> list[Pending]:
+        """Those not given back already this turn nor within ``period`` before ``now``, which leave the list."""
+        def due(pending: Pending) -> bool:
+            index = pending.task.index
+            return index not in self._given_back and now - self._returned_at.get(index, now - period) >= period
+
+        given = [p for p in self._items if due(p)]
+        self._items = [p for p in self._items if not due(p)]
         for pending in given:
             self._given_back.add(pending.task.index)
-            self._since.setdefault(pending.task.index, pending.since)
+            self._returned_at[pending.task.index] = now
+            self.keep(pending)
         return given
 
     def take_all(self) -> list[Pending]:

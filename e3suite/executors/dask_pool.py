@@ -23,13 +23,16 @@ from e3suite.version import __version__
 
 
 class WorkerPool:
-    def __init__(self, driver_hash: str, notice: Callable[[str], None]) -> None:
+    def __init__(self, driver_hash: str, notice: Callable[[str], None], root_dir: str | None = None) -> None:
         self.driver_hash = driver_hash
+        self.root_dir = root_dir  # the testsuite whose facts the workers are asked for
         self.notice = notice
         self.workers: dict[str, dict[str, Any]] = {}  # address -> facts (usable workers)
         self.refused: dict[str, str] = {}  # address -> why it gets no work
         self.seen: dict[str, tuple[str, int]] = {}  # address -> (host, pid), every worker ever seen
         self.resources: dict[str, dict[str, float]] = {}
+        #: Changes whenever the usable workers change (who may run what): placements made before may differ.
+        self.generation = 0
 
     def threads(self, client: Any) -> int:
         """The total threads of the scheduler's workers."""
@@ -44,6 +47,7 @@ class WorkerPool:
         for address in list(self.workers):
             if address not in workers:
                 del self.workers[address]
+                self.generation += 1
         for address in list(self.refused):
             if address not in workers:
                 del self.refused[address]
@@ -51,7 +55,12 @@ class WorkerPool:
         if not new:
             return
         try:
-            facts = run_on_workers(client, worker_facts, workers=new, timeout=ANSWER_TIMEOUT)
+            facts = run_on_workers(client, worker_facts, self.root_dir, workers=new, timeout=ANSWER_TIMEOUT)
+            # A worker of an older e3suite has a worker_facts() of one
+            # argument: asked so, its facts still say which e3suite it runs.
+            older = [a for a in new if isinstance(facts.get(a), TypeError)]
+            if older:
+                facts.update(run_on_workers(client, worker_facts, workers=older, timeout=ANSWER_TIMEOUT))
         except TimeoutError:
             return  # one of them does not answer: next time
         for address in new:
@@ -69,6 +78,7 @@ class WorkerPool:
                 self.refused[address] = why
             else:
                 self.workers[address] = found
+            self.generation += 1
 
     def pids_on_this_host(self) -> list[int]:
         here = socket.gethostname()

@@ -79,7 +79,17 @@ class E3suiteWorkerPlugin(WorkerPlugin):
         # the run (nothing kills by tag there at the end).
         process.become_subreaper()
         start_guardian()
-        worker.e3suite_facts = self.facts()
+        facts = self.facts()
+        # By testsuite: on a shared scheduler, a worker that joins serves
+        # each run whose plugin is registered, and the facts of one suite
+        # (its driver hash) are not another's. With one slot, the last
+        # plugin set up won: the other run refused that worker ("its driver
+        # code differs").
+        by_suite = getattr(worker, "e3suite_facts_by_suite", None)
+        if not isinstance(by_suite, dict):
+            by_suite = worker.e3suite_facts_by_suite = {}
+        by_suite[self.root_dir] = facts
+        worker.e3suite_facts = facts
 
     def facts(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}
@@ -145,9 +155,12 @@ def _loaded_from(module: Any, root: str) -> bool:
     return any(os.path.realpath(p).startswith(root + os.sep) for p in places)
 
 
-def worker_facts(dask_worker: Any) -> dict[str, Any]:
-    """The facts the plugin probed (run with ``client.run``)."""
+def worker_facts(root_dir: str | None = None, dask_worker: Any = None) -> dict[str, Any]:
+    """The facts the plugin probed for the testsuite of ``root_dir`` (``client.run`` gives ``dask_worker``)."""
     facts = getattr(dask_worker, "e3suite_facts", None)
+    if root_dir is not None:
+        by_suite = getattr(dask_worker, "e3suite_facts_by_suite", None)
+        facts = by_suite.get(root_dir) if isinstance(by_suite, dict) else None
     return dict(facts) if isinstance(facts, dict) else {}
 
 
@@ -224,36 +237,50 @@ def run_one(ticket: int, payload: bytes, slot: int, run_id: str) -> bytes:
 def _reap_adopted() -> None:
     """Reap the orphans this worker adopted as subreaper that ended on their own (no zombie stays).
 
-    Called with ``_lock`` held and no fragment running in this process, so
-    that no command of ours is between its start and its own wait. Only
-    children in another session than the worker's: commands and what they
-    left run in sessions of their own, while a child another task of a
-    shared worker started (``subprocess.Popen``) is in ours, and its owner
-    waits for it. The guardian is left to ``start_guardian``.
+    Only those: on a shared worker, another task's thread may have a child
+    of its own that ended and that it has not waited for yet (a
+    ``Popen(start_new_session=True)``): reaping it took its exit status
+    from its owner, whom Python then tells 0. The kernel hands orphans to
+    a subreaper's first live thread, the main thread (Dask's event loop,
+    which starts no command: fragments and other tasks run in Dask's
+    threads, whose children are listed under their own thread), so the
+    adopted ones are exactly the main thread's children, the guardian
+    aside. Each is waited for through a pidfd opened before it is checked,
+    so that a pid reaped by another meanwhile and reused is never waited
+    for. Called with ``_lock`` held and no fragment running in this process.
     """
+    me = os.getpid()
+    guardian_pid = _guardian.pid if _guardian is not None else None
     try:
         ours = os.getsid(0)
     except OSError:
         return
-    guardian_pid = _guardian.pid if _guardian is not None else None
-    skipped: set[int] = set()
-    while True:
-        try:
-            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except (ChildProcessError, OSError):
-            return
-        if info is None or info.si_pid in skipped:
-            return  # no zombie, or only one we leave (waitid names the same one again)
-        pid = info.si_pid
-        try:
-            theirs = os.getsid(pid)
-        except OSError:
-            theirs = ours
-        if pid == guardian_pid or theirs == ours:
-            skipped.add(pid)
+    for pid in _main_thread_children(me):
+        if pid == guardian_pid:
             continue
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(pid, os.WNOHANG)
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            continue  # gone: its owner reaped it
+        try:
+            # Checked on the process the pidfd names: still adopted, and in
+            # a session other than ours (never a child the main thread
+            # started itself, e.g. for a testsuite's worker_facts()).
+            if pid in _main_thread_children(me) and os.getsid(pid) != ours:
+                os.waitid(os.P_PIDFD, fd, os.WEXITED | os.WNOHANG)
+        except (ChildProcessError, OSError):
+            pass
+        finally:
+            os.close(fd)
+
+
+def _main_thread_children(me: int) -> list[int]:
+    """This process's main thread's children: the orphans it adopted as subreaper, and the guardian."""
+    try:
+        with open(f"/proc/{me}/task/{me}/children", "rb") as handle:
+            return [int(pid) for pid in handle.read().split()]
+    except (OSError, ValueError):
+        return []
 
 
 class _RunState:

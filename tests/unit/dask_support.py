@@ -47,3 +47,16 @@ class PickyDriver:
 
     def run(self, ctx: FragmentContext) -> None:
         return None
+
+
+class SlowFactsSuite(FactsSuite):
+    """Facts that take a while once the file named by ``E3SUITE_TEST_SLOW_FACTS`` exists (a worker restarted later)."""
+
+    def worker_facts(self) -> dict[str, Any]:
+        import time
+        from pathlib import Path
+
+        marker = os.environ.get("E3SUITE_TEST_SLOW_FACTS")
+        if marker and Path(marker).exists():
+            time.sleep(15)
+        return super().worker_facts()

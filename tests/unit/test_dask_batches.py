@@ -91,8 +91,10 @@ def test_pending_fragments_are_given_back_once_a_turn_and_keep_their_wait() -> N
     pending.add(second, since=2.0, submitted=20.0)
     assert [p.task.index for p in pending.give_back()] == [0, 1]
     assert not pending
-    # Submitted again at once by the engine: it keeps the time it has waited...
-    assert pending.since(0) == 1.0 and pending.since(0) is None
+    # Submitted again at once by the engine: it keeps the time it has waited
+    # and the time it was first submitted (its outcome's start if it never runs)...
+    assert pending.times(0, since=5.0, submitted=50.0) == (1.0, 10.0)
+    assert pending.times(0, since=5.0, submitted=50.0) == (5.0, 50.0)  # once only
     pending.add(first, since=1.0, submitted=10.0)
     # ... and is not given back twice in one turn.
     assert pending.give_back() == [] and bool(pending)
@@ -100,3 +102,17 @@ def test_pending_fragments_are_given_back_once_a_turn_and_keep_their_wait() -> N
     assert [p.task.index for p in pending.give_back()] == [0]
     pending.add(second, since=2.0, submitted=20.0)
     assert [p.since for p in pending.take_all()] == [2.0] and not pending
+
+
+def test_pending_fragments_are_given_back_once_a_period() -> None:
+    """Given back at each idle turn, every pending fragment was submitted again twice a second: once a period now."""
+    pending = PendingFragments()
+    task = entry(0).task
+    pending.add(task, since=1.0, submitted=10.0)
+    assert [p.task.index for p in pending.give_back(now=100.0, period=2.0)] == [0]
+    pending.add(task, *pending.times(0, since=5.0, submitted=50.0))  # the engine submits it again
+    pending.new_turn()
+    assert pending.give_back(now=101.0, period=2.0) == []
+    pending.new_turn()
+    assert [(p.since, p.submitted) for p in pending.give_back(now=102.0, period=2.0)] == [(1.0, 10.0)]
+

@@ -415,7 +415,7 @@ def test_a_requirement_not_placed_in_time_fails_its_later_fragments_at_once(
                           max_pending_time=1.0)
         ex.start()
         try:
-            assert ex.jobs == 2  # one fragment per task on an external scheduler, 2 x 1 thread
+            assert ex.window == 2  # one fragment per task on an external scheduler, 2 x 1 thread
             tasks = [make_task(i, dask_support.give, tmp_path, requires={"gpu": 1}) for i in range(9)]
             outcomes: dict[int, FragmentOutcome] = {}
             held: set[int] = set()
@@ -423,7 +423,7 @@ def test_a_requirement_not_placed_in_time_fails_its_later_fragments_at_once(
             deadline = time.monotonic() + 60
             while (queue or held) and time.monotonic() < deadline:
                 later = bool(outcomes)  # submitted once the first ones were not placed in time
-                while queue and len(held) < ex.jobs:  # as the engine's admission does
+                while queue and len(held) < ex.window:  # a window's worth at a time
                     task = queue.pop(0)
                     held.add(task.index)
                     ex.submit(task)
