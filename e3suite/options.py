@@ -114,7 +114,8 @@ def shuffle_seed(options: argparse.Namespace) -> int | None:
 
 
 def build_parser(prog: str | None = None, description: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    # No abbreviations: `--max-retries 2` was taken for --max-retries-total, in silence.
+    parser = argparse.ArgumentParser(prog=prog, description=description, allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"e3suite {__version__}")
     parser.add_argument(
         "tests",

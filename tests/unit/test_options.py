@@ -31,3 +31,17 @@ def test_accepted() -> None:
     options = build_parser().parse_args(["--timeout", "0.5", "--kill-grace", "0", "--failure-exit-code", "255"])
     assert (options.timeout, options.kill_grace, options.failure_exit_code) == (0.5, 0.0, 255)
     assert build_parser().parse_args(["--failure-exit-code", "0"]).failure_exit_code == 0
+
+
+def test_an_abbreviated_option_is_refused_not_taken_for_another() -> None:
+    """`--max-retries 2` is no option: argparse took it for --max-retries-total, in silence."""
+    import pytest
+
+    from e3suite.options import build_parser
+
+    parser = build_parser(prog="testsuite.py")
+    for argv in (["--max-retries", "2"], ["--show-t"], ["--shuffle-s", "3"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(argv)
+    options = parser.parse_args(["-qE", "--max-retries-total=2"])  # short options still group
+    assert options.quiet and options.show_error_output and options.max_retries_total == 2
