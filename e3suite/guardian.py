@@ -36,6 +36,7 @@ import sys
 import time
 from collections.abc import Iterator
 
+import e3suite.working_roots as working_roots
 from e3suite.process_tree import TAG_VARIABLE, exempt_helper, is_live, kill_tagged
 
 #: Scans of the process table after the death: a tree being killed forks no more.
@@ -104,7 +105,7 @@ def guard(pid: int) -> int:
 class RunGuardian:
     """The engine's guardian (see the module's docstring); ``current`` while a run has one."""
 
-    def __init__(self) -> None:
+    def __init__(self, temp_dir: str | None = None) -> None:
         engine = os.getpid()
         read_end, self._write_end = os.pipe()  # close-on-exec: commands never hold it, forked workers do
         self.pid = os.fork()
@@ -114,11 +115,15 @@ class RunGuardian:
                 os.setsid()  # signals to the run's process group or session do not reach it
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                # Below the engine and its commands for the CPU: what it does is for later.
+                with contextlib.suppress(OSError):
+                    os.nice(19)
                 devnull = os.open(os.devnull, os.O_RDWR)
                 for fd in (0, 1, 2):
                     os.dup2(devnull, fd)  # the terminal and CI's log pipes are not held open by it
-                os.closerange(3, read_end)
-                os.closerange(read_end + 1, _MAX_FD)  # the results directory's lock, pipes of workers...
+                _close_all_but(read_end)  # the engine's files, the pipes of workers...
+                with contextlib.suppress(Exception):  # while the engine starts, on the other core
+                    working_roots.remove_abandoned(temp_dir)
                 _watch(read_end, engine)
             except BaseException:
                 code = 1
@@ -132,8 +137,8 @@ class RunGuardian:
         with contextlib.suppress(OSError):
             os.write(self._write_end, f"{pid}\n".encode())
 
-    def release(self) -> None:
-        """The run ended and cleaned up after itself: the guardian leaves without looking."""
+    def run_over(self) -> None:
+        """Every process of the run has ended: the guardian leaves without looking (as early as can be)."""
         if self._write_end < 0:
             return
         with contextlib.suppress(OSError):
@@ -141,8 +146,18 @@ class RunGuardian:
         with contextlib.suppress(OSError):
             os.close(self._write_end)
         self._write_end = -1
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(self.pid, 0)
+
+    def release(self) -> None:
+        """The run is over: ``run_over``, then the guardian is waited for (it is gone by then, mostly)."""
+        self.run_over()
+        deadline = time.monotonic() + _RELEASE_WAIT
+        while True:  # bounded: it may still be removing a killed run's large working root
+            try:
+                if os.waitpid(self.pid, os.WNOHANG)[0] != 0 or time.monotonic() >= deadline:
+                    return
+            except (ChildProcessError, OSError):
+                return
+            time.sleep(0.001)
 
 
     def abandon(self) -> None:
@@ -156,16 +171,18 @@ class RunGuardian:
 #: The guardian of the run going on in this process, if any (see ``guarding``).
 current: RunGuardian | None = None
 _MAX_FD = 65536
+#: How long the end of a run waits for its guardian to leave (seconds).
+_RELEASE_WAIT = 2.0
 
 
 @contextlib.contextmanager
-def guarding() -> Iterator[None]:
-    """A RunGuardian for the run inside the block, released at its end."""
+def guarding(temp_dir: str | None = None) -> Iterator[None]:
+    """A RunGuardian for the run inside the block, released at its end (``temp_dir``: the run's --temp-dir)."""
     global current
     if current is not None:  # a run inside a run (a testsuite's own tests): the outer one guards both
         yield
         return
-    current = guardian = RunGuardian()
+    current = guardian = RunGuardian(temp_dir)
     try:
         yield
     except BaseException:
@@ -181,6 +198,24 @@ def watch(pid: int) -> None:
     """Tell the current run's guardian (if any) of a worker of pid ``pid``."""
     if current is not None:
         current.watch(pid)
+
+
+def run_over() -> None:
+    """Tell the current run's guardian (if any) that every process of the run has ended."""
+    if current is not None:
+        current.run_over()
+
+
+def _close_all_but(keep: int) -> None:
+    """Close every file descriptor above 2 but ``keep`` (those open: /proc/self/fd, not 65,536 calls)."""
+    try:
+        open_fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        open_fds = list(range(3, _MAX_FD))
+    for fd in open_fds:
+        if fd > 2 and fd != keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def _watch(fd: int, engine: int) -> None:

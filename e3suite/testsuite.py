@@ -199,7 +199,9 @@ class Testsuite(Selection):
 
     def _main(self) -> int:
         # Forked now, while the engine is small: see e3suite.guardian.
-        with guardian.guarding():
+        # It also removes what runs killed before their end left in the
+        # temporary directory (SIGKILL, OOM), off the engine's start-up.
+        with guardian.guarding(getattr(self.options, "temp_dir", None)):
             return self._run_main()
 
     def _run_main(self) -> int:
@@ -244,8 +246,6 @@ class Testsuite(Selection):
                 raise ConfigurationError(str(exc)) from None
         # Both directories are checked before the previous results rotate:
         # a bad -o or --temp-dir is a usage error that leaves them as they were.
-        # What runs killed before their end left here (SIGKILL, OOM): no disk fills up with them.
-        working_roots.remove_abandoned(options.temp_dir)
         try:
             working_root = Path(tempfile.mkdtemp(prefix=working_roots.PREFIX, dir=options.temp_dir))
         except OSError as exc:
@@ -324,6 +324,7 @@ class Testsuite(Selection):
                 gc.freeze()
                 self._collector.resume()
                 self.results = self.run(engine)
+                guardian.run_over()  # the executor has ended every process of the run
             finally:
                 with contextlib.suppress(OSError):
                     os.chdir(start_cwd)  # relative options (--compare) read as the user meant them

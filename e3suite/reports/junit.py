@@ -148,7 +148,13 @@ def _testcase(
     if result.carried_over:  # --failed did not run it again: the previous run's result
         props.append('<property name="carried_over" value="true"/>')
     out.append("<properties>" + "".join(props) + "</properties>")
-    message = xml_attr(result.message)
+    text_of_message = result.message
+    e3_name = result.info.get("e3_name") if e3_suite is not None else None
+    if isinstance(e3_name, str):
+        # e3suite's lines say a pushed result's e3 name first (`t.two: check two`); the
+        # testcase element names it already, as e3-testsuite's report does.
+        text_of_message = "" if text_of_message == e3_name else text_of_message.removeprefix(f"{e3_name}: ")
+    message = xml_attr(text_of_message)
     if status is TestStatus.FLAKY and flaky_as_failure:
         text = _flaky_message(result)
         body = "\n".join(part for part in (text, _body(result)) if part)

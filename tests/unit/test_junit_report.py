@@ -257,3 +257,14 @@ def test_the_system_out_of_a_testcase_whose_driver_logged_nothing_holds_its_comm
     assert "<system-out>$ sh -c 'exit 3'\noops\n[exit status 3]\n</system-out>" in _testcase(
         result, None, False, False, None
     )
+
+
+def test_a_pushed_results_message_does_not_repeat_its_name_as_e3_testsuite_s_report() -> None:
+    """e3suite's line names a result pushed under another name first (`t.two: check two`); its testcase element
+    names it already: e3-testsuite's --xunit-output says `message="check two"`."""
+    from e3suite.reports.junit import _testcase
+
+    pushed = TestResult("t", TestStatus.FAIL, "t.two: check two")
+    pushed.info["e3_name"] = "t.two"
+    assert 'message="check two"' in _testcase(pushed, None, False, False, "suite")
+    assert 'message="t.two: check two"' in _testcase(pushed, None, False, False, None)  # an e3suite run's own
