@@ -444,9 +444,16 @@ class TerminalReporter:
 
     def run_stopping(self, event: RunStopping) -> None:
         """What the run does once stopped, at once, also with -q: ending commands may take the kill grace."""
-        what = f"{event.running} running fragment{'s' if event.running != 1 else ''}"
-        grace = f"their commands get {event.grace:g} s after SIGTERM" if event.grace > 0 else "killing their commands"
-        again = "; Ctrl-C ends them at once" if event.grace > 0 and event.reason == "interrupted" else ""
+        one = event.running == 1
+        what = f"{event.running} running fragment{'' if one else 's'}"
+        whose = "its" if one else "their"
+        if event.grace > 0:
+            grace = f"{whose} commands get {event.grace:g} s after SIGTERM"
+        else:
+            grace = f"killing {whose} commands"
+        again = ""
+        if event.grace > 0 and event.reason == "interrupted":
+            again = f"; Ctrl-C ends {'it' if one else 'them'} at once"
         self.write(f"e3suite: {event.reason}: ending {what} ({grace}{again})\n")
 
     def attempt_failed(self, event: AttemptFailed) -> None:
