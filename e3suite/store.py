@@ -112,6 +112,7 @@ class ResultsWriter(Sink):
         self._error: str | None = None
         self._thread: WriterThread | None = WriterThread() if background else None
         self._batch: list[Callable[[], None]] = []
+        self._after: list[Callable[[], None]] = []  # run once the batch's lines are written (after_written)
         self._records_queued = False  # the batch holds a record: the thread writes it
 
     @property
@@ -206,10 +207,19 @@ class ResultsWriter(Sink):
         else:
             self._batch.append(write)
 
+    def after_written(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once every line queued so far is in the journal (a terminal line that tells it)."""
+        if self._thread is None:
+            action()
+        else:
+            self._after.append(action)
+
     def _hand_over(self) -> None:
-        if self._thread is None or not self._batch:
+        if self._thread is None or not (self._batch or self._after):
             return
-        batch, self._batch = [self.journal.hold, *self._batch, self.journal.release], []
+        # The batch's lines go in one write (release), then what waited for them.
+        batch = [self.journal.hold, *self._batch, self.journal.release, *self._after]
+        self._batch, self._after = [], []
         # The batch's lines go in one write: what a kill loses is still what
         # was in flight (this turn's events). A turn with no record (fragment
         # starts and ends only: 4 turns in 5 of chained fragments) is written

@@ -131,6 +131,7 @@ class Testsuite(Selection):
         self._history: dict[str, float] | None = None
         #: --max-time stopped the run
         self.time_limit_reached = False
+        self._writer: store.ResultsWriter | None = None  # the run's results directory, once made
         #: --shuffle: the seed of this run's order (None: the order of the previous run's durations)
         self.shuffle_seed: int | None = None
         self.progress: ProgressListener | None = None
@@ -274,7 +275,7 @@ class Testsuite(Selection):
             results_dir, working_root = Path(os.path.abspath(results_dir)), Path(os.path.abspath(working_root))
             self.working_root = working_root
             start_cwd = os.getcwd()
-            writer = store.ResultsWriter(results_dir, background=True)
+            writer = self._writer = store.ResultsWriter(results_dir, background=True)
             run_info = self.run_metadata()
             # The run's one event stream: the journal first, then whoever listens.
             bus = EventBus([writer])
@@ -453,7 +454,9 @@ class Testsuite(Selection):
 
     def listeners(self, reporter: TerminalReporter) -> list[Sink]:
         """The sinks of the run's events besides the journal (terminal lines, progress)."""
-        listeners: list[Sink] = [TerminalSink(reporter)]
+        # A result's line once the journal holds it: what the terminal showed, a kill does not lose.
+        after_written = self._writer.after_written if self._writer is not None else None
+        listeners: list[Sink] = [TerminalSink(reporter, after_written)]
         if self.progress is not None:
             listeners.append(self.progress)
         return listeners

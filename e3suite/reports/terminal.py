@@ -16,13 +16,14 @@ given.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
 import shlex
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, TextIO
@@ -458,23 +459,30 @@ class TerminalReporter:
 
     def attempt_failed(self, event: AttemptFailed) -> None:
         """``RETRY  a/b: attempt 1 of 3 failed (FAIL: wrong output); trying again``."""
+        self.write(self.attempt_text(event))
+
+    def attempt_text(self, event: AttemptFailed) -> str:
         if self.quiet:
-            return
+            return ""
         how = f"{event.status.value}: {event.message}" if event.message else event.status.value
         again = f"trying again in {event.delay:g} s" if event.delay else "trying again"
         line = f"{status_label('RETRY', self.colour)} {printable(event.test_id)}: attempt {event.attempt} of "
-        self.write(line + f"{event.attempts} failed ({printable(how)}); {again}\n")
+        return line + f"{event.attempts} failed ({printable(how)}); {again}\n"
 
     def test_finished(self, result: TestResult) -> None:
+        self.write(self.finished_text(result))
+
+    def finished_text(self, result: TestResult) -> str:
+        """The line (and log) of a finished testcase, "" when it is not shown (-q and no failure)."""
         status = result.status
         failing = status is not None and status.is_failure
         if self.quiet and not failing:
-            return
+            return ""
         text = result_line(result, self.colour, self.show_time) + "\n"
         shown = failing if self.logs_of is None else status in self.logs_of
         if self.verbose or (shown and self.show_error_output):
             text += indented_log(result, self.isatty, self.log_lines, self.full_log_hint)
-        self.write(text)
+        return text
 
     def summary(
         self,
@@ -491,17 +499,37 @@ class TerminalReporter:
 
 
 class TerminalSink(Sink):
-    """The terminal lines of a run: one per finished testcase, one per retried attempt."""
+    """The terminal lines of a run: one per finished testcase, one per retried attempt.
 
-    def __init__(self, reporter: TerminalReporter) -> None:
+    With ``after_written`` (the results writer's), a line is printed once
+    the journal holds what it tells: a run killed right after it printed
+    ``PASS a`` has ``a``'s result (promise 2). The text is made at the
+    event: the result's texts may be released once it is handled.
+    """
+
+    def __init__(self, reporter: TerminalReporter, after_written: Callable[[Callable[[], None]], None] | None = None):
         self.reporter = reporter
+        self.after_written = after_written
+
+    def _print(self, text: str) -> None:
+        if not text:
+            return
+        if self.after_written is None:
+            self.reporter.write(text)
+            return
+
+        def show() -> None:
+            with contextlib.suppress(Exception):  # a terminal's trouble never stops the journal's writes
+                self.reporter.write(text)
+
+        self.after_written(show)
 
     def attempt_failed(self, event: AttemptFailed) -> None:
-        self.reporter.attempt_failed(event)
+        self._print(self.reporter.attempt_text(event))
 
     def run_stopping(self, event: RunStopping) -> None:
         self.reporter.run_stopping(event)
 
     def test_finished(self, event: TestFinished) -> None:
         if not event.result.carried_over:  # the summary counts those
-            self.reporter.test_finished(event.result)
+            self._print(self.reporter.finished_text(event.result))
