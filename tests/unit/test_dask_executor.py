@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,26 +36,6 @@ def make_task(index: int, callback: Any, tmp_path: Path, **env: Any) -> Fragment
         options=argparse.Namespace(kill_grace=0.5), previous=env.pop("previous", {}) if "previous" in env else {},
         result=TestResult(test_id), timeout=env.get("timeout"),
     )
-
-
-@pytest.fixture
-def no_survivors() -> Iterator[None]:
-    me = psutil.Process()
-    before = {p.pid for p in me.children(recursive=True)}
-    yield
-    deadline = time.monotonic() + 10
-    while True:
-        # multiprocessing's resource tracker lives as long as this process, by design.
-        left = [
-            p for p in me.children(recursive=True)
-            if p.pid not in before
-            and p.status() != psutil.STATUS_ZOMBIE
-            and "resource_tracker" not in " ".join(p.cmdline())
-        ]
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert not left, [p.cmdline() for p in left]
 
 
 def executor(workers: int = 2, jobs: int | None = None, **kwargs: Any) -> DaskExecutor:

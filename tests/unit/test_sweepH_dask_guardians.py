@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -22,24 +21,6 @@ import dask_support  # after the skip: workers import it too
 from test_dask_executor import executor, make_task, run_all
 
 from e3suite.model import FragmentState
-
-
-@pytest.fixture
-def no_survivors() -> Iterator[None]:
-    me = psutil.Process()
-    before = {p.pid for p in me.children(recursive=True)}
-    yield
-    deadline = time.monotonic() + 10
-    while True:
-        left = [
-            p for p in me.children(recursive=True)
-            if p.pid not in before and p.status() != psutil.STATUS_ZOMBIE
-            and "resource_tracker" not in " ".join(p.cmdline())
-        ]
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert not left, [p.cmdline() for p in left]
 
 
 def guardians() -> dict[int, int]:

@@ -12,12 +12,9 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 pytest.importorskip("distributed")
@@ -26,24 +23,6 @@ import e3suite
 
 REPO = Path(__file__).resolve().parents[2]
 PENDING = 6.0  # --max-pending-time
-
-
-@pytest.fixture
-def no_survivors() -> Iterator[None]:
-    me = psutil.Process()
-    before = {p.pid for p in me.children(recursive=True)}
-    yield
-    deadline = time.monotonic() + 10
-    while True:
-        left = [
-            p for p in me.children(recursive=True)
-            if p.pid not in before and p.status() != psutil.STATUS_ZOMBIE
-            and "resource_tracker" not in " ".join(p.cmdline())
-        ]
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert not left, [p.cmdline() for p in left]
 
 
 def make_suite(root: Path) -> Path:

@@ -6,11 +6,8 @@ them, as it would a worker whose driver code differs.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 pytest.importorskip("distributed")
@@ -19,24 +16,6 @@ import dask_support  # after the skip: workers import it too
 from test_dask_executor import executor, make_task, run_all
 
 from e3suite.model import FragmentState
-
-
-@pytest.fixture
-def no_survivors() -> Iterator[None]:
-    me = psutil.Process()
-    before = {p.pid for p in me.children(recursive=True)}
-    yield
-    deadline = time.monotonic() + 10
-    while True:
-        left = [
-            p for p in me.children(recursive=True)
-            if p.pid not in before and p.status() != psutil.STATUS_ZOMBIE
-            and "resource_tracker" not in " ".join(p.cmdline())
-        ]
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert not left, [p.cmdline() for p in left]
 
 
 def refuse_one(ex: object) -> int:

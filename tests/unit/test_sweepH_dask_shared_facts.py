@@ -7,10 +7,8 @@ executors, of two testsuites whose driver code differs.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 pytest.importorskip("distributed")
@@ -19,24 +17,6 @@ from test_dask_executor import HERE
 
 from e3suite.config import ExecutorSpec
 from e3suite.executors.dask_executor import DaskExecutor
-
-
-@pytest.fixture
-def no_survivors() -> Iterator[None]:
-    me = psutil.Process()
-    before = {p.pid for p in me.children(recursive=True)}
-    yield
-    deadline = time.monotonic() + 10
-    while True:
-        left = [
-            p for p in me.children(recursive=True)
-            if p.pid not in before and p.status() != psutil.STATUS_ZOMBIE
-            and "resource_tracker" not in " ".join(p.cmdline())
-        ]
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert not left, [p.cmdline() for p in left]
 
 
 def test_a_worker_joining_a_shared_scheduler_is_given_work_by_both_testsuites(
