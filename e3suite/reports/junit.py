@@ -87,6 +87,18 @@ def split_id(test_id: str) -> tuple[str, str]:
     return (".".join(parts) if parts else SUITE_NAME), name
 
 
+def e3_message(message: str | None, e3_name: str) -> str:
+    """The e3-testsuite message of a result whose e3suite message is ``message``.
+
+    A result not named after its testcase says its e3 name first on e3suite's
+    lines (``t.check: msg``, or ``t.check`` alone); its message is what follows.
+    """
+    message = message or ""
+    if message == e3_name:
+        return ""
+    return message.removeprefix(f"{e3_name}: ")
+
+
 def testcase_names(result: TestResult, e3_suite_name: str | None) -> tuple[str, str]:
     """(classname, name) of ``result``; e3-testsuite's when the run was one of its testsuites."""
     if e3_suite_name is None:
@@ -148,13 +160,9 @@ def _testcase(
     if result.carried_over:  # --failed did not run it again: the previous run's result
         props.append('<property name="carried_over" value="true"/>')
     out.append("<properties>" + "".join(props) + "</properties>")
-    text_of_message = result.message
     e3_name = result.info.get("e3_name") if e3_suite is not None else None
-    if isinstance(e3_name, str):
-        # e3suite's lines say a pushed result's e3 name first (`t.two: check two`); the
-        # testcase element names it already, as e3-testsuite's report does.
-        text_of_message = "" if text_of_message == e3_name else text_of_message.removeprefix(f"{e3_name}: ")
-    message = xml_attr(text_of_message)
+    # The testcase element names a pushed result already, as e3-testsuite's report does.
+    message = xml_attr(e3_message(result.message, e3_name) if isinstance(e3_name, str) else result.message)
     if status is TestStatus.FLAKY and flaky_as_failure:
         text = _flaky_message(result)
         body = "\n".join(part for part in (text, _body(result)) if part)

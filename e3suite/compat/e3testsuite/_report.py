@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from e3suite.compat.e3testsuite.result import FailureReason, TestResultSummary, TestStatus
+from e3suite.reports.junit import e3_message
 
 #: what no e3-testsuite status names: e3suite's FLAKY is a pass
 _STATUSES = {"FLAKY": TestStatus.PASS}
@@ -88,15 +89,3 @@ def fill(index: ReportIndex, results: Iterable[Any], e3_names: dict[str, str]) -
         info = {str(k): str(v) for k, v in result.info.items() if k != "e3_name"}
         message = e3_message(result.message, str(name))
         index.add_result(TestResultSummary(str(name), status, message or None, reasons, result.duration, info))
-
-
-def e3_message(message: str | None, e3_name: str) -> str:
-    """The e3-testsuite message of a result whose e3suite message is ``message``.
-
-    A result not named after its testcase says its e3 name first on e3suite's
-    lines (``t.check: msg``, or ``t.check`` alone); its message is what follows.
-    """
-    message = message or ""
-    if message == e3_name:
-        return ""
-    return message.removeprefix(f"{e3_name}: ")

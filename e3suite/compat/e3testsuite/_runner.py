@@ -38,6 +38,7 @@ from e3suite.events import Sink, TestFinished
 from e3suite.executors.base import Executor
 from e3suite.model import TestStatus
 from e3suite.plan import Plan, build_plan
+from e3suite.reports.junit import e3_message
 from e3suite.reports.terminal import TerminalReporter
 from e3suite.testsuite import ConfigurationError
 from e3suite.testsuite import Testsuite as E3suiteTestsuite
@@ -207,7 +208,7 @@ class _LogFileSink(Sink):
         result = event.result
         name = result.info.get("e3_name") or result.test_id.replace("/", "__")
         status = result.status.value if result.status is not None else "ERROR"
-        message = _report.e3_message(result.message, str(name))
+        message = e3_message(result.message, str(name))
         line = f"{status:<8} {'':>6} {name}" + (f": {message}" if message else "")
         shown = (result.diff or result.log).rstrip("\n") if result.status in E3_LOGS_OF else ""
         if self.show_error_output and shown:
