@@ -548,9 +548,9 @@ class Engine(Propagation, Retries):
             return
         test.done = True
         last = attempt_verdict(test.state, test.rules)
+        if last[1] == INTERRUPTED and self.interrupted_because is not None:  # the attempt says what stopped it
+            last = (last[0], f"{INTERRUPTED}: {self.interrupted_because}")
         status, message = final_verdict(last, test.previous)
-        if message == INTERRUPTED and self.interrupted_because is not None:
-            message = f"{INTERRUPTED}: {self.interrupted_because}"
         if test.retry_dropped is not None:  # else nothing says why the RETRY line's attempt never came
             message = f"{message} ({test.retry_dropped})" if message else test.retry_dropped
         result = test.state.result
