@@ -60,11 +60,14 @@ def remove_abandoned(temp_dir: str | None) -> list[str]:
     me = os.getuid()
     ours = _identity(None)
     for entry in entries:
+        # The owner file first: most roots have none (kept, or of an older e3suite), one failed open each.
         try:
-            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != me:
+            if not entry.is_dir(follow_symlinks=False):
                 continue
             with open(os.path.join(entry.path, OWNER), encoding="utf-8") as handle:
                 owner = json.load(handle)
+            if entry.stat(follow_symlinks=False).st_uid != me:
+                continue
         except (OSError, ValueError):
             continue
         if isinstance(owner, dict) and owner.get("cleanup") == "all" and _gone(owner, ours):
